@@ -1,0 +1,119 @@
+/* The autograd tape: ops append nodes while recording; mrg_backward() walks
+ * them newest first. The tape lives until mrg_step_reset(). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+struct mrg_tape {
+    mrg_node *nodes;
+    int n, cap;
+};
+
+void mrg_tape_free(mrg_tape *tape) {
+    if (!tape) return;
+    free(tape->nodes);
+    free(tape);
+}
+
+void mrg_tape_clear(mrg_device *dev) {
+    if (dev->tape) dev->tape->n = 0;
+}
+
+int mrg_tape_size(const mrg_device *dev) { return dev && dev->tape ? dev->tape->n : 0; }
+
+bool mrg_grad_set_enabled(mrg_device *dev, bool enabled) {
+    bool prev = dev->grad_enabled;
+    dev->grad_enabled = enabled;
+    return prev;
+}
+
+bool mrg_grad_enabled(const mrg_device *dev) { return dev->grad_enabled; }
+
+mrg_node *mrg_record(mrg_tensor *out, const char *op, mrg_backward_fn fn, int n_in,
+                     mrg_tensor *const *inputs) {
+    if (!out || !out->dev->grad_enabled) return NULL;
+    bool wanted = false;
+    for (int i = 0; i < n_in; i++)
+        if (inputs[i] && inputs[i]->requires_grad) wanted = true;
+    if (!wanted) return NULL;
+    mrg_device *dev = out->dev;
+    if (!dev->tape) {
+        dev->tape = calloc(1, sizeof *dev->tape);
+        if (!dev->tape) return NULL;
+    }
+    mrg_tape *tape = dev->tape;
+    if (tape->n == tape->cap) {
+        int cap = tape->cap ? 2 * tape->cap : 256;
+        mrg_node *p = realloc(tape->nodes, (size_t)cap * sizeof *p);
+        if (!p) return NULL; /* the gradient is lost; mrg_backward reports it */
+        tape->nodes = p;
+        tape->cap = cap;
+    }
+    mrg_node *n = &tape->nodes[tape->n++];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->backward = fn;
+    n->out = out;
+    n->n_in = n_in < MRG_NODE_MAX_IN ? n_in : MRG_NODE_MAX_IN;
+    for (int i = 0; i < n->n_in; i++) n->in[i] = inputs[i];
+    out->requires_grad = true;
+    return n;
+}
+
+mrg_status mrg_accum_grad(mrg_tensor *t, mrg_tensor *g) {
+    if (!t || !t->requires_grad) return MRG_OK;
+    if (!g) return mrg_error(MRG_ERR_INVALID_ARG, "gradient missing");
+    int64_t n = mrg_numel(t);
+    if (mrg_numel(g) != n || g->dtype != MRG_F32) {
+        char a[96], b[96];
+        return mrg_error(MRG_ERR_INVALID_ARG, "gradient %s does not match tensor %s",
+                         mrg_shape_str(g, b, sizeof b), mrg_shape_str(t, a, sizeof a));
+    }
+    bool fresh = false;
+    if (!t->grad) {
+        /* step tensors get their gradient from the arena on first use */
+        t->grad = mrg_tensor_new(t->dev, MRG_F32, t->ndim, t->shape);
+        if (!t->grad) return mrg_error_context(MRG_ERR_OOM, "gradient of a step tensor");
+        fresh = true;
+    }
+    int64_t one = 1;
+    /* never alias g: backward functions may hand the same tensor to several
+     * inputs, and accumulation writes into t->grad */
+    return t->dev->be->copy_strided(t->dev, mrg_ptr_of(g), mrg_ptr_of(t->grad), 1, &n, &one,
+                                    &one, !fresh);
+}
+
+mrg_status mrg_backward_scaled(mrg_tensor *loss, float scale) {
+    if (!loss) return mrg_error(MRG_ERR_INVALID_ARG, "backward: no loss tensor");
+    if (mrg_numel(loss) != 1)
+        return mrg_error(MRG_ERR_INVALID_ARG, "backward: the loss must have one element");
+    if (!loss->requires_grad)
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "backward: the loss does not depend on any trainable parameter "
+                         "(or it was computed with gradients disabled)");
+    mrg_device *dev = loss->dev;
+    mrg_tensor *seed = mrg_tensor_new(dev, MRG_F32, loss->ndim, loss->shape);
+    if (!seed) return mrg_error_context(MRG_ERR_OOM, "backward");
+    MRG_TRY(mrg_tensor_fill(seed, scale));
+    MRG_TRY(mrg_accum_grad(loss, seed));
+    bool prev = mrg_grad_set_enabled(dev, false);
+    mrg_status st = MRG_OK;
+    mrg_tape *tape = dev->tape;
+    for (int i = tape ? tape->n - 1 : -1; i >= 0 && st == MRG_OK; i--) {
+        mrg_node *n = &tape->nodes[i];
+        if (!n->out->grad) continue; /* does not reach the loss */
+        st = n->backward(n);
+        if (st != MRG_OK) st = mrg_error_context(st, "backward of %s", n->op);
+    }
+    mrg_grad_set_enabled(dev, prev);
+    return st;
+}
+
+mrg_status mrg_backward(mrg_tensor *loss) { return mrg_backward_scaled(loss, 1.0f); }
+
+mrg_status mrg_zero_grad(mrg_tensor *const *params, int n) {
+    for (int i = 0; i < n; i++)
+        if (params[i] && params[i]->grad) MRG_TRY(mrg_tensor_fill(params[i]->grad, 0.0f));
+    return MRG_OK;
+}

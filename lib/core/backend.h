@@ -1,0 +1,210 @@
+/* The backend interface (internal). A backend is a vtable of buffer
+ * management and kernel functions, as in ggml-backend. lib/ops calls only
+ * these; cpu/ and cl/ implement them. A new backend is one new folder.
+ *
+ * Conventions for every kernel:
+ *   - a mrg_ptr names a buffer plus an ELEMENT offset and the element dtype;
+ *   - all arrays are contiguous row-major unless explicit strides are given;
+ *   - kernels are enqueued in order; none may read data back to the host
+ *     except download()/sync();
+ *   - outputs are overwritten unless the comment says "accumulates" (+=);
+ *   - float dtypes other than f32 appear only where a comment allows them
+ *     (weights: gemm operand B, embedding table, convert source);
+ *   - a kernel returns MRG_OK or sets a message (mrg_error) and returns an
+ *     error status; unsupported dtype combinations give MRG_ERR_UNSUPPORTED. */
+#ifndef MRG_CORE_BACKEND_H
+#define MRG_CORE_BACKEND_H
+
+#include "mrg/tensor.h"
+
+typedef struct mrg_ptr {
+    mrg_buffer *buf;
+    int64_t off; /* elements */
+    mrg_dtype dt;
+} mrg_ptr;
+
+/* A device buffer. `handle` is the host pointer (cpu) or cl_mem (opencl). */
+struct mrg_buffer {
+    void *handle;
+    size_t bytes;
+};
+
+typedef enum mrg_binop { MRG_BIN_ADD, MRG_BIN_SUB, MRG_BIN_MUL } mrg_binop;
+
+typedef enum mrg_unop {
+    MRG_UN_GELU,  /* exact erf form */
+    MRG_UN_SILU,
+    MRG_UN_SCALE, /* y = alpha·x */
+} mrg_unop;
+
+typedef struct mrg_backend {
+    const char *kind; /* "cpu" or "opencl" */
+
+    /* ---- lifetime and memory ---- */
+    void (*destroy)(mrg_device *dev);
+    /* Allocates `bytes` (> 0) of device memory into buf->handle;
+     * MRG_ERR_OOM when the device is full. */
+    mrg_status (*buffer_alloc)(mrg_device *dev, mrg_buffer *buf, size_t bytes);
+    void (*buffer_free)(mrg_device *dev, mrg_buffer *buf);
+    mrg_status (*upload)(mrg_device *dev, mrg_buffer *buf, size_t off_bytes, const void *src,
+                         size_t bytes);
+    /* Blocks until the bytes are on the host (waits for queued kernels). */
+    mrg_status (*download)(mrg_device *dev, mrg_buffer *buf, size_t off_bytes, void *dst,
+                           size_t bytes);
+    mrg_status (*sync)(mrg_device *dev);
+
+    /* ---- kernels ---- */
+
+    /* dst[0..n) = value. dst f32 or i32 (value cast to int). */
+    mrg_status (*fill)(mrg_device *dev, mrg_ptr dst, int64_t n, float value);
+
+    /* dst[0..n) = (f32) src[0..n). src f32/bf16/f16/i32, dst f32. */
+    mrg_status (*convert)(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int64_t n);
+
+    /* Strided copy of a 4-byte dtype (f32 or i32) over `shape` (ndim <= 6):
+     * dst[Σ i_k·dst_stride_k] (+)= src[Σ i_k·src_stride_k].
+     * accumulate: += (f32 only). Strides in elements, relative to the
+     * ptr offsets. Covers permute, concat, slice and their backwards. */
+    mrg_status (*copy_strided)(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                               const int64_t *shape, const int64_t *src_stride,
+                               const int64_t *dst_stride, bool accumulate);
+
+    /* out[i] = a[·] op b[·] over `shape` (ndim <= 6), out contiguous;
+     * a and b addressed with their strides (0 on broadcast axes). */
+    mrg_status (*binary)(mrg_device *dev, mrg_binop op, mrg_ptr a, mrg_ptr b, mrg_ptr out,
+                         int ndim, const int64_t *shape, const int64_t *a_stride,
+                         const int64_t *b_stride);
+
+    /* y[0..n) = f(x) (x and y may alias). */
+    mrg_status (*unary)(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr y, int64_t n,
+                        float alpha);
+    /* dx[0..n) = dy · f'(x) for GELU and SILU. */
+    mrg_status (*unary_backward)(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr dy,
+                                 mrg_ptr dx, int64_t n);
+
+    /* Batched row-major GEMM, C = alpha·op(A)·op(B) + beta·C for
+     * b in [0, batch): A + b·stride_a, B + b·stride_b, C + b·stride_c.
+     * op(A) is M×K, op(B) is K×N, C is M×N; lda/ldb/ldc are the row strides
+     * of A, B, C as stored (A stored K×M when trans_a). A and C f32;
+     * B f32, bf16 or f16. stride_b may be 0 (shared weight). */
+    mrg_status (*gemm)(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                       int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
+                       mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
+                       int64_t ldc, int64_t stride_c, int64_t batch);
+
+    /* Row softmax (or log-softmax) of x (rows, cols) into y.
+     * causal_tq > 0: row r is query q = r % causal_tq; column j is masked
+     * (probability 0) when j > q + cols − causal_tq. */
+    mrg_status (*softmax)(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t rows, int64_t cols,
+                          int64_t causal_tq, bool log);
+    /* softmax: dx = y·(dy − Σ dy·y); log-softmax: dx = dy − exp(y)·Σ dy. */
+    mrg_status (*softmax_backward)(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
+                                   int64_t rows, int64_t cols, bool log);
+
+    /* LayerNorm over cols; w, b may have buf == NULL (no affine).
+     * Writes mean and rstd (rows) for the backward. */
+    mrg_status (*layernorm)(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_ptr y,
+                            mrg_ptr mean, mrg_ptr rstd, int64_t rows, int64_t cols, float eps);
+    /* dx (rows, cols); dw, db (cols) summed over rows (skipped when buf NULL). */
+    mrg_status (*layernorm_backward)(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr mean,
+                                     mrg_ptr rstd, mrg_ptr dy, mrg_ptr dx, mrg_ptr dw,
+                                     mrg_ptr db, int64_t rows, int64_t cols);
+    /* y = x · rstd · w with rstd = 1/sqrt(mean(x²) + eps); w any float dtype
+     * or buf NULL. Writes rstd (rows). */
+    mrg_status (*rmsnorm)(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr y, mrg_ptr rstd,
+                          int64_t rows, int64_t cols, float eps);
+    mrg_status (*rmsnorm_backward)(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr rstd,
+                                   mrg_ptr dy, mrg_ptr dx, mrg_ptr dw, int64_t rows,
+                                   int64_t cols);
+
+    /* x (outer, T, heads, D) → y: the vector at (o, t, h) is rotated by the
+     * angles (pos0 + t)·theta^(−2i/D), i < D/2; inverse rotates by the
+     * negated angles (the backward). layout: mrg_rope_layout. x, y may alias. */
+    mrg_status (*rope)(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t T,
+                       int64_t heads, int64_t D, int64_t pos0, float theta, int layout,
+                       bool inverse);
+
+    /* out (n, D) = w[ids[i]] with w (V, D) any float dtype, ids i32 (n).
+     * An id outside [0, V) gives a zero row. */
+    mrg_status (*embedding)(mrg_device *dev, mrg_ptr w, mrg_ptr ids, mrg_ptr out, int64_t n,
+                            int64_t D, int64_t V);
+    /* dw (V, D) accumulates dy (n, D) rows at ids (deterministic order). */
+    mrg_status (*embedding_backward)(mrg_device *dev, mrg_ptr dy, mrg_ptr ids, mrg_ptr dw,
+                                     int64_t n, int64_t D, int64_t V);
+
+    /* y[o, i] = scale · Σ_j x[o, j, i] for x viewed as (outer, n, inner). */
+    mrg_status (*reduce_sum)(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t n,
+                             int64_t inner, float scale);
+
+    /* y = x / max(‖x‖, eps) per row; writes norm (rows) = max(‖x‖, eps). */
+    mrg_status (*l2norm)(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm, int64_t rows,
+                         int64_t cols, float eps);
+    /* dx = (dy − y·Σ dy·y)/norm where ‖x‖ > eps, else dy/eps. */
+    mrg_status (*l2norm_backward)(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm,
+                                  mrg_ptr dy, mrg_ptr dx, int64_t rows, int64_t cols,
+                                  float eps);
+
+    /* loss (1 element) = mean over rows with targets != ignore of
+     * logsumexp(row) − row[target]; 0 when every row is ignored. */
+    mrg_status (*cross_entropy)(mrg_device *dev, mrg_ptr logits, mrg_ptr targets,
+                                mrg_ptr loss, int64_t rows, int64_t V, int ignore);
+    /* dlogits = dloss[0] · (softmax(row) − onehot(target)) / count for
+     * counted rows, 0 for ignored rows. */
+    mrg_status (*cross_entropy_backward)(mrg_device *dev, mrg_ptr logits, mrg_ptr targets,
+                                         mrg_ptr dloss, mrg_ptr dlogits, int64_t rows,
+                                         int64_t V, int ignore);
+
+    /* PyTorch AdamW on n elements (all f32):
+     *   p -= lr·wd·p; m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²;
+     *   p -= lr · (m / bc1) / (sqrt(v / bc2) + eps),
+     * with bc1 = 1 − b1^t and bc2 = 1 − b2^t computed by the caller. */
+    mrg_status (*adamw)(mrg_device *dev, mrg_ptr p, mrg_ptr g, mrg_ptr m, mrg_ptr v, int64_t n,
+                        float lr, float b1, float b2, float eps, float wd, float bc1,
+                        float bc2);
+    /* acc[0] += Σ x² over n elements. */
+    mrg_status (*sum_squares)(mrg_device *dev, mrg_ptr x, int64_t n, mrg_ptr acc);
+    /* x *= min(1, max_norm / (sqrt(sumsq[0]) + 1e-6)). */
+    mrg_status (*clip_scale)(mrg_device *dev, mrg_ptr sumsq, mrg_ptr x, int64_t n,
+                             float max_norm);
+} mrg_backend;
+
+/* Device object shared by all backends; backend-specific state hangs off ctx. */
+typedef struct mrg_arena_chunk mrg_arena_chunk;
+typedef struct mrg_tape mrg_tape;
+
+struct mrg_device {
+    const mrg_backend *be;
+    void *ctx;              /* backend state */
+    char name[32];          /* "cpu", "opencl:0" */
+    char description[256];
+    /* step arena: device memory chunks with a bump pointer */
+    mrg_arena_chunk *chunks;
+    size_t arena_used, arena_peak;
+    size_t persistent_bytes;
+    /* host-side list of step tensor structs, freed at reset */
+    void **step_structs;
+    size_t n_step_structs, cap_step_structs;
+    mrg_tape *tape;
+    bool grad_enabled;
+};
+
+/* Backend factories (each returns NULL with a message on failure). */
+mrg_status mrg_cpu_backend_init(mrg_device *dev);
+#ifdef MRG_HAVE_OPENCL
+/* index < 0: the default device (first GPU, else the first device). */
+mrg_status mrg_cl_backend_init(mrg_device *dev, int index);
+mrg_status mrg_cl_print_devices(FILE *out);
+int mrg_cl_device_count(void);
+#endif
+mrg_status mrg_cpu_print_info(FILE *out);
+
+static inline mrg_ptr mrg_ptr_of(const mrg_tensor *t) {
+    mrg_ptr p = {t ? t->buf : NULL, t ? t->offset : 0, t ? t->dtype : MRG_F32};
+    return p;
+}
+static inline mrg_ptr mrg_ptr_null(void) {
+    mrg_ptr p = {NULL, 0, MRG_F32};
+    return p;
+}
+
+#endif

@@ -1,0 +1,88 @@
+/* Internal helpers shared by lib/core and lib/ops (not installed). */
+#ifndef MRG_CORE_INTERNAL_H
+#define MRG_CORE_INTERNAL_H
+
+#include "core/backend.h"
+#include "mrg/autograd.h"
+#include "mrg/ops.h"
+
+/* ---- autograd tape ---------------------------------------------------- */
+
+typedef struct mrg_node mrg_node;
+/* Computes the gradients of n->in[] from n->out->grad and accumulates them
+ * with mrg_accum_grad(). Runs with recording disabled. */
+typedef mrg_status (*mrg_backward_fn)(mrg_node *n);
+
+#define MRG_NODE_MAX_IN 6
+struct mrg_node {
+    const char *op;          /* for messages: "matmul" */
+    mrg_backward_fn backward;
+    mrg_tensor *out;
+    mrg_tensor *in[MRG_NODE_MAX_IN];
+    int n_in;
+    mrg_tensor *saved[4];    /* step tensors kept for the backward */
+    float f[4];              /* scalar parameters */
+    int64_t i[2 * MRG_MAX_DIMS];
+    bool flag[4];
+};
+
+/* Marks out->requires_grad when grads are enabled and an input requires one,
+ * and then appends a node to the tape and returns it for the caller to fill
+ * (saved tensors, scalars). Returns NULL when nothing is recorded (not an
+ * error). inputs may contain NULL entries (optional inputs). */
+mrg_node *mrg_record(mrg_tensor *out, const char *op, mrg_backward_fn fn, int n_in,
+                     mrg_tensor *const *inputs);
+
+/* t->grad += g (shapes equal). Allocates t->grad (zeroed, in the step arena)
+ * on first use for step tensors; trainable parameters have persistent grads.
+ * Does nothing when t is NULL or does not require a gradient. */
+mrg_status mrg_accum_grad(mrg_tensor *t, mrg_tensor *g);
+
+/* True when the gradient of t is wanted. */
+static inline bool mrg_wants_grad(const mrg_tensor *t) { return t && t->requires_grad; }
+
+/* ---- allocation ------------------------------------------------------- */
+
+/* A step tensor with the same shape as like (dtype dt). */
+mrg_tensor *mrg_tensor_like(const mrg_tensor *like, mrg_dtype dt);
+/* A view sharing x's buffer: new shape, element offset added. */
+mrg_tensor *mrg_tensor_view(mrg_tensor *x, int ndim, const int64_t *shape, int64_t offset);
+/* Device-side arena allocation of `bytes` (256-byte aligned). */
+mrg_status mrg_arena_alloc(mrg_device *dev, size_t bytes, mrg_buffer **buf, int64_t *off_bytes);
+/* Registers a heap block to be freed at mrg_step_reset(). */
+void *mrg_step_malloc(mrg_device *dev, size_t bytes);
+
+/* ---- argument checking -------------------------------------------------- */
+
+/* Rows and columns of x viewed as (rows, last dim). */
+static inline int64_t mrg_last_dim(const mrg_tensor *x) { return x->shape[x->ndim - 1]; }
+static inline int64_t mrg_rows(const mrg_tensor *x) {
+    return mrg_numel(x) / (x->ndim ? x->shape[x->ndim - 1] : 1);
+}
+/* Returns MRG_OK when every tensor is on dev and not NULL; else an error
+ * naming op. */
+mrg_status mrg_check_same_device(const char *op, int n, mrg_tensor *const *ts);
+/* Returns true when any of the n tensors is NULL (errors propagate). */
+bool mrg_any_null(int n, mrg_tensor *const *ts);
+
+#define MRG_NULL_GUARD(...)                                                  \
+    do {                                                                     \
+        mrg_tensor *const guard_[] = {__VA_ARGS__};                          \
+        if (mrg_any_null((int)(sizeof guard_ / sizeof guard_[0]), guard_))   \
+            return NULL;                                                     \
+    } while (0)
+
+/* Backend call that turns a failing status into a NULL op result. */
+#define MRG_TRY_NULL(expr)                                                   \
+    do {                                                                     \
+        if ((expr) != MRG_OK) return NULL;                                   \
+    } while (0)
+#define MRG_TRY(expr)                                                        \
+    do {                                                                     \
+        mrg_status st_ = (expr);                                             \
+        if (st_ != MRG_OK) return st_;                                       \
+    } while (0)
+
+#define MRG_BE(dev) ((dev)->be)
+
+#endif

@@ -1,0 +1,13 @@
+/* mrg: vision-language chest X-ray report generation on OpenCL and CPUs. */
+#ifndef MRG_MRG_H
+#define MRG_MRG_H
+
+#include "mrg/status.h"
+#include "mrg/tensor.h"
+#include "mrg/ops.h"
+#include "mrg/autograd.h"
+#include "mrg/optim.h"
+
+#define MRG_VERSION "0.1.0"
+
+#endif

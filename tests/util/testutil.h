@@ -1,0 +1,57 @@
+/* Small test harness: checks with file:line messages, device iteration,
+ * golden files (safetensors written by tools/ref/*.py) and closeness. */
+#ifndef MRG_TESTUTIL_H
+#define MRG_TESTUTIL_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "mrg/mrg.h"
+#include "mrg/safetensors.h"
+
+extern int mrg_test_failures;
+extern int mrg_test_checks;
+
+#define CHECK(cond)                                                               \
+    do {                                                                          \
+        mrg_test_checks++;                                                        \
+        if (!(cond)) {                                                            \
+            mrg_test_failures++;                                                  \
+            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, \
+                    __LINE__, #cond, mrg_last_error());                           \
+        }                                                                         \
+    } while (0)
+
+#define CHECK_OK(expr) CHECK((expr) == MRG_OK)
+
+/* Fills names with the devices to test ("cpu", "opencl:0"...) from
+ * MRG_TEST_DEVICES or every usable device; returns the count. */
+int test_devices(char names[][32], int max);
+
+/* Max relative error: max |a−b| / max(|b|, floor) over n elements. Logs the
+ * worst element when it exceeds tol and returns false. */
+bool test_close(const char *what, const float *got, const float *want, int64_t n,
+                double rtol, double atol);
+/* Downloads t (any float dtype) and compares with want. */
+bool test_tensor_close(const char *what, const mrg_tensor *t, const float *want,
+                       double rtol, double atol);
+
+/* Path of a golden file in MRG_TEST_DATA (or tests/golden); static buffer. */
+const char *test_golden_path(const char *file);
+/* Directory of ../shared or NULL when absent (tests skip then). */
+const char *test_shared_dir(void);
+
+/* Loads golden tensor `name` from f as a new step tensor on dev
+ * (f32 data, or i32 for I32 entries). NULL + CHECK failure when missing. */
+mrg_tensor *test_load(mrg_device *dev, const mrg_st_file *f, const char *name);
+/* Host copy of a golden tensor as f32 (static storage freed by the caller). */
+float *test_golden_f32(const mrg_st_file *f, const char *name, int64_t *n);
+
+/* Deterministic uniform random floats in [lo, hi). */
+void test_fill_uniform(float *x, int64_t n, unsigned seed, float lo, float hi);
+
+/* Prints "N passed, M failed" and returns the process exit code. */
+int test_finish(const char *suite);
+
+#endif

@@ -1,0 +1,43 @@
+/* mrg: the command-line client of the library. A thin dispatcher: each
+ * subcommand lives in its own tools/cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "mrg/mrg.h"
+
+static const mrg_command commands[] = {
+    {"info", "list the CPU backend and every OpenCL device", cmd_info},
+    {"toy-train", "train a small MLP on a synthetic spiral (a quick end-to-end check)", cmd_toy_train},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "mrg %s: chest X-ray report generation on OpenCL GPUs and CPUs\n\n"
+            "usage: mrg <command> [options]   (mrg <command> --help for details)\n\n"
+            "commands:\n",
+            MRG_VERSION);
+    for (int i = 0; i < n_commands; i++)
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\ndevices (--device): cpu, opencl (first GPU, else first device), opencl:N.\n"
+            "The default is opencl when a device exists, else cpu; MRG_DEVICE overrides it.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("mrg %s\n", MRG_VERSION);
+        return 0;
+    }
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mrg: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
