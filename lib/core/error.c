@@ -42,11 +42,15 @@ mrg_status mrg_error_context(mrg_status st, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, last_error, sizeof old);
-    /* both parts fit in the buffer; a very long chain is cut at its end */
-    size_t n = strnlen(prefix, sizeof last_error - 3);
+    /* a very long chain of contexts is cut at its end */
+    const char *tail = old[0] ? old : mrg_status_name(st);
+    size_t n = strlen(prefix), m = strlen(tail);
+    if (n > sizeof last_error - 3) n = sizeof last_error - 3;
+    if (m > sizeof last_error - 3 - n) m = sizeof last_error - 3 - n;
     memcpy(last_error, prefix, n);
     memcpy(last_error + n, ": ", 2);
-    snprintf(last_error + n + 2, sizeof last_error - n - 2, "%s", old[0] ? old : mrg_status_name(st));
+    memcpy(last_error + n + 2, tail, m);
+    last_error[n + 2 + m] = '\0';
     return st;
 }
 
