@@ -12,6 +12,12 @@ typedef struct mrg_command {
 } mrg_command;
 
 int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_toy_train(int argc, char **argv);
+int cmd_vit(int argc, char **argv);
+int cmd_lm(int argc, char **argv);
+/* mrg bench lm (tools/bench_lm.c); argv[0] is "lm" */
+int bench_lm(int argc, char **argv);
 
 #endif

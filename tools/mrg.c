@@ -8,7 +8,11 @@
 
 static const mrg_command commands[] = {
     {"info", "list the CPU backend and every OpenCL device", cmd_info},
+    {"tokenize", "encode text to token ids (or decode ids) with a sentencepiece model", cmd_tokenize},
+    {"eval", "score reports: BLEU, METEOR, ROUGE-L, CIDEr, findings", cmd_eval},
     {"toy-train", "train a small MLP on a synthetic spiral (a quick end-to-end check)", cmd_toy_train},
+    {"vit", "classify an image with a ViT (timm weights); write its token features", cmd_vit},
+    {"lm", "generate text with a LLaMA model (Hugging Face or llama2.c weights)", cmd_lm},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,5 +1,5 @@
 /* Small test harness: checks with file:line messages, device iteration,
- * golden files (safetensors written by tools/ref/*.py) and closeness. */
+ * golden files (safetensors written by tools/ref/<name>.py) and closeness. */
 #ifndef MRG_TESTUTIL_H
 #define MRG_TESTUTIL_H
 
@@ -53,5 +53,27 @@ void test_fill_uniform(float *x, int64_t n, unsigned seed, float lo, float hi);
 
 /* Prints "N passed, M failed" and returns the process exit code. */
 int test_finish(const char *suite);
+
+/* ---- extensions (tests/util/testutil.c) ------------------------------- */
+
+/* Exit code of a skipped test (ctest SKIP_RETURN_CODE). */
+#define TEST_SKIP 77
+
+/* Persistent parameter of dtype dt (F32/BF16/F16, or I32 for ids) filled
+ * from golden tensor `name` (converted to dt); trainable ones get a .grad.
+ * NULL + CHECK failure when missing. */
+mrg_tensor *test_param(mrg_device *dev, const mrg_st_file *f, const char *name, mrg_dtype dt,
+                       bool trainable);
+/* Persistent parameter from host f32 data (converted to dt), or I32 data
+ * given as floats holding integers when dt is MRG_I32. */
+mrg_tensor *test_param_f32(mrg_device *dev, mrg_dtype dt, int ndim, const int64_t *shape,
+                           const float *data, bool trainable, const char *name);
+/* Host f32 copy of a device tensor (malloc'd; NULL + CHECK failure on error). */
+float *test_download(const mrg_tensor *t);
+/* loss (1) = Σ out·g for a tensor g of out's shape: seeds the backward of out
+ * with the upstream gradient g. */
+mrg_tensor *test_dot_loss(mrg_tensor *out, mrg_tensor *g);
+/* max |x| over n elements. */
+double test_max_abs(const float *x, int64_t n);
 
 #endif

@@ -28,6 +28,10 @@ typedef struct mrg_st_tensor {
 typedef struct mrg_st_file mrg_st_file;
 
 mrg_st_file *mrg_st_open(const char *path);
+/* The same with the status: MRG_ERR_NOT_FOUND / IO for unreadable files,
+ * MRG_ERR_FORMAT for malformed ones, MRG_ERR_UNSUPPORTED for valid files with
+ * dtypes this library does not load (F64, I64, ...). *out is NULL on error. */
+mrg_status mrg_st_try_open(const char *path, mrg_st_file **out);
 /* A directory: model.safetensors, else model.safetensors.index.json. */
 mrg_st_file *mrg_st_open_dir(const char *dir);
 void mrg_st_close(mrg_st_file *f);

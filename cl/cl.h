@@ -1,0 +1,212 @@
+/* Internal header of the OpenCL backend (cl/): the backend context, the
+ * kernel table and small helpers to set arguments and enqueue kernels.
+ *
+ * Conventions (DESIGN.md §2): a buffer's handle is a cl_mem; every kernel
+ * takes (global T *base, ulong offset) pairs with element offsets, so the
+ * arena can suballocate one cl_mem; everything is enqueued on one in-order
+ * queue and nothing but download()/sync() waits for the device. */
+#ifndef MRG_CL_CL_H
+#define MRG_CL_CL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#include "core/backend.h"
+
+/* Every kernel of cl/kernels/ (.cl files) that the host calls, in one list. */
+#define MRG_CL_KERNEL_LIST(X)                                                    \
+    X(fill_f32) X(fill_i32) X(convert_to_f32) X(copy_strided) X(binary)         \
+    X(unary) X(unary_backward) X(gemm_tiled) X(gemv_n) X(gemv_t) X(gemm_scale_c) \
+    X(softmax_rows) X(softmax_backward_rows) X(layernorm_rows)                  \
+    X(layernorm_backward_rows) X(norm_affine_grad) X(rmsnorm_rows)              \
+    X(rmsnorm_backward_rows) X(rope) X(embedding) X(embedding_backward)         \
+    X(reduce_sum_cols) X(reduce_sum_rows) X(l2norm_rows) X(l2norm_backward_rows) \
+    X(ce_rows) X(ce_finish) X(ce_count) X(ce_backward_rows) X(adamw)            \
+    X(sumsq_partial) X(sumsq_finish) X(clip_scale)
+
+typedef enum mrg_cl_kernel_id {
+#define MRG_CL_ENUM(name) MRG_CLK_##name,
+    MRG_CL_KERNEL_LIST(MRG_CL_ENUM)
+#undef MRG_CL_ENUM
+        MRG_CLK_COUNT
+} mrg_cl_kernel_id;
+
+/* Launch geometry chosen at init from the device limits (the -D options the
+ * program was built with). */
+typedef struct mrg_cl_tuning {
+    size_t wg1d;        /* elementwise work-group size */
+    size_t red_wg;      /* reduction work-group size (power of two) */
+    int tile_m, tile_n, tile_k, wpt_m, wpt_n; /* tiled GEMM */
+    size_t gemv_wg;     /* GEMV (trans B) work-group size (power of two) */
+} mrg_cl_tuning;
+
+typedef struct mrg_cl_ctx {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    cl_program program;
+    cl_kernel k[MRG_CLK_COUNT];
+    /* device capabilities */
+    size_t max_wg;
+    cl_ulong local_mem, max_alloc, global_mem;
+    mrg_cl_tuning tune;
+    /* device scratch for two-stage reductions (grown on demand; safe to
+     * reuse because the queue is in order) */
+    cl_mem scratch;
+    size_t scratch_bytes;
+} mrg_cl_ctx;
+
+static inline mrg_cl_ctx *mrg_cl_of(mrg_device *dev) { return (mrg_cl_ctx *)dev->ctx; }
+
+/* ---- errors (cl_errors.c) ---------------------------------------------- */
+
+/* "CL_OUT_OF_RESOURCES" for a code, "CL_ERROR(-9999)" for unknown ones. */
+const char *mrg_cl_error_name(cl_int err);
+/* Sets a message "<what>: <CL name>" and returns MRG_ERR_OOM for the
+ * allocation-failure codes, else MRG_ERR_DEVICE. */
+mrg_status mrg_cl_fail(cl_int err, const char *what);
+
+/* ---- devices (cl_devices.c) ------------------------------------------- */
+
+typedef struct mrg_cl_devref {
+    cl_platform_id platform;
+    cl_device_id device;
+} mrg_cl_devref;
+
+/* Every device of every platform in the global order (platforms in order,
+ * devices in order). Returns the count (0 when there is no platform) and
+ * stores up to max entries; *default_index gets the index that index -1
+ * picks (first GPU, else 0; -1 when there are no devices). */
+int mrg_cl_enumerate(mrg_cl_devref *out, int max, int *default_index);
+
+/* ---- program (cl_program.c) ------------------------------------------- */
+
+/* Chooses the tuning for the device, builds one program from every embedded
+ * kernel source with the -D options and creates every kernel. The error
+ * message carries the build log on failure. */
+mrg_status mrg_cl_build(mrg_cl_ctx *c);
+void mrg_cl_release_program(mrg_cl_ctx *c);
+
+/* ---- launching -------------------------------------------------------- */
+
+/* Argument builder: the first failing clSetKernelArg is kept in err. */
+typedef struct mrg_cl_args {
+    cl_kernel k;
+    cl_uint i;
+    cl_int err;
+} mrg_cl_args;
+
+static inline mrg_cl_args mrg_cl_args_begin(mrg_cl_ctx *c, mrg_cl_kernel_id id) {
+    mrg_cl_args a = {c->k[id], 0, CL_SUCCESS};
+    return a;
+}
+static inline void mrg_cl_arg(mrg_cl_args *a, size_t size, const void *value) {
+    cl_int e = clSetKernelArg(a->k, a->i++, size, value);
+    if (a->err == CL_SUCCESS) a->err = e;
+}
+/* A (global T *base, ulong offset) pair; a NULL buffer passes a NULL pointer. */
+static inline void mrg_cl_arg_ptr(mrg_cl_args *a, mrg_ptr p) {
+    cl_mem m = p.buf ? (cl_mem)p.buf->handle : NULL;
+    cl_ulong off = (cl_ulong)(p.buf ? p.off : 0);
+    mrg_cl_arg(a, sizeof m, &m);
+    mrg_cl_arg(a, sizeof off, &off);
+}
+static inline void mrg_cl_arg_mem(mrg_cl_args *a, cl_mem m) { mrg_cl_arg(a, sizeof m, &m); }
+static inline void mrg_cl_arg_int(mrg_cl_args *a, int v) {
+    cl_int x = v;
+    mrg_cl_arg(a, sizeof x, &x);
+}
+static inline void mrg_cl_arg_long(mrg_cl_args *a, int64_t v) {
+    cl_long x = v;
+    mrg_cl_arg(a, sizeof x, &x);
+}
+static inline void mrg_cl_arg_float(mrg_cl_args *a, float v) {
+    cl_float x = v;
+    mrg_cl_arg(a, sizeof x, &x);
+}
+static inline void mrg_cl_arg_local(mrg_cl_args *a, size_t bytes) { mrg_cl_arg(a, bytes, NULL); }
+
+/* Enqueues the kernel of `a` (never waits). global sizes are rounded up to
+ * multiples of local when local is given. op names the backend function for
+ * messages. */
+mrg_status mrg_cl_enqueue(mrg_cl_ctx *c, const mrg_cl_args *a, cl_uint dims,
+                          const size_t *global, const size_t *local, const char *op);
+/* 1-D launch over n items with grid-stride kernels: the global size is
+ * capped, the kernel loops. */
+mrg_status mrg_cl_enqueue_1d(mrg_cl_ctx *c, const mrg_cl_args *a, int64_t n, const char *op);
+/* One work-group of red_wg items per row (rows work-groups). */
+mrg_status mrg_cl_enqueue_rows(mrg_cl_ctx *c, const mrg_cl_args *a, int64_t rows,
+                               const char *op);
+/* Scratch of at least `bytes` on the device. */
+mrg_status mrg_cl_scratch(mrg_cl_ctx *c, size_t bytes, cl_mem *out);
+
+/* ---- kernel families (one file each) ----------------------------------- */
+
+/* cl_elementwise.c */
+mrg_status mrg_cl_fill(mrg_device *dev, mrg_ptr dst, int64_t n, float value);
+mrg_status mrg_cl_convert(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int64_t n);
+mrg_status mrg_cl_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                               const int64_t *shape, const int64_t *src_stride,
+                               const int64_t *dst_stride, bool accumulate);
+mrg_status mrg_cl_binary(mrg_device *dev, mrg_binop op, mrg_ptr a, mrg_ptr b, mrg_ptr out,
+                         int ndim, const int64_t *shape, const int64_t *a_stride,
+                         const int64_t *b_stride);
+mrg_status mrg_cl_unary(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr y, int64_t n,
+                        float alpha);
+mrg_status mrg_cl_unary_backward(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr dy,
+                                 mrg_ptr dx, int64_t n);
+
+/* cl_gemm.c */
+mrg_status mrg_cl_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                       int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
+                       mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
+                       int64_t ldc, int64_t stride_c, int64_t batch);
+
+/* cl_norm.c */
+mrg_status mrg_cl_softmax(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t rows, int64_t cols,
+                          int64_t causal_tq, bool log);
+mrg_status mrg_cl_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
+                                   int64_t rows, int64_t cols, bool log);
+mrg_status mrg_cl_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_ptr y,
+                            mrg_ptr mean, mrg_ptr rstd, int64_t rows, int64_t cols, float eps);
+mrg_status mrg_cl_layernorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr mean,
+                                     mrg_ptr rstd, mrg_ptr dy, mrg_ptr dx, mrg_ptr dw,
+                                     mrg_ptr db, int64_t rows, int64_t cols);
+mrg_status mrg_cl_rmsnorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr y, mrg_ptr rstd,
+                          int64_t rows, int64_t cols, float eps);
+mrg_status mrg_cl_rmsnorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr rstd,
+                                   mrg_ptr dy, mrg_ptr dx, mrg_ptr dw, int64_t rows,
+                                   int64_t cols);
+mrg_status mrg_cl_l2norm(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm, int64_t rows,
+                         int64_t cols, float eps);
+mrg_status mrg_cl_l2norm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm,
+                                  mrg_ptr dy, mrg_ptr dx, int64_t rows, int64_t cols,
+                                  float eps);
+
+/* cl_lookup.c: rope, embedding, reduce_sum */
+mrg_status mrg_cl_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t T,
+                       int64_t heads, int64_t D, int64_t pos0, float theta, int layout,
+                       bool inverse);
+mrg_status mrg_cl_embedding(mrg_device *dev, mrg_ptr w, mrg_ptr ids, mrg_ptr out, int64_t n,
+                            int64_t D, int64_t V);
+mrg_status mrg_cl_embedding_backward(mrg_device *dev, mrg_ptr dy, mrg_ptr ids, mrg_ptr dw,
+                                     int64_t n, int64_t D, int64_t V);
+mrg_status mrg_cl_reduce_sum(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t n,
+                             int64_t inner, float scale);
+
+/* cl_train.c: losses and optimizer */
+mrg_status mrg_cl_cross_entropy(mrg_device *dev, mrg_ptr logits, mrg_ptr targets,
+                                mrg_ptr loss, int64_t rows, int64_t V, int ignore);
+mrg_status mrg_cl_cross_entropy_backward(mrg_device *dev, mrg_ptr logits, mrg_ptr targets,
+                                         mrg_ptr dloss, mrg_ptr dlogits, int64_t rows,
+                                         int64_t V, int ignore);
+mrg_status mrg_cl_adamw(mrg_device *dev, mrg_ptr p, mrg_ptr g, mrg_ptr m, mrg_ptr v, int64_t n,
+                        float lr, float b1, float b2, float eps, float wd, float bc1, float bc2);
+mrg_status mrg_cl_sum_squares(mrg_device *dev, mrg_ptr x, int64_t n, mrg_ptr acc);
+mrg_status mrg_cl_clip_scale(mrg_device *dev, mrg_ptr sumsq, mrg_ptr x, int64_t n,
+                             float max_norm);
+
+#endif

@@ -1,0 +1,250 @@
+/* The OpenCL backend: device selection, context, queue, memory and the
+ * vtable. Kernel families live in cl_elementwise.c, cl_gemm.c, cl_norm.c,
+ * cl_lookup.c and cl_train.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl/cl.h"
+
+/* ---- launching ---------------------------------------------------------- */
+
+mrg_status mrg_cl_enqueue(mrg_cl_ctx *c, const mrg_cl_args *a, cl_uint dims,
+                          const size_t *global, const size_t *local, const char *op) {
+    if (a->err != CL_SUCCESS) return mrg_cl_fail(a->err, op);
+    size_t g[3];
+    for (cl_uint d = 0; d < dims; d++) {
+        g[d] = global[d];
+        if (local && local[d] > 0) g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
+        if (g[d] == 0) return MRG_OK; /* nothing to do */
+    }
+    cl_int err = clEnqueueNDRangeKernel(c->queue, a->k, dims, NULL, g, local, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return mrg_cl_fail(err, op);
+    return MRG_OK;
+}
+
+mrg_status mrg_cl_enqueue_1d(mrg_cl_ctx *c, const mrg_cl_args *a, int64_t n, const char *op) {
+    if (n <= 0) return a->err != CL_SUCCESS ? mrg_cl_fail(a->err, op) : MRG_OK;
+    size_t local = c->tune.wg1d;
+    /* enough groups to fill any GPU; larger n loops inside the kernel */
+    size_t cap = local * 65536;
+    size_t global = (size_t)n < cap ? (size_t)n : cap;
+    return mrg_cl_enqueue(c, a, 1, &global, &local, op);
+}
+
+mrg_status mrg_cl_enqueue_rows(mrg_cl_ctx *c, const mrg_cl_args *a, int64_t rows,
+                               const char *op) {
+    if (rows <= 0) return a->err != CL_SUCCESS ? mrg_cl_fail(a->err, op) : MRG_OK;
+    size_t local = c->tune.red_wg;
+    size_t global = (size_t)rows * local;
+    return mrg_cl_enqueue(c, a, 1, &global, &local, op);
+}
+
+mrg_status mrg_cl_scratch(mrg_cl_ctx *c, size_t bytes, cl_mem *out) {
+    if (bytes < 256) bytes = 256;
+    if (c->scratch_bytes < bytes) {
+        /* Releasing is safe while queued kernels still use the old buffer:
+         * OpenCL frees it only after they finish. */
+        if (c->scratch) clReleaseMemObject(c->scratch);
+        c->scratch = NULL;
+        c->scratch_bytes = 0;
+        cl_int err;
+        cl_mem m = clCreateBuffer(c->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+        if (err != CL_SUCCESS) return mrg_cl_fail(err, "allocating scratch");
+        c->scratch = m;
+        c->scratch_bytes = bytes;
+    }
+    *out = c->scratch;
+    return MRG_OK;
+}
+
+/* ---- lifetime and memory -------------------------------------------------- */
+
+static void cl_destroy(mrg_device *dev) {
+    mrg_cl_ctx *c = mrg_cl_of(dev);
+    if (!c) return;
+    if (c->queue) clFinish(c->queue);
+    if (c->scratch) clReleaseMemObject(c->scratch);
+    mrg_cl_release_program(c);
+    if (c->queue) clReleaseCommandQueue(c->queue);
+    if (c->context) clReleaseContext(c->context);
+    free(c);
+    dev->ctx = NULL;
+}
+
+static mrg_status cl_buffer_alloc(mrg_device *dev, mrg_buffer *buf, size_t bytes) {
+    mrg_cl_ctx *c = mrg_cl_of(dev);
+    buf->handle = NULL;
+    buf->bytes = 0;
+    if (bytes == 0) return mrg_error(MRG_ERR_INVALID_ARG, "opencl: zero-byte allocation");
+    /* Some drivers (PoCL) accept any size here and fail later: check the
+     * device limits first. */
+    if ((cl_ulong)bytes > c->max_alloc)
+        return mrg_error(MRG_ERR_OOM,
+                         "opencl: cannot allocate %.3f GiB: the device's largest allocation "
+                         "(CL_DEVICE_MAX_MEM_ALLOC_SIZE) is %.3f GiB",
+                         (double)bytes / (1 << 30), (double)c->max_alloc / (1 << 30));
+    cl_int err;
+    cl_mem m = clCreateBuffer(c->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        char what[96];
+        snprintf(what, sizeof what, "allocating %.3f GiB", (double)bytes / (1 << 30));
+        mrg_status st = mrg_cl_fail(err, what);
+        /* clCreateBuffer reports a too-large size as an invalid size */
+        if (err == CL_INVALID_BUFFER_SIZE) st = mrg_error_context(MRG_ERR_OOM, "out of memory");
+        return st;
+    }
+    buf->handle = m;
+    buf->bytes = bytes;
+    return MRG_OK;
+}
+
+static void cl_buffer_free(mrg_device *dev, mrg_buffer *buf) {
+    (void)dev;
+    if (buf && buf->handle) clReleaseMemObject((cl_mem)buf->handle);
+    if (buf) {
+        buf->handle = NULL;
+        buf->bytes = 0;
+    }
+}
+
+static mrg_status check_range(const mrg_buffer *buf, size_t off, size_t bytes, const char *op) {
+    if (!buf || !buf->handle) return mrg_error(MRG_ERR_INVALID_ARG, "opencl: %s: no buffer", op);
+    if (off > buf->bytes || bytes > buf->bytes - off)
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "opencl: %s of %zu bytes at %zu exceeds the buffer of %zu bytes", op,
+                         bytes, off, buf->bytes);
+    return MRG_OK;
+}
+
+static mrg_status cl_upload(mrg_device *dev, mrg_buffer *buf, size_t off, const void *src,
+                            size_t bytes) {
+    if (bytes == 0) return MRG_OK;
+    mrg_status st = check_range(buf, off, bytes, "upload");
+    if (st != MRG_OK) return st;
+    /* blocking: the caller may free src as soon as we return */
+    cl_int err = clEnqueueWriteBuffer(mrg_cl_of(dev)->queue, (cl_mem)buf->handle, CL_TRUE, off,
+                                      bytes, src, 0, NULL, NULL);
+    return err == CL_SUCCESS ? MRG_OK : mrg_cl_fail(err, "upload");
+}
+
+static mrg_status cl_download(mrg_device *dev, mrg_buffer *buf, size_t off, void *dst,
+                              size_t bytes) {
+    if (bytes == 0) return MRG_OK;
+    mrg_status st = check_range(buf, off, bytes, "download");
+    if (st != MRG_OK) return st;
+    cl_int err = clEnqueueReadBuffer(mrg_cl_of(dev)->queue, (cl_mem)buf->handle, CL_TRUE, off,
+                                     bytes, dst, 0, NULL, NULL);
+    /* errors of earlier kernels surface here */
+    return err == CL_SUCCESS ? MRG_OK : mrg_cl_fail(err, "download");
+}
+
+static mrg_status cl_sync(mrg_device *dev) {
+    cl_int err = clFinish(mrg_cl_of(dev)->queue);
+    return err == CL_SUCCESS ? MRG_OK : mrg_cl_fail(err, "clFinish");
+}
+
+static const mrg_backend cl_backend = {
+    .kind = "opencl",
+    .destroy = cl_destroy,
+    .buffer_alloc = cl_buffer_alloc,
+    .buffer_free = cl_buffer_free,
+    .upload = cl_upload,
+    .download = cl_download,
+    .sync = cl_sync,
+    .fill = mrg_cl_fill,
+    .convert = mrg_cl_convert,
+    .copy_strided = mrg_cl_copy_strided,
+    .binary = mrg_cl_binary,
+    .unary = mrg_cl_unary,
+    .unary_backward = mrg_cl_unary_backward,
+    .gemm = mrg_cl_gemm,
+    .softmax = mrg_cl_softmax,
+    .softmax_backward = mrg_cl_softmax_backward,
+    .layernorm = mrg_cl_layernorm,
+    .layernorm_backward = mrg_cl_layernorm_backward,
+    .rmsnorm = mrg_cl_rmsnorm,
+    .rmsnorm_backward = mrg_cl_rmsnorm_backward,
+    .rope = mrg_cl_rope,
+    .embedding = mrg_cl_embedding,
+    .embedding_backward = mrg_cl_embedding_backward,
+    .reduce_sum = mrg_cl_reduce_sum,
+    .l2norm = mrg_cl_l2norm,
+    .l2norm_backward = mrg_cl_l2norm_backward,
+    .cross_entropy = mrg_cl_cross_entropy,
+    .cross_entropy_backward = mrg_cl_cross_entropy_backward,
+    .adamw = mrg_cl_adamw,
+    .sum_squares = mrg_cl_sum_squares,
+    .clip_scale = mrg_cl_clip_scale,
+};
+
+/* ---- init ------------------------------------------------------------------ */
+
+#define MAX_ENUM 256
+
+static void dev_str(cl_device_id d, cl_device_info what, char *buf, size_t n) {
+    buf[0] = 0;
+    if (clGetDeviceInfo(d, what, n, buf, NULL) != CL_SUCCESS) snprintf(buf, n, "?");
+    buf[n - 1] = 0;
+}
+
+mrg_status mrg_cl_backend_init(mrg_device *dev, int index) {
+    mrg_cl_devref refs[MAX_ENUM];
+    int def = -1;
+    int count = mrg_cl_enumerate(refs, MAX_ENUM, &def);
+    if (count == 0)
+        return mrg_error(MRG_ERR_NOT_FOUND,
+                         "opencl: no OpenCL device found (no platform, or no device on any "
+                         "platform); use --device cpu");
+    if (index < 0) index = def;
+    if (index >= count || index >= MAX_ENUM)
+        return mrg_error(MRG_ERR_NOT_FOUND,
+                         "opencl: no device opencl:%d (there %s %d OpenCL device%s: opencl:0"
+                         "..opencl:%d; see `mrg info`)",
+                         index, count == 1 ? "is" : "are", count, count == 1 ? "" : "s",
+                         count - 1);
+
+    mrg_cl_ctx *c = calloc(1, sizeof *c);
+    if (!c) return mrg_error(MRG_ERR_OOM, "opencl: out of host memory");
+    c->platform = refs[index].platform;
+    c->device = refs[index].device;
+    clGetDeviceInfo(c->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof c->max_wg, &c->max_wg, NULL);
+    clGetDeviceInfo(c->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof c->local_mem, &c->local_mem, NULL);
+    clGetDeviceInfo(c->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof c->max_alloc, &c->max_alloc,
+                    NULL);
+    clGetDeviceInfo(c->device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof c->global_mem, &c->global_mem,
+                    NULL);
+    /* MRG_CL_MAX_WG caps the work-group size: a debugging aid for the small
+     * fallback geometries, and a way around drivers that overstate it. */
+    const char *cap = getenv("MRG_CL_MAX_WG");
+    if (cap && atol(cap) > 0 && (size_t)atol(cap) < c->max_wg) c->max_wg = (size_t)atol(cap);
+    if (c->max_wg == 0) c->max_wg = 1;
+    if (c->local_mem == 0) c->local_mem = 16384;
+
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)c->platform, 0};
+    c->context = clCreateContext(props, 1, &c->device, NULL, NULL, &err);
+    mrg_status st = MRG_OK;
+    if (err != CL_SUCCESS) st = mrg_cl_fail(err, "clCreateContext");
+    if (st == MRG_OK) {
+        /* in order: kernels run in the order they are enqueued */
+        c->queue = clCreateCommandQueue(c->context, c->device, 0, &err);
+        if (err != CL_SUCCESS) st = mrg_cl_fail(err, "clCreateCommandQueue");
+    }
+    /* dev->ctx must be set for destroy to clean up on failure */
+    dev->ctx = c;
+    if (st == MRG_OK) st = mrg_cl_build(c);
+    if (st != MRG_OK) {
+        cl_destroy(dev);
+        return mrg_error_context(st, "opening opencl:%d", index);
+    }
+
+    char name[96], vendor[64], version[64];
+    dev_str(c->device, CL_DEVICE_NAME, name, sizeof name);
+    dev_str(c->device, CL_DEVICE_VENDOR, vendor, sizeof vendor);
+    dev_str(c->device, CL_DEVICE_VERSION, version, sizeof version);
+    snprintf(dev->description, sizeof dev->description, "%.95s, %.63s (%.63s)", name, vendor,
+             version);
+    dev->be = &cl_backend;
+    return MRG_OK;
+}

@@ -1,0 +1,165 @@
+/* Builds the one OpenCL program of the backend: every embedded kernel source
+ * (cl/kernels/ (.cl files), common.cl first) with the launch geometry as -D options.
+ *
+ * The defaults suit NVIDIA A100-class GPUs (warps of 32, 48+ KiB of local
+ * memory): 256-item reductions, 64×64 GEMM tiles with 4×4 outputs per item.
+ * Smaller devices get smaller tiles, so that the work-group fits both the
+ * device limit and the compiled kernel's own limit (register pressure). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl/cl.h"
+
+extern const char *const mrg_cl_kernel_names[];
+extern const char *const mrg_cl_kernel_sources[];
+extern const int mrg_cl_kernel_count;
+
+static const char *const kernel_names[MRG_CLK_COUNT] = {
+#define MRG_CL_NAME(name) #name,
+    MRG_CL_KERNEL_LIST(MRG_CL_NAME)
+#undef MRG_CL_NAME
+};
+
+static size_t pow2_floor(size_t v) {
+    size_t p = 1;
+    while (p * 2 <= v) p *= 2;
+    return p;
+}
+
+/* Geometry for a work-group limit `wg` and the device's local memory. */
+static void choose_tuning(mrg_cl_ctx *c, size_t wg) {
+    mrg_cl_tuning *t = &c->tune;
+    t->wg1d = wg < 256 ? wg : 256;
+    t->red_wg = pow2_floor(wg < 256 ? wg : 256);
+    t->gemv_wg = pow2_floor(wg < 128 ? wg : 128);
+    t->tile_k = 16;
+    t->wpt_m = t->wpt_n = 4;
+    t->tile_m = t->tile_n = 64;
+    /* shrink until (tile_m/4)·(tile_n/4) items fit and the two padded
+     * tiles fit in local memory */
+    while (t->tile_m > 4 &&
+           ((size_t)(t->tile_m / t->wpt_m) * (size_t)(t->tile_n / t->wpt_n) > wg ||
+            (cl_ulong)t->tile_k * (cl_ulong)(t->tile_m + t->tile_n + 2) * 4 > c->local_mem)) {
+        if (t->tile_n >= t->tile_m)
+            t->tile_n /= 2;
+        else
+            t->tile_m /= 2;
+    }
+}
+
+static char *concat_sources(void) {
+    size_t total = 1;
+    for (int i = 0; i < mrg_cl_kernel_count; i++)
+        total += strlen(mrg_cl_kernel_sources[i]) + 64;
+    char *s = malloc(total);
+    if (!s) return NULL;
+    size_t n = 0;
+    s[0] = 0;
+    /* common.cl defines the helpers the others use: it goes first */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < mrg_cl_kernel_count; i++) {
+            bool common = strcmp(mrg_cl_kernel_names[i], "common") == 0;
+            if (common != (pass == 0)) continue;
+            n += (size_t)sprintf(s + n, "\n/* ---- %.40s.cl ---- */\n", mrg_cl_kernel_names[i]);
+            size_t len = strlen(mrg_cl_kernel_sources[i]);
+            memcpy(s + n, mrg_cl_kernel_sources[i], len);
+            n += len;
+            s[n] = 0;
+        }
+    return s;
+}
+
+void mrg_cl_release_program(mrg_cl_ctx *c) {
+    for (int i = 0; i < MRG_CLK_COUNT; i++)
+        if (c->k[i]) {
+            clReleaseKernel(c->k[i]);
+            c->k[i] = NULL;
+        }
+    if (c->program) {
+        clReleaseProgram(c->program);
+        c->program = NULL;
+    }
+}
+
+static mrg_status build_once(mrg_cl_ctx *c, const char *src) {
+    const mrg_cl_tuning *t = &c->tune;
+    char opts[512];
+    snprintf(opts, sizeof opts,
+             "-cl-std=CL1.2 -w -DRED_WG=%zu -DGEMV_WG=%zu -DTILE_M=%d -DTILE_N=%d -DTILE_K=%d "
+             "-DWPT_M=%d -DWPT_N=%d",
+             t->red_wg, t->gemv_wg, t->tile_m, t->tile_n, t->tile_k, t->wpt_m, t->wpt_n);
+    cl_int err;
+    c->program = clCreateProgramWithSource(c->context, 1, &src, NULL, &err);
+    if (err != CL_SUCCESS) return mrg_cl_fail(err, "clCreateProgramWithSource");
+    err = clBuildProgram(c->program, 1, &c->device, opts, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        size_t n = 0;
+        clGetProgramBuildInfo(c->program, c->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+        char *log = malloc(n + 1);
+        if (log) {
+            log[0] = 0;
+            clGetProgramBuildInfo(c->program, c->device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+            log[n] = 0;
+        }
+        mrg_status st = mrg_error(MRG_ERR_DEVICE,
+                                  "opencl: building the kernels failed (%s, options '%s'); "
+                                  "build log:\n%s",
+                                  mrg_cl_error_name(err), opts, log ? log : "(unavailable)");
+        free(log);
+        mrg_cl_release_program(c);
+        return st;
+    }
+    for (int i = 0; i < MRG_CLK_COUNT; i++) {
+        c->k[i] = clCreateKernel(c->program, kernel_names[i], &err);
+        if (err != CL_SUCCESS) {
+            mrg_status st = mrg_cl_fail(err, kernel_names[i]);
+            mrg_cl_release_program(c);
+            return st;
+        }
+    }
+    return MRG_OK;
+}
+
+/* The largest work-group any kernel of the program accepts. */
+static size_t program_wg_limit(mrg_cl_ctx *c) {
+    size_t lim = c->max_wg;
+    for (int i = 0; i < MRG_CLK_COUNT; i++) {
+        size_t w = 0;
+        if (clGetKernelWorkGroupInfo(c->k[i], c->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof w, &w,
+                                     NULL) == CL_SUCCESS &&
+            w > 0 && w < lim)
+            lim = w;
+    }
+    return lim;
+}
+
+static size_t used_wg(const mrg_cl_tuning *t) {
+    size_t g = (size_t)(t->tile_m / t->wpt_m) * (size_t)(t->tile_n / t->wpt_n);
+    size_t m = t->wg1d;
+    if (t->red_wg > m) m = t->red_wg;
+    if (t->gemv_wg > m) m = t->gemv_wg;
+    return g > m ? g : m;
+}
+
+mrg_status mrg_cl_build(mrg_cl_ctx *c) {
+    char *src = concat_sources();
+    if (!src) return mrg_error(MRG_ERR_OOM, "opencl: out of host memory for kernel sources");
+    size_t wg = c->max_wg;
+    mrg_status st = MRG_OK;
+    /* A kernel may accept fewer items than the device maximum; then rebuild
+     * with the smaller geometry (at most a few rounds). */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        choose_tuning(c, wg);
+        st = build_once(c, src);
+        if (st != MRG_OK) break;
+        size_t lim = program_wg_limit(c);
+        if (used_wg(&c->tune) <= lim) break;
+        mrg_cl_release_program(c);
+        wg = lim;
+        st = mrg_error(MRG_ERR_DEVICE, "opencl: kernels accept only %zu work-items per group",
+                       lim);
+    }
+    free(src);
+    return st;
+}

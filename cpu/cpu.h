@@ -1,0 +1,169 @@
+/* Internal header of the CPU backend: state, pointer and dtype helpers, and
+ * the kernel entry points that backend_cpu.c puts into the vtable.
+ *
+ * Buffers are host memory (aligned_alloc(64, ...)); a mrg_ptr addresses
+ * buf->handle + off elements. Kernels run synchronously on the calling
+ * thread with OpenMP inside, so sync() is a no-op. */
+#ifndef MRG_CPU_H
+#define MRG_CPU_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "core/backend.h"
+
+/* Backend state hung off mrg_device.ctx. A device is driven by one host
+ * thread at a time (like an in-order OpenCL queue), so the GEMM scratch is
+ * not locked. */
+typedef struct cpu_ctx {
+    int threads;           /* OpenMP threads used by kernels */
+    float *scratch;        /* f32 staging for bf16/f16 GEMM operand chunks */
+    size_t scratch_floats; /* capacity of scratch */
+} cpu_ctx;
+
+/* Bytes of f32 scratch for one converted chunk of a bf16/f16 GEMM operand:
+ * bounded so that a 7B model's weights are never expanded to f32. */
+#define CPU_GEMM_CHUNK_BYTES ((size_t)4 << 20)
+
+/* Element counts above which a loop is worth an OpenMP team. */
+#define CPU_PAR_MIN 16384
+
+static inline cpu_ctx *cpu_ctx_of(mrg_device *dev) { return (cpu_ctx *)dev->ctx; }
+
+static inline size_t cpu_dtype_size(mrg_dtype dt) {
+    return (dt == MRG_BF16 || dt == MRG_F16) ? 2 : 4;
+}
+
+static inline bool cpu_is_float(mrg_dtype dt) {
+    return dt == MRG_F32 || dt == MRG_BF16 || dt == MRG_F16;
+}
+
+/* Host address of the element a ptr names. */
+static inline void *cpu_addr(mrg_ptr p) {
+    return (char *)p.buf->handle + (size_t)p.off * cpu_dtype_size(p.dt);
+}
+static inline float *cpu_f32(mrg_ptr p) { return (float *)p.buf->handle + p.off; }
+static inline int32_t *cpu_i32(mrg_ptr p) { return (int32_t *)p.buf->handle + p.off; }
+static inline uint16_t *cpu_u16(mrg_ptr p) { return (uint16_t *)p.buf->handle + p.off; }
+
+/* bf16 is the upper half of an f32. */
+static inline float cpu_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* IEEE half → f32 without branches, so loops over it vectorise: shift the
+ * exponent and mantissa into f32 position and rescale by 2^(127−15), which
+ * also turns half subnormals (f32 subnormals after the shift) into the
+ * right normal f32; inf/nan (exponent 31) are patched in with a bit mask.
+ * Needs denormals not flushed to zero (the library never sets FTZ/DAZ). */
+static inline float cpu_f16_to_f32(uint16_t h) {
+    uint32_t mag = (uint32_t)(h & 0x7fffu) << 13;
+    float f;
+    memcpy(&f, &mag, sizeof f);
+    f *= 0x1p112f;
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t special = (uint32_t)0 - (uint32_t)((h & 0x7c00u) == 0x7c00u); /* all ones or 0 */
+    u = (u & ~special) | ((0x7f800000u | mag) & special);
+    u |= (uint32_t)(h & 0x8000u) << 16;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Hot loops get an AVX2+FMA clone picked at load time on x86-64 (the build
+ * itself targets baseline x86-64). At -O2 GCC vectorises only loops marked
+ * `#pragma omp simd`, so hot loops carry that mark. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define CPU_CLONES
+#endif
+
+/* n elements of a float dtype (f32/bf16/f16) starting at src → f32 dst. */
+void cpu_to_f32(mrg_dtype dt, const void *src, float *dst, int64_t n);
+
+/* A ptr with buf == NULL is "absent" (optional operand). */
+static inline bool cpu_present(mrg_ptr p) { return p.buf != NULL; }
+
+/* MRG_OK when elements [off, off + n) of p lie inside its buffer and p has
+ * one of the allowed dtypes (mask of 1 << dtype); otherwise an error naming
+ * the kernel and the operand. */
+mrg_status cpu_check(const char *kernel, const char *name, mrg_ptr p, int64_t n,
+                     unsigned dtypes);
+/* The same for a strided operand: the largest element touched is
+ * Σ (shape_k − 1)·|stride_k|; negative strides are rejected. */
+mrg_status cpu_check_strided(const char *kernel, const char *name, mrg_ptr p, int ndim,
+                             const int64_t *shape, const int64_t *stride, unsigned dtypes);
+
+#define CPU_DT(d) (1u << (d))
+#define CPU_FLOATS (CPU_DT(MRG_F32) | CPU_DT(MRG_BF16) | CPU_DT(MRG_F16))
+
+/* ---- kernels (one file per family) ---------------------------------- */
+
+/* cpu_elementwise.c */
+mrg_status cpu_fill(mrg_device *dev, mrg_ptr dst, int64_t n, float value);
+mrg_status cpu_convert(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int64_t n);
+mrg_status cpu_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                            const int64_t *shape, const int64_t *src_stride,
+                            const int64_t *dst_stride, bool accumulate);
+mrg_status cpu_binary(mrg_device *dev, mrg_binop op, mrg_ptr a, mrg_ptr b, mrg_ptr out,
+                      int ndim, const int64_t *shape, const int64_t *a_stride,
+                      const int64_t *b_stride);
+mrg_status cpu_unary(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr y, int64_t n,
+                     float alpha);
+mrg_status cpu_unary_backward(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr dy, mrg_ptr dx,
+                              int64_t n);
+
+/* cpu_gemm.c */
+mrg_status cpu_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                    int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
+                    mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
+                    int64_t ldc, int64_t stride_c, int64_t batch);
+
+/* cpu_softmax.c */
+mrg_status cpu_softmax(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t rows, int64_t cols,
+                       int64_t causal_tq, bool log);
+mrg_status cpu_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
+                                int64_t rows, int64_t cols, bool log);
+mrg_status cpu_cross_entropy(mrg_device *dev, mrg_ptr logits, mrg_ptr targets, mrg_ptr loss,
+                             int64_t rows, int64_t V, int ignore);
+mrg_status cpu_cross_entropy_backward(mrg_device *dev, mrg_ptr logits, mrg_ptr targets,
+                                      mrg_ptr dloss, mrg_ptr dlogits, int64_t rows, int64_t V,
+                                      int ignore);
+
+/* cpu_norm.c */
+mrg_status cpu_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_ptr y,
+                         mrg_ptr mean, mrg_ptr rstd, int64_t rows, int64_t cols, float eps);
+mrg_status cpu_layernorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr mean,
+                                  mrg_ptr rstd, mrg_ptr dy, mrg_ptr dx, mrg_ptr dw, mrg_ptr db,
+                                  int64_t rows, int64_t cols);
+mrg_status cpu_rmsnorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr y, mrg_ptr rstd,
+                       int64_t rows, int64_t cols, float eps);
+mrg_status cpu_rmsnorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr rstd, mrg_ptr dy,
+                                mrg_ptr dx, mrg_ptr dw, int64_t rows, int64_t cols);
+mrg_status cpu_l2norm(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm, int64_t rows,
+                      int64_t cols, float eps);
+mrg_status cpu_l2norm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm, mrg_ptr dy,
+                               mrg_ptr dx, int64_t rows, int64_t cols, float eps);
+
+/* cpu_misc.c */
+mrg_status cpu_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t T,
+                    int64_t heads, int64_t D, int64_t pos0, float theta, int layout,
+                    bool inverse);
+mrg_status cpu_embedding(mrg_device *dev, mrg_ptr w, mrg_ptr ids, mrg_ptr out, int64_t n,
+                         int64_t D, int64_t V);
+mrg_status cpu_embedding_backward(mrg_device *dev, mrg_ptr dy, mrg_ptr ids, mrg_ptr dw,
+                                  int64_t n, int64_t D, int64_t V);
+mrg_status cpu_reduce_sum(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t n,
+                          int64_t inner, float scale);
+
+/* cpu_optim.c */
+mrg_status cpu_adamw(mrg_device *dev, mrg_ptr p, mrg_ptr g, mrg_ptr m, mrg_ptr v, int64_t n,
+                     float lr, float b1, float b2, float eps, float wd, float bc1, float bc2);
+mrg_status cpu_sum_squares(mrg_device *dev, mrg_ptr x, int64_t n, mrg_ptr acc);
+mrg_status cpu_clip_scale(mrg_device *dev, mrg_ptr sumsq, mrg_ptr x, int64_t n, float max_norm);
+
+#endif

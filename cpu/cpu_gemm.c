@@ -1,0 +1,337 @@
+/* Batched GEMM on the CPU.
+ *
+ *   f32 B:        OpenBLAS sgemm per batch item (sgemv when M == 1); many
+ *                 small items run in parallel, one single-threaded sgemm each.
+ *   bf16/f16 B:   M <= CPU_SMALL_M (decoding, beam search): our own GEMV-like
+ *                 kernel that converts B on the fly, parallel over N, so the
+ *                 weight is streamed once at memory speed;
+ *                 larger M: B is converted in chunks of at most
+ *                 CPU_GEMM_CHUNK_BYTES of f32 and each chunk goes to sgemm.
+ *                 The weight is never expanded to f32 as a whole (a 7B model
+ *                 must stay bf16 in memory).
+ *
+ * Layout (row-major): op(A) M×K, op(B) K×N, C M×N; A is stored K×M with
+ * row stride lda when trans_a, B is stored N×K with row stride ldb when
+ * trans_b. */
+#include <cblas.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "cpu/cpu.h"
+
+#define CPU_SMALL_M 8
+/* OpenBLAS runs a GEMM single-threaded when M·N·K <= 65536·4 (its
+ * GEMM_MULTITHREAD_THRESHOLD); below this bound we may call it from inside
+ * our own parallel region without two thread pools fighting. */
+#define CPU_SMALL_GEMM_MNK 131072.0
+
+typedef struct gemm_args {
+    bool ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A;
+    int64_t lda;
+    const void *B; /* one batch item */
+    mrg_dtype bdt;
+    int64_t ldb;
+    float *C;
+    int64_t ldc;
+} gemm_args;
+
+/* C = beta·C, with beta == 0 meaning "C is not read" (it may hold NaNs). */
+static void scale_c(float *C, int64_t M, int64_t N, int64_t ldc, float beta) {
+    for (int64_t m = 0; m < M; m++) {
+        float *c = C + m * ldc;
+        if (beta == 0.0f)
+            memset(c, 0, (size_t)N * sizeof(float));
+        else if (beta != 1.0f)
+            for (int64_t n = 0; n < N; n++) c[n] *= beta;
+    }
+}
+
+/* ---- f32 ------------------------------------------------------------------ */
+
+static void sgemm_item(const gemm_args *g) {
+    const float *B = g->B;
+    if (g->M == 1) {
+        /* y(N) = alpha·op(B)ᵀ·a + beta·y; a is one row of A, or one column
+         * of the stored K×1 A when trans_a (increment lda). */
+        int inca = g->ta ? (int)g->lda : 1;
+        if (g->beta == 0.0f) memset(g->C, 0, (size_t)g->N * sizeof(float));
+        if (g->tb) /* B stored N×K: y = B·a */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)g->N, (int)g->K, g->alpha, B,
+                        (int)g->ldb, g->A, inca, g->beta, g->C, 1);
+        else /* B stored K×N: y = Bᵀ·a */
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)g->K, (int)g->N, g->alpha, B,
+                        (int)g->ldb, g->A, inca, g->beta, g->C, 1);
+        return;
+    }
+    if (g->beta == 0.0f) scale_c(g->C, g->M, g->N, g->ldc, 0.0f);
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                g->tb ? CblasTrans : CblasNoTrans, (int)g->M, (int)g->N, (int)g->K, g->alpha,
+                g->A, (int)g->lda, B, (int)g->ldb, g->beta, g->C, (int)g->ldc);
+}
+
+/* ---- bf16/f16, small M: convert-on-the-fly GEMV -------------------------------- */
+
+/* s[m] = Σ_k a_m[k]·b[k] for m < M, with a_m = a + m·lda and b one stored
+ * row of B (K halves). Blocks of 256 are converted once and reused for
+ * every row of A. */
+CPU_CLONES static void dot_rows_half(mrg_dtype dt, const uint16_t *b, int64_t K, const float *a,
+                                     int64_t lda, int M, float *s) {
+    if (M == 1) {
+        float acc = 0.0f;
+        if (dt == MRG_BF16) {
+#pragma omp simd reduction(+ : acc)
+            for (int64_t k = 0; k < K; k++) acc += a[k] * cpu_bf16_to_f32(b[k]);
+        } else {
+#pragma omp simd reduction(+ : acc)
+            for (int64_t k = 0; k < K; k++) acc += a[k] * cpu_f16_to_f32(b[k]);
+        }
+        s[0] = acc;
+        return;
+    }
+    float tmp[256];
+    for (int m = 0; m < M; m++) s[m] = 0.0f;
+    for (int64_t k0 = 0; k0 < K; k0 += 256) {
+        int64_t len = K - k0 < 256 ? K - k0 : 256;
+        if (dt == MRG_BF16) {
+#pragma omp simd
+            for (int64_t k = 0; k < len; k++) tmp[k] = cpu_bf16_to_f32(b[k0 + k]);
+        } else {
+#pragma omp simd
+            for (int64_t k = 0; k < len; k++) tmp[k] = cpu_f16_to_f32(b[k0 + k]);
+        }
+        for (int m = 0; m < M; m++) {
+            const float *am = a + m * lda + k0;
+            float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+            for (int64_t k = 0; k < len; k++) acc += am[k] * tmp[k];
+            s[m] += acc;
+        }
+    }
+}
+
+/* acc[m][j] += Σ_k a_m[k]·B[k][n0 + j] for j < nb over all k, with B stored
+ * K×N (row stride ldb); acc rows have stride CPU_GEMV_NB. */
+#define CPU_GEMV_NB 256
+CPU_CLONES static void axpy_cols_half(mrg_dtype dt, const uint16_t *B, int64_t ldb, int64_t K,
+                                      int64_t nb, const float *a, int64_t lda, int M,
+                                      float *acc) {
+    float tmp[CPU_GEMV_NB];
+    for (int64_t k = 0; k < K; k++) {
+        const uint16_t *b = B + k * ldb;
+        if (dt == MRG_BF16) {
+#pragma omp simd
+            for (int64_t j = 0; j < nb; j++) tmp[j] = cpu_bf16_to_f32(b[j]);
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < nb; j++) tmp[j] = cpu_f16_to_f32(b[j]);
+        }
+        for (int m = 0; m < M; m++) {
+            float am = a[m * lda + k];
+            float *r = acc + m * CPU_GEMV_NB;
+#pragma omp simd
+            for (int64_t j = 0; j < nb; j++) r[j] += am * tmp[j];
+        }
+    }
+}
+
+static inline void store_c(float *c, float v, float alpha, float beta) {
+    *c = beta == 0.0f ? alpha * v : alpha * v + beta * *c;
+}
+
+/* A (M <= CPU_SMALL_M rows, contiguous, row stride lda) times a half B. */
+static void gemv_half_item(const gemm_args *g, const float *A, int64_t lda) {
+    const uint16_t *B = g->B;
+    int M = (int)g->M;
+    int64_t N = g->N, K = g->K;
+    if (g->tb) {
+        /* B stored N×K: one dot product per output column, rows of B
+         * contiguous; 64 columns per task balance the threads. */
+#pragma omp parallel for if (N * K > CPU_PAR_MIN) schedule(static, 64)
+        for (int64_t n = 0; n < N; n++) {
+            float s[CPU_SMALL_M];
+            dot_rows_half(g->bdt, B + n * g->ldb, K, A, lda, M, s);
+            for (int m = 0; m < M; m++) store_c(g->C + m * g->ldc + n, s[m], g->alpha, g->beta);
+        }
+    } else {
+        /* B stored K×N: each task owns a block of columns and streams the
+         * rows of B through it. */
+        int64_t nblk = (N + CPU_GEMV_NB - 1) / CPU_GEMV_NB;
+#pragma omp parallel for if (N * K > CPU_PAR_MIN) schedule(static)
+        for (int64_t q = 0; q < nblk; q++) {
+            int64_t n0 = q * CPU_GEMV_NB, nb = N - n0 < CPU_GEMV_NB ? N - n0 : CPU_GEMV_NB;
+            float acc[CPU_SMALL_M * CPU_GEMV_NB];
+            memset(acc, 0, sizeof acc);
+            axpy_cols_half(g->bdt, B + n0, g->ldb, K, nb, A, lda, M, acc);
+            for (int m = 0; m < M; m++)
+                for (int64_t j = 0; j < nb; j++)
+                    store_c(g->C + m * g->ldc + n0 + j, acc[m * CPU_GEMV_NB + j], g->alpha,
+                            g->beta);
+        }
+    }
+}
+
+/* ---- bf16/f16, larger M: chunked conversion + sgemm ------------------------ */
+
+static mrg_status ensure_scratch(cpu_ctx *c, size_t floats) {
+    if (c->scratch_floats >= floats) return MRG_OK;
+    float *p = aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
+    if (!p)
+        return mrg_error(MRG_ERR_OOM, "cpu gemm: cannot allocate %zu bytes of scratch",
+                         floats * sizeof(float));
+    free(c->scratch);
+    c->scratch = p;
+    c->scratch_floats = floats;
+    return MRG_OK;
+}
+
+/* Columns [n0, n0 + nb) of op(B) → f32 scratch laid out as the matching
+ * slice of the stored B: nb×K (ld K) when trans_b, K×nb (ld nb) otherwise. */
+static void convert_b_chunk(const gemm_args *g, int64_t n0, int64_t nb, float *dst) {
+    const uint16_t *B = g->B;
+    if (g->tb) {
+#pragma omp parallel for if (nb * g->K > CPU_PAR_MIN) schedule(static)
+        for (int64_t j = 0; j < nb; j++)
+            cpu_to_f32(g->bdt, B + (n0 + j) * g->ldb, dst + j * g->K, g->K);
+    } else {
+#pragma omp parallel for if (nb * g->K > CPU_PAR_MIN) schedule(static)
+        for (int64_t k = 0; k < g->K; k++) cpu_to_f32(g->bdt, B + k * g->ldb + n0, dst + k * nb, nb);
+    }
+}
+
+/* ---- entry --------------------------------------------------------------- */
+
+static mrg_status check_ld(const char *what, int64_t ld, int64_t cols) {
+    if (ld < (cols > 1 ? cols : 1) || ld > INT32_MAX)
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "cpu gemm: %s = %" PRId64 " is invalid for rows of %" PRId64 " elements",
+                         what, ld, cols);
+    return MRG_OK;
+}
+
+/* Elements spanned by a batch of stored matrices: (batch−1)·stride +
+ * (rows−1)·ld + cols. */
+static int64_t span(int64_t batch, int64_t stride, int64_t rows, int64_t ld, int64_t cols) {
+    return (batch - 1) * stride + (rows - 1) * ld + cols;
+}
+
+mrg_status cpu_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                    int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
+                    mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
+                    int64_t ldc, int64_t stride_c, int64_t batch) {
+    if (M < 0 || N < 0 || K < 0 || batch < 0 || stride_a < 0 || stride_b < 0 || stride_c < 0)
+        return mrg_error(MRG_ERR_INVALID_ARG, "cpu gemm: negative size or stride");
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+        return mrg_error(MRG_ERR_INVALID_ARG, "cpu gemm: dimension exceeds 2^31");
+    if (M == 0 || N == 0 || batch == 0) return MRG_OK;
+    mrg_status st = check_ld("ldc", ldc, N);
+    if (st == MRG_OK) st = cpu_check("gemm", "C", C, span(batch, stride_c, M, ldc, N), CPU_DT(MRG_F32));
+    if (st != MRG_OK) return st;
+    if (K == 0) { /* empty sum: C = beta·C */
+        for (int64_t b = 0; b < batch; b++) scale_c(cpu_f32(C) + b * stride_c, M, N, ldc, beta);
+        return MRG_OK;
+    }
+    int64_t a_rows = trans_a ? K : M, a_cols = trans_a ? M : K;
+    int64_t b_rows = trans_b ? N : K, b_cols = trans_b ? K : N;
+    st = check_ld("lda", lda, a_cols);
+    if (st == MRG_OK) st = check_ld("ldb", ldb, b_cols);
+    if (st == MRG_OK)
+        st = cpu_check("gemm", "A", A, span(batch, stride_a, a_rows, lda, a_cols), CPU_DT(MRG_F32));
+    if (st == MRG_OK)
+        st = cpu_check("gemm", "B", B, span(batch, stride_b, b_rows, ldb, b_cols), CPU_FLOATS);
+    if (st != MRG_OK) return st;
+
+    /* A shared weight over a batch of contiguous row blocks is one GEMM with
+     * batch·M rows. */
+    if (batch > 1 && stride_b == 0 && !trans_a && stride_a == M * lda && stride_c == M * ldc &&
+        batch * M <= INT32_MAX) {
+        M *= batch;
+        batch = 1;
+    }
+
+    gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, NULL, lda, NULL, B.dt, ldb, NULL, ldc};
+    const float *pa = cpu_f32(A);
+    float *pc = cpu_f32(C);
+    size_t bes = cpu_dtype_size(B.dt);
+    const char *pb = cpu_addr(B);
+
+    if (B.dt == MRG_F32) {
+        /* OpenBLAS also threads sgemv above N·K = 2304·4; stay below it */
+        bool small = M > 1 ? (double)M * (double)N * (double)K <= CPU_SMALL_GEMM_MNK
+                           : (double)N * (double)K <= 8192.0;
+        if (batch > 1 && small) {
+            /* many small products (attention heads): one per thread */
+#pragma omp parallel for schedule(dynamic, 1)
+            for (int64_t b = 0; b < batch; b++) {
+                gemm_args gb = g;
+                gb.A = pa + b * stride_a;
+                gb.B = pb + (size_t)(b * stride_b) * bes;
+                gb.C = pc + b * stride_c;
+                sgemm_item(&gb);
+            }
+        } else {
+            for (int64_t b = 0; b < batch; b++) {
+                g.A = pa + b * stride_a;
+                g.B = pb + (size_t)(b * stride_b) * bes;
+                g.C = pc + b * stride_c;
+                sgemm_item(&g);
+            }
+        }
+        return MRG_OK;
+    }
+
+    if (M <= CPU_SMALL_M) {
+        /* rows of op(A) as contiguous f32 (a transposed A is gathered) */
+        float at[CPU_SMALL_M * 1024];
+        float *abuf = NULL;
+        if (trans_a && M * K > (int64_t)(sizeof at / sizeof at[0])) {
+            abuf = malloc((size_t)(M * K) * sizeof(float));
+            if (!abuf) return mrg_error(MRG_ERR_OOM, "cpu gemm: out of host memory");
+        }
+        for (int64_t b = 0; b < batch; b++) {
+            const float *a = pa + b * stride_a;
+            int64_t la = lda;
+            if (trans_a) {
+                float *t = abuf ? abuf : at;
+                for (int64_t m = 0; m < M; m++)
+                    for (int64_t k = 0; k < K; k++) t[m * K + k] = a[k * lda + m];
+                a = t;
+                la = K;
+            }
+            g.B = pb + (size_t)(b * stride_b) * bes;
+            g.C = pc + b * stride_c;
+            gemv_half_item(&g, a, la);
+        }
+        free(abuf);
+        return MRG_OK;
+    }
+
+    /* chunks of op(B) columns: nb·K floats of scratch at most (one column
+     * at least) */
+    cpu_ctx *ctx = cpu_ctx_of(dev);
+    int64_t nb_max = (int64_t)(CPU_GEMM_CHUNK_BYTES / sizeof(float)) / K;
+    if (nb_max < 1) nb_max = 1;
+    if (nb_max > N) nb_max = N;
+    st = ensure_scratch(ctx, (size_t)(nb_max * K));
+    if (st != MRG_OK) return st;
+    float *scr = ctx->scratch;
+    for (int64_t n0 = 0; n0 < N; n0 += nb_max) {
+        int64_t nb = N - n0 < nb_max ? N - n0 : nb_max;
+        for (int64_t b = 0; b < batch; b++) {
+            g.B = pb + (size_t)(b * stride_b) * bes;
+            /* a shared weight chunk is converted once for the whole batch */
+            if (b == 0 || stride_b != 0) convert_b_chunk(&g, n0, nb, scr);
+            gemm_args gc = g;
+            gc.A = pa + b * stride_a;
+            gc.B = scr;
+            gc.bdt = MRG_F32;
+            gc.N = nb;
+            gc.ldb = trans_b ? K : nb;
+            gc.C = pc + b * stride_c + n0;
+            sgemm_item(&gc);
+        }
+    }
+    return MRG_OK;
+}

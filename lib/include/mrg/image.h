@@ -1,0 +1,56 @@
+/* Images on the host: PNG/JPEG loading (stb_image), bilinear resize,
+ * mean/std normalisation and a PNG writer.
+ *
+ * An mrg_image is float, planar (channels, height, width), row-major, with
+ * values in [0, 1] after loading (8-bit / 255, 16-bit / 65535). Loading
+ * always gives 3 channels: grayscale is replicated, alpha is dropped without
+ * compositing (as PIL's convert("RGB") does). */
+#ifndef MRG_IMAGE_H
+#define MRG_IMAGE_H
+
+#include <stdint.h>
+
+#include "mrg/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mrg_image {
+    int channels, height, width;
+    float *data; /* (channels, height, width), malloc'd */
+} mrg_image;
+
+/* Allocates an image of the given size (contents zero). */
+mrg_status mrg_image_alloc(mrg_image *img, int channels, int height, int width);
+void mrg_image_free(mrg_image *img);
+
+/* PNG or JPEG, 8- or 16-bit, gray / gray+alpha / RGB / RGBA → (3, H, W) in
+ * [0, 1]. MRG_ERR_IO/NOT_FOUND for an unreadable file, MRG_ERR_FORMAT for a
+ * corrupt or unsupported one; the message names the file. */
+mrg_status mrg_image_load(const char *path, mrg_image *out);
+
+/* Bilinear resize to (height, width), matching PyTorch
+ * F.interpolate(mode="bilinear", align_corners=False, antialias=False):
+ * half-pixel centres, source coordinate (dst + 0.5) * in/out - 0.5 clamped
+ * at 0, edge pixels repeated. No antialiasing, so unlike PIL's resize it does
+ * not low-pass when shrinking. out must not alias in. */
+mrg_status mrg_image_resize(const mrg_image *in, int height, int width, mrg_image *out);
+
+/* x[c] = (x[c] - mean[c]) / std[c] in place, one mean/std per channel. */
+mrg_status mrg_image_normalize(mrg_image *img, const float *mean, const float *std);
+
+/* Load, resize (skipped when the size already matches) and normalise:
+ * the model input pipeline. mean/std may be NULL to skip normalisation. */
+mrg_status mrg_image_load_for_model(const char *path, int height, int width, const float *mean,
+                                    const float *std, mrg_image *out);
+
+/* Writes an 8-bit PNG from an image with 1 or 3 channels (values in [0, 1],
+ * clamped, rounded to nearest). Written atomically (temporary file +
+ * rename). */
+mrg_status mrg_image_save_png(const char *path, const mrg_image *img);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,131 @@
+/* Report-generation scores: BLEU-1..4, METEOR 1.5, ROUGE-L, CIDEr and the
+ * finding labeler's precision / recall / F1 — the numbers pycocoevalcap
+ * gives when used as R2Gen / R2GenGPT use it (no PTB tokenizer; see
+ * ../shared/REFERENCE.md "Scores"), without Python or Java.
+ *
+ * Inputs: n predictions preds[i] and, for each, n_refs[i] >= 1 references
+ * refs[i][0..n_refs[i]). Strings are scored as given (opts->clean applies
+ * the R2Gen IU cleaning first). Corpus-level CIDEr uses document
+ * frequencies from the references of exactly this set, so scores on
+ * different subsets are not comparable (as in pycocoevalcap). */
+#ifndef MRG_METRICS_H
+#define MRG_METRICS_H
+
+#include <stdbool.h>
+
+#include "mrg/status.h"
+#include "mrg/text.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- METEOR 1.5 (English, "-norm", as pycocoevalcap runs the jar) ------ */
+
+/* Matching modules (bit flags); exact is always on. */
+enum {
+    MRG_METEOR_EXACT = 1,
+    MRG_METEOR_STEM = 2,       /* Snowball English stemmer, built in */
+    MRG_METEOR_SYNONYM = 4,    /* WordNet synsets */
+    MRG_METEOR_PARAPHRASE = 8, /* paraphrase-en.gz */
+};
+
+typedef struct mrg_meteor_opts {
+    /* WordNet: a directory with METEOR's synonym files (english.synsets,
+     * english.exceptions, english.relations) or a WordNet 3.0 database
+     * (index.noun, data.noun, ..., noun.exc, ...). NULL: look next to an
+     * installed pycocoevalcap jar's extracted data, then /usr/share/wordnet. */
+    const char *wordnet_dir;
+    /* A directory with paraphrase-en.gz (and optionally function/english.words).
+     * NULL: MRG_METEOR_DATA, then an installed pycocoevalcap's meteor/data. */
+    const char *meteor_data_dir;
+    bool no_synonyms, no_paraphrases; /* turn modules off on purpose */
+} mrg_meteor_opts;
+
+typedef struct mrg_meteor mrg_meteor;
+
+/* Finds and reads the resources. Missing data never fails: the module is
+ * switched off and mrg_meteor_note() says so. NULL only on out of memory
+ * or an unreadable/corrupt file that was given explicitly. */
+mrg_meteor *mrg_meteor_open(const mrg_meteor_opts *opts);
+void mrg_meteor_free(mrg_meteor *m);
+/* MRG_METEOR_* bits of the modules in use. */
+unsigned mrg_meteor_modules(const mrg_meteor *m);
+/* "" when every module is on, else e.g. "paraphrase off: no paraphrase-en.gz found (...)". */
+const char *mrg_meteor_note(const mrg_meteor *m);
+/* Corpus METEOR (the jar's aggregate over summed statistics) and, when per
+ * is not NULL, the segment scores per[i]. */
+mrg_status mrg_meteor_score(mrg_meteor *m, const char *const *preds,
+                            const char *const *const *refs, const int *n_refs, int n,
+                            double *corpus, double *per);
+
+/* ---- the single scorers ------------------------------------------------- */
+
+/* BLEU-1..4, option "closest"; per (NULL or n rows) gets the per-sentence values. */
+mrg_status mrg_bleu(const char *const *preds, const char *const *const *refs, const int *n_refs,
+                    int n, double out[4], double (*per)[4]);
+/* ROUGE-L (β = 1.2, tokens from split(" ")), mean over the corpus. */
+mrg_status mrg_rouge_l(const char *const *preds, const char *const *const *refs,
+                       const int *n_refs, int n, double *out, double *per);
+/* CIDEr (pycocoevalcap "Cider": n 1..4, σ 6, df from these references). */
+mrg_status mrg_cider(const char *const *preds, const char *const *const *refs, const int *n_refs,
+                     int n, double *out, double *per);
+
+/* ---- everything at once ------------------------------------------------- */
+
+typedef struct mrg_eval_opts {
+    bool clean;       /* apply mrg_clean_report_iu to predictions and references */
+    bool no_meteor;   /* skip METEOR (scores.meteor = NaN) */
+    bool no_findings; /* skip the finding labeler */
+    /* Resources for METEOR. When meteor is not NULL it is used (and kept:
+     * callers that score repeatedly open it once); else one is opened
+     * from meteor_opts for this call. */
+    mrg_meteor *meteor;
+    mrg_meteor_opts meteor_opts;
+} mrg_eval_opts;
+
+typedef struct mrg_scores {
+    double bleu[4];
+    double meteor; /* NaN when not computed */
+    double rouge_l;
+    double cider;
+    unsigned meteor_modules; /* MRG_METEOR_* bits used (0 when not computed) */
+    char meteor_note[256];   /* which METEOR modules were off and why, or "" */
+    bool has_findings;
+    mrg_finding_scores findings; /* against the first reference of each report */
+} mrg_scores;
+
+typedef struct mrg_report_scores {
+    double bleu[4], meteor, rouge_l, cider;
+    mrg_finding_label pred_labels[MRG_N_FINDINGS], ref_labels[MRG_N_FINDINGS];
+} mrg_report_scores;
+
+/* Scores n >= 1 predictions against their references. per_report is NULL or
+ * n entries to fill. opts may be NULL (all metrics, no cleaning). */
+mrg_status mrg_eval_scores(const char *const *preds, const char *const *const *refs,
+                           const int *n_refs, int n, const mrg_eval_opts *opts,
+                           mrg_scores *out, mrg_report_scores *per_report);
+
+/* ---- {"id","report"} JSON-lines files (the `mrg eval` input) ------------ */
+
+typedef struct mrg_report_set {
+    int n;
+    char **ids;     /* [n] */
+    char ***texts;  /* [n][n_texts[i]]: "report", or every entry of "reports" */
+    int *n_texts;   /* [n] */
+    int *line;      /* [n] 1-based line numbers, for messages */
+} mrg_report_set;
+
+/* Reads a JSON-lines file: one object per non-blank line with a string "id"
+ * and a string "report" or a non-empty array of strings "reports".
+ * MRG_ERR_FORMAT (message with file:line) for malformed lines and
+ * duplicate ids; MRG_ERR_IO when it cannot be read. */
+mrg_status mrg_report_set_read(const char *path, mrg_report_set *out);
+void mrg_report_set_free(mrg_report_set *s);
+/* Index of id in s or -1. */
+int mrg_report_set_find(const mrg_report_set *s, const char *id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,348 @@
+/* Host images: loading through stb_image (lib/io/stb_impl.c), bilinear
+ * resize matching PyTorch, normalisation, PNG writing. See mrg/image.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include "mrg/image.h"
+
+/* Image files larger than this are refused before decoding. */
+#define IMG_MAX_FILE ((size_t)1 << 30)
+
+mrg_status mrg_image_alloc(mrg_image *img, int channels, int height, int width) {
+    if (!img) return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_alloc: image is NULL");
+    img->data = NULL;
+    img->channels = img->height = img->width = 0;
+    if (channels <= 0 || height <= 0 || width <= 0 || channels > 4 || height > (1 << 20) ||
+        width > (1 << 20))
+        return mrg_error(MRG_ERR_INVALID_ARG, "bad image size (%d, %d, %d)", channels, height,
+                         width);
+    size_t n = (size_t)channels * (size_t)height * (size_t)width;
+    img->data = calloc(n, sizeof(float));
+    if (!img->data)
+        return mrg_error(MRG_ERR_OOM, "out of memory for a (%d, %d, %d) image", channels, height,
+                         width);
+    img->channels = channels;
+    img->height = height;
+    img->width = width;
+    return MRG_OK;
+}
+
+void mrg_image_free(mrg_image *img) {
+    if (!img) return;
+    free(img->data);
+    img->data = NULL;
+    img->channels = img->height = img->width = 0;
+}
+
+/* Reads a whole file; MRG_OK with *buf malloc'd. */
+static mrg_status read_file(const char *path, unsigned char **buf, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return mrg_error(errno == ENOENT ? MRG_ERR_NOT_FOUND : MRG_ERR_IO,
+                         "cannot open image %s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(fp);
+        return mrg_error(MRG_ERR_IO, "image %s is not a regular file", path);
+    }
+    if ((size_t)sb.st_size > IMG_MAX_FILE || sb.st_size <= 0) {
+        fclose(fp);
+        return mrg_error(MRG_ERR_FORMAT, "image %s: implausible file size %lld bytes", path,
+                         (long long)sb.st_size);
+    }
+    size_t n = (size_t)sb.st_size;
+    unsigned char *b = malloc(n);
+    if (!b) {
+        fclose(fp);
+        return mrg_error(MRG_ERR_OOM, "out of memory reading %s", path);
+    }
+    size_t got = fread(b, 1, n, fp);
+    int err = ferror(fp);
+    fclose(fp);
+    if (got != n || err) {
+        free(b);
+        return mrg_error(MRG_ERR_IO, "error reading image %s", path);
+    }
+    *buf = b;
+    *len = n;
+    return MRG_OK;
+}
+
+/* stb_image 2.27 (Debian's libstb) trusts the symbol counts of a JPEG
+ * Huffman table (DHT): counts summing past 256 overflow its tables (fixed
+ * upstream in 2.28). Walk every marker segment, inside and between scans,
+ * and refuse such tables before stb sees the file. */
+static bool jpeg_tables_sane(const uint8_t *p, size_t n) {
+    if (n < 2 || p[0] != 0xFF || p[1] != 0xD8) return true; /* not a JPEG */
+    size_t i = 2;
+    while (i + 1 < n) {
+        if (p[i] != 0xFF) { /* entropy-coded data: find the next marker */
+            i++;
+            continue;
+        }
+        uint8_t m = p[i + 1];
+        if (m == 0xFF) { /* fill byte */
+            i++;
+            continue;
+        }
+        if (m == 0x00 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) { /* stuffing, RSTn, TEM */
+            i += 2;
+            continue;
+        }
+        if (m == 0xD9) return true; /* EOI */
+        if (i + 4 > n) return true;     /* truncated: stb reports it */
+        size_t len = ((size_t)p[i + 2] << 8) | p[i + 3];
+        if (len < 2) return false;
+        size_t body = i + 4, end = i + 2 + len;
+        if (end > n) end = n;
+        if (m == 0xC4) {
+            for (size_t k = body; k < end;) {
+                if (k + 17 > end) return false;
+                size_t count = 0;
+                for (int j = 1; j <= 16; j++) count += p[k + (size_t)j];
+                if (count > 256) return false;
+                k += 17 + count;
+            }
+        }
+        i = i + 2 + len;
+    }
+    return true;
+}
+
+mrg_status mrg_image_load(const char *path, mrg_image *out) {
+    if (!path || !out) return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_load: NULL argument");
+    out->data = NULL;
+    out->channels = out->height = out->width = 0;
+    unsigned char *file = NULL;
+    size_t len = 0;
+    mrg_status st = read_file(path, &file, &len);
+    if (st != MRG_OK) return st;
+    if (len > (size_t)INT32_MAX) {
+        free(file);
+        return mrg_error(MRG_ERR_FORMAT, "image %s is too large", path);
+    }
+    int w, h, comp;
+    if (!jpeg_tables_sane(file, len)) {
+        free(file);
+        return mrg_error(MRG_ERR_FORMAT, "%s: corrupt JPEG (bad Huffman table)", path);
+    }
+    if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp)) {
+        st = mrg_error(MRG_ERR_FORMAT, "%s: not a readable PNG or JPEG image (%s)", path,
+                       stbi_failure_reason());
+        free(file);
+        return st;
+    }
+    bool sixteen = stbi_is_16_bit_from_memory(file, (int)len);
+    void *pix = sixteen ? (void *)stbi_load_16_from_memory(file, (int)len, &w, &h, &comp, 0)
+                        : (void *)stbi_load_from_memory(file, (int)len, &w, &h, &comp, 0);
+    free(file);
+    if (!pix)
+        return mrg_error(MRG_ERR_FORMAT, "%s: cannot decode image (%s)", path,
+                         stbi_failure_reason());
+    if (comp < 1 || comp > 4) {
+        stbi_image_free(pix);
+        return mrg_error(MRG_ERR_FORMAT, "%s: unsupported channel count %d", path, comp);
+    }
+    if ((st = mrg_image_alloc(out, 3, h, w)) != MRG_OK) {
+        stbi_image_free(pix);
+        return mrg_error_context(st, "loading %s", path);
+    }
+    /* Interleaved (H, W, comp) → planar (3, H, W). Gray (+alpha) feeds all
+     * three planes; alpha is ignored. */
+    const size_t plane = (size_t)h * (size_t)w;
+    const uint8_t *p8 = pix;
+    const uint16_t *p16 = pix;
+    for (size_t i = 0; i < plane; i++)
+        for (int c = 0; c < 3; c++) {
+            int src = comp >= 3 ? c : 0;
+            size_t k = i * (size_t)comp + (size_t)src;
+            /* Division (not multiplication by the reciprocal) so values
+             * equal numpy's uint8 / 255 in float32 exactly. */
+            out->data[(size_t)c * plane + i] =
+                sixteen ? (float)p16[k] / 65535.0f : (float)p8[k] / 255.0f;
+        }
+    stbi_image_free(pix);
+    return MRG_OK;
+}
+
+/* Source index and weight along one axis, as PyTorch's
+ * area_pixel_compute_source_index (align_corners=False) computes them, in
+ * float: src = scale·(dst + 0.5) − 0.5, clamped at 0. */
+static void axis_weights(int in, int out, int *i0, int *i1, float *l1) {
+    const float scale = (float)in / (float)out;
+    for (int d = 0; d < out; d++) {
+        float src = scale * ((float)d + 0.5f) - 0.5f;
+        if (src < 0) src = 0;
+        int a = (int)src; /* floor: src ≥ 0 */
+        if (a > in - 1) a = in - 1;
+        float l = src - (float)a;
+        if (l < 0) l = 0;
+        if (l > 1) l = 1;
+        i0[d] = a;
+        i1[d] = a < in - 1 ? a + 1 : a;
+        l1[d] = l;
+    }
+}
+
+mrg_status mrg_image_resize(const mrg_image *in, int height, int width, mrg_image *out) {
+    if (!in || !out || !in->data || in == out)
+        return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_resize: bad argument");
+    mrg_status st = mrg_image_alloc(out, in->channels, height, width);
+    if (st != MRG_OK) return st;
+    int *yi = malloc(sizeof(int) * 2 * (size_t)height), *xi = malloc(sizeof(int) * 2 * (size_t)width);
+    float *yl = malloc(sizeof(float) * (size_t)height), *xl = malloc(sizeof(float) * (size_t)width);
+    if (!yi || !xi || !yl || !xl) {
+        free(yi), free(xi), free(yl), free(xl);
+        mrg_image_free(out);
+        return mrg_error(MRG_ERR_OOM, "out of memory resizing an image");
+    }
+    axis_weights(in->height, height, yi, yi + height, yl);
+    axis_weights(in->width, width, xi, xi + width, xl);
+    const size_t ip = (size_t)in->height * (size_t)in->width, op = (size_t)height * (size_t)width;
+    for (int c = 0; c < in->channels; c++) {
+        const float *src = in->data + (size_t)c * ip;
+        float *dst = out->data + (size_t)c * op;
+        for (int y = 0; y < height; y++) {
+            const float *r0 = src + (size_t)yi[y] * (size_t)in->width;
+            const float *r1 = src + (size_t)yi[height + y] * (size_t)in->width;
+            const float h1 = yl[y], h0 = 1.0f - h1;
+            for (int x = 0; x < width; x++) {
+                const int a = xi[x], b = xi[width + x];
+                const float w1 = xl[x], w0 = 1.0f - w1;
+                dst[(size_t)y * (size_t)width + (size_t)x] =
+                    h0 * (w0 * r0[a] + w1 * r0[b]) + h1 * (w0 * r1[a] + w1 * r1[b]);
+            }
+        }
+    }
+    free(yi), free(xi), free(yl), free(xl);
+    return MRG_OK;
+}
+
+mrg_status mrg_image_normalize(mrg_image *img, const float *mean, const float *std) {
+    if (!img || !img->data || !mean || !std)
+        return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_normalize: NULL argument");
+    for (int c = 0; c < img->channels; c++)
+        if (!(std[c] > 0))
+            return mrg_error(MRG_ERR_INVALID_ARG, "image normalisation: std[%d] = %g is not positive",
+                             c, (double)std[c]);
+    const size_t plane = (size_t)img->height * (size_t)img->width;
+    for (int c = 0; c < img->channels; c++) {
+        float *p = img->data + (size_t)c * plane;
+        for (size_t i = 0; i < plane; i++) p[i] = (p[i] - mean[c]) / std[c];
+    }
+    return MRG_OK;
+}
+
+mrg_status mrg_image_load_for_model(const char *path, int height, int width, const float *mean,
+                                    const float *std, mrg_image *out) {
+    if (!out) return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_load_for_model: NULL argument");
+    mrg_image raw;
+    mrg_status st = mrg_image_load(path, &raw);
+    if (st != MRG_OK) return st;
+    if (raw.height == height && raw.width == width) {
+        *out = raw;
+    } else {
+        st = mrg_image_resize(&raw, height, width, out);
+        mrg_image_free(&raw);
+        if (st != MRG_OK) return mrg_error_context(st, "resizing %s", path);
+    }
+    if (mean && std && (st = mrg_image_normalize(out, mean, std)) != MRG_OK) {
+        mrg_image_free(out);
+        return st;
+    }
+    return MRG_OK;
+}
+
+/* ---- PNG writing ----------------------------------------------------------- */
+
+typedef struct membuf {
+    unsigned char *p;
+    size_t n, cap;
+    bool oom;
+} membuf;
+
+static void membuf_write(void *ctx, void *data, int size) {
+    membuf *m = ctx;
+    if (m->oom || size <= 0) return;
+    if (m->n + (size_t)size > m->cap) {
+        size_t cap = m->cap ? m->cap : 4096;
+        while (cap < m->n + (size_t)size) cap *= 2;
+        unsigned char *p = realloc(m->p, cap);
+        if (!p) {
+            m->oom = true;
+            return;
+        }
+        m->p = p;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->n, data, (size_t)size);
+    m->n += (size_t)size;
+}
+
+static mrg_status write_atomic(const char *path, const void *data, size_t n) {
+    size_t tl = strlen(path) + 16;
+    char *tmp = malloc(tl);
+    if (!tmp) return mrg_error(MRG_ERR_OOM, "out of memory writing %s", path);
+    snprintf(tmp, tl, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        mrg_status st = mrg_error(MRG_ERR_IO, "cannot create a temporary file beside %s: %s",
+                                  path, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    (void)fchmod(fd, 0644);
+    const unsigned char *p = data;
+    bool ok = true;
+    while (ok && n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        ok = k > 0;
+        if (ok) p += k, n -= (size_t)k;
+    }
+    int err = errno;
+    if (close(fd) != 0 && ok) ok = false, err = errno;
+    if (ok && rename(tmp, path) != 0) ok = false, err = errno;
+    mrg_status st = MRG_OK;
+    if (!ok) {
+        unlink(tmp);
+        st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(err));
+    }
+    free(tmp);
+    return st;
+}
+
+mrg_status mrg_image_save_png(const char *path, const mrg_image *img) {
+    if (!path || !img || !img->data)
+        return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_save_png: NULL argument");
+    if (img->channels != 1 && img->channels != 3)
+        return mrg_error(MRG_ERR_INVALID_ARG, "PNG output needs 1 or 3 channels, not %d",
+                         img->channels);
+    const int c = img->channels, h = img->height, w = img->width;
+    const size_t plane = (size_t)h * (size_t)w;
+    unsigned char *pix = malloc(plane * (size_t)c);
+    if (!pix) return mrg_error(MRG_ERR_OOM, "out of memory writing %s", path);
+    for (size_t i = 0; i < plane; i++)
+        for (int k = 0; k < c; k++) {
+            float v = img->data[(size_t)k * plane + i];
+            v = v != v ? 0.0f : v < 0 ? 0.0f : v > 1 ? 1.0f : v; /* NaN → 0 */
+            pix[i * (size_t)c + (size_t)k] = (unsigned char)(v * 255.0f + 0.5f);
+        }
+    membuf m = {0};
+    int ok = stbi_write_png_to_func(membuf_write, &m, w, h, c, pix, w * c);
+    free(pix);
+    mrg_status st;
+    if (!ok || m.oom) st = mrg_error(MRG_ERR_OOM, "cannot encode PNG %s", path);
+    else st = write_atomic(path, m.p, m.n);
+    free(m.p);
+    return st;
+}

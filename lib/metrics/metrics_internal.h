@@ -1,0 +1,69 @@
+/* Internal helpers shared by the scorers in lib/metrics: word interning and
+ * the two Python tokenizations the pycocoevalcap scorers use. */
+#ifndef MRG_METRICS_INTERNAL_H
+#define MRG_METRICS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Interned strings: each distinct word gets a dense id 0, 1, 2, ... */
+typedef struct mv_vocab {
+    char **words;  /* [n] NUL-terminated copies */
+    int n, cap;
+    int *slots;    /* open addressing, -1 = empty; size nslots (power of 2) */
+    size_t nslots;
+} mv_vocab;
+
+void mv_vocab_init(mv_vocab *v);
+void mv_vocab_free(mv_vocab *v);
+/* Id of s[0..len), interned on first sight; -1 when out of memory. */
+int mv_vocab_id(mv_vocab *v, const char *s, size_t len);
+/* Id or -1 when absent (never inserts). */
+int mv_vocab_find(const mv_vocab *v, const char *s, size_t len);
+
+/* A token sequence (word ids). */
+typedef struct mv_seq {
+    int *ids;
+    int n;
+} mv_seq;
+
+/* Python's s.split(): runs of whitespace separate, no empty tokens.
+ * Python's s.split(" "): single spaces separate, empty tokens kept.
+ * Both return 0, or -1 when out of memory (seq left empty). */
+int mv_split_ws(mv_vocab *v, const char *s, mv_seq *out);
+int mv_split_space(mv_vocab *v, const char *s, mv_seq *out);
+void mv_seq_free(mv_seq *s);
+
+/* Python's str.isspace() for one ASCII byte. */
+int mv_py_space(unsigned char c);
+
+/* 64-bit FNV-1a, the hash of every table here. */
+uint64_t mv_hash(const void *p, size_t n, uint64_t h);
+#define MV_HASH_SEED 1469598103934665603ull
+
+#endif
+
+/* ---- n-grams (n <= 4) of word ids, interned to dense ids ---------------- */
+typedef struct mv_ngrams {
+    int32_t (*keys)[5]; /* [id] = {n, w1, w2, w3, w4} (unused words 0) */
+    int n, cap;
+    int *slots;
+    size_t nslots;
+} mv_ngrams;
+
+typedef struct mv_count {
+    int id;    /* n-gram id */
+    int count; /* occurrences in the sentence */
+} mv_count;
+
+void mv_ngrams_init(mv_ngrams *t);
+void mv_ngrams_free(mv_ngrams *t);
+static inline int mv_ngram_order(const mv_ngrams *t, int id) { return t->keys[id][0]; }
+/* Every 1..maxn-gram of s with its count, sorted by id (malloc'd, *out may
+ * be NULL when s is empty). 0 or -1 when out of memory. */
+int mv_ngram_counts(mv_ngrams *t, const mv_seq *s, int maxn, mv_count **out, int *nout);
+
+/* Checks the common scorer arguments; sets the error and returns non-OK. */
+#include "mrg/status.h"
+mrg_status mv_check_args(const char *what, const char *const *preds,
+                         const char *const *const *refs, const int *n_refs, int n);

@@ -1,0 +1,149 @@
+/* LLaMA forward pass: pre-norm decoder blocks with grouped-query causal
+ * attention (RoPE on q and k) and a SwiGLU MLP, on input embeddings, with an
+ * optional additive key-padding mask and an optional KV cache.
+ *
+ * Every step is an op from mrg/ops.h, so the pass runs on any device and is
+ * differentiable with respect to the input embeddings. The only non-op is
+ * the write of new keys/values into the persistent cache (llama_cache.c);
+ * the attention reads the current chunk's keys from the op graph, so
+ * gradients still flow through a prefill that starts at an empty cache. */
+#include <math.h>
+
+#include "models/llama_internal.h"
+
+mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tensor *v);
+
+/* (B, T, n, Dh) → (B, n, T, Dh). For T == 1 the layouts coincide and a
+ * reshape (a view) is enough. */
+static mrg_tensor *to_heads(mrg_tensor *x) {
+    if (!x) return NULL;
+    if (x->shape[1] == 1)
+        return mrg_reshape(x, 4, (const int64_t[]){x->shape[0], x->shape[2], 1, x->shape[3]});
+    return mrg_permute(x, (const int[]){0, 2, 1, 3});
+}
+
+/* (B, n, T, Dh) → (B, T, n·Dh) */
+static mrg_tensor *from_heads(mrg_tensor *x) {
+    if (!x) return NULL;
+    int64_t B = x->shape[0], n = x->shape[1], T = x->shape[2], Dh = x->shape[3];
+    mrg_tensor *y = T == 1 ? x : mrg_permute(x, (const int[]){0, 2, 1, 3});
+    return mrg_reshape(y, 3, (const int64_t[]){B, T, n * Dh});
+}
+
+/* Keys or values of the whole visible sequence: the cached positions
+ * [0, pos0) followed by the current chunk (B, Hkv, T, Dh). */
+static mrg_tensor *with_past(mrg_tensor *cached, int64_t pos0, mrg_tensor *cur) {
+    if (!cur || pos0 == 0) return cur;
+    mrg_tensor *past = mrg_slice(cached, 2, 0, pos0); /* (B, Hkv, pos0, Dh) */
+    mrg_tensor *parts[2] = {past, cur};
+    return past ? mrg_concat(parts, 2, 2) : NULL;
+}
+
+/* One block: x (B, T, D) → (B, T, D). */
+static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask,
+                         mrg_kv_cache *cache, int64_t pos0) {
+    const mrg_llama_config *c = &m->cfg;
+    const mrg_llama_layer *L = &m->layers[l];
+    int64_t B = x->shape[0], T = x->shape[1];
+    int64_t H = c->n_heads, Hkv = c->n_kv_heads, Dh = c->dim / c->n_heads;
+
+    /* attention */
+    mrg_tensor *h = mrg_rmsnorm(x, L->attn_norm, c->norm_eps);           /* (B, T, D) */
+    mrg_tensor *q = mrg_reshape(mrg_linear(h, L->wq, NULL), 4, (const int64_t[]){B, T, H, Dh});
+    mrg_tensor *k = mrg_reshape(mrg_linear(h, L->wk, NULL), 4, (const int64_t[]){B, T, Hkv, Dh});
+    mrg_tensor *v = mrg_reshape(mrg_linear(h, L->wv, NULL), 4, (const int64_t[]){B, T, Hkv, Dh});
+    q = to_heads(mrg_rope(q, pos0, c->rope_theta, c->rope_layout)); /* (B, H, T, Dh) */
+    k = to_heads(mrg_rope(k, pos0, c->rope_theta, c->rope_layout)); /* (B, Hkv, T, Dh) */
+    v = to_heads(v);                                                  /* (B, Hkv, T, Dh) */
+    if (!q || !k || !v) return NULL;
+    if (cache) {
+        if (llama_cache_write(cache, l, k, v) != MRG_OK) return NULL;
+        k = with_past(cache->k[l], pos0, k); /* (B, Hkv, pos0 + T, Dh) */
+        v = with_past(cache->v[l], pos0, v);
+    }
+    mrg_tensor *a = mrg_sdpa(q, k, v, mask, true, 1.0f / sqrtf((float)Dh)); /* (B, H, T, Dh) */
+    x = mrg_add(x, mrg_linear(from_heads(a), L->wo, NULL));                  /* (B, T, D) */
+
+    /* SwiGLU MLP */
+    h = mrg_rmsnorm(x, L->ffn_norm, c->norm_eps);
+    mrg_tensor *g = mrg_silu(mrg_linear(h, L->w_gate, NULL)); /* (B, T, F) */
+    mrg_tensor *u = mrg_linear(h, L->w_up, NULL);             /* (B, T, F) */
+    return mrg_add(x, mrg_linear(mrg_mul(g, u), L->w_down, NULL));
+}
+
+mrg_tensor *mrg_llama_embed(mrg_llama *m, mrg_tensor *ids) {
+    if (!m || !ids) return NULL;
+    if (ids->dtype != MRG_I32) {
+        mrg_error(MRG_ERR_INVALID_ARG, "llama embed: ids must be i32 (got %s)",
+                  mrg_dtype_name(ids->dtype));
+        return NULL;
+    }
+    return mrg_embedding(m->tok_emb, ids);
+}
+
+mrg_tensor *mrg_llama_hidden(mrg_llama *m, mrg_tensor *x, mrg_tensor *key_mask,
+                             mrg_kv_cache *cache) {
+    if (!m || !x) return NULL;
+    const mrg_llama_config *c = &m->cfg;
+    char s[96];
+    if (x->ndim != 3 || x->shape[2] != c->dim || x->dtype != MRG_F32) {
+        mrg_error(MRG_ERR_INVALID_ARG, "llama: input embeddings must be f32 (B, T, %d), got %s %s",
+                  c->dim, mrg_dtype_name(x->dtype), mrg_shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    int64_t B = x->shape[0], T = x->shape[1], pos0 = cache ? cache->len : 0;
+    if (cache) {
+        if (cache->dev != m->dev || cache->n_layers != c->n_layers ||
+            cache->n_kv_heads != c->n_kv_heads || cache->head_dim != c->dim / c->n_heads) {
+            mrg_error(MRG_ERR_INVALID_ARG, "llama: the KV cache was made for another model");
+            return NULL;
+        }
+        if (cache->batch != B) {
+            mrg_error(MRG_ERR_INVALID_ARG, "llama: batch %lld but the KV cache holds %lld",
+                      (long long)B, (long long)cache->batch);
+            return NULL;
+        }
+        if (pos0 + T > cache->max_len) {
+            mrg_error(MRG_ERR_INVALID_ARG,
+                      "llama: %lld cached + %lld new positions exceed the KV cache (%lld)",
+                      (long long)pos0, (long long)T, (long long)cache->max_len);
+            return NULL;
+        }
+    }
+    if (key_mask && (key_mask->ndim != 2 || key_mask->shape[0] != B ||
+                     key_mask->shape[1] != pos0 + T || key_mask->dtype != MRG_F32)) {
+        mrg_error(MRG_ERR_INVALID_ARG, "llama: key mask must be f32 (%lld, %lld), got %s",
+                  (long long)B, (long long)(pos0 + T), mrg_shape_str(key_mask, s, sizeof s));
+        return NULL;
+    }
+    for (int l = 0; l < c->n_layers && x; l++) x = block(m, l, x, key_mask, cache, pos0);
+    if (!x) return NULL;
+    if (cache) cache->len = pos0 + T;
+    return mrg_rmsnorm(x, m->norm, c->norm_eps); /* (B, T, D) */
+}
+
+mrg_tensor *mrg_llama_logits(mrg_llama *m, mrg_tensor *h) {
+    if (!m || !h) return NULL;
+    return mrg_linear(h, m->lm_head, NULL); /* (..., V) */
+}
+
+mrg_tensor *mrg_llama_forward(mrg_llama *m, mrg_tensor *x, mrg_tensor *key_mask,
+                              mrg_kv_cache *cache, bool last_only) {
+    mrg_tensor *h = mrg_llama_hidden(m, x, key_mask, cache); /* (B, T, D) */
+    if (!h) return NULL;
+    if (!last_only) return mrg_llama_logits(m, h);        /* (B, T, V) */
+    int64_t B = h->shape[0], T = h->shape[1];
+    mrg_tensor *last = mrg_slice(h, 1, T - 1, 1);          /* (B, 1, D) */
+    return mrg_llama_logits(m, mrg_reshape(last, 2, (const int64_t[]){B, m->cfg.dim})); /* (B, V) */
+}
+
+mrg_tensor *mrg_llama_forward_ids(mrg_llama *m, mrg_tensor *ids, mrg_tensor *key_mask,
+                                  mrg_kv_cache *cache, bool last_only) {
+    if (ids && ids->ndim != 2) {
+        char s[96];
+        mrg_error(MRG_ERR_INVALID_ARG, "llama: ids must be (B, T), got %s",
+                  mrg_shape_str(ids, s, sizeof s));
+        return NULL;
+    }
+    return mrg_llama_forward(m, mrg_llama_embed(m, ids), key_mask, cache, last_only);
+}

@@ -1,0 +1,33 @@
+/* Internal helpers shared by the LLaMA files (lib/models/llama*.c and the
+ * llama2.c reader in lib/io). Not installed. */
+#ifndef MRG_MODELS_LLAMA_INTERNAL_H
+#define MRG_MODELS_LLAMA_INTERNAL_H
+
+#include "core/internal.h"
+#include "mrg/llama.h"
+
+/* One weight slot of the model: where the tensor pointer lives, its Hugging
+ * Face name and its shape. */
+typedef struct llama_slot {
+    mrg_tensor **t;
+    int ndim;
+    int64_t shape[2];
+    char name[80];
+} llama_slot;
+
+/* A model object with the config and no weights (every slot NULL). */
+mrg_llama *llama_alloc(const mrg_llama_config *cfg, mrg_device *dev);
+/* Fills up to max slots in a fixed order (embedding, layers, norm, classifier
+ * unless tied); returns the total count. out may be NULL when max is 0. */
+int llama_slots(mrg_llama *m, llama_slot *out, int max);
+/* All slots in a calloc'd array (count in *n); NULL with a message. */
+llama_slot *llama_slots_alloc(mrg_llama *m, int *n);
+/* Points the classifier at the embedding table when tied. */
+void llama_finish(mrg_llama *m);
+
+/* Chooses the in-memory dtype of a weight stored as `stored`. */
+static inline mrg_dtype llama_pick_dtype(const mrg_llama_load_opts *o, mrg_dtype stored) {
+    return (o && o->weight_dtype >= 0) ? (mrg_dtype)o->weight_dtype : stored;
+}
+
+#endif

@@ -1,0 +1,49 @@
+/* Pre-LN transformer blocks: self-attention (timm's ViT Block) and
+ * cross-attention. */
+#include "nn/nn_internal.h"
+#include "mrg/ops.h"
+
+mrg_status mrg_nn_block_init(mrg_nn_block *b, mrg_nn_ctx *ctx, const char *name, int64_t dim,
+                             int heads, int64_t mlp_hidden, float eps) {
+    char pn[64];
+    MRG_NN_TRY(mrg_nn_join(pn, name, "norm1"));
+    MRG_NN_TRY(mrg_nn_layernorm_init(&b->norm1, ctx, pn, dim, eps));
+    MRG_NN_TRY(mrg_nn_join(pn, name, "attn"));
+    MRG_NN_TRY(mrg_nn_attention_init(&b->attn, ctx, pn, dim, heads));
+    MRG_NN_TRY(mrg_nn_join(pn, name, "norm2"));
+    MRG_NN_TRY(mrg_nn_layernorm_init(&b->norm2, ctx, pn, dim, eps));
+    MRG_NN_TRY(mrg_nn_join(pn, name, "mlp"));
+    return mrg_nn_mlp_init(&b->mlp, ctx, pn, dim, mlp_hidden);
+}
+
+mrg_tensor *mrg_nn_block_forward(const mrg_nn_block *b, mrg_tensor *x, mrg_tensor *key_mask) {
+    /* x (B, T, D) */
+    x = mrg_add(x, mrg_nn_attention_forward(&b->attn, mrg_nn_layernorm_forward(&b->norm1, x),
+                                            key_mask));
+    return mrg_add(x, mrg_nn_mlp_forward(&b->mlp, mrg_nn_layernorm_forward(&b->norm2, x)));
+}
+
+mrg_status mrg_nn_cross_block_init(mrg_nn_cross_block *b, mrg_nn_ctx *ctx, const char *name,
+                                   int64_t dim, int64_t ctx_dim, int heads,
+                                   int64_t mlp_hidden, float eps) {
+    char pn[64];
+    MRG_NN_TRY(mrg_nn_join(pn, name, "norm1"));
+    MRG_NN_TRY(mrg_nn_layernorm_init(&b->norm1, ctx, pn, dim, eps));
+    MRG_NN_TRY(mrg_nn_join(pn, name, "norm_ctx"));
+    MRG_NN_TRY(mrg_nn_layernorm_init(&b->norm_ctx, ctx, pn, ctx_dim, eps));
+    MRG_NN_TRY(mrg_nn_join(pn, name, "attn"));
+    MRG_NN_TRY(mrg_nn_cross_attention_init(&b->attn, ctx, pn, dim, ctx_dim, heads));
+    MRG_NN_TRY(mrg_nn_join(pn, name, "norm2"));
+    MRG_NN_TRY(mrg_nn_layernorm_init(&b->norm2, ctx, pn, dim, eps));
+    MRG_NN_TRY(mrg_nn_join(pn, name, "mlp"));
+    return mrg_nn_mlp_init(&b->mlp, ctx, pn, dim, mlp_hidden);
+}
+
+mrg_tensor *mrg_nn_cross_block_forward(const mrg_nn_cross_block *b, mrg_tensor *x,
+                                       mrg_tensor *context, mrg_tensor *key_mask) {
+    /* x (B, Tq, D), context (B, Tk, Dc) */
+    mrg_tensor *c = mrg_nn_layernorm_forward(&b->norm_ctx, context);
+    x = mrg_add(x, mrg_nn_cross_attention_forward(&b->attn, mrg_nn_layernorm_forward(&b->norm1, x),
+                                                  c, key_mask));
+    return mrg_add(x, mrg_nn_mlp_forward(&b->mlp, mrg_nn_layernorm_forward(&b->norm2, x)));
+}

@@ -1,0 +1,178 @@
+/* Matrix products: batched matmul with optional transposes, and linear.
+ *
+ * With C = op(A)·op(B) (op = transpose when the flag is set), the backward
+ * is d op(A) = dC·op(B)ᵀ and d op(B) = op(A)ᵀ·dC, written below for each
+ * storage layout of A and B so that no transpose is ever materialised. */
+#include "ops/ops_common.h"
+
+/* Geometry of one product, saved in the node:
+ * i[0] M, i[1] N, i[2] K, i[3] batch; flag[0] trans_a, flag[1] trans_b,
+ * flag[2] shared (b is 2-D and used by every batch). */
+typedef struct mm_geom {
+    int64_t M, N, K, batch;
+    bool ta, tb, shared;
+} mm_geom;
+
+static mm_geom geom_of(const mrg_node *n) {
+    mm_geom g = {n->i[0], n->i[1], n->i[2], n->i[3], n->flag[0], n->flag[1], n->flag[2]};
+    return g;
+}
+
+/* Row strides of A and B as stored. */
+static int64_t lda_of(const mm_geom *g) { return g->ta ? g->M : g->K; }
+static int64_t ldb_of(const mm_geom *g) { return g->tb ? g->K : g->N; }
+
+/* dA for A stored (M, K) or, with trans_a, (K, M). */
+static mrg_status grad_a(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_tensor *dc) {
+    mrg_device *dev = a->dev;
+    mrg_tensor *da = mrg_tensor_like(a, MRG_F32);
+    OPS_ALLOC_OR_FAIL(da);
+    int64_t sb = g->shared ? 0 : g->K * g->N;
+    if (!g->ta) {
+        /* dA (M, K) = dC (M, N) · op(B)ᵀ; op(B)ᵀ is B itself when trans_b.
+         * A shared B lets the batch fold into the rows. */
+        int64_t M = g->shared ? g->batch * g->M : g->M, batch = g->shared ? 1 : g->batch;
+        MRG_TRY(dev->be->gemm(dev, false, !g->tb, M, g->K, g->N, 1.0f, mrg_ptr_of(dc), g->N,
+                              g->M * g->N, mrg_ptr_of(b), ldb_of(g), sb, 0.0f, mrg_ptr_of(da),
+                              g->K, g->M * g->K, batch));
+    } else {
+        /* dA stored (K, M) = (dC · op(B)ᵀ)ᵀ = op(B) (K, N) · dCᵀ (N, M).
+         * B becomes gemm operand A here, which must be f32. */
+        mrg_tensor *bf = b;
+        if (b->dtype != MRG_F32) {
+            bf = mrg_tensor_like(b, MRG_F32);
+            OPS_ALLOC_OR_FAIL(bf);
+            MRG_TRY(dev->be->convert(dev, mrg_ptr_of(b), mrg_ptr_of(bf), mrg_numel(b)));
+        }
+        MRG_TRY(dev->be->gemm(dev, g->tb, true, g->K, g->M, g->N, 1.0f, mrg_ptr_of(bf),
+                              ldb_of(g), sb, mrg_ptr_of(dc), g->N, g->M * g->N, 0.0f,
+                              mrg_ptr_of(da), g->M, g->M * g->K, g->batch));
+    }
+    return mrg_accum_grad(a, da);
+}
+
+/* dB for B stored (K, N) or, with trans_b, (N, K); summed over the batch
+ * when B is shared. */
+static mrg_status grad_b(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_tensor *dc) {
+    mrg_device *dev = a->dev;
+    mrg_tensor *db = mrg_tensor_like(b, MRG_F32);
+    OPS_ALLOC_OR_FAIL(db);
+    /* A shared B with A stored (batch·M, K) folds the batch into the summed
+     * dimension; a shared B with trans_a cannot fold (each A is K×M), so the
+     * per-batch products go to a scratch tensor that is then summed. */
+    bool fold = g->shared && !g->ta;
+    bool scratch = g->shared && g->ta && g->batch > 1;
+    int64_t M = fold ? g->batch * g->M : g->M, batch = fold ? 1 : g->batch;
+    mrg_tensor *dst = db;
+    if (scratch) {
+        int64_t shape[3] = {g->batch, g->tb ? g->N : g->K, g->tb ? g->K : g->N};
+        dst = mrg_tensor_new(dev, MRG_F32, 3, shape);
+        OPS_ALLOC_OR_FAIL(dst);
+    }
+    int64_t sd = (batch > 1) ? g->K * g->N : 0;
+    if (!g->tb) {
+        /* dB (K, N) = op(A)ᵀ (K, M) · dC (M, N) */
+        MRG_TRY(dev->be->gemm(dev, !g->ta, false, g->K, g->N, M, 1.0f, mrg_ptr_of(a), lda_of(g),
+                              g->M * g->K, mrg_ptr_of(dc), g->N, g->M * g->N, 0.0f,
+                              mrg_ptr_of(dst), g->N, sd, batch));
+    } else {
+        /* dB (N, K) = dCᵀ (N, M) · op(A) (M, K) */
+        MRG_TRY(dev->be->gemm(dev, true, g->ta, g->N, g->K, M, 1.0f, mrg_ptr_of(dc), g->N,
+                              g->M * g->N, mrg_ptr_of(a), lda_of(g), g->M * g->K, 0.0f,
+                              mrg_ptr_of(dst), g->K, sd, batch));
+    }
+    if (scratch)
+        MRG_TRY(dev->be->reduce_sum(dev, mrg_ptr_of(dst), mrg_ptr_of(db), 1, g->batch,
+                                    g->K * g->N, 1.0f));
+    return mrg_accum_grad(b, db);
+}
+
+static mrg_status matmul_backward(mrg_node *n) {
+    mm_geom g = geom_of(n);
+    mrg_tensor *a = n->in[0], *b = n->in[1], *dc = n->out->grad;
+    if (mrg_wants_grad(a)) MRG_TRY(grad_a(&g, a, b, dc));
+    if (mrg_wants_grad(b)) MRG_TRY(grad_b(&g, a, b, dc));
+    return MRG_OK;
+}
+
+mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b) {
+    MRG_NULL_GUARD(a, b);
+    mrg_tensor *const ins[2] = {a, b};
+    if (!ops_check_device("matmul", 2, ins)) return NULL;
+    if (!ops_check_f32("matmul", "a", a) || !ops_check_float("matmul", "b", b)) return NULL;
+    if (a->ndim < 2 || b->ndim < 2)
+        OPS_FAIL("matmul: a %s and b %s: both need at least 2 dims", OPS_SHAPE(a), OPS_SHAPE(b));
+    mm_geom g = {0};
+    g.ta = trans_a;
+    g.tb = trans_b;
+    int na = a->ndim, nb = b->ndim;
+    g.M = trans_a ? a->shape[na - 1] : a->shape[na - 2];
+    g.K = trans_a ? a->shape[na - 2] : a->shape[na - 1];
+    int64_t kb = trans_b ? b->shape[nb - 1] : b->shape[nb - 2];
+    g.N = trans_b ? b->shape[nb - 2] : b->shape[nb - 1];
+    if (kb != g.K)
+        OPS_FAIL("matmul: a %s%s and b %s%s: inner dims differ (%lld vs %lld)", OPS_SHAPE(a),
+                 trans_a ? "^T" : "", OPS_SHAPE(b), trans_b ? "^T" : "", (long long)g.K,
+                 (long long)kb);
+    g.shared = nb == 2;
+    if (!g.shared) {
+        bool same = nb == na;
+        for (int i = 0; same && i < na - 2; i++) same = a->shape[i] == b->shape[i];
+        if (!same)
+            OPS_FAIL("matmul: a %s and b %s: b's batch dims must equal a's, or b must be 2-D",
+                     OPS_SHAPE(a), OPS_SHAPE(b));
+    }
+    g.batch = ops_prod(a->shape, 0, na - 2);
+
+    int64_t shape[MRG_MAX_DIMS];
+    for (int i = 0; i < na - 2; i++) shape[i] = a->shape[i];
+    shape[na - 2] = g.M;
+    shape[na - 1] = g.N;
+    mrg_tensor *c = mrg_tensor_new(a->dev, MRG_F32, na, shape);
+    if (!c) return NULL;
+    mrg_device *dev = a->dev;
+    if (g.shared && !trans_a) {
+        /* one GEMM: a is (batch·M, K) */
+        MRG_TRY_NULL(dev->be->gemm(dev, false, trans_b, g.batch * g.M, g.N, g.K, 1.0f,
+                                   mrg_ptr_of(a), g.K, 0, mrg_ptr_of(b), ldb_of(&g), 0, 0.0f,
+                                   mrg_ptr_of(c), g.N, 0, 1));
+    } else {
+        MRG_TRY_NULL(dev->be->gemm(dev, trans_a, trans_b, g.M, g.N, g.K, 1.0f, mrg_ptr_of(a),
+                                   lda_of(&g), g.M * g.K, mrg_ptr_of(b), ldb_of(&g),
+                                   g.shared ? 0 : g.K * g.N, 0.0f, mrg_ptr_of(c), g.N,
+                                   g.M * g.N, g.batch));
+    }
+    mrg_node *n = mrg_record(c, "matmul", matmul_backward, 2, ins);
+    if (n) {
+        n->i[0] = g.M;
+        n->i[1] = g.N;
+        n->i[2] = g.K;
+        n->i[3] = g.batch;
+        n->flag[0] = g.ta;
+        n->flag[1] = g.tb;
+        n->flag[2] = g.shared;
+    }
+    return c;
+}
+
+mrg_tensor *mrg_linear(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias) {
+    MRG_NULL_GUARD(x, w);
+    mrg_tensor *const ins[3] = {x, w, bias};
+    if (!ops_check_device("linear", 3, ins)) return NULL;
+    if (!ops_check_f32("linear", "x", x) || !ops_check_float("linear", "w", w)) return NULL;
+    if (x->ndim < 1 || w->ndim != 2 || mrg_last_dim(x) != w->shape[1])
+        OPS_FAIL("linear: x %s and w %s: expected x (..., in) and w (out, in)", OPS_SHAPE(x),
+                 OPS_SHAPE(w));
+    if (bias) {
+        if (!ops_check_f32("linear", "bias", bias)) return NULL;
+        if (bias->ndim != 1 || bias->shape[0] != w->shape[0])
+            OPS_FAIL("linear: bias %s does not match w %s (expected (%lld,))", OPS_SHAPE(bias),
+                     OPS_SHAPE(w), (long long)w->shape[0]);
+    }
+    /* a 1-D x is one row */
+    mrg_tensor *x2 = x->ndim == 1 ? mrg_reshape(x, MRG_SHAPE(1, x->shape[0])) : x;
+    mrg_tensor *y = mrg_matmul(x2, w, false, true); /* (..., out) */
+    if (bias) y = mrg_add(y, bias);
+    if (y && x->ndim == 1) y = mrg_reshape(y, MRG_SHAPE(w->shape[0]));
+    return y;
+}

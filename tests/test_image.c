@@ -1,0 +1,198 @@
+/* Images: PNG (8/16-bit, gray, gray+alpha, RGB, RGBA, palette) and JPEG
+ * loading, bilinear resize and the load → resize → normalise pipeline
+ * against PyTorch goldens (tools/ref/image_ref.py), the PNG writer, and
+ * clear errors for missing and corrupt files. Host-only code: no device. */
+#define _GNU_SOURCE
+#include <string.h>
+#include <unistd.h>
+
+#include "mrg/image.h"
+#include "testutil.h"
+
+static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
+static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+
+/* Compares img with golden tensor name (shape and values). */
+static void check_image(const mrg_st_file *g, const char *name, const mrg_image *img,
+                        double atol) {
+    const mrg_st_tensor *t = mrg_st_find(g, name);
+    CHECK(t != NULL);
+    if (!t) return;
+    bool shape = t->ndim == 3 && t->shape[0] == img->channels && t->shape[1] == img->height &&
+                 t->shape[2] == img->width;
+    if (!shape)
+        fprintf(stderr, "  %s: got (%d, %d, %d), want (%lld, %lld, %lld)\n", name, img->channels,
+                img->height, img->width, (long long)t->shape[0], (long long)t->shape[1],
+                (long long)t->shape[2]);
+    CHECK(shape);
+    if (!shape) return;
+    int64_t n;
+    float *want = test_golden_f32(g, name, &n);
+    CHECK(test_close(name, img->data, want, n, 0.0, atol));
+    free(want);
+}
+
+static void test_loading(const mrg_st_file *g) {
+    static const char *const pngs[] = {"gray8", "graya8", "rgb8", "rgba8",
+                                       "gray16", "rgb16", "palette"};
+    for (size_t i = 0; i < sizeof pngs / sizeof pngs[0]; i++) {
+        char file[64];
+        snprintf(file, sizeof file, "io/img_%s.png", pngs[i]);
+        mrg_image img;
+        mrg_status st = mrg_image_load(test_golden_path(file), &img);
+        CHECK_OK(st);
+        if (st != MRG_OK) continue;
+        CHECK(img.channels == 3);
+        /* exact: both sides compute integer / 255 (or 65535) in float32 */
+        check_image(g, pngs[i], &img, 0.0);
+        mrg_image_free(&img);
+        CHECK(img.data == NULL);
+    }
+    /* JPEG: stb_image and libjpeg (PIL) differ by a few levels at most. */
+    mrg_image img;
+    CHECK_OK(mrg_image_load(test_golden_path("io/img_rgb.jpg"), &img));
+    if (img.data) {
+        check_image(g, "jpeg", &img, 4.0 / 255.0);
+        mrg_image_free(&img);
+    }
+}
+
+static void test_resize(const mrg_st_file *g) {
+    const mrg_st_tensor *t = mrg_st_find(g, "resize_in");
+    CHECK(t && t->ndim == 3);
+    if (!t) return;
+    mrg_image in;
+    CHECK_OK(mrg_image_alloc(&in, (int)t->shape[0], (int)t->shape[1], (int)t->shape[2]));
+    memcpy(in.data, t->data, t->nbytes);
+    const int sizes[][2] = {{7, 10}, {30, 25}, {13, 40}, {5, 17}, {1, 1}, {13, 17}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "resize_%dx%d", sizes[i][0], sizes[i][1]);
+        mrg_image out;
+        CHECK_OK(mrg_image_resize(&in, sizes[i][0], sizes[i][1], &out));
+        if (!out.data) continue;
+        check_image(g, name, &out, 1e-6);
+        if (sizes[i][0] == in.height && sizes[i][1] == in.width)
+            CHECK(!memcmp(out.data, in.data, t->nbytes)); /* same size is the identity */
+        mrg_image_free(&out);
+    }
+    mrg_image out;
+    CHECK(mrg_image_resize(&in, 0, 5, &out) == MRG_ERR_INVALID_ARG);
+    CHECK(mrg_image_resize(&in, 5, 5, &in) == MRG_ERR_INVALID_ARG);
+    mrg_image_free(&in);
+}
+
+static void test_pipeline(const mrg_st_file *g) {
+    mrg_image img;
+    CHECK_OK(mrg_image_load_for_model(test_golden_path("io/img_rgb8.png"), 16, 16, imagenet_mean,
+                                      imagenet_std, &img));
+    if (img.data) {
+        check_image(g, "pipeline_rgb8_16x16", &img, 1e-5);
+        mrg_image_free(&img);
+    }
+    /* no resize when the size matches, no normalisation without mean/std */
+    CHECK_OK(mrg_image_load_for_model(test_golden_path("io/img_rgb8.png"), 6, 5, NULL, NULL, &img));
+    if (img.data) {
+        check_image(g, "rgb8", &img, 0.0);
+        mrg_image_free(&img);
+    }
+    const float bad_std[3] = {1, 0, 1};
+    CHECK(mrg_image_load_for_model(test_golden_path("io/img_rgb8.png"), 6, 5, imagenet_mean,
+                                   bad_std, &img) == MRG_ERR_INVALID_ARG);
+    CHECK(img.data == NULL);
+}
+
+static void expect_load_error(const char *path, mrg_status want) {
+    mrg_image img;
+    mrg_clear_error();
+    mrg_status st = mrg_image_load(path, &img);
+    bool ok = st == want && img.data == NULL && strstr(mrg_last_error(), path) != NULL;
+    if (!ok)
+        fprintf(stderr, "  loading %s: status %s, message '%s'\n", path, mrg_status_name(st),
+                mrg_last_error());
+    CHECK(ok);
+}
+
+static void test_errors(void) {
+    expect_load_error("/nonexistent/image.png", MRG_ERR_NOT_FOUND);
+    char trunc[4096];
+    snprintf(trunc, sizeof trunc, "%s", test_golden_path("io/img_truncated.png"));
+    expect_load_error(trunc, MRG_ERR_FORMAT);
+    char notimg[4096];
+    snprintf(notimg, sizeof notimg, "%s", test_golden_path("io/st_python.safetensors"));
+    expect_load_error(notimg, MRG_ERR_FORMAT);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", test_golden_path("io"));
+    expect_load_error(dir, MRG_ERR_IO);
+    char empty[] = "/tmp/mrg_img_XXXXXX";
+    int fd = mkstemp(empty);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        close(fd);
+        expect_load_error(empty, MRG_ERR_FORMAT);
+        /* a PNG signature followed by garbage */
+        FILE *fp = fopen(empty, "wb");
+        fwrite("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\xff\xff\xff\xff", 1, 20, fp);
+        fclose(fp);
+        expect_load_error(empty, MRG_ERR_FORMAT);
+        unlink(empty);
+    }
+}
+
+static void test_write_png(void) {
+    char path[] = "/tmp/mrg_png_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    close(fd);
+    /* RGB: values on the 1/255 grid round-trip exactly; others are rounded
+     * to nearest and clamped. */
+    mrg_image img;
+    CHECK_OK(mrg_image_alloc(&img, 3, 4, 5));
+    int64_t n = 3 * 4 * 5;
+    for (int64_t i = 0; i < n; i++) img.data[i] = (float)((i * 37) % 256) / 255.0f;
+    img.data[0] = -0.5f;
+    img.data[1] = 1.7f;
+    img.data[2] = 0.5f; /* 127.5 → 128 */
+    CHECK_OK(mrg_image_save_png(path, &img));
+    mrg_image back;
+    CHECK_OK(mrg_image_load(path, &back));
+    if (back.data) {
+        CHECK(back.channels == 3 && back.height == 4 && back.width == 5);
+        CHECK(back.data[0] == 0.0f && back.data[1] == 1.0f && back.data[2] == 128.0f / 255.0f);
+        CHECK(test_close("png rgb", back.data + 3, img.data + 3, n - 3, 0.0, 0.0));
+        mrg_image_free(&back);
+    }
+    /* gray: one channel written, three read back */
+    mrg_image gray;
+    CHECK_OK(mrg_image_alloc(&gray, 1, 3, 2));
+    for (int i = 0; i < 6; i++) gray.data[i] = (float)(i * 50) / 255.0f;
+    CHECK_OK(mrg_image_save_png(path, &gray));
+    CHECK_OK(mrg_image_load(path, &back));
+    if (back.data) {
+        for (int c = 0; c < 3; c++) CHECK(test_close("png gray", back.data + 6 * c, gray.data, 6, 0, 0));
+        mrg_image_free(&back);
+    }
+    CHECK(mrg_image_save_png("/nonexistent-dir/x.png", &gray) == MRG_ERR_IO);
+    CHECK(strstr(mrg_last_error(), "/nonexistent-dir/x.png") != NULL);
+    mrg_image two;
+    CHECK_OK(mrg_image_alloc(&two, 2, 2, 2));
+    CHECK(mrg_image_save_png(path, &two) == MRG_ERR_INVALID_ARG);
+    mrg_image_free(&two);
+    mrg_image_free(&gray);
+    mrg_image_free(&img);
+    unlink(path);
+}
+
+int main(void) {
+    mrg_st_file *g = mrg_st_open(test_golden_path("io/image_golden.safetensors"));
+    CHECK(g != NULL);
+    if (!g) return test_finish("image");
+    test_loading(g);
+    test_resize(g);
+    test_pipeline(g);
+    test_errors();
+    test_write_png();
+    mrg_st_close(g);
+    return test_finish("image");
+}

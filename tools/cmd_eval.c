@@ -1,0 +1,268 @@
+/* mrg eval: BLEU-1..4, METEOR, ROUGE-L, CIDEr and finding scores of
+ * predicted reports against references, as pycocoevalcap computes them. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "mrg/metrics.h"
+
+static void help(FILE *out) {
+    fprintf(out,
+            "usage: mrg eval --pred P.jsonl --ref R.jsonl [options]\n\n"
+            "Scores predicted reports against references with BLEU-1..4, METEOR 1.5,\n"
+            "ROUGE-L and CIDEr exactly as pycocoevalcap does (no PTB tokenizer), plus\n"
+            "the finding labeler's per-finding and macro precision/recall/F1.\n\n"
+            "Input: JSON lines {\"id\": ..., \"report\": \"...\"}; a reference line may\n"
+            "carry \"reports\": [...] for several references. Predictions are matched\n"
+            "to references by id; unmatched ids are reported and left out.\n\n"
+            "options:\n"
+            "  --pred FILE          predicted reports (JSON lines)\n"
+            "  --ref FILE           reference reports (JSON lines)\n"
+            "  --clean              apply the R2Gen IU X-Ray cleaning to both first\n"
+            "  --json               print one JSON object instead of a table\n"
+            "  --per-report FILE    write per-report scores and finding labels (JSON lines)\n"
+            "  --wordnet DIR        WordNet data for METEOR synonyms (METEOR's synonym\n"
+            "                       files or a WordNet 3.0 dict directory)\n"
+            "  --meteor-data DIR    directory with paraphrase-en.gz for METEOR paraphrases\n"
+            "  --no-meteor          skip METEOR\n"
+            "  --strict             fail when ids are missing on either side\n"
+            "  -h, --help           this help\n\n"
+            "Without --wordnet / --meteor-data the data is looked for next to an installed\n"
+            "pycocoevalcap (and MRG_METEOR_DATA, /usr/share/wordnet); a missing resource\n"
+            "switches its METEOR module off with a message, and a score is still reported.\n"
+            "Exit status: 0 ok, 1 unreadable or malformed input, 2 usage error.\n");
+}
+
+static const char *label_name(mrg_finding_label l) {
+    return l == MRG_LABEL_POSITIVE ? "positive" : l == MRG_LABEL_NEGATIVE ? "negative" : "absent";
+}
+
+static cJSON *num_or_null(double v) { return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v); }
+
+static cJSON *findings_json(const mrg_finding_scores *f) {
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; k < MRG_N_FINDINGS; k++) {
+        cJSON *e = cJSON_AddObjectToObject(o, mrg_finding_name((mrg_finding)k));
+        cJSON_AddNumberToObject(e, "precision", f->precision[k]);
+        cJSON_AddNumberToObject(e, "recall", f->recall[k]);
+        cJSON_AddNumberToObject(e, "f1", f->f1[k]);
+        cJSON_AddNumberToObject(e, "tp", f->tp[k]);
+        cJSON_AddNumberToObject(e, "fp", f->fp[k]);
+        cJSON_AddNumberToObject(e, "fn", f->fn[k]);
+    }
+    cJSON *m = cJSON_AddObjectToObject(o, "macro");
+    cJSON_AddNumberToObject(m, "precision", f->macro_precision);
+    cJSON_AddNumberToObject(m, "recall", f->macro_recall);
+    cJSON_AddNumberToObject(m, "f1", f->macro_f1);
+    return o;
+}
+
+static void add_scores(cJSON *o, const double bleu[4], double meteor, double rouge, double cider) {
+    static const char *const names[4] = {"BLEU_1", "BLEU_2", "BLEU_3", "BLEU_4"};
+    for (int k = 0; k < 4; k++) cJSON_AddNumberToObject(o, names[k], bleu[k]);
+    cJSON_AddItemToObject(o, "METEOR", num_or_null(meteor));
+    cJSON_AddNumberToObject(o, "ROUGE_L", rouge);
+    cJSON_AddNumberToObject(o, "CIDEr", cider);
+}
+
+static int print_json(const mrg_scores *s, int n) {
+    cJSON *o = cJSON_CreateObject();
+    add_scores(o, s->bleu, s->meteor, s->rouge_l, s->cider);
+    if (s->has_findings) cJSON_AddItemToObject(o, "findings", findings_json(&s->findings));
+    cJSON_AddNumberToObject(o, "n", n);
+    if (!isnan(s->meteor)) {
+        cJSON *mods = cJSON_AddArrayToObject(o, "meteor_modules");
+        static const char *const mn[4] = {"exact", "stem", "synonym", "paraphrase"};
+        for (int k = 0; k < 4; k++)
+            if (s->meteor_modules & (1u << k)) cJSON_AddItemToArray(mods, cJSON_CreateString(mn[k]));
+        if (s->meteor_note[0]) cJSON_AddStringToObject(o, "meteor_note", s->meteor_note);
+    }
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!txt) return 1;
+    printf("%s\n", txt);
+    free(txt);
+    return 0;
+}
+
+static void print_table(const mrg_scores *s, int n) {
+    printf("%d reports\n", n);
+    printf("  BLEU_1   %.4f\n  BLEU_2   %.4f\n  BLEU_3   %.4f\n  BLEU_4   %.4f\n", s->bleu[0],
+           s->bleu[1], s->bleu[2], s->bleu[3]);
+    if (isnan(s->meteor))
+        printf("  METEOR   -\n");
+    else
+        printf("  METEOR   %.4f\n", s->meteor);
+    printf("  ROUGE_L  %.4f\n  CIDEr    %.4f\n", s->rouge_l, s->cider);
+    if (!s->has_findings) return;
+    const mrg_finding_scores *f = &s->findings;
+    printf("\n  %-24s %9s %9s %9s %5s %5s %5s\n", "finding", "precision", "recall", "f1", "tp",
+           "fp", "fn");
+    for (int k = 0; k < MRG_N_FINDINGS; k++)
+        printf("  %-24s %9.4f %9.4f %9.4f %5d %5d %5d\n", mrg_finding_name((mrg_finding)k),
+               f->precision[k], f->recall[k], f->f1[k], f->tp[k], f->fp[k], f->fn[k]);
+    printf("  %-24s %9.4f %9.4f %9.4f\n", "macro", f->macro_precision, f->macro_recall,
+           f->macro_f1);
+}
+
+static int write_per_report(const char *path, const mrg_report_set *pred, const int *pi, int n,
+                            const mrg_report_scores *per) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "mrg eval: cannot write %s\n", path);
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", pred->ids[pi[i]]);
+        add_scores(o, per[i].bleu, per[i].meteor, per[i].rouge_l, per[i].cider);
+        cJSON *fp = cJSON_AddObjectToObject(o, "findings_pred");
+        cJSON *fr = cJSON_AddObjectToObject(o, "findings_ref");
+        for (int k = 0; k < MRG_N_FINDINGS; k++) {
+            cJSON_AddStringToObject(fp, mrg_finding_name((mrg_finding)k), label_name(per[i].pred_labels[k]));
+            cJSON_AddStringToObject(fr, mrg_finding_name((mrg_finding)k), label_name(per[i].ref_labels[k]));
+        }
+        char *txt = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (txt) fprintf(f, "%s\n", txt);
+        free(txt);
+    }
+    int bad = ferror(f);
+    if (fclose(f) || bad) {
+        fprintf(stderr, "mrg eval: error writing %s\n", path);
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *pred_path = NULL, *ref_path = NULL, *per_path = NULL;
+    bool json = false, strict = false;
+    mrg_eval_opts opts = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help(stdout);
+            return 0;
+        } else if (!strcmp(a, "--pred") && has_val) {
+            pred_path = argv[++i];
+        } else if (!strcmp(a, "--ref") && has_val) {
+            ref_path = argv[++i];
+        } else if (!strcmp(a, "--per-report") && has_val) {
+            per_path = argv[++i];
+        } else if (!strcmp(a, "--wordnet") && has_val) {
+            opts.meteor_opts.wordnet_dir = argv[++i];
+        } else if (!strcmp(a, "--meteor-data") && has_val) {
+            opts.meteor_opts.meteor_data_dir = argv[++i];
+        } else if (!strcmp(a, "--clean")) {
+            opts.clean = true;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (!strcmp(a, "--no-meteor")) {
+            opts.no_meteor = true;
+        } else if (!strcmp(a, "--strict")) {
+            strict = true;
+        } else {
+            fprintf(stderr, "mrg eval: unknown option or missing value: %s\n\n", a);
+            help(stderr);
+            return 2;
+        }
+    }
+    if (!pred_path || !ref_path) {
+        fprintf(stderr, "mrg eval: --pred and --ref are required\n\n");
+        help(stderr);
+        return 2;
+    }
+    mrg_report_set pred, ref;
+    if (mrg_report_set_read(pred_path, &pred) != MRG_OK) {
+        fprintf(stderr, "mrg eval: %s\n", mrg_last_error());
+        return 1;
+    }
+    if (mrg_report_set_read(ref_path, &ref) != MRG_OK) {
+        fprintf(stderr, "mrg eval: %s\n", mrg_last_error());
+        mrg_report_set_free(&pred);
+        return 1;
+    }
+    int rc = 1;
+    int *pi = malloc((size_t)(pred.n + 1) * sizeof *pi), *ri = malloc((size_t)(pred.n + 1) * sizeof *ri);
+    const char **p = malloc((size_t)(pred.n + 1) * sizeof *p);
+    const char *const **r = malloc((size_t)(pred.n + 1) * sizeof *r);
+    int *nr = malloc((size_t)(pred.n + 1) * sizeof *nr);
+    char *ref_used = calloc((size_t)ref.n + 1, 1);
+    mrg_report_scores *per = NULL;
+    if (!pi || !ri || !p || !r || !nr || !ref_used) {
+        fprintf(stderr, "mrg eval: out of memory\n");
+        goto done;
+    }
+    int n = 0, n_missing = 0, n_empty = 0;
+    for (int i = 0; i < pred.n; i++) {
+        if (pred.n_texts[i] != 1) {
+            fprintf(stderr, "mrg eval: %s:%d: a prediction must have one \"report\", not \"reports\"\n",
+                    pred_path, pred.line[i]);
+            goto done;
+        }
+        int k = mrg_report_set_find(&ref, pred.ids[i]);
+        if (k < 0) {
+            if (n_missing++ < 5)
+                fprintf(stderr, "mrg eval: prediction id \"%s\" (%s:%d) has no reference\n",
+                        pred.ids[i], pred_path, pred.line[i]);
+            continue;
+        }
+        const char *t = pred.texts[i][0];
+        while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r') t++;
+        if (!*t && n_empty++ < 5)
+            fprintf(stderr, "mrg eval: prediction id \"%s\" (%s:%d) is empty (scored as empty)\n",
+                    pred.ids[i], pred_path, pred.line[i]);
+        ref_used[k] = 1;
+        pi[n] = i;
+        ri[n] = k;
+        p[n] = pred.texts[i][0];
+        r[n] = (const char *const *)ref.texts[k];
+        nr[n] = ref.n_texts[k];
+        n++;
+    }
+    if (n_missing > 5) fprintf(stderr, "mrg eval: ... %d predictions without reference in all\n", n_missing);
+    if (n_empty > 5) fprintf(stderr, "mrg eval: ... %d empty predictions in all\n", n_empty);
+    int n_unpred = 0;
+    for (int k = 0; k < ref.n; k++)
+        if (!ref_used[k] && n_unpred++ < 5)
+            fprintf(stderr, "mrg eval: reference id \"%s\" (%s:%d) has no prediction\n", ref.ids[k],
+                    ref_path, ref.line[k]);
+    if (n_unpred > 5) fprintf(stderr, "mrg eval: ... %d references without prediction in all\n", n_unpred);
+    if (n == 0) {
+        fprintf(stderr, "mrg eval: no prediction id matches a reference id; nothing to score\n");
+        goto done;
+    }
+    if (strict && (n_missing || n_unpred)) {
+        fprintf(stderr, "mrg eval: --strict: ids differ between %s and %s\n", pred_path, ref_path);
+        goto done;
+    }
+    if (n_missing || n_unpred) fprintf(stderr, "mrg eval: scoring the %d matched reports\n", n);
+    if (per_path && !(per = calloc((size_t)n, sizeof *per))) {
+        fprintf(stderr, "mrg eval: out of memory\n");
+        goto done;
+    }
+    mrg_scores s;
+    if (mrg_eval_scores(p, r, nr, n, &opts, &s, per) != MRG_OK) {
+        fprintf(stderr, "mrg eval: %s\n", mrg_last_error());
+        goto done;
+    }
+    if (s.meteor_note[0]) fprintf(stderr, "mrg eval: METEOR: %s\n", s.meteor_note);
+    rc = json ? print_json(&s, n) : (print_table(&s, n), 0);
+    if (rc == 0 && per_path) rc = write_per_report(per_path, &pred, pi, n, per);
+done:
+    free(pi);
+    free(ri);
+    free(p);
+    free(r);
+    free(nr);
+    free(ref_used);
+    free(per);
+    mrg_report_set_free(&pred);
+    mrg_report_set_free(&ref);
+    return rc;
+}

@@ -1,0 +1,183 @@
+/* mrg vit: classify one image with a ViT model directory (timm weights or
+ * ours) and optionally write the final-norm token features. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "mrg/image.h"
+#include "mrg/mrg.h"
+#include "mrg/safetensors.h"
+#include "mrg/vit.h"
+
+static int usage(int code) {
+    fprintf(code ? stderr : stdout,
+            "usage: mrg vit --model DIR --image IMG [--top K] [--device D] [--features OUT]\n\n"
+            "Runs a Vision Transformer on one PNG/JPEG image and prints the K best classes,\n"
+            "one line each, best first: class_id<TAB>logit.\n\n"
+            "  --model DIR      model.safetensors (timm tensor names) + config.json, either\n"
+            "                   ours {image_size, patch_size, dim, depth, heads, num_classes,\n"
+            "                   mean, std} or timm's (architecture, pretrained_cfg)\n"
+            "  --image IMG      PNG or JPEG; grayscale is replicated to RGB; resized\n"
+            "                   bilinearly to the model's input size unless it already has\n"
+            "                   it; normalised with the model's mean/std\n"
+            "  --top K          classes to print (default 5; 0 prints none)\n"
+            "  --device D       cpu, opencl, opencl:N (default: see mrg --help)\n"
+            "  --features OUT   writes the token features after the final norm,\n"
+            "                   shape (1, N+1, D) f32, token 0 = CLS:\n"
+            "                     OUT ending in .npy: a NumPy .npy array;\n"
+            "                     otherwise: safetensors with tensors \"features\" and,\n"
+            "                     when the model has a head, \"logits\" (1, C)\n");
+    return code;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* NumPy .npy format 1.0: magic, version, little-endian u16 header length, a
+ * Python dict literal padded with spaces to a multiple of 64 bytes, the data. */
+static mrg_status write_npy(const char *path, const float *data, int ndim, const int64_t *shape) {
+    char dims[160] = "";
+    size_t used = 0;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        used += (size_t)snprintf(dims + used, sizeof dims - used, "%lld,%s", (long long)shape[i],
+                                 i + 1 < ndim ? " " : "");
+        n *= shape[i];
+    }
+    if (ndim > 1) dims[used - 1] = 0; /* "(1, 17, 48)"; a 1-tuple keeps its comma */
+    char header[256];
+    int h = snprintf(header, sizeof header, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }",
+                     dims);
+    int total = ((10 + h + 1 + 63) / 64) * 64; /* magic(6) version(2) len(2) header '\n' */
+    int hlen = total - 10;
+    while (h < hlen - 1) header[h++] = ' ';
+    header[h++] = '\n';
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return mrg_error(MRG_ERR_IO, "cannot write %s", path);
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xFF),
+                             (unsigned char)(hlen >> 8)};
+    /* x86/ARM hosts are little-endian, as '<f4' says */
+    bool ok = fwrite(pre, 1, 10, f) == 10 && fwrite(header, 1, (size_t)hlen, f) == (size_t)hlen &&
+              fwrite(data, sizeof(float), (size_t)n, f) == (size_t)n;
+    if (fclose(f) != 0) ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return mrg_error(MRG_ERR_IO, "cannot write %s", path);
+    }
+    return MRG_OK;
+}
+
+static mrg_status write_features(const char *path, mrg_tensor *feats, mrg_tensor *logits) {
+    if (ends_with(path, ".npy")) {
+        float *host = malloc(sizeof(float) * (size_t)mrg_numel(feats));
+        if (!host) return mrg_error(MRG_ERR_OOM, "features");
+        mrg_status st = mrg_tensor_to_f32(feats, host);
+        if (st == MRG_OK) st = write_npy(path, host, feats->ndim, feats->shape);
+        free(host);
+        return st;
+    }
+    mrg_st_writer *w = mrg_st_writer_new();
+    if (!w) return mrg_error(MRG_ERR_OOM, "safetensors writer");
+    mrg_status st = mrg_st_writer_add_tensor(w, "features", feats);
+    if (st == MRG_OK && logits) st = mrg_st_writer_add_tensor(w, "logits", logits);
+    if (st == MRG_OK) st = mrg_st_writer_save(w, path);
+    mrg_st_writer_free(w);
+    return st;
+}
+
+typedef struct scored {
+    int id;
+    float logit;
+} scored;
+
+static int by_logit_desc(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
+    return x->id - y->id; /* ties: lower class id first */
+}
+
+int cmd_vit(int argc, char **argv) {
+    const char *model = NULL, *image = NULL, *device = NULL, *features = NULL;
+    int top = 5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(0);
+        if (i + 1 >= argc) {
+            fprintf(stderr, "mrg vit: option '%s' needs a value (see mrg vit --help)\n", argv[i]);
+            return 2;
+        }
+        if (!strcmp(argv[i], "--model")) model = argv[++i];
+        else if (!strcmp(argv[i], "--image")) image = argv[++i];
+        else if (!strcmp(argv[i], "--device")) device = argv[++i];
+        else if (!strcmp(argv[i], "--features")) features = argv[++i];
+        else if (!strcmp(argv[i], "--top")) {
+            char *end;
+            long k = strtol(argv[++i], &end, 10);
+            if (*end || k < 0 || k > 1000000) {
+                fprintf(stderr, "mrg vit: --top needs a count >= 0\n");
+                return 2;
+            }
+            top = (int)k;
+        } else {
+            fprintf(stderr, "mrg vit: unknown option '%s' (see mrg vit --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!model || !image) {
+        fprintf(stderr, "mrg vit: --model and --image are required (see mrg vit --help)\n");
+        return 2;
+    }
+    mrg_device *dev = mrg_device_open(device);
+    if (!dev) {
+        fprintf(stderr, "mrg vit: %s\n", mrg_last_error());
+        return 2;
+    }
+    int rc = 1;
+    mrg_image img = {0};
+    scored *ranked = NULL;
+    mrg_vit *vit = mrg_vit_load(model, dev, NULL);
+    if (!vit) goto fail;
+    const mrg_vit_config *cfg = mrg_vit_get_config(vit);
+    if (top > 0 && cfg->num_classes == 0) {
+        mrg_error(MRG_ERR_INVALID_ARG, "%s has no classification head (num_classes 0); use "
+                  "--top 0 with --features", model);
+        goto fail;
+    }
+    if (mrg_image_load_for_model(image, cfg->image_size, cfg->image_size, cfg->mean, cfg->std,
+                                 &img) != MRG_OK)
+        goto fail;
+    mrg_grad_set_enabled(dev, false);
+    int64_t S = cfg->image_size;
+    mrg_tensor *x = mrg_tensor_from_f32(dev, MRG_SHAPE(1, 3, S, S), img.data); /* (1, 3, S, S) */
+    mrg_tensor *feats = NULL, *logits = NULL;
+    if (!x || mrg_vit_forward(vit, x, &feats, &logits) != MRG_OK) goto fail;
+    if (features && write_features(features, feats, logits) != MRG_OK) goto fail;
+    if (top > 0) {
+        int C = cfg->num_classes;
+        float *l = malloc(sizeof(float) * (size_t)C);
+        ranked = malloc(sizeof *ranked * (size_t)C);
+        if (!l || !ranked || mrg_tensor_to_f32(logits, l) != MRG_OK) {
+            if (!l || !ranked) mrg_error(MRG_ERR_OOM, "logits");
+            free(l);
+            goto fail;
+        }
+        for (int c = 0; c < C; c++) ranked[c] = (scored){c, l[c]};
+        free(l);
+        qsort(ranked, (size_t)C, sizeof *ranked, by_logit_desc);
+        for (int k = 0; k < top && k < C; k++) printf("%d\t%.7g\n", ranked[k].id, ranked[k].logit);
+    }
+    rc = 0;
+fail:
+    if (rc) fprintf(stderr, "mrg vit: %s\n", mrg_last_error());
+    free(ranked);
+    mrg_image_free(&img);
+    mrg_vit_free(vit);
+    mrg_step_reset(dev);
+    mrg_device_free(dev);
+    return rc;
+}
