@@ -199,10 +199,8 @@ mrg_status mrg_cl_backend_init(mrg_device *dev, int index) {
     if (index < 0) index = def;
     if (index >= count || index >= MAX_ENUM)
         return mrg_error(MRG_ERR_NOT_FOUND,
-                         "opencl: no device opencl:%d (there %s %d OpenCL device%s: opencl:0"
-                         "..opencl:%d; see `mrg info`)",
-                         index, count == 1 ? "is" : "are", count, count == 1 ? "" : "s",
-                         count - 1);
+                         "opencl: no device opencl:%d (valid: opencl:0%s%.0d; see `mrg info`)",
+                         index, count > 1 ? " .. opencl:" : "", count > 1 ? count - 1 : 0);
 
     mrg_cl_ctx *c = calloc(1, sizeof *c);
     if (!c) return mrg_error(MRG_ERR_OOM, "opencl: out of host memory");
@@ -245,6 +243,9 @@ mrg_status mrg_cl_backend_init(mrg_device *dev, int index) {
     dev_str(c->device, CL_DEVICE_VERSION, version, sizeof version);
     snprintf(dev->description, sizeof dev->description, "%.95s, %.63s (%.63s)", name, vendor,
              version);
+    /* lib/core/device.c names the device; for index -1 it relies on the
+     * backend to leave the resolved index here */
+    snprintf(dev->name, sizeof dev->name, "opencl:%d", index);
     dev->be = &cl_backend;
     return MRG_OK;
 }

@@ -121,25 +121,41 @@ static mrg_status build_once(mrg_cl_ctx *c, const char *src) {
     return MRG_OK;
 }
 
-/* The largest work-group any kernel of the program accepts. */
-static size_t program_wg_limit(mrg_cl_ctx *c) {
-    size_t lim = c->max_wg;
+/* The local size the host launches kernel `id` with (cl_backend.c,
+ * cl_gemm.c, cl_train.c). */
+static size_t launch_wg(const mrg_cl_tuning *t, int id) {
+    switch (id) {
+    case MRG_CLK_gemm_tiled:
+        return (size_t)(t->tile_m / t->wpt_m) * (size_t)(t->tile_n / t->wpt_n);
+    case MRG_CLK_gemv_t:
+        return t->gemv_wg;
+    case MRG_CLK_gemm_scale_c:
+        return 16;
+    case MRG_CLK_softmax_rows: case MRG_CLK_softmax_backward_rows:
+    case MRG_CLK_layernorm_rows: case MRG_CLK_layernorm_backward_rows:
+    case MRG_CLK_rmsnorm_rows: case MRG_CLK_rmsnorm_backward_rows:
+    case MRG_CLK_reduce_sum_rows: case MRG_CLK_l2norm_rows: case MRG_CLK_l2norm_backward_rows:
+    case MRG_CLK_ce_rows: case MRG_CLK_ce_finish: case MRG_CLK_ce_count:
+    case MRG_CLK_ce_backward_rows: case MRG_CLK_sumsq_partial: case MRG_CLK_sumsq_finish:
+        return t->red_wg;
+    default:
+        return t->wg1d;
+    }
+}
+
+/* 0 when every kernel accepts its launch size; else the smallest limit
+ * (CL_KERNEL_WORK_GROUP_SIZE) of a kernel that does not. */
+static size_t violated_limit(mrg_cl_ctx *c) {
+    size_t lim = 0;
     for (int i = 0; i < MRG_CLK_COUNT; i++) {
         size_t w = 0;
         if (clGetKernelWorkGroupInfo(c->k[i], c->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof w, &w,
-                                     NULL) == CL_SUCCESS &&
-            w > 0 && w < lim)
-            lim = w;
+                                     NULL) != CL_SUCCESS ||
+            w == 0)
+            continue;
+        if (launch_wg(&c->tune, i) > w && (lim == 0 || w < lim)) lim = w;
     }
     return lim;
-}
-
-static size_t used_wg(const mrg_cl_tuning *t) {
-    size_t g = (size_t)(t->tile_m / t->wpt_m) * (size_t)(t->tile_n / t->wpt_n);
-    size_t m = t->wg1d;
-    if (t->red_wg > m) m = t->red_wg;
-    if (t->gemv_wg > m) m = t->gemv_wg;
-    return g > m ? g : m;
 }
 
 mrg_status mrg_cl_build(mrg_cl_ctx *c) {
@@ -153,10 +169,10 @@ mrg_status mrg_cl_build(mrg_cl_ctx *c) {
         choose_tuning(c, wg);
         st = build_once(c, src);
         if (st != MRG_OK) break;
-        size_t lim = program_wg_limit(c);
-        if (used_wg(&c->tune) <= lim) break;
+        size_t lim = violated_limit(c);
+        if (lim == 0) break;
         mrg_cl_release_program(c);
-        wg = lim;
+        wg = lim < wg ? lim : wg / 2;
         st = mrg_error(MRG_ERR_DEVICE, "opencl: kernels accept only %zu work-items per group",
                        lim);
     }

@@ -192,14 +192,16 @@ static void blas_version(char *out, size_t n) {
 
 /* OpenMP threads: OMP_NUM_THREADS when set, else one per available core
  * (omp_get_max_threads() already defaults to that). OpenBLAS gets the same
- * count once, here; our kernels never call BLAS from inside a parallel
- * region except for small single-threaded GEMMs (see cpu_gemm.c). */
+ * count once, here, unless OPENBLAS_NUM_THREADS says otherwise; our kernels
+ * never call BLAS from inside a parallel region except for GEMMs small
+ * enough that OpenBLAS runs them single-threaded (see cpu_gemm.c). */
 mrg_status mrg_cpu_backend_init(mrg_device *dev) {
     cpu_ctx *c = calloc(1, sizeof *c);
     if (!c) return mrg_error(MRG_ERR_OOM, "cpu: out of host memory");
     c->threads = omp_get_max_threads();
     if (c->threads < 1) c->threads = 1;
-    if (openblas_get_parallel() != 0 && openblas_get_num_threads() != c->threads)
+    if (openblas_get_parallel() != 0 && !getenv("OPENBLAS_NUM_THREADS") &&
+        openblas_get_num_threads() != c->threads)
         openblas_set_num_threads(c->threads);
     dev->be = &cpu_backend;
     dev->ctx = c;

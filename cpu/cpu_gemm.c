@@ -113,8 +113,9 @@ CPU_CLONES static void dot_rows_half(mrg_dtype dt, const uint16_t *b, int64_t K,
 }
 
 /* acc[m][j] += Σ_k a_m[k]·B[k][n0 + j] for j < nb over all k, with B stored
- * K×N (row stride ldb); acc rows have stride CPU_GEMV_NB. */
-#define CPU_GEMV_NB 256
+ * K×N (row stride ldb); acc rows have stride CPU_GEMV_NB. Wide blocks keep
+ * the reads of each row of B long enough for the hardware prefetcher. */
+#define CPU_GEMV_NB 1024
 CPU_CLONES static void axpy_cols_half(mrg_dtype dt, const uint16_t *B, int64_t ldb, int64_t K,
                                       int64_t nb, const float *a, int64_t lda, int M,
                                       float *acc) {
@@ -142,7 +143,7 @@ static inline void store_c(float *c, float v, float alpha, float beta) {
 }
 
 /* A (M <= CPU_SMALL_M rows, contiguous, row stride lda) times a half B. */
-static void gemv_half_item(const gemm_args *g, const float *A, int64_t lda) {
+static void gemv_half_item(mrg_device *dev, const gemm_args *g, const float *A, int64_t lda) {
     const uint16_t *B = g->B;
     int M = (int)g->M;
     int64_t N = g->N, K = g->K;
@@ -157,13 +158,16 @@ static void gemv_half_item(const gemm_args *g, const float *A, int64_t lda) {
         }
     } else {
         /* B stored K×N: each task owns a block of columns and streams the
-         * rows of B through it. */
-        int64_t nblk = (N + CPU_GEMV_NB - 1) / CPU_GEMV_NB;
+         * rows of B through it; blocks of 256..1024 columns, about two per
+         * thread. */
+        int64_t bw = (N / (2 * cpu_ctx_of(dev)->threads) + 63) / 64 * 64;
+        bw = bw < 256 ? 256 : bw > CPU_GEMV_NB ? CPU_GEMV_NB : bw;
+        int64_t nblk = (N + bw - 1) / bw;
 #pragma omp parallel for if (N * K > CPU_PAR_MIN) schedule(static)
         for (int64_t q = 0; q < nblk; q++) {
-            int64_t n0 = q * CPU_GEMV_NB, nb = N - n0 < CPU_GEMV_NB ? N - n0 : CPU_GEMV_NB;
-            float acc[CPU_SMALL_M * CPU_GEMV_NB];
-            memset(acc, 0, sizeof acc);
+            int64_t n0 = q * bw, nb = N - n0 < bw ? N - n0 : bw;
+            float acc[CPU_SMALL_M * CPU_GEMV_NB]; /* 32 KiB */
+            memset(acc, 0, (size_t)M * CPU_GEMV_NB * sizeof(float));
             axpy_cols_half(g->bdt, B + n0, g->ldb, K, nb, A, lda, M, acc);
             for (int m = 0; m < M; m++)
                 for (int64_t j = 0; j < nb; j++)
@@ -302,7 +306,7 @@ mrg_status cpu_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int6
             }
             g.B = pb + (size_t)(b * stride_b) * bes;
             g.C = pc + b * stride_c;
-            gemv_half_item(&g, a, la);
+            gemv_half_item(dev, &g, a, la);
         }
         free(abuf);
         return MRG_OK;

@@ -180,10 +180,12 @@ mrg_status cpu_cross_entropy_backward(mrg_device *dev, mrg_ptr logits, mrg_ptr t
             continue;
         }
         double lse = row_lse(xr, V);
-        /* softmax − onehot, times dloss / count */
+        /* softmax − onehot, times dloss / count (the target's probability
+         * first, in case dlogits aliases logits) */
+        double pt = (double)expf((float)((double)xr[t[r]] - lse));
         for (int64_t j = 0; j < V; j++)
             dr[j] = (float)((double)expf((float)((double)xr[j] - lse)) * scale);
-        dr[t[r]] = (float)(((double)expf((float)((double)xr[t[r]] - lse)) - 1.0) * scale);
+        dr[t[r]] = (float)((pt - 1.0) * scale);
     }
     return MRG_OK;
 }

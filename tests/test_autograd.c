@@ -196,6 +196,20 @@ static void test_errors(mrg_device *dev) {
     /* ops propagate NULL */
     CHECK(mrg_gelu(NULL) == NULL);
     CHECK(mrg_add(x, NULL) == NULL);
+    /* bad shapes and ids: NULL with a message */
+    float bv[6] = {0};
+    mrg_tensor *b = mrg_tensor_from_f32(dev, MRG_SHAPE(3, 2), bv);
+    mrg_clear_error();
+    CHECK(mrg_matmul(x, b, false, false) == NULL); /* (2,2)·(3,2): K differs */
+    CHECK(strlen(mrg_last_error()) > 0);
+    mrg_clear_error();
+    CHECK(mrg_add(x, b) == NULL); /* (2,2) + (3,2) do not broadcast */
+    CHECK(strlen(mrg_last_error()) > 0);
+    int32_t ids[3] = {0, 5, 1};   /* 5 is outside a (2, 2) table */
+    mrg_tensor *it = mrg_tensor_from_i32(dev, MRG_SHAPE(3), ids);
+    mrg_clear_error();
+    CHECK(it && mrg_embedding(x, it) == NULL);
+    CHECK(strlen(mrg_last_error()) > 0);
     mrg_tensor_free(x);
     mrg_step_reset(dev);
 }

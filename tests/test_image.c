@@ -55,6 +55,54 @@ static void test_loading(const mrg_st_file *g) {
         check_image(g, "jpeg", &img, 4.0 / 255.0);
         mrg_image_free(&img);
     }
+    CHECK_OK(mrg_image_load(test_golden_path("io/img_progressive.jpg"), &img));
+    if (img.data) {
+        check_image(g, "jpeg_progressive", &img, 6.0 / 255.0);
+        mrg_image_free(&img);
+    }
+}
+
+/* Random byte flips and truncations of valid files, decoded from memory:
+ * each must decode or fail with a message, never crash (run under ASan). */
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static void test_fuzz(int iters) {
+    static const char *const files[] = {"io/img_rgb.jpg", "io/img_progressive.jpg",
+                                        "io/img_rgb8.png", "io/img_gray16.png",
+                                        "io/img_palette.png"};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        FILE *fp = fopen(test_golden_path(files[f]), "rb");
+        CHECK(fp != NULL);
+        if (!fp) continue;
+        static uint8_t orig[1 << 16], buf[1 << 16];
+        size_t n = fread(orig, 1, sizeof orig, fp);
+        fclose(fp);
+        int ok = 0, bad = 0, wrong = 0;
+        for (int it = 0; it < iters; it++) {
+            memcpy(buf, orig, n);
+            int flips = 1 + (int)(rnd() % 4);
+            for (int k = 0; k < flips; k++) buf[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
+            size_t len = rnd() % 8 ? n : rnd() % n;
+            mrg_image img;
+            mrg_clear_error();
+            if (mrg_image_decode(buf, len, "fuzz", &img) == MRG_OK) {
+                ok++;
+                wrong += img.channels != 3 || img.height <= 0 || img.width <= 0 || !img.data;
+                mrg_image_free(&img);
+            } else {
+                bad++;
+                wrong += img.data != NULL || !strstr(mrg_last_error(), "fuzz");
+            }
+        }
+        fprintf(stderr, "  fuzz %s: %d decoded, %d rejected\n", files[f], ok, bad);
+        CHECK(wrong == 0 && bad > 0);
+    }
 }
 
 static void test_resize(const mrg_st_file *g) {
@@ -193,6 +241,7 @@ int main(void) {
     test_pipeline(g);
     test_errors();
     test_write_png();
+    test_fuzz(1000);
     mrg_st_close(g);
     return test_finish("image");
 }

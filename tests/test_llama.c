@@ -84,8 +84,7 @@ static float max_abs(const float *x, int64_t n) {
 }
 
 /* Logits of ids (1, T) as host floats (T·V, malloc'd); NULL on failure. */
-static float *logits_of(mrg_llama *m, const int32_t *ids, int T, mrg_kv_cache *kv,
-                        bool last_only) {
+static float *logits_of(mrg_llama *m, const int32_t *ids, int T, mrg_kv_cache *kv, bool last_only) {
     mrg_tensor *t = mrg_tensor_from_i32(m->dev, MRG_SHAPE(1, T), ids);
     mrg_tensor *lg = mrg_llama_forward_ids(m, t, NULL, kv, last_only);
     float *h = lg ? malloc(sizeof(float) * (size_t)mrg_numel(lg)) : NULL;
@@ -130,11 +129,13 @@ static void check_greedy(mrg_llama *m, const golden *g, const char *what) {
     if (!kv) return;
     int32_t seq[128];
     memcpy(seq, g->prompt, sizeof(int32_t) * (size_t)T);
-    float *cached = malloc(sizeof(float) * (size_t)N_NEW * (size_t)V); /* logits before each new token */
+    float *cached =
+        malloc(sizeof(float) * (size_t)N_NEW * (size_t)V); /* logits before each new token */
     bool ok = cached != NULL;
     for (int i = 0; ok && i < N_NEW; i++) {
         /* the prompt in one batched prefill, then one token at a time */
-        float *lg = i == 0 ? logits_of(m, seq, T, kv, true) : logits_of(m, seq + T + i - 1, 1, kv, true);
+        float *lg =
+            i == 0 ? logits_of(m, seq, T, kv, true) : logits_of(m, seq + T + i - 1, 1, kv, true);
         mrg_step_reset(m->dev);
         if (!lg) {
             ok = false;
@@ -150,8 +151,8 @@ static void check_greedy(mrg_llama *m, const golden *g, const char *what) {
         int same = 0;
         for (int i = 0; i < N_NEW; i++) same += seq[T + i] == g->greedy[i];
         if (same != N_NEW) {
-            fprintf(stderr, "  %s: greedy continuation differs (%d of %d ids equal):\n   got ", what,
-                    same, N_NEW);
+            fprintf(stderr, "  %s: greedy continuation differs (%d of %d ids equal):\n   got ",
+                    what, same, N_NEW);
             for (int i = 0; i < N_NEW; i++) fprintf(stderr, " %d", seq[T + i]);
             fprintf(stderr, "\n  want ");
             for (int i = 0; i < N_NEW; i++) fprintf(stderr, " %d", g->greedy[i]);
@@ -164,8 +165,8 @@ static void check_greedy(mrg_llama *m, const golden *g, const char *what) {
         if (full) {
             char w[256];
             snprintf(w, sizeof w, "%s KV-cache vs full recompute", what);
-            CHECK(test_close(w, cached, full + (size_t)(T - 1) * (size_t)V, (int64_t)N_NEW * V, 1e-5,
-                             1e-5 * max_abs(full, (int64_t)(total - 1) * V)));
+            CHECK(test_close(w, cached, full + (size_t)(T - 1) * (size_t)V, (int64_t)N_NEW * V,
+                             1e-5, 1e-5 * max_abs(full, (int64_t)(total - 1) * V)));
         }
         free(full);
     }
@@ -190,6 +191,27 @@ static void check_chunked(mrg_llama *m, const golden *g, const char *what) {
     }
     free(a);
     free(b);
+    /* again with the second chunk as embeddings that need a gradient (the
+     * forward then attends to the chunk through the op graph, not through
+     * the cache copy) */
+    mrg_device *dev = m->dev;
+    mrg_step_reset(dev);
+    bool prev = mrg_grad_set_enabled(dev, true);
+    mrg_kv_cache_clear(kv);
+    a = kv ? logits_of(m, g->prompt, T - 3, kv, true) : NULL;
+    mrg_tensor *x =
+        mrg_llama_embed(m, mrg_tensor_from_i32(dev, MRG_SHAPE(1, 3), g->prompt + T - 3));
+    if (x) x->requires_grad = true;
+    mrg_tensor *lg = a ? mrg_llama_forward(m, x, NULL, kv, false) : NULL; /* (1, 3, V) */
+    CHECK(lg != NULL && lg->requires_grad);
+    if (lg) {
+        char w[256];
+        snprintf(w, sizeof w, "%s chunked prefill with gradients", what);
+        CHECK(test_tensor_close(w, lg, g->logits + (size_t)(T - 3) * (size_t)V, RTOL,
+                                RTOL * max_abs(g->logits, (int64_t)T * V)));
+    }
+    free(a);
+    mrg_grad_set_enabled(dev, prev);
     mrg_kv_cache_free(kv);
     mrg_step_reset(m->dev);
 }
@@ -276,6 +298,31 @@ static void check_batch_mask_reorder(mrg_llama *m, const golden *g, const char *
             CHECK(test_close(w, got + V, ref2, V, RTOL, atol));
         }
     }
+    /* beam start: prefill one row of the 2-row cache, fan it out to both
+     * rows, then continue each row with its own token */
+    mrg_step_reset(dev);
+    mrg_kv_cache_clear(kv);
+    CHECK_OK(mrg_kv_cache_select(kv, (const int32_t[]){0}, 1));
+    float *p1 = kv ? logits_of(m, g->prompt, S, kv, true) : NULL;
+    CHECK(p1 != NULL);
+    free(p1);
+    CHECK_OK(mrg_kv_cache_select(kv, (const int32_t[]){0, 0}, 2));
+    CHECK(kv && kv->batch == 2 && kv->len == S);
+    CHECK(mrg_kv_cache_select(kv, (const int32_t[]){0, 0, 0}, 3) != MRG_OK); /* over capacity */
+    int32_t two[2] = {5, 9};
+    lg = mrg_llama_forward_ids(m, mrg_tensor_from_i32(dev, MRG_SHAPE(2, 1), two), NULL, kv, true);
+    alone[S] = 9;
+    float *ref3 = logits_of(m, alone, S + 1, NULL, true);
+    CHECK(lg != NULL && ref3 != NULL && got != NULL);
+    if (lg && ref3 && got && ref2 && mrg_tensor_to_f32(lg, got) == MRG_OK) {
+        double atol = RTOL * max_abs(g->logits, (int64_t)T * V);
+        char w[256];
+        snprintf(w, sizeof w, "%s fanned-out cache row 0", what);
+        CHECK(test_close(w, got, ref2, V, RTOL, atol));
+        snprintf(w, sizeof w, "%s fanned-out cache row 1", what);
+        CHECK(test_close(w, got + V, ref3, V, RTOL, atol));
+    }
+    free(ref3);
     free(ref1);
     free(ref2);
     free(got);
@@ -333,10 +380,10 @@ static void check_dtypes_and_save(mrg_device *dev, const mrg_st_file *exp) {
         float *lh = logits_of(h16, g.prompt, T, NULL, true);
         /* rounding the weights moves the logits a little, not a lot */
         double scale = max_abs(g.logits, (int64_t)T * V);
-        CHECK(lb && test_close("bf16-converted logits", lb, g.logits + (size_t)(T - 1) * (size_t)V, V,
-                               0, 0.05 * scale));
-        CHECK(lh && test_close("f16-converted logits", lh, g.logits + (size_t)(T - 1) * (size_t)V, V,
-                               0, 0.01 * scale));
+        CHECK(lb && test_close("bf16-converted logits", lb, g.logits + (size_t)(T - 1) * (size_t)V,
+                               V, 0, 0.05 * scale));
+        CHECK(lh && test_close("f16-converted logits", lh, g.logits + (size_t)(T - 1) * (size_t)V,
+                               V, 0, 0.01 * scale));
         free(lb);
         free(lh);
         /* save as bf16 and load again: identical weights and logits */
@@ -371,7 +418,8 @@ static void check_dtypes_and_save(mrg_device *dev, const mrg_st_file *exp) {
 
 /* Writes the first n bytes of src (patched by `patch` at offset 0 when
  * non-NULL) to dst. */
-static bool copy_prefix(const char *src, const char *dst, long n, const int32_t *patch, int npatch) {
+static bool copy_prefix(const char *src, const char *dst, long n, const int32_t *patch,
+                        int npatch) {
     FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
     bool ok = in && out;
     char buf[4096];
@@ -453,7 +501,8 @@ static void check_sampler(void) {
     int same_ab = 0, same_ac = 0, count[4] = {0};
     enum { N = 20000 };
     for (int i = 0; i < N; i++) {
-        int x = mrg_sampler_sample(a, lg), y = mrg_sampler_sample(b, lg), z = mrg_sampler_sample(c, lg);
+        int x = mrg_sampler_sample(a, lg), y = mrg_sampler_sample(b, lg),
+            z = mrg_sampler_sample(c, lg);
         same_ab += x == y;
         same_ac += x == z;
         if (x >= 0) count[x]++;
@@ -494,7 +543,8 @@ int main(void) {
         CHECK(dev != NULL);
         if (!dev) continue;
         fprintf(stderr, "device %s\n", names[d]);
-        for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) check_model(dev, exp, &CASES[i]);
+        for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
+            check_model(dev, exp, &CASES[i]);
         check_dtypes_and_save(dev, exp);
         check_errors(dev);
         mrg_device_free(dev);

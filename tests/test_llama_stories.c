@@ -17,7 +17,8 @@ static const char *EXPECT =
     "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
 
 /* Greedy ids through the library; returns the count (N_NEW) or -1. */
-static int generate(mrg_device *dev, const char *model, const int32_t *prompt, int np, int32_t *out) {
+static int generate(mrg_device *dev, const char *model, const int32_t *prompt, int np,
+                    int32_t *out) {
     mrg_llama *m = mrg_llama_load(model, dev, NULL);
     CHECK(m != NULL);
     if (!m) return -1;
@@ -115,8 +116,9 @@ int main(void) {
         }
         free(out);
         snprintf(cmd, sizeof cmd,
-                 "'%s' lm --model '%s' --prompt-ids 1 -n %d --greedy --print-ids --ignore-eos --device %s", bin,
-                 model, N_NEW, names[d]);
+                 "'%s' lm --model '%s' --prompt-ids 1 -n %d --greedy --print-ids --ignore-eos "
+                 "--device %s",
+                 bin, model, N_NEW, names[d]);
         out = run(cmd);
         CHECK(out != NULL);
         if (out && n == N_NEW) {

@@ -37,9 +37,11 @@ static bool close_to(const char *what, const mrg_tensor *t, const mrg_st_file *e
     int64_t n = 0;
     float *want = test_golden_f32(exp, name, &n);
     if (!want) return false;
-    bool ok = t && mrg_numel(t) == n && test_tensor_close(what, t, want, RTOL, RTOL * max_abs(want, n));
-    if (t && mrg_numel(t) != n) fprintf(stderr, "  %s: %lld elements, want %lld\n", what,
-                                        (long long)mrg_numel(t), (long long)n);
+    bool ok =
+        t && mrg_numel(t) == n && test_tensor_close(what, t, want, RTOL, RTOL * max_abs(want, n));
+    if (t && mrg_numel(t) != n)
+        fprintf(stderr, "  %s: %lld elements, want %lld\n", what, (long long)mrg_numel(t),
+                (long long)n);
     free(want);
     return ok;
 }
@@ -166,15 +168,19 @@ static void test_config_errors(mrg_device *dev) {
     const char *cfg = "/tmp/mrg_test_vit_config.json";
     const char *cases[][2] = {
         {"{\"image_size\": 32, \"patch_size\": 8, \"dim\": 64, \"depth\": 2, \"heads\": 4, "
-         "\"num_classes\": 10, \"mean\": [0.5,0.5,0.5], \"std\": [0.5,0.5,0.5]}", "dim"},
+         "\"num_classes\": 10, \"mean\": [0.5,0.5,0.5], \"std\": [0.5,0.5,0.5]}",
+         "dim"},
         {"{\"image_size\": 32, \"patch_size\": 8, \"dim\": 48, \"depth\": 2, \"heads\": 3, "
-         "\"num_classes\": 10}", "mean"},
+         "\"num_classes\": 10}",
+         "mean"},
         {"{\"architecture\": \"vit_custom_patch8_32\", \"num_classes\": 10}", "heads"},
         {"{\"architecture\": \"vit_tiny_patch8_32\", \"num_classes\": 0}", "num_classes"},
-        {"{\"architecture\": \"vit_tiny_patch8_32\", \"pretrained_cfg\": {\"input_size\": [3, 64, 64]}}",
+        {"{\"architecture\": \"vit_tiny_patch8_32\", \"pretrained_cfg\": {\"input_size\": [3, 64, "
+         "64]}}",
          "image_size"},
         {"{\"image_size\": 32, \"patch_size\": 8, \"dim\": 48, \"depth\": 2, \"heads\": 5, "
-         "\"num_classes\": 10, \"mean\": [0.5,0.5,0.5], \"std\": [0.5,0.5,0.5]}", "heads"},
+         "\"num_classes\": 10, \"mean\": [0.5,0.5,0.5], \"std\": [0.5,0.5,0.5]}",
+         "heads"},
         {"[1, 2]", "JSON object"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -187,15 +193,17 @@ static void test_config_errors(mrg_device *dev) {
         mrg_vit_free(v);
     }
     /* heads from model_args when the name does not tell them */
-    write_text(cfg, "{\"architecture\": \"vit_custom_patch8_32.x\", \"num_classes\": 10, "
-                    "\"model_args\": {\"num_heads\": 3, \"img_size\": [32, 32], \"embed_dim\": 48}}");
+    write_text(cfg,
+               "{\"architecture\": \"vit_custom_patch8_32.x\", \"num_classes\": 10, "
+               "\"model_args\": {\"num_heads\": 3, \"img_size\": [32, 32], \"embed_dim\": 48}}");
     mrg_vit *v = mrg_vit_load_files(cfg, gpath("model.safetensors"), dev, NULL);
     CHECK(v != NULL);
     if (v) CHECK(mrg_vit_get_config(v)->heads == 3 && mrg_vit_get_config(v)->mean[0] == 0.5f);
     mrg_vit_free(v);
     remove(cfg);
     /* a checkpoint with a tensor this ViT does not have is refused */
-    CHECK(mrg_vit_load_files(gpath("config.json"), gpath("expected.safetensors"), dev, NULL) == NULL);
+    CHECK(mrg_vit_load_files(gpath("config.json"), gpath("expected.safetensors"), dev, NULL) ==
+          NULL);
     CHECK(mrg_vit_load("/nonexistent/vit", dev, NULL) == NULL);
 }
 
@@ -244,7 +252,8 @@ static void test_nn(mrg_device *dev) {
     mrg_tensor *x = mrg_tensor_from_f32(dev, MRG_SHAPE(B, T, D), xh);
     mrg_tensor *ys = mrg_nn_attention_forward(&sa, x, NULL);
     mrg_tensor *yc = mrg_nn_cross_attention_forward(&ca, x, x, NULL);
-    float *a = malloc(sizeof(float) * (size_t)(B * T * D)), *c = malloc(sizeof(float) * (size_t)(B * T * D));
+    float *a = malloc(sizeof(float) * (size_t)(B * T * D)),
+          *c = malloc(sizeof(float) * (size_t)(B * T * D));
     CHECK(ys && yc);
     if (ys && yc) {
         CHECK_OK(mrg_tensor_to_f32(ys, a));
@@ -253,7 +262,8 @@ static void test_nn(mrg_device *dev) {
         CHECK(max_abs(a, B * T * D) > 1e-3);
     }
     /* shape errors are reported, not crashed on */
-    CHECK(mrg_nn_attention_forward(&sa, mrg_tensor_zeros(dev, MRG_F32, MRG_SHAPE(B, T, D + 1)), NULL) == NULL);
+    CHECK(mrg_nn_attention_forward(&sa, mrg_tensor_zeros(dev, MRG_F32, MRG_SHAPE(B, T, D + 1)),
+                                   NULL) == NULL);
     mrg_grad_set_enabled(dev, prev);
     mrg_step_reset(dev);
     free(w), free(b), free(pw), free(pb), free(xh), free(a), free(c);
@@ -311,7 +321,8 @@ static void test_cli(const char *device, const mrg_st_file *exp) {
     int ids[16];
     float vals[16];
     char args[8192];
-    const char *npy = "/tmp/mrg_test_vit_features.npy", *st = "/tmp/mrg_test_vit_features.safetensors";
+    const char *npy = "/tmp/mrg_test_vit_features.npy",
+               *st = "/tmp/mrg_test_vit_features.safetensors";
     snprintf(args, sizeof args, "--model '%s' --image '%s' --top 10 --device %s --features %s",
              golden_dir, gpath("test.png"), device, npy);
     int got = run_cli(args, ids, vals, 16);

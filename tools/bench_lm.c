@@ -53,7 +53,8 @@ static long proc_status_kib(const char *key) {
 }
 
 /* One prefill of ids (1, P) into a cleared cache; logits (V) on the host. */
-static mrg_status prefill(mrg_llama *m, mrg_kv_cache *kv, const int32_t *ids, int P, float *logits) {
+static mrg_status prefill(mrg_llama *m, mrg_kv_cache *kv, const int32_t *ids, int P,
+                          float *logits) {
     mrg_kv_cache_clear(kv);
     mrg_tensor *in = mrg_tensor_from_i32(m->dev, MRG_SHAPE(1, P), ids);
     mrg_tensor *lg = mrg_llama_forward_ids(m, in, NULL, kv, true);
@@ -90,8 +91,10 @@ int bench_lm(int argc, char **argv) {
         else if (!strcmp(a, "--gen")) G = atoi(v);
         else if (!strcmp(a, "--repeat")) repeat = atoi(v);
         else if (!strcmp(a, "--dtype")) {
-            dtype = !strcmp(v, "f32") ? MRG_F32 : !strcmp(v, "bf16") ? MRG_BF16
-                  : !strcmp(v, "f16") ? MRG_F16 : -2;
+            dtype = !strcmp(v, "f32")    ? MRG_F32
+                    : !strcmp(v, "bf16") ? MRG_BF16
+                    : !strcmp(v, "f16")  ? MRG_F16
+                                         : -2;
             if (dtype == -2) return usage(2);
         } else return usage(2);
     }
@@ -144,12 +147,16 @@ int bench_lm(int argc, char **argv) {
     printf("device    %s (%s)\n", mrg_device_name(dev), mrg_device_description(dev));
     printf("weights   %s, %.2f MiB; KV cache %.2f MiB; loaded in %.2f s\n",
            mrg_dtype_name(m->layers[0].wq->dtype), (double)wbytes / 1048576.0,
-           (double)(2 * (size_t)c->n_layers * (size_t)(kv->batch * kv->n_kv_heads * kv->max_len * kv->head_dim) * 4) / 1048576.0,
+           (double)(2 * (size_t)c->n_layers *
+                    (size_t)(kv->batch * kv->n_kv_heads * kv->max_len * kv->head_dim) * 4) /
+               1048576.0,
            t_load);
     printf("prefill   %d tokens in %.2f ms: %.1f tokens/s\n", P, 1e3 * best_p, P / best_p);
-    if (G > 0) printf("decode    %d tokens in %.2f ms: %.1f tokens/s\n", G, 1e3 * best_d, G / best_d);
+    if (G > 0)
+        printf("decode    %d tokens in %.2f ms: %.1f tokens/s\n", G, 1e3 * best_d, G / best_d);
     long hwm = proc_status_kib("VmHWM");
-    printf("memory    peak RSS (VmHWM) %.1f MiB (%.1f MiB before loading); device persistent %.2f MiB, "
+    printf("memory    peak RSS (VmHWM) %.1f MiB (%.1f MiB before loading); device persistent %.2f "
+           "MiB, "
            "step arena %.2f MiB\n",
            hwm / 1024.0, rss_before / 1024.0, (double)mrg_device_persistent_bytes(dev) / 1048576.0,
            (double)mrg_device_arena_bytes(dev) / 1048576.0);

@@ -110,9 +110,18 @@ int cmd_lm(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0);
-        if (!strcmp(a, "--greedy")) { greedy = true; continue; }
-        if (!strcmp(a, "--ignore-eos")) { ignore_eos = true; continue; }
-        if (!strcmp(a, "--print-ids")) { print_ids = true; continue; }
+        if (!strcmp(a, "--greedy")) {
+            greedy = true;
+            continue;
+        }
+        if (!strcmp(a, "--ignore-eos")) {
+            ignore_eos = true;
+            continue;
+        }
+        if (!strcmp(a, "--print-ids")) {
+            print_ids = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "mrg lm: %s needs a value\n", a);
             return usage(2);
@@ -145,7 +154,8 @@ int cmd_lm(int argc, char **argv) {
         }
     }
     if (!model_path || (!prompt == !prompt_ids)) {
-        fprintf(stderr, "mrg lm: --model and exactly one of --prompt / --prompt-ids are required\n");
+        fprintf(stderr,
+                "mrg lm: --model and exactly one of --prompt / --prompt-ids are required\n");
         return usage(2);
     }
     if (prompt && !tok_path) {
@@ -205,8 +215,8 @@ int cmd_lm(int argc, char **argv) {
         fprintf(stderr, "mrg lm: warning: the tokenizer has %d pieces, the model %d\n",
                 mrg_tokenizer_vocab_size(tok), c->vocab_size);
     if (n_prompt >= c->max_seq) {
-        fprintf(stderr, "mrg lm: the prompt (%d tokens) fills the model's %d positions\n",
-                n_prompt, c->max_seq);
+        fprintf(stderr, "mrg lm: the prompt (%d tokens) fills the model's %d positions\n", n_prompt,
+                c->max_seq);
         rc = 2;
         goto out;
     }
@@ -256,8 +266,9 @@ int cmd_lm(int argc, char **argv) {
     printf("\n");
     fflush(stdout);
     double decode = total - t_prefill;
-    fprintf(stderr, "mrg lm: prompt %d tokens in %.1f ms (%.1f tok/s); generated %d tokens in %.3f s",
-            n_prompt, 1e3 * t_prefill, t_prefill > 0 ? n_prompt / t_prefill : 0.0, generated, total);
+    fprintf(
+        stderr, "mrg lm: prompt %d tokens in %.1f ms (%.1f tok/s); generated %d tokens in %.3f s",
+        n_prompt, 1e3 * t_prefill, t_prefill > 0 ? n_prompt / t_prefill : 0.0, generated, total);
     if (generated > 1 && decode > 0)
         fprintf(stderr, " (%.1f tok/s after the first)", (generated - 1) / decode);
     fprintf(stderr, " on %s\n", mrg_device_name(dev));

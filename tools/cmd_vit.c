@@ -49,8 +49,8 @@ static mrg_status write_npy(const char *path, const float *data, int ndim, const
     }
     if (ndim > 1) dims[used - 1] = 0; /* "(1, 17, 48)"; a 1-tuple keeps its comma */
     char header[256];
-    int h = snprintf(header, sizeof header, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }",
-                     dims);
+    int h = snprintf(header, sizeof header,
+                     "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims);
     int total = ((10 + h + 1 + 63) / 64) * 64; /* magic(6) version(2) len(2) header '\n' */
     int hlen = total - 10;
     while (h < hlen - 1) header[h++] = ' ';
@@ -60,8 +60,10 @@ static mrg_status write_npy(const char *path, const float *data, int ndim, const
         return mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) return mrg_error(MRG_ERR_IO, "cannot write %s", path);
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xFF),
-                             (unsigned char)(hlen >> 8)};
+    unsigned char pre[10];
+    memcpy(pre, "\x93NUMPY\x01\x00", 8);
+    pre[8] = (unsigned char)(hlen & 0xFF);
+    pre[9] = (unsigned char)(hlen >> 8);
     /* x86/ARM hosts are little-endian, as '<f4' says */
     bool ok = fwrite(pre, 1, 10, f) == 10 && fwrite(header, 1, (size_t)hlen, f) == (size_t)hlen &&
               fwrite(data, sizeof(float), (size_t)n, f) == (size_t)n;
@@ -111,10 +113,14 @@ int cmd_vit(int argc, char **argv) {
             fprintf(stderr, "mrg vit: option '%s' needs a value (see mrg vit --help)\n", argv[i]);
             return 2;
         }
-        if (!strcmp(argv[i], "--model")) model = argv[++i];
-        else if (!strcmp(argv[i], "--image")) image = argv[++i];
-        else if (!strcmp(argv[i], "--device")) device = argv[++i];
-        else if (!strcmp(argv[i], "--features")) features = argv[++i];
+        if (!strcmp(argv[i], "--model"))
+            model = argv[++i];
+        else if (!strcmp(argv[i], "--image"))
+            image = argv[++i];
+        else if (!strcmp(argv[i], "--device"))
+            device = argv[++i];
+        else if (!strcmp(argv[i], "--features"))
+            features = argv[++i];
         else if (!strcmp(argv[i], "--top")) {
             char *end;
             long k = strtol(argv[++i], &end, 10);
@@ -144,8 +150,10 @@ int cmd_vit(int argc, char **argv) {
     if (!vit) goto fail;
     const mrg_vit_config *cfg = mrg_vit_get_config(vit);
     if (top > 0 && cfg->num_classes == 0) {
-        mrg_error(MRG_ERR_INVALID_ARG, "%s has no classification head (num_classes 0); use "
-                  "--top 0 with --features", model);
+        mrg_error(MRG_ERR_INVALID_ARG,
+                  "%s has no classification head (num_classes 0); use "
+                  "--top 0 with --features",
+                  model);
         goto fail;
     }
     if (mrg_image_load_for_model(image, cfg->image_size, cfg->image_size, cfg->mean, cfg->std,

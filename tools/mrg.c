@@ -13,6 +13,7 @@ static const mrg_command commands[] = {
     {"toy-train", "train a small MLP on a synthetic spiral (a quick end-to-end check)", cmd_toy_train},
     {"vit", "classify an image with a ViT (timm weights); write its token features", cmd_vit},
     {"lm", "generate text with a LLaMA model (Hugging Face or llama2.c weights)", cmd_lm},
+    {"bench", "benchmarks: bench gemm, bench lm (mrg bench --help)", cmd_bench},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -188,12 +188,11 @@ kernel void l2norm_backward_rows(global const float *y, ulong yoff, global const
     global const float *gr = dy + dyoff + row * cols;
     global float *dr = dx + dxoff + row * cols;
     const float nv = norm[noff + row];
-    if (!(nv > eps)) { /* uniform over the work-group: no barrier is skipped unevenly */
-        for (long j = l; j < cols; j += RED_WG) dr[j] = gr[j] / eps;
-        return;
-    }
     float acc = 0.0f;
     for (long j = l; j < cols; j += RED_WG) acc += gr[j] * yr[j];
     acc = wg_sum(acc, s);
-    for (long j = l; j < cols; j += RED_WG) dr[j] = (gr[j] - yr[j] * acc) / nv;
+    if (nv > eps)
+        for (long j = l; j < cols; j += RED_WG) dr[j] = (gr[j] - yr[j] * acc) / nv;
+    else
+        for (long j = l; j < cols; j += RED_WG) dr[j] = gr[j] / eps;
 }

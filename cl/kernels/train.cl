@@ -12,20 +12,20 @@ kernel void ce_rows(global const float *x, ulong xoff, global const int *tg, ulo
     const long row = get_group_id(0);
     const int l = get_local_id(0);
     const int t = tg[toff + row];
-    if (!ce_counted(t, ignore, V)) { /* uniform over the work-group */
-        if (l == 0) part[2 * row] = part[2 * row + 1] = 0.0f;
-        return;
-    }
+    /* An ignored row skips the loops but still meets every barrier (an
+     * early return before a barrier hangs some drivers). */
+    const int counted = ce_counted(t, ignore, V);
+    const long n = counted ? V : 0;
     global const float *xr = x + xoff + row * V;
     float mx = -INFINITY;
-    for (long j = l; j < V; j += RED_WG) mx = fmax(mx, xr[j]);
+    for (long j = l; j < n; j += RED_WG) mx = fmax(mx, xr[j]);
     mx = wg_max(mx, s);
     float sum = 0.0f;
-    for (long j = l; j < V; j += RED_WG) sum += exp(xr[j] - mx);
+    for (long j = l; j < n; j += RED_WG) sum += exp(xr[j] - mx);
     sum = wg_sum(sum, s);
     if (l == 0) {
-        part[2 * row] = mx + log(sum) - xr[t];
-        part[2 * row + 1] = 1.0f;
+        part[2 * row] = counted ? mx + log(sum) - xr[t] : 0.0f;
+        part[2 * row + 1] = counted ? 1.0f : 0.0f;
     }
 }
 
@@ -64,20 +64,22 @@ kernel void ce_backward_rows(global const float *x, ulong xoff, global const int
     const int l = get_local_id(0);
     const int t = tg[toff + row];
     global float *dr = dx + dxoff + row * V;
-    if (!ce_counted(t, ignore, V)) {
-        for (long j = l; j < V; j += RED_WG) dr[j] = 0.0f;
-        return;
-    }
+    const int counted = ce_counted(t, ignore, V);
+    const long n = counted ? V : 0; /* no early return before barriers */
     global const float *xr = x + xoff + row * V;
     float mx = -INFINITY;
-    for (long j = l; j < V; j += RED_WG) mx = fmax(mx, xr[j]);
+    for (long j = l; j < n; j += RED_WG) mx = fmax(mx, xr[j]);
     mx = wg_max(mx, s);
     float sum = 0.0f;
-    for (long j = l; j < V; j += RED_WG) sum += exp(xr[j] - mx);
+    for (long j = l; j < n; j += RED_WG) sum += exp(xr[j] - mx);
     sum = wg_sum(sum, s);
-    const float g = dloss[dloff] / cnt[0];
-    for (long j = l; j < V; j += RED_WG)
-        dr[j] = g * (exp(xr[j] - mx) / sum - (j == t ? 1.0f : 0.0f));
+    if (!counted) {
+        for (long j = l; j < V; j += RED_WG) dr[j] = 0.0f;
+    } else {
+        const float g = dloss[dloff] / cnt[0];
+        for (long j = l; j < V; j += RED_WG)
+            dr[j] = g * (exp(xr[j] - mx) / sum - (j == t ? 1.0f : 0.0f));
+    }
 }
 
 /* PyTorch AdamW (decoupled weight decay), bias corrections from the host. */

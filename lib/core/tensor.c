@@ -174,8 +174,21 @@ void mrg_step_reset(mrg_device *dev) {
 
 /* ---- transfers -------------------------------------------------------- */
 
+/* Records the value range of host ids (see mrg_tensor.id_range_known). */
+static void note_id_range(mrg_tensor *t, const int32_t *ids) {
+    int64_t n = mrg_numel(t);
+    t->id_range_known = n > 0;
+    t->id_min = n ? ids[0] : 0;
+    t->id_max = n ? ids[0] : 0;
+    for (int64_t i = 1; i < n; i++) {
+        if (ids[i] < t->id_min) t->id_min = ids[i];
+        if (ids[i] > t->id_max) t->id_max = ids[i];
+    }
+}
+
 mrg_status mrg_tensor_upload(mrg_tensor *t, const void *host) {
     if (!t) return mrg_error(MRG_ERR_INVALID_ARG, "upload: no tensor");
+    if (t->dtype == MRG_I32) note_id_range(t, host);
     size_t es = mrg_dtype_size(t->dtype);
     return t->dev->be->upload(t->dev, t->buf, (size_t)t->offset * es, host, mrg_nbytes(t));
 }

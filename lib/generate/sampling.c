@@ -15,8 +15,8 @@ struct mrg_sampler {
     int vocab;
     float temperature, top_p;
     uint64_t state;
-    float *prob;      /* (vocab) */
-    mrg_cand *order;  /* (vocab) candidates */
+    float *prob;     /* (vocab) */
+    mrg_cand *order; /* (vocab) candidates */
 };
 
 int mrg_argmax(const float *x, int n) {

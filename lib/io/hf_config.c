@@ -101,7 +101,7 @@ mrg_status mrg_llama_config_read_hf(const char *path, mrg_llama_config *cfg) {
     if (ok && cJSON_IsString(type) && strcmp(type->valuestring, "llama") != 0) {
         ok = false;
         fail = mrg_error(MRG_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not llama", path,
-                  type->valuestring);
+                         type->valuestring);
     }
     if (ok && scaling && !cJSON_IsNull(scaling)) {
         ok = false;
@@ -109,13 +109,13 @@ mrg_status mrg_llama_config_read_hf(const char *path, mrg_llama_config *cfg) {
     }
     if (ok && cJSON_IsString(act) && strcmp(act->valuestring, "silu") != 0) {
         ok = false;
-        fail = mrg_error(MRG_ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported (silu only)", path,
-                  act->valuestring);
+        fail = mrg_error(MRG_ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported (silu only)",
+                         path, act->valuestring);
     }
     if (ok && cJSON_IsNumber(hd) && c.n_heads > 0 && hd->valueint * c.n_heads != c.dim) {
         ok = false;
-        fail = mrg_error(MRG_ERR_UNSUPPORTED, "%s: head_dim %d differs from hidden_size / heads", path,
-                  hd->valueint);
+        fail = mrg_error(MRG_ERR_UNSUPPORTED, "%s: head_dim %d differs from hidden_size / heads",
+                         path, hd->valueint);
     }
     cJSON_Delete(j);
     if (!ok) return fail;

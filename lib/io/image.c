@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* as in lib/io/stb_impl.c, which compiles the implementation */
+#define STBI_NO_STDIO
+#define STBI_WRITE_NO_STDIO
 #include <stb_image.h>
 #include <stb_image_write.h>
 
@@ -118,6 +121,51 @@ static bool jpeg_tables_sane(const uint8_t *p, size_t n) {
     return true;
 }
 
+mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_image *out) {
+    if (!out) return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_decode: NULL argument");
+    out->data = NULL;
+    out->channels = out->height = out->width = 0;
+    if (!name) name = "image";
+    if (!data || len == 0) return mrg_error(MRG_ERR_FORMAT, "%s: empty image", name);
+    if (len > (size_t)INT32_MAX) return mrg_error(MRG_ERR_FORMAT, "%s: image too large", name);
+    const unsigned char *file = data;
+    int w, h, comp;
+    if (!jpeg_tables_sane(file, len))
+        return mrg_error(MRG_ERR_FORMAT, "%s: corrupt JPEG (bad Huffman table)", name);
+    if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp))
+        return mrg_error(MRG_ERR_FORMAT, "%s: not a readable PNG or JPEG image (%s)", name,
+                         stbi_failure_reason());
+    bool sixteen = stbi_is_16_bit_from_memory(file, (int)len);
+    void *pix = sixteen ? (void *)stbi_load_16_from_memory(file, (int)len, &w, &h, &comp, 0)
+                        : (void *)stbi_load_from_memory(file, (int)len, &w, &h, &comp, 0);
+    if (!pix)
+        return mrg_error(MRG_ERR_FORMAT, "%s: cannot decode image (%s)", name,
+                         stbi_failure_reason());
+    mrg_status st;
+    if (comp < 1 || comp > 4) {
+        stbi_image_free(pix);
+        return mrg_error(MRG_ERR_FORMAT, "%s: unsupported channel count %d", name, comp);
+    }
+    if ((st = mrg_image_alloc(out, 3, h, w)) != MRG_OK) {
+        stbi_image_free(pix);
+        return mrg_error_context(st, "decoding %s", name);
+    }
+    /* Interleaved (H, W, comp) → planar (3, H, W). Gray (+alpha) feeds all
+     * three planes; alpha is ignored. Division (not multiplication by the
+     * reciprocal) so values equal numpy's uint8 / 255 in float32 exactly. */
+    const size_t plane = (size_t)h * (size_t)w;
+    const uint8_t *p8 = pix;
+    const uint16_t *p16 = pix;
+    for (size_t i = 0; i < plane; i++)
+        for (int c = 0; c < 3; c++) {
+            size_t k = i * (size_t)comp + (size_t)(comp >= 3 ? c : 0);
+            out->data[(size_t)c * plane + i] =
+                sixteen ? (float)p16[k] / 65535.0f : (float)p8[k] / 255.0f;
+        }
+    stbi_image_free(pix);
+    return MRG_OK;
+}
+
 mrg_status mrg_image_load(const char *path, mrg_image *out) {
     if (!path || !out) return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_load: NULL argument");
     out->data = NULL;
@@ -126,52 +174,9 @@ mrg_status mrg_image_load(const char *path, mrg_image *out) {
     size_t len = 0;
     mrg_status st = read_file(path, &file, &len);
     if (st != MRG_OK) return st;
-    if (len > (size_t)INT32_MAX) {
-        free(file);
-        return mrg_error(MRG_ERR_FORMAT, "image %s is too large", path);
-    }
-    int w, h, comp;
-    if (!jpeg_tables_sane(file, len)) {
-        free(file);
-        return mrg_error(MRG_ERR_FORMAT, "%s: corrupt JPEG (bad Huffman table)", path);
-    }
-    if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp)) {
-        st = mrg_error(MRG_ERR_FORMAT, "%s: not a readable PNG or JPEG image (%s)", path,
-                       stbi_failure_reason());
-        free(file);
-        return st;
-    }
-    bool sixteen = stbi_is_16_bit_from_memory(file, (int)len);
-    void *pix = sixteen ? (void *)stbi_load_16_from_memory(file, (int)len, &w, &h, &comp, 0)
-                        : (void *)stbi_load_from_memory(file, (int)len, &w, &h, &comp, 0);
+    st = mrg_image_decode(file, len, path, out);
     free(file);
-    if (!pix)
-        return mrg_error(MRG_ERR_FORMAT, "%s: cannot decode image (%s)", path,
-                         stbi_failure_reason());
-    if (comp < 1 || comp > 4) {
-        stbi_image_free(pix);
-        return mrg_error(MRG_ERR_FORMAT, "%s: unsupported channel count %d", path, comp);
-    }
-    if ((st = mrg_image_alloc(out, 3, h, w)) != MRG_OK) {
-        stbi_image_free(pix);
-        return mrg_error_context(st, "loading %s", path);
-    }
-    /* Interleaved (H, W, comp) → planar (3, H, W). Gray (+alpha) feeds all
-     * three planes; alpha is ignored. */
-    const size_t plane = (size_t)h * (size_t)w;
-    const uint8_t *p8 = pix;
-    const uint16_t *p16 = pix;
-    for (size_t i = 0; i < plane; i++)
-        for (int c = 0; c < 3; c++) {
-            int src = comp >= 3 ? c : 0;
-            size_t k = i * (size_t)comp + (size_t)src;
-            /* Division (not multiplication by the reciprocal) so values
-             * equal numpy's uint8 / 255 in float32 exactly. */
-            out->data[(size_t)c * plane + i] =
-                sixteen ? (float)p16[k] / 65535.0f : (float)p8[k] / 255.0f;
-        }
-    stbi_image_free(pix);
-    return MRG_OK;
+    return st;
 }
 
 /* Source index and weight along one axis, as PyTorch's

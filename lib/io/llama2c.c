@@ -43,7 +43,8 @@ static mrg_status read_floats(l2c_reader *r, int64_t off, int64_t n) {
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0)
             return mrg_error(MRG_ERR_IO, "%s: read failed at byte %lld: %s", r->path,
-                             (long long)(off + (int64_t)got), k < 0 ? strerror(errno) : "end of file");
+                             (long long)(off + (int64_t)got),
+                             k < 0 ? strerror(errno) : "end of file");
         got += (size_t)k;
     }
     return MRG_OK;

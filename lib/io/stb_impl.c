@@ -1,13 +1,6 @@
 /* The one translation unit that compiles stb_image and stb_image_write
  * (libstb-dev ships headers; the implementation is instantiated here, PNG
  * and JPEG decoding only, no stdio: lib/io/image.c reads files itself). */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wtype-limits"
 
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
@@ -23,4 +16,3 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 
-#pragma GCC diagnostic pop

@@ -18,7 +18,7 @@ struct mrg_meteor {
     char note[512];
     mv_synonyms syn;
     bool have_syn;
-    char para_path[4096]; /* "" when paraphrases are off */
+    char para_path[4200]; /* "" when paraphrases are off */
 };
 
 int32_t mv_java_hash(const char *s) {

@@ -9,6 +9,8 @@
 /* Interned strings: each distinct word gets a dense id 0, 1, 2, ... */
 typedef struct mv_vocab {
     char **words;  /* [n] NUL-terminated copies */
+    uint64_t *hashes; /* [n] hash of each word (probes compare it first) */
+    int *lens;     /* [n] */
     int n, cap;
     int *slots;    /* open addressing, -1 = empty; size nslots (power of 2) */
     size_t nslots;

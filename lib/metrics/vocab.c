@@ -19,16 +19,19 @@ void mv_vocab_init(mv_vocab *v) { memset(v, 0, sizeof *v); }
 void mv_vocab_free(mv_vocab *v) {
     for (int i = 0; i < v->n; i++) free(v->words[i]);
     free(v->words);
+    free(v->hashes);
+    free(v->lens);
     free(v->slots);
     memset(v, 0, sizeof *v);
 }
 
-static size_t slot_of(const mv_vocab *v, const char *s, size_t len) {
-    size_t mask = v->nslots - 1, i = (size_t)mv_hash(s, len, MV_HASH_SEED) & mask;
+static size_t slot_of(const mv_vocab *v, const char *s, size_t len, uint64_t h) {
+    size_t mask = v->nslots - 1, i = (size_t)h & mask;
     for (;; i = (i + 1) & mask) {
         int id = v->slots[i];
         if (id < 0) return i;
-        if (strlen(v->words[id]) == len && memcmp(v->words[id], s, len) == 0) return i;
+        if (v->hashes[id] == h && (size_t)v->lens[id] == len && memcmp(v->words[id], s, len) == 0)
+            return i;
     }
 }
 
@@ -40,24 +43,30 @@ static int grow(mv_vocab *v) {
     free(v->slots);
     v->slots = slots;
     v->nslots = ns;
-    for (int id = 0; id < v->n; id++) v->slots[slot_of(v, v->words[id], strlen(v->words[id]))] = id;
+    for (int id = 0; id < v->n; id++)
+        v->slots[slot_of(v, v->words[id], (size_t)v->lens[id], v->hashes[id])] = id;
     return 0;
 }
 
 int mv_vocab_find(const mv_vocab *v, const char *s, size_t len) {
     if (!v->nslots) return -1;
-    return v->slots[slot_of(v, s, len)];
+    return v->slots[slot_of(v, s, len, mv_hash(s, len, MV_HASH_SEED))];
 }
 
 int mv_vocab_id(mv_vocab *v, const char *s, size_t len) {
     if ((size_t)(v->n + 1) * 2 > v->nslots && grow(v)) return -1;
-    size_t i = slot_of(v, s, len);
+    uint64_t h = mv_hash(s, len, MV_HASH_SEED);
+    size_t i = slot_of(v, s, len, h);
     if (v->slots[i] >= 0) return v->slots[i];
     if (v->n == v->cap) {
         int cap = v->cap ? v->cap * 2 : 1024;
         char **w = realloc(v->words, (size_t)cap * sizeof *w);
-        if (!w) return -1;
-        v->words = w;
+        if (w) v->words = w;
+        uint64_t *hs = realloc(v->hashes, (size_t)cap * sizeof *hs);
+        if (hs) v->hashes = hs;
+        int *ls = realloc(v->lens, (size_t)cap * sizeof *ls);
+        if (ls) v->lens = ls;
+        if (!w || !hs || !ls) return -1;
         v->cap = cap;
     }
     char *copy = malloc(len + 1);
@@ -65,6 +74,8 @@ int mv_vocab_id(mv_vocab *v, const char *s, size_t len) {
     memcpy(copy, s, len);
     copy[len] = 0;
     v->words[v->n] = copy;
+    v->hashes[v->n] = h;
+    v->lens[v->n] = (int)len;
     v->slots[i] = v->n;
     return v->n++;
 }

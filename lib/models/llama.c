@@ -59,16 +59,16 @@ int llama_slots(mrg_llama *m, llama_slot *out, int max) {
     int64_t D = c->dim, F = c->hidden_dim, V = c->vocab_size;
     int64_t Dh = D / c->n_heads, Dq = Dh * c->n_heads, Dkv = Dh * c->n_kv_heads;
     int n = 0;
-#define SLOT(ptr, nd, s0, s1, ...)                                                  \
-    do {                                                                        \
-        if (n < max) {                                                          \
-            out[n].t = (ptr);                                                   \
-            out[n].ndim = (nd);                                                 \
-            out[n].shape[0] = (s0);                                             \
-            out[n].shape[1] = (s1);                                             \
-            snprintf(out[n].name, sizeof out[n].name, __VA_ARGS__);             \
-        }                                                                       \
-        n++;                                                                    \
+#define SLOT(ptr, nd, s0, s1, ...)                                                                 \
+    do {                                                                                           \
+        if (n < max) {                                                                             \
+            out[n].t = (ptr);                                                                      \
+            out[n].ndim = (nd);                                                                    \
+            out[n].shape[0] = (s0);                                                                \
+            out[n].shape[1] = (s1);                                                                \
+            snprintf(out[n].name, sizeof out[n].name, __VA_ARGS__);                                \
+        }                                                                                          \
+        n++;                                                                                       \
     } while (0)
     SLOT(&m->tok_emb, 2, V, D, "model.embed_tokens.weight");
     for (int l = 0; l < c->n_layers; l++) {

@@ -32,6 +32,7 @@ mrg_kv_cache *mrg_kv_cache_new(const mrg_llama *m, int64_t batch, int64_t max_le
     c->dev = m->dev;
     c->n_layers = cfg->n_layers;
     c->batch = batch;
+    c->capacity = batch;
     c->n_kv_heads = cfg->n_kv_heads;
     c->max_len = max_len;
     c->head_dim = cfg->dim / cfg->n_heads;
@@ -97,41 +98,54 @@ mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tens
 }
 
 mrg_status mrg_kv_cache_reorder(mrg_kv_cache *c, const int32_t *src) {
-    if (!c || !src) return mrg_error(MRG_ERR_INVALID_ARG, "kv cache reorder: NULL argument");
+    if (!c) return mrg_error(MRG_ERR_INVALID_ARG, "kv cache reorder: NULL cache");
+    return mrg_kv_cache_select(c, src, c->batch);
+}
+
+mrg_status mrg_kv_cache_select(mrg_kv_cache *c, const int32_t *src, int64_t nb) {
+    if (!c || !src) return mrg_error(MRG_ERR_INVALID_ARG, "kv cache select: NULL argument");
     int64_t B = c->batch, Hkv = c->n_kv_heads, L = c->len, M = c->max_len, Dh = c->head_dim;
-    bool identity = true;
-    for (int64_t b = 0; b < B; b++) {
+    if (nb < 1 || nb > c->capacity)
+        return mrg_error(MRG_ERR_INVALID_ARG, "kv cache select: %lld rows (capacity %lld)",
+                         (long long)nb, (long long)c->capacity);
+    bool identity = nb == B;
+    for (int64_t b = 0; b < nb; b++) {
         if (src[b] < 0 || src[b] >= B)
-            return mrg_error(MRG_ERR_INVALID_ARG, "kv cache reorder: row %d outside [0, %lld)",
+            return mrg_error(MRG_ERR_INVALID_ARG, "kv cache select: row %d outside [0, %lld)",
                              (int)src[b], (long long)B);
         identity &= src[b] == b;
     }
-    if (identity || L == 0) return MRG_OK;
-    /* The cache seen as a table of (B·Hkv·max_len) rows of Dh: output row
-     * (b, h, t) is input row (src[b], h, t), for the filled t < len only. */
-    int64_t n = B * Hkv * L;
+    if (identity) return MRG_OK;
+    if (L == 0) {
+        c->batch = nb;
+        return MRG_OK;
+    }
+    /* The cache seen as a table of (capacity·Hkv·max_len) rows of Dh: output
+     * row (b, h, t) is input row (src[b], h, t), for the filled t < len only. */
+    int64_t n = nb * Hkv * L;
     int32_t *ids = malloc(sizeof *ids * (size_t)n);
     if (!ids) return mrg_error(MRG_ERR_OOM, "out of host memory");
-    for (int64_t b = 0, i = 0; b < B; b++)
+    for (int64_t b = 0, i = 0; b < nb; b++)
         for (int64_t h = 0; h < Hkv; h++)
-            for (int64_t t = 0; t < L; t++) ids[i++] = (int32_t)(((int64_t)src[b] * Hkv + h) * M + t);
+            for (int64_t t = 0; t < L; t++)
+                ids[i++] = (int32_t)(((int64_t)src[b] * Hkv + h) * M + t);
     mrg_status st = MRG_OK;
     bool prev = mrg_grad_set_enabled(c->dev, false);
     mrg_tensor *idt = mrg_tensor_from_i32(c->dev, 1, (const int64_t[]){n}, ids);
     free(ids);
+    if (!idt) st = MRG_ERR_OOM;
+    c->batch = nb; /* write_at copies the new row count */
     for (int l = 0; l < c->n_layers && st == MRG_OK; l++) {
         mrg_tensor *kv[2] = {c->k[l], c->v[l]};
         for (int j = 0; j < 2 && st == MRG_OK; j++) {
-            mrg_tensor *table = mrg_reshape(kv[j], 2, (const int64_t[]){B * Hkv * M, Dh});
-            mrg_tensor *rows = mrg_embedding(table, idt); /* (n, Dh) = (B, Hkv, L, Dh) */
-            if (!rows) {
-                st = mrg_error_context(MRG_ERR_DEVICE, "kv cache reorder");
-                break;
-            }
-            mrg_tensor *r4 = mrg_reshape(rows, 4, (const int64_t[]){B, Hkv, L, Dh});
-            st = r4 ? write_at(c, kv[j], r4, 0) : MRG_ERR_OOM;
+            mrg_tensor *table = mrg_reshape(kv[j], 2, (const int64_t[]){c->capacity * Hkv * M, Dh});
+            mrg_tensor *rows = mrg_embedding(table, idt); /* (n, Dh) = (nb, Hkv, L, Dh) */
+            mrg_tensor *r4 = mrg_reshape(rows, 4, (const int64_t[]){nb, Hkv, L, Dh});
+            st = r4 ? write_at(c, kv[j], r4, 0)
+                    : mrg_error_context(MRG_ERR_DEVICE, "kv cache select");
         }
     }
     mrg_grad_set_enabled(c->dev, prev);
+    if (st != MRG_OK) c->batch = B;
     return st;
 }

@@ -30,39 +30,47 @@ static mrg_tensor *from_heads(mrg_tensor *x) {
     return mrg_reshape(y, 3, (const int64_t[]){B, T, n * Dh});
 }
 
-/* Keys or values of the whole visible sequence: the cached positions
- * [0, pos0) followed by the current chunk (B, Hkv, T, Dh). */
-static mrg_tensor *with_past(mrg_tensor *cached, int64_t pos0, mrg_tensor *cur) {
+/* Keys or values of the whole visible sequence (B, Hkv, pos0 + T, Dh),
+ * after the current chunk cur (B, Hkv, T, Dh) was written to the cache
+ * tensor `cached` (capacity, Hkv, max_len, Dh). When cur needs a gradient
+ * the sequence is the cached past [0, pos0) followed by cur itself, so the
+ * graph reaches cur; otherwise it is read back from the cache in one copy. */
+static mrg_tensor *with_past(mrg_kv_cache *c, mrg_tensor *cached, int64_t pos0, mrg_tensor *cur) {
     if (!cur || pos0 == 0) return cur;
-    mrg_tensor *past = mrg_slice(cached, 2, 0, pos0); /* (B, Hkv, pos0, Dh) */
+    /* the rows in use: a view of the first c->batch rows */
+    mrg_tensor *rows = mrg_tensor_view(
+        cached, 4, (const int64_t[]){c->batch, c->n_kv_heads, c->max_len, c->head_dim}, 0);
+    if (!rows) return NULL;
+    if (!cur->requires_grad) return mrg_slice(rows, 2, 0, pos0 + cur->shape[2]);
+    mrg_tensor *past = mrg_slice(rows, 2, 0, pos0); /* (B, Hkv, pos0, Dh) */
     mrg_tensor *parts[2] = {past, cur};
     return past ? mrg_concat(parts, 2, 2) : NULL;
 }
 
 /* One block: x (B, T, D) → (B, T, D). */
-static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask,
-                         mrg_kv_cache *cache, int64_t pos0) {
+static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask, mrg_kv_cache *cache,
+                         int64_t pos0) {
     const mrg_llama_config *c = &m->cfg;
     const mrg_llama_layer *L = &m->layers[l];
     int64_t B = x->shape[0], T = x->shape[1];
     int64_t H = c->n_heads, Hkv = c->n_kv_heads, Dh = c->dim / c->n_heads;
 
     /* attention */
-    mrg_tensor *h = mrg_rmsnorm(x, L->attn_norm, c->norm_eps);           /* (B, T, D) */
+    mrg_tensor *h = mrg_rmsnorm(x, L->attn_norm, c->norm_eps); /* (B, T, D) */
     mrg_tensor *q = mrg_reshape(mrg_linear(h, L->wq, NULL), 4, (const int64_t[]){B, T, H, Dh});
     mrg_tensor *k = mrg_reshape(mrg_linear(h, L->wk, NULL), 4, (const int64_t[]){B, T, Hkv, Dh});
     mrg_tensor *v = mrg_reshape(mrg_linear(h, L->wv, NULL), 4, (const int64_t[]){B, T, Hkv, Dh});
     q = to_heads(mrg_rope(q, pos0, c->rope_theta, c->rope_layout)); /* (B, H, T, Dh) */
     k = to_heads(mrg_rope(k, pos0, c->rope_theta, c->rope_layout)); /* (B, Hkv, T, Dh) */
-    v = to_heads(v);                                                  /* (B, Hkv, T, Dh) */
+    v = to_heads(v);                                                /* (B, Hkv, T, Dh) */
     if (!q || !k || !v) return NULL;
     if (cache) {
         if (llama_cache_write(cache, l, k, v) != MRG_OK) return NULL;
-        k = with_past(cache->k[l], pos0, k); /* (B, Hkv, pos0 + T, Dh) */
-        v = with_past(cache->v[l], pos0, v);
+        k = with_past(cache, cache->k[l], pos0, k); /* (B, Hkv, pos0 + T, Dh) */
+        v = with_past(cache, cache->v[l], pos0, v);
     }
     mrg_tensor *a = mrg_sdpa(q, k, v, mask, true, 1.0f / sqrtf((float)Dh)); /* (B, H, T, Dh) */
-    x = mrg_add(x, mrg_linear(from_heads(a), L->wo, NULL));                  /* (B, T, D) */
+    x = mrg_add(x, mrg_linear(from_heads(a), L->wo, NULL));                 /* (B, T, D) */
 
     /* SwiGLU MLP */
     h = mrg_rmsnorm(x, L->ffn_norm, c->norm_eps);
@@ -86,7 +94,8 @@ mrg_tensor *mrg_llama_hidden(mrg_llama *m, mrg_tensor *x, mrg_tensor *key_mask,
     if (!m || !x) return NULL;
     const mrg_llama_config *c = &m->cfg;
     char s[96];
-    if (x->ndim != 3 || x->shape[2] != c->dim || x->dtype != MRG_F32) {
+    if (x->ndim != 3 || x->shape[2] != c->dim || x->dtype != MRG_F32 || x->shape[0] < 1 ||
+        x->shape[1] < 1) {
         mrg_error(MRG_ERR_INVALID_ARG, "llama: input embeddings must be f32 (B, T, %d), got %s %s",
                   c->dim, mrg_dtype_name(x->dtype), mrg_shape_str(x, s, sizeof s));
         return NULL;
@@ -131,9 +140,9 @@ mrg_tensor *mrg_llama_forward(mrg_llama *m, mrg_tensor *x, mrg_tensor *key_mask,
                               mrg_kv_cache *cache, bool last_only) {
     mrg_tensor *h = mrg_llama_hidden(m, x, key_mask, cache); /* (B, T, D) */
     if (!h) return NULL;
-    if (!last_only) return mrg_llama_logits(m, h);        /* (B, T, V) */
+    if (!last_only) return mrg_llama_logits(m, h); /* (B, T, V) */
     int64_t B = h->shape[0], T = h->shape[1];
-    mrg_tensor *last = mrg_slice(h, 1, T - 1, 1);          /* (B, 1, D) */
+    mrg_tensor *last = mrg_slice(h, 1, T - 1, 1); /* (B, 1, D) */
     return mrg_llama_logits(m, mrg_reshape(last, 2, (const int64_t[]){B, m->cfg.dim})); /* (B, V) */
 }
 

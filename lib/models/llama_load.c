@@ -86,7 +86,8 @@ mrg_llama *mrg_llama_load_hf(const char *dir, mrg_device *dev, const mrg_llama_l
 mrg_llama *mrg_llama_load(const char *path, mrg_device *dev, const mrg_llama_load_opts *opts) {
     struct stat sb;
     if (!path || stat(path, &sb) != 0) {
-        mrg_error(MRG_ERR_NOT_FOUND, "llama: no such file or directory: %s", path ? path : "(null)");
+        mrg_error(MRG_ERR_NOT_FOUND, "llama: no such file or directory: %s",
+                  path ? path : "(null)");
         return NULL;
     }
     if (S_ISDIR(sb.st_mode)) return mrg_llama_load_hf(path, dev, opts);
@@ -108,7 +109,8 @@ mrg_status mrg_llama_save_hf(const mrg_llama *m, const char *dir) {
     if (!s) return MRG_ERR_OOM;
     mrg_st_writer *w = mrg_st_writer_new();
     mrg_status st = w ? MRG_OK : mrg_error(MRG_ERR_OOM, "out of host memory");
-    for (int i = 0; st == MRG_OK && i < n; i++) st = mrg_st_writer_add_tensor(w, s[i].name, *s[i].t);
+    for (int i = 0; st == MRG_OK && i < n; i++)
+        st = mrg_st_writer_add_tensor(w, s[i].name, *s[i].t);
     char path[4096];
     if (st == MRG_OK) {
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
@@ -121,8 +123,10 @@ mrg_status mrg_llama_save_hf(const mrg_llama *m, const char *dir) {
         FILE *f = json ? fopen(path, "wb") : NULL;
         if (!json) st = mrg_error(MRG_ERR_OOM, "out of host memory");
         else if (!f) st = mrg_error(MRG_ERR_IO, "cannot write %s", path);
-        else if (fputs(json, f) < 0 || fputc('\n', f) == EOF) st = mrg_error(MRG_ERR_IO, "cannot write %s", path);
-        if (f && fclose(f) != 0 && st == MRG_OK) st = mrg_error(MRG_ERR_IO, "cannot write %s", path);
+        else if (fputs(json, f) < 0 || fputc('\n', f) == EOF)
+            st = mrg_error(MRG_ERR_IO, "cannot write %s", path);
+        if (f && fclose(f) != 0 && st == MRG_OK)
+            st = mrg_error(MRG_ERR_IO, "cannot write %s", path);
         free(json);
     }
     free(s);

@@ -9,15 +9,15 @@
 struct mrg_vit {
     mrg_vit_config cfg;
     mrg_device *dev;
-    mrg_params params;      /* owns every tensor below */
+    mrg_params params; /* owns every tensor below */
     char prefix[48];
-    mrg_tensor *patch_w;    /* (D, C, P, P) */
-    mrg_tensor *patch_b;    /* (D) */
-    mrg_tensor *cls_token;  /* (1, 1, D) */
-    mrg_tensor *pos_embed;  /* (1, N+1, D) */
-    mrg_nn_block *blocks;   /* depth */
+    mrg_tensor *patch_w;   /* (D, C, P, P) */
+    mrg_tensor *patch_b;   /* (D) */
+    mrg_tensor *cls_token; /* (1, 1, D) */
+    mrg_tensor *pos_embed; /* (1, N+1, D) */
+    mrg_nn_block *blocks;  /* depth */
     mrg_nn_layernorm norm;
-    mrg_nn_linear head;     /* (C, D); unused when num_classes = 0 */
+    mrg_nn_linear head; /* (C, D); unused when num_classes = 0 */
 };
 
 static mrg_status build(mrg_vit *v, const mrg_vit_opts *o, bool skip_init) {
@@ -30,9 +30,11 @@ static mrg_status build(mrg_vit *v, const mrg_vit_opts *o, bool skip_init) {
     v->patch_w = mrg_nn_param(&ctx, "patch_embed.proj.weight", MRG_F32,
                               MRG_SHAPE(D, c->in_chans, P, P), MRG_NN_TRUNC_NORMAL, 0.02f);
     if (!v->patch_w) return MRG_ERR_OOM;
-    v->patch_b = mrg_nn_param(&ctx, "patch_embed.proj.bias", MRG_F32, MRG_SHAPE(D), MRG_NN_ZEROS, 0);
+    v->patch_b =
+        mrg_nn_param(&ctx, "patch_embed.proj.bias", MRG_F32, MRG_SHAPE(D), MRG_NN_ZEROS, 0);
     if (!v->patch_b) return MRG_ERR_OOM;
-    v->cls_token = mrg_nn_param(&ctx, "cls_token", MRG_F32, MRG_SHAPE(1, 1, D), MRG_NN_NORMAL, 1e-6f);
+    v->cls_token =
+        mrg_nn_param(&ctx, "cls_token", MRG_F32, MRG_SHAPE(1, 1, D), MRG_NN_NORMAL, 1e-6f);
     if (!v->cls_token) return MRG_ERR_OOM;
     v->pos_embed = mrg_nn_param(&ctx, "pos_embed", MRG_F32, MRG_SHAPE(1, grid * grid + 1, D),
                                 MRG_NN_TRUNC_NORMAL, 0.02f);
@@ -42,7 +44,8 @@ static mrg_status build(mrg_vit *v, const mrg_vit_opts *o, bool skip_init) {
     for (int i = 0; i < c->depth; i++) {
         char name[32];
         snprintf(name, sizeof name, "blocks.%d", i);
-        mrg_status st = mrg_nn_block_init(&v->blocks[i], &ctx, name, D, c->heads, c->mlp_hidden, c->eps);
+        mrg_status st =
+            mrg_nn_block_init(&v->blocks[i], &ctx, name, D, c->heads, c->mlp_hidden, c->eps);
         if (st != MRG_OK) return st;
     }
     mrg_status st = mrg_nn_layernorm_init(&v->norm, &ctx, "norm", D, c->eps);
@@ -183,15 +186,15 @@ mrg_status mrg_vit_forward(mrg_vit *v, mrg_tensor *images, mrg_tensor **features
                          c->in_chans, c->image_size, c->image_size);
     }
     int64_t B = images->shape[0], D = c->dim;
-    mrg_tensor *x = mrg_patch_embed(images, v->patch_w, v->patch_b);      /* (B, N, D) */
+    mrg_tensor *x = mrg_patch_embed(images, v->patch_w, v->patch_b); /* (B, N, D) */
     /* the class token broadcast over the batch: zeros (B, 1, D) + (1, 1, D),
      * so its gradient sums over the batch */
     mrg_tensor *cls = mrg_add(mrg_tensor_zeros(v->dev, MRG_F32, MRG_SHAPE(B, 1, D)), v->cls_token);
     mrg_tensor *parts[2] = {cls, x};
-    x = mrg_concat(parts, 2, 1);                                         /* (B, N+1, D) */
-    x = mrg_add(x, v->pos_embed);                                        /* + (1, N+1, D) */
+    x = mrg_concat(parts, 2, 1);  /* (B, N+1, D) */
+    x = mrg_add(x, v->pos_embed); /* + (1, N+1, D) */
     for (int i = 0; i < c->depth; i++) x = mrg_nn_block_forward(&v->blocks[i], x, NULL);
-    x = mrg_nn_layernorm_forward(&v->norm, x);                           /* (B, N+1, D) */
+    x = mrg_nn_layernorm_forward(&v->norm, x); /* (B, N+1, D) */
     if (!x) return mrg_error_context(MRG_ERR_DEVICE, "ViT forward");
     if (logits && c->num_classes > 0) {
         mrg_tensor *t0 = mrg_reshape(mrg_slice(x, 1, 0, 1), MRG_SHAPE(B, D)); /* CLS (B, D) */

@@ -10,9 +10,17 @@
 #include "mrg/vit.h"
 
 mrg_vit_config mrg_vit_config_base16(void) {
-    mrg_vit_config c = {.image_size = 224, .patch_size = 16, .in_chans = 3, .dim = 768,
-                        .depth = 12, .heads = 12, .mlp_hidden = 3072, .num_classes = 1000,
-                        .eps = 1e-6f, .mean = {0.5f, 0.5f, 0.5f}, .std = {0.5f, 0.5f, 0.5f}};
+    mrg_vit_config c = {.image_size = 224,
+                        .patch_size = 16,
+                        .in_chans = 3,
+                        .dim = 768,
+                        .depth = 12,
+                        .heads = 12,
+                        .mlp_hidden = 3072,
+                        .num_classes = 1000,
+                        .eps = 1e-6f,
+                        .mean = {0.5f, 0.5f, 0.5f},
+                        .std = {0.5f, 0.5f, 0.5f}};
     return c;
 }
 
@@ -49,7 +57,8 @@ static char *read_text(const char *path) {
     if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
     if (n >= 0 && n < (1L << 24) && fseek(f, 0, SEEK_SET) == 0) {
         buf = malloc((size_t)n + 1);
-        if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) buf[n] = 0;
+        if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
+            buf[n] = 0;
         else {
             free(buf);
             buf = NULL;
@@ -65,8 +74,10 @@ static int get_int(const cJSON *obj, const char *key, int *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v || cJSON_IsNull(v)) return 0;
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-        fabs(v->valuedouble) > 1e9)
-        return mrg_error(MRG_ERR_FORMAT, "\"%s\" must be an integer", key), -1;
+        fabs(v->valuedouble) > 1e9) {
+        mrg_error(MRG_ERR_FORMAT, "\"%s\" must be an integer", key);
+        return -1;
+    }
     *out = (int)v->valuedouble;
     return 1;
 }
@@ -77,8 +88,10 @@ static int get_side(const cJSON *obj, const char *key, int *out) {
     if (cJSON_IsArray(v)) {
         const cJSON *h = cJSON_GetArrayItem(v, 0), *w = cJSON_GetArrayItem(v, 1);
         if (cJSON_GetArraySize(v) != 2 || !cJSON_IsNumber(h) || !cJSON_IsNumber(w) ||
-            h->valuedouble != w->valuedouble || h->valuedouble < 1 || h->valuedouble > 1e6)
-            return mrg_error(MRG_ERR_FORMAT, "\"%s\" must be a side or [side, side] (square)", key), -1;
+            h->valuedouble != w->valuedouble || h->valuedouble < 1 || h->valuedouble > 1e6) {
+            mrg_error(MRG_ERR_FORMAT, "\"%s\" must be a side or [side, side] (square)", key);
+            return -1;
+        }
         *out = (int)h->valuedouble;
         return 1;
     }
@@ -89,12 +102,16 @@ static int get_side(const cJSON *obj, const char *key, int *out) {
 static int get_floats(const cJSON *obj, const char *key, float *out, int n) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n)
-        return mrg_error(MRG_ERR_FORMAT, "\"%s\" must be a list of %d numbers", key, n), -1;
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n) {
+        mrg_error(MRG_ERR_FORMAT, "\"%s\" must be a list of %d numbers", key, n);
+        return -1;
+    }
     for (int i = 0; i < n; i++) {
         const cJSON *e = cJSON_GetArrayItem(v, i);
-        if (!cJSON_IsNumber(e))
-            return mrg_error(MRG_ERR_FORMAT, "\"%s\" must be a list of %d numbers", key, n), -1;
+        if (!cJSON_IsNumber(e)) {
+            mrg_error(MRG_ERR_FORMAT, "\"%s\" must be a list of %d numbers", key, n);
+            return -1;
+        }
         out[i] = (float)e->valuedouble;
     }
     return 1;
@@ -112,13 +129,15 @@ static const vit_sizes unknown = {-1, -1, -1, -1, -1, -1, -1, -1};
 static mrg_status sizes_from_weights(const mrg_st_file *f, vit_sizes *s) {
     const mrg_st_tensor *pe = mrg_st_find(f, "patch_embed.proj.weight");
     if (!pe || pe->ndim != 4 || pe->shape[2] != pe->shape[3])
-        return mrg_error(MRG_ERR_FORMAT, "not a ViT checkpoint: patch_embed.proj.weight (D, C, P, P) %s",
+        return mrg_error(MRG_ERR_FORMAT,
+                         "not a ViT checkpoint: patch_embed.proj.weight (D, C, P, P) %s",
                          pe ? "has another shape" : "is missing");
     s->dim = (int)pe->shape[0];
     s->in_chans = (int)pe->shape[1];
     s->patch_size = (int)pe->shape[2];
     const mrg_st_tensor *pos = mrg_st_find(f, "pos_embed");
-    if (!pos || pos->ndim != 3 || pos->shape[0] != 1 || pos->shape[2] != s->dim || pos->shape[1] < 2)
+    if (!pos || pos->ndim != 3 || pos->shape[0] != 1 || pos->shape[2] != s->dim ||
+        pos->shape[1] < 2)
         return mrg_error(MRG_ERR_FORMAT, "ViT checkpoint: pos_embed (1, N+1, %d) %s", s->dim,
                          pos ? "has another shape" : "is missing");
     int64_t n = pos->shape[1] - 1, grid = (int64_t)llround(sqrt((double)n));
@@ -145,8 +164,11 @@ static mrg_status sizes_from_weights(const mrg_st_file *f, vit_sizes *s) {
 /* ---- timm architecture names: vit_<size>_patch<P>[_...]_<S>[.tag] -------- */
 
 static void sizes_from_arch(const char *arch, vit_sizes *s) {
-    static const struct { const char *size; int heads, dim; } table[] = {
-        {"tiny", 3, 192}, {"small", 6, 384}, {"medium", 8, 512}, {"base", 12, 768},
+    static const struct {
+        const char *size;
+        int heads, dim;
+    } table[] = {
+        {"tiny", 3, 192},    {"small", 6, 384},  {"medium", 8, 512},  {"base", 12, 768},
         {"large", 16, 1024}, {"huge", 16, 1280}, {"giant", 16, 1408},
     };
     char buf[128];
@@ -180,14 +202,14 @@ static mrg_status pick(const char *what, int shape, int explicit_v, int guess, i
                          explicit_v, shape);
     *out = shape >= 0 ? shape : explicit_v >= 0 ? explicit_v : guess;
     if (*out < 0)
-        return mrg_error(MRG_ERR_FORMAT, "config.json does not give %s and the weights cannot tell it",
-                         what);
+        return mrg_error(MRG_ERR_FORMAT,
+                         "config.json does not give %s and the weights cannot tell it", what);
     return MRG_OK;
 }
 
-#define READ_INT(obj, key, dst)                                 \
-    do {                                                        \
-        if (get_int((obj), (key), &(dst)) < 0) goto bad;        \
+#define READ_INT(obj, key, dst)                                                                    \
+    do {                                                                                           \
+        if (get_int((obj), (key), &(dst)) < 0) goto bad;                                           \
     } while (0)
 
 static mrg_status parse(const cJSON *root, const mrg_st_file *weights, mrg_vit_config *cfg) {
@@ -220,14 +242,16 @@ static mrg_status parse(const cJSON *root, const mrg_st_file *weights, mrg_vit_c
             if (got < 0) goto bad;
             if (got) {
                 if (in[1] != in[2])
-                    return mrg_error(MRG_ERR_UNSUPPORTED, "pretrained_cfg.input_size: only square inputs");
+                    return mrg_error(MRG_ERR_UNSUPPORTED,
+                                     "pretrained_cfg.input_size: only square inputs");
                 expl.in_chans = (int)in[0];
                 expl.image_size = (int)in[1];
             }
             int pc = -1;
             READ_INT(pcfg, "num_classes", pc);
             if (pc >= 0) guess.num_classes = pc; /* the top-level value wins */
-            int m = get_floats(pcfg, "mean", cfg->mean, 3), s = get_floats(pcfg, "std", cfg->std, 3);
+            int m = get_floats(pcfg, "mean", cfg->mean, 3),
+                s = get_floats(pcfg, "std", cfg->std, 3);
             if (m < 0 || s < 0) goto bad;
         }
         READ_INT(root, "num_classes", expl.num_classes);

@@ -6,8 +6,9 @@
 
 static mrg_status check_heads(const char *name, int64_t dim, int heads) {
     if (heads <= 0 || dim <= 0 || dim % heads)
-        return mrg_error(MRG_ERR_INVALID_ARG, "attention %s: dim %lld is not a multiple of %d heads",
-                         name, (long long)dim, heads);
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "attention %s: dim %lld is not a multiple of %d heads", name,
+                         (long long)dim, heads);
     return MRG_OK;
 }
 
@@ -38,7 +39,7 @@ mrg_status mrg_nn_attention_init(mrg_nn_attention *a, mrg_nn_ctx *ctx, const cha
 static mrg_tensor *merge_heads(const mrg_nn_linear *proj, mrg_tensor *o, int64_t B, int64_t T,
                                int64_t D) {
     static const int perm[4] = {0, 2, 1, 3};
-    mrg_tensor *m = mrg_permute(o, perm);                   /* (B, T, H, hd) */
+    mrg_tensor *m = mrg_permute(o, perm);                                   /* (B, T, H, hd) */
     return mrg_nn_linear_forward(proj, mrg_reshape(m, MRG_SHAPE(B, T, D))); /* (B, T, D) */
 }
 
@@ -46,10 +47,10 @@ mrg_tensor *mrg_nn_attention_forward(const mrg_nn_attention *a, mrg_tensor *x,
                                      mrg_tensor *key_mask) {
     if (!x || !check_input("self-attention", x, a->dim)) return NULL;
     int64_t B = x->shape[0], T = x->shape[1], D = a->dim, H = a->heads, hd = D / H;
-    mrg_tensor *qkv = mrg_nn_linear_forward(&a->qkv, x);        /* (B, T, 3D) */
-    qkv = mrg_reshape(qkv, MRG_SHAPE(B, T, 3, H, hd));          /* (B, T, 3, H, hd) */
+    mrg_tensor *qkv = mrg_nn_linear_forward(&a->qkv, x); /* (B, T, 3D) */
+    qkv = mrg_reshape(qkv, MRG_SHAPE(B, T, 3, H, hd));   /* (B, T, 3, H, hd) */
     static const int perm[5] = {2, 0, 3, 1, 4};
-    qkv = mrg_permute(qkv, perm);                               /* (3, B, H, T, hd) */
+    qkv = mrg_permute(qkv, perm); /* (3, B, H, T, hd) */
     /* slices along the first axis are views */
     mrg_tensor *q = mrg_reshape(mrg_slice(qkv, 0, 0, 1), MRG_SHAPE(B, H, T, hd));
     mrg_tensor *k = mrg_reshape(mrg_slice(qkv, 0, 1, 1), MRG_SHAPE(B, H, T, hd));
@@ -58,9 +59,8 @@ mrg_tensor *mrg_nn_attention_forward(const mrg_nn_attention *a, mrg_tensor *x,
     return merge_heads(&a->proj, o, B, T, D);
 }
 
-mrg_status mrg_nn_cross_attention_init(mrg_nn_cross_attention *a, mrg_nn_ctx *ctx,
-                                       const char *name, int64_t dim, int64_t ctx_dim,
-                                       int heads) {
+mrg_status mrg_nn_cross_attention_init(mrg_nn_cross_attention *a, mrg_nn_ctx *ctx, const char *name,
+                                       int64_t dim, int64_t ctx_dim, int heads) {
     MRG_NN_TRY(check_heads(name, dim, heads));
     char pn[64];
     a->dim = dim;
@@ -79,9 +79,9 @@ mrg_status mrg_nn_cross_attention_init(mrg_nn_cross_attention *a, mrg_nn_ctx *ct
 /* x (B, T, in) → projection split into heads (B, H, T, hd) */
 static mrg_tensor *project_heads(const mrg_nn_linear *l, mrg_tensor *x, int64_t H, int64_t hd) {
     static const int perm[4] = {0, 2, 1, 3};
-    mrg_tensor *y = mrg_nn_linear_forward(l, x);                       /* (B, T, H·hd) */
-    y = mrg_reshape(y, MRG_SHAPE(x->shape[0], x->shape[1], H, hd));    /* (B, T, H, hd) */
-    return mrg_permute(y, perm);                                       /* (B, H, T, hd) */
+    mrg_tensor *y = mrg_nn_linear_forward(l, x);                    /* (B, T, H·hd) */
+    y = mrg_reshape(y, MRG_SHAPE(x->shape[0], x->shape[1], H, hd)); /* (B, T, H, hd) */
+    return mrg_permute(y, perm);                                    /* (B, H, T, hd) */
 }
 
 mrg_tensor *mrg_nn_cross_attention_forward(const mrg_nn_cross_attention *a, mrg_tensor *x,
@@ -90,14 +90,16 @@ mrg_tensor *mrg_nn_cross_attention_forward(const mrg_nn_cross_attention *a, mrg_
         !check_input("cross-attention context", context, a->ctx_dim))
         return NULL;
     if (context->shape[0] != x->shape[0]) {
-        mrg_error(MRG_ERR_INVALID_ARG, "cross-attention: batch %lld of the queries, %lld of the context",
+        mrg_error(MRG_ERR_INVALID_ARG,
+                  "cross-attention: batch %lld of the queries, %lld of the context",
                   (long long)x->shape[0], (long long)context->shape[0]);
         return NULL;
     }
     int64_t B = x->shape[0], Tq = x->shape[1], D = a->dim, H = a->heads, hd = D / H;
-    mrg_tensor *q = project_heads(&a->q, x, H, hd);        /* (B, H, Tq, hd) */
-    mrg_tensor *k = project_heads(&a->k, context, H, hd);  /* (B, H, Tk, hd) */
-    mrg_tensor *v = project_heads(&a->v, context, H, hd);  /* (B, H, Tk, hd) */
-    mrg_tensor *o = mrg_sdpa(q, k, v, key_mask, false, 1.0f / sqrtf((float)hd)); /* (B, H, Tq, hd) */
+    mrg_tensor *q = project_heads(&a->q, x, H, hd);       /* (B, H, Tq, hd) */
+    mrg_tensor *k = project_heads(&a->k, context, H, hd); /* (B, H, Tk, hd) */
+    mrg_tensor *v = project_heads(&a->v, context, H, hd); /* (B, H, Tk, hd) */
+    mrg_tensor *o =
+        mrg_sdpa(q, k, v, key_mask, false, 1.0f / sqrtf((float)hd)); /* (B, H, Tq, hd) */
     return merge_heads(&a->proj, o, B, Tq, D);
 }

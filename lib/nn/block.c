@@ -18,14 +18,14 @@ mrg_status mrg_nn_block_init(mrg_nn_block *b, mrg_nn_ctx *ctx, const char *name,
 
 mrg_tensor *mrg_nn_block_forward(const mrg_nn_block *b, mrg_tensor *x, mrg_tensor *key_mask) {
     /* x (B, T, D) */
-    x = mrg_add(x, mrg_nn_attention_forward(&b->attn, mrg_nn_layernorm_forward(&b->norm1, x),
-                                            key_mask));
+    x = mrg_add(
+        x, mrg_nn_attention_forward(&b->attn, mrg_nn_layernorm_forward(&b->norm1, x), key_mask));
     return mrg_add(x, mrg_nn_mlp_forward(&b->mlp, mrg_nn_layernorm_forward(&b->norm2, x)));
 }
 
 mrg_status mrg_nn_cross_block_init(mrg_nn_cross_block *b, mrg_nn_ctx *ctx, const char *name,
-                                   int64_t dim, int64_t ctx_dim, int heads,
-                                   int64_t mlp_hidden, float eps) {
+                                   int64_t dim, int64_t ctx_dim, int heads, int64_t mlp_hidden,
+                                   float eps) {
     char pn[64];
     MRG_NN_TRY(mrg_nn_join(pn, name, "norm1"));
     MRG_NN_TRY(mrg_nn_layernorm_init(&b->norm1, ctx, pn, dim, eps));

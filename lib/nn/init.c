@@ -38,19 +38,36 @@ float mrg_nn_rand_normal(uint64_t *state) {
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
+/* Two independent N(0, 1) samples from one Box-Muller draw (float math:
+ * plenty for initialisation, and fast for 100M-parameter models). */
+static void normal_pair(uint64_t *rng, float *a, float *b) {
+    uint64_t r = mrg_nn_rand_u64(rng);
+    float u1 = ((float)(r >> 40) + 1.0f) * (1.0f / 16777216.0f); /* (0, 1] */
+    float u2 = (float)(r & 0xFFFFFF) * (1.0f / 16777216.0f);     /* [0, 1) */
+    float rad = sqrtf(-2.0f * logf(u1)), th = 6.2831853f * u2;
+    *a = rad * cosf(th);
+    *b = rad * sinf(th);
+}
+
 static void fill_host(float *x, int64_t n, mrg_nn_fill fill, float std, uint64_t *rng) {
+    if (fill == MRG_NN_ZEROS || fill == MRG_NN_ONES) {
+        for (int64_t i = 0; i < n; i++) x[i] = fill == MRG_NN_ONES ? 1.0f : 0.0f;
+        return;
+    }
+    float z[2];
+    int have = 0;
     for (int64_t i = 0; i < n; i++) {
-        switch (fill) {
-        case MRG_NN_ZEROS: x[i] = 0.0f; break;
-        case MRG_NN_ONES: x[i] = 1.0f; break;
-        case MRG_NN_NORMAL: x[i] = std * mrg_nn_rand_normal(rng); break;
-        case MRG_NN_TRUNC_NORMAL: {
-            float z;
-            do z = mrg_nn_rand_normal(rng);
-            while (fabsf(z) > 2.0f); /* resample outside ±2σ */
-            x[i] = std * z;
-            break;
-        }
+        for (;;) {
+            if (!have) {
+                normal_pair(rng, &z[0], &z[1]);
+                have = 2;
+            }
+            float v = z[--have];
+            /* trunc-normal: resample outside ±2σ */
+            if (fill == MRG_NN_NORMAL || fabsf(v) <= 2.0f) {
+                x[i] = std * v;
+                break;
+            }
         }
     }
 }

@@ -5,8 +5,8 @@
 mrg_status mrg_nn_linear_init(mrg_nn_linear *l, mrg_nn_ctx *ctx, const char *name, int64_t in,
                               int64_t out, bool bias) {
     if (in <= 0 || out <= 0)
-        return mrg_error(MRG_ERR_INVALID_ARG, "linear %s: sizes %lld -> %lld", name,
-                         (long long)in, (long long)out);
+        return mrg_error(MRG_ERR_INVALID_ARG, "linear %s: sizes %lld -> %lld", name, (long long)in,
+                         (long long)out);
     char pn[64];
     l->in = in;
     l->out = out;
@@ -16,8 +16,7 @@ mrg_status mrg_nn_linear_init(mrg_nn_linear *l, mrg_nn_ctx *ctx, const char *nam
                                MRG_NN_TRUNC_NORMAL, 0.02f, &l->weight));
     if (bias) {
         MRG_NN_TRY(mrg_nn_join(pn, name, "bias"));
-        MRG_NN_TRY(mrg_nn_param_st(ctx, pn, MRG_F32, MRG_SHAPE(out), MRG_NN_ZEROS, 0.0f,
-                                   &l->bias));
+        MRG_NN_TRY(mrg_nn_param_st(ctx, pn, MRG_F32, MRG_SHAPE(out), MRG_NN_ZEROS, 0.0f, &l->bias));
     }
     return MRG_OK;
 }
@@ -34,8 +33,7 @@ mrg_status mrg_nn_layernorm_init(mrg_nn_layernorm *l, mrg_nn_ctx *ctx, const cha
     char pn[64];
     l->eps = eps;
     MRG_NN_TRY(mrg_nn_join(pn, name, "weight"));
-    MRG_NN_TRY(mrg_nn_param_st(ctx, pn, MRG_F32, MRG_SHAPE(dim), MRG_NN_ONES, 0.0f,
-                               &l->weight));
+    MRG_NN_TRY(mrg_nn_param_st(ctx, pn, MRG_F32, MRG_SHAPE(dim), MRG_NN_ONES, 0.0f, &l->weight));
     MRG_NN_TRY(mrg_nn_join(pn, name, "bias"));
     return mrg_nn_param_st(ctx, pn, MRG_F32, MRG_SHAPE(dim), MRG_NN_ZEROS, 0.0f, &l->bias);
 }
@@ -55,5 +53,5 @@ mrg_status mrg_nn_mlp_init(mrg_nn_mlp *m, mrg_nn_ctx *ctx, const char *name, int
 
 mrg_tensor *mrg_nn_mlp_forward(const mrg_nn_mlp *m, mrg_tensor *x) {
     mrg_tensor *h = mrg_gelu(mrg_nn_linear_forward(&m->fc1, x)); /* (..., hidden) */
-    return mrg_nn_linear_forward(&m->fc2, h);                     /* (..., dim) */
+    return mrg_nn_linear_forward(&m->fc2, h);                    /* (..., dim) */
 }

@@ -18,10 +18,10 @@ static inline mrg_status mrg_nn_join(char out[64], const char *a, const char *b)
 mrg_status mrg_nn_param_st(mrg_nn_ctx *ctx, const char *name, mrg_dtype dt, int ndim,
                            const int64_t *shape, mrg_nn_fill fill, float std, mrg_tensor **out);
 
-#define MRG_NN_TRY(expr)                 \
-    do {                                 \
-        mrg_status st_ = (expr);         \
-        if (st_ != MRG_OK) return st_;   \
+#define MRG_NN_TRY(expr)                                                                           \
+    do {                                                                                           \
+        mrg_status st_ = (expr);                                                                   \
+        if (st_ != MRG_OK) return st_;                                                             \
     } while (0)
 
 #endif

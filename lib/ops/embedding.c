@@ -22,6 +22,9 @@ mrg_tensor *mrg_embedding(mrg_tensor *w, mrg_tensor *ids) {
         OPS_FAIL("embedding: ids must be i32 (got %s)", mrg_dtype_name(ids->dtype));
     if (ids->ndim + 1 > MRG_MAX_DIMS)
         OPS_FAIL("embedding: ids %s have too many dims", OPS_SHAPE(ids));
+    if (ids->id_range_known && (ids->id_min < 0 || ids->id_max >= w->shape[0]))
+        OPS_FAIL("embedding: id %d outside the table of %lld rows",
+                 ids->id_min < 0 ? ids->id_min : ids->id_max, (long long)w->shape[0]);
     int64_t shape[MRG_MAX_DIMS];
     for (int i = 0; i < ids->ndim; i++) shape[i] = ids->shape[i];
     shape[ids->ndim] = w->shape[1];

@@ -45,7 +45,7 @@ const char *test_shared_dir(void);
 /* Loads golden tensor `name` from f as a new step tensor on dev
  * (f32 data, or i32 for I32 entries). NULL + CHECK failure when missing. */
 mrg_tensor *test_load(mrg_device *dev, const mrg_st_file *f, const char *name);
-/* Host copy of a golden tensor as f32 (static storage freed by the caller). */
+/* Host copy of a golden tensor as f32 (malloc'd; the caller frees it). */
 float *test_golden_f32(const mrg_st_file *f, const char *name, int64_t *n);
 
 /* Deterministic uniform random floats in [lo, hi). */

@@ -8,6 +8,7 @@ Writes small files (a few KiB in all):
   img_gray8.png img_graya8.png img_rgb8.png img_rgba8.png img_gray16.png
   img_rgb16.png img_palette.png   PNGs of fixed random pixels
   img_rgb.jpg                     a smooth JPEG (quality 95)
+  img_progressive.jpg             a progressive JPEG
   img_truncated.png               a valid PNG cut in half
   image_golden.safetensors        expected (3, H, W) float32 planes per file,
                                   bilinear resizes by torch F.interpolate
@@ -116,6 +117,13 @@ def main():
     Image.fromarray(smooth).save(os.path.join(out, "img_rgb.jpg"), quality=95)
     g["jpeg"] = planes(np.asarray(Image.open(os.path.join(out, "img_rgb.jpg")).convert("RGB")),
                        255)
+
+    # Progressive JPEG (several scans, Huffman tables between them).
+    prog = np.stack([xx * 7 % 256, yy * 9, (xx * yy) % 256], axis=2).astype(np.uint8)
+    Image.fromarray(prog).save(os.path.join(out, "img_progressive.jpg"), quality=90,
+                               progressive=True)
+    g["jpeg_progressive"] = planes(
+        np.asarray(Image.open(os.path.join(out, "img_progressive.jpg")).convert("RGB")), 255)
 
     with open(os.path.join(out, "img_rgb8.png"), "rb") as f:
         full = f.read()

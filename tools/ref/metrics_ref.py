@@ -8,8 +8,9 @@ with --meteor, the METEOR 1.5 jar (needs java). The R2Gen IU cleaning rule
 is written here from its description in ../shared/REFERENCE.md.
 
 Commands
-  clean IN OUT            clean every "report" of IN (.jsonl {"id","report"} lines,
-                          or an R2Gen annotation.json: all splits) into OUT (.jsonl)
+  clean IN RAW CLEAN      every "report" of IN (.jsonl {"id","report"} lines, or an
+                          R2Gen annotation.json: all splits) as {"id","report"} lines:
+                          as given into RAW, cleaned into CLEAN (ids r00000, ...)
   score PRED REF OUT [--meteor] [--clean]
                           score {"id","report"} predictions against references
                           ({"id","report"} or {"id","reports":[...]}) and write
@@ -220,9 +221,10 @@ def fixtures(outdir, meteor=False):
            'Sizes: 3 mm (stable)? Yes! 50% & more; A+B=C <x> @home [ok] {x} ~#$|`',
            'Quote "x" slash a/b back\\slash it\'s. 3. Three. 4. four 5. five',
            '', '.', '. . .', 'a. b.', '  Lead.  trailing.  ']
-    write_jsonl(os.path.join(outdir, 'clean.jsonl'),
-                [{'id': 'c%02d' % k, 'report': r, 'clean': clean_report_iu_xray(r)}
-                 for k, r in enumerate(raw)])
+    write_jsonl(os.path.join(outdir, 'clean.raw.jsonl'),
+                [{'id': 'c%02d' % k, 'report': r} for k, r in enumerate(raw)])
+    write_jsonl(os.path.join(outdir, 'clean.expected.jsonl'),
+                [{'id': 'c%02d' % k, 'report': clean_report_iu_xray(r)} for k, r in enumerate(raw)])
 
 
 # ---------------------------------------------------------------- IU cases
@@ -284,14 +286,16 @@ def main(argv):
         return 0 if len(argv) >= 2 else 2
     cmd, args = argv[1], [a for a in argv[2:] if not a.startswith('--')]
     flags = {a for a in argv[2:] if a.startswith('--')}
-    if cmd == 'clean' and len(args) == 2:
+    if cmd == 'clean' and len(args) == 3:
         if args[0].endswith('.json'):
             ann = json.load(open(args[0]))
             rows = [e for split in ann for e in ann[split]]
         else:
             rows = read_jsonl(args[0])
-        write_jsonl(args[1], [{'id': r['id'], 'report': r['report'],
-                               'clean': clean_report_iu_xray(r['report'])} for r in rows])
+        ids = ['r%05d' % k for k in range(len(rows))]
+        write_jsonl(args[1], [{'id': i, 'report': r['report']} for i, r in zip(ids, rows)])
+        write_jsonl(args[2], [{'id': i, 'report': clean_report_iu_xray(r['report'])}
+                              for i, r in zip(ids, rows)])
     elif cmd == 'score' and len(args) == 3:
         score_files(args[0], args[1], args[2], '--meteor' in flags, '--clean' in flags)
     elif cmd == 'fixtures' and len(args) == 1:

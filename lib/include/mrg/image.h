@@ -8,6 +8,7 @@
 #ifndef MRG_IMAGE_H
 #define MRG_IMAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mrg/status.h"
@@ -29,6 +30,8 @@ void mrg_image_free(mrg_image *img);
  * [0, 1]. MRG_ERR_IO/NOT_FOUND for an unreadable file, MRG_ERR_FORMAT for a
  * corrupt or unsupported one; the message names the file. */
 mrg_status mrg_image_load(const char *path, mrg_image *out);
+/* The same from an encoded file in memory; name is used in messages. */
+mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_image *out);
 
 /* Bilinear resize to (height, width), matching PyTorch
  * F.interpolate(mode="bilinear", align_corners=False, antialias=False):

@@ -10,7 +10,8 @@
  * Typical decoding loop:
  *   mrg_kv_cache *kv = mrg_kv_cache_new(m, 1, max_T);
  *   logits = mrg_llama_forward_ids(m, prompt (1, T), NULL, kv, true);   (1, V)
- *   loop: pick id; mrg_step_reset(dev); logits = mrg_llama_forward_ids(m, id (1, 1), NULL, kv, true);
+ *   loop: pick id; mrg_step_reset(dev);
+ *         logits = mrg_llama_forward_ids(m, id (1, 1), NULL, kv, true);
  * The cache is persistent and survives mrg_step_reset(). */
 #ifndef MRG_LLAMA_H
 #define MRG_LLAMA_H
@@ -23,14 +24,14 @@ extern "C" {
 #endif
 
 typedef struct mrg_llama_config {
-    int dim;         /* model width D */
-    int hidden_dim;  /* SwiGLU width */
+    int dim;        /* model width D */
+    int hidden_dim; /* SwiGLU width */
     int n_layers;
-    int n_heads;     /* query heads H; head size D / H */
-    int n_kv_heads;  /* key/value heads Hkv (H a multiple of Hkv) */
+    int n_heads;    /* query heads H; head size D / H */
+    int n_kv_heads; /* key/value heads Hkv (H a multiple of Hkv) */
     int vocab_size;
-    int max_seq;     /* longest position the model was trained for */
-    float norm_eps;  /* RMSNorm epsilon */
+    int max_seq;    /* longest position the model was trained for */
+    float norm_eps; /* RMSNorm epsilon */
     float rope_theta;
     mrg_rope_layout rope_layout; /* HALF for Hugging Face, INTERLEAVED for llama2.c */
     bool tied_embeddings;        /* the classifier is the token embedding table */
@@ -48,22 +49,22 @@ mrg_status mrg_llama_config_check(const mrg_llama_config *cfg);
 mrg_status mrg_llama_config_read_hf(const char *path, mrg_llama_config *cfg);
 
 typedef struct mrg_llama_layer {
-    mrg_tensor *attn_norm;              /* (D) */
-    mrg_tensor *wq;                     /* (H·Dh, D) */
-    mrg_tensor *wk, *wv;                /* (Hkv·Dh, D) */
-    mrg_tensor *wo;                     /* (D, H·Dh) */
-    mrg_tensor *ffn_norm;               /* (D) */
-    mrg_tensor *w_gate, *w_up;          /* (F, D) */
-    mrg_tensor *w_down;                 /* (D, F) */
+    mrg_tensor *attn_norm;     /* (D) */
+    mrg_tensor *wq;            /* (H·Dh, D) */
+    mrg_tensor *wk, *wv;       /* (Hkv·Dh, D) */
+    mrg_tensor *wo;            /* (D, H·Dh) */
+    mrg_tensor *ffn_norm;      /* (D) */
+    mrg_tensor *w_gate, *w_up; /* (F, D) */
+    mrg_tensor *w_down;        /* (D, F) */
 } mrg_llama_layer;
 
 typedef struct mrg_llama {
     mrg_llama_config cfg;
     mrg_device *dev;
-    mrg_tensor *tok_emb;      /* (V, D) */
-    mrg_llama_layer *layers;  /* n_layers */
-    mrg_tensor *norm;         /* (D) final RMSNorm */
-    mrg_tensor *lm_head;      /* (V, D); == tok_emb when tied */
+    mrg_tensor *tok_emb;     /* (V, D) */
+    mrg_llama_layer *layers; /* n_layers */
+    mrg_tensor *norm;        /* (D) final RMSNorm */
+    mrg_tensor *lm_head;     /* (V, D); == tok_emb when tied */
 } mrg_llama;
 
 /* Options for loading. weight_dtype < 0 keeps each tensor's storage dtype;
@@ -101,12 +102,15 @@ mrg_status mrg_llama_save_hf(const mrg_llama *m, const char *dir);
 typedef struct mrg_kv_cache {
     mrg_device *dev;
     int n_layers;
-    int64_t batch, n_kv_heads, max_len, head_dim;
-    int64_t len;      /* positions filled so far */
-    mrg_tensor **k;   /* n_layers persistent f32 (B, Hkv, max_len, Dh) */
+    int64_t batch;    /* rows in use (the batch a forward must have) */
+    int64_t capacity; /* rows allocated */
+    int64_t n_kv_heads, max_len, head_dim;
+    int64_t len;    /* positions filled so far */
+    mrg_tensor **k; /* n_layers persistent f32 (capacity, Hkv, max_len, Dh) */
     mrg_tensor **v;
 } mrg_kv_cache;
 
+/* A cache of `batch` rows (its capacity) and max_len positions. */
 mrg_kv_cache *mrg_kv_cache_new(const mrg_llama *m, int64_t batch, int64_t max_len);
 void mrg_kv_cache_free(mrg_kv_cache *c);
 /* Forgets every position (len = 0); the memory is kept. */
@@ -116,6 +120,10 @@ mrg_status mrg_kv_cache_truncate(mrg_kv_cache *c, int64_t len);
 /* Reorders along the batch axis: row b becomes old row src[b] (b < batch,
  * repeats allowed), as beam search needs after choosing beams. */
 mrg_status mrg_kv_cache_reorder(mrg_kv_cache *c, const int32_t *src);
+/* The same with a new row count n (1 <= n <= capacity): row b < n becomes
+ * old row src[b]. Beam search prefills one row (select {0}, n = 1, before
+ * the prompt), then fans it out to the beams (src {0, 0, 0}, n = 3). */
+mrg_status mrg_kv_cache_select(mrg_kv_cache *c, const int32_t *src, int64_t n);
 
 /* ---- forward ----------------------------------------------------------- */
 
@@ -128,6 +136,10 @@ mrg_tensor *mrg_llama_embed(mrg_llama *m, mrg_tensor *ids);
  *   cache:    NULL (positions 0..T−1), or a cache whose len is the position
  *             of x's first token; the new keys/values are appended and
  *             cache->len advances by T.
+ * Token t of x sits at position cache->len + t (0 + t without a cache) in
+ * every row. Rows of different lengths can be left-padded with masked
+ * positions: RoPE attention depends only on relative positions, so a
+ * left-padded row gives the same results as the unpadded sequence.
  * Returns the final-normed hidden states (B, T, D). */
 mrg_tensor *mrg_llama_hidden(mrg_llama *m, mrg_tensor *x, mrg_tensor *key_mask,
                              mrg_kv_cache *cache);

@@ -71,16 +71,16 @@ mrg_status mrg_params_save(const mrg_params *p, mrg_st_writer *w);
 
 typedef struct mrg_nn_ctx {
     mrg_device *dev;
-    mrg_params *params;   /* receives every parameter created */
-    uint64_t rng;         /* splitmix64 state of the initialiser */
-    bool trainable;       /* new parameters receive gradients */
+    mrg_params *params; /* receives every parameter created */
+    uint64_t rng;       /* splitmix64 state of the initialiser */
+    bool trainable;     /* new parameters receive gradients */
     /* Leave parameters zero instead of drawing random values: for models
      * whose values come from a checkpoint right after construction. */
     bool skip_init;
     /* Storage dtype of linear weight matrices when frozen (f32, bf16, f16);
      * biases and norms are always f32. Ignored for trainable parameters. */
     mrg_dtype frozen_weight_dtype;
-    char prefix[48];      /* prepended to every parameter name, e.g. "vit." */
+    char prefix[48]; /* prepended to every parameter name, e.g. "vit." */
 } mrg_nn_ctx;
 
 /* A context with f32 weights, random init and no prefix. */
@@ -166,9 +166,8 @@ typedef struct mrg_nn_cross_attention {
     int heads;
     int64_t dim, ctx_dim;
 } mrg_nn_cross_attention;
-mrg_status mrg_nn_cross_attention_init(mrg_nn_cross_attention *a, mrg_nn_ctx *ctx,
-                                       const char *name, int64_t dim, int64_t ctx_dim,
-                                       int heads);
+mrg_status mrg_nn_cross_attention_init(mrg_nn_cross_attention *a, mrg_nn_ctx *ctx, const char *name,
+                                       int64_t dim, int64_t ctx_dim, int heads);
 /* x (B, Tq, dim), context (B, Tk, ctx_dim), key_mask (B, Tk) or NULL →
  * (B, Tq, dim) */
 mrg_tensor *mrg_nn_cross_attention_forward(const mrg_nn_cross_attention *a, mrg_tensor *x,
@@ -197,8 +196,8 @@ typedef struct mrg_nn_cross_block {
     mrg_nn_mlp mlp;
 } mrg_nn_cross_block;
 mrg_status mrg_nn_cross_block_init(mrg_nn_cross_block *b, mrg_nn_ctx *ctx, const char *name,
-                                   int64_t dim, int64_t ctx_dim, int heads,
-                                   int64_t mlp_hidden, float eps);
+                                   int64_t dim, int64_t ctx_dim, int heads, int64_t mlp_hidden,
+                                   float eps);
 /* x (B, Tq, dim), context (B, Tk, ctx_dim), key_mask (B, Tk) or NULL →
  * (B, Tq, dim) */
 mrg_tensor *mrg_nn_cross_block_forward(const mrg_nn_cross_block *b, mrg_tensor *x,

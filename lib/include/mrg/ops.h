@@ -63,7 +63,8 @@ mrg_tensor *mrg_rope(mrg_tensor *x, int64_t pos0, float theta, mrg_rope_layout l
 /* ---- lookup ----------------------------------------------------------- */
 
 /* w (V, D) any float dtype, ids I32 (...) → (..., D). Out-of-range ids are
- * an error (checked on the host when ids were uploaded from the host). */
+ * an error when the ids came from the host (their range is recorded at
+ * upload); ids computed on the device and out of range give a zero row. */
 mrg_tensor *mrg_embedding(mrg_tensor *w, mrg_tensor *ids);
 
 /* ---- reductions and shapes -------------------------------------------- */

@@ -54,6 +54,10 @@ typedef struct mrg_tensor {
     bool persistent;         /* not from the step arena */
     bool owns_buffer;        /* persistent tensor that frees buf */
     char name[64];           /* optional, for messages and checkpoints */
+    /* I32 tensors filled from the host remember their value range, so that
+     * ops such as mrg_embedding can reject bad ids without a device read. */
+    bool id_range_known;
+    int32_t id_min, id_max;
 } mrg_tensor;
 
 /* ---- devices ---------------------------------------------------------- */

@@ -42,15 +42,15 @@ extern "C" {
 #endif
 
 typedef struct mrg_vit_config {
-    int image_size;   /* square input side S, pixels */
-    int patch_size;   /* P; S must be a multiple */
-    int in_chans;     /* 3 */
-    int dim;          /* D */
-    int depth;        /* number of blocks */
-    int heads;        /* D must be a multiple */
-    int mlp_hidden;   /* width of the MLP, usually 4·D */
-    int num_classes;  /* 0: no head */
-    float eps;        /* LayerNorm epsilon, 1e-6 */
+    int image_size;        /* square input side S, pixels */
+    int patch_size;        /* P; S must be a multiple */
+    int in_chans;          /* 3 */
+    int dim;               /* D */
+    int depth;             /* number of blocks */
+    int heads;             /* D must be a multiple */
+    int mlp_hidden;        /* width of the MLP, usually 4·D */
+    int num_classes;       /* 0: no head */
+    float eps;             /* LayerNorm epsilon, 1e-6 */
     float mean[3], std[3]; /* input normalisation, per channel */
 } mrg_vit_config;
 

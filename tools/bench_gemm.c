@@ -1,0 +1,228 @@
+/* mrg bench gemm: speed of the backend's GEMM through the vtable, next to
+ * the raw library it builds on, measured in the same run on the same data:
+ * OpenBLAS cblas_sgemm on the cpu device, CLBlastSgemm on the OpenCL
+ * device's own queue and buffers. Square row-major C = A·B; the bf16 column
+ * stores B in bf16 (the frozen-weight case: converted inside the kernel). */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "core/backend.h"
+#include "mrg/mrg.h"
+#ifdef MRG_HAVE_OPENCL
+#include <clblast_c.h>
+
+#include "../cl/cl.h"
+#endif
+
+#define MAX_SIZES 32
+
+static int usage(int code) {
+    fprintf(code ? stderr : stdout,
+            "usage: mrg bench gemm [--device D] [--sizes N,N,...] [--max N] [--repeat R]\n"
+            "                      [--budget S]\n\n"
+            "GFLOP/s of square C = A·B (2·N³ flops) through the mrg backend, with B in f32\n"
+            "and in bf16, next to the raw library on the same device: OpenBLAS cblas_sgemm\n"
+            "(cpu) or CLBlastSgemm (opencl), and the ratio mrg f32 / raw.\n"
+            "  --device D   cpu, opencl, opencl:N (default: the default device)\n"
+            "  --sizes L    comma-separated sizes (default 256,512,1024,2048,4096)\n"
+            "  --max N      skip sizes above N\n"
+            "  --repeat R   timed calls per measurement after one warm-up (default 5)\n"
+            "  --budget S   stop before a size whose estimated time exceeds S seconds\n"
+            "               (default 60; slow devices stop early)\n");
+    return code;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct bench_case {
+    mrg_device *dev;
+    int64_t n;
+    mrg_tensor *a, *b, *b16, *c;
+    float *ha, *hb, *hc; /* host copies for OpenBLAS */
+} bench_case;
+
+/* One C = A·B through the vtable, B f32 or bf16. */
+static mrg_status run_backend(bench_case *bc, bool bf16) {
+    int64_t n = bc->n;
+    return bc->dev->be->gemm(bc->dev, false, false, n, n, n, 1.0f, mrg_ptr_of(bc->a), n, 0,
+                             mrg_ptr_of(bf16 ? bc->b16 : bc->b), n, 0, 0.0f, mrg_ptr_of(bc->c),
+                             n, 0, 1);
+}
+
+/* One C = A·B through the raw library. */
+static mrg_status run_raw(bench_case *bc) {
+    int n = (int)bc->n;
+    if (mrg_device_is_cpu(bc->dev)) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, bc->ha, n, bc->hb,
+                    n, 0.0f, bc->hc, n);
+        return MRG_OK;
+    }
+#ifdef MRG_HAVE_OPENCL
+    mrg_cl_ctx *c = (mrg_cl_ctx *)bc->dev->ctx;
+    CLBlastStatusCode s = CLBlastSgemm(
+        CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)n, (size_t)n,
+        (size_t)n, 1.0f, (cl_mem)bc->a->buf->handle, (size_t)bc->a->offset, (size_t)n,
+        (cl_mem)bc->b->buf->handle, (size_t)bc->b->offset, (size_t)n, 0.0f,
+        (cl_mem)bc->c->buf->handle, (size_t)bc->c->offset, (size_t)n, &c->queue, NULL);
+    if (s != CLBlastSuccess) return mrg_error(MRG_ERR_DEVICE, "CLBlastSgemm: status %d", (int)s);
+    return MRG_OK;
+#else
+    return mrg_error(MRG_ERR_UNSUPPORTED, "no raw reference for this device");
+#endif
+}
+
+/* Seconds per call: one warm-up call (kernel builds, tuning caches), then
+ * `repeat` calls enqueued back to back and one sync. which: 0 mrg f32,
+ * 1 mrg bf16, 2 raw. */
+static mrg_status time_it(bench_case *bc, int which, int repeat, double *sec) {
+    mrg_status st = MRG_OK;
+    for (int r = -1; r < repeat && st == MRG_OK; r++) {
+        if (r == 0) {
+            st = mrg_device_sync(bc->dev);
+            *sec = now_s();
+        }
+        if (st == MRG_OK) st = which == 2 ? run_raw(bc) : run_backend(bc, which == 1);
+    }
+    if (st == MRG_OK) st = mrg_device_sync(bc->dev);
+    *sec = (now_s() - *sec) / repeat;
+    return st;
+}
+
+static void free_case(bench_case *bc) {
+    mrg_tensor_free(bc->a);
+    mrg_tensor_free(bc->b);
+    mrg_tensor_free(bc->b16);
+    mrg_tensor_free(bc->c);
+    free(bc->ha);
+    free(bc->hb);
+    free(bc->hc);
+}
+
+static mrg_status setup_case(bench_case *bc, mrg_device *dev, int64_t n) {
+    memset(bc, 0, sizeof *bc);
+    bc->dev = dev;
+    bc->n = n;
+    int64_t shape[2] = {n, n};
+    bc->a = mrg_tensor_new_persistent(dev, MRG_F32, 2, shape);
+    bc->b = mrg_tensor_new_persistent(dev, MRG_F32, 2, shape);
+    bc->b16 = mrg_tensor_new_persistent(dev, MRG_BF16, 2, shape);
+    bc->c = mrg_tensor_new_persistent(dev, MRG_F32, 2, shape);
+    bc->ha = malloc((size_t)(n * n) * sizeof(float));
+    bc->hb = malloc((size_t)(n * n) * sizeof(float));
+    bc->hc = malloc((size_t)(n * n) * sizeof(float));
+    if (!bc->a || !bc->b || !bc->b16 || !bc->c) return MRG_ERR_OOM; /* message already set */
+    if (!bc->ha || !bc->hb || !bc->hc) return mrg_error(MRG_ERR_OOM, "out of host memory");
+    unsigned s = 1234567u;
+    for (int64_t i = 0; i < n * n; i++) {
+        s = s * 1664525u + 1013904223u;
+        bc->ha[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+        s = s * 1664525u + 1013904223u;
+        bc->hb[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+    }
+    mrg_status st = mrg_tensor_upload_f32(bc->a, bc->ha);
+    if (st == MRG_OK) st = mrg_tensor_upload_f32(bc->b, bc->hb);
+    if (st == MRG_OK) st = mrg_tensor_upload_f32(bc->b16, bc->hb);
+    return st;
+}
+
+static int parse_sizes(const char *s, int64_t *sizes) {
+    int n = 0;
+    while (*s && n < MAX_SIZES) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v <= 0 || v > 65536) return -1;
+        sizes[n++] = v;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return -1;
+    }
+    return n;
+}
+
+int bench_gemm(int argc, char **argv) {
+    const char *device = NULL;
+    int64_t sizes[MAX_SIZES] = {256, 512, 1024, 2048, 4096};
+    int n_sizes = 5, repeat = 5;
+    long max_n = 0;
+    double budget = 60.0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        bool has = i + 1 < argc;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage(0);
+        if (!strcmp(o, "--device") && has) {
+            device = argv[++i];
+        } else if (!strcmp(o, "--sizes") && has) {
+            n_sizes = parse_sizes(argv[++i], sizes);
+            if (n_sizes <= 0) {
+                fprintf(stderr, "mrg bench gemm: bad --sizes '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(o, "--max") && has) {
+            max_n = atol(argv[++i]);
+        } else if (!strcmp(o, "--repeat") && has) {
+            repeat = atoi(argv[++i]);
+            if (repeat < 1) {
+                fprintf(stderr, "mrg bench gemm: --repeat must be >= 1\n");
+                return 2;
+            }
+        } else if (!strcmp(o, "--budget") && has) {
+            budget = atof(argv[++i]);
+        } else {
+            fprintf(stderr, "mrg bench gemm: unknown option '%s' (see --help)\n", o);
+            return 2;
+        }
+    }
+    mrg_device *dev = mrg_device_open(device ? device : mrg_default_device_name());
+    if (!dev) {
+        fprintf(stderr, "mrg bench gemm: %s\n", mrg_last_error());
+        return 2;
+    }
+    bool cpu = mrg_device_is_cpu(dev);
+    printf("device %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
+    printf("C = A·B, row-major, square; mean of %d calls after 1 warm-up\n",
+           repeat);
+    printf("%6s  %12s  %12s  %7s  %12s\n", "N", "mrg f32", cpu ? "OpenBLAS" : "CLBlast",
+           "ratio", "mrg bf16 B");
+    int code = 0;
+    double last_call = 0; /* seconds per call at the previous size */
+    int64_t last_n = 0;
+    for (int k = 0; k < n_sizes; k++) {
+        int64_t n = sizes[k];
+        if (max_n > 0 && n > max_n) continue;
+        if (last_n > 0) {
+            double scale = (double)n / (double)last_n;
+            double est = last_call * scale * scale * scale * (3.0 * (repeat + 1));
+            if (est > budget) {
+                printf("stopping before N = %lld: about %.0f s estimated (--budget %.0f)\n",
+                       (long long)n, est, budget);
+                break;
+            }
+        }
+        bench_case bc;
+        mrg_status st = setup_case(&bc, dev, n);
+        double t[3] = {0, 0, 0};
+        for (int w = 0; w < 3 && st == MRG_OK; w++) st = time_it(&bc, w, repeat, &t[w]);
+        free_case(&bc);
+        if (st != MRG_OK) {
+            fprintf(stderr, "mrg bench gemm: N = %lld: %s\n", (long long)n, mrg_last_error());
+            code = 1;
+            break;
+        }
+        double flop = 2.0 * (double)n * (double)n * (double)n;
+        printf("%6lld  %8.1f GF/s  %8.1f GF/s  %7.2f  %8.1f GF/s\n", (long long)n,
+               flop / t[0] * 1e-9, flop / t[2] * 1e-9, t[2] / t[0], flop / t[1] * 1e-9);
+        fflush(stdout);
+        last_call = t[0] > t[1] ? (t[0] > t[2] ? t[0] : t[2]) : (t[1] > t[2] ? t[1] : t[2]);
+        last_n = n;
+    }
+    mrg_device_free(dev);
+    return code;
+}
