@@ -13,8 +13,7 @@ static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
 static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
 
 /* Compares img with golden tensor name (shape and values). */
-static void check_image(const mrg_st_file *g, const char *name, const mrg_image *img,
-                        double atol) {
+static void check_image(const mrg_st_file *g, const char *name, const mrg_image *img, double atol) {
     const mrg_st_tensor *t = mrg_st_find(g, name);
     CHECK(t != NULL);
     if (!t) return;
@@ -33,8 +32,8 @@ static void check_image(const mrg_st_file *g, const char *name, const mrg_image 
 }
 
 static void test_loading(const mrg_st_file *g) {
-    static const char *const pngs[] = {"gray8", "graya8", "rgb8", "rgba8",
-                                       "gray16", "rgb16", "palette"};
+    static const char *const pngs[] = {"gray8",  "graya8", "rgb8",   "rgba8",
+                                       "gray16", "rgb16",  "palette"};
     for (size_t i = 0; i < sizeof pngs / sizeof pngs[0]; i++) {
         char file[64];
         snprintf(file, sizeof file, "io/img_%s.png", pngs[i]);
@@ -218,7 +217,8 @@ static void test_write_png(void) {
     CHECK_OK(mrg_image_save_png(path, &gray));
     CHECK_OK(mrg_image_load(path, &back));
     if (back.data) {
-        for (int c = 0; c < 3; c++) CHECK(test_close("png gray", back.data + 6 * c, gray.data, 6, 0, 0));
+        for (int c = 0; c < 3; c++)
+            CHECK(test_close("png gray", back.data + 6 * c, gray.data, 6, 0, 0));
         mrg_image_free(&back);
     }
     CHECK(mrg_image_save_png("/nonexistent-dir/x.png", &gray) == MRG_ERR_IO);
@@ -241,7 +241,7 @@ int main(void) {
     test_pipeline(g);
     test_errors();
     test_write_png();
-    test_fuzz(1000);
+    test_fuzz(getenv("MRG_TEST_QUICK") ? 300 : 1000); /* shorter in the sanitizer run */
     mrg_st_close(g);
     return test_finish("image");
 }

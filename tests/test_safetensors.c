@@ -106,7 +106,8 @@ static void test_python_fixtures(void) {
         CHECK(strstr(mrg_last_error(), "(2, 3)") && strstr(mrg_last_error(), "(3, 2)"));
         /* mrg_st_get covers every tensor exactly once */
         int seen = 0;
-        for (int i = 0; i < mrg_st_count(f); i++) seen += mrg_st_find(f, mrg_st_get(f, i)->name) == mrg_st_get(f, i);
+        for (int i = 0; i < mrg_st_count(f); i++)
+            seen += mrg_st_find(f, mrg_st_get(f, i)->name) == mrg_st_get(f, i);
         CHECK(seen == 6 && mrg_st_get(f, 6) == NULL && mrg_st_get(f, -1) == NULL);
         mrg_st_close(f);
     }
@@ -199,7 +200,8 @@ static void test_roundtrip(void) {
         CHECK(((uintptr_t)x->data % mrg_dtype_size(x->dtype)) == 0);
     }
     CHECK(mrg_st_metadata(f, "step") && !strcmp(mrg_st_metadata(f, "step"), "13"));
-    CHECK(mrg_st_metadata(f, "note") && !strcmp(mrg_st_metadata(f, "note"), "tab\there \"quoted\""));
+    CHECK(mrg_st_metadata(f, "note") &&
+          !strcmp(mrg_st_metadata(f, "note"), "tab\there \"quoted\""));
     mrg_st_close(f);
 
     /* Saving into a missing directory fails with a message. */
@@ -237,7 +239,8 @@ static void test_device(const char *name) {
         CHECK(!memcmp(out, av, sizeof av));
         CHECK_OK(mrg_st_load_into(b, tb));
         CHECK_OK(mrg_tensor_to_f32(tb, out));
-        CHECK(!memcmp(out, bv, sizeof bv) || (floats[k] == MRG_F16 && fabsf(out[3] - 3.140625f) < 2e-3f));
+        CHECK(!memcmp(out, bv, sizeof bv) ||
+              (floats[k] == MRG_F16 && fabsf(out[3] - 3.140625f) < 2e-3f));
         CHECK_OK(mrg_st_load_into(c, tc));
         CHECK_OK(mrg_tensor_to_f32(tc, out));
         CHECK(!memcmp(out, cv, sizeof cv));
@@ -372,8 +375,8 @@ static void test_corrupt(void) {
                "{\"x\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,4]}}", 16, "'x'");
     bad_header("offsets not integers",
                "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0.5,4.5]}}", 16, "'x'");
-    bad_header("offsets count",
-               "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}", 16, "'x'");
+    bad_header("offsets count", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}",
+               16, "'x'");
     bad_header("negative offset",
                "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}", 16, "'x'");
     bad_header("shape/size mismatch",
@@ -386,8 +389,8 @@ static void test_corrupt(void) {
                "{\"x\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],"
                "\"data_offsets\":[0,0]}}",
                0, "2^64");
-    bad_header("negative dim",
-               "{\"x\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "'x'");
+    bad_header("negative dim", "{\"x\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}",
+               4, "'x'");
     bad_header("fractional dim",
                "{\"x\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "'x'");
     bad_header("too many dims",
@@ -401,9 +404,8 @@ static void test_corrupt(void) {
                "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                "\"y\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
                16, "overlap");
-    bad_header("unknown dtype",
-               "{\"x\":{\"dtype\":\"Q7\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
-               "unsupported dtype Q7 for tensor 'x'");
+    bad_header("unknown dtype", "{\"x\":{\"dtype\":\"Q7\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+               8, "unsupported dtype Q7 for tensor 'x'");
     bad_header("unsupported dtype",
                "{\"w\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8,
                "unsupported dtype F64 for tensor 'w'");
@@ -431,7 +433,8 @@ static void test_corrupt(void) {
         "{\"weight_map\":{\"x\":\"ok.safetensors\",\"y\":\"gone.safetensors\"}}";
     write_bytes(idx, index_missing, strlen(index_missing));
     expect_bad("missing shard", idx, "gone.safetensors");
-    const char *index_wrong = "{\"weight_map\":{\"x\":\"ok.safetensors\",\"y\":\"ok.safetensors\"}}";
+    const char *index_wrong =
+        "{\"weight_map\":{\"x\":\"ok.safetensors\",\"y\":\"ok.safetensors\"}}";
     write_bytes(idx, index_wrong, strlen(index_wrong));
     expect_bad("tensor absent from its shard", idx, "'y'");
     const char *index_nomap = "{\"metadata\":{}}";
@@ -482,9 +485,15 @@ static void test_fuzz(int iters) {
             /* mostly inside the length + header, where the parsing is */
             size_t pos = rnd() % 4 ? rnd() % (n < 400 ? n : 400) : rnd() % n;
             switch (rnd() % 3) {
-            case 0: buf[pos] ^= (uint8_t)(1u << (rnd() % 8)); break;
-            case 1: buf[pos] = (uint8_t)rnd(); break;
-            default: buf[pos] = (uint8_t)interesting[rnd() % strlen(interesting)]; break;
+                case 0:
+                    buf[pos] ^= (uint8_t)(1u << (rnd() % 8));
+                    break;
+                case 1:
+                    buf[pos] = (uint8_t)rnd();
+                    break;
+                default:
+                    buf[pos] = (uint8_t)interesting[rnd() % strlen(interesting)];
+                    break;
             }
         }
         if (rnd() % 8 == 0) len = rnd() % n; /* truncation */
@@ -523,7 +532,8 @@ static void cleanup_tmpdir(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "%s/mrg_st_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(tmpdir, sizeof tmpdir, "%s/mrg_st_XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
         return 1;
@@ -532,7 +542,8 @@ int main(void) {
     test_sharded();
     test_roundtrip();
     test_corrupt();
-    test_fuzz(3000);
+    /* MRG_TEST_QUICK (the sanitizer run in CI) shortens the fuzz loop */
+    test_fuzz(getenv("MRG_TEST_QUICK") ? 500 : 3000);
     char names[8][32];
     int nd = test_devices(names, 8);
     for (int i = 0; i < nd; i++) {

@@ -18,8 +18,8 @@ static bool ids_equal(const int32_t *a, int na, const int32_t *b, int nb) {
     return na == nb && (na == 0 || !memcmp(a, b, sizeof(int32_t) * (size_t)na));
 }
 
-static void check_encode(const mrg_tokenizer *tok, const char *text, bool bos,
-                         const int32_t *want, int nwant) {
+static void check_encode(const mrg_tokenizer *tok, const char *text, bool bos, const int32_t *want,
+                         int nwant) {
     int32_t *ids = NULL;
     int n = -1;
     CHECK_OK(mrg_tokenizer_encode(tok, text, bos, &ids, &n));
@@ -84,7 +84,8 @@ static void test_llama2(const mrg_tokenizer *tok) {
     CHECK(mrg_tokenizer_decode(tok, neg, 1) == NULL);
 
     /* pieces */
-    CHECK(mrg_tokenizer_piece(tok, 450) && !strcmp(mrg_tokenizer_piece(tok, 450), "\xe2\x96\x81The"));
+    CHECK(mrg_tokenizer_piece(tok, 450) &&
+          !strcmp(mrg_tokenizer_piece(tok, 450), "\xe2\x96\x81The"));
     CHECK(mrg_tokenizer_piece(tok, 1) && !strcmp(mrg_tokenizer_piece(tok, 1), "<s>"));
     CHECK(mrg_tokenizer_piece(tok, 0) && !strcmp(mrg_tokenizer_piece(tok, 0), "<unk>"));
     CHECK(mrg_tokenizer_piece(tok, 32000) == NULL && mrg_tokenizer_piece(tok, -1) == NULL);
@@ -123,8 +124,10 @@ static void test_llama2(const mrg_tokenizer *tok) {
 
 static void test_tok512(const mrg_tokenizer *tok) {
     CHECK(mrg_tokenizer_vocab_size(tok) == 512);
-    CHECK(mrg_tokenizer_bos(tok) == 1 && mrg_tokenizer_eos(tok) == 2 && mrg_tokenizer_unk(tok) == 0);
-    const int32_t once[] = {403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426};
+    CHECK(mrg_tokenizer_bos(tok) == 1 && mrg_tokenizer_eos(tok) == 2 &&
+          mrg_tokenizer_unk(tok) == 0);
+    const int32_t once[] = {403, 407, 261, 378, 432, 383, 286, 261,
+                            376, 298, 315, 421, 395, 317, 426};
     check_encode(tok, "Once upon a time, there was a little girl named Lily.", false, once, 15);
     check_decode(tok, once, 15, "Once upon a time, there was a little girl named Lily.");
     const int32_t emoji[] = {410, 243, 162, 155, 131, 410, 485, 13};
@@ -159,8 +162,10 @@ static bool compare_with_python(const mrg_tokenizer *tok, const char *model, con
     }
     if (rc != 0) {
         unlink(out);
-        fprintf(stderr, "  %s: Python sentencepiece unavailable (exit %d): IU X-Ray comparison "
-                        "skipped\n", label, rc);
+        fprintf(stderr,
+                "  %s: Python sentencepiece unavailable (exit %d): IU X-Ray comparison "
+                "skipped\n",
+                label, rc);
         return false;
     }
     FILE *fp = fopen(out, "r");
@@ -176,7 +181,8 @@ static bool compare_with_python(const mrg_tokenizer *tok, const char *model, con
         }
         size_t hl = strlen(hex);
         char *text = malloc(hl / 2 + 1);
-        for (size_t i = 0; i + 1 < hl; i += 2) text[i / 2] = (char)(hexval(hex[i]) * 16 + hexval(hex[i + 1]));
+        for (size_t i = 0; i + 1 < hl; i += 2)
+            text[i / 2] = (char)(hexval(hex[i]) * 16 + hexval(hex[i + 1]));
         text[hl / 2] = 0;
         int32_t want[4096];
         int nw = 0;
@@ -196,8 +202,10 @@ static bool compare_with_python(const mrg_tokenizer *tok, const char *model, con
     free(line);
     if (fp) fclose(fp);
     unlink(out);
-    fprintf(stderr, "  %s: %d texts (%d raw reports) compared with Python sentencepiece, %d "
-                    "mismatches\n", label, lines, raw, mismatches);
+    fprintf(stderr,
+            "  %s: %d texts (%d raw reports) compared with Python sentencepiece, %d "
+            "mismatches\n",
+            label, lines, raw, mismatches);
     CHECK(raw == 2955); /* 2069 train + 296 val + 590 test */
     CHECK(lines == 2 * raw);
     CHECK(mismatches == 0);

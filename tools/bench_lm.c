@@ -155,11 +155,9 @@ int bench_lm(int argc, char **argv) {
     if (G > 0)
         printf("decode    %d tokens in %.2f ms: %.1f tokens/s\n", G, 1e3 * best_d, G / best_d);
     long hwm = proc_status_kib("VmHWM");
-    printf("memory    peak RSS (VmHWM) %.1f MiB (%.1f MiB before loading); device persistent %.2f "
-           "MiB, "
-           "step arena %.2f MiB\n",
-           hwm / 1024.0, rss_before / 1024.0, (double)mrg_device_persistent_bytes(dev) / 1048576.0,
-           (double)mrg_device_arena_bytes(dev) / 1048576.0);
+    printf("memory    peak RSS (VmHWM) %.1f MiB (%.1f MiB before loading); "
+           "device persistent %.2f MiB\n",
+           hwm / 1024.0, rss_before / 1024.0, (double)mrg_device_persistent_bytes(dev) / 1048576.0);
     rc = 0;
     goto out;
 fail:

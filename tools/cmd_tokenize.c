@@ -33,8 +33,10 @@ static bool print_encoded(const mrg_tokenizer *tok, const char *text, bool bos, 
     if (mrg_tokenizer_encode(tok, text, bos, &ids, &n) != MRG_OK) return false;
     for (int i = 0; i < n; i++) {
         if (i) putchar(' ');
-        if (pieces) fputs(mrg_tokenizer_piece(tok, ids[i]), stdout);
-        else printf("%d", (int)ids[i]);
+        if (pieces)
+            fputs(mrg_tokenizer_piece(tok, ids[i]), stdout);
+        else
+            printf("%d", (int)ids[i]);
     }
     putchar('\n');
     free(ids);
@@ -122,8 +124,9 @@ int cmd_tokenize(int argc, char **argv) {
     }
     if (!model || (!decode && !text) || (decode && text)) {
         fprintf(stderr, "mrg tokenize: %s\n\n",
-                !model ? "--tokenizer FILE is required"
-                       : decode ? "give either TEXT or --decode, not both" : "TEXT is required");
+                !model   ? "--tokenizer FILE is required"
+                : decode ? "give either TEXT or --decode, not both"
+                         : "TEXT is required");
         usage(stderr);
         free(text);
         return 2;
@@ -142,7 +145,8 @@ int cmd_tokenize(int argc, char **argv) {
             rc = 2;
         } else {
             char *s = mrg_tokenizer_decode(tok, ids, n);
-            if (s) printf("%s\n", s);
+            if (s)
+                printf("%s\n", s);
             else {
                 fprintf(stderr, "mrg tokenize: %s\n", mrg_last_error());
                 rc = 2;

@@ -4,7 +4,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential cmake pkg-config
-      libopenblas-dev libcjson-dev libstb-dev libsentencepiece-dev sentencepiece
+      libopenblas-dev libcjson-dev libstb-dev libsentencepiece-dev sentencepiece zlib1g-dev
       ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd clinfo
       python3 python3-numpy)
 missing=()

@@ -102,7 +102,7 @@ static bool jpeg_tables_sane(const uint8_t *p, size_t n) {
             continue;
         }
         if (m == 0xD9) return true; /* EOI */
-        if (i + 4 > n) return true;     /* truncated: stb reports it */
+        if (i + 4 > n) return true; /* truncated: stb reports it */
         size_t len = ((size_t)p[i + 2] << 8) | p[i + 3];
         if (len < 2) return false;
         size_t body = i + 4, end = i + 2 + len;
@@ -203,7 +203,8 @@ mrg_status mrg_image_resize(const mrg_image *in, int height, int width, mrg_imag
         return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_resize: bad argument");
     mrg_status st = mrg_image_alloc(out, in->channels, height, width);
     if (st != MRG_OK) return st;
-    int *yi = malloc(sizeof(int) * 2 * (size_t)height), *xi = malloc(sizeof(int) * 2 * (size_t)width);
+    int *yi = malloc(sizeof(int) * 2 * (size_t)height),
+        *xi = malloc(sizeof(int) * 2 * (size_t)width);
     float *yl = malloc(sizeof(float) * (size_t)height), *xl = malloc(sizeof(float) * (size_t)width);
     if (!yi || !xi || !yl || !xl) {
         free(yi), free(xi), free(yl), free(xl);
@@ -237,8 +238,9 @@ mrg_status mrg_image_normalize(mrg_image *img, const float *mean, const float *s
         return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_normalize: NULL argument");
     for (int c = 0; c < img->channels; c++)
         if (!(std[c] > 0))
-            return mrg_error(MRG_ERR_INVALID_ARG, "image normalisation: std[%d] = %g is not positive",
-                             c, (double)std[c]);
+            return mrg_error(MRG_ERR_INVALID_ARG,
+                             "image normalisation: std[%d] = %g is not positive", c,
+                             (double)std[c]);
     const size_t plane = (size_t)img->height * (size_t)img->width;
     for (int c = 0; c < img->channels; c++) {
         float *p = img->data + (size_t)c * plane;
@@ -300,8 +302,8 @@ static mrg_status write_atomic(const char *path, const void *data, size_t n) {
     snprintf(tmp, tl, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        mrg_status st = mrg_error(MRG_ERR_IO, "cannot create a temporary file beside %s: %s",
-                                  path, strerror(errno));
+        mrg_status st = mrg_error(MRG_ERR_IO, "cannot create a temporary file beside %s: %s", path,
+                                  strerror(errno));
         free(tmp);
         return st;
     }
@@ -346,8 +348,10 @@ mrg_status mrg_image_save_png(const char *path, const mrg_image *img) {
     int ok = stbi_write_png_to_func(membuf_write, &m, w, h, c, pix, w * c);
     free(pix);
     mrg_status st;
-    if (!ok || m.oom) st = mrg_error(MRG_ERR_OOM, "cannot encode PNG %s", path);
-    else st = write_atomic(path, m.p, m.n);
+    if (!ok || m.oom)
+        st = mrg_error(MRG_ERR_OOM, "cannot encode PNG %s", path);
+    else
+        st = write_atomic(path, m.p, m.n);
     free(m.p);
     return st;
 }

@@ -81,9 +81,9 @@ static bool parse_dtype(const char *s, mrg_dtype *dt) {
 
 /* dtype tags of the format that this library does not load */
 static bool known_dtype(const char *s) {
-    static const char *const tags[] = {"F64", "I64", "U64", "U32", "I16", "U16", "I8",
-                                       "U8", "BOOL", "F8_E4M3", "F8_E5M2", "F8_E8M0",
-                                       "F4", "F6_E2M3", "F6_E3M2", "C64"};
+    static const char *const tags[] = {"F64", "I64",     "U64",     "U32",     "I16",     "U16",
+                                       "I8",  "U8",      "BOOL",    "F8_E4M3", "F8_E5M2", "F8_E8M0",
+                                       "F4",  "F6_E2M3", "F6_E3M2", "C64"};
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
         if (!strcmp(s, tags[i])) return true;
     return false;
@@ -131,8 +131,7 @@ static mrg_status parse_entry(mrg_st_file *f, int map, const char *path, const c
                               const cJSON *desc, const uint8_t *data, uint64_t dsize,
                               uint64_t *begin, uint64_t *end) {
     if (!cJSON_IsObject(desc))
-        return mrg_error(MRG_ERR_FORMAT, "%s: tensor '%s': entry is not a JSON object", path,
-                         name);
+        return mrg_error(MRG_ERR_FORMAT, "%s: tensor '%s': entry is not a JSON object", path, name);
     const cJSON *jd = cJSON_GetObjectItemCaseSensitive(desc, "dtype");
     const cJSON *js = cJSON_GetObjectItemCaseSensitive(desc, "shape");
     const cJSON *jo = cJSON_GetObjectItemCaseSensitive(desc, "data_offsets");
@@ -158,8 +157,8 @@ static mrg_status parse_entry(mrg_st_file *f, int map, const char *path, const c
         uint64_t d;
         if (!json_uint(it, &d) || d > (uint64_t)INT64_MAX)
             return mrg_error(MRG_ERR_FORMAT,
-                             "%s: tensor '%s': shape entries must be non-negative integers",
-                             path, name);
+                             "%s: tensor '%s': shape entries must be non-negative integers", path,
+                             name);
         shape[k++] = (int64_t)d;
     }
     if (cJSON_GetArraySize(jo) != 2 || !json_uint(jo->child, begin) ||
@@ -177,8 +176,10 @@ static mrg_status parse_entry(mrg_st_file *f, int map, const char *path, const c
     bool fits = mrg_st_span(ndim, shape, mrg_st_dtype_bytes(dt), &span);
     if (!fits || span != *end - *begin) {
         char sbuf[160], need[32];
-        if (fits) snprintf(need, sizeof need, "%llu", (unsigned long long)span);
-        else snprintf(need, sizeof need, "more than 2^64");
+        if (fits)
+            snprintf(need, sizeof need, "%llu", (unsigned long long)span);
+        else
+            snprintf(need, sizeof need, "more than 2^64");
         return mrg_error(MRG_ERR_FORMAT,
                          "%s: tensor '%s': shape %s of %s needs %s bytes but data_offsets span "
                          "%llu",
@@ -231,9 +232,9 @@ static mrg_status parse_header(mrg_st_file *f, int map, const cJSON *root, const
             const cJSON *m;
             cJSON_ArrayForEach(m, it) {
                 if (!cJSON_IsString(m)) {
-                    st = mrg_error(MRG_ERR_FORMAT,
-                                   "%s: __metadata__ value for '%s' is not a string", path,
-                                   m->string);
+                    st =
+                        mrg_error(MRG_ERR_FORMAT, "%s: __metadata__ value for '%s' is not a string",
+                                  path, m->string);
                     break;
                 }
                 if ((st = add_meta(f, m->string, m->valuestring)) != MRG_OK) break;
@@ -242,8 +243,7 @@ static mrg_status parse_header(mrg_st_file *f, int map, const cJSON *root, const
             continue;
         }
         uint64_t b = 0, e = 0;
-        if ((st = parse_entry(f, map, path, it->string, it, data, dsize, &b, &e)) != MRG_OK)
-            break;
+        if ((st = parse_entry(f, map, path, it->string, it, data, dsize, &b, &e)) != MRG_OK) break;
         r[nr].begin = b;
         r[nr].end = e;
         r[nr].tensor = f->n - 1;
@@ -257,9 +257,8 @@ static mrg_status parse_header(mrg_st_file *f, int map, const cJSON *root, const
             if (r[i].begin == r[i].end) continue;
             if (prev >= 0 && r[i].begin < r[prev].end)
                 st = mrg_error(MRG_ERR_FORMAT,
-                               "%s: tensors '%s' [%llu, %llu) and '%s' [%llu, %llu) overlap",
-                               path, f->tensors[r[prev].tensor].name,
-                               (unsigned long long)r[prev].begin,
+                               "%s: tensors '%s' [%llu, %llu) and '%s' [%llu, %llu) overlap", path,
+                               f->tensors[r[prev].tensor].name, (unsigned long long)r[prev].begin,
                                (unsigned long long)r[prev].end, f->tensors[r[i].tensor].name,
                                (unsigned long long)r[i].begin, (unsigned long long)r[i].end);
             prev = i;
@@ -486,11 +485,14 @@ static mrg_status open_index(mrg_st_file *f, const char *path) {
     if (st == MRG_OK && cJSON_IsObject(meta)) cJSON_ArrayForEach(it, meta) {
             char num[64];
             const char *v = NULL;
-            if (cJSON_IsString(it)) v = it->valuestring;
+            if (cJSON_IsString(it))
+                v = it->valuestring;
             else if (cJSON_IsNumber(it)) {
                 uint64_t u;
-                if (json_uint(it, &u)) snprintf(num, sizeof num, "%llu", (unsigned long long)u);
-                else snprintf(num, sizeof num, "%.17g", it->valuedouble);
+                if (json_uint(it, &u))
+                    snprintf(num, sizeof num, "%llu", (unsigned long long)u);
+                else
+                    snprintf(num, sizeof num, "%.17g", it->valuedouble);
                 v = num;
             }
             if (v && (st = add_meta(f, it->string, v)) != MRG_OK) break;
@@ -591,8 +593,10 @@ const mrg_st_tensor *mrg_st_find(const mrg_st_file *f, const char *name) {
         const mrg_st_tensor *t = &f->tensors[f->sorted[mid]];
         int c = strcmp(name, t->name);
         if (!c) return t;
-        if (c < 0) hi = mid - 1;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
     }
     return NULL;
 }
@@ -674,7 +678,8 @@ mrg_status mrg_st_load_into(const mrg_st_tensor *st, mrg_tensor *t) {
         return mrg_error(MRG_ERR_OOM, "out of memory converting tensor '%s' (%zu elements)",
                          st->name, n);
     const uint8_t *src = st->data;
-    for (size_t i = 0; i < n; i++) store_f(buf + i * dsz, t->dtype, load_f(src + i * ssz, st->dtype));
+    for (size_t i = 0; i < n; i++)
+        store_f(buf + i * dsz, t->dtype, load_f(src + i * ssz, st->dtype));
     mrg_status s = mrg_tensor_upload(t, buf);
     free(buf);
     return s;

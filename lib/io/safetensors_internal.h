@@ -18,10 +18,14 @@
 /* The dtype tag used in safetensors headers. */
 static inline const char *mrg_st_dtype_tag(mrg_dtype dt) {
     switch (dt) {
-    case MRG_F32: return "F32";
-    case MRG_BF16: return "BF16";
-    case MRG_F16: return "F16";
-    case MRG_I32: return "I32";
+        case MRG_F32:
+            return "F32";
+        case MRG_BF16:
+            return "BF16";
+        case MRG_F16:
+            return "F16";
+        case MRG_I32:
+            return "I32";
     }
     return "?";
 }

@@ -37,10 +37,14 @@ bool parse_byte_piece(const std::string &p, uint8_t *out) {
     for (int i = 3; i < 5; i++) {
         char c = p[i];
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= unsigned(c - '0');
-        else if (c >= 'A' && c <= 'F') v |= unsigned(c - 'A' + 10);
-        else if (c >= 'a' && c <= 'f') v |= unsigned(c - 'a' + 10);
-        else return false;
+        if (c >= '0' && c <= '9')
+            v |= unsigned(c - '0');
+        else if (c >= 'A' && c <= 'F')
+            v |= unsigned(c - 'A' + 10);
+        else if (c >= 'a' && c <= 'f')
+            v |= unsigned(c - 'a' + 10);
+        else
+            return false;
     }
     *out = uint8_t(v);
     return true;
@@ -194,8 +198,8 @@ size_t mrg_tokenizer_token_text(const mrg_tokenizer *tok, int32_t id, char *buf,
         return 1;
     }
     // Unknown tokens print as sentencepiece decodes them (" ⁇ ").
-    const std::string &p = tok->sp.IsUnknown(id) ? std::string(" \xE2\x81\x87 ")
-                                                  : tok->sp.IdToPiece(id);
+    const std::string &p =
+        tok->sp.IsUnknown(id) ? std::string(" \xE2\x81\x87 ") : tok->sp.IdToPiece(id);
     static const char kSpace[] = "\xE2\x96\x81";  // U+2581 "▁"
     size_t k = 0;
     for (size_t i = 0; i < p.size();) {

@@ -4,7 +4,12 @@
  * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
  *  "__metadata__": {"key": "value"}}, then the data. The reader validates the
  * header length, JSON, dtypes, shapes (product × element size = byte span),
- * offsets (ordered, inside the file) before handing out any pointer. */
+ * offsets (inside the data section, no two tensors overlapping; gaps are
+ * tolerated) before handing out any pointer. Errors name the file and the
+ * tensor. The writer lays files out as the reference implementation does
+ * (header padded with spaces to 8 bytes, data ordered by element size), so
+ * data pointers are aligned for files it wrote; files from other writers
+ * may have unaligned data: read it with memcpy. */
 #ifndef MRG_SAFETENSORS_H
 #define MRG_SAFETENSORS_H
 
@@ -19,7 +24,7 @@ typedef struct mrg_st_tensor {
     mrg_dtype dtype;  /* F32, BF16, F16, I32 are supported */
     int ndim;
     int64_t shape[MRG_MAX_DIMS];
-    const void *data; /* inside the mapping; valid until mrg_st_close */
+    const void *data; /* inside the mapping; valid until mrg_st_close (may be unaligned) */
     size_t nbytes;
 } mrg_st_tensor;
 
