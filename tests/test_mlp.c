@@ -93,7 +93,7 @@ int main(void) {
                     "%s: loss %.6f -> %.6f (PyTorch %.6f -> %.6f), max relative difference "
                     "%.1e\n",
                     names[d], losses[d][0], losses[d][STEPS - 1], ref[0], ref[STEPS - 1], worst);
-            char what[64];
+            char what[128];
             snprintf(what, sizeof what, "%s losses vs PyTorch", names[d]);
             CHECK(test_close(what, losses[d], ref, STEPS, 1e-4, 0));
             if (first < 0) {

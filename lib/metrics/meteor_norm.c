@@ -301,7 +301,7 @@ char *mv_meteor_normalize(const char *line) {
     int s0 = 0, e0 = b.n;
     while (s0 < e0 && b.c[s0] <= ' ') s0++;
     while (e0 > s0 && b.c[e0 - 1] <= ' ') e0--;
-    memmove(b.c, b.c + s0, (size_t)(e0 - s0) * sizeof *b.c);
+    if (e0 > s0) memmove(b.c, b.c + s0, (size_t)(e0 - s0) * sizeof *b.c);
     b.n = e0 - s0;
     if (encode(&b, &out)) goto oom;
     free(a.c);

@@ -7,6 +7,15 @@
 #include "mrg/ops.h"
 #include "mrg/autograd.h"
 #include "mrg/optim.h"
+#include "mrg/safetensors.h"
+#include "mrg/image.h"
+#include "mrg/tokenizer.h"
+#include "mrg/nn.h"
+#include "mrg/vit.h"
+#include "mrg/llama.h"
+#include "mrg/sampling.h"
+#include "mrg/text.h"
+#include "mrg/metrics.h"
 
 #define MRG_VERSION "0.1.0"
 
