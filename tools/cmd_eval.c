@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "scores_json.h"
 #include "mrg/metrics.h"
 
 static void help(FILE *out) {
@@ -36,77 +37,6 @@ static void help(FILE *out) {
             "Exit status: 0 ok, 1 unreadable or malformed input, 2 usage error.\n");
 }
 
-static const char *label_name(mrg_finding_label l) {
-    return l == MRG_LABEL_POSITIVE ? "positive" : l == MRG_LABEL_NEGATIVE ? "negative" : "absent";
-}
-
-static cJSON *num_or_null(double v) { return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v); }
-
-static cJSON *findings_json(const mrg_finding_scores *f) {
-    cJSON *o = cJSON_CreateObject();
-    for (int k = 0; k < MRG_N_FINDINGS; k++) {
-        cJSON *e = cJSON_AddObjectToObject(o, mrg_finding_name((mrg_finding)k));
-        cJSON_AddNumberToObject(e, "precision", f->precision[k]);
-        cJSON_AddNumberToObject(e, "recall", f->recall[k]);
-        cJSON_AddNumberToObject(e, "f1", f->f1[k]);
-        cJSON_AddNumberToObject(e, "tp", f->tp[k]);
-        cJSON_AddNumberToObject(e, "fp", f->fp[k]);
-        cJSON_AddNumberToObject(e, "fn", f->fn[k]);
-    }
-    cJSON *m = cJSON_AddObjectToObject(o, "macro");
-    cJSON_AddNumberToObject(m, "precision", f->macro_precision);
-    cJSON_AddNumberToObject(m, "recall", f->macro_recall);
-    cJSON_AddNumberToObject(m, "f1", f->macro_f1);
-    return o;
-}
-
-static void add_scores(cJSON *o, const double bleu[4], double meteor, double rouge, double cider) {
-    static const char *const names[4] = {"BLEU_1", "BLEU_2", "BLEU_3", "BLEU_4"};
-    for (int k = 0; k < 4; k++) cJSON_AddNumberToObject(o, names[k], bleu[k]);
-    cJSON_AddItemToObject(o, "METEOR", num_or_null(meteor));
-    cJSON_AddNumberToObject(o, "ROUGE_L", rouge);
-    cJSON_AddNumberToObject(o, "CIDEr", cider);
-}
-
-static int print_json(const mrg_scores *s, int n) {
-    cJSON *o = cJSON_CreateObject();
-    add_scores(o, s->bleu, s->meteor, s->rouge_l, s->cider);
-    if (s->has_findings) cJSON_AddItemToObject(o, "findings", findings_json(&s->findings));
-    cJSON_AddNumberToObject(o, "n", n);
-    if (!isnan(s->meteor)) {
-        cJSON *mods = cJSON_AddArrayToObject(o, "meteor_modules");
-        static const char *const mn[4] = {"exact", "stem", "synonym", "paraphrase"};
-        for (int k = 0; k < 4; k++)
-            if (s->meteor_modules & (1u << k)) cJSON_AddItemToArray(mods, cJSON_CreateString(mn[k]));
-        if (s->meteor_note[0]) cJSON_AddStringToObject(o, "meteor_note", s->meteor_note);
-    }
-    char *txt = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!txt) return 1;
-    printf("%s\n", txt);
-    free(txt);
-    return 0;
-}
-
-static void print_table(const mrg_scores *s, int n) {
-    printf("%d reports\n", n);
-    printf("  BLEU_1   %.4f\n  BLEU_2   %.4f\n  BLEU_3   %.4f\n  BLEU_4   %.4f\n", s->bleu[0],
-           s->bleu[1], s->bleu[2], s->bleu[3]);
-    if (isnan(s->meteor))
-        printf("  METEOR   -\n");
-    else
-        printf("  METEOR   %.4f\n", s->meteor);
-    printf("  ROUGE_L  %.4f\n  CIDEr    %.4f\n", s->rouge_l, s->cider);
-    if (!s->has_findings) return;
-    const mrg_finding_scores *f = &s->findings;
-    printf("\n  %-24s %9s %9s %9s %5s %5s %5s\n", "finding", "precision", "recall", "f1", "tp",
-           "fp", "fn");
-    for (int k = 0; k < MRG_N_FINDINGS; k++)
-        printf("  %-24s %9.4f %9.4f %9.4f %5d %5d %5d\n", mrg_finding_name((mrg_finding)k),
-               f->precision[k], f->recall[k], f->f1[k], f->tp[k], f->fp[k], f->fn[k]);
-    printf("  %-24s %9.4f %9.4f %9.4f\n", "macro", f->macro_precision, f->macro_recall,
-           f->macro_f1);
-}
 
 static int write_per_report(const char *path, const mrg_report_set *pred, const int *pi, int n,
                             const mrg_report_scores *per) {
@@ -118,12 +48,12 @@ static int write_per_report(const char *path, const mrg_report_set *pred, const 
     for (int i = 0; i < n; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "id", pred->ids[pi[i]]);
-        add_scores(o, per[i].bleu, per[i].meteor, per[i].rouge_l, per[i].cider);
+        scores_add_json(o, per[i].bleu, per[i].meteor, per[i].rouge_l, per[i].cider);
         cJSON *fp = cJSON_AddObjectToObject(o, "findings_pred");
         cJSON *fr = cJSON_AddObjectToObject(o, "findings_ref");
         for (int k = 0; k < MRG_N_FINDINGS; k++) {
-            cJSON_AddStringToObject(fp, mrg_finding_name((mrg_finding)k), label_name(per[i].pred_labels[k]));
-            cJSON_AddStringToObject(fr, mrg_finding_name((mrg_finding)k), label_name(per[i].ref_labels[k]));
+            cJSON_AddStringToObject(fp, mrg_finding_name((mrg_finding)k), scores_label_name(per[i].pred_labels[k]));
+            cJSON_AddStringToObject(fr, mrg_finding_name((mrg_finding)k), scores_label_name(per[i].ref_labels[k]));
         }
         char *txt = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
@@ -252,7 +182,7 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     if (s.meteor_note[0]) fprintf(stderr, "mrg eval: METEOR: %s\n", s.meteor_note);
-    rc = json ? print_json(&s, n) : (print_table(&s, n), 0);
+    rc = json ? scores_print_json(&s, n) : (scores_print_table(&s, n), 0);
     if (rc == 0 && per_path) rc = write_per_report(per_path, &pred, pi, n, per);
 done:
     free(pi);

@@ -1,0 +1,62 @@
+/* Datasets in the R2Gen layout: DIR/annotation.json with "train", "val" and
+ * "test" lists of {"id", "report", "image_path": [...]} and the images at
+ * DIR/images/<image_path>. Reports are cleaned with the R2Gen IU rule,
+ * tokenized and truncated; images are loaded (PNG/JPEG, 8/16-bit, gray or
+ * RGB), resized to the model's input and normalised. Batches are built on a
+ * background thread so the device never waits for decoding. */
+#ifndef MRG_DATASET_H
+#define MRG_DATASET_H
+
+#include "mrg/model.h"
+#include "mrg/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mrg_split { MRG_SPLIT_TRAIN = 0, MRG_SPLIT_VAL = 1, MRG_SPLIT_TEST = 2 } mrg_split;
+const char *mrg_split_name(mrg_split s);
+/* "train"/"val"/"test" → split; MRG_ERR_INVALID_ARG otherwise. */
+mrg_status mrg_split_parse(const char *name, mrg_split *out);
+
+typedef struct mrg_dataset_opts {
+    int image_size;            /* S */
+    float mean[3], std[3];
+    int n_views;               /* views per study; studies with fewer repeat the last */
+    int max_report_tokens;     /* truncation, before </s> */
+    const mrg_tokenizer *tok;  /* NULL: no tokenization (report_ids NULL) */
+    bool clean;                /* apply the R2Gen IU cleaning rule (default on) */
+    int batch_size;
+    bool shuffle;              /* reshuffled every epoch with a seeded RNG */
+    uint64_t seed;
+    bool drop_last;
+    int prefetch;              /* batches prepared ahead on a thread; 0: none */
+} mrg_dataset_opts;
+
+mrg_dataset_opts mrg_dataset_defaults(void);
+
+typedef struct mrg_dataset mrg_dataset;
+
+mrg_dataset *mrg_dataset_open(const char *dir, mrg_split split, const mrg_dataset_opts *opts);
+void mrg_dataset_free(mrg_dataset *ds);
+int mrg_dataset_size(const mrg_dataset *ds);
+int mrg_dataset_batches_per_epoch(const mrg_dataset *ds);
+/* The study at index i of the split (file order): id and cleaned report. */
+const char *mrg_dataset_id(const mrg_dataset *ds, int i);
+const char *mrg_dataset_report(const mrg_dataset *ds, int i);
+/* Paths of the views of study i (n_views entries). */
+const char *const *mrg_dataset_image_paths(const mrg_dataset *ds, int i, int *n);
+
+/* Next batch of the current epoch into *out (freed with mrg_batch_free);
+ * MRG_END at the end of an epoch (the next call starts a new epoch). */
+mrg_status mrg_dataset_next(mrg_dataset *ds, mrg_batch *out);
+/* Position for checkpoints: epoch and batch index within it. Restoring it
+ * reproduces the same order (the shuffle of an epoch depends only on seed
+ * and epoch). */
+void mrg_dataset_position(const mrg_dataset *ds, int *epoch, int *batch);
+mrg_status mrg_dataset_seek(mrg_dataset *ds, int epoch, int batch);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
