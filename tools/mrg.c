@@ -13,6 +13,9 @@ static const mrg_command commands[] = {
     {"toy-train", "train a small MLP on a synthetic spiral (a quick end-to-end check)", cmd_toy_train},
     {"vit", "classify an image with a ViT (timm weights); write its token features", cmd_vit},
     {"lm", "generate text with a LLaMA model (Hugging Face or llama2.c weights)", cmd_lm},
+    {"phantoms", "render synthetic two-view chest X-ray studies with reports", cmd_phantoms},
+    {"pretrain-lm", "train the small LLaMA (and a tokenizer) on a dataset's reports", cmd_pretrain_lm},
+    {"train", "train the report generator; evaluate each epoch; resume bit-for-bit", cmd_train},
     {"bench", "benchmarks: bench gemm, bench lm (mrg bench --help)", cmd_bench},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

@@ -31,8 +31,12 @@ typedef struct mrg_dataset_opts {
     uint64_t seed;
     bool drop_last;
     int prefetch;              /* batches prepared ahead on a thread; 0: none */
+    bool load_images;          /* false: report-only batches (images NULL, no image
+                                  files read; used by `mrg pretrain-lm`) (default on) */
 } mrg_dataset_opts;
 
+/* S 224, mean = std = 0.5, 2 views, 60 tokens, no tokenizer, cleaning on,
+ * batch 8, shuffled with seed 42, all batches kept, prefetch 2, images on. */
 mrg_dataset_opts mrg_dataset_defaults(void);
 
 typedef struct mrg_dataset mrg_dataset;

@@ -84,7 +84,9 @@ mrg_model *mrg_model_create(const mrg_model_config *cfg, mrg_device *dev, const 
 /* A checkpoint directory written by mrg_model_save. */
 mrg_model *mrg_model_load(const char *dir, mrg_device *dev);
 /* Writes dir/config.json (the model config plus the LM and tokenizer
- * locations) and dir/model.safetensors (the trained parts), atomically. */
+ * locations) and dir/model.safetensors (the trained parts), atomically;
+ * also dir/tokenizer.model (a copy) and, for a random LM that was not
+ * loaded from a path, dir/lm/ (Hugging Face layout). */
 mrg_status mrg_model_save(const mrg_model *m, const char *dir);
 void mrg_model_free(mrg_model *m);
 

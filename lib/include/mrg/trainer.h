@@ -1,0 +1,256 @@
+/* Training: learning-rate schedule, atomic checkpoints, progress output,
+ * the report-generator trainer (AdamW, clipping, gradient accumulation,
+ * resumable bit-for-bit) with its epoch loop and evaluation, and causal-LM
+ * pretraining of the small LLaMA on report text.
+ *
+ * A run directory RUN holds
+ *   RUN/last/   the latest checkpoint: the model (mrg_model_save), the
+ *               optimizer moments (optimizer.safetensors) and the sidecar
+ *               trainer_state.json (step, epoch, batch, RNG, options, config)
+ *   RUN/best/   the model with the best validation 0.5·BLEU-4 + 0.5·CIDEr
+ *   RUN/log.jsonl  one JSON object per logged step or evaluation.
+ * Every checkpoint directory is written into RUN/.tmp-* first, fsynced and
+ * then swapped in with rename, so a kill at any moment leaves either the old
+ * or the new checkpoint, never a mix. */
+#ifndef MRG_TRAINER_H
+#define MRG_TRAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mrg/dataset.h"
+#include "mrg/llama.h"
+#include "mrg/metrics.h"
+#include "mrg/model.h"
+#include "mrg/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- learning-rate schedule (lib/train/schedule.c) --------------------- */
+
+/* Linear warmup from lr/warmup to lr over warmup_steps updates, then a
+ * cosine from lr down to min_lr at total_steps (constant min_lr after). */
+typedef struct mrg_lr_schedule {
+    float lr, min_lr;
+    int64_t warmup_steps, total_steps;
+} mrg_lr_schedule;
+
+/* The schedule for total_steps updates with warmup_frac of them warming up
+ * (rounded, at least 1 when warmup_frac > 0). */
+mrg_lr_schedule mrg_lr_schedule_make(float lr, float min_lr, float warmup_frac, int64_t total_steps);
+/* The learning rate of update number step (0-based):
+ *   step < W:  lr·(step+1)/W
+ *   else:      min_lr + ½(lr − min_lr)(1 + cos(π·min(1, (step−W)/(total−W)))) */
+float mrg_lr_at(const mrg_lr_schedule *s, int64_t step);
+
+/* ---- atomic checkpoint directories (lib/train/checkpoint.c) ------------ */
+
+/* Creates a fresh temporary directory beside final_dir (its parent must
+ * exist): parent/.tmp-<name>-<pid>-<n>. Its path goes to tmp (cap bytes). */
+mrg_status mrg_ckpt_begin(const char *final_dir, char *tmp, size_t cap);
+/* fsyncs every file in tmp and tmp itself, then makes tmp final_dir in one
+ * step (an atomic exchange when final_dir exists), removes the old
+ * directory and fsyncs the parent. */
+mrg_status mrg_ckpt_commit(const char *tmp, const char *final_dir);
+/* Puts back parent/.old-<name> when a crash in a non-atomic swap left
+ * final_dir missing; nothing otherwise. */
+mrg_status mrg_ckpt_recover(const char *final_dir);
+/* Removes a directory tree (the temporary of a failed checkpoint). */
+mrg_status mrg_rm_tree(const char *path);
+/* mkdir -p. */
+mrg_status mrg_mkdirs(const char *path);
+/* Copies a file (atomically: a temporary beside dst, fsync, rename). */
+mrg_status mrg_copy_file(const char *src, const char *dst);
+bool mrg_path_exists(const char *path);
+
+/* The resumable position of a training run. */
+typedef struct mrg_train_state {
+    int64_t step;       /* optimizer updates done */
+    int epoch;          /* epoch of the next batch */
+    int batch;          /* index of the next batch within that epoch */
+    int64_t samples;    /* studies seen */
+    /* The only randomness of a run is the data order, drawn from this seed
+     * and the epoch alone; with (epoch, batch) it is the whole RNG state. */
+    uint64_t data_seed;
+    double best_score;  /* best 0.5·BLEU-4 + 0.5·CIDEr so far (-1: none) */
+    int best_epoch;     /* -1: none */
+} mrg_train_state;
+
+/* Writes path (JSON: the state, and the raw JSON texts `options` and
+ * `config` when not NULL) atomically. */
+mrg_status mrg_train_state_write(const char *path, const mrg_train_state *st,
+                                 const char *options_json, const char *config_json);
+/* Reads the state; *options_json / *config_json (either may be NULL) get
+ * malloc'd JSON texts, or NULL when absent. */
+mrg_status mrg_train_state_read(const char *path, mrg_train_state *st, char **options_json,
+                                char **config_json);
+
+/* The AdamW moments of params[i] as "<names[i]>.m" / ".v" plus the step
+ * count in the metadata, to path (safetensors, atomic). */
+mrg_status mrg_adamw_save(mrg_adamw *opt, const char *const *names, int n, const char *path);
+/* Restores moments and step count; every name must be present with the
+ * parameter's shape. */
+mrg_status mrg_adamw_load(mrg_adamw *opt, const char *const *names, int n, const char *path);
+
+/* ---- progress output (lib/train/progress.c) ----------------------------- */
+
+typedef struct mrg_progress mrg_progress;
+
+typedef struct mrg_progress_opts {
+    const char *log_path; /* JSONL file appended to; NULL: none */
+    bool bar;             /* a progress bar on stderr (usually isatty(2)) */
+    bool jsonl_stdout;    /* JSONL lines on stdout too */
+    int64_t total_steps;  /* for the bar and the ETA */
+    int64_t first_step;   /* the step a resumed run starts from */
+    int log_every;        /* JSONL every this many steps (and the last); >= 1 */
+} mrg_progress_opts;
+
+typedef struct mrg_step_stats {
+    int64_t step;       /* updates done, after this one */
+    int epoch;
+    float loss, lm, con; /* means over the accumulated micro-batches */
+    float lr;
+    float grad_norm;    /* before clipping */
+    int samples;        /* studies in this update */
+} mrg_step_stats;
+
+mrg_progress *mrg_progress_new(const mrg_progress_opts *opts);
+/* A training update: redraws the bar and writes a JSONL line
+ * {"type":"train","step",..,"loss",..,"lr",..,"samples_per_s",..,"eta_s",..}
+ * (losses printed with 9 significant digits, so they read back exactly). */
+void mrg_progress_step(mrg_progress *p, const mrg_step_stats *s);
+/* Any other record (a JSON object text without newline): to the log and
+ * stdout JSONL; on a bar, a line above the bar with a short `text`. */
+void mrg_progress_record(mrg_progress *p, const char *json, const char *text);
+/* Ends the bar line and closes the log. */
+void mrg_progress_free(mrg_progress *p);
+
+/* ---- the trainer (lib/train/trainer.c) ---------------------------------- */
+
+typedef struct mrg_train_opts {
+    float lr, min_lr, weight_decay, warmup_frac, clip_norm; /* clip <= 0: none */
+    int grad_accum;     /* micro-batches per update */
+    int64_t total_steps; /* updates the schedule spans */
+} mrg_train_opts;
+
+/* From the model config's training defaults, with total_steps. */
+mrg_train_opts mrg_train_opts_from_config(const mrg_model_config *cfg, int64_t total_steps);
+
+typedef struct mrg_trainer mrg_trainer;
+
+mrg_trainer *mrg_trainer_create(mrg_model *m, const mrg_train_opts *opts);
+void mrg_trainer_free(mrg_trainer *tr);
+
+/* Forward + backward of one micro-batch, its loss scaled by 1/group (the
+ * number of micro-batches of the current update, so the update sees their
+ * mean); with last, clips, steps AdamW at the scheduled learning rate and
+ * zeroes the gradients. *out (may be NULL) gets the loss parts of this
+ * micro-batch, and for the last one lr, grad_norm and step. Calls
+ * mrg_step_reset on the model's device before returning. */
+mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group, bool last,
+                                  mrg_step_stats *out);
+/* Updates done so far. */
+int64_t mrg_trainer_steps(const mrg_trainer *tr);
+const mrg_lr_schedule *mrg_trainer_schedule(const mrg_trainer *tr);
+mrg_adamw *mrg_trainer_optimizer(mrg_trainer *tr);
+
+/* A checkpoint (model + optimizer + sidecar with st, options_json and the
+ * model config) into final_dir, atomically. */
+mrg_status mrg_trainer_save(mrg_trainer *tr, const char *final_dir, const mrg_train_state *st,
+                            const char *options_json);
+/* Restores the optimizer (moments, step) from a checkpoint directory whose
+ * model was loaded with mrg_model_load; st (may be NULL) gets the state. */
+mrg_status mrg_trainer_restore(mrg_trainer *tr, const char *dir, mrg_train_state *st);
+
+/* ---- evaluation (lib/train/evaluate.c) ---------------------------------- */
+
+typedef struct mrg_eval_result {
+    int n;
+    mrg_scores scores;  /* BLEU, ROUGE-L, CIDEr, findings (METEOR skipped) */
+    double score;       /* 0.5·BLEU-4 + 0.5·CIDEr */
+} mrg_eval_result;
+
+/* Greedy decoding of one batch's reports (prefix and prompt prefilled once
+ * into a KV cache, then one token per step until </s> or max_new tokens).
+ * preds gets b->B malloc'd strings. */
+mrg_status mrg_greedy_reports(mrg_model *m, const mrg_batch *b, int max_new, char **preds);
+/* Generates for every study of ds (one epoch from its start) and scores
+ * against the cleaned references. max_studies > 0 limits the count. */
+mrg_status mrg_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, mrg_eval_result *out);
+
+/* ---- the training run (lib/train/train_run.c) --------------------------- */
+
+typedef struct mrg_train_run_opts {
+    const char *data_dir;
+    const char *preset;     /* or */
+    const char *config_path; /* JSON overrides applied to preset (default "tiny") */
+    const char *lm_dir, *vit_dir, *tokenizer; /* may be NULL */
+    const char *out_dir;
+    bool resume;            /* continue from out_dir/last when present */
+    /* overrides (<= 0: the config's value) */
+    int epochs, batch_size, grad_accum;
+    float lr;
+    int64_t max_steps;      /* stop after this many updates (the schedule spans them) */
+    int save_every;         /* also checkpoint every this many updates (0: epoch ends) */
+    int eval_max;           /* studies evaluated per epoch (0: the whole val split) */
+    bool no_eval;
+    int log_every;          /* JSONL every this many updates (default 1) */
+    bool bar;               /* progress bar on stderr */
+    bool jsonl_stdout;
+    /* Test hook: stop (as if killed) after this many updates in this call,
+     * without writing a checkpoint beyond the regular ones. 0: off. */
+    int64_t stop_after;
+} mrg_train_run_opts;
+
+mrg_train_run_opts mrg_train_run_defaults(void);
+
+typedef struct mrg_train_run_result {
+    int64_t steps;
+    int epochs_done;
+    float last_loss;
+    double best_score;
+    /* every update's mean loss of this call, in order (malloc'd) */
+    float *losses;
+    int64_t n_losses;
+} mrg_train_run_result;
+
+mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train_run_result *res);
+void mrg_train_run_result_free(mrg_train_run_result *r);
+
+/* ---- LM pretraining (lib/train/pretrain_lm.c) --------------------------- */
+
+typedef struct mrg_pretrain_opts {
+    const char *tokenizer; /* a .model; NULL: train one on the texts */
+    int vocab_size;        /* for a trained tokenizer (default 512) */
+    int64_t steps;         /* updates; 0: from epochs */
+    int epochs;            /* default 20 when steps is 0 */
+    int batch_size;        /* sequences per update (default 16) */
+    int max_tokens;        /* report tokens kept, before </s> (default 60) */
+    float lr, min_lr, weight_decay, warmup_frac, clip_norm;
+    uint64_t seed;
+    bool bar, jsonl_stdout;
+    int log_every;
+} mrg_pretrain_opts;
+
+mrg_pretrain_opts mrg_pretrain_defaults(void);
+
+/* Trains a LLaMA of shape lm (vocab, BOS and EOS taken from the tokenizer)
+ * from a seeded random init as a causal LM on BOS + text + EOS, and writes a
+ * Hugging Face directory out_dir (config.json, model.safetensors,
+ * tokenizer.model) atomically. *final_loss (may be NULL) gets the mean loss
+ * of the last update, *first_loss the first. */
+mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llama_config *lm,
+                                 const mrg_pretrain_opts *o, mrg_device *dev, const char *out_dir,
+                                 float *first_loss, float *final_loss);
+/* The same on the cleaned training reports of an R2Gen-layout dataset. */
+mrg_status mrg_pretrain_lm(const char *data_dir, const mrg_llama_config *lm,
+                           const mrg_pretrain_opts *o, mrg_device *dev, const char *out_dir,
+                           float *first_loss, float *final_loss);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,352 @@
+/* Atomic checkpoint directories, the trainer's JSON sidecar and the AdamW
+ * moments file.
+ *
+ * A checkpoint is built in a temporary directory beside its final place,
+ * every file and the directory fsynced, then swapped in: renameat2
+ * RENAME_EXCHANGE where the filesystem has it (one atomic step), else
+ * final → .old-<name>, tmp → final (a crash in between leaves .old-<name>,
+ * which mrg_ckpt_recover puts back). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "mrg/safetensors.h"
+#include "mrg/trainer.h"
+
+bool mrg_path_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+mrg_status mrg_mkdirs(const char *path) {
+    char buf[4096];
+    if (!path || !*path || strlen(path) >= sizeof buf)
+        return mrg_error(MRG_ERR_INVALID_ARG, "mkdir: bad path");
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return mrg_error(MRG_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return mrg_error(MRG_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
+    return MRG_OK;
+}
+
+static mrg_status fsync_path(const char *path, bool dir) {
+    int fd = open(path, dir ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
+    if (fd < 0) return mrg_error(MRG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    close(fd);
+    /* some filesystems refuse fsync on directories; the data is synced anyway */
+    if (rc != 0 && !(dir && (errno == EINVAL || errno == EBADF)))
+        return mrg_error(MRG_ERR_IO, "cannot fsync %s: %s", path, strerror(errno));
+    return MRG_OK;
+}
+
+mrg_status mrg_rm_tree(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return errno == ENOENT ? MRG_OK : mrg_error(MRG_ERR_IO, "cannot stat %s", path);
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) return mrg_error(MRG_ERR_IO, "cannot open directory %s", path);
+        struct dirent *e;
+        mrg_status st = MRG_OK;
+        while ((e = readdir(d)) && st == MRG_OK) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char child[4096];
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            st = mrg_rm_tree(child);
+        }
+        closedir(d);
+        if (st) return st;
+        if (rmdir(path) != 0) return mrg_error(MRG_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    } else if (unlink(path) != 0) {
+        return mrg_error(MRG_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    }
+    return MRG_OK;
+}
+
+/* parent directory and base name of path (no trailing slash) */
+static void split_path(const char *path, char *parent, size_t pcap, const char **base) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(parent, pcap, ".");
+        *base = path;
+    } else if (slash == path) {
+        snprintf(parent, pcap, "/");
+        *base = slash + 1;
+    } else {
+        snprintf(parent, pcap, "%.*s", (int)(slash - path), path);
+        *base = slash + 1;
+    }
+}
+
+mrg_status mrg_ckpt_begin(const char *final_dir, char *tmp, size_t cap) {
+    static int counter = 0;
+    char parent[4096];
+    const char *base;
+    split_path(final_dir, parent, sizeof parent, &base);
+    for (int tries = 0; tries < 1000; tries++) {
+        int n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        if ((size_t)snprintf(tmp, cap, "%s/.tmp-%s-%ld-%d", parent, base, (long)getpid(), n) >= cap)
+            return mrg_error(MRG_ERR_INVALID_ARG, "checkpoint path too long: %s", final_dir);
+        if (mkdir(tmp, 0755) == 0) return MRG_OK;
+        if (errno != EEXIST)
+            return mrg_error(MRG_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+    }
+    return mrg_error(MRG_ERR_IO, "cannot create a temporary directory beside %s", final_dir);
+}
+
+static void old_path(const char *final_dir, char *out, size_t cap) {
+    char parent[4096];
+    const char *base;
+    split_path(final_dir, parent, sizeof parent, &base);
+    snprintf(out, cap, "%s/.old-%s", parent, base);
+}
+
+mrg_status mrg_ckpt_recover(const char *final_dir) {
+    char old[4200];
+    old_path(final_dir, old, sizeof old);
+    if (!mrg_path_exists(final_dir) && mrg_path_exists(old) && rename(old, final_dir) != 0)
+        return mrg_error(MRG_ERR_IO, "cannot restore %s from %s: %s", final_dir, old, strerror(errno));
+    return MRG_OK;
+}
+
+mrg_status mrg_ckpt_commit(const char *tmp, const char *final_dir) {
+    /* every file, then the directory itself */
+    DIR *d = opendir(tmp);
+    if (!d) return mrg_error(MRG_ERR_IO, "cannot open %s", tmp);
+    struct dirent *e;
+    mrg_status st = MRG_OK;
+    while ((e = readdir(d)) && st == MRG_OK) {
+        if (e->d_name[0] == '.') continue;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", tmp, e->d_name);
+        struct stat sb;
+        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) st = fsync_path(p, false);
+    }
+    closedir(d);
+    if (st || (st = fsync_path(tmp, true))) return st;
+
+    char parent[4096], old[4200];
+    const char *base;
+    split_path(final_dir, parent, sizeof parent, &base);
+    old_path(final_dir, old, sizeof old);
+    if ((st = mrg_ckpt_recover(final_dir))) return st;
+    if (!mrg_path_exists(final_dir)) {
+        if (rename(tmp, final_dir) != 0)
+            return mrg_error(MRG_ERR_IO, "cannot rename %s to %s: %s", tmp, final_dir, strerror(errno));
+    } else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final_dir, RENAME_EXCHANGE) == 0) {
+        /* tmp now holds the previous checkpoint */
+        if ((st = mrg_rm_tree(tmp))) return st;
+    } else {
+        if ((st = mrg_rm_tree(old))) return st;
+        if (rename(final_dir, old) != 0)
+            return mrg_error(MRG_ERR_IO, "cannot rename %s: %s", final_dir, strerror(errno));
+        if (rename(tmp, final_dir) != 0)
+            return mrg_error(MRG_ERR_IO, "cannot rename %s to %s: %s", tmp, final_dir, strerror(errno));
+        if ((st = mrg_rm_tree(old))) return st;
+    }
+    return fsync_path(parent, true);
+}
+
+static mrg_status write_atomic(const char *path, const void *data, size_t len) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return mrg_error(MRG_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    bool ok = fwrite(data, 1, len, f) == len;
+    ok = fflush(f) == 0 && ok;
+    ok = fsync(fileno(f)) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return mrg_error(MRG_ERR_IO, "cannot write %s", path);
+    }
+    return MRG_OK;
+}
+
+mrg_status mrg_copy_file(const char *src, const char *dst) {
+    FILE *f = fopen(src, "rb");
+    if (!f) return mrg_error(MRG_ERR_NOT_FOUND, "cannot open %s: %s", src, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += got;
+        if (len == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) { free(buf); buf = NULL; }
+            else buf = nb;
+        }
+    }
+    bool err = ferror(f);
+    fclose(f);
+    if (!buf) return mrg_error(MRG_ERR_OOM, "copying %s: out of memory", src);
+    mrg_status st = err ? mrg_error(MRG_ERR_IO, "cannot read %s", src) : write_atomic(dst, buf, len);
+    free(buf);
+    return st;
+}
+
+/* ---- the sidecar -------------------------------------------------------- */
+
+static bool add_u64_str(cJSON *o, const char *key, uint64_t v) {
+    char s[32];
+    snprintf(s, sizeof s, "%" PRIu64, v);
+    return cJSON_AddStringToObject(o, key, s) != NULL;
+}
+
+mrg_status mrg_train_state_write(const char *path, const mrg_train_state *st,
+                                 const char *options_json, const char *config_json) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return mrg_error(MRG_ERR_OOM, "train state: out of memory");
+    bool ok = cJSON_AddNumberToObject(o, "step", (double)st->step) &&
+              cJSON_AddNumberToObject(o, "epoch", st->epoch) &&
+              cJSON_AddNumberToObject(o, "batch", st->batch) &&
+              cJSON_AddNumberToObject(o, "samples", (double)st->samples) &&
+              /* 64-bit values as decimal strings: JSON numbers are doubles */
+              add_u64_str(o, "data_seed", st->data_seed) &&
+              cJSON_AddNumberToObject(o, "best_score", st->best_score) &&
+              cJSON_AddNumberToObject(o, "best_epoch", st->best_epoch);
+    const char *raw[2] = {options_json, config_json};
+    const char *keys[2] = {"options", "config"};
+    for (int i = 0; i < 2 && ok; i++) {
+        if (!raw[i]) continue;
+        cJSON *j = cJSON_Parse(raw[i]);
+        if (!j) {
+            cJSON_Delete(o);
+            return mrg_error(MRG_ERR_INVALID_ARG, "train state: %s is not valid JSON", keys[i]);
+        }
+        cJSON_AddItemToObject(o, keys[i], j);
+    }
+    char *text = ok ? cJSON_Print(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) return mrg_error(MRG_ERR_OOM, "train state: out of memory");
+    mrg_status s = write_atomic(path, text, strlen(text));
+    free(text);
+    return s;
+}
+
+static bool get_num(const cJSON *o, const char *key, double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v)) return false;
+    *out = v->valuedouble;
+    return true;
+}
+
+static bool get_u64(const cJSON *o, const char *key, uint64_t *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsString(v)) return false;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v->valuestring, &end, 10);
+    if (errno || *end || end == v->valuestring) return false;
+    *out = (uint64_t)x;
+    return true;
+}
+
+mrg_status mrg_train_state_read(const char *path, mrg_train_state *st, char **options_json,
+                                char **config_json) {
+    if (options_json) *options_json = NULL;
+    if (config_json) *config_json = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return mrg_error(MRG_ERR_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    if (!text || fread(text, 1, (size_t)len, f) != (size_t)len) {
+        free(text);
+        fclose(f);
+        return mrg_error(MRG_ERR_IO, "cannot read %s", path);
+    }
+    fclose(f);
+    text[len] = 0;
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    if (!o) return mrg_error(MRG_ERR_FORMAT, "%s: not valid JSON", path);
+    double step, epoch, batch, samples, best, best_epoch;
+    mrg_train_state s = {0};
+    if (!get_num(o, "step", &step) || !get_num(o, "epoch", &epoch) || !get_num(o, "batch", &batch) ||
+        !get_num(o, "samples", &samples) || !get_num(o, "best_score", &best) ||
+        !get_num(o, "best_epoch", &best_epoch) || !get_u64(o, "data_seed", &s.data_seed) || step < 0 || epoch < 0 || batch < 0) {
+        cJSON_Delete(o);
+        return mrg_error(MRG_ERR_FORMAT, "%s: missing or invalid trainer state fields", path);
+    }
+    s.step = (int64_t)step;
+    s.epoch = (int)epoch;
+    s.batch = (int)batch;
+    s.samples = (int64_t)samples;
+    s.best_score = best;
+    s.best_epoch = (int)best_epoch;
+    *st = s;
+    char **outs[2] = {options_json, config_json};
+    const char *keys[2] = {"options", "config"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+        if (outs[i] && j) *outs[i] = cJSON_PrintUnformatted(j);
+    }
+    cJSON_Delete(o);
+    return MRG_OK;
+}
+
+/* ---- optimizer moments -------------------------------------------------- */
+
+mrg_status mrg_adamw_save(mrg_adamw *opt, const char *const *names, int n, const char *path) {
+    mrg_st_writer *w = mrg_st_writer_new();
+    if (!w) return mrg_error(MRG_ERR_OOM, "optimizer state: out of memory");
+    mrg_status st = MRG_OK;
+    char key[160], steps[32];
+    for (int i = 0; i < n && st == MRG_OK; i++) {
+        for (int which = 0; which < 2 && st == MRG_OK; which++) {
+            mrg_tensor *t = mrg_adamw_moment(opt, i, which);
+            if (!t) { st = mrg_error(MRG_ERR_INVALID_ARG, "optimizer has no moment %d", i); break; }
+            snprintf(key, sizeof key, "%s.%s", names[i], which ? "v" : "m");
+            st = mrg_st_writer_add_tensor(w, key, t);
+        }
+    }
+    snprintf(steps, sizeof steps, "%" PRId64, mrg_adamw_steps(opt));
+    if (!st) st = mrg_st_writer_meta(w, "steps", steps);
+    if (!st) st = mrg_st_writer_save(w, path);
+    mrg_st_writer_free(w);
+    return st;
+}
+
+mrg_status mrg_adamw_load(mrg_adamw *opt, const char *const *names, int n, const char *path) {
+    mrg_st_file *f = NULL;
+    mrg_status st = mrg_st_try_open(path, &f);
+    if (st) return st;
+    const char *steps = mrg_st_metadata(f, "steps");
+    char *end = NULL;
+    long long s = steps ? strtoll(steps, &end, 10) : -1;
+    if (!steps || *end || s < 0) {
+        mrg_st_close(f);
+        return mrg_error(MRG_ERR_FORMAT, "%s: no valid \"steps\" metadata", path);
+    }
+    char key[160];
+    for (int i = 0; i < n && st == MRG_OK; i++) {
+        for (int which = 0; which < 2 && st == MRG_OK; which++) {
+            mrg_tensor *t = mrg_adamw_moment(opt, i, which);
+            snprintf(key, sizeof key, "%s.%s", names[i], which ? "v" : "m");
+            const mrg_st_tensor *e = t ? mrg_st_require(f, key, t->ndim, t->shape) : NULL;
+            if (!t) st = mrg_error(MRG_ERR_INVALID_ARG, "optimizer has no moment %d", i);
+            else if (!e) st = MRG_ERR_FORMAT;
+            else st = mrg_st_load_into(e, t);
+        }
+    }
+    if (!st) st = mrg_adamw_set_steps(opt, (int64_t)s);
+    mrg_st_close(f);
+    return st;
+}

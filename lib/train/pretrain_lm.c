@@ -1,0 +1,241 @@
+/* Causal-LM pretraining of the small LLaMA on report text (so the report
+ * generator can freeze it): a sentencepiece tokenizer (given, or trained
+ * here on the texts), BOS + report + EOS sequences, next-token
+ * cross-entropy, AdamW with warmup + cosine, then a Hugging Face directory
+ * with the tokenizer inside. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrg/autograd.h"
+#include "mrg/nn.h"
+#include "mrg/ops.h"
+#include "mrg/spm_train.h"
+#include "mrg/tokenizer.h"
+#include "mrg/trainer.h"
+
+#define MAX_LM_PARAMS 1024
+#define IGNORE (-1)
+
+mrg_pretrain_opts mrg_pretrain_defaults(void) {
+    mrg_pretrain_opts o;
+    memset(&o, 0, sizeof o);
+    o.vocab_size = 512;
+    o.epochs = 20;
+    o.batch_size = 16;
+    o.max_tokens = 60;
+    o.lr = 1e-3f; /* from scratch and small: a larger rate than fine-tuning */
+    o.min_lr = 1e-4f;
+    o.weight_decay = 0.01f;
+    o.warmup_frac = 0.05f;
+    o.clip_norm = 1.0f;
+    o.seed = 1234;
+    o.log_every = 10;
+    return o;
+}
+
+/* Weights N(0, 0.02²) from the seed; RMSNorm weights (1-D) stay at one. */
+static mrg_status init_weights(mrg_tensor **p, int n, uint64_t seed) {
+    uint64_t rng = seed;
+    for (int i = 0; i < n; i++) {
+        if (p[i]->ndim < 2) continue;
+        int64_t cnt = mrg_numel(p[i]);
+        float *w = malloc(sizeof(float) * (size_t)cnt);
+        if (!w) return mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
+        for (int64_t j = 0; j < cnt; j++) w[j] = 0.02f * mrg_nn_rand_normal(&rng);
+        mrg_status st = mrg_tensor_upload_f32(p[i], w);
+        free(w);
+        if (st) return st;
+    }
+    return MRG_OK;
+}
+
+/* Token sequences BOS + text (≤ max_tokens) + EOS; *seqs[i] malloc'd. */
+static mrg_status encode_all(const mrg_tokenizer *tok, const char *const *texts, int n, int max_tokens,
+                             int32_t **seqs, int *lens) {
+    int32_t bos = mrg_tokenizer_bos(tok), eos = mrg_tokenizer_eos(tok);
+    if (bos < 0 || eos < 0) return mrg_error(MRG_ERR_FORMAT, "pretrain: the tokenizer has no BOS or EOS");
+    for (int i = 0; i < n; i++) {
+        int32_t *ids;
+        int k;
+        mrg_status st = mrg_tokenizer_encode(tok, texts[i] ? texts[i] : "", false, &ids, &k);
+        if (st) return st;
+        if (k > max_tokens) k = max_tokens;
+        seqs[i] = malloc(sizeof(int32_t) * (size_t)(k + 2));
+        if (!seqs[i]) { free(ids); return mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); }
+        seqs[i][0] = bos;
+        memcpy(seqs[i] + 1, ids, sizeof(int32_t) * (size_t)k);
+        seqs[i][k + 1] = eos;
+        lens[i] = k + 2;
+        free(ids);
+    }
+    return MRG_OK;
+}
+
+/* Fisher-Yates with the splitmix64 generator */
+static void shuffle(int *perm, int n, uint64_t *rng) {
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(mrg_nn_rand_u64(rng) % (uint64_t)(i + 1));
+        int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+    }
+}
+
+/* One update on sequences idx[0..B): inputs seq[0..L-2], targets seq[1..L-1],
+ * right-padded (padding targets ignored; causal attention keeps the real
+ * positions unaffected by the padding after them). */
+static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int np, int32_t **seqs,
+                          const int *lens, const int *idx, int B, float lr, float clip, float *loss,
+                          float *grad_norm) {
+    int T = 0;
+    for (int b = 0; b < B; b++) if (lens[idx[b]] - 1 > T) T = lens[idx[b]] - 1;
+    int32_t *in = malloc(sizeof(int32_t) * (size_t)B * T), *tg = malloc(sizeof(int32_t) * (size_t)B * T);
+    if (!in || !tg) { free(in); free(tg); return mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); }
+    for (int b = 0; b < B; b++) {
+        const int32_t *s = seqs[idx[b]];
+        int L = lens[idx[b]] - 1;
+        for (int t = 0; t < T; t++) {
+            in[b * T + t] = t < L ? s[t] : s[L]; /* pad with EOS (any valid id) */
+            tg[b * T + t] = t < L ? s[t + 1] : IGNORE;
+        }
+    }
+    mrg_device *dev = m->dev;
+    mrg_tensor *ids = mrg_tensor_from_i32(dev, MRG_SHAPE(B, T), in);
+    mrg_tensor *tgt = mrg_tensor_from_i32(dev, MRG_SHAPE(B * T), tg);
+    free(in);
+    free(tg);
+    mrg_tensor *logits = ids ? mrg_llama_forward_ids(m, ids, NULL, NULL, false) : NULL; /* (B, T, V) */
+    mrg_tensor *flat = logits ? mrg_reshape(logits, MRG_SHAPE(B * T, m->cfg.vocab_size)) : NULL;
+    mrg_tensor *l = flat && tgt ? mrg_cross_entropy(flat, tgt, IGNORE) : NULL;
+    mrg_status st = l ? MRG_OK : mrg_error_context(MRG_ERR_DEVICE, "pretrain: forward");
+    if (!st) st = mrg_tensor_item(l, loss);
+    if (!st) st = mrg_backward(l);
+    mrg_tensor *norm = NULL;
+    if (!st) st = mrg_clip_grad_norm(params, np, clip, &norm);
+    if (!st && norm) st = mrg_tensor_item(norm, grad_norm);
+    if (!st) st = mrg_adamw_step(opt, lr);
+    if (!st) st = mrg_zero_grad(params, np);
+    mrg_step_reset(dev);
+    return st;
+}
+
+mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llama_config *lm,
+                                 const mrg_pretrain_opts *opts, mrg_device *dev, const char *out_dir,
+                                 float *first_loss, float *final_loss) {
+    mrg_pretrain_opts o = opts ? *opts : mrg_pretrain_defaults();
+    if (n <= 0 || !texts) return mrg_error(MRG_ERR_INVALID_ARG, "pretrain: no texts");
+    if (o.batch_size < 1 || o.max_tokens < 1 || !(o.lr > 0) || (o.steps <= 0 && o.epochs <= 0))
+        return mrg_error(MRG_ERR_INVALID_ARG, "pretrain: batch, max tokens, lr and steps/epochs must be positive");
+    char tmp[4200], tok_path[4400];
+    mrg_status st = mrg_mkdirs(out_dir);
+    if (!st) st = mrg_ckpt_begin(out_dir, tmp, sizeof tmp);
+    if (st) return st;
+    snprintf(tok_path, sizeof tok_path, "%s/tokenizer.model", tmp);
+
+    mrg_tokenizer *tok = NULL;
+    mrg_llama *m = NULL;
+    mrg_adamw *opt = NULL;
+    mrg_progress *prog = NULL;
+    int32_t **seqs = calloc((size_t)n, sizeof *seqs);
+    int *lens = calloc((size_t)n, sizeof *lens), *perm = calloc((size_t)n, sizeof *perm);
+    mrg_tensor *params[MAX_LM_PARAMS];
+    if (!seqs || !lens || !perm) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto end; }
+    if (o.tokenizer) {
+        st = mrg_copy_file(o.tokenizer, tok_path);
+    } else {
+        mrg_spm_train_opts so = mrg_spm_train_defaults();
+        if (o.vocab_size > 0) so.vocab_size = o.vocab_size;
+        st = mrg_spm_train(texts, n, &so, tok_path);
+    }
+    if (st) goto end;
+    if (!(tok = mrg_tokenizer_load(tok_path))) { st = MRG_ERR_FORMAT; goto end; }
+    if ((st = encode_all(tok, texts, n, o.max_tokens, seqs, lens))) goto end;
+
+    mrg_llama_config cfg = *lm;
+    cfg.vocab_size = mrg_tokenizer_vocab_size(tok);
+    cfg.bos_id = mrg_tokenizer_bos(tok);
+    cfg.eos_id = mrg_tokenizer_eos(tok);
+    if (cfg.max_seq < o.max_tokens + 2) cfg.max_seq = o.max_tokens + 2;
+    if ((st = mrg_llama_config_check(&cfg))) goto end;
+    if (!(m = mrg_llama_create(&cfg, MRG_F32, true, dev))) { st = MRG_ERR_OOM; goto end; }
+    int np = mrg_llama_params(m, params, MAX_LM_PARAMS);
+    if (np > MAX_LM_PARAMS) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: too many parameters"); goto end; }
+    if ((st = init_weights(params, np, o.seed))) goto end;
+    mrg_adamw_opts ao = mrg_adamw_defaults();
+    ao.lr = o.lr;
+    ao.weight_decay = o.weight_decay;
+    if (!(opt = mrg_adamw_create(params, np, &ao)) || (st = mrg_zero_grad(params, np))) {
+        if (!st) st = MRG_ERR_OOM;
+        goto end;
+    }
+    int B = o.batch_size < n ? o.batch_size : n;
+    int64_t per_epoch = (n + B - 1) / B;
+    int64_t total = o.steps > 0 ? o.steps : (int64_t)o.epochs * per_epoch;
+    mrg_lr_schedule sched = mrg_lr_schedule_make(o.lr, o.min_lr, o.warmup_frac, total);
+    mrg_progress_opts po = {NULL, o.bar, o.jsonl_stdout, total, 0, o.log_every};
+    if (!(prog = mrg_progress_new(&po))) { st = MRG_ERR_OOM; goto end; }
+
+    uint64_t rng = o.seed ^ 0x9e3779b97f4a7c15ull;
+    int pos = n, epoch = -1, idx[4096];
+    if (B > 4096) B = 4096;
+    for (int64_t step = 0; step < total; step++) {
+        /* the next B sequences of the epoch's permutation, reshuffling at its end */
+        int k = 0;
+        while (k < B) {
+            if (pos >= n) { shuffle(perm, n, &rng); pos = 0; epoch++; }
+            idx[k++] = perm[pos++];
+            if (pos >= n && k > 0 && n >= B) break; /* epochs end on a short batch */
+        }
+        mrg_step_stats s = {0};
+        s.lr = mrg_lr_at(&sched, step);
+        if ((st = lm_step(m, opt, params, np, seqs, lens, idx, k, s.lr, o.clip_norm, &s.loss,
+                           &s.grad_norm))) goto end;
+        if (!isfinite(s.loss)) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: loss %g at step %lld", s.loss, (long long)step); goto end; }
+        if (step == 0 && first_loss) *first_loss = s.loss;
+        if (final_loss) *final_loss = s.loss;
+        s.step = step + 1;
+        s.epoch = epoch;
+        s.lm = s.loss;
+        s.samples = k;
+        mrg_progress_step(prog, &s);
+    }
+    if ((st = mrg_llama_save_hf(m, tmp))) goto end;
+    st = mrg_ckpt_commit(tmp, out_dir);
+end:
+    if (st) {
+        mrg_error_context(st, "pretraining the LM into %s", out_dir);
+        mrg_rm_tree(tmp);
+    }
+    mrg_progress_free(prog);
+    mrg_adamw_free(opt);
+    mrg_llama_free(m);
+    mrg_tokenizer_free(tok);
+    for (int i = 0; seqs && i < n; i++) free(seqs[i]);
+    free(seqs); free(lens); free(perm);
+    return st;
+}
+
+mrg_status mrg_pretrain_lm(const char *data_dir, const mrg_llama_config *lm, const mrg_pretrain_opts *o,
+                           mrg_device *dev, const char *out_dir, float *first_loss, float *final_loss) {
+    mrg_dataset_opts dopt = mrg_dataset_defaults();
+    dopt.tok = NULL;
+    dopt.load_images = false;
+    dopt.shuffle = false;
+    dopt.prefetch = 0;
+    dopt.batch_size = 1;
+    mrg_dataset *ds = mrg_dataset_open(data_dir, MRG_SPLIT_TRAIN, &dopt);
+    if (!ds) return mrg_error_context(MRG_ERR_INVALID_ARG, "pretrain: reading %s", data_dir);
+    int n = mrg_dataset_size(ds);
+    const char **texts = n > 0 ? malloc(sizeof(char *) * (size_t)n) : NULL;
+    mrg_status st;
+    if (n <= 0) st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: %s has no training reports", data_dir);
+    else if (!texts) st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
+    else {
+        for (int i = 0; i < n; i++) texts[i] = mrg_dataset_report(ds, i); /* cleaned */
+        st = mrg_pretrain_lm_texts(texts, n, lm, o, dev, out_dir, first_loss, final_loss);
+    }
+    free(texts);
+    mrg_dataset_free(ds);
+    return st;
+}
