@@ -37,7 +37,8 @@ static bool close_to(const char *what, const mrg_tensor *t, const mrg_st_file *e
     float *want = test_golden_f32(exp, name, &n);
     if (!want) return false;
     bool ok = t && mrg_numel(t) == n &&
-              test_tensor_close(what, t, want, RTOL, fmax(RTOL * max_abs(want, n), 1e-6 * (max_abs(want, n) < 1e-6)));
+              test_tensor_close(what, t, want, RTOL,
+                                fmax(RTOL * max_abs(want, n), 1e-6 * (max_abs(want, n) < 1e-6)));
     if (t && mrg_numel(t) != n)
         fprintf(stderr, "  %s: %lld elements, want %lld\n", what, (long long)mrg_numel(t),
                 (long long)n);
@@ -135,8 +136,8 @@ static void test_reference(mrg_model *m, const mrg_st_file *exp, const golden *g
     free(wa);
     CHECK(close_to("topic_emb", m->topic_emb, exp, "topic_emb"));
 
-    mrg_tensor *img = mrg_tensor_from_f32(dev, MRG_SHAPE(g->b.B, g->b.V, 3, g->b.S, g->b.S),
-                                          g->b.images);
+    mrg_tensor *img =
+        mrg_tensor_from_f32(dev, MRG_SHAPE(g->b.B, g->b.V, 3, g->b.S, g->b.S), g->b.images);
     CHECK(close_to("prefix", mrg_model_prefix(m, img), exp, "prefix"));
     mrg_step_reset(dev);
 
@@ -240,8 +241,9 @@ static void test_views(mrg_model *m, const golden *g) {
     float *mean = test_download(mrg_model_prefix(m, img));
     m->cfg.view_combine = MRG_VIEWS_CONCAT;
     int64_t n = (int64_t)b->B * (m->cfg.Kc + m->cfg.Kt) * m->cfg.lm.dim;
-    CHECK(cat && mean && test_close("prefix, mean vs concat of equal views", mean, cat, n, RTOL,
-                                    RTOL * max_abs(cat, n)));
+    CHECK(cat && mean &&
+          test_close("prefix, mean vs concat of equal views", mean, cat, n, RTOL,
+                     RTOL * max_abs(cat, n)));
     free(cat);
     free(mean);
     free(same);
@@ -352,10 +354,11 @@ static void test_config(void) {
     CHECK(c.vit.dim == 768 && c.Kc == 64 && c.Kt == 8 && c.lm.dim == 4096 &&
           !strcmp(c.topic_words[5], "mediastinum") && c.lm.rope_layout == MRG_ROPE_HALF);
     CHECK(mrg_model_preset("huge", &c) == MRG_ERR_INVALID_ARG);
-    CHECK(mrg_model_config_apply_json(&c, "{\"Lc\": 3, \"vit\": {\"depth\": 4}, "
-                                          "\"lm\": {\"rope_layout\": \"interleaved\"}, "
-                                          "\"view_combine\": \"mean\", "
-                                          "\"topic_words\": [\"a\", \"b\", \"c\"]}") == MRG_OK);
+    CHECK(mrg_model_config_apply_json(&c,
+                                      "{\"Lc\": 3, \"vit\": {\"depth\": 4}, "
+                                      "\"lm\": {\"rope_layout\": \"interleaved\"}, "
+                                      "\"view_combine\": \"mean\", "
+                                      "\"topic_words\": [\"a\", \"b\", \"c\"]}") == MRG_OK);
     CHECK(c.Lc == 3 && c.vit.depth == 4 && c.lm.rope_layout == MRG_ROPE_INTERLEAVED &&
           c.view_combine == MRG_VIEWS_MEAN && c.Kt == 3 && !strcmp(c.topic_words[2], "c") &&
           c.topic_words[3][0] == 0);

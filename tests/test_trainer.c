@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mrg/dataset.h"
+#include "mrg/generate.h"
 #include "mrg/image.h"
 #include "mrg/model.h"
 #include "mrg/spm_train.h"
@@ -363,6 +364,67 @@ static bool run(mrg_device *dev, const char *data, const char *lm, const char *o
     return st == MRG_OK;
 }
 
+/* The validation decoder (prompt + prefix prefilled once, then the
+ * generator's cached greedy steps) against a full recompute of the whole
+ * sequence at every step, for a batch of 2 val studies. */
+static void test_generate_reports(mrg_device *dev, const char *data, const char *model_dir) {
+    mrg_model *m = mrg_model_load(model_dir, dev);
+    CHECK(m != NULL);
+    if (!m) return;
+    const mrg_model_config *cfg = mrg_model_get_config(m);
+    mrg_dataset_opts dopt = mrg_dataset_defaults();
+    dopt.image_size = cfg->vit.image_size;
+    dopt.n_views = cfg->n_views;
+    dopt.tok = mrg_model_tokenizer(m);
+    dopt.batch_size = 2;
+    dopt.shuffle = false;
+    mrg_dataset *ds = mrg_dataset_open(data, MRG_SPLIT_VAL, &dopt);
+    mrg_batch b = {0};
+    CHECK(ds && mrg_dataset_next(ds, &b) == MRG_OK && b.B == 2);
+    mrg_gen_opts g = mrg_eval_gen_opts(cfg, false);
+    g.max_new = 6;
+    char *preds[2] = {NULL, NULL};
+    if (ds && b.B == 2) CHECK_OK(mrg_generate_batch(m, b.images, b.B, &g, preds));
+    mrg_llama *lm = mrg_model_llama(m);
+    const int32_t *before, *after;
+    int nb, na;
+    CHECK_OK(mrg_model_prompt_ids(m, &before, &nb, &after, &na));
+    bool prev = mrg_grad_set_enabled(dev, false);
+    for (int i = 0; i < 2 && preds[0] && preds[1]; i++) {
+        int32_t ids[8];
+        int n = 0;
+        int64_t one = (int64_t)b.V * 3 * b.S * b.S;
+        for (int t = 0; t < g.max_new; t++) {
+            mrg_tensor *img = mrg_tensor_from_f32(dev, MRG_SHAPE(1, b.V, 3, b.S, b.S), b.images + i * one);
+            mrg_tensor *parts[4] = {mrg_llama_embed(lm, mrg_tensor_from_i32(dev, MRG_SHAPE(1, nb), before)),
+                                    mrg_model_prefix(m, img),
+                                    mrg_llama_embed(lm, mrg_tensor_from_i32(dev, MRG_SHAPE(1, na), after)),
+                                    n ? mrg_llama_embed(lm, mrg_tensor_from_i32(dev, MRG_SHAPE(1, n), ids)) : NULL};
+            mrg_tensor *x = mrg_concat(parts, n ? 4 : 3, 1);
+            mrg_tensor *lg = x ? mrg_llama_forward(lm, x, NULL, NULL, true) : NULL; /* (1, V) */
+            float *h = lg ? test_download(lg) : NULL;
+            if (!h) break;
+            int id = mrg_argmax(h, lm->cfg.vocab_size);
+            free(h);
+            mrg_step_reset(dev);
+            if (id == lm->cfg.eos_id) break;
+            ids[n++] = id;
+        }
+        char *want = mrg_tokenizer_decode(mrg_model_tokenizer(m), ids, n);
+        printf("  %s val study %d: %d tokens, cached decoding = full recompute\n", mrg_device_name(dev), i, n);
+        CHECK(want && !strcmp(want, preds[i]));
+        if (want && strcmp(want, preds[i])) fprintf(stderr, "  generated '%s', recomputed '%s'\n", preds[i], want);
+        free(want);
+    }
+    mrg_grad_set_enabled(dev, prev);
+    free(preds[0]);
+    free(preds[1]);
+    mrg_batch_free(&b);
+    mrg_dataset_free(ds);
+    mrg_model_free(m);
+    mrg_step_reset(dev);
+}
+
 static void test_resume(mrg_device *dev, const char *data) {
     char lm[400], a[400], b[400], p[500];
     const char *dn = mrg_device_name(dev);
@@ -412,6 +474,8 @@ static void test_resume(mrg_device *dev, const char *data) {
     snprintf(p, sizeof p, "%s/last/trainer_state.json", a);
     CHECK_OK(mrg_train_state_read(p, &st, NULL, NULL));
     CHECK(st.step == 6 && st.epoch == 3 && st.batch == 0 && st.samples == 24 && st.best_epoch >= 0);
+    snprintf(p, sizeof p, "%s/best", a);
+    test_generate_reports(dev, data, p);
     mrg_train_run_result_free(&ra);
     mrg_train_run_result_free(&rb1);
     mrg_train_run_result_free(&rb2);

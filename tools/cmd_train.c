@@ -16,7 +16,7 @@ static int usage(int code) {
             "usage: mrg train --data DIR (--preset P | --config F) --out RUN [--lm DIR] [--vit DIR]\n"
             "                 [--tokenizer FILE] [--device D] [--resume] [--epochs N] [--batch N]\n"
             "                 [--lr X] [--grad-accum N] [--max-steps N] [--save-every N]\n"
-            "                 [--eval-max N] [--no-eval] [--log-every N]\n\n"
+            "                 [--eval-max N] [--no-eval] [--eval-beam] [--log-every N]\n\n"
             "Trains the report generator (DESIGN.md section 3) on DIR's train split.\n\n"
             "  --data DIR        dataset in the R2Gen layout (annotation.json, images/)\n"
             "  --preset P        paper, tiny or micro (default tiny)\n"
@@ -26,16 +26,18 @@ static int usage(int code) {
             "  --vit DIR         timm ViT weights to start the vision encoder from\n"
             "  --tokenizer FILE  sentencepiece model (default: the one inside --lm)\n"
             "  --out RUN         run directory: RUN/last, RUN/best, RUN/log.jsonl\n"
-            "  --resume          continue from RUN/last (same losses as an uninterrupted run)\n"
+            "  --resume          continue from RUN/last with the options it was started with\n"
+            "                    (same losses as an uninterrupted run); fresh when none\n"
             "  --epochs N, --batch N, --lr X, --grad-accum N   override the config\n"
             "  --max-steps N     stop after N updates (the schedule spans them)\n"
             "  --save-every N    also checkpoint RUN/last every N updates (default: epoch ends)\n"
             "  --eval-max N      validate on at most N studies (default: the whole val split)\n"
             "  --no-eval         no validation (RUN/best is not written)\n"
+            "  --eval-beam       validate with the config's beam search (default: greedy)\n"
             "  --log-every N     JSONL line every N updates (default 1)\n"
             "  --device D        cpu, opencl, opencl:N (default: see mrg --help)\n\n"
             "Defaults from the config: AdamW lr 1e-4, weight decay 1e-6, 5%% warmup then\n"
-            "cosine to min_lr, clip norm 1. Validation generates greedily and scores\n"
+            "cosine to min_lr, clip norm 1. Validation generates (greedy by default) and scores\n"
             "BLEU-4, CIDEr and finding F1; RUN/best keeps the best 0.5*BLEU-4 + 0.5*CIDEr.\n"
             "Progress: a bar (loss, lr, samples/s, ETA) on a terminal, JSON lines on\n"
             "stdout otherwise; RUN/log.jsonl always.\n");
@@ -50,6 +52,7 @@ int cmd_train(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0);
         if (!strcmp(a, "--resume")) { o.resume = true; continue; }
         if (!strcmp(a, "--no-eval")) { o.no_eval = true; continue; }
+        if (!strcmp(a, "--eval-beam")) { o.eval_beam = true; continue; }
         if (i + 1 >= argc) {
             fprintf(stderr, "mrg train: %s needs a value (or is unknown)\n", a);
             return usage(2);
@@ -84,6 +87,13 @@ int cmd_train(int argc, char **argv) {
         o.save_every < 0 || o.eval_max < 0 || o.log_every < 1) {
         fprintf(stderr, "mrg train: numeric options must be positive\n");
         return 2;
+    }
+    if (o.resume) {
+        char state[4200];
+        snprintf(state, sizeof state, "%s/last/trainer_state.json", o.out_dir);
+        FILE *f = fopen(state, "r");
+        if (f) fclose(f);
+        else fprintf(stderr, "mrg train: no checkpoint in %s/last; starting a new run\n", o.out_dir);
     }
     o.bar = isatty(2);
     o.jsonl_stdout = !o.bar || !isatty(1);

@@ -16,6 +16,7 @@ static const mrg_command commands[] = {
     {"phantoms", "render synthetic two-view chest X-ray studies with reports", cmd_phantoms},
     {"pretrain-lm", "train the small LLaMA (and a tokenizer) on a dataset's reports", cmd_pretrain_lm},
     {"train", "train the report generator; evaluate each epoch; resume bit-for-bit", cmd_train},
+    {"generate", "write reports for a study's images or a whole dataset split", cmd_generate},
     {"bench", "benchmarks: bench gemm, bench lm (mrg bench --help)", cmd_bench},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

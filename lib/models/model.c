@@ -1,14 +1,25 @@
 /* The report generator: construction of its parts, the frozen LLaMA and
- * tokenizer, the topic embeddings and prompt ids, and accessors. */
+ * tokenizer, the topic embeddings and prompt ids, checkpoints and accessors.
+ *
+ * Checkpoint names of the trained parts (Dv = vit.dim, D = lm.dim):
+ *   vit.*                         timm names behind the prefix
+ *   content.blocks.<i>.*          Lc self-attention blocks (mrg_nn_block)
+ *   content.queries               (1, Kc, Dv)
+ *   content.cross.*               the queries' cross block (mrg_nn_cross_block)
+ *   topic.query_proj.{weight,bias}  Linear(D → Dv) of the topic words' embeddings
+ *   topic.blocks.<i>.*            Lt cross blocks over the content tokens
+ *   proj.linear.{weight,bias}     Linear(Dv → D)
+ *   proj.norm.{weight,bias}       LayerNorm(D), eps 1e-5
+ * Encoder blocks use MLP width 4·Dv and LayerNorm eps 1e-6 (timm's ViT). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "models/model_internal.h"
 #include "mrg/autograd.h"
 #include "mrg/ops.h"
-#include "models/model_internal.h"
 
 /* Width of the MLPs in the encoder blocks, relative to the width. */
 #define ENC_MLP_RATIO 4
@@ -130,7 +141,8 @@ static mrg_status build_topics(mrg_model *m) {
         if (st == MRG_OK) {
             mrg_tensor *t = mrg_tensor_from_i32(m->dev, MRG_SHAPE(1, n), ids); /* (1, n) */
             rows[i] = mrg_mean(mrg_llama_embed(m->lm, t), 1, false);           /* (1, D) */
-            if (!rows[i]) st = mrg_error_context(MRG_ERR_DEVICE, "topic word '%s'", c->topic_words[i]);
+            if (!rows[i])
+                st = mrg_error_context(MRG_ERR_DEVICE, "topic word '%s'", c->topic_words[i]);
         }
         free(ids);
     }
@@ -194,8 +206,9 @@ static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const 
     else if (lm_path)
         st = find_tokenizer(lm_path, m->tok_path, sizeof m->tok_path);
     else
-        st = mrg_error(MRG_ERR_INVALID_ARG, "model: no tokenizer (give a tokenizer path or an LM "
-                                            "directory holding tokenizer.model)");
+        st = mrg_error(MRG_ERR_INVALID_ARG,
+                       "model: no tokenizer (give a tokenizer path or an LM "
+                       "directory holding tokenizer.model)");
     if (st == MRG_OK && !(m->tok = mrg_tokenizer_load(m->tok_path))) st = MRG_ERR_IO;
     /* frozen language model */
     if (st == MRG_OK && lm_path) {
@@ -205,7 +218,8 @@ static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const 
     } else if (st == MRG_OK) {
         /* large random models (shape benchmarks) are kept in bf16 */
         const mrg_llama_config *l = &cfg->lm;
-        double n = (double)l->dim * ((double)l->vocab_size * 2 + (double)l->n_layers * 3 * l->hidden_dim);
+        double n =
+            (double)l->dim * ((double)l->vocab_size * 2 + (double)l->n_layers * 3 * l->hidden_dim);
         m->lm = mrg_llama_create(l, n > 1e8 ? MRG_BF16 : MRG_F32, false, dev);
         st = m->lm ? (skip_init ? MRG_OK : randomize_llama(m->lm, cfg->seed ^ 0x11a3aULL))
                    : MRG_ERR_OOM;
@@ -292,7 +306,8 @@ mrg_status mrg_model_save(const mrg_model *m, const char *dir) {
     char *text = mrg_model_config_to_json(&m->cfg);
     cJSON *o = text ? cJSON_Parse(text) : NULL;
     free(text);
-    bool ok = o && cJSON_AddStringToObject(o, "lm_path", m->lm_in_checkpoint ? LM_SUBDIR : m->lm_path) &&
+    bool ok = o &&
+              cJSON_AddStringToObject(o, "lm_path", m->lm_in_checkpoint ? LM_SUBDIR : m->lm_path) &&
               cJSON_AddStringToObject(o, "tokenizer_path", TOK_FILE);
     text = ok ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);

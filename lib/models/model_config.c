@@ -14,7 +14,8 @@ static const char PROMPT_AFTER[] =
 
 static void set_topics(mrg_model_config *c, const char *const *words, int n) {
     memset(c->topic_words, 0, sizeof c->topic_words);
-    for (int i = 0; i < n; i++) snprintf(c->topic_words[i], sizeof c->topic_words[i], "%s", words[i]);
+    for (int i = 0; i < n; i++)
+        snprintf(c->topic_words[i], sizeof c->topic_words[i], "%s", words[i]);
     c->Kt = n;
 }
 
@@ -62,7 +63,7 @@ static void common(mrg_model_config *c) {
 }
 
 static void preset_paper(mrg_model_config *c) {
-    static const char *const topics[] = {"findings", "impression", "heart", "lungs",
+    static const char *const topics[] = {"findings", "impression",  "heart", "lungs",
                                          "pleura",   "mediastinum", "bones", "devices"};
     common(c);
     snprintf(c->preset, sizeof c->preset, "paper");
@@ -162,8 +163,8 @@ mrg_status mrg_model_preset(const char *name, mrg_model_config *cfg) {
     else if (!strcmp(name, "micro"))
         preset_micro(cfg);
     else
-        return mrg_error(MRG_ERR_INVALID_ARG,
-                         "unknown model preset '%s' (paper, tiny or micro)", name);
+        return mrg_error(MRG_ERR_INVALID_ARG, "unknown model preset '%s' (paper, tiny or micro)",
+                         name);
     return MRG_OK;
 }
 
@@ -189,21 +190,24 @@ mrg_status mrg_model_config_check(const mrg_model_config *c) {
     if (st != MRG_OK) return mrg_error_context(st, "model config");
     if (c->max_report_tokens < 1) return BAD("max_report_tokens must be >= 1");
     if (!memchr(c->prompt_before, 0, sizeof c->prompt_before) ||
-        !memchr(c->prompt_after, 0, sizeof c->prompt_after) || !memchr(c->preset, 0, sizeof c->preset))
+        !memchr(c->prompt_after, 0, sizeof c->prompt_after) ||
+        !memchr(c->preset, 0, sizeof c->preset))
         return BAD("unterminated string");
     if (!(c->lm_weight >= 0) || !(c->con_weight >= 0) || !(c->lm_weight + c->con_weight > 0))
         return BAD("loss weights must be >= 0 and not both 0");
     if (!(c->temperature > 0) || !isfinite(c->temperature)) return BAD("temperature must be > 0");
     if (!(c->lr > 0) || !(c->weight_decay >= 0) || !(c->min_lr >= 0) || !(c->warmup_frac >= 0) ||
         !(c->warmup_frac < 1) || !(c->clip_norm >= 0))
-        return BAD("lr > 0, weight_decay >= 0, min_lr >= 0, 0 <= warmup_frac < 1, "
-                   "clip_norm >= 0 are required");
+        return BAD(
+            "lr > 0, weight_decay >= 0, min_lr >= 0, 0 <= warmup_frac < 1, "
+            "clip_norm >= 0 are required");
     if (c->batch_size < 1 || c->grad_accum < 1 || c->epochs < 1)
         return BAD("batch_size, grad_accum and epochs must be >= 1");
     if (c->beam < 1 || c->min_new < 0 || c->max_new < 1 || c->min_new > c->max_new)
-        return BAD("beam %d, min_new %d, max_new %d (need beam >= 1, 0 <= min_new <= max_new, "
-                   "max_new >= 1)",
-                   c->beam, c->min_new, c->max_new);
+        return BAD(
+            "beam %d, min_new %d, max_new %d (need beam >= 1, 0 <= min_new <= max_new, "
+            "max_new >= 1)",
+            c->beam, c->min_new, c->max_new);
     if (!(c->repetition_penalty > 0) || !isfinite(c->length_penalty))
         return BAD("repetition_penalty must be > 0 and length_penalty finite");
     return MRG_OK;

@@ -11,21 +11,21 @@
 struct mrg_model {
     mrg_model_config cfg;
     mrg_device *dev;
-    mrg_vit *vit;         /* owns the "vit." parameters */
-    mrg_llama *lm;        /* frozen */
+    mrg_vit *vit;  /* owns the "vit." parameters */
+    mrg_llama *lm; /* frozen */
     mrg_tokenizer *tok;
-    mrg_params params;    /* owns every parameter below (not the ViT's) */
+    mrg_params params; /* owns every parameter below (not the ViT's) */
     /* content encoder */
-    mrg_nn_block *content_blocks;    /* Lc self-attention blocks over the visual tokens */
-    mrg_tensor *content_queries;     /* (1, Kc, Dv) */
+    mrg_nn_block *content_blocks;     /* Lc self-attention blocks over the visual tokens */
+    mrg_tensor *content_queries;      /* (1, Kc, Dv) */
     mrg_nn_cross_block content_cross; /* queries ← visual tokens */
     /* topic encoder */
-    mrg_tensor *topic_emb;           /* (Kt, D) constant: frozen LLaMA embedding of each word */
-    mrg_nn_linear topic_proj;        /* D → Dv */
+    mrg_tensor *topic_emb;            /* (Kt, D) constant: frozen LLaMA embedding of each word */
+    mrg_nn_linear topic_proj;         /* D → Dv */
     mrg_nn_cross_block *topic_blocks; /* Lt blocks, topic queries ← content tokens */
     /* projection into the LLaMA embedding space */
-    mrg_nn_linear proj;              /* Dv → D */
-    mrg_nn_layernorm proj_norm;      /* LayerNorm(D), eps 1e-5 (PyTorch's default) */
+    mrg_nn_linear proj;         /* Dv → D */
+    mrg_nn_layernorm proj_norm; /* LayerNorm(D), eps 1e-5 (PyTorch's default) */
     /* prompt around the prefix */
     int32_t *before_ids, *after_ids; /* before starts with BOS */
     int n_before, n_after;

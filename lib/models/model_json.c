@@ -20,9 +20,12 @@ typedef struct field {
     size_t size; /* F_STR: buffer size */
 } field;
 
-#define FI(s, k) {#k, F_INT, offsetof(s, k), 0}
-#define FF(s, k) {#k, F_FLOAT, offsetof(s, k), 0}
-#define FB(s, k) {#k, F_BOOL, offsetof(s, k), 0}
+#define FI(s, k) \
+    { #k, F_INT, offsetof(s, k), 0 }
+#define FF(s, k) \
+    { #k, F_FLOAT, offsetof(s, k), 0 }
+#define FB(s, k) \
+    { #k, F_BOOL, offsetof(s, k), 0 }
 
 static const field MODEL_FIELDS[] = {
     {"preset", F_STR, offsetof(mrg_model_config, preset), sizeof(((mrg_model_config *)0)->preset)},
@@ -58,8 +61,8 @@ static const field MODEL_FIELDS[] = {
 };
 
 static const field VIT_FIELDS[] = {
-    FI(mrg_vit_config, image_size), FI(mrg_vit_config, patch_size), FI(mrg_vit_config, in_chans),
-    FI(mrg_vit_config, dim),        FI(mrg_vit_config, depth),      FI(mrg_vit_config, heads),
+    FI(mrg_vit_config, image_size), FI(mrg_vit_config, patch_size),  FI(mrg_vit_config, in_chans),
+    FI(mrg_vit_config, dim),        FI(mrg_vit_config, depth),       FI(mrg_vit_config, heads),
     FI(mrg_vit_config, mlp_hidden), FI(mrg_vit_config, num_classes), FF(mrg_vit_config, eps),
 };
 
@@ -94,11 +97,21 @@ static bool add_fields(cJSON *o, const void *base, const field *fs, int n) {
         const field *f = &fs[i];
         cJSON *v = NULL;
         switch (f->kind) {
-        case F_INT: v = cJSON_CreateNumber(*(const int *)(b + f->off)); break;
-        case F_FLOAT: v = cJSON_CreateNumber(short_double(*(const float *)(b + f->off))); break;
-        case F_BOOL: v = cJSON_CreateBool(*(const bool *)(b + f->off)); break;
-        case F_U64: v = cJSON_CreateNumber((double)*(const uint64_t *)(b + f->off)); break;
-        case F_STR: v = cJSON_CreateString(b + f->off); break;
+            case F_INT:
+                v = cJSON_CreateNumber(*(const int *)(b + f->off));
+                break;
+            case F_FLOAT:
+                v = cJSON_CreateNumber(short_double(*(const float *)(b + f->off)));
+                break;
+            case F_BOOL:
+                v = cJSON_CreateBool(*(const bool *)(b + f->off));
+                break;
+            case F_U64:
+                v = cJSON_CreateNumber((double)*(const uint64_t *)(b + f->off));
+                break;
+            case F_STR:
+                v = cJSON_CreateString(b + f->off);
+                break;
         }
         if (!v || !cJSON_AddItemToObject(o, f->key, v)) {
             cJSON_Delete(v);
@@ -134,8 +147,8 @@ char *mrg_model_config_to_json(const mrg_model_config *c) {
          add_floats(vit, "mean", c->vit.mean, 3) && add_floats(vit, "std", c->vit.std, 3);
     cJSON *lm = ok ? cJSON_AddObjectToObject(o, "lm") : NULL;
     ok = ok && lm && add_fields(lm, &c->lm, LM_FIELDS, NF(LM_FIELDS)) &&
-         cJSON_AddStringToObject(lm, "rope_layout",
-                                 c->lm.rope_layout == MRG_ROPE_INTERLEAVED ? "interleaved" : "half");
+         cJSON_AddStringToObject(
+             lm, "rope_layout", c->lm.rope_layout == MRG_ROPE_INTERLEAVED ? "interleaved" : "half");
     char *text = ok ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
     if (!text) mrg_error(MRG_ERR_OOM, "model config: JSON");
@@ -147,40 +160,40 @@ char *mrg_model_config_to_json(const mrg_model_config *c) {
 static mrg_status set_field(void *base, const field *f, const cJSON *v, const char *where) {
     char *b = base;
     switch (f->kind) {
-    case F_INT:
-        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-            fabs(v->valuedouble) > 2e9)
-            return mrg_error(MRG_ERR_FORMAT, "model config: \"%s%s\" must be an integer", where,
-                             f->key);
-        *(int *)(b + f->off) = (int)v->valuedouble;
-        return MRG_OK;
-    case F_FLOAT:
-        if (!cJSON_IsNumber(v))
-            return mrg_error(MRG_ERR_FORMAT, "model config: \"%s%s\" must be a number", where,
-                             f->key);
-        *(float *)(b + f->off) = (float)v->valuedouble;
-        return MRG_OK;
-    case F_BOOL:
-        if (!cJSON_IsBool(v))
-            return mrg_error(MRG_ERR_FORMAT, "model config: \"%s%s\" must be true or false",
-                             where, f->key);
-        *(bool *)(b + f->off) = cJSON_IsTrue(v);
-        return MRG_OK;
-    case F_U64:
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble) ||
-            v->valuedouble > 9007199254740992.0)
-            return mrg_error(MRG_ERR_FORMAT,
-                             "model config: \"%s%s\" must be a non-negative integer <= 2^53",
-                             where, f->key);
-        *(uint64_t *)(b + f->off) = (uint64_t)v->valuedouble;
-        return MRG_OK;
-    case F_STR:
-        if (!cJSON_IsString(v) || strlen(v->valuestring) >= f->size)
-            return mrg_error(MRG_ERR_FORMAT,
-                             "model config: \"%s%s\" must be a string of at most %zu bytes", where,
-                             f->key, f->size - 1);
-        snprintf(b + f->off, f->size, "%s", v->valuestring);
-        return MRG_OK;
+        case F_INT:
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+                fabs(v->valuedouble) > 2e9)
+                return mrg_error(MRG_ERR_FORMAT, "model config: \"%s%s\" must be an integer", where,
+                                 f->key);
+            *(int *)(b + f->off) = (int)v->valuedouble;
+            return MRG_OK;
+        case F_FLOAT:
+            if (!cJSON_IsNumber(v))
+                return mrg_error(MRG_ERR_FORMAT, "model config: \"%s%s\" must be a number", where,
+                                 f->key);
+            *(float *)(b + f->off) = (float)v->valuedouble;
+            return MRG_OK;
+        case F_BOOL:
+            if (!cJSON_IsBool(v))
+                return mrg_error(MRG_ERR_FORMAT, "model config: \"%s%s\" must be true or false",
+                                 where, f->key);
+            *(bool *)(b + f->off) = cJSON_IsTrue(v);
+            return MRG_OK;
+        case F_U64:
+            if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+                v->valuedouble != floor(v->valuedouble) || v->valuedouble > 9007199254740992.0)
+                return mrg_error(MRG_ERR_FORMAT,
+                                 "model config: \"%s%s\" must be a non-negative integer <= 2^53",
+                                 where, f->key);
+            *(uint64_t *)(b + f->off) = (uint64_t)v->valuedouble;
+            return MRG_OK;
+        case F_STR:
+            if (!cJSON_IsString(v) || strlen(v->valuestring) >= f->size)
+                return mrg_error(MRG_ERR_FORMAT,
+                                 "model config: \"%s%s\" must be a string of at most %zu bytes",
+                                 where, f->key, f->size - 1);
+            snprintf(b + f->off, f->size, "%s", v->valuestring);
+            return MRG_OK;
     }
     return MRG_ERR_INVALID_ARG;
 }

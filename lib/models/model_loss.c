@@ -3,13 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mrg/ops.h"
 #include "models/model_internal.h"
+#include "mrg/ops.h"
 
 /* q (n, Dv) or (1, n, Dv) broadcast over the batch → (B, n, Dv); the
  * gradient of the shared queries sums over the batch. */
-static mrg_tensor *batch_queries(mrg_device *dev, mrg_tensor *q, int64_t B, int64_t n,
-                                 int64_t Dv) {
+static mrg_tensor *batch_queries(mrg_device *dev, mrg_tensor *q, int64_t B, int64_t n, int64_t Dv) {
     return mrg_add(mrg_tensor_zeros(dev, MRG_F32, MRG_SHAPE(B, n, Dv)), q);
 }
 
@@ -45,7 +44,7 @@ mrg_tensor *mrg_model_prefix(mrg_model *m, mrg_tensor *images) {
     if (c->Kt > 0) {
         /* topic encoder: queries from the words' embeddings, over the content */
         mrg_tensor *tq = mrg_nn_linear_forward(&m->topic_proj, m->topic_emb); /* (Kt, Dv) */
-        mrg_tensor *t = batch_queries(m->dev, tq, B, c->Kt, Dv);             /* (B, Kt, Dv) */
+        mrg_tensor *t = batch_queries(m->dev, tq, B, c->Kt, Dv);              /* (B, Kt, Dv) */
         for (int i = 0; i < c->Lt; i++)
             t = mrg_nn_cross_block_forward(&m->topic_blocks[i], t, content, NULL);
         mrg_tensor *parts[2] = {content, t};
@@ -129,7 +128,8 @@ static mrg_tensor *lm_loss(mrg_model *m, const mrg_batch *b, mrg_tensor *P) {
     h = mrg_slice(h, 1, nb + K + na - 1, T);                /* (B, T, D) */
     if (!h) return NULL;
     int64_t D = h->shape[2];
-    mrg_tensor *logits = mrg_llama_logits(m->lm, mrg_reshape(h, MRG_SHAPE(B * T, D))); /* (B·T, V) */
+    mrg_tensor *logits =
+        mrg_llama_logits(m->lm, mrg_reshape(h, MRG_SHAPE(B * T, D))); /* (B·T, V) */
     mrg_tensor *targets = mrg_tensor_from_i32(m->dev, MRG_SHAPE(B * T), b->report_ids);
     return mrg_cross_entropy(logits, targets, -1);
 }
@@ -183,9 +183,9 @@ mrg_status mrg_model_loss(mrg_model *m, const mrg_batch *b, mrg_loss_parts *out)
     mrg_status st = check_batch(m, b);
     if (st != MRG_OK) return st;
     const mrg_model_config *c = &m->cfg;
-    mrg_tensor *img = mrg_tensor_from_f32(
-        m->dev, MRG_SHAPE(b->B, b->V, 3, b->S, b->S), b->images); /* (B, V, 3, S, S) */
-    mrg_tensor *P = mrg_model_prefix(m, img);                     /* (B, K, D) */
+    mrg_tensor *img = mrg_tensor_from_f32(m->dev, MRG_SHAPE(b->B, b->V, 3, b->S, b->S),
+                                          b->images); /* (B, V, 3, S, S) */
+    mrg_tensor *P = mrg_model_prefix(m, img);         /* (B, K, D) */
     if (!P) return mrg_error_context(MRG_ERR_DEVICE, "model loss");
     mrg_tensor *lm = lm_loss(m, b, P);
     mrg_tensor *con = con_loss(m, b, P);

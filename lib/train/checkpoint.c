@@ -78,17 +78,22 @@ mrg_status mrg_rm_tree(const char *path) {
     return MRG_OK;
 }
 
-/* parent directory and base name of path (no trailing slash) */
+/* parent directory and base name of path; trailing slashes are ignored
+ * ("run/last/" is "run" + "last"). base points into a thread-local copy. */
 static void split_path(const char *path, char *parent, size_t pcap, const char **base) {
-    const char *slash = strrchr(path, '/');
+    static _Thread_local char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
+    const char *slash = strrchr(copy, '/');
     if (!slash) {
         snprintf(parent, pcap, ".");
-        *base = path;
-    } else if (slash == path) {
+        *base = copy;
+    } else if (slash == copy) {
         snprintf(parent, pcap, "/");
         *base = slash + 1;
     } else {
-        snprintf(parent, pcap, "%.*s", (int)(slash - path), path);
+        snprintf(parent, pcap, "%.*s", (int)(slash - copy), copy);
         *base = slash + 1;
     }
 }
@@ -109,6 +114,12 @@ mrg_status mrg_ckpt_begin(const char *final_dir, char *tmp, size_t cap) {
     return mrg_error(MRG_ERR_IO, "cannot create a temporary directory beside %s", final_dir);
 }
 
+static void strip_slashes(const char *in, char *out, size_t cap) {
+    snprintf(out, cap, "%s", in);
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/') out[--n] = 0;
+}
+
 static void old_path(const char *final_dir, char *out, size_t cap) {
     char parent[4096];
     const char *base;
@@ -116,15 +127,18 @@ static void old_path(const char *final_dir, char *out, size_t cap) {
     snprintf(out, cap, "%s/.old-%s", parent, base);
 }
 
-mrg_status mrg_ckpt_recover(const char *final_dir) {
-    char old[4200];
+mrg_status mrg_ckpt_recover(const char *final_in) {
+    char old[4200], final_dir[4096];
+    strip_slashes(final_in, final_dir, sizeof final_dir);
     old_path(final_dir, old, sizeof old);
     if (!mrg_path_exists(final_dir) && mrg_path_exists(old) && rename(old, final_dir) != 0)
         return mrg_error(MRG_ERR_IO, "cannot restore %s from %s: %s", final_dir, old, strerror(errno));
     return MRG_OK;
 }
 
-mrg_status mrg_ckpt_commit(const char *tmp, const char *final_dir) {
+mrg_status mrg_ckpt_commit(const char *tmp, const char *final_in) {
+    char final_dir[4096];
+    strip_slashes(final_in, final_dir, sizeof final_dir);
     /* every file, then the directory itself */
     DIR *d = opendir(tmp);
     if (!d) return mrg_error(MRG_ERR_IO, "cannot open %s", tmp);

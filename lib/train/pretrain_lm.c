@@ -127,8 +127,12 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     if (n <= 0 || !texts) return mrg_error(MRG_ERR_INVALID_ARG, "pretrain: no texts");
     if (o.batch_size < 1 || o.max_tokens < 1 || !(o.lr > 0) || (o.steps <= 0 && o.epochs <= 0))
         return mrg_error(MRG_ERR_INVALID_ARG, "pretrain: batch, max tokens, lr and steps/epochs must be positive");
-    char tmp[4200], tok_path[4400];
-    mrg_status st = mrg_mkdirs(out_dir);
+    char tmp[4200], tok_path[4400], parent[4200];
+    /* the parent must exist for the temporary beside out_dir */
+    snprintf(parent, sizeof parent, "%s", out_dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) *slash = 0;
+    mrg_status st = slash && slash != parent ? mrg_mkdirs(parent) : MRG_OK;
     if (!st) st = mrg_ckpt_begin(out_dir, tmp, sizeof tmp);
     if (st) return st;
     snprintf(tok_path, sizeof tok_path, "%s/tokenizer.model", tmp);
@@ -170,6 +174,7 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         goto end;
     }
     int B = o.batch_size < n ? o.batch_size : n;
+    if (B > 4096) B = 4096; /* idx below */
     int64_t per_epoch = (n + B - 1) / B;
     int64_t total = o.steps > 0 ? o.steps : (int64_t)o.epochs * per_epoch;
     mrg_lr_schedule sched = mrg_lr_schedule_make(o.lr, o.min_lr, o.warmup_frac, total);
@@ -178,7 +183,6 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
 
     uint64_t rng = o.seed ^ 0x9e3779b97f4a7c15ull;
     int pos = n, epoch = -1, idx[4096];
-    if (B > 4096) B = 4096;
     for (int64_t step = 0; step < total; step++) {
         /* the next B sequences of the epoch's permutation, reshuffling at its end */
         int k = 0;

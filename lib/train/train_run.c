@@ -34,7 +34,7 @@ void mrg_train_run_result_free(mrg_train_run_result *r) {
 /* What a resumed run must reuse exactly (the schedule and loop bounds). */
 typedef struct run_plan {
     int epochs, save_every, eval_max;
-    bool no_eval;
+    bool no_eval, eval_beam;
     int64_t total_steps;
     float lr, min_lr, weight_decay, warmup_frac, clip_norm;
 } run_plan;
@@ -47,6 +47,7 @@ static char *plan_to_json(const run_plan *p, const char *data_dir) {
     cJSON_AddNumberToObject(o, "save_every", p->save_every);
     cJSON_AddNumberToObject(o, "eval_max", p->eval_max);
     cJSON_AddBoolToObject(o, "no_eval", p->no_eval);
+    cJSON_AddBoolToObject(o, "eval_beam", p->eval_beam);
     /* floats widen to doubles exactly and cJSON prints 17 digits */
     cJSON_AddNumberToObject(o, "lr", p->lr);
     cJSON_AddNumberToObject(o, "min_lr", p->min_lr);
@@ -83,6 +84,7 @@ static mrg_status plan_from_json(const char *json, run_plan *p) {
     p->warmup_frac = (float)v[7];
     p->clip_norm = (float)v[8];
     p->no_eval = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "no_eval"));
+    p->eval_beam = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "eval_beam"));
     cJSON_Delete(o);
     return MRG_OK;
 }
@@ -113,7 +115,8 @@ static mrg_status run_eval(mrg_model *m, mrg_dataset *val, const run_plan *plan,
                            int64_t step, mrg_train_state *state, const char *best_dir,
                            mrg_progress *prog) {
     mrg_eval_result r;
-    mrg_status st = mrg_evaluate(m, val, plan->eval_max, &r);
+    mrg_gen_opts g = mrg_eval_gen_opts(mrg_model_get_config(m), plan->eval_beam);
+    mrg_status st = mrg_evaluate(m, val, plan->eval_max, &g, &r);
     if (st) return mrg_error_context(st, "validation after epoch %d", epoch);
     bool better = r.score > state->best_score;
     char json[1024], text[256];
@@ -178,7 +181,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
         if (o->lr > 0) cfg.lr = o->lr;
         if ((st = mrg_model_config_check(&cfg))) goto end;
         m = mrg_model_create(&cfg, dev, o->lm_dir, o->vit_dir, o->tokenizer);
-        if (!m) { st = mrg_error_context(MRG_ERR_INVALID_ARG, "creating the model"); goto end; }
+        if (!m) { st = MRG_ERR_INVALID_ARG; goto end; }
         cfg = *mrg_model_get_config(m);
         state = (mrg_train_state){0, 0, 0, 0, cfg.seed, -1.0, -1};
     }
@@ -205,6 +208,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
         plan.save_every = o->save_every;
         plan.eval_max = o->eval_max;
         plan.no_eval = o->no_eval;
+        plan.eval_beam = o->eval_beam;
         plan.lr = cfg.lr;
         plan.min_lr = cfg.min_lr;
         plan.weight_decay = cfg.weight_decay;
@@ -278,7 +282,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
         res->epochs_done = e + 1;
         if (o->stop_after > 0 && this_call >= o->stop_after) goto end;
     }
-    if (state.batch != 0) { /* stopped mid-epoch by max_steps: evaluate and save there */
+    if (this_call > 0 && state.batch != 0) { /* stopped mid-epoch by max_steps: evaluate, save */
         if (val && (st = run_eval(m, val, &plan, e, state.step, &state, best, prog))) goto end;
         if ((st = mrg_trainer_save(tr, last, &state, options))) goto end;
     }

@@ -102,6 +102,10 @@ mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group
     return st;
 }
 
+mrg_status mrg_trainer_step(mrg_trainer *tr, const mrg_batch *b, mrg_step_stats *stats) {
+    return mrg_trainer_micro_step(tr, b, 1, true, stats);
+}
+
 mrg_status mrg_trainer_save(mrg_trainer *tr, const char *final_dir, const mrg_train_state *st,
                             const char *options_json) {
     char tmp[4200], path[4400];

@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "mrg/dataset.h"
+#include "mrg/generate.h"
 #include "mrg/llama.h"
 #include "mrg/metrics.h"
 #include "mrg/model.h"
@@ -152,6 +153,9 @@ void mrg_trainer_free(mrg_trainer *tr);
  * mrg_step_reset on the model's device before returning. */
 mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group, bool last,
                                   mrg_step_stats *out);
+/* One whole update from one batch (no accumulation):
+ * mrg_trainer_micro_step(tr, b, 1, true, stats). */
+mrg_status mrg_trainer_step(mrg_trainer *tr, const mrg_batch *b, mrg_step_stats *stats);
 /* Updates done so far. */
 int64_t mrg_trainer_steps(const mrg_trainer *tr);
 const mrg_lr_schedule *mrg_trainer_schedule(const mrg_trainer *tr);
@@ -173,13 +177,15 @@ typedef struct mrg_eval_result {
     double score;       /* 0.5·BLEU-4 + 0.5·CIDEr */
 } mrg_eval_result;
 
-/* Greedy decoding of one batch's reports (prefix and prompt prefilled once
- * into a KV cache, then one token per step until </s> or max_new tokens).
- * preds gets b->B malloc'd strings. */
-mrg_status mrg_greedy_reports(mrg_model *m, const mrg_batch *b, int max_new, char **preds);
-/* Generates for every study of ds (one epoch from its start) and scores
- * against the cleaned references. max_studies > 0 limits the count. */
-mrg_status mrg_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, mrg_eval_result *out);
+/* Generation options for validation: greedy (no penalties, up to the
+ * config's max_new tokens), or with beam the config's beam search settings
+ * (beam, repetition and length penalties, min/max new tokens). */
+mrg_gen_opts mrg_eval_gen_opts(const mrg_model_config *cfg, bool beam);
+/* Generates for every study of ds (one pass from its start; gen NULL:
+ * greedy) and scores against the cleaned references. max_studies > 0
+ * limits the count. */
+mrg_status mrg_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mrg_gen_opts *gen,
+                        mrg_eval_result *out);
 
 /* ---- the training run (lib/train/train_run.c) --------------------------- */
 
@@ -197,6 +203,7 @@ typedef struct mrg_train_run_opts {
     int save_every;         /* also checkpoint every this many updates (0: epoch ends) */
     int eval_max;           /* studies evaluated per epoch (0: the whole val split) */
     bool no_eval;
+    bool eval_beam;         /* validate with the config's beam search (default greedy) */
     int log_every;          /* JSONL every this many updates (default 1) */
     bool bar;               /* progress bar on stderr */
     bool jsonl_stdout;

@@ -1,0 +1,250 @@
+/* Decoding from input embeddings: the session (one prefill of the prefix,
+ * then one token per row and step through the KV cache), the logit
+ * processors, and the greedy / sampling driver. Beam search is in beam.c.
+ * Semantics are documented in mrg/generate.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "generate/gen_internal.h"
+#include "mrg/autograd.h"
+#include "mrg/sampling.h"
+
+mrg_gen_opts mrg_gen_defaults(void) {
+    mrg_gen_opts o = {
+        .mode = MRG_GEN_BEAM,
+        .beam = 3,
+        .repetition_penalty = 2.0f,
+        .length_penalty = 2.0f,
+        .min_new = 40,
+        .max_new = 100,
+        .temperature = 1.0f,
+        .top_p = 0.9f,
+        .seed = 0,
+        .eos_id = -1,
+    };
+    return o;
+}
+
+mrg_status mrg_gen_opts_check(const mrg_gen_opts *o) {
+    if (!o) return mrg_error(MRG_ERR_INVALID_ARG, "generate: no options");
+    if (o->mode != MRG_GEN_GREEDY && o->mode != MRG_GEN_SAMPLE && o->mode != MRG_GEN_BEAM)
+        return mrg_error(MRG_ERR_INVALID_ARG, "generate: unknown mode %d", (int)o->mode);
+    if (o->mode == MRG_GEN_BEAM && (o->beam < 1 || o->beam > 64))
+        return mrg_error(MRG_ERR_INVALID_ARG, "generate: beam %d outside [1, 64]", o->beam);
+    if (!(o->repetition_penalty > 0) || !isfinite(o->repetition_penalty))
+        return mrg_error(MRG_ERR_INVALID_ARG, "generate: repetition penalty must be > 0 (got %g)",
+                         (double)o->repetition_penalty);
+    if (!isfinite(o->length_penalty))
+        return mrg_error(MRG_ERR_INVALID_ARG, "generate: length penalty must be finite");
+    if (o->max_new < 1 || o->min_new < 0)
+        return mrg_error(MRG_ERR_INVALID_ARG, "generate: need max_new >= 1 and min_new >= 0 "
+                                              "(got %d, %d)", o->max_new, o->min_new);
+    if (o->mode == MRG_GEN_SAMPLE && (!(o->temperature >= 0) || !(o->top_p > 0 && o->top_p <= 1)))
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "generate: need temperature >= 0 and top_p in (0, 1] (got %g, %g)",
+                         (double)o->temperature, (double)o->top_p);
+    return MRG_OK;
+}
+
+/* ---- session ------------------------------------------------------------ */
+
+/* Downloads the (n, V) logits of a forward into s->logits. */
+static mrg_status take_logits(gen_session *s, mrg_tensor *lg, int n) {
+    if (!lg) return mrg_error_context(MRG_ERR_DEVICE, "generate: forward");
+    mrg_status st = mrg_tensor_to_f32(lg, s->logits);
+    s->rows = n;
+    mrg_step_reset(s->dev); /* the step's activations are no longer needed */
+    return st;
+}
+
+mrg_status gen_session_start(gen_session *s, mrg_llama *lm, mrg_tensor *prefix,
+                             const mrg_gen_opts *opts, int capacity) {
+    memset(s, 0, sizeof *s);
+    if (!lm || !prefix) return mrg_error(MRG_ERR_INVALID_ARG, "generate: NULL model or prefix");
+    const mrg_llama_config *c = &lm->cfg;
+    if (prefix->ndim != 3 || prefix->shape[2] != c->dim || prefix->dtype != MRG_F32 ||
+        prefix->shape[0] < 1 || prefix->shape[1] < 1) {
+        char sh[64];
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "generate: the prefix must be f32 (B, T0, %d), got %s %s", c->dim,
+                         mrg_dtype_name(prefix->dtype), mrg_shape_str(prefix, sh, sizeof sh));
+    }
+    if (prefix->dev != lm->dev)
+        return mrg_error(MRG_ERR_INVALID_ARG, "generate: the prefix is on another device");
+    int64_t T0 = prefix->shape[1];
+    if (T0 >= c->max_seq)
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "generate: the prefix (%lld positions) fills the model's %d",
+                         (long long)T0, c->max_seq);
+    s->lm = lm;
+    s->dev = lm->dev;
+    s->V = c->vocab_size;
+    s->B = (int)prefix->shape[0];
+    s->eos = opts->eos_id >= 0 ? opts->eos_id : c->eos_id;
+    s->bos = c->bos_id >= 0 && c->bos_id < c->vocab_size ? c->bos_id : -1;
+    if (s->eos >= s->V)
+        return mrg_error(MRG_ERR_INVALID_ARG, "generate: eos id %d outside the vocabulary (%d)",
+                         s->eos, s->V);
+    /* the model was trained for max_seq positions: decode no further */
+    s->max_new = opts->max_new;
+    s->stride = opts->max_new;
+    if (T0 + s->max_new > c->max_seq) s->max_new = (int)(c->max_seq - T0);
+    s->grad_prev = mrg_grad_set_enabled(s->dev, false);
+    s->logits = malloc(sizeof(float) * (size_t)capacity * (size_t)s->V);
+    s->kv = s->logits ? mrg_kv_cache_new(lm, capacity, T0 + s->max_new) : NULL;
+    if (!s->logits) return mrg_error(MRG_ERR_OOM, "out of host memory");
+    if (!s->kv) return MRG_ERR_OOM;
+    /* the cache starts with B rows in use (its capacity holds the beams) */
+    int32_t *rows = malloc(sizeof *rows * (size_t)s->B);
+    if (!rows) return mrg_error(MRG_ERR_OOM, "out of host memory");
+    for (int b = 0; b < s->B; b++) rows[b] = b;
+    mrg_status st = mrg_kv_cache_select(s->kv, rows, s->B);
+    free(rows);
+    if (st != MRG_OK) return st;
+    s->stats.prefix_len = T0;
+    s->stats.prefill_forwards = 1;
+    s->stats.prefill_rows = s->B;
+    s->stats.max_rows = s->B;
+    mrg_tensor *lg = mrg_llama_forward(lm, prefix, NULL, s->kv, true); /* (B, V) */
+    return take_logits(s, lg, s->B);
+}
+
+mrg_status gen_session_step(gen_session *s, const int32_t *src, const int32_t *tok, int n) {
+    MRG_TRY(mrg_kv_cache_select(s->kv, src, n));
+    if (n > s->stats.max_rows) s->stats.max_rows = n;
+    mrg_tensor *ids = mrg_tensor_from_i32(s->dev, MRG_SHAPE(n, 1), tok);
+    if (!ids) return MRG_ERR_OOM;
+    mrg_tensor *lg = mrg_llama_forward_ids(s->lm, ids, NULL, s->kv, true); /* (n, V) */
+    s->stats.steps++;
+    return take_logits(s, lg, n);
+}
+
+void gen_session_end(gen_session *s, mrg_gen_stats *stats) {
+    if (s->kv) s->stats.cache_len = s->kv->len;
+    if (stats) *stats = s->stats;
+    if (s->dev) {
+        mrg_step_reset(s->dev);
+        mrg_grad_set_enabled(s->dev, s->grad_prev);
+    }
+    mrg_kv_cache_free(s->kv);
+    free(s->logits);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- processors ----------------------------------------------------------- */
+
+void gen_repetition(float *scores, const int32_t *toks, int n, float penalty, int *mark,
+                    int stamp) {
+    for (int i = 0; i < n; i++) {
+        int t = toks[i];
+        if (mark[t] == stamp) continue;
+        mark[t] = stamp;
+        scores[t] = scores[t] < 0 ? scores[t] * penalty : scores[t] / penalty;
+    }
+}
+
+void gen_repetition_d(double *scores, const int32_t *toks, int n, double penalty, int *mark,
+                      int stamp) {
+    for (int i = 0; i < n; i++) {
+        int t = toks[i];
+        if (mark[t] == stamp) continue;
+        mark[t] = stamp;
+        scores[t] = scores[t] < 0 ? scores[t] * penalty : scores[t] / penalty;
+    }
+}
+
+/* ---- greedy and sampling ---------------------------------------------------- */
+
+mrg_status gen_greedy_sample(gen_session *s, const mrg_gen_opts *opts, int32_t *out_ids,
+                             int *out_lens) {
+    const int B = s->B, V = s->V, N = s->max_new;
+    int *active = malloc(sizeof(int) * (size_t)B);   /* study of each cache row */
+    int32_t *src = malloc(sizeof(int32_t) * (size_t)B);
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)B);
+    int *mark = calloc((size_t)V, sizeof(int));
+    mrg_sampler **smp = calloc((size_t)B, sizeof *smp);
+    mrg_status st = MRG_OK;
+    if (!active || !src || !tok || !mark || !smp) {
+        st = mrg_error(MRG_ERR_OOM, "out of host memory");
+        goto out;
+    }
+    float temp = opts->mode == MRG_GEN_SAMPLE ? opts->temperature : 0.0f;
+    for (int b = 0; b < B; b++) {
+        active[b] = b;
+        out_lens[b] = 0;
+        if (!(smp[b] = mrg_sampler_new(V, temp, opts->top_p > 0 ? opts->top_p : 1.0f,
+                                       opts->seed + (uint64_t)b))) {
+            st = MRG_ERR_INVALID_ARG;
+            goto out;
+        }
+    }
+    int n = B, stamp = 0;
+    for (int t = 0; n > 0; t++) {
+        /* rows of s->logits are the active studies, in order */
+        int kept = 0;
+        for (int r = 0; r < n; r++) {
+            int b = active[r];
+            float *lg = s->logits + (size_t)r * V;
+            int32_t *ids = out_ids + (size_t)b * (size_t)s->stride;
+            if (opts->repetition_penalty != 1.0f) {
+                /* the sequence is [BOS, generated tokens] */
+                ++stamp;
+                if (s->bos >= 0) gen_repetition(lg, &s->bos, 1, opts->repetition_penalty, mark, stamp);
+                gen_repetition(lg, ids, out_lens[b], opts->repetition_penalty, mark, stamp);
+            }
+            if (t < opts->min_new) lg[s->eos] = -INFINITY;
+            int next = mrg_sampler_sample(smp[b], lg);
+            if (next < 0) {
+                st = mrg_error_context(MRG_ERR_INVALID_ARG, "generate: study %d", b);
+                goto out;
+            }
+            if (next == s->eos) continue; /* the row ends */
+            ids[out_lens[b]++] = next;
+            if (out_lens[b] >= N) continue;
+            src[kept] = r;
+            tok[kept] = next;
+            active[kept++] = b;
+        }
+        n = kept;
+        if (n > 0 && (st = gen_session_step(s, src, tok, n)) != MRG_OK) goto out;
+    }
+out:
+    if (smp)
+        for (int b = 0; b < B; b++) mrg_sampler_free(smp[b]);
+    free(smp);
+    free(mark);
+    free(tok);
+    free(src);
+    free(active);
+    return st;
+}
+
+/* ---- entry points ------------------------------------------------------------ */
+
+mrg_status mrg_generate_batch_from_embeddings(mrg_llama *lm, mrg_tensor *prefix_emb,
+                                              const mrg_gen_opts *opts, int32_t *out_ids,
+                                              int *out_lens, mrg_gen_stats *stats) {
+    MRG_TRY(mrg_gen_opts_check(opts));
+    if (!out_ids || !out_lens) return mrg_error(MRG_ERR_INVALID_ARG, "generate: NULL output");
+    /* as Hugging Face's generate(): one beam without sampling is greedy search */
+    bool beam = opts->mode == MRG_GEN_BEAM && opts->beam > 1;
+    int64_t B = prefix_emb && prefix_emb->ndim == 3 ? prefix_emb->shape[0] : 1;
+    gen_session s;
+    mrg_status st = gen_session_start(&s, lm, prefix_emb, opts, (int)B * (beam ? opts->beam : 1));
+    if (st == MRG_OK)
+        st = beam ? gen_beam(&s, opts, out_ids, out_lens)
+                  : gen_greedy_sample(&s, opts, out_ids, out_lens);
+    gen_session_end(&s, stats);
+    return st;
+}
+
+mrg_status mrg_generate_from_embeddings(mrg_llama *lm, mrg_tensor *prefix_emb,
+                                        const mrg_gen_opts *opts, int32_t *out_ids,
+                                        int *out_len) {
+    if (prefix_emb && prefix_emb->ndim == 3 && prefix_emb->shape[0] != 1)
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "generate: one study expects a (1, T0, D) prefix; use the batch call");
+    return mrg_generate_batch_from_embeddings(lm, prefix_emb, opts, out_ids, out_len, NULL);
+}
