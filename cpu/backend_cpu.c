@@ -191,18 +191,17 @@ static void blas_version(char *out, size_t n) {
 }
 
 /* OpenMP threads: OMP_NUM_THREADS when set, else one per available core
- * (omp_get_max_threads() already defaults to that). OpenBLAS gets the same
- * count once, here, unless OPENBLAS_NUM_THREADS says otherwise; our kernels
- * never call BLAS from inside a parallel region except for GEMMs small
- * enough that OpenBLAS runs them single-threaded (see cpu_gemm.c). */
+ * (omp_get_max_threads() already defaults to that). OpenBLAS runs
+ * single-threaded unless OPENBLAS_NUM_THREADS says otherwise: cpu_gemm.c
+ * splits each GEMM over the OpenMP threads itself. */
 mrg_status mrg_cpu_backend_init(mrg_device *dev) {
     cpu_ctx *c = calloc(1, sizeof *c);
     if (!c) return mrg_error(MRG_ERR_OOM, "cpu: out of host memory");
     c->threads = omp_get_max_threads();
     if (c->threads < 1) c->threads = 1;
-    if (openblas_get_parallel() != 0 && !getenv("OPENBLAS_NUM_THREADS") &&
-        openblas_get_num_threads() != c->threads)
-        openblas_set_num_threads(c->threads);
+    /* one thread pool: GEMMs are split over the OpenMP threads (cpu_gemm.c) */
+    if (openblas_get_parallel() != 0 && !getenv("OPENBLAS_NUM_THREADS"))
+        openblas_set_num_threads(1);
     dev->be = &cpu_backend;
     dev->ctx = c;
     char ver[32];

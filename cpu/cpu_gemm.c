@@ -15,6 +15,7 @@
  * trans_b. */
 #include <cblas.h>
 #include <inttypes.h>
+#include <omp.h>
 #include <stdlib.h>
 
 #include "cpu/cpu.h"
@@ -70,6 +71,43 @@ static void sgemm_item(const gemm_args *g) {
     cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
                 g->tb ? CblasTrans : CblasNoTrans, (int)g->M, (int)g->N, (int)g->K, g->alpha,
                 g->A, (int)g->lda, B, (int)g->ldb, g->beta, g->C, (int)g->ldc);
+}
+
+/* One GEMM split over the OpenMP threads: OpenBLAS runs single-threaded
+ * (see mrg_cpu_backend_init) so that only one thread pool exists. Two pools
+ * on the same cores (OpenMP workers spin-waiting between our kernels while
+ * OpenBLAS's own threads want the cores) made training several times
+ * slower. The longer of M and N is cut into one slice per thread. */
+static void sgemm_parallel(const gemm_args *g) {
+    int threads = omp_get_max_threads();
+    double work = (double)g->M * (double)g->N * (double)g->K;
+    if (threads <= 1 || work < 4.0 * CPU_SMALL_GEMM_MNK) {
+        sgemm_item(g);
+        return;
+    }
+    bool split_m = g->M >= g->N;
+    int64_t len = split_m ? g->M : g->N;
+    int64_t step = (len + threads - 1) / threads;
+    if (step < 8) step = 8;
+    int64_t parts = (len + step - 1) / step;
+    size_t bes = cpu_dtype_size(g->bdt);
+#pragma omp parallel for schedule(static, 1)
+    for (int64_t p = 0; p < parts; p++) {
+        int64_t o = p * step, n = len - o < step ? len - o : step;
+        gemm_args s = *g;
+        if (split_m) {
+            /* rows o.. of op(A) and C; A stored K×M when transposed */
+            s.A = g->A + (g->ta ? o : o * g->lda);
+            s.C = g->C + o * g->ldc;
+            s.M = n;
+        } else {
+            /* columns o.. of op(B) and C; B stored N×K when transposed */
+            s.B = (const char *)g->B + (size_t)(g->tb ? o * g->ldb : o) * bes;
+            s.C = g->C + o;
+            s.N = n;
+        }
+        sgemm_item(&s);
+    }
 }
 
 /* ---- bf16/f16, small M: convert-on-the-fly GEMV -------------------------------- */
@@ -280,7 +318,7 @@ mrg_status cpu_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int6
                 g.A = pa + b * stride_a;
                 g.B = pb + (size_t)(b * stride_b) * bes;
                 g.C = pc + b * stride_c;
-                sgemm_item(&g);
+                sgemm_parallel(&g);
             }
         }
         return MRG_OK;
@@ -334,7 +372,7 @@ mrg_status cpu_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int6
             gc.N = nb;
             gc.ldb = trans_b ? K : nb;
             gc.C = pc + b * stride_c + n0;
-            sgemm_item(&gc);
+            sgemm_parallel(&gc);
         }
     }
     return MRG_OK;

@@ -381,8 +381,10 @@ static void check_cli(mrg_model *m, const mrg_gen_opts *o, const char *ckpt) {
     CHECK(f != NULL);
     if (f) {
         fprintf(f, "{\"train\": [], \"val\": [], \"test\": ["
-                   "{\"id\": \"s0\", \"report\": \"a.\", \"image_path\": [\"s0/0.png\", \"s0/1.png\"]},"
-                   "{\"id\": \"s1\", \"report\": \"b.\", \"image_path\": [\"s1/0.png\", \"s1/1.png\"]},"
+                   "{\"id\": \"s0\", \"report\": \"a.\","
+                   " \"image_path\": [\"s0/0.png\", \"s0/1.png\"]},"
+                   "{\"id\": \"s1\", \"report\": \"b.\","
+                   " \"image_path\": [\"s1/0.png\", \"s1/1.png\"]},"
                    "{\"id\": \"s2\", \"report\": \"c.\", \"image_path\": [\"s2/0.png\"]}]}\n");
         fclose(f);
     }
@@ -403,7 +405,8 @@ static void check_cli(mrg_model *m, const mrg_gen_opts *o, const char *ckpt) {
     size_t n = strlen(out);
     if (n && out[n - 1] == '\n') out[n - 1] = '\0';
     CHECK(want && !strcmp(out, want));
-    if (want && strcmp(out, want)) fprintf(stderr, "mrg generate: \"%s\"\nlibrary: \"%s\"\n", out, want);
+    if (want && strcmp(out, want))
+        fprintf(stderr, "mrg generate: \"%s\"\nlibrary: \"%s\"\n", out, want);
     free(want);
 
     /* the split, batched two at a time: one line per study in file order,

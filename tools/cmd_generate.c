@@ -23,7 +23,8 @@
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg generate --model RUN --image A.png [--image B.png] [options]\n"
-            "       mrg generate --model RUN --data DIR [--split test] --out preds.jsonl [options]\n\n"
+            "       mrg generate --model RUN --data DIR [--split test] --out preds.jsonl\n"
+            "                    [options]\n\n"
             "Writes the report of one study (its views, in order) to stdout, or one line\n"
             "{\"id\", \"report\"} per study of a dataset split (R2Gen layout) to --out.\n\n"
             "  --model RUN             a checkpoint directory, or a run directory with a\n"
@@ -87,7 +88,8 @@ static int one_study(mrg_model *m, const mrg_gen_opts *g, const char **images, i
         return 1;
     }
     if (n_images > V)
-        fprintf(stderr, "mrg generate: the model takes %d views; using the first %d images\n", V, V);
+        fprintf(stderr, "mrg generate: the model takes %d views; using the first %d images\n", V,
+                V);
     for (int v = 0; v < V; v++) {
         mrg_image img = {0};
         const char *path = images[v < n_images ? v : n_images - 1];

@@ -21,6 +21,7 @@ int cmd_phantoms(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_pretrain_lm(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 /* mrg bench <mode> (tools/cmd_bench.c) dispatches to the modes below. */
 int cmd_bench(int argc, char **argv);
 /* mrg bench gemm (tools/bench_gemm.c); argv[0] is "gemm" */

@@ -1,12 +1,15 @@
 /* mrg: the command-line client of the library. A thin dispatcher: each
  * subcommand lives in its own tools/cmd_*.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "mrg/mrg.h"
 
 static const mrg_command commands[] = {
+    {"demo", "the whole system on synthetic phantoms: train, generate, score, HTML page", cmd_demo},
     {"info", "list the CPU backend and every OpenCL device", cmd_info},
     {"tokenize", "encode text to token ids (or decode ids) with a sentencepiece model", cmd_tokenize},
     {"eval", "score reports: BLEU, METEOR, ROUGE-L, CIDEr, findings", cmd_eval},
@@ -34,7 +37,20 @@ static void usage(FILE *out) {
             "The default is opencl when a device exists, else cpu; MRG_DEVICE overrides it.\n");
 }
 
+/* OpenMP workers that spin-wait between kernels steal the cores from the
+ * thread doing serial work whenever the machine is shared, which made
+ * training four times slower on two busy cores. libgomp reads its wait
+ * policy once, when it is loaded, so the command re-executes itself with a
+ * passive policy unless the user chose one. */
+static void prefer_passive_openmp(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): carry on with the default policy */
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_openmp(argv);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "help")) {
         usage(stdout);

@@ -1,8 +1,8 @@
 /* Beam search over B studies × K beams in one KV cache, with the Hugging
  * Face (transformers 4.30.2) semantics spelled out in mrg/generate.h:
  * log-softmax scores, repetition penalty and min_new on those scores, top
- * 2K candidates, finished hypotheses scored sum / len^length_penalty, and
- * early_stopping=False. Studies that are done leave the cache; the others
+ * 2K candidates, finished hypotheses scored sum / len^length_penalty with
+ * BOS counted in len, and early_stopping=False. Studies that are done leave the cache; the others
  * keep K rows each, reordered after every step (mrg_kv_cache_select). The
  * scores are kept in double on the host. */
 #include <math.h>
@@ -170,7 +170,8 @@ mrg_status gen_beam(gen_session *s, const mrg_gen_opts *opts, int32_t *out_ids, 
                 }
                 if (t < opts->min_new) lp[c.eos] = -INFINITY;
                 double base = t == 0 ? (k == 0 ? 0.0 : -1e9) : sd->score[k];
-                for (int v = 0; v < V; v++) top_insert(top_sc, top_ix, &m, 2 * K, lp[v] + base, k * V + v);
+                for (int v = 0; v < V; v++)
+                    top_insert(top_sc, top_ix, &m, 2 * K, lp[v] + base, k * V + v);
             }
             int nb = 0;
             for (int r = 0; r < m && nb < K; r++) {

@@ -191,7 +191,8 @@ mrg_status gen_greedy_sample(gen_session *s, const mrg_gen_opts *opts, int32_t *
             if (opts->repetition_penalty != 1.0f) {
                 /* the sequence is [BOS, generated tokens] */
                 ++stamp;
-                if (s->bos >= 0) gen_repetition(lg, &s->bos, 1, opts->repetition_penalty, mark, stamp);
+                if (s->bos >= 0)
+                    gen_repetition(lg, &s->bos, 1, opts->repetition_penalty, mark, stamp);
                 gen_repetition(lg, ids, out_lens[b], opts->repetition_penalty, mark, stamp);
             }
             if (t < opts->min_new) lg[s->eos] = -INFINITY;

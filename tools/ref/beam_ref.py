@@ -5,6 +5,14 @@ Run with Debian's Python (torch 1.13 CPU + numpy):
 
     /usr/bin/python3 tools/ref/beam_ref.py [out_dir]   # default tests/golden/generate
 
+To also check the reference against Hugging Face itself (the goldens in the
+repository were made this way), run it from a virtual environment that sees
+Debian's torch and has transformers 4.30.2:
+
+    /usr/bin/python3 -m venv --system-site-packages /tmp/hfvenv
+    /tmp/hfvenv/bin/pip install transformers==4.30.2
+    /tmp/hfvenv/bin/python tools/ref/beam_ref.py
+
 The decoder is the tiny LLaMA of tests/golden/llama/hf_mha_f32 (written by
 llama_ref.py; its float64 forward is reused). The input is a sequence of
 EMBEDDINGS, as the report generator feeds it: [BOS, prompt tokens, a random

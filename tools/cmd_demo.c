@@ -1,0 +1,284 @@
+/* mrg demo: the whole system on data whose reports truly depend on the
+ * images. It renders synthetic two-view phantoms, pretrains the tiny LLaMA on
+ * their training reports, trains the `tiny` report generator with that LLaMA
+ * frozen, generates reports for the held-out test studies, scores them next
+ * to the constant most-common-report baseline, and writes DIR/index.html.
+ *
+ * Each stage is the same code path as its own subcommand (mrg phantoms,
+ * pretrain-lm, train, generate), called in-process, so the demo exercises
+ * exactly what users run. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "demo_html.h"
+#include "mrg/dataset.h"
+#include "mrg/metrics.h"
+#include "mrg/phantom.h"
+#include "scores_json.h"
+
+typedef struct demo_opts {
+    const char *device, *out;
+    int n_studies, image_size, lm_steps, epochs;
+    uint64_t seed;
+    bool json;
+} demo_opts;
+
+static int usage(int code) {
+    fprintf(code ? stderr : stdout,
+            "usage: mrg demo [--device D] [--out DIR] [--json] [--studies N] [--seed S]\n"
+            "                [--lm-steps N] [--epochs N]\n\n"
+            "Renders synthetic two-view chest radiograph phantoms (mrg phantoms), pretrains\n"
+            "the tiny LLaMA on their training reports (mrg pretrain-lm), trains the `tiny`\n"
+            "report generator with that LLaMA frozen (mrg train), generates reports for the\n"
+            "held-out test studies (mrg generate), and prints BLEU-1..4, METEOR, ROUGE-L,\n"
+            "CIDEr and per-finding F1 next to the constant most-common-report baseline.\n"
+            "Writes DIR/index.html with each test study's images, generated report and\n"
+            "reference (DIR defaults to demo-out). --json prints the final metrics as one\n"
+            "JSON object {\"model\": {...}, \"baseline\": {...}} with the keys of\n"
+            "`mrg eval --json` (stage logs then go to stderr).\n");
+    return code;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Runs a subcommand in-process with printf-style arguments split on spaces
+ * (paths with spaces are not supported here: the demo builds its own). */
+static int run_stage(const char *title, int (*cmd)(int, char **), const char *args) {
+    char buf[6144];
+    snprintf(buf, sizeof buf, "%s", args);
+    char *argv[64];
+    int argc = 0;
+    for (char *tok = strtok(buf, " "); tok && argc < 63; tok = strtok(NULL, " ")) argv[argc++] = tok;
+    argv[argc] = NULL;
+    fprintf(stderr, "\n== %s: mrg %s\n", title, args);
+    double t0 = now_s();
+    int rc = cmd(argc, argv);
+    fprintf(stderr, "== %s: %s in %.1f s\n", title, rc ? "FAILED" : "done", now_s() - t0);
+    return rc;
+}
+
+/* The most common report of a split (ties: the first seen). */
+static const char *most_common_report(const mrg_dataset *ds) {
+    int n = mrg_dataset_size(ds), best = -1, best_count = 0;
+    for (int i = 0; i < n; i++) {
+        int count = 0;
+        for (int j = 0; j < n; j++) count += !strcmp(mrg_dataset_report(ds, i), mrg_dataset_report(ds, j));
+        if (count > best_count) {
+            best = i;
+            best_count = count;
+        }
+    }
+    return best >= 0 ? mrg_dataset_report(ds, best) : "";
+}
+
+static void print_comparison(const mrg_scores *m, const mrg_scores *b) {
+    printf("\n%-26s %10s %10s\n", "", "model", "baseline");
+    static const char *const bn[4] = {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4"};
+    for (int k = 0; k < 4; k++) printf("%-26s %10.4f %10.4f\n", bn[k], m->bleu[k], b->bleu[k]);
+    if (!isnan(m->meteor)) printf("%-26s %10.4f %10.4f\n", "METEOR", m->meteor, b->meteor);
+    printf("%-26s %10.4f %10.4f\n", "ROUGE-L", m->rouge_l, b->rouge_l);
+    printf("%-26s %10.4f %10.4f\n", "CIDEr", m->cider, b->cider);
+    printf("\n%-26s %10s %10s\n", "finding F1", "model", "baseline");
+    for (int k = 0; k < MRG_N_FINDINGS; k++)
+        printf("%-26s %10.4f %10.4f\n", mrg_finding_name((mrg_finding)k), m->findings.f1[k],
+               b->findings.f1[k]);
+    printf("%-26s %10.4f %10.4f\n", "macro", m->findings.macro_f1, b->findings.macro_f1);
+}
+
+static int parse(int argc, char **argv, demo_opts *o) {
+    *o = (demo_opts){.device = NULL, .out = "demo-out", .n_studies = 600, .image_size = 64,
+                     .lm_steps = 300, .epochs = 6, .seed = 1, .json = false};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0) - 1;
+        if (!strcmp(a, "--json")) {
+            o->json = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "mrg demo: %s needs a value\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        char *end = NULL;
+        long n = strtol(v, &end, 10);
+        bool num_ok = end && !*end && n > 0 && n < 1000000;
+        if (!strcmp(a, "--device")) o->device = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--studies") && num_ok && n >= 20) o->n_studies = (int)n;
+        else if (!strcmp(a, "--seed") && num_ok) o->seed = (uint64_t)n;
+        else if (!strcmp(a, "--lm-steps") && num_ok) o->lm_steps = (int)n;
+        else if (!strcmp(a, "--epochs") && num_ok) o->epochs = (int)n;
+        else {
+            fprintf(stderr, "mrg demo: bad option or value: %s %s (see mrg demo --help)\n", a, v);
+            return 2;
+        }
+    }
+    if (strchr(o->out, ' ')) {
+        fprintf(stderr, "mrg demo: --out must not contain spaces\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* Scores preds against the cleaned test references; per-finding too. */
+static mrg_status score(const char *const *preds, const char *const *refs, int n, mrg_meteor *met,
+                        mrg_scores *out) {
+    const char *const **rr = malloc(sizeof *rr * (size_t)n);
+    int *nr = malloc(sizeof *nr * (size_t)n);
+    if (!rr || !nr) {
+        free(rr);
+        free(nr);
+        return mrg_error(MRG_ERR_OOM, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        rr[i] = &refs[i];
+        nr[i] = 1;
+    }
+    mrg_eval_opts eo = {0};
+    eo.meteor = met;
+    mrg_status st = mrg_eval_scores(preds, rr, nr, n, &eo, out, NULL);
+    free(rr);
+    free(nr);
+    return st;
+}
+
+int cmd_demo(int argc, char **argv) {
+    demo_opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (!o.device) o.device = mrg_default_device_name();
+    double t_start = now_s();
+    /* with --json, stdout carries only the final object */
+    int saved_stdout = -1;
+    if (o.json) {
+        fflush(stdout);
+        saved_stdout = dup(1);
+        dup2(2, 1);
+    }
+    char data[1024], lm[1024], run[1024], preds_path[1024], args[6144];
+    snprintf(data, sizeof data, "%s/data", o.out);
+    snprintf(lm, sizeof lm, "%s/lm", o.out);
+    snprintf(run, sizeof run, "%s/run", o.out);
+    snprintf(preds_path, sizeof preds_path, "%s/preds.jsonl", o.out);
+    if (mkdir(o.out, 0777) && errno != EEXIST) {
+        fprintf(stderr, "mrg demo: cannot create %s: %s\n", o.out, strerror(errno));
+        return 1;
+    }
+
+    fprintf(stderr, "== phantoms: %d studies, %d px, seed %llu\n", o.n_studies, o.image_size,
+            (unsigned long long)o.seed);
+    mrg_phantom_summary sum;
+    if (mrg_phantoms_write(data, o.n_studies, o.seed, o.image_size, &sum) != MRG_OK) {
+        fprintf(stderr, "mrg demo: %s\n", mrg_last_error());
+        return 1;
+    }
+    snprintf(args, sizeof args, "pretrain-lm --data %s --preset tiny --out %s --steps %d --device %s",
+             data, lm, o.lm_steps, o.device);
+    if (run_stage("pretrain the tiny LLaMA", cmd_pretrain_lm, args)) return 1;
+    snprintf(args, sizeof args, "train --data %s --preset tiny --lm %s --out %s --epochs %d --device %s",
+             data, lm, run, o.epochs, o.device);
+    if (run_stage("train the report generator", cmd_train, args)) return 1;
+    snprintf(args, sizeof args, "generate --model %s --data %s --split test --out %s --device %s",
+             run, data, preds_path, o.device);
+    if (run_stage("generate test reports", cmd_generate, args)) return 1;
+
+    /* score: model and baseline against the cleaned test references */
+    mrg_dataset_opts dopts = mrg_dataset_defaults();
+    dopts.load_images = false;
+    dopts.shuffle = false;
+    mrg_dataset *train = mrg_dataset_open(data, MRG_SPLIT_TRAIN, &dopts);
+    mrg_dataset *test = mrg_dataset_open(data, MRG_SPLIT_TEST, &dopts);
+    mrg_report_set preds = {0};
+    rc = 1;
+    int n = test ? mrg_dataset_size(test) : 0;
+    const char **pred = calloc((size_t)n + 1, sizeof *pred), **ref = calloc((size_t)n + 1, sizeof *ref),
+               **base = calloc((size_t)n + 1, sizeof *base);
+    demo_study *studies = calloc((size_t)n + 1, sizeof *studies);
+    char (*imgs)[2][256] = calloc((size_t)n + 1, sizeof *imgs);
+    const char *(*img_ptrs)[2] = calloc((size_t)n + 1, sizeof *img_ptrs);
+    mrg_meteor *met = NULL;
+    if (!train || !test || !pred || !ref || !base || !studies || !imgs || !img_ptrs ||
+        mrg_report_set_read(preds_path, &preds) != MRG_OK)
+        goto done;
+    const char *baseline = most_common_report(train);
+    for (int i = 0; i < n; i++) {
+        const char *id = mrg_dataset_id(test, i);
+        int j = mrg_report_set_find(&preds, id);
+        if (j < 0) {
+            mrg_error(MRG_ERR_FORMAT, "%s has no prediction for test study %s", preds_path, id);
+            goto done;
+        }
+        pred[i] = preds.texts[j][0];
+        ref[i] = mrg_dataset_report(test, i);
+        base[i] = baseline;
+        int nv = 0;
+        const char *const *paths = mrg_dataset_image_paths(test, i, &nv);
+        for (int k = 0; k < 2 && k < nv; k++) {
+            /* relative to DIR/index.html: data/images/<id>/<k>.png */
+            const char *rel = strstr(paths[k], "/images/");
+            snprintf(imgs[i][k], sizeof imgs[i][k], "data%s", rel ? rel : paths[k]);
+            img_ptrs[i][k] = imgs[i][k];
+        }
+        studies[i] = (demo_study){id, img_ptrs[i], nv < 2 ? nv : 2, pred[i], ref[i]};
+    }
+    mrg_meteor_opts mo = {0};
+    met = mrg_meteor_open(&mo);
+    mrg_scores ms, bs;
+    if (score(pred, ref, n, met, &ms) != MRG_OK || score(base, ref, n, met, &bs) != MRG_OK) goto done;
+    char html[1100];
+    snprintf(html, sizeof html, "%s/index.html", o.out);
+    if (demo_write_html(html, studies, n, &ms, &bs, baseline)) {
+        mrg_error(MRG_ERR_IO, "cannot write %s", html);
+        goto done;
+    }
+    if (o.json) {
+        fflush(stdout);
+        dup2(saved_stdout, 1);
+        close(saved_stdout);
+        saved_stdout = -1;
+        cJSON *obj = cJSON_CreateObject();
+        cJSON_AddItemToObject(obj, "model", scores_to_json(&ms, n));
+        cJSON_AddItemToObject(obj, "baseline", scores_to_json(&bs, n));
+        cJSON_AddNumberToObject(obj, "seconds", now_s() - t_start);
+        char *txt = cJSON_PrintUnformatted(obj);
+        cJSON_Delete(obj);
+        if (txt) printf("%s\n", txt);
+        free(txt);
+    } else {
+        printf("\nheld-out test studies: %d (device %s, %.0f s in all)\n", n, o.device,
+               now_s() - t_start);
+        print_comparison(&ms, &bs);
+        printf("\nbaseline report: %s\nresults page: %s\n", baseline, html);
+    }
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "mrg demo: %s\n", mrg_last_error());
+    if (saved_stdout >= 0) {
+        fflush(stdout);
+        dup2(saved_stdout, 1);
+        close(saved_stdout);
+    }
+    mrg_meteor_free(met);
+    mrg_report_set_free(&preds);
+    mrg_dataset_free(train);
+    mrg_dataset_free(test);
+    free(pred);
+    free(ref);
+    free(base);
+    free(studies);
+    free(imgs);
+    free(img_ptrs);
+    return rc;
+}
