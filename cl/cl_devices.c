@@ -56,6 +56,13 @@ int mrg_cl_enumerate(mrg_cl_devref *out, int max, int *default_index) {
 
 int mrg_cl_device_count(void) { return mrg_cl_enumerate(NULL, 0, NULL); }
 
+int mrg_cl_gpu_count(void) {
+    mrg_cl_devref refs[64];
+    int n = mrg_cl_enumerate(refs, 64, NULL), gpus = 0;
+    for (int i = 0; i < n && i < 64; i++) gpus += is_gpu(refs[i].device);
+    return gpus;
+}
+
 static void info_str(cl_device_id d, cl_device_info what, char *buf, size_t n) {
     buf[0] = 0;
     if (clGetDeviceInfo(d, what, n, buf, NULL) != CL_SUCCESS) snprintf(buf, n, "?");

@@ -34,7 +34,7 @@ static void usage(FILE *out) {
         fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\ndevices (--device): cpu, opencl (first GPU, else first device), opencl:N.\n"
-            "The default is opencl when a device exists, else cpu; MRG_DEVICE overrides it.\n");
+            "The default is opencl when an OpenCL GPU exists, else cpu; MRG_DEVICE overrides it.\n");
 }
 
 /* OpenMP workers that spin-wait between kernels steal the cores from the

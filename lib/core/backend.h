@@ -195,6 +195,8 @@ mrg_status mrg_cpu_backend_init(mrg_device *dev);
 mrg_status mrg_cl_backend_init(mrg_device *dev, int index);
 mrg_status mrg_cl_print_devices(FILE *out);
 int mrg_cl_device_count(void);
+/* OpenCL devices of type GPU (a CPU device such as PoCL is not one). */
+int mrg_cl_gpu_count(void);
 #endif
 mrg_status mrg_cpu_print_info(FILE *out);
 

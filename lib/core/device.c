@@ -81,7 +81,8 @@ const char *mrg_default_device_name(void) {
     const char *env = getenv("MRG_DEVICE");
     if (env && *env) return env;
 #ifdef MRG_HAVE_OPENCL
-    if (mrg_cl_device_count() > 0) return "opencl";
+    /* an OpenCL CPU device (PoCL) is slower than the native CPU backend */
+    if (mrg_cl_gpu_count() > 0) return "opencl";
 #endif
     return "cpu";
 }

@@ -16,6 +16,12 @@
 #include "mrg/sampling.h"
 #include "mrg/text.h"
 #include "mrg/metrics.h"
+#include "mrg/model.h"
+#include "mrg/dataset.h"
+#include "mrg/generate.h"
+#include "mrg/trainer.h"
+#include "mrg/phantom.h"
+#include "mrg/spm_train.h"
 
 #define MRG_VERSION "0.1.0"
 

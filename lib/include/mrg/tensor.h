@@ -73,7 +73,8 @@ const char *mrg_device_description(const mrg_device *dev);
 bool mrg_device_is_cpu(const mrg_device *dev);
 /* Waits for every queued kernel. */
 mrg_status mrg_device_sync(mrg_device *dev);
-/* Name of the default device: "opencl" when an OpenCL device exists, else "cpu";
+/* Name of the default device: "opencl" when an OpenCL GPU exists, else "cpu"
+ * (an OpenCL CPU device such as PoCL is slower than the CPU backend);
  * the environment variable MRG_DEVICE overrides it. */
 const char *mrg_default_device_name(void);
 /* Prints the CPU backend and every OpenCL platform/device (mrg info). */
