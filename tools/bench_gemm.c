@@ -4,6 +4,7 @@
  * device's own queue and buffers. Square row-major C = A·B; the bf16 column
  * stores B in bf16 (the frozen-weight case: converted inside the kernel). */
 #include <cblas.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +62,12 @@ static mrg_status run_backend(bench_case *bc, bool bf16) {
 static mrg_status run_raw(bench_case *bc) {
     int n = (int)bc->n;
     if (mrg_device_is_cpu(bc->dev)) {
+        /* the backend keeps OpenBLAS single-threaded (it splits GEMMs over
+         * its OpenMP threads itself); raw OpenBLAS gets every core */
+        openblas_set_num_threads(omp_get_max_threads());
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, bc->ha, n, bc->hb,
                     n, 0.0f, bc->hc, n);
+        openblas_set_num_threads(1);
         return MRG_OK;
     }
 #ifdef MRG_HAVE_OPENCL
