@@ -92,6 +92,10 @@ int cmd_pretrain_lm(int argc, char **argv) {
     if (o.bar)
         fprintf(stderr, "pretraining the %s LM (%d layers, width %d) on %s\n", preset, cfg.lm.n_layers,
                 cfg.lm.dim, mrg_device_name(dev));
+    /* the LM will be frozen inside the report generator: pretrain it in
+     * the generator's own context (BOS + prompt + report) */
+    o.context_before = cfg.prompt_before;
+    o.context_after = cfg.prompt_after;
     float first = 0, last = 0;
     mrg_status st = mrg_pretrain_lm(data, &cfg.lm, &o, dev, out, &first, &last);
     mrg_device_free(dev);

@@ -51,9 +51,10 @@ static mrg_status init_weights(mrg_tensor **p, int n, uint64_t seed) {
     return MRG_OK;
 }
 
-/* Token sequences BOS + text (≤ max_tokens) + EOS; *seqs[i] malloc'd. */
+/* Token sequences BOS + context (ctx, nctx ids) + text (≤ max_tokens) +
+ * EOS; *seqs[i] malloc'd. */
 static mrg_status encode_all(const mrg_tokenizer *tok, const char *const *texts, int n, int max_tokens,
-                             int32_t **seqs, int *lens) {
+                             const int32_t *ctx, int nctx, int32_t **seqs, int *lens) {
     int32_t bos = mrg_tokenizer_bos(tok), eos = mrg_tokenizer_eos(tok);
     if (bos < 0 || eos < 0) return mrg_error(MRG_ERR_FORMAT, "pretrain: the tokenizer has no BOS or EOS");
     for (int i = 0; i < n; i++) {
@@ -62,12 +63,36 @@ static mrg_status encode_all(const mrg_tokenizer *tok, const char *const *texts,
         mrg_status st = mrg_tokenizer_encode(tok, texts[i] ? texts[i] : "", false, &ids, &k);
         if (st) return st;
         if (k > max_tokens) k = max_tokens;
-        seqs[i] = malloc(sizeof(int32_t) * (size_t)(k + 2));
+        seqs[i] = malloc(sizeof(int32_t) * (size_t)(nctx + k + 2));
         if (!seqs[i]) { free(ids); return mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); }
         seqs[i][0] = bos;
-        memcpy(seqs[i] + 1, ids, sizeof(int32_t) * (size_t)k);
-        seqs[i][k + 1] = eos;
-        lens[i] = k + 2;
+        if (nctx) memcpy(seqs[i] + 1, ctx, sizeof(int32_t) * (size_t)nctx);
+        memcpy(seqs[i] + 1 + nctx, ids, sizeof(int32_t) * (size_t)k);
+        seqs[i][nctx + k + 1] = eos;
+        lens[i] = nctx + k + 2;
+        free(ids);
+    }
+    return MRG_OK;
+}
+
+/* ids of context_before followed by those of context_after (each encoded
+ * on its own, as the report generator does); *out malloc'd or NULL. */
+static mrg_status encode_context(const mrg_tokenizer *tok, const mrg_pretrain_opts *o, int32_t **out,
+                                 int *n) {
+    *out = NULL;
+    *n = 0;
+    const char *parts[2] = {o->context_before, o->context_after};
+    for (int p = 0; p < 2; p++) {
+        if (!parts[p] || !*parts[p]) continue;
+        int32_t *ids;
+        int k;
+        mrg_status st = mrg_tokenizer_encode(tok, parts[p], false, &ids, &k);
+        if (st) return st;
+        int32_t *grown = realloc(*out, sizeof(int32_t) * (size_t)(*n + k + 1));
+        if (!grown) { free(ids); return mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); }
+        memcpy(grown + *n, ids, sizeof(int32_t) * (size_t)k);
+        *out = grown;
+        *n += k;
         free(ids);
     }
     return MRG_OK;
@@ -144,23 +169,37 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     int32_t **seqs = calloc((size_t)n, sizeof *seqs);
     int *lens = calloc((size_t)n, sizeof *lens), *perm = calloc((size_t)n, sizeof *perm);
     mrg_tensor *params[MAX_LM_PARAMS];
+    int32_t *ctx = NULL;
+    int nctx = 0;
     if (!seqs || !lens || !perm) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto end; }
     if (o.tokenizer) {
         st = mrg_copy_file(o.tokenizer, tok_path);
     } else {
         mrg_spm_train_opts so = mrg_spm_train_defaults();
         if (o.vocab_size > 0) so.vocab_size = o.vocab_size;
-        st = mrg_spm_train(texts, n, &so, tok_path);
+        /* the corpus: the texts, and the context once per text so that its
+         * pieces weigh as much as a report's */
+        const char **corpus = malloc(sizeof(char *) * (size_t)n * 3);
+        int nc = 0;
+        if (!corpus) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto end; }
+        for (int i = 0; i < n; i++) {
+            corpus[nc++] = texts[i] ? texts[i] : "";
+            if (o.context_before && *o.context_before) corpus[nc++] = o.context_before;
+            if (o.context_after && *o.context_after) corpus[nc++] = o.context_after;
+        }
+        st = mrg_spm_train(corpus, nc, &so, tok_path);
+        free(corpus);
     }
     if (st) goto end;
     if (!(tok = mrg_tokenizer_load(tok_path))) { st = MRG_ERR_FORMAT; goto end; }
-    if ((st = encode_all(tok, texts, n, o.max_tokens, seqs, lens))) goto end;
+    if ((st = encode_context(tok, &o, &ctx, &nctx))) goto end;
+    if ((st = encode_all(tok, texts, n, o.max_tokens, ctx, nctx, seqs, lens))) goto end;
 
     mrg_llama_config cfg = *lm;
     cfg.vocab_size = mrg_tokenizer_vocab_size(tok);
     cfg.bos_id = mrg_tokenizer_bos(tok);
     cfg.eos_id = mrg_tokenizer_eos(tok);
-    if (cfg.max_seq < o.max_tokens + 2) cfg.max_seq = o.max_tokens + 2;
+    if (cfg.max_seq < nctx + o.max_tokens + 2) cfg.max_seq = nctx + o.max_tokens + 2;
     if ((st = mrg_llama_config_check(&cfg))) goto end;
     if (!(m = mrg_llama_create(&cfg, MRG_F32, true, dev))) { st = MRG_ERR_OOM; goto end; }
     int np = mrg_llama_params(m, params, MAX_LM_PARAMS);
@@ -217,6 +256,7 @@ end:
     mrg_tokenizer_free(tok);
     for (int i = 0; seqs && i < n; i++) free(seqs[i]);
     free(seqs); free(lens); free(perm);
+    free(ctx);
     return st;
 }
 

@@ -240,6 +240,11 @@ typedef struct mrg_pretrain_opts {
     uint64_t seed;
     bool bar, jsonl_stdout;
     int log_every;
+    /* Text the report generator puts between BOS and the report (its prompt
+     * around the image prefix); each sequence becomes BOS + before + after +
+     * text + EOS so the frozen LM has seen its context, and a trained
+     * tokenizer learns their pieces. NULL: no context. */
+    const char *context_before, *context_after;
 } mrg_pretrain_opts;
 
 mrg_pretrain_opts mrg_pretrain_defaults(void);
