@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "core/backend.h"
 #include "mrg/mrg.h"
@@ -35,12 +36,6 @@ static int usage(int code) {
             "  --budget S   stop before a size whose estimated time exceeds S seconds\n"
             "               (default 60; slow devices stop early)\n");
     return code;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 typedef struct bench_case {

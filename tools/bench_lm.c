@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "mrg/llama.h"
 #include "mrg/mrg.h"
@@ -28,12 +29,6 @@ static int usage(int code) {
             "  --device D   cpu, opencl, opencl:N\n"
             "Prompt + gen is capped at the model's maximum sequence length.\n");
     return code;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* VmHWM / VmRSS of this process in KiB (-1 when unavailable). */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "demo_html.h"
 #include "mrg/dataset.h"
@@ -44,12 +45,6 @@ static int usage(int code) {
             "JSON object {\"model\": {...}, \"baseline\": {...}} with the keys of\n"
             "`mrg eval --json` (stage logs then go to stderr).\n");
     return code;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* Runs a subcommand in-process with printf-style arguments split on spaces

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "mrg/dataset.h"
 #include "mrg/generate.h"
@@ -47,12 +48,6 @@ static int usage(int code) {
             "  --device D              cpu, opencl, opencl:N\n\n"
             "A progress bar goes to stderr when it is a terminal.\n");
     return code;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* RUN/best when it holds a checkpoint, else RUN itself. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "mrg/llama.h"
 #include "mrg/mrg.h"
@@ -38,12 +39,6 @@ static int usage(int code) {
             "The prompt and the continuation are printed as they are generated; tokens/s is\n"
             "reported on stderr.\n");
     return code;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* "1,2,3" or "1 2 3" → ids (malloc'd); -1 count on a bad list. */
