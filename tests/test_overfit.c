@@ -3,25 +3,22 @@
  * encoders, projection) drives the loss of a 4-study batch down until greedy
  * generation from each study's images reproduces its report exactly.
  *
- * The frozen LLaMA is the micro shape pretrained here (mrg_pretrain_lm_texts,
- * tokenizer of tests/golden/model/lm) on the 4 reports, as R2GenGPT freezes
- * a pretrained LM. Two reports start with the same word ("the heart ...",
- * "the lungs ..."), so after "the" only the prefix P can tell the LM which
- * one to continue with: 4/4 exact means image information reaches the
- * decoder, per study. Each study has its own image pattern.
+ * The frozen LLaMA is the micro shape pretrained here (mrg_pretrain_lm_texts
+ * with its own BPE tokenizer) on the 4 reports in the report generator's
+ * own context: BOS + "Human: <Img>" + slot + "</Img> Generate ... \nAssistant:"
+ * + report, the slot holding Kc + Kt of the report's tokens in random order
+ * (mrg_pretrain_opts.slot_tokens), as `mrg pretrain-lm` does. Two reports
+ * start with the same word ("the heart ...", "the lungs ..."), so after
+ * "the" only the prefix P can tell the LM which one to continue with: 4/4
+ * exact means image information reaches the decoder, per study. Each study
+ * has its own image pattern.
  *
- * Why not the random LM of tests/golden/model/lm, nor the default prompt:
- *  - with the random frozen LM (dim 16) the LM loss stalls near 2.4-3.0
- *    nats/token after 2000 steps (lr 1e-2 or 3e-3) while the InfoNCE part
- *    falls to ~0 (the prefixes do tell the studies apart): the prefix only
- *    acts through RMSNorm'd attention values of a random LM and cannot
- *    steer it to arbitrary text; greedy output is gibberish;
- *  - with the pretrained LM and the default ~50-token text prompt between
- *    BOS and the report, the LM (2 layers, trained on BOS + report) loses
- *    track of where a report starts: the LM loss stalls at 0.91 and greedy
- *    output is a report's tail ("are clear"); pretraining on prompt + report
- *    instead makes the LM ignore the prefix (LM loss 7.2).
- *   So the context here is BOS, P, report (empty prompts, a config field).
+ * Measured on cpu: with the slot hints all 4 reports are exact after 50
+ * steps; pretrained with an empty slot (slot_tokens 0) the LM ignores the
+ * prefix and 400 steps end at 3/4 (LM loss 0.07), so the check below fails
+ * without them. With a random frozen LM nothing works (LM loss stalls near
+ * 2.4-3.0 nats/token): the prefix cannot steer an LM that never learnt to
+ * read its context.
  *
  * Runs on every test device. */
 #define _GNU_SOURCE
@@ -171,16 +168,17 @@ static void test_device(const char *name) {
     double t0 = now_s();
     mrg_model_config cfg;
     CHECK_OK(mrg_model_preset("micro", &cfg));
-    /* no text prompt around the prefix: the context is BOS, P, report, as
-     * close as it gets to the pretraining context BOS, report (see top) */
-    cfg.prompt_before[0] = cfg.prompt_after[0] = 0;
     char tokpath[4096], lmdir[] = "/tmp/mrg_overfit_XXXXXX";
     snprintf(tokpath, sizeof tokpath, "%s", test_golden_path("model/lm/tokenizer.model"));
     CHECK(mkdtemp(lmdir) != NULL);
     char lmout[64];
     snprintf(lmout, sizeof lmout, "%s/lm", lmdir);
     mrg_pretrain_opts po = mrg_pretrain_defaults();
-    po.tokenizer = tokpath;
+    po.tokenizer = NULL;
+    po.vocab_size = 300;
+    po.context_before = cfg.prompt_before;
+    po.context_after = cfg.prompt_after;
+    po.slot_tokens = cfg.Kc + cfg.Kt;
     po.steps = 300;
     po.batch_size = NB;
     po.lr = 1e-2f;

@@ -9,6 +9,7 @@ static const mrg_command modes[] = {
     {"gemm", "GFLOP/s of the backend GEMM (f32, bf16 B) next to raw OpenBLAS / CLBlast",
      bench_gemm},
     {"lm", "prefill and decode tokens/s and peak memory of a LLaMA model", bench_lm},
+    {"step", "one training step + one generation of the report generator: time, memory", bench_step},
 };
 static const int n_modes = (int)(sizeof modes / sizeof modes[0]);
 

@@ -17,24 +17,28 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg pretrain-lm --data DIR --out DIR [--preset P] [--tokenizer FILE]\n"
             "                       [--vocab N] [--steps N | --epochs N] [--batch N] [--lr X]\n"
-            "                       [--seed S] [--device D] [--log-every N]\n\n"
+            "                       [--seed S] [--device D] [--log-every N] [--no-slot-hints]\n\n"
             "Trains the language model of a preset (its `lm` shape; the vocabulary comes\n"
             "from the tokenizer) from a random init on the cleaned training reports of DIR\n"
-            "(BOS + report + EOS, next-token cross-entropy, AdamW, warmup + cosine), and\n"
+            "(BOS + the preset's prompt + report + EOS, next-token cross-entropy, AdamW,\n"
+            "warmup + cosine), and\n"
             "writes a Hugging Face directory with tokenizer.model inside.\n\n"
             "  --data DIR        dataset in the R2Gen layout (annotation.json)\n"
             "  --out DIR         output directory (replaced atomically)\n"
             "  --preset P        paper, tiny (default) or micro\n"
             "  --tokenizer FILE  a sentencepiece .model to use; default: train one on the\n"
-            "                    reports (unigram, byte fallback, unk 0 / bos 1 / eos 2)\n"
-            "  --vocab N         pieces of a trained tokenizer (default 512, >= 260)\n"
+            "                    reports and prompt (BPE, byte fallback, unk 0 / bos 1 / eos 2)\n"
+            "  --vocab N         pieces of a trained BPE tokenizer (default 1024, >= 260)\n"
             "  --steps N         updates (default: from --epochs)\n"
             "  --epochs N        passes over the reports (default 20)\n"
             "  --batch N         reports per update (default 16)\n"
             "  --lr X            peak learning rate (default 1e-3)\n"
             "  --seed S          initialisation and shuffling seed (default 1234)\n"
             "  --device D        cpu, opencl, opencl:N (default: see mrg --help)\n"
-            "  --log-every N     JSONL line every N updates (default 10)\n\n"
+            "  --log-every N     JSONL line every N updates (default 10)\n"
+            "  --no-slot-hints   leave the image slot empty (by default it holds Kc + Kt of\n"
+            "                    the report's own tokens in random order, so that the\n"
+            "                    frozen LM learns to read the visual prefix put there)\n\n"
             "Progress: a bar on a terminal, JSON lines on stdout otherwise.\n");
     return code;
 }
@@ -42,9 +46,14 @@ static int usage(int code) {
 int cmd_pretrain_lm(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *preset = "tiny", *device = NULL;
     mrg_pretrain_opts o = mrg_pretrain_defaults();
+    bool slot_hints = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0);
+        if (!strcmp(a, "--no-slot-hints")) {
+            slot_hints = false;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "mrg pretrain-lm: %s needs a value (or is unknown)\n", a);
             return usage(2);
@@ -96,6 +105,8 @@ int cmd_pretrain_lm(int argc, char **argv) {
      * the generator's own context (BOS + prompt + report) */
     o.context_before = cfg.prompt_before;
     o.context_after = cfg.prompt_after;
+    /* and teach it to read the image slot (see mrg_pretrain_opts.slot_tokens) */
+    if (slot_hints) o.slot_tokens = cfg.Kc + cfg.Kt;
     float first = 0, last = 0;
     mrg_status st = mrg_pretrain_lm(data, &cfg.lm, &o, dev, out, &first, &last);
     mrg_device_free(dev);

@@ -28,5 +28,7 @@ int cmd_bench(int argc, char **argv);
 int bench_gemm(int argc, char **argv);
 /* mrg bench lm (tools/bench_lm.c); argv[0] is "lm" */
 int bench_lm(int argc, char **argv);
+/* mrg bench step (tools/bench_step.c); argv[0] is "step" */
+int bench_step(int argc, char **argv);
 
 #endif

@@ -118,6 +118,31 @@ void mrg_arena_reset(mrg_device *dev) {
 
 void mrg_arena_destroy(mrg_device *dev) { free_chunks(dev); }
 
+mrg_arena_mark mrg_arena_get_mark(const mrg_device *dev) {
+    mrg_arena_mark m = {dev->chunks, dev->chunks ? dev->chunks->used : 0, dev->arena_used,
+                        dev->n_step_structs};
+    return m;
+}
+
+/* Chunks made after the mark stay, emptied, and serve what comes next (the
+ * bump pointer only looks at the newest chunk); under ASan they are freed. */
+void mrg_arena_release(mrg_device *dev, const mrg_arena_mark *mark) {
+    if (ARENA_SEPARATE) {
+        while (dev->chunks && dev->chunks != mark->chunk) {
+            mrg_arena_chunk *c = dev->chunks;
+            dev->chunks = c->next;
+            dev->be->buffer_free(dev, &c->buf);
+            free(c);
+        }
+    } else {
+        for (mrg_arena_chunk *c = dev->chunks; c && c != mark->chunk; c = c->next) c->used = 0;
+    }
+    if (mark->chunk) mark->chunk->used = mark->used;
+    dev->arena_used = mark->arena_used;
+    for (size_t i = mark->n_structs; i < dev->n_step_structs; i++) free(dev->step_structs[i]);
+    dev->n_step_structs = mark->n_structs;
+}
+
 void *mrg_step_malloc(mrg_device *dev, size_t bytes) {
     if (dev->n_step_structs == dev->cap_step_structs) {
         size_t cap = dev->cap_step_structs ? 2 * dev->cap_step_structs : 1024;

@@ -103,8 +103,9 @@ mrg_status mrg_backward_scaled(mrg_tensor *loss, float scale) {
     for (int i = tape ? tape->n - 1 : -1; i >= 0 && st == MRG_OK; i--) {
         mrg_node *n = &tape->nodes[i];
         if (!n->out->grad) continue; /* does not reach the loss */
+        const char *op = n->op;      /* a checkpoint's backward may move the nodes */
         st = n->backward(n);
-        if (st != MRG_OK) st = mrg_error_context(st, "backward of %s", n->op);
+        if (st != MRG_OK) st = mrg_error_context(st, "backward of %s", op);
     }
     mrg_grad_set_enabled(dev, prev);
     return st;
@@ -116,4 +117,87 @@ mrg_status mrg_zero_grad(mrg_tensor *const *params, int n) {
     for (int i = 0; i < n; i++)
         if (params[i] && params[i]->grad) MRG_TRY(mrg_tensor_fill(params[i]->grad, 0.0f));
     return MRG_OK;
+}
+
+/* ---- activation checkpointing ------------------------------------------- */
+
+typedef struct checkpoint_ctx {
+    mrg_checkpoint_fn fn;
+    void *ctx;
+} checkpoint_ctx;
+
+/* fn(ctx, x) again, recorded on the tape after `start`, and backpropagated
+ * from out_grad; the gradient of x lands in dx. The caller releases the
+ * arena afterwards, so nothing made here may escape but dx's contents. */
+static mrg_status recompute_backward(const checkpoint_ctx *c, mrg_tensor *x, mrg_tensor *out_grad,
+                                     mrg_tensor *dx) {
+    mrg_device *dev = x->dev;
+    int start = dev->tape ? dev->tape->n : 0;
+    /* x as a new tensor of its own that wants a gradient */
+    mrg_tensor *x2 = mrg_tensor_view(x, x->ndim, x->shape, 0);
+    if (!x2) return MRG_ERR_OOM;
+    x2->requires_grad = true;
+    mrg_grad_set_enabled(dev, true);
+    mrg_tensor *y = c->fn(c->ctx, x2);
+    mrg_grad_set_enabled(dev, false);
+    mrg_status st = y ? MRG_OK : mrg_error_context(MRG_ERR_DEVICE, "checkpoint recompute");
+    if (st == MRG_OK && y->requires_grad) st = mrg_accum_grad(y, out_grad);
+    for (int i = dev->tape ? dev->tape->n - 1 : -1; i >= start && st == MRG_OK; i--) {
+        mrg_node *n = &dev->tape->nodes[i];
+        if (!n->out->grad) continue;
+        const char *op = n->op;
+        st = n->backward(n);
+        if (st != MRG_OK) st = mrg_error_context(st, "backward of %s", op);
+    }
+    if (st == MRG_OK) st = x2->grad ? mrg_tensor_copy(dx, x2->grad) : mrg_tensor_fill(dx, 0.0f);
+    if (dev->tape) dev->tape->n = start;
+    return st;
+}
+
+static mrg_status checkpoint_backward(mrg_node *n) {
+    /* the node may move when the recompute grows the tape: copy it first */
+    mrg_tensor *x = n->in[0], *out_grad = n->out->grad;
+    const checkpoint_ctx *c = n->aux;
+    mrg_tensor *dx = mrg_tensor_like(x, MRG_F32); /* made before the mark: it survives */
+    if (!dx) return MRG_ERR_OOM;
+    mrg_arena_mark mark = mrg_arena_get_mark(x->dev);
+    mrg_status st = recompute_backward(c, x, out_grad, dx);
+    mrg_arena_release(x->dev, &mark);
+    return st == MRG_OK ? mrg_accum_grad(x, dx) : st;
+}
+
+mrg_tensor *mrg_checkpoint(mrg_tensor *x, mrg_checkpoint_fn fn, void *ctx) {
+    if (!x || !fn) return NULL;
+    mrg_device *dev = x->dev;
+    if (!dev->grad_enabled || !x->requires_grad) return fn(ctx, x);
+    /* the output and the context are made before the mark */
+    mrg_tensor *out = mrg_tensor_like(x, MRG_F32);
+    checkpoint_ctx *c = mrg_step_malloc(dev, sizeof *c);
+    if (!out || !c) {
+        mrg_error(MRG_ERR_OOM, "checkpoint: out of memory");
+        return NULL;
+    }
+    c->fn = fn;
+    c->ctx = ctx;
+    mrg_arena_mark mark = mrg_arena_get_mark(dev);
+    dev->grad_enabled = false;
+    mrg_tensor *y = fn(ctx, x);
+    dev->grad_enabled = true;
+    mrg_status st = MRG_OK;
+    if (!y)
+        st = mrg_error_context(MRG_ERR_DEVICE, "checkpoint");
+    else if (!mrg_same_shape(y, x) || y->dtype != MRG_F32)
+        st = mrg_error(MRG_ERR_INVALID_ARG, "checkpoint: the block must keep its input's shape");
+    else
+        st = mrg_tensor_copy(out, y);
+    mrg_arena_release(dev, &mark);
+    if (st != MRG_OK) return NULL;
+    mrg_tensor *const ins[1] = {x};
+    mrg_node *n = mrg_record(out, "checkpoint", checkpoint_backward, 1, ins);
+    if (!n) {
+        mrg_error(MRG_ERR_OOM, "checkpoint: out of host memory for the tape");
+        return NULL;
+    }
+    n->aux = c;
+    return out;
 }

@@ -24,6 +24,7 @@ struct mrg_node {
     float f[4];              /* scalar parameters */
     int64_t i[2 * MRG_MAX_DIMS];
     bool flag[4];
+    void *aux;               /* op data on the host, alive until mrg_step_reset */
 };
 
 /* Marks out->requires_grad when grads are enabled and an input requires one,
@@ -38,6 +39,16 @@ mrg_node *mrg_record(mrg_tensor *out, const char *op, mrg_backward_fn fn, int n_
  * Does nothing when t is NULL or does not require a gradient. */
 mrg_status mrg_accum_grad(mrg_tensor *t, mrg_tensor *g);
 
+/* Activation checkpointing: y = fn(ctx, x), where y has x's shape (a
+ * residual block). With gradients on and x requiring one, fn runs without
+ * recording and only y is kept; its activations go back to the arena at once.
+ * The backward runs fn again with recording on and backpropagates through
+ * that copy, then releases it too: one block's activations at a time instead
+ * of all of them. fn must be deterministic; ctx must live until the backward
+ * (mrg_step_malloc). Without gradients this is fn(ctx, x). */
+typedef mrg_tensor *(*mrg_checkpoint_fn)(void *ctx, mrg_tensor *x);
+mrg_tensor *mrg_checkpoint(mrg_tensor *x, mrg_checkpoint_fn fn, void *ctx);
+
 /* True when the gradient of t is wanted. */
 static inline bool mrg_wants_grad(const mrg_tensor *t) { return t && t->requires_grad; }
 
@@ -49,6 +60,14 @@ mrg_tensor *mrg_tensor_like(const mrg_tensor *like, mrg_dtype dt);
 mrg_tensor *mrg_tensor_view(mrg_tensor *x, int ndim, const int64_t *shape, int64_t offset);
 /* Device-side arena allocation of `bytes` (256-byte aligned). */
 mrg_status mrg_arena_alloc(mrg_device *dev, size_t bytes, mrg_buffer **buf, int64_t *off_bytes);
+/* A position in the step arena (and in its host structs). Releasing it
+ * frees every step tensor made after it: the caller must hold none of them. */
+typedef struct mrg_arena_mark {
+    struct mrg_arena_chunk *chunk;
+    size_t used, arena_used, n_structs;
+} mrg_arena_mark;
+mrg_arena_mark mrg_arena_get_mark(const mrg_device *dev);
+void mrg_arena_release(mrg_device *dev, const mrg_arena_mark *mark);
 /* Registers a heap block to be freed at mrg_step_reset(). */
 void *mrg_step_malloc(mrg_device *dev, size_t bytes);
 

@@ -62,7 +62,7 @@ static void anatomy_draw(uint64_t seed, anatomy *a) {
         g->cp = g->dome + depth;
     }
     a->ctr_normal = ph_range(&r, 0.38f, 0.47f);
-    a->ctr_large = ph_range(&r, 0.56f, 0.68f);
+    a->ctr_large = ph_range(&r, 0.64f, 0.76f);
     a->heart_ry = ph_range(&r, 0.13f, 0.16f);
     a->heart_cy = 0.5f * (dome_l + dome_r) - ph_range(&r, 0.07f, 0.10f);
     a->heart_shift = ph_range(&r, 0.18f, 0.32f);
@@ -83,7 +83,7 @@ static void anatomy_draw(uint64_t seed, anatomy *a) {
     a->bubble_r = ph_range(&r, 0.025f, 0.045f);
     a->contrast = ph_range(&r, 0.95f, 1.1f);
     a->bright = ph_range(&r, 0.02f, 0.08f);
-    a->noise = ph_range(&r, 0.012f, 0.03f);
+    a->noise = ph_range(&r, 0.008f, 0.02f);
     float ap = ph_range(&r, 0.58f, 0.68f);
     a->ant = 0.5f - 0.5f * ap + ph_range(&r, -0.02f, 0.02f);
     a->post = a->ant + ap;
@@ -130,8 +130,11 @@ static float lung_shape(const lung_geom *g, float d, float v, float scale, float
 /* Relative height in the lung: 0 at the apex, 1 at the costophrenic angle. */
 static float lung_t(const lung_geom *g, float v) { return (v - g->apex) / (g->cp - g->apex); }
 
-static const float fluid_height[3] = {0.05f, 0.11f, 0.19f};
-static const float ptx_gap[3] = {0.16f, 0.27f, 0.40f};
+/* Sizes are generous on purpose: the demo trains a ViT from scratch on a few
+ * hundred 64-pixel studies for minutes, so a finding must stay plain at that
+ * resolution (a small effusion still covers several pixel rows). */
+static const float fluid_height[3] = {0.13f, 0.20f, 0.29f};
+static const float ptx_gap[3] = {0.32f, 0.42f, 0.52f};
 
 /* Which lobe mask (0..1) at (d, t) of side s in the frontal view. */
 static float lobe_mask_frontal(int lobe, int s, const lung_geom *g, float d, float t) {
@@ -168,7 +171,7 @@ static void nodule_frontal(const mrg_phantom_case *c, const lung_geom *g, float 
 }
 
 static float nodule_radius(const mrg_phantom_case *c) {
-    return 0.012f + 0.0022f * (float)c->nodule_mm;
+    return 0.026f + 0.0025f * (float)c->nodule_mm;
 }
 
 /* ---- frontal view ------------------------------------------------------ */
@@ -204,7 +207,7 @@ static float frontal_att(const anatomy *a, const mrg_phantom_case *c, float u, f
         float ray = 0.5f + 0.5f * cosf(a->mark_k * ang + a->mark_phase[s] + 25.0f * hr);
         ray *= ray;
         ray *= ray;
-        marks = 0.08f * ray * expf(-hr / 0.22f);
+        marks = 0.14f * ray * expf(-hr / 0.35f); /* reach the periphery: a pneumothorax shows by their absence */
     }
 
     float air = lung, extra = 0.0f;
@@ -217,8 +220,8 @@ static float frontal_att(const anatomy *a, const mrg_phantom_case *c, float u, f
         float rim = lung_shape(g, d, v, 1.0f - gap + 3.0f * eps / (g->cp - g->apex), eps, false);
         float space = lung * (1.0f - inner);
         marks *= 1.0f - space;
-        extra -= 0.09f * space;
-        extra += 0.22f * lung * (rim - inner); /* the visceral pleural line */
+        extra -= 0.20f * space; /* air without lung tissue: darker, no vessels */
+        extra += 0.36f * lung * (rim - inner); /* the visceral pleural line */
     }
     if (in_lung && f[MRG_FINDING_EFFUSION_LEFT + s]) {
         /* fluid rises along the lateral wall (meniscus) and hides the dome */
@@ -227,7 +230,7 @@ static float frontal_att(const anatomy *a, const mrg_phantom_case *c, float u, f
         float top = g->cp - h - 0.06f * lat * lat;
         float space = lung_shape(g, d, fminf(v, g->cp - 0.001f), 1.0f, eps, false);
         float fluid = space * smooth(top - 0.015f, top + 0.025f, v) * below(v, g->cp + 0.02f, eps);
-        extra += 0.06f * fluid * air; /* fluid replaces the air only */
+        extra += 0.12f * fluid * air; /* fluid replaces the air, denser than soft tissue */
         air *= 1.0f - fluid;
         marks *= 1.0f - fluid;
     }
@@ -235,14 +238,14 @@ static float frontal_att(const anatomy *a, const mrg_phantom_case *c, float u, f
         float lobe = lobe_mask_frontal(c->opacity_lobe, s, g, d, t) * lung;
         float patchy = 0.75f + 0.25f * sinf(40.0f * d + 3.0f * a->mark_phase[s]) *
                                    sinf(37.0f * v + a->mark_phase[1 - s]);
-        extra += 0.28f * lobe * patchy;
+        extra += 0.38f * lobe * patchy;
         marks *= 1.0f - lobe;
     }
     if (f[MRG_FINDING_NODULE] && c->nodule_side == s) {
         float nd, nt;
         nodule_frontal(c, g, &nd, &nt);
         float nv = g->apex + nt * (g->cp - g->apex);
-        extra += 0.30f * disc(d - nd, v - nv, nodule_radius(c), eps);
+        extra += 0.42f * disc(d - nd, v - nv, nodule_radius(c), eps);
     }
     A += -0.40f * air + marks * air + extra;
 
@@ -305,7 +308,7 @@ static float lateral_att(const anatomy *a, const mrg_phantom_case *c, float u, f
             /* the collapsed lung drops away from the apex */
             float gap = ptx_gap[c->pneumothorax_size[s]];
             float inner = lung_shape(&g, u, v, 1.0f - 0.7f * gap, eps, false);
-            side_extra -= 0.12f * lung * (1.0f - inner);
+            side_extra -= 0.24f * lung * (1.0f - inner);
         }
         if (f[MRG_FINDING_EFFUSION_LEFT + s]) {
             /* fluid fills the posterior costophrenic sulcus first */
@@ -315,7 +318,7 @@ static float lateral_att(const anatomy *a, const mrg_phantom_case *c, float u, f
             float space = lung_shape(&g, u, fminf(v, g.cp - 0.001f), 1.0f, eps, false);
             float fluid =
                 space * smooth(top - 0.015f, top + 0.025f, v) * below(v, a->lat_cp + 0.02f, eps);
-            side_extra += 0.08f * 2.0f * fluid * side_air;
+            side_extra += 0.24f * fluid * side_air;
             side_air *= 1.0f - fluid;
         }
         if (f[MRG_FINDING_LOBAR_OPACITY] && lobe_side(c->opacity_lobe) == s) {
@@ -347,7 +350,7 @@ static float lateral_att(const anatomy *a, const mrg_phantom_case *c, float u, f
         float hr = sqrtf(hd * hd + hv * hv);
         float ray = 0.5f + 0.5f * cosf(a->mark_k * atan2f(hv, hd) + a->mark_phase[0] + 25.0f * hr);
         ray *= ray;
-        marks *= 0.07f * ray * expf(-hr / 0.18f);
+        marks *= 0.10f * ray * expf(-hr / 0.25f);
     }
     A += -0.40f * air + marks + extra;
     if (f[MRG_FINDING_NODULE]) {
@@ -355,7 +358,7 @@ static float lateral_att(const anatomy *a, const mrg_phantom_case *c, float u, f
         nodule_frontal(c, &a->lung[c->nodule_side], &nd, &nt);
         float nu = lu0 + (0.15f + 0.7f * c->nodule_pos[2]) * (lu1 - lu0);
         float nv = g.apex + nt * (g.cp - g.apex);
-        A += 0.30f * disc(u - nu, v - nv, nodule_radius(c), eps);
+        A += 0.42f * disc(u - nu, v - nv, nodule_radius(c), eps);
     }
     /* spine: vertebral bodies behind the lungs, with a gentle kyphosis */
     float su = a->spine_u + 0.025f * sinf(PI_F * v);

@@ -99,7 +99,7 @@ static void heart(sbuf *b, ph_rng *r, const mrg_phantom_case *c) {
         "normal mediastinal contours.",
         "the mediastinum is within normal limits.",
     };
-    if (!covers_mediastinum && ph_unif(r) < 0.8f) say(b, "%s", PICK(r, med));
+    if (!covers_mediastinum && ph_unif(r) < 0.35f) say(b, "%s", PICK(r, med));
 }
 
 /* ---- lung parenchyma ---------------------------------------------------- */
@@ -303,7 +303,7 @@ static void bones(sbuf *b, ph_rng *r) {
         "mild degenerative changes of the thoracic spine.",
         "the bones are unremarkable.",
     };
-    if (ph_unif(r) < 0.7f) say(b, "%s", PICK(r, s));
+    if (ph_unif(r) < 0.35f) say(b, "%s", PICK(r, s));
 }
 
 char *mrg_phantom_report(const mrg_phantom_case *c) {

@@ -146,6 +146,7 @@ mrg_llama *mrg_llama_create(const mrg_llama_config *cfg, mrg_dtype dt, bool trai
 
 void llama_finish(mrg_llama *m) {
     if (m->cfg.tied_embeddings) m->lm_head = m->tok_emb;
+    m->checkpoint_blocks = mrg_llama_weight_bytes(m) >= ((size_t)1 << 30);
 }
 
 void mrg_llama_free(mrg_llama *m) {

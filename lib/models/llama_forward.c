@@ -79,6 +79,28 @@ static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask, m
     return mrg_add(x, mrg_linear(mrg_mul(g, u), L->w_down, NULL));
 }
 
+/* A block as a checkpoint function (training without a cache). */
+typedef struct block_ctx {
+    mrg_llama *m;
+    int layer;
+    mrg_tensor *mask;
+} block_ctx;
+
+static mrg_tensor *block_fn(void *ctx, mrg_tensor *x) {
+    const block_ctx *b = ctx;
+    return block(b->m, b->layer, x, b->mask, NULL, 0);
+}
+
+static mrg_tensor *checkpointed_block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask) {
+    block_ctx *b = mrg_step_malloc(m->dev, sizeof *b);
+    if (!b) {
+        mrg_error(MRG_ERR_OOM, "out of host memory");
+        return NULL;
+    }
+    *b = (block_ctx){m, l, mask};
+    return mrg_checkpoint(x, block_fn, b);
+}
+
 mrg_tensor *mrg_llama_embed(mrg_llama *m, mrg_tensor *ids) {
     if (!m || !ids) return NULL;
     if (ids->dtype != MRG_I32) {
@@ -125,7 +147,9 @@ mrg_tensor *mrg_llama_hidden(mrg_llama *m, mrg_tensor *x, mrg_tensor *key_mask,
                   (long long)B, (long long)(pos0 + T), mrg_shape_str(key_mask, s, sizeof s));
         return NULL;
     }
-    for (int l = 0; l < c->n_layers && x; l++) x = block(m, l, x, key_mask, cache, pos0);
+    bool ckpt = m->checkpoint_blocks && !cache && x->requires_grad && mrg_grad_enabled(m->dev);
+    for (int l = 0; l < c->n_layers && x; l++)
+        x = ckpt ? checkpointed_block(m, l, x, key_mask) : block(m, l, x, key_mask, cache, pos0);
     if (!x) return NULL;
     if (cache) cache->len = pos0 + T;
     return mrg_rmsnorm(x, m->norm, c->norm_eps); /* (B, T, D) */

@@ -21,7 +21,7 @@
 mrg_pretrain_opts mrg_pretrain_defaults(void) {
     mrg_pretrain_opts o;
     memset(&o, 0, sizeof o);
-    o.vocab_size = 512;
+    o.vocab_size = 1024;
     o.epochs = 20;
     o.batch_size = 16;
     o.max_tokens = 60;
@@ -51,51 +51,85 @@ static mrg_status init_weights(mrg_tensor **p, int n, uint64_t seed) {
     return MRG_OK;
 }
 
-/* Token sequences BOS + context (ctx, nctx ids) + text (≤ max_tokens) +
- * EOS; *seqs[i] malloc'd. */
-static mrg_status encode_all(const mrg_tokenizer *tok, const char *const *texts, int n, int max_tokens,
-                             const int32_t *ctx, int nctx, int32_t **seqs, int *lens) {
-    int32_t bos = mrg_tokenizer_bos(tok), eos = mrg_tokenizer_eos(tok);
-    if (bos < 0 || eos < 0) return mrg_error(MRG_ERR_FORMAT, "pretrain: the tokenizer has no BOS or EOS");
-    for (int i = 0; i < n; i++) {
-        int32_t *ids;
-        int k;
-        mrg_status st = mrg_tokenizer_encode(tok, texts[i] ? texts[i] : "", false, &ids, &k);
-        if (st) return st;
-        if (k > max_tokens) k = max_tokens;
-        seqs[i] = malloc(sizeof(int32_t) * (size_t)(nctx + k + 2));
-        if (!seqs[i]) { free(ids); return mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); }
-        seqs[i][0] = bos;
-        if (nctx) memcpy(seqs[i] + 1, ctx, sizeof(int32_t) * (size_t)nctx);
-        memcpy(seqs[i] + 1 + nctx, ids, sizeof(int32_t) * (size_t)k);
-        seqs[i][nctx + k + 1] = eos;
-        lens[i] = nctx + k + 2;
-        free(ids);
-    }
-    return MRG_OK;
+/* What a training sequence is made of: the report's ids (≤ max_tokens) of
+ * every text, and the context around the image slot (constant). */
+typedef struct lm_corpus {
+    int32_t bos, eos;
+    int32_t **report; /* [n] malloc'd ids */
+    int *report_len;  /* [n] */
+    int32_t *before, *after;
+    int n_before, n_after, slot; /* slot: hint positions between them */
+} lm_corpus;
+
+static mrg_status encode_one(const mrg_tokenizer *tok, const char *text, int32_t **ids, int *k) {
+    *ids = NULL;
+    *k = 0;
+    if (!text || !*text) return MRG_OK;
+    return mrg_tokenizer_encode(tok, text, false, ids, k);
 }
 
-/* ids of context_before followed by those of context_after (each encoded
- * on its own, as the report generator does); *out malloc'd or NULL. */
-static mrg_status encode_context(const mrg_tokenizer *tok, const mrg_pretrain_opts *o, int32_t **out,
-                                 int *n) {
-    *out = NULL;
-    *n = 0;
-    const char *parts[2] = {o->context_before, o->context_after};
-    for (int p = 0; p < 2; p++) {
-        if (!parts[p] || !*parts[p]) continue;
-        int32_t *ids;
-        int k;
-        mrg_status st = mrg_tokenizer_encode(tok, parts[p], false, &ids, &k);
-        if (st) return st;
-        int32_t *grown = realloc(*out, sizeof(int32_t) * (size_t)(*n + k + 1));
-        if (!grown) { free(ids); return mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); }
-        memcpy(grown + *n, ids, sizeof(int32_t) * (size_t)k);
-        *out = grown;
-        *n += k;
-        free(ids);
+/* Encodes the contexts (each on its own, as the report generator does) and
+ * every report, truncated to max_tokens. */
+static mrg_status corpus_encode(const mrg_tokenizer *tok, const char *const *texts, int n,
+                                const mrg_pretrain_opts *o, lm_corpus *c) {
+    c->bos = mrg_tokenizer_bos(tok);
+    c->eos = mrg_tokenizer_eos(tok);
+    if (c->bos < 0 || c->eos < 0) return mrg_error(MRG_ERR_FORMAT, "pretrain: the tokenizer has no BOS or EOS");
+    c->slot = o->slot_tokens > 0 ? o->slot_tokens : 0;
+    mrg_status st = encode_one(tok, o->context_before, &c->before, &c->n_before);
+    if (!st) st = encode_one(tok, o->context_after, &c->after, &c->n_after);
+    for (int i = 0; !st && i < n; i++) {
+        st = encode_one(tok, texts[i], &c->report[i], &c->report_len[i]);
+        if (c->report_len[i] > o->max_tokens) c->report_len[i] = o->max_tokens;
     }
-    return MRG_OK;
+    return st;
+}
+
+static void corpus_free(lm_corpus *c, int n) {
+    for (int i = 0; c->report && i < n; i++) free(c->report[i]);
+    free(c->report);
+    free(c->report_len);
+    free(c->before);
+    free(c->after);
+}
+
+/* Longest sequence: BOS + before + slot + after + report + EOS. */
+static int corpus_max_len(const lm_corpus *c, int n) {
+    int longest = 0;
+    for (int i = 0; i < n; i++) longest = c->report_len[i] > longest ? c->report_len[i] : longest;
+    return 2 + c->n_before + c->slot + c->n_after + longest;
+}
+
+/* Writes sequence i into seq (room for corpus_max_len), the slot filled with
+ * report tokens drawn without replacement (with it once the report runs
+ * out), in random order; scratch has room for the report. Returns the
+ * length; *report_at gets the index of the first report token. */
+static int corpus_sequence(const lm_corpus *c, int i, uint64_t *rng, int32_t *scratch, int32_t *seq,
+                           int *report_at) {
+    const int32_t *r = c->report[i];
+    int k = c->report_len[i], L = 0;
+    seq[L++] = c->bos;
+    for (int j = 0; j < c->n_before; j++) seq[L++] = c->before[j];
+    if (k) memcpy(scratch, r, sizeof(int32_t) * (size_t)k);
+    for (int j = 0; j < c->slot; j++) {
+        if (k == 0) {
+            seq[L + j] = c->eos;
+        } else if (j < k) { /* partial Fisher-Yates */
+            int pick = j + (int)(mrg_nn_rand_u64(rng) % (uint64_t)(k - j));
+            int32_t t = scratch[j];
+            scratch[j] = scratch[pick];
+            scratch[pick] = t;
+            seq[L + j] = scratch[j];
+        } else {
+            seq[L + j] = scratch[mrg_nn_rand_u64(rng) % (uint64_t)k];
+        }
+    }
+    L += c->slot;
+    for (int j = 0; j < c->n_after; j++) seq[L++] = c->after[j];
+    *report_at = L;
+    for (int j = 0; j < k; j++) seq[L++] = r[j];
+    seq[L++] = c->eos;
+    return L;
 }
 
 /* Fisher-Yates with the splitmix64 generator */
@@ -109,22 +143,38 @@ static void shuffle(int *perm, int n, uint64_t *rng) {
 
 /* One update on sequences idx[0..B): inputs seq[0..L-2], targets seq[1..L-1],
  * right-padded (padding targets ignored; causal attention keeps the real
- * positions unaffected by the padding after them). */
-static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int np, int32_t **seqs,
-                          const int *lens, const int *idx, int B, float lr, float clip, float *loss,
+ * positions unaffected by the padding after them). With a context, only
+ * the report and EOS are targets. */
+static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int np, const lm_corpus *c,
+                          int n, const int *idx, int B, uint64_t *rng, float lr, float clip, float *loss,
                           float *grad_norm) {
-    int T = 0;
-    for (int b = 0; b < B; b++) if (lens[idx[b]] - 1 > T) T = lens[idx[b]] - 1;
-    int32_t *in = malloc(sizeof(int32_t) * (size_t)B * T), *tg = malloc(sizeof(int32_t) * (size_t)B * T);
-    if (!in || !tg) { free(in); free(tg); return mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); }
+    int Lmax = corpus_max_len(c, n), T = 0;
+    int32_t *seq = malloc(sizeof(int32_t) * (size_t)B * Lmax), *scratch = malloc(sizeof(int32_t) * (size_t)Lmax);
+    int *len = malloc(sizeof(int) * (size_t)B), *report_at = malloc(sizeof(int) * (size_t)B);
+    int32_t *in = NULL, *tg = NULL;
+    mrg_status st = MRG_OK;
+    if (!seq || !scratch || !len || !report_at) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto fail; }
     for (int b = 0; b < B; b++) {
-        const int32_t *s = seqs[idx[b]];
-        int L = lens[idx[b]] - 1;
+        len[b] = corpus_sequence(c, idx[b], rng, scratch, seq + (size_t)b * Lmax, &report_at[b]);
+        if (len[b] - 1 > T) T = len[b] - 1;
+    }
+    bool has_context = c->n_before + c->slot + c->n_after > 0;
+    in = malloc(sizeof(int32_t) * (size_t)B * T);
+    tg = malloc(sizeof(int32_t) * (size_t)B * T);
+    if (!in || !tg) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto fail; }
+    for (int b = 0; b < B; b++) {
+        const int32_t *s = seq + (size_t)b * Lmax;
+        int L = len[b] - 1;
         for (int t = 0; t < T; t++) {
             in[b * T + t] = t < L ? s[t] : s[L]; /* pad with EOS (any valid id) */
-            tg[b * T + t] = t < L ? s[t + 1] : IGNORE;
+            bool target = t < L && (!has_context || t + 1 >= report_at[b]);
+            tg[b * T + t] = target ? s[t + 1] : IGNORE;
         }
     }
+    free(seq);
+    free(scratch);
+    free(len);
+    free(report_at);
     mrg_device *dev = m->dev;
     mrg_tensor *ids = mrg_tensor_from_i32(dev, MRG_SHAPE(B, T), in);
     mrg_tensor *tgt = mrg_tensor_from_i32(dev, MRG_SHAPE(B * T), tg);
@@ -133,7 +183,7 @@ static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int
     mrg_tensor *logits = ids ? mrg_llama_forward_ids(m, ids, NULL, NULL, false) : NULL; /* (B, T, V) */
     mrg_tensor *flat = logits ? mrg_reshape(logits, MRG_SHAPE(B * T, m->cfg.vocab_size)) : NULL;
     mrg_tensor *l = flat && tgt ? mrg_cross_entropy(flat, tgt, IGNORE) : NULL;
-    mrg_status st = l ? MRG_OK : mrg_error_context(MRG_ERR_DEVICE, "pretrain: forward");
+    st = l ? MRG_OK : mrg_error_context(MRG_ERR_DEVICE, "pretrain: forward");
     if (!st) st = mrg_tensor_item(l, loss);
     if (!st) st = mrg_backward(l);
     mrg_tensor *norm = NULL;
@@ -142,6 +192,14 @@ static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int
     if (!st) st = mrg_adamw_step(opt, lr);
     if (!st) st = mrg_zero_grad(params, np);
     mrg_step_reset(dev);
+    return st;
+fail:
+    free(seq);
+    free(scratch);
+    free(len);
+    free(report_at);
+    free(in);
+    free(tg);
     return st;
 }
 
@@ -166,17 +224,22 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     mrg_llama *m = NULL;
     mrg_adamw *opt = NULL;
     mrg_progress *prog = NULL;
-    int32_t **seqs = calloc((size_t)n, sizeof *seqs);
-    int *lens = calloc((size_t)n, sizeof *lens), *perm = calloc((size_t)n, sizeof *perm);
+    lm_corpus corpus = {0};
+    corpus.report = calloc((size_t)n, sizeof *corpus.report);
+    corpus.report_len = calloc((size_t)n, sizeof *corpus.report_len);
+    int *perm = calloc((size_t)n, sizeof *perm);
     mrg_tensor *params[MAX_LM_PARAMS];
-    int32_t *ctx = NULL;
-    int nctx = 0;
-    if (!seqs || !lens || !perm) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto end; }
+    if (!corpus.report || !corpus.report_len || !perm) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto end; }
     if (o.tokenizer) {
         st = mrg_copy_file(o.tokenizer, tok_path);
     } else {
         mrg_spm_train_opts so = mrg_spm_train_defaults();
         if (o.vocab_size > 0) so.vocab_size = o.vocab_size;
+        /* BPE, like LLaMA's own tokenizer. On templated report text unigram
+         * stops at ~400 pieces and splits a word into two pieces on average
+         * (phantom reports: ~73 tokens, beyond the 60-token truncation); BPE
+         * with 1024 pieces keeps nearly every word whole (~35 tokens). */
+        so.bpe = true;
         /* the corpus: the texts, and the context once per text so that its
          * pieces weigh as much as a report's */
         const char **corpus = malloc(sizeof(char *) * (size_t)n * 3);
@@ -192,14 +255,13 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     }
     if (st) goto end;
     if (!(tok = mrg_tokenizer_load(tok_path))) { st = MRG_ERR_FORMAT; goto end; }
-    if ((st = encode_context(tok, &o, &ctx, &nctx))) goto end;
-    if ((st = encode_all(tok, texts, n, o.max_tokens, ctx, nctx, seqs, lens))) goto end;
+    if ((st = corpus_encode(tok, texts, n, &o, &corpus))) goto end;
 
     mrg_llama_config cfg = *lm;
     cfg.vocab_size = mrg_tokenizer_vocab_size(tok);
     cfg.bos_id = mrg_tokenizer_bos(tok);
     cfg.eos_id = mrg_tokenizer_eos(tok);
-    if (cfg.max_seq < nctx + o.max_tokens + 2) cfg.max_seq = nctx + o.max_tokens + 2;
+    if (cfg.max_seq < corpus_max_len(&corpus, n)) cfg.max_seq = corpus_max_len(&corpus, n);
     if ((st = mrg_llama_config_check(&cfg))) goto end;
     if (!(m = mrg_llama_create(&cfg, MRG_F32, true, dev))) { st = MRG_ERR_OOM; goto end; }
     int np = mrg_llama_params(m, params, MAX_LM_PARAMS);
@@ -220,7 +282,7 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     mrg_progress_opts po = {NULL, o.bar, o.jsonl_stdout, total, 0, o.log_every};
     if (!(prog = mrg_progress_new(&po))) { st = MRG_ERR_OOM; goto end; }
 
-    uint64_t rng = o.seed ^ 0x9e3779b97f4a7c15ull;
+    uint64_t rng = o.seed ^ 0x9e3779b97f4a7c15ull, hint_rng = o.seed ^ 0x51a7ull;
     int pos = n, epoch = -1, idx[4096];
     for (int64_t step = 0; step < total; step++) {
         /* the next B sequences of the epoch's permutation, reshuffling at its end */
@@ -232,7 +294,7 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         }
         mrg_step_stats s = {0};
         s.lr = mrg_lr_at(&sched, step);
-        if ((st = lm_step(m, opt, params, np, seqs, lens, idx, k, s.lr, o.clip_norm, &s.loss,
+        if ((st = lm_step(m, opt, params, np, &corpus, n, idx, k, &hint_rng, s.lr, o.clip_norm, &s.loss,
                            &s.grad_norm))) goto end;
         if (!isfinite(s.loss)) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: loss %g at step %lld", s.loss, (long long)step); goto end; }
         if (step == 0 && first_loss) *first_loss = s.loss;
@@ -254,9 +316,8 @@ end:
     mrg_adamw_free(opt);
     mrg_llama_free(m);
     mrg_tokenizer_free(tok);
-    for (int i = 0; seqs && i < n; i++) free(seqs[i]);
-    free(seqs); free(lens); free(perm);
-    free(ctx);
+    corpus_free(&corpus, n);
+    free(perm);
     return st;
 }
 

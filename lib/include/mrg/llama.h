@@ -65,6 +65,11 @@ typedef struct mrg_llama {
     mrg_llama_layer *layers; /* n_layers */
     mrg_tensor *norm;        /* (D) final RMSNorm */
     mrg_tensor *lm_head;     /* (V, D); == tok_emb when tied */
+    /* Training forwards (gradients on, no KV cache) keep only each block's
+     * input and recompute the block in the backward, so a 7B model's step
+     * holds one block's activations instead of all 32. On by default for
+     * weights of 1 GiB or more; the gradients are the same either way. */
+    bool checkpoint_blocks;
 } mrg_llama;
 
 /* Options for loading. weight_dtype < 0 keeps each tensor's storage dtype;

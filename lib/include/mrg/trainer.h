@@ -231,7 +231,7 @@ void mrg_train_run_result_free(mrg_train_run_result *r);
 
 typedef struct mrg_pretrain_opts {
     const char *tokenizer; /* a .model; NULL: train one on the texts */
-    int vocab_size;        /* for a trained tokenizer (default 512) */
+    int vocab_size;        /* for a trained (BPE) tokenizer (default 1024) */
     int64_t steps;         /* updates; 0: from epochs */
     int epochs;            /* default 20 when steps is 0 */
     int batch_size;        /* sequences per update (default 16) */
@@ -245,6 +245,15 @@ typedef struct mrg_pretrain_opts {
      * text + EOS so the frozen LM has seen its context, and a trained
      * tokenizer learns their pieces. NULL: no context. */
     const char *context_before, *context_after;
+    /* Positions of the image prefix between the two contexts (the report
+     * generator's Kc + Kt); 0: none. Each sequence then carries that many of
+     * its own report's tokens there, drawn at random every time it is used,
+     * in random order: the LM learns to read what sits between <Img> and
+     * </Img>, so that when it is frozen the visual prefix can steer it (an LM
+     * that never saw anything informative there ignores the prefix, and the
+     * image encoders get almost no gradient through it). The loss covers
+     * the report and EOS only whenever there is a context. */
+    int slot_tokens;
 } mrg_pretrain_opts;
 
 mrg_pretrain_opts mrg_pretrain_defaults(void);
