@@ -9,6 +9,14 @@
 #include <string>
 #include <unistd.h>
 
+/* Exported by libsentencepiece but not declared in its public headers: the
+ * trainer logs its command line at INFO before it parses --minloglevel. */
+namespace sentencepiece {
+namespace logging {
+void SetMinLogLevel(int v);
+}
+} // namespace sentencepiece
+
 namespace {
 
 class TextIterator : public sentencepiece::SentenceIterator {
@@ -63,6 +71,7 @@ extern "C" mrg_status mrg_spm_train(const char *const *texts, int n, const mrg_s
     std::string proto;
     sentencepiece::util::Status st;
     try {
+        sentencepiece::logging::SetMinLogLevel(2);
         st = sentencepiece::SentencePieceTrainer::Train(args, &it, &proto);
     } catch (const std::exception &e) {
         return mrg_error(MRG_ERR_OOM, "spm_train: %s", e.what());
