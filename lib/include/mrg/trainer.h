@@ -259,7 +259,8 @@ typedef struct mrg_pretrain_opts {
 mrg_pretrain_opts mrg_pretrain_defaults(void);
 
 /* Trains a LLaMA of shape lm (vocab, BOS and EOS taken from the tokenizer)
- * from a seeded random init as a causal LM on BOS + text + EOS, and writes a
+ * from a seeded random init as a causal LM on BOS + text + EOS (with the
+ * options' context and slot hints around the text, when set), and writes a
  * Hugging Face directory out_dir (config.json, model.safetensors,
  * tokenizer.model) atomically. *final_loss (may be NULL) gets the mean loss
  * of the last update, *first_loss the first. */
