@@ -24,16 +24,6 @@
 /* the tiny LM: dim 32, SwiGLU 64, 2 layers, 4 heads over 2 kv heads */
 enum { D = 32, F = 64, L = 2, H = 4, HKV = 2, VOCAB = 100, DH = D / H };
 
-/* Runs cmd, captures up to cap bytes of stdout, returns the exit code. */
-static int run(const char *cmd, char *out, size_t cap) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static bool write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     if (!f) return false;
@@ -141,7 +131,7 @@ static cJSON *bench(const char *bin, const char *dir, const char *dev) {
     snprintf(cmd, sizeof cmd,
              "%s bench step --lm %s --preset micro --device %s --min-new 12 --max-new 12 --json",
              bin, dir, dev);
-    int rc = run(cmd, out, sizeof out);
+    int rc = test_run_cmd(cmd, out, sizeof out);
     CHECK(rc == 0);
     cJSON *j = rc == 0 ? cJSON_Parse(out) : NULL;
     CHECK(j != NULL);
@@ -318,13 +308,13 @@ int main(void) {
 
     /* usage errors and a missing directory */
     snprintf(cmd, sizeof cmd, "%s bench step --help", bin);
-    CHECK(run(cmd, out, sizeof out) == 0 && strstr(out, "--lm DIR") != NULL);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0 && strstr(out, "--lm DIR") != NULL);
     snprintf(cmd, sizeof cmd, "%s bench step --preset micro 2>&1", bin);
-    CHECK(run(cmd, out, sizeof out) == 2 && strstr(out, "--lm is required") != NULL);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2 && strstr(out, "--lm is required") != NULL);
     snprintf(cmd, sizeof cmd, "%s bench step --lm %s --beam x 2>&1", bin, dir);
-    CHECK(run(cmd, out, sizeof out) == 2 && strstr(out, "bad value") != NULL);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2 && strstr(out, "bad value") != NULL);
     snprintf(cmd, sizeof cmd, "%s bench step --lm %s/none --preset micro 2>&1", bin, tmp);
-    CHECK(run(cmd, out, sizeof out) == 1 && strstr(out, "no such LLaMA directory") != NULL);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 1 && strstr(out, "no such LLaMA directory") != NULL);
 
     char devs[8][32];
     int nd = test_devices(devs, 8);

@@ -8,16 +8,6 @@
 
 #include "testutil.h"
 
-/* Runs cmd, captures up to cap bytes of stdout+stderr, returns the exit code. */
-static int run(const char *cmd, char *out, size_t cap) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 int main(void) {
     const char *bin = getenv("MRG_BIN");
     if (!bin) {
@@ -28,7 +18,7 @@ int main(void) {
     char cmd[1024];
 
     snprintf(cmd, sizeof cmd, "%s info 2>&1", bin);
-    CHECK(run(cmd, out, sizeof out) == 0);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0);
     CHECK(strstr(out, "default device:") != NULL);
     CHECK(strstr(out, "OpenMP threads") != NULL);
     CHECK(strstr(out, "BLAS") != NULL);
@@ -37,30 +27,30 @@ int main(void) {
 #endif
 
     snprintf(cmd, sizeof cmd, "%s info --device no-such-device 2>&1", bin);
-    CHECK(run(cmd, out, sizeof out) == 2);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
     CHECK(strstr(out, "unknown device 'no-such-device'") != NULL);
 
     snprintf(cmd, sizeof cmd, "%s info --device opencl:999 2>&1", bin);
-    CHECK(run(cmd, out, sizeof out) == 2);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
 
     /* a machine without OpenCL: the ICD loader finds no vendor files */
     snprintf(cmd, sizeof cmd,
              "OCL_ICD_VENDORS=/nonexistent OCL_ICD_FILENAMES= %s info --device opencl 2>&1", bin);
-    CHECK(run(cmd, out, sizeof out) == 2);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
     CHECK(strstr(out, "OpenCL") != NULL || strstr(out, "opencl") != NULL);
     snprintf(cmd, sizeof cmd, "OCL_ICD_VENDORS=/nonexistent OCL_ICD_FILENAMES= %s info 2>&1", bin);
-    CHECK(run(cmd, out, sizeof out) == 0);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0);
     CHECK(strstr(out, "default device: cpu") != NULL);
 
     snprintf(cmd, sizeof cmd, "%s no-such-command 2>&1", bin);
-    CHECK(run(cmd, out, sizeof out) == 2);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
 
     /* the quick training example learns on every device */
     char devs[8][32];
     int nd = test_devices(devs, 8);
     for (int d = 0; d < nd; d++) {
         snprintf(cmd, sizeof cmd, "%s toy-train --device %s --steps 200 2>&1", bin, devs[d]);
-        CHECK(run(cmd, out, sizeof out) == 0);
+        CHECK(test_run_cmd(cmd, out, sizeof out) == 0);
         const char *last = strstr(out, "step  200");
         CHECK(last != NULL);
         float loss = 99, acc = 0;

@@ -312,15 +312,6 @@ static char *by_hand(mrg_model *m, const float *images, const mrg_gen_opts *o) {
     return text;
 }
 
-static int run_cmd(const char *cmd, char *out, size_t cap) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* Writes a random 8-bit gray PNG of side S. */
 static void write_png(const char *path, int S, unsigned seed) {
     mrg_image img = {0};
@@ -401,7 +392,7 @@ static void check_cli(mrg_model *m, const mrg_gen_opts *o, const char *ckpt) {
              "--length-penalty %g --min-new %d --max-new %d --device cpu 2>/dev/null",
              bin, run, png[0][0], png[0][1], o->beam, (double)o->repetition_penalty,
              (double)o->length_penalty, o->min_new, o->max_new);
-    CHECK(run_cmd(cmd, out, sizeof out) == 0);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0);
     size_t n = strlen(out);
     if (n && out[n - 1] == '\n') out[n - 1] = '\0';
     CHECK(want && !strcmp(out, want));
@@ -421,7 +412,7 @@ static void check_cli(mrg_model *m, const mrg_gen_opts *o, const char *ckpt) {
              "%s generate --model %s --data %s/data --split test --out %s --batch 2 --greedy "
              "--min-new 1 --max-new 6 --repetition-penalty %g --device cpu 2>&1",
              bin, ckpt, dir, jsonl, (double)g.repetition_penalty);
-    CHECK(run_cmd(cmd, out, sizeof out) == 0);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0);
     f = fopen(jsonl, "r");
     CHECK(f != NULL);
     int lines = 0;
@@ -476,13 +467,13 @@ static void check_cli(mrg_model *m, const mrg_gen_opts *o, const char *ckpt) {
     snprintf(cmd, sizeof cmd,
              "%s generate --model %s --data %s --out %s --greedy --max-new 4 --device cpu 2>&1",
              bin, ckpt, test_golden_path("dataset"), jsonl);
-    CHECK(run_cmd(cmd, out, sizeof out) == 1);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 1);
     CHECK(strstr(out, "t1") != NULL);
     snprintf(cmd, sizeof cmd, "%s generate --model %s 2>&1", bin, run);
-    CHECK(run_cmd(cmd, out, sizeof out) == 2);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
     snprintf(cmd, sizeof cmd, "%s generate --model %s --image %s --beam 0 --device cpu 2>&1", bin,
              run, png[0][0]);
-    CHECK(run_cmd(cmd, out, sizeof out) == 2);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 }

@@ -5,7 +5,6 @@
  * the checkpoint); 20 AdamW steps giving the same losses on every device;
  * presets and JSON configs. */
 #define _GNU_SOURCE
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "mrg/autograd.h"
 #include "mrg/model.h"
 #include "mrg/optim.h"
+#include "mrg/trainer.h"
 #include "testutil.h"
 
 #define RTOL 1e-4
@@ -100,15 +100,6 @@ static void golden_free(golden *g) {
     free(g->b.report_ids);
     free(g->b.report_len);
 }
-
-static int rm_entry(const char *p, const struct stat *s, int flag, struct FTW *f) {
-    (void)s;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 static float loss_of(mrg_model *m, const golden *g) {
     mrg_device *dev = mrg_model_device(m);
@@ -218,7 +209,7 @@ static void test_save_load(mrg_model *m, mrg_device *dev, const golden *g, bool 
         free(jb);
         mrg_model_free(m2);
     }
-    rm_tree(dir);
+    mrg_rm_tree(dir);
 }
 
 /* With both views identical, averaging the views (mean) and concatenating

@@ -22,7 +22,6 @@
  *
  * Runs on every test device. */
 #define _GNU_SOURCE
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,15 +49,6 @@ static const char *const REPORTS[NB] = {
     "the lungs are clear",
     "mild cardiomegaly",
 };
-
-static int rm_entry(const char *p, const struct stat *s, int flag, struct FTW *f) {
-    (void)s;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 static double now_s(void) {
     struct timespec ts;
@@ -195,7 +185,7 @@ static void test_device(const char *name) {
     if (!have_batch) {
         if (m) free_batch(&b);
         mrg_model_free(m);
-        rm_tree(lmdir);
+        mrg_rm_tree(lmdir);
         mrg_device_free(dev);
         return;
     }
@@ -246,7 +236,7 @@ static void test_device(const char *name) {
     mrg_adamw_free(opt);
     free_batch(&b);
     mrg_model_free(m);
-    rm_tree(lmdir);
+    mrg_rm_tree(lmdir);
     mrg_device_free(dev);
 }
 

@@ -6,8 +6,7 @@
  *   is 80/10/10, every image exists and loads at the requested size;
  * - the command gives the same files as the library and fails cleanly on a
  *   bad --n / --size or an unwritable --out. */
-#define _XOPEN_SOURCE 700 /* nftw, mkdtemp, strdup, popen */
-#include <ftw.h>
+#define _XOPEN_SOURCE 700 /* mkdtemp, strdup, popen */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "mrg/phantom.h"
+#include "mrg/trainer.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -45,22 +45,6 @@ static bool same_file(const char *a, const char *b) {
     free(pa);
     free(pb);
     return same;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-static void rm_rf(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-/* Runs cmd, captures stdout+stderr, returns the exit code. */
-static int run(const char *cmd, char *out, size_t cap) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* ---- the labeler agrees with the generator ------------------------------ */
@@ -423,7 +407,7 @@ static void test_cli(const char *tmp) {
     snprintf(d1, sizeof d1, "%s/cli", tmp);
     snprintf(d2, sizeof d2, "%s/lib", tmp);
     snprintf(cmd, sizeof cmd, "%s phantoms --out %s --n 30 --seed 9 --size 48 2>&1", bin, d1);
-    CHECK(run(cmd, out, sizeof out) == 0);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0);
     CHECK(strstr(out, "24 train, 3 val, 3 test") != NULL);
     cJSON_Delete(check_layout(d1, 30, 48));
     /* the command writes what the library writes */
@@ -432,27 +416,27 @@ static void test_cli(const char *tmp) {
     /* and the same on one thread */
     snprintf(cmd, sizeof cmd,
              "OMP_NUM_THREADS=1 %s phantoms --out %s/one --n 30 --seed 9 --size 48 2>&1", bin, tmp);
-    CHECK(run(cmd, out, sizeof out) == 0);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0);
     snprintf(d2, sizeof d2, "%s/one", tmp);
     CHECK(same_dataset(d1, d2, 30));
 
     snprintf(cmd, sizeof cmd, "%s phantoms --help 2>&1", bin);
-    CHECK(run(cmd, out, sizeof out) == 0 && strstr(out, "--seed") != NULL);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0 && strstr(out, "--seed") != NULL);
     static const char *const bad_n[] = {"0", "-3", "abc", "12x", "99999999999"};
     for (int i = 0; i < 5; i++) {
         snprintf(cmd, sizeof cmd, "%s phantoms --out %s/x --n %s 2>&1", bin, tmp, bad_n[i]);
-        CHECK(run(cmd, out, sizeof out) == 2);
+        CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
         CHECK(strstr(out, "--n") != NULL);
     }
     snprintf(cmd, sizeof cmd, "%s phantoms --out %s/x --n 3 --size 5 2>&1", bin, tmp);
-    CHECK(run(cmd, out, sizeof out) == 2 && strstr(out, "--size") != NULL);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2 && strstr(out, "--size") != NULL);
     snprintf(cmd, sizeof cmd, "%s phantoms --n 3 2>&1", bin);
-    CHECK(run(cmd, out, sizeof out) == 2 && strstr(out, "--out") != NULL);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2 && strstr(out, "--out") != NULL);
     snprintf(cmd, sizeof cmd, "%s phantoms --out %s/x --n 3 --bogus 1 2>&1", bin, tmp);
-    CHECK(run(cmd, out, sizeof out) == 2);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
     /* unwritable output: below a regular file */
     snprintf(cmd, sizeof cmd, "%s phantoms --out %s/plainfile/sub --n 3 2>&1", bin, tmp);
-    int rc = run(cmd, out, sizeof out);
+    int rc = test_run_cmd(cmd, out, sizeof out);
     CHECK(rc != 0);
     CHECK(strstr(out, "cannot create directory") != NULL);
     printf("unwritable --out: exit %d: %s", rc, out);
@@ -468,6 +452,6 @@ int main(void) {
     test_findings_change_pixels();
     test_datasets(tmp);
     test_cli(tmp);
-    rm_rf(tmp);
+    mrg_rm_tree(tmp);
     return test_finish("phantoms");
 }

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 int mrg_test_failures = 0;
 int mrg_test_checks = 0;
@@ -243,4 +244,13 @@ int test_finish(const char *suite) {
     printf("%d passed, %d failed\n", passed, mrg_test_failures);
     fflush(stdout);
     return mrg_test_failures ? 1 : 0;
+}
+
+int test_run_cmd(const char *cmd, char *out, size_t cap) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -54,6 +54,11 @@ void test_fill_uniform(float *x, int64_t n, unsigned seed, float lo, float hi);
 /* Prints "N passed, M failed" and returns the process exit code. */
 int test_finish(const char *suite);
 
+/* Runs the shell command cmd, keeps up to cap-1 bytes of what it prints on
+ * stdout (NUL-terminated) in out, and returns its exit code (-1 when it
+ * could not run or did not exit). */
+int test_run_cmd(const char *cmd, char *out, size_t cap);
+
 /* ---- extensions (tests/util/testutil.c) ------------------------------- */
 
 /* Exit code of a skipped test (ctest SKIP_RETURN_CODE). */
