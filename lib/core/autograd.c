@@ -84,6 +84,21 @@ mrg_status mrg_accum_grad(mrg_tensor *t, mrg_tensor *g) {
                                     &one, !fresh);
 }
 
+/* Runs the backward of every node from the end of the tape down to index
+ * start whose output received a gradient. Nodes are re-read through the
+ * tape each time: a checkpoint's backward records (and may move) nodes. */
+static mrg_status backprop_tape(mrg_tape *tape, int start) {
+    mrg_status st = MRG_OK;
+    for (int i = tape ? tape->n - 1 : -1; i >= start && st == MRG_OK; i--) {
+        mrg_node *n = &tape->nodes[i];
+        if (!n->out->grad) continue; /* does not reach the loss */
+        const char *op = n->op;
+        st = n->backward(n);
+        if (st != MRG_OK) st = mrg_error_context(st, "backward of %s", op);
+    }
+    return st;
+}
+
 mrg_status mrg_backward_scaled(mrg_tensor *loss, float scale) {
     if (!loss) return mrg_error(MRG_ERR_INVALID_ARG, "backward: no loss tensor");
     if (mrg_numel(loss) != 1)
@@ -98,15 +113,7 @@ mrg_status mrg_backward_scaled(mrg_tensor *loss, float scale) {
     MRG_TRY(mrg_tensor_fill(seed, scale));
     MRG_TRY(mrg_accum_grad(loss, seed));
     bool prev = mrg_grad_set_enabled(dev, false);
-    mrg_status st = MRG_OK;
-    mrg_tape *tape = dev->tape;
-    for (int i = tape ? tape->n - 1 : -1; i >= 0 && st == MRG_OK; i--) {
-        mrg_node *n = &tape->nodes[i];
-        if (!n->out->grad) continue; /* does not reach the loss */
-        const char *op = n->op;      /* a checkpoint's backward may move the nodes */
-        st = n->backward(n);
-        if (st != MRG_OK) st = mrg_error_context(st, "backward of %s", op);
-    }
+    mrg_status st = backprop_tape(dev->tape, 0);
     mrg_grad_set_enabled(dev, prev);
     return st;
 }
@@ -142,13 +149,7 @@ static mrg_status recompute_backward(const checkpoint_ctx *c, mrg_tensor *x, mrg
     mrg_grad_set_enabled(dev, false);
     mrg_status st = y ? MRG_OK : mrg_error_context(MRG_ERR_DEVICE, "checkpoint recompute");
     if (st == MRG_OK && y->requires_grad) st = mrg_accum_grad(y, out_grad);
-    for (int i = dev->tape ? dev->tape->n - 1 : -1; i >= start && st == MRG_OK; i--) {
-        mrg_node *n = &dev->tape->nodes[i];
-        if (!n->out->grad) continue;
-        const char *op = n->op;
-        st = n->backward(n);
-        if (st != MRG_OK) st = mrg_error_context(st, "backward of %s", op);
-    }
+    if (st == MRG_OK) st = backprop_tape(dev->tape, start);
     if (st == MRG_OK) st = x2->grad ? mrg_tensor_copy(dx, x2->grad) : mrg_tensor_fill(dx, 0.0f);
     if (dev->tape) dev->tape->n = start;
     return st;
