@@ -143,25 +143,6 @@ static void free_batch(mrg_batch *b) {
     free(b->report_len);
 }
 
-/* The decoding input [embed(BOS prompt_before), prefix(images), embed(prompt_after)]
- * (1, T0, D), as mrg_generate builds it; the caller has gradients off. */
-static mrg_tensor *gen_input(mrg_model *m, const mrg_batch *b) {
-    const int32_t *before, *after;
-    int nb, na;
-    if (mrg_model_prompt_ids(m, &before, &nb, &after, &na) != MRG_OK) return NULL;
-    mrg_device *dev = mrg_model_device(m);
-    mrg_llama *lm = mrg_model_llama(m);
-    mrg_tensor *img = mrg_tensor_from_f32(dev, MRG_SHAPE(1, b->V, 3, b->S, b->S), b->images);
-    mrg_tensor *parts[3];
-    int np = 0;
-    parts[np++] = mrg_llama_embed(lm, mrg_tensor_from_i32(dev, MRG_SHAPE(1, nb), before));
-    parts[np++] = img ? mrg_model_prefix(m, img) : NULL; /* (1, K, D) */
-    if (na > 0) parts[np++] = mrg_llama_embed(lm, mrg_tensor_from_i32(dev, MRG_SHAPE(1, na), after));
-    for (int i = 0; i < np; i++)
-        if (!parts[i]) return NULL;
-    return mrg_concat(parts, np, 1);
-}
-
 typedef struct bench_args {
     const char *lm, *preset, *config, *vit, *tokenizer, *device;
     int report_tokens, beam, min_new, max_new;
@@ -299,10 +280,11 @@ static mrg_status run(mrg_model *m, const bench_args *a, bench_result *r) {
     if (st == MRG_OK) {
         bool prev = mrg_grad_set_enabled(dev, false);
         double t0 = now_s();
-        mrg_tensor *x = gen_input(m, &b); /* (1, T0, D) */
+        mrg_tensor *x = NULL; /* (1, T0, D) */
         mrg_gen_stats gs = {0};
-        st = x ? mrg_generate_batch_from_embeddings(lm, x, &r->g, ids, &r->new_tokens, &gs)
-               : mrg_error_context(MRG_ERR_DEVICE, "bench step: the decoding input");
+        st = mrg_generate_input(m, b.images, 1, &x);
+        if (st == MRG_OK)
+            st = mrg_generate_batch_from_embeddings(lm, x, &r->g, ids, &r->new_tokens, &gs);
         r->t_gen = now_s() - t0;
         r->steps = gs.steps;
         mrg_step_reset(dev);

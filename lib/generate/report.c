@@ -22,6 +22,26 @@ static mrg_tensor *embed_rows(mrg_llama *lm, const int32_t *ids, int n, int B) {
     return t ? mrg_llama_embed(lm, t) : NULL;
 }
 
+mrg_status mrg_generate_input(mrg_model *m, const float *images, int B, mrg_tensor **out) {
+    *out = NULL;
+    const mrg_model_config *cfg = mrg_model_get_config(m);
+    mrg_llama *lm = mrg_model_llama(m);
+    const int32_t *before, *after;
+    int n_before, n_after;
+    mrg_status st = mrg_model_prompt_ids(m, &before, &n_before, &after, &n_after);
+    if (st != MRG_OK) return st;
+    if (n_before < 1) return mrg_error(MRG_ERR_INVALID_ARG, "generate: empty prompt (no BOS)");
+    const int S = cfg->vit.image_size, V = cfg->n_views;
+    mrg_tensor *img = mrg_tensor_from_f32(mrg_model_device(m), MRG_SHAPE(B, V, 3, S, S), images);
+    mrg_tensor *parts[3] = {NULL, NULL, NULL};
+    parts[0] = img ? embed_rows(lm, before, n_before, B) : NULL; /* (B, nb, D) */
+    parts[1] = parts[0] ? mrg_model_prefix(m, img) : NULL;       /* (B, Kc+Kt, D) */
+    int np = 2;
+    if (n_after > 0) parts[np++] = parts[1] ? embed_rows(lm, after, n_after, B) : NULL;
+    *out = parts[np - 1] ? mrg_concat(parts, np, 1) : NULL; /* (B, T0, D) */
+    return *out ? MRG_OK : mrg_error_context(MRG_ERR_DEVICE, "generate: building the prefix");
+}
+
 mrg_status mrg_generate_batch(mrg_model *m, const float *images, int B,
                               const mrg_gen_opts *opts, char **reports) {
     if (!m || !images || !reports || B < 1)
@@ -35,11 +55,6 @@ mrg_status mrg_generate_batch(mrg_model *m, const float *images, int B,
     if (!cfg || !lm || !tok || !dev)
         return mrg_error(MRG_ERR_INVALID_ARG, "generate: the model has no LLaMA or tokenizer");
     for (int b = 0; b < B; b++) reports[b] = NULL;
-    const int32_t *before, *after;
-    int n_before, n_after;
-    if ((st = mrg_model_prompt_ids(m, &before, &n_before, &after, &n_after)) != MRG_OK) return st;
-    if (n_before < 1) return mrg_error(MRG_ERR_INVALID_ARG, "generate: empty prompt (no BOS)");
-
     int32_t *ids = malloc(sizeof *ids * (size_t)B * (size_t)opts->max_new);
     int *lens = malloc(sizeof *lens * (size_t)B);
     if (!ids || !lens) {
@@ -48,16 +63,9 @@ mrg_status mrg_generate_batch(mrg_model *m, const float *images, int B,
         return mrg_error(MRG_ERR_OOM, "out of host memory");
     }
     bool prev = mrg_grad_set_enabled(dev, false);
-    const int S = cfg->vit.image_size, V = cfg->n_views;
-    mrg_tensor *img = mrg_tensor_from_f32(dev, MRG_SHAPE(B, V, 3, S, S), images);
-    mrg_tensor *parts[3] = {NULL, NULL, NULL};
-    parts[0] = img ? embed_rows(lm, before, n_before, B) : NULL;   /* (B, nb, D) */
-    parts[1] = parts[0] ? mrg_model_prefix(m, img) : NULL;         /* (B, Kc+Kt, D) */
-    int np = 2;
-    if (n_after > 0) parts[np++] = parts[1] ? embed_rows(lm, after, n_after, B) : NULL;
-    mrg_tensor *x = parts[np - 1] ? mrg_concat(parts, np, 1) : NULL; /* (B, T0, D) */
-    if (!x) st = mrg_error_context(MRG_ERR_DEVICE, "generate: building the prefix");
-    else st = mrg_generate_batch_from_embeddings(lm, x, opts, ids, lens, NULL);
+    mrg_tensor *x = NULL; /* (B, T0, D) */
+    st = mrg_generate_input(m, images, B, &x);
+    if (st == MRG_OK) st = mrg_generate_batch_from_embeddings(lm, x, opts, ids, lens, NULL);
     for (int b = 0; b < B && st == MRG_OK; b++) {
         reports[b] = mrg_tokenizer_decode(tok, ids + (size_t)b * opts->max_new, lens[b]);
         if (!reports[b]) st = MRG_ERR_OOM;

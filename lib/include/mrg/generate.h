@@ -110,6 +110,10 @@ mrg_status mrg_generate_batch_from_embeddings(mrg_llama *lm, mrg_tensor *prefix_
  * [embed(BOS prompt_before), mrg_model_prefix(images), embed(prompt_after)]. */
 mrg_status mrg_generate(mrg_model *m, const float *images, const mrg_gen_opts *opts,
                         char **report);
+/* The decoding input of B studies: images (B, V, 3, S, S) normalised host
+ * floats → *out = [embed(BOS prompt_before), mrg_model_prefix(images),
+ * embed(prompt_after)] (B, T0, D), a step tensor. Call with gradients off. */
+mrg_status mrg_generate_input(mrg_model *m, const float *images, int B, mrg_tensor **out);
 /* B studies: images (B, V, 3, S, S) → reports[B] (each malloc'd). */
 mrg_status mrg_generate_batch(mrg_model *m, const float *images, int B,
                               const mrg_gen_opts *opts, char **reports);
