@@ -59,6 +59,7 @@ typedef struct lm_corpus {
     int *report_len;  /* [n] */
     int32_t *before, *after;
     int n_before, n_after, slot; /* slot: hint positions between them */
+    int max_len;                 /* longest sequence: BOS + before + slot + after + report + EOS */
 } lm_corpus;
 
 static mrg_status encode_one(const mrg_tokenizer *tok, const char *text, int32_t **ids, int *k) {
@@ -78,10 +79,13 @@ static mrg_status corpus_encode(const mrg_tokenizer *tok, const char *const *tex
     c->slot = o->slot_tokens > 0 ? o->slot_tokens : 0;
     mrg_status st = encode_one(tok, o->context_before, &c->before, &c->n_before);
     if (!st) st = encode_one(tok, o->context_after, &c->after, &c->n_after);
+    int longest = 0;
     for (int i = 0; !st && i < n; i++) {
         st = encode_one(tok, texts[i], &c->report[i], &c->report_len[i]);
         if (c->report_len[i] > o->max_tokens) c->report_len[i] = o->max_tokens;
+        if (c->report_len[i] > longest) longest = c->report_len[i];
     }
+    c->max_len = 2 + c->n_before + c->slot + c->n_after + longest;
     return st;
 }
 
@@ -93,14 +97,7 @@ static void corpus_free(lm_corpus *c, int n) {
     free(c->after);
 }
 
-/* Longest sequence: BOS + before + slot + after + report + EOS. */
-static int corpus_max_len(const lm_corpus *c, int n) {
-    int longest = 0;
-    for (int i = 0; i < n; i++) longest = c->report_len[i] > longest ? c->report_len[i] : longest;
-    return 2 + c->n_before + c->slot + c->n_after + longest;
-}
-
-/* Writes sequence i into seq (room for corpus_max_len), the slot filled with
+/* Writes sequence i into seq (room for max_len), the slot filled with
  * report tokens drawn without replacement (with it once the report runs
  * out), in random order; scratch has room for the report. Returns the
  * length; *report_at gets the index of the first report token. */
@@ -141,28 +138,29 @@ static void shuffle(int *perm, int n, uint64_t *rng) {
     }
 }
 
-/* One update on sequences idx[0..B): inputs seq[0..L-2], targets seq[1..L-1],
- * right-padded (padding targets ignored; causal attention keeps the real
- * positions unaffected by the padding after them). With a context, only
- * the report and EOS are targets. */
-static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int np, const lm_corpus *c,
-                          int n, const int *idx, int B, uint64_t *rng, float lr, float clip, float *loss,
-                          float *grad_norm) {
-    int Lmax = corpus_max_len(c, n), T = 0;
+/* Inputs and targets (B, T) of sequences idx[0..B): inputs seq[0..L-2],
+ * targets seq[1..L-1], right-padded (padding targets ignored; causal
+ * attention keeps the real positions unaffected by the padding after them).
+ * With a context, only the report and EOS are targets. *in and *tg are
+ * malloc'd. */
+static mrg_status batch_tokens(const lm_corpus *c, const int *idx, int B, uint64_t *rng,
+                               int32_t **in_out, int32_t **tg_out, int *T_out) {
+    int Lmax = c->max_len, T = 0;
     int32_t *seq = malloc(sizeof(int32_t) * (size_t)B * Lmax), *scratch = malloc(sizeof(int32_t) * (size_t)Lmax);
     int *len = malloc(sizeof(int) * (size_t)B), *report_at = malloc(sizeof(int) * (size_t)B);
     int32_t *in = NULL, *tg = NULL;
-    mrg_status st = MRG_OK;
-    if (!seq || !scratch || !len || !report_at) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto fail; }
-    for (int b = 0; b < B; b++) {
+    bool ok = seq && scratch && len && report_at;
+    for (int b = 0; ok && b < B; b++) {
         len[b] = corpus_sequence(c, idx[b], rng, scratch, seq + (size_t)b * Lmax, &report_at[b]);
         if (len[b] - 1 > T) T = len[b] - 1;
     }
+    if (ok) {
+        in = malloc(sizeof(int32_t) * (size_t)B * T);
+        tg = malloc(sizeof(int32_t) * (size_t)B * T);
+        ok = in && tg;
+    }
     bool has_context = c->n_before + c->slot + c->n_after > 0;
-    in = malloc(sizeof(int32_t) * (size_t)B * T);
-    tg = malloc(sizeof(int32_t) * (size_t)B * T);
-    if (!in || !tg) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto fail; }
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; ok && b < B; b++) {
         const int32_t *s = seq + (size_t)b * Lmax;
         int L = len[b] - 1;
         for (int t = 0; t < T; t++) {
@@ -175,6 +173,25 @@ static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int
     free(scratch);
     free(len);
     free(report_at);
+    if (!ok) {
+        free(in);
+        free(tg);
+        return mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
+    }
+    *in_out = in;
+    *tg_out = tg;
+    *T_out = T;
+    return MRG_OK;
+}
+
+/* One update on sequences idx[0..B). */
+static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int np, const lm_corpus *c,
+                          const int *idx, int B, uint64_t *rng, float lr, float clip, float *loss,
+                          float *grad_norm) {
+    int32_t *in = NULL, *tg = NULL;
+    int T = 0;
+    mrg_status st = batch_tokens(c, idx, B, rng, &in, &tg, &T);
+    if (st) return st;
     mrg_device *dev = m->dev;
     mrg_tensor *ids = mrg_tensor_from_i32(dev, MRG_SHAPE(B, T), in);
     mrg_tensor *tgt = mrg_tensor_from_i32(dev, MRG_SHAPE(B * T), tg);
@@ -192,14 +209,6 @@ static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int
     if (!st) st = mrg_adamw_step(opt, lr);
     if (!st) st = mrg_zero_grad(params, np);
     mrg_step_reset(dev);
-    return st;
-fail:
-    free(seq);
-    free(scratch);
-    free(len);
-    free(report_at);
-    free(in);
-    free(tg);
     return st;
 }
 
@@ -261,7 +270,7 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     cfg.vocab_size = mrg_tokenizer_vocab_size(tok);
     cfg.bos_id = mrg_tokenizer_bos(tok);
     cfg.eos_id = mrg_tokenizer_eos(tok);
-    if (cfg.max_seq < corpus_max_len(&corpus, n)) cfg.max_seq = corpus_max_len(&corpus, n);
+    if (cfg.max_seq < corpus.max_len) cfg.max_seq = corpus.max_len;
     if ((st = mrg_llama_config_check(&cfg))) goto end;
     if (!(m = mrg_llama_create(&cfg, MRG_F32, true, dev))) { st = MRG_ERR_OOM; goto end; }
     int np = mrg_llama_params(m, params, MAX_LM_PARAMS);
@@ -294,7 +303,7 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         }
         mrg_step_stats s = {0};
         s.lr = mrg_lr_at(&sched, step);
-        if ((st = lm_step(m, opt, params, np, &corpus, n, idx, k, &hint_rng, s.lr, o.clip_norm, &s.loss,
+        if ((st = lm_step(m, opt, params, np, &corpus, idx, k, &hint_rng, s.lr, o.clip_norm, &s.loss,
                            &s.grad_norm))) goto end;
         if (!isfinite(s.loss)) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: loss %g at step %lld", s.loss, (long long)step); goto end; }
         if (step == 0 && first_loss) *first_loss = s.loss;
