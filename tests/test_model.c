@@ -283,6 +283,33 @@ static void test_vit_dir(mrg_device *dev) {
     mrg_model_free(m);
 }
 
+/* A fresh model's projection LayerNorm gain is the RMS of the frozen LM's
+ * input embeddings (the whole table when it has at most 4096 rows), so the
+ * prefix starts at the scale of the LM's own tokens. */
+static void check_prefix_scale(mrg_model *m) {
+    mrg_llama *lm = mrg_model_llama(m);
+    int64_t V = lm->cfg.vocab_size, D = lm->cfg.dim;
+    float *e = test_download(lm->tok_emb);
+    mrg_tensor *ps[256];
+    const char *names[256];
+    int n = mrg_model_params(m, ps, names, 256);
+    float *gain = NULL;
+    for (int i = 0; i < n && i < 256; i++)
+        if (!strcmp(names[i], "proj.norm.weight")) gain = test_download(ps[i]);
+    CHECK(e && gain && V <= 4096);
+    if (e && gain) {
+        double ss = 0;
+        for (int64_t i = 0; i < V * D; i++) ss += (double)e[i] * e[i];
+        float rms = (float)sqrt(ss / (double)(V * D));
+        bool all = true;
+        for (int64_t j = 0; j < D; j++) all &= fabsf(gain[j] - rms) <= 1e-5f * rms;
+        printf("  prefix LayerNorm gain %.6f = LM embedding RMS %.6f\n", gain[0], rms);
+        CHECK(all && rms > 0);
+    }
+    free(e);
+    free(gain);
+}
+
 static void test_device(const char *name, const mrg_st_file *exp, const golden *g, float *losses) {
     mrg_device *dev = mrg_device_open(name);
     CHECK(dev != NULL);
@@ -306,6 +333,7 @@ static void test_device(const char *name, const mrg_st_file *exp, const golden *
     int all = m ? mrg_model_params(m, NULL, NULL, 0) : 0;
     CHECK(m && mrg_model_trainable(m, NULL, NULL, 0) == all && all > 0);
     CHECK(m && isfinite(loss_of(m, g)));
+    if (m) check_prefix_scale(m);
     mrg_model_free(m);
     CHECK(mrg_model_create(&cfg, dev, NULL, NULL, NULL) == NULL); /* no tokenizer */
     CHECK(strstr(mrg_last_error(), "tokenizer") != NULL);

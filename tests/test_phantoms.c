@@ -49,6 +49,14 @@ static bool same_file(const char *a, const char *b) {
 
 /* ---- the labeler agrees with the generator ------------------------------ */
 
+/* The labeler's reading matches the generator's: exactly, except that the
+ * other side of a one-sided effusion or pneumothorax may go unsaid. */
+static bool label_matches(const mrg_phantom_case *c, int f, mrg_finding_label want,
+                          mrg_finding_label got) {
+    return got == want || (got == MRG_LABEL_ABSENT && want == MRG_LABEL_NEGATIVE &&
+                           mrg_phantom_label_may_be_unsaid(c, (mrg_finding)f));
+}
+
 static void test_labels_agree(void) {
     int mismatches = 0, pos[MRG_N_FINDINGS] = {0}, normal = 0, distinct_normal = 0;
     char *normals[64] = {0};
@@ -65,7 +73,7 @@ static void test_labels_agree(void) {
         for (int f = 0; f < MRG_N_FINDINGS; f++) {
             pos[f] += want[f] == MRG_LABEL_POSITIVE;
             any |= want[f] == MRG_LABEL_POSITIVE;
-            if (got[f] != want[f]) {
+            if (!label_matches(&c, f, want[f], got[f])) {
                 if (mismatches++ < 10)
                     fprintf(stderr, "study %d %s: labeler %d, generator %d: %s\n", i,
                             mrg_finding_name((mrg_finding)f), got[f], want[f], rep);
@@ -107,7 +115,9 @@ static void test_labels_agree(void) {
             mrg_finding_label want[MRG_N_FINDINGS], got[MRG_N_FINDINGS];
             mrg_phantom_labels(&c, want);
             CHECK(rep && mrg_label_report(rep, got) == MRG_OK);
-            if (rep && memcmp(want, got, sizeof want) != 0 && combo_mismatches++ < 5)
+            bool agree = true;
+            for (int f = 0; rep && f < MRG_N_FINDINGS; f++) agree &= label_matches(&c, f, want[f], got[f]);
+            if (rep && !agree && combo_mismatches++ < 5)
                 fprintf(stderr, "findings mask %d: labeler disagrees: %s\n", mask, rep);
             free(rep);
         }
@@ -246,7 +256,7 @@ static void test_findings_change_pixels(void) {
                 break;
             case MRG_FINDING_NODULE:
                 /* a small round density: few pixels, all on one side */
-                ok = on > 0.0 && d.changed >= 3 && d.changed <= 400 && off_abs == 0.0;
+                ok = on > 0.0 && d.changed >= 3 && d.changed <= 700 && off_abs == 0.0;
                 break;
             default:
                 break;
@@ -335,8 +345,8 @@ static cJSON *check_layout(const char *dir, int n, int size) {
                 cJSON *l =
                     cJSON_GetObjectItemCaseSensitive(labels, mrg_finding_name((mrg_finding)f));
                 CHECK(cJSON_IsNumber(l) && (l->valueint == 0 || l->valueint == 1));
-                if (cJSON_IsNumber(l))
-                    CHECK(got[f] == (l->valueint ? MRG_LABEL_POSITIVE : MRG_LABEL_NEGATIVE));
+                if (cJSON_IsNumber(l)) /* positive exactly when labelled 1 */
+                    CHECK((got[f] == MRG_LABEL_POSITIVE) == (l->valueint == 1));
             }
         }
     }

@@ -299,6 +299,20 @@ static void test_pretrain(mrg_device *dev) {
     o.tokenizer = tok;
     o.steps = 2;
     CHECK_OK(mrg_pretrain_lm_texts(ptr, N_TEXTS, &SMALL_LM, &o, dev, out2, NULL, NULL));
+    /* in a context with hints in the slot: single tokens, spans of up to 3
+     * tokens, and the whole report's mean in every slot; all learn */
+    o.context_before = "Human: <Img>";
+    o.context_after = "</Img> Report:";
+    o.slot_tokens = 6;
+    o.steps = 60;
+    const int spans[3] = {1, 3, -1};
+    for (int k = 0; k < 3; k++) {
+        o.slot_span = spans[k];
+        float f0 = 0, f1 = 0;
+        CHECK_OK(mrg_pretrain_lm_texts(ptr, N_TEXTS, &SMALL_LM, &o, dev, out2, &f0, &f1));
+        printf("  slot hints, span %d: loss %.4f -> %.4f\n", spans[k], f0, f1);
+        CHECK(isfinite(f0) && f1 < 0.7f * f0);
+    }
     mrg_llama_free(m);
     mrg_tokenizer_free(t);
     mrg_step_reset(dev);

@@ -1,12 +1,13 @@
 /* mrg demo: the whole system on data whose reports truly depend on the
  * images. It renders synthetic two-view phantoms, pretrains the tiny LLaMA on
- * their training reports, trains the `tiny` report generator with that LLaMA
+ * their training reports, warms the ViT up on the findings those reports
+ * state, trains the `tiny` report generator from that ViT with the LLaMA
  * frozen, generates reports for the held-out test studies, scores them next
  * to the constant most-common-report baseline, and writes DIR/index.html.
  *
  * Each stage is the same code path as its own subcommand (mrg phantoms,
- * pretrain-lm, train, generate), called in-process, so the demo exercises
- * exactly what users run. */
+ * pretrain-lm, pretrain-vit, train, generate), called in-process, so the
+ * demo exercises exactly what users run. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,9 +25,11 @@
 #include "mrg/phantom.h"
 #include "scores_json.h"
 
+#define DEMO_VIT_EPOCHS 12
+
 typedef struct demo_opts {
     const char *device, *out;
-    int n_studies, image_size, lm_steps, epochs;
+    int n_studies, image_size, lm_steps, vit_epochs, epochs;
     uint64_t seed;
     bool json;
 } demo_opts;
@@ -34,20 +37,23 @@ typedef struct demo_opts {
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg demo [--device D] [--out DIR] [--json] [--studies N] [--seed S]\n"
-            "                [--lm-steps N] [--epochs N]\n\n"
+            "                [--lm-steps N] [--vit-epochs N] [--epochs N]\n\n"
             "Renders synthetic two-view chest radiograph phantoms (mrg phantoms), pretrains\n"
-            "the tiny LLaMA on their training reports (mrg pretrain-lm), trains the `tiny`\n"
-            "report generator with that LLaMA frozen (mrg train), generates reports for the\n"
-            "held-out test studies (mrg generate), and prints BLEU-1..4, METEOR, ROUGE-L,\n"
-            "CIDEr and per-finding F1 next to the constant most-common-report baseline.\n"
+            "the tiny LLaMA on their training reports (mrg pretrain-lm), warms the ViT up on\n"
+            "the findings those reports state (mrg pretrain-vit), trains the `tiny` report\n"
+            "generator from that ViT with the LLaMA frozen (mrg train --vit), generates\n"
+            "reports for the held-out test studies (mrg generate), and prints BLEU-1..4,\n"
+            "METEOR, ROUGE-L, CIDEr and per-finding F1 next to the constant\n"
+            "most-common-report baseline.\n"
             "Writes DIR/index.html with each test study's images, generated report and\n"
             "reference (DIR defaults to demo-out). --json prints the final metrics as one\n"
             "JSON object {\"model\": {...}, \"baseline\": {...}} with the keys of\n"
             "`mrg eval --json` (stage logs then go to stderr).\n\n"
-            "  --studies N   phantom studies, split 80/10/10 (default 1000)\n"
-            "  --lm-steps N  LLaMA pretraining updates of 16 reports (default 100)\n"
-            "  --epochs N    report generator epochs (default 5)\n"
-            "  --seed S      phantom seed (default 1)\n");
+            "  --studies N     phantom studies, split 80/10/10 (default 2000)\n"
+            "  --lm-steps N    LLaMA pretraining updates of 16 reports (default 100)\n"
+            "  --vit-epochs N  ViT warm-up epochs (default %d)\n"
+            "  --epochs N      report generator epochs, ViT frozen (default 1)\n"
+            "  --seed S        phantom seed (default 1)\n", DEMO_VIT_EPOCHS);
     return code;
 }
 
@@ -96,8 +102,9 @@ static void print_comparison(const mrg_scores *m, const mrg_scores *b) {
 }
 
 static int parse(int argc, char **argv, demo_opts *o) {
-    *o = (demo_opts){.device = NULL, .out = "demo-out", .n_studies = 1000, .image_size = 64,
-                     .lm_steps = 100, .epochs = 5, .seed = 1, .json = false};
+    *o = (demo_opts){.device = NULL, .out = "demo-out", .n_studies = 2000, .image_size = 64,
+                     .lm_steps = 100, .vit_epochs = DEMO_VIT_EPOCHS, .epochs = 1, .seed = 1,
+                     .json = false};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0) - 1;
@@ -118,6 +125,7 @@ static int parse(int argc, char **argv, demo_opts *o) {
         else if (!strcmp(a, "--studies") && num_ok && n >= 20) o->n_studies = (int)n;
         else if (!strcmp(a, "--seed") && num_ok) o->seed = (uint64_t)n;
         else if (!strcmp(a, "--lm-steps") && num_ok) o->lm_steps = (int)n;
+        else if (!strcmp(a, "--vit-epochs") && num_ok) o->vit_epochs = (int)n;
         else if (!strcmp(a, "--epochs") && num_ok) o->epochs = (int)n;
         else {
             fprintf(stderr, "mrg demo: bad option or value: %s %s (see mrg demo --help)\n", a, v);
@@ -166,9 +174,10 @@ int cmd_demo(int argc, char **argv) {
         saved_stdout = dup(1);
         dup2(2, 1);
     }
-    char data[1024], lm[1024], run[1024], preds_path[1024], args[6144];
+    char data[1024], lm[1024], vit[1024], run[1024], preds_path[1024], args[6144];
     snprintf(data, sizeof data, "%s/data", o.out);
     snprintf(lm, sizeof lm, "%s/lm", o.out);
+    snprintf(vit, sizeof vit, "%s/vit", o.out);
     snprintf(run, sizeof run, "%s/run", o.out);
     snprintf(preds_path, sizeof preds_path, "%s/preds.jsonl", o.out);
     if (mkdir(o.out, 0777) && errno != EEXIST) {
@@ -186,8 +195,13 @@ int cmd_demo(int argc, char **argv) {
     snprintf(args, sizeof args, "pretrain-lm --data %s --preset tiny --out %s --steps %d --device %s",
              data, lm, o.lm_steps, o.device);
     if (run_stage("pretrain the tiny LLaMA", cmd_pretrain_lm, args)) return 1;
-    snprintf(args, sizeof args, "train --data %s --preset tiny --lm %s --out %s --epochs %d --device %s",
-             data, lm, run, o.epochs, o.device);
+    snprintf(args, sizeof args, "pretrain-vit --data %s --preset tiny --out %s --epochs %d --device %s",
+             data, vit, o.vit_epochs, o.device);
+    if (run_stage("warm the ViT up", cmd_pretrain_vit, args)) return 1;
+    /* the warmed-up ViT stays frozen: the prefix path learns on top of it */
+    snprintf(args, sizeof args,
+             "train --data %s --preset tiny --lm %s --vit %s --freeze-vit --out %s --epochs %d --device %s",
+             data, lm, vit, run, o.epochs, o.device);
     if (run_stage("train the report generator", cmd_train, args)) return 1;
     snprintf(args, sizeof args, "generate --model %s --data %s --split test --out %s --device %s",
              run, data, preds_path, o.device);

@@ -17,7 +17,8 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg pretrain-lm --data DIR --out DIR [--preset P] [--tokenizer FILE]\n"
             "                       [--vocab N] [--steps N | --epochs N] [--batch N] [--lr X]\n"
-            "                       [--seed S] [--device D] [--log-every N] [--no-slot-hints]\n\n"
+            "                       [--seed S] [--device D] [--log-every N] [--no-slot-hints]\n"
+            "                       [--slot-span N]\n\n"
             "Trains the language model of a preset (its `lm` shape; the vocabulary comes\n"
             "from the tokenizer) from a random init on the cleaned training reports of DIR\n"
             "in the report generator's context: BOS, the prompt before the image, the\n"
@@ -39,8 +40,15 @@ static int usage(int code) {
             "  --log-every N     JSONL line every N updates (default 10)\n"
             "  --no-slot-hints   leave the image slot empty (by default it holds Kc + Kt of\n"
             "                    the report's own tokens in random order, so that the\n"
-            "                    frozen LM learns to read the visual prefix put there)\n\n"
-            "Progress: a bar on a terminal, JSON lines on stdout otherwise.\n");
+            "                    frozen LM learns to read the visual prefix put there)\n"
+            "  --slot-span N     each slot position holds the mean embedding of a random\n"
+            "                    contiguous span of the report, 1..N tokens long (0: up to\n"
+            "                    the whole report, -1: the whole report, 1: single tokens;\n"
+            "                    default %d), drawn anew each time: the LM learns to read\n"
+            "                    blends of a phrase's tokens, which is what a projected\n"
+            "                    visual prefix looks like\n\n"
+            "Progress: a bar on a terminal, JSON lines on stdout otherwise.\n",
+            mrg_pretrain_defaults().slot_span);
     return code;
 }
 
@@ -72,6 +80,7 @@ int cmd_pretrain_lm(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--log-every")) o.log_every = atoi(v);
+        else if (!strcmp(a, "--slot-span")) o.slot_span = atoi(v);
         else {
             fprintf(stderr, "mrg pretrain-lm: unknown option %s\n", a);
             return usage(2);
@@ -81,9 +90,9 @@ int cmd_pretrain_lm(int argc, char **argv) {
         fprintf(stderr, "mrg pretrain-lm: --data and --out are required\n");
         return usage(2);
     }
-    if (o.steps < 0 || o.epochs < 0 || o.batch_size < 1 || !(o.lr > 0) || o.log_every < 1 ||
+    if (o.steps < 0 || o.epochs < 0 || o.batch_size < 1 || !(o.lr > 0) || o.log_every < 1 || o.slot_span < -1 ||
         (o.steps == 0 && o.epochs == 0)) {
-        fprintf(stderr, "mrg pretrain-lm: --steps/--epochs, --batch, --lr and --log-every must be positive\n");
+        fprintf(stderr, "mrg pretrain-lm: --steps/--epochs, --batch, --lr and --log-every must be positive, --slot-span >= 0\n");
         return 2;
     }
     mrg_model_config cfg;

@@ -16,14 +16,17 @@ static int usage(int code) {
             "usage: mrg train --data DIR (--preset P | --config F) --out RUN [--lm DIR] [--vit DIR]\n"
             "                 [--tokenizer FILE] [--device D] [--resume] [--epochs N] [--batch N]\n"
             "                 [--lr X] [--grad-accum N] [--max-steps N] [--save-every N]\n"
-            "                 [--eval-max N] [--no-eval] [--eval-beam] [--log-every N]\n\n"
+            "                 [--eval-max N] [--no-eval] [--eval-beam] [--log-every N]\n"
+            "                 [--freeze-vit]\n\n"
             "Trains the report generator (DESIGN.md section 3) on DIR's train split.\n\n"
             "  --data DIR        dataset in the R2Gen layout (annotation.json, images/)\n"
             "  --preset P        paper, tiny or micro (default tiny)\n"
             "  --config F        JSON overriding any config field (applied to --preset)\n"
             "  --lm DIR          the frozen LLaMA (`mrg pretrain-lm` output or a Hugging\n"
             "                    Face / llama2.c checkpoint); default: random, of the preset's shape\n"
-            "  --vit DIR         timm ViT weights to start the vision encoder from\n"
+            "  --vit DIR         timm ViT weights to start the vision encoder from (e.g.\n"
+            "                    `mrg pretrain-vit` output); its shape replaces the config's\n"
+            "  --freeze-vit      keep the ViT's weights fixed (config field freeze_vit)\n"
             "  --tokenizer FILE  sentencepiece model (default: the one inside --lm)\n"
             "  --out RUN         run directory: RUN/last, RUN/best, RUN/log.jsonl\n"
             "  --resume          continue from RUN/last with the options it was started with\n"
@@ -53,6 +56,7 @@ int cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--resume")) { o.resume = true; continue; }
         if (!strcmp(a, "--no-eval")) { o.no_eval = true; continue; }
         if (!strcmp(a, "--eval-beam")) { o.eval_beam = true; continue; }
+        if (!strcmp(a, "--freeze-vit")) { o.freeze_vit = true; continue; }
         if (i + 1 >= argc) {
             fprintf(stderr, "mrg train: %s needs a value (or is unknown)\n", a);
             return usage(2);

@@ -20,6 +20,7 @@ int cmd_lm(int argc, char **argv);
 int cmd_phantoms(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_pretrain_lm(int argc, char **argv);
+int cmd_pretrain_vit(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 /* mrg bench <mode> (tools/cmd_bench.c) dispatches to the modes below. */

@@ -18,6 +18,7 @@ static const mrg_command commands[] = {
     {"lm", "generate text with a LLaMA model (Hugging Face or llama2.c weights)", cmd_lm},
     {"phantoms", "render synthetic two-view chest X-ray studies with reports", cmd_phantoms},
     {"pretrain-lm", "train the small LLaMA (and a tokenizer) on a dataset's reports", cmd_pretrain_lm},
+    {"pretrain-vit", "warm up the ViT on the findings read in a dataset's reports", cmd_pretrain_vit},
     {"train", "train the report generator; evaluate each epoch; resume bit-for-bit", cmd_train},
     {"generate", "write reports for a study's images or a whole dataset split", cmd_generate},
     {"bench", "benchmarks: bench gemm, bench lm (mrg bench --help)", cmd_bench},

@@ -135,6 +135,10 @@ static float lung_t(const lung_geom *g, float v) { return (v - g->apex) / (g->cp
  * resolution (a small effusion still covers several pixel rows). */
 static const float fluid_height[3] = {0.13f, 0.20f, 0.29f};
 static const float ptx_gap[3] = {0.32f, 0.42f, 0.52f};
+/* added attenuation of a nodule and of a lobar opacity: at 64 px a nodule
+ * must stand out from the ribs and vessels it overlaps */
+#define NODULE_DENSITY 0.55f
+#define OPACITY_DENSITY 0.5f
 
 /* Which lobe mask (0..1) at (d, t) of side s in the frontal view. */
 static float lobe_mask_frontal(int lobe, int s, const lung_geom *g, float d, float t) {
@@ -171,7 +175,7 @@ static void nodule_frontal(const mrg_phantom_case *c, const lung_geom *g, float 
 }
 
 static float nodule_radius(const mrg_phantom_case *c) {
-    return 0.026f + 0.0025f * (float)c->nodule_mm;
+    return 0.05f + 0.003f * (float)c->nodule_mm;
 }
 
 /* ---- frontal view ------------------------------------------------------ */
@@ -238,14 +242,14 @@ static float frontal_att(const anatomy *a, const mrg_phantom_case *c, float u, f
         float lobe = lobe_mask_frontal(c->opacity_lobe, s, g, d, t) * lung;
         float patchy = 0.75f + 0.25f * sinf(40.0f * d + 3.0f * a->mark_phase[s]) *
                                    sinf(37.0f * v + a->mark_phase[1 - s]);
-        extra += 0.38f * lobe * patchy;
+        extra += OPACITY_DENSITY * lobe * patchy;
         marks *= 1.0f - lobe;
     }
     if (f[MRG_FINDING_NODULE] && c->nodule_side == s) {
         float nd, nt;
         nodule_frontal(c, g, &nd, &nt);
         float nv = g->apex + nt * (g->cp - g->apex);
-        extra += 0.42f * disc(d - nd, v - nv, nodule_radius(c), eps);
+        extra += NODULE_DENSITY * disc(d - nd, v - nv, nodule_radius(c), eps);
     }
     A += -0.40f * air + marks * air + extra;
 
@@ -358,7 +362,7 @@ static float lateral_att(const anatomy *a, const mrg_phantom_case *c, float u, f
         nodule_frontal(c, &a->lung[c->nodule_side], &nd, &nt);
         float nu = lu0 + (0.15f + 0.7f * c->nodule_pos[2]) * (lu1 - lu0);
         float nv = g.apex + nt * (g.cp - g.apex);
-        A += 0.42f * disc(u - nu, v - nv, nodule_radius(c), eps);
+        A += NODULE_DENSITY * disc(u - nu, v - nv, nodule_radius(c), eps);
     }
     /* spine: vertebral bodies behind the lungs, with a gentle kyphosis */
     float su = a->spine_u + 0.025f * sinf(PI_F * v);

@@ -261,20 +261,24 @@ static void pleura(sbuf *b, ph_rng *r, const mrg_phantom_case *c) {
     }
     /* effusions */
     bool ptx_said = false;
+    /* After a one-sided finding, IU reports seldom negate the other side
+     * ("small left pleural effusion. no pneumothorax."); here it is done a
+     * quarter of the time. */
     if (n_eff == 2) {
         pleura_both(b, r, "pleural effusions", c->effusion_size);
     } else if (n_eff == 1) {
         int s = eff[0] ? 0 : 1;
         pleura_pos(b, r, "pleural effusion", s, c->effusion_size[s], false);
-        if (!n_ptx && ph_unif(r) < 0.4f) {
+        float u = ph_unif(r);
+        if (!n_ptx && u < 0.1f) {
             /* "no right pleural effusion or pneumothorax": the unsided
              * pneumothorax is negated for both sides */
             say(b, "no %s pleural effusion or pneumothorax.", side_word[1 - s]);
             ptx_said = true;
-        } else {
+        } else if (u < 0.25f) {
             pleura_neg_side(b, r, "pleural effusion", "effusion", 1 - s);
         }
-    } else if (ph_unif(r) < 0.5f && n_ptx == 1) {
+    } else if (ph_unif(r) < 0.25f && n_ptx == 1) {
         int s = ptx[0] ? 0 : 1;
         pleura_pos(b, r, "pneumothorax", s, c->pneumothorax_size[s], true);
         say(b, "no %s pneumothorax or pleural effusion.", side_word[1 - s]);
@@ -288,7 +292,7 @@ static void pleura(sbuf *b, ph_rng *r, const mrg_phantom_case *c) {
     } else if (n_ptx == 1) {
         int s = ptx[0] ? 0 : 1;
         pleura_pos(b, r, "pneumothorax", s, c->pneumothorax_size[s], true);
-        pleura_neg_side(b, r, "pneumothorax", "pneumothorax", 1 - s);
+        if (ph_unif(r) < 0.25f) pleura_neg_side(b, r, "pneumothorax", "pneumothorax", 1 - s);
     } else {
         ptx_neg(b, r);
     }
@@ -335,4 +339,16 @@ char *mrg_phantom_report(const mrg_phantom_case *c) {
 void mrg_phantom_labels(const mrg_phantom_case *c, mrg_finding_label out[MRG_N_FINDINGS]) {
     for (int f = 0; f < MRG_N_FINDINGS; f++)
         out[f] = c->finding[f] ? MRG_LABEL_POSITIVE : MRG_LABEL_NEGATIVE;
+}
+
+bool mrg_phantom_label_may_be_unsaid(const mrg_phantom_case *c, mrg_finding f) {
+    int base;
+    if (f == MRG_FINDING_EFFUSION_LEFT || f == MRG_FINDING_EFFUSION_RIGHT)
+        base = MRG_FINDING_EFFUSION_LEFT;
+    else if (f == MRG_FINDING_PNEUMOTHORAX_LEFT || f == MRG_FINDING_PNEUMOTHORAX_RIGHT)
+        base = MRG_FINDING_PNEUMOTHORAX_LEFT;
+    else
+        return false;
+    int other = base + (f == (mrg_finding)base ? 1 : 0);
+    return !c->finding[f] && c->finding[other];
 }

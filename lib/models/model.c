@@ -12,6 +12,7 @@
  *   proj.norm.{weight,bias}       LayerNorm(D), eps 1e-5
  * Encoder blocks use MLP width 4·Dv and LayerNorm eps 1e-6 (timm's ViT). */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,38 @@ static mrg_status build_topics(mrg_model *m) {
     return st;
 }
 
+/* The projection's LayerNorm gain starts at the RMS of the frozen LM's input
+ * embeddings (sampled over up to 4096 evenly spaced ids), so that the prefix
+ * enters the LM at the scale of its own tokens. With unit gain every prefix
+ * row has norm sqrt(D), ~50× the tiny LM's token embeddings: the prefix then
+ * dominates its residual stream, the attention of the LM's layers barely
+ * changes it, and what the report positions read there is far from what
+ * the LM learned to read. */
+static mrg_status scale_prefix_norm(mrg_model *m) {
+    int64_t V = m->lm->cfg.vocab_size, n = V < 4096 ? V : 4096, D = m->lm->cfg.dim;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n);
+    float *e = malloc(sizeof(float) * (size_t)(n * D));
+    mrg_status st = ids && e ? MRG_OK : mrg_error(MRG_ERR_OOM, "model: prefix scale");
+    for (int64_t i = 0; i < n && st == MRG_OK; i++) ids[i] = (int32_t)(i * V / n);
+    bool prev = mrg_grad_set_enabled(m->dev, false);
+    if (st == MRG_OK) {
+        mrg_tensor *t = mrg_tensor_from_i32(m->dev, MRG_SHAPE(1, n), ids);
+        mrg_tensor *emb = t ? mrg_llama_embed(m->lm, t) : NULL; /* (1, n, D) */
+        st = emb ? mrg_tensor_to_f32(emb, e) : mrg_error_context(MRG_ERR_DEVICE, "model: prefix scale");
+    }
+    mrg_grad_set_enabled(m->dev, prev);
+    if (st == MRG_OK) {
+        double ss = 0;
+        for (int64_t i = 0; i < n * D; i++) ss += (double)e[i] * e[i];
+        float rms = (float)sqrt(ss / (double)(n * D));
+        st = rms > 0 && isfinite(rms) ? mrg_tensor_fill(m->proj_norm.weight, rms)
+                                      : mrg_error(MRG_ERR_FORMAT, "model: the LM's embeddings are all zero or not finite");
+    }
+    free(ids);
+    free(e);
+    return st;
+}
+
 static mrg_status build_prompt(mrg_model *m) {
     mrg_status st =
         mrg_tokenizer_encode(m->tok, m->cfg.prompt_before, true, &m->before_ids, &m->n_before);
@@ -235,6 +268,7 @@ static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const 
     else if (st == MRG_OK && !(m->vit = mrg_vit_create(dev, &m->cfg.vit, &vo)))
         st = MRG_ERR_OOM;
     if (st == MRG_OK) st = build_encoders(m, skip_init);
+    if (st == MRG_OK && !skip_init) st = scale_prefix_norm(m);
     if (st == MRG_OK) st = build_topics(m);
     if (st == MRG_OK) st = build_prompt(m);
     if (st != MRG_OK) {

@@ -44,6 +44,16 @@ mrg_status mrg_mkdirs(const char *path) {
     return MRG_OK;
 }
 
+mrg_status mrg_mkdirs_parent(const char *path) {
+    char buf[4096];
+    if (!path || strlen(path) >= sizeof buf) return mrg_error(MRG_ERR_INVALID_ARG, "mkdir: bad path");
+    strcpy(buf, path);
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf) return MRG_OK; /* the current directory or / */
+    *slash = 0;
+    return mrg_mkdirs(buf);
+}
+
 static mrg_status fsync_path(const char *path, bool dir) {
     int fd = open(path, dir ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
     if (fd < 0) return mrg_error(MRG_ERR_IO, "cannot open %s: %s", path, strerror(errno));

@@ -32,6 +32,7 @@ mrg_pretrain_opts mrg_pretrain_defaults(void) {
     o.clip_norm = 1.0f;
     o.seed = 1234;
     o.log_every = 10;
+    o.slot_span = 8; /* phrase-sized blends; see mrg_pretrain_opts */
     return o;
 }
 
@@ -184,10 +185,57 @@ static mrg_status batch_tokens(const lm_corpus *c, const int *idx, int B, uint64
     return MRG_OK;
 }
 
+/* Span hints (slot_span != 1): row b·slot + j of w (B·slot, V) averages a
+ * random contiguous span of report b (length drawn in 1..slot_span, or up
+ * to the whole report when slot_span is 0), so that slot j holds the mean
+ * embedding of that span (w @ E). A span keeps the words of a phrase
+ * together ("left pleural effusion" is not "no right pleural effusion"),
+ * which a bag of random tokens loses. */
+static void hint_weights(const lm_corpus *c, const int *idx, int B, int slot_span, int V,
+                         uint64_t *rng, float *w) {
+    memset(w, 0, sizeof(float) * (size_t)B * c->slot * V);
+    for (int b = 0; b < B; b++) {
+        const int32_t *r = c->report[idx[b]];
+        int k = c->report_len[idx[b]];
+        for (int j = 0; j < c->slot; j++) {
+            float *row = w + ((size_t)b * c->slot + j) * V;
+            if (k == 0) { /* an empty report: EOS, as in the one-token slots */
+                row[c->eos] = 1.0f;
+                continue;
+            }
+            int most = slot_span <= 0 || slot_span > k ? k : slot_span;
+            int m = slot_span < 0 ? k : 1 + (int)(mrg_nn_rand_u64(rng) % (uint64_t)most);
+            int start = (int)(mrg_nn_rand_u64(rng) % (uint64_t)(k - m + 1));
+            for (int e = 0; e < m; e++) row[r[start + e]] += 1.0f / (float)m;
+        }
+    }
+}
+
+/* Input embeddings (B, T, D) of ids, the slot's rows replaced by span
+ * hints. */
+static mrg_tensor *span_inputs(mrg_llama *m, const lm_corpus *c, const int *idx, int B, int T,
+                               int slot_span, uint64_t *rng, mrg_tensor *ids) {
+    int V = m->cfg.vocab_size, at = 1 + c->n_before;
+    float *w = malloc(sizeof(float) * (size_t)B * c->slot * V);
+    if (!w) {
+        mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
+        return NULL;
+    }
+    hint_weights(c, idx, B, slot_span, V, rng, w);
+    mrg_tensor *wt = mrg_tensor_from_f32(m->dev, MRG_SHAPE(B * c->slot, V), w);
+    free(w);
+    mrg_tensor *hints = mrg_reshape(mrg_matmul(wt, m->tok_emb, false, false),
+                                    MRG_SHAPE(B, c->slot, m->cfg.dim)); /* (B, slot, D) */
+    mrg_tensor *emb = mrg_llama_embed(m, ids);                         /* (B, T, D) */
+    mrg_tensor *parts[3] = {mrg_slice(emb, 1, 0, at), hints,
+                            mrg_slice(emb, 1, at + c->slot, T - at - c->slot)};
+    return mrg_concat(parts, 3, 1);
+}
+
 /* One update on sequences idx[0..B). */
 static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int np, const lm_corpus *c,
-                          const int *idx, int B, uint64_t *rng, float lr, float clip, float *loss,
-                          float *grad_norm) {
+                          const int *idx, int B, uint64_t *rng, int slot_span, float lr, float clip,
+                          float *loss, float *grad_norm) {
     int32_t *in = NULL, *tg = NULL;
     int T = 0;
     mrg_status st = batch_tokens(c, idx, B, rng, &in, &tg, &T);
@@ -195,9 +243,14 @@ static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int
     mrg_device *dev = m->dev;
     mrg_tensor *ids = mrg_tensor_from_i32(dev, MRG_SHAPE(B, T), in);
     mrg_tensor *tgt = mrg_tensor_from_i32(dev, MRG_SHAPE(B * T), tg);
+    mrg_tensor *x = NULL;
+    if (ids && c->slot > 0 && slot_span != 1)
+        x = span_inputs(m, c, idx, B, T, slot_span, rng, ids);
+    else if (ids)
+        x = mrg_llama_embed(m, ids);
     free(in);
     free(tg);
-    mrg_tensor *logits = ids ? mrg_llama_forward_ids(m, ids, NULL, NULL, false) : NULL; /* (B, T, V) */
+    mrg_tensor *logits = x ? mrg_llama_forward(m, x, NULL, NULL, false) : NULL; /* (B, T, V) */
     mrg_tensor *flat = logits ? mrg_reshape(logits, MRG_SHAPE(B * T, m->cfg.vocab_size)) : NULL;
     mrg_tensor *l = flat && tgt ? mrg_cross_entropy(flat, tgt, IGNORE) : NULL;
     st = l ? MRG_OK : mrg_error_context(MRG_ERR_DEVICE, "pretrain: forward");
@@ -219,12 +272,9 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     if (n <= 0 || !texts) return mrg_error(MRG_ERR_INVALID_ARG, "pretrain: no texts");
     if (o.batch_size < 1 || o.max_tokens < 1 || !(o.lr > 0) || (o.steps <= 0 && o.epochs <= 0))
         return mrg_error(MRG_ERR_INVALID_ARG, "pretrain: batch, max tokens, lr and steps/epochs must be positive");
-    char tmp[4200], tok_path[4400], parent[4200];
+    char tmp[4200], tok_path[4400];
     /* the parent must exist for the temporary beside out_dir */
-    snprintf(parent, sizeof parent, "%s", out_dir);
-    char *slash = strrchr(parent, '/');
-    if (slash && slash != parent) *slash = 0;
-    mrg_status st = slash && slash != parent ? mrg_mkdirs(parent) : MRG_OK;
+    mrg_status st = mrg_mkdirs_parent(out_dir);
     if (!st) st = mrg_ckpt_begin(out_dir, tmp, sizeof tmp);
     if (st) return st;
     snprintf(tok_path, sizeof tok_path, "%s/tokenizer.model", tmp);
@@ -303,8 +353,8 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         }
         mrg_step_stats s = {0};
         s.lr = mrg_lr_at(&sched, step);
-        if ((st = lm_step(m, opt, params, np, &corpus, idx, k, &hint_rng, s.lr, o.clip_norm, &s.loss,
-                           &s.grad_norm))) goto end;
+        if ((st = lm_step(m, opt, params, np, &corpus, idx, k, &hint_rng, o.slot_span, s.lr, o.clip_norm,
+                          &s.loss, &s.grad_norm))) goto end;
         if (!isfinite(s.loss)) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: loss %g at step %lld", s.loss, (long long)step); goto end; }
         if (step == 0 && first_loss) *first_loss = s.loss;
         if (final_loss) *final_loss = s.loss;

@@ -179,6 +179,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
         if (o->batch_size > 0) cfg.batch_size = o->batch_size;
         if (o->grad_accum > 0) cfg.grad_accum = o->grad_accum;
         if (o->lr > 0) cfg.lr = o->lr;
+        if (o->freeze_vit) cfg.freeze_vit = true;
         if ((st = mrg_model_config_check(&cfg))) goto end;
         m = mrg_model_create(&cfg, dev, o->lm_dir, o->vit_dir, o->tokenizer);
         if (!m) { st = MRG_ERR_INVALID_ARG; goto end; }

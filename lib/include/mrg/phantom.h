@@ -68,12 +68,19 @@ mrg_status mrg_phantom_render(const mrg_phantom_case *c, int size, mrg_image *fr
                               mrg_image *lateral);
 
 /* The IU-style report of the case: every finding stated as present or
- * absent, each in one of several phrasings chosen from c->seed. Returns a
- * new string (free() it) or NULL with mrg_error set. */
+ * absent, each in one of several phrasings chosen from c->seed, except
+ * that after a one-sided effusion or pneumothorax the other side of it is
+ * usually left unsaid ("small left pleural effusion. no pneumothorax.").
+ * Returns a new string (free() it) or NULL with mrg_error set. */
 char *mrg_phantom_report(const mrg_phantom_case *c);
 
-/* The labels the report states: POSITIVE for c->finding[f], else NEGATIVE. */
+/* The labels the report states: POSITIVE for c->finding[f], else NEGATIVE
+ * (which the report may leave unsaid, ABSENT, for the other side of a
+ * one-sided effusion or pneumothorax: see mrg_phantom_label_may_be_unsaid). */
 void mrg_phantom_labels(const mrg_phantom_case *c, mrg_finding_label out[MRG_N_FINDINGS]);
+/* True when the report of c may leave finding f unsaid: f is the negative
+ * side of an effusion or pneumothorax whose other side is positive. */
+bool mrg_phantom_label_may_be_unsaid(const mrg_phantom_case *c, mrg_finding f);
 
 /* Counts of a written data set. */
 typedef struct mrg_phantom_summary {

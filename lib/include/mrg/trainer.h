@@ -25,6 +25,8 @@
 #include "mrg/metrics.h"
 #include "mrg/model.h"
 #include "mrg/optim.h"
+#include "mrg/text.h"
+#include "mrg/vit.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,6 +65,8 @@ mrg_status mrg_ckpt_recover(const char *final_dir);
 mrg_status mrg_rm_tree(const char *path);
 /* mkdir -p. */
 mrg_status mrg_mkdirs(const char *path);
+/* mkdir -p of the directory that holds path (nothing when it has none). */
+mrg_status mrg_mkdirs_parent(const char *path);
 /* Copies a file (atomically: a temporary beside dst, fsync, rename). */
 mrg_status mrg_copy_file(const char *src, const char *dst);
 bool mrg_path_exists(const char *path);
@@ -199,6 +203,7 @@ typedef struct mrg_train_run_opts {
     /* overrides (<= 0: the config's value) */
     int epochs, batch_size, grad_accum;
     float lr;
+    bool freeze_vit;        /* true: freeze the ViT (false: the config's choice) */
     int64_t max_steps;      /* stop after this many updates (the schedule spans them) */
     int save_every;         /* also checkpoint every this many updates (0: epoch ends) */
     int eval_max;           /* studies evaluated per epoch (0: the whole val split) */
@@ -254,6 +259,14 @@ typedef struct mrg_pretrain_opts {
      * image encoders get almost no gradient through it). The loss covers
      * the report and EOS only whenever there is a context. */
     int slot_tokens;
+    /* Each slot position then holds the mean embedding of a random
+     * contiguous span of the report, 1..slot_span tokens long (0: up to the
+     * whole report, -1: always the whole report), drawn anew each time;
+     * 1: one token, as above (default 8). A projected visual prefix is a
+     * blend, not a token: an LM that only ever saw exact tokens there reads
+     * it poorly. Spans, unlike random bags of tokens, keep a phrase's words
+     * together ("left pleural effusion"). */
+    int slot_span;
 } mrg_pretrain_opts;
 
 mrg_pretrain_opts mrg_pretrain_defaults(void);
@@ -271,6 +284,44 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
 mrg_status mrg_pretrain_lm(const char *data_dir, const mrg_llama_config *lm,
                            const mrg_pretrain_opts *o, mrg_device *dev, const char *out_dir,
                            float *first_loss, float *final_loss);
+
+/* ---- ViT warm-up on report-derived labels (lib/train/pretrain_vit.c) ---- */
+
+/* The analogue, for a dataset without an ImageNet-scale corpus (the
+ * phantoms), of the paper's ImageNet-initialised ViT: the ViT learns to see
+ * the findings before the report generator is trained on top of it. Every
+ * view of a study goes through the ViT; a linear head on the mean of all
+ * their output tokens (what the content encoder's attention starts from)
+ * gives two logits per finding (absent or
+ * negative / positive), trained with cross-entropy against the finding
+ * labeler's reading of the study's training report (no other annotation
+ * is used). */
+typedef struct mrg_vit_pretrain_opts {
+    int epochs;     /* passes over the training split (default 10) */
+    int batch_size; /* studies per update (default 16) */
+    int n_views;    /* views per study (default 2) */
+    float lr, min_lr, weight_decay, warmup_frac, clip_norm;
+    uint64_t seed;
+    bool bar, jsonl_stdout;
+    int log_every;
+} mrg_vit_pretrain_opts;
+
+mrg_vit_pretrain_opts mrg_vit_pretrain_defaults(void);
+
+typedef struct mrg_vit_pretrain_result {
+    float first_loss, final_loss;  /* of the first and last update */
+    int n_val;                     /* validation studies scored (0: none) */
+    mrg_finding_scores val;        /* the head's findings on val, after training */
+} mrg_vit_pretrain_result;
+
+/* Trains a ViT of shape vit (num_classes ignored: no head is kept) from a
+ * seeded random init on the training split of data_dir, scores the head on
+ * the validation split after each epoch (logged), and writes the ViT
+ * (model.safetensors in timm names + config.json) atomically to out_dir,
+ * loadable by `mrg train --vit`. res may be NULL. */
+mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
+                            const mrg_vit_pretrain_opts *o, mrg_device *dev, const char *out_dir,
+                            mrg_vit_pretrain_result *res);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,264 @@
+/* ViT warm-up: the ViT and a linear head on its mean token feature learn
+ * the findings the labeler reads in each training report (two logits per
+ * finding, cross-entropy), AdamW with warmup + cosine; the head is scored on
+ * val after every epoch and the ViT alone is written for `mrg train --vit`. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrg/autograd.h"
+#include "mrg/nn.h"
+#include "mrg/ops.h"
+#include "mrg/trainer.h"
+
+#define MAX_VIT_PARAMS 1024
+
+mrg_vit_pretrain_opts mrg_vit_pretrain_defaults(void) {
+    mrg_vit_pretrain_opts o;
+    memset(&o, 0, sizeof o);
+    o.epochs = 10;
+    o.batch_size = 16;
+    o.n_views = 2;
+    o.lr = 1e-3f; /* from scratch: a larger rate than the generator's */
+    o.min_lr = 1e-5f;
+    o.weight_decay = 0.01f;
+    o.warmup_frac = 0.05f;
+    o.clip_norm = 1.0f;
+    o.seed = 1234;
+    o.log_every = 10;
+    return o;
+}
+
+/* The network being trained: the ViT and its head (D → 2·F) on the mean of
+ * every token of every view. The mean, not the CLS token: the report
+ * generator's content encoder starts with uniform attention over the same
+ * tokens, so whatever the warm-up makes linearly readable from their mean
+ * reaches its prefix from the first step (a CLS-only signal is diluted
+ * 1/(V·(N+1)) there until its attention learns to find it). */
+typedef struct vit_classifier {
+    mrg_vit *vit;
+    mrg_params head_params;
+    mrg_nn_linear head;
+    int V;
+} vit_classifier;
+
+/* images (B, V, 3, S, S) on the device → logits (B·F, 2) */
+static mrg_tensor *classifier_logits(vit_classifier *c, mrg_tensor *images) {
+    const mrg_vit_config *vc = mrg_vit_get_config(c->vit);
+    int64_t B = images->shape[0], V = c->V, S = vc->image_size, D = vc->dim;
+    mrg_tensor *feats = NULL;
+    if (mrg_vit_forward(c->vit, mrg_reshape(images, MRG_SHAPE(B * V, 3, S, S)), &feats, NULL))
+        return NULL;                                                   /* (B·V, N+1, D) */
+    int64_t N1 = feats->shape[1];
+    mrg_tensor *pooled = mrg_mean(mrg_reshape(feats, MRG_SHAPE(B, V * N1, D)), 1, false); /* (B, D) */
+    mrg_tensor *logits = mrg_nn_linear_forward(&c->head, pooled);                        /* (B, 2F) */
+    return mrg_reshape(logits, MRG_SHAPE(B * MRG_N_FINDINGS, 2));
+}
+
+/* targets[b·F + f] = 1 when the labeler reads finding f as positive in
+ * report b, else 0 */
+static mrg_status report_targets(const mrg_batch *b, int32_t *targets) {
+    for (int i = 0; i < b->B; i++) {
+        mrg_finding_label l[MRG_N_FINDINGS];
+        mrg_status st = mrg_label_report(b->reports[i], l);
+        if (st) return st;
+        for (int f = 0; f < MRG_N_FINDINGS; f++)
+            targets[i * MRG_N_FINDINGS + f] = l[f] == MRG_LABEL_POSITIVE;
+    }
+    return MRG_OK;
+}
+
+static mrg_tensor *upload_images(mrg_device *dev, const mrg_batch *b) {
+    return mrg_tensor_from_f32(dev, MRG_SHAPE(b->B, b->V, 3, b->S, b->S), b->images);
+}
+
+/* One update on a batch; *loss gets its mean cross-entropy. */
+static mrg_status train_step(vit_classifier *c, mrg_device *dev, mrg_adamw *opt, mrg_tensor **params,
+                             int np, const mrg_batch *b, float lr, float clip, mrg_step_stats *s) {
+    int32_t *tg = malloc(sizeof(int32_t) * (size_t)b->B * MRG_N_FINDINGS);
+    if (!tg) return mrg_error(MRG_ERR_OOM, "pretrain-vit: out of memory");
+    mrg_status st = report_targets(b, tg);
+    mrg_tensor *targets = st ? NULL : mrg_tensor_from_i32(dev, MRG_SHAPE(b->B * MRG_N_FINDINGS), tg);
+    free(tg);
+    mrg_tensor *images = targets ? upload_images(dev, b) : NULL;
+    mrg_tensor *logits = images ? classifier_logits(c, images) : NULL;
+    mrg_tensor *loss = logits ? mrg_cross_entropy(logits, targets, -1) : NULL;
+    if (!st && !loss) st = mrg_error_context(MRG_ERR_DEVICE, "pretrain-vit: forward");
+    if (!st) st = mrg_tensor_item(loss, &s->loss);
+    if (!st) st = mrg_backward(loss);
+    mrg_tensor *norm = NULL;
+    if (!st) st = mrg_clip_grad_norm(params, np, clip, &norm);
+    if (!st && norm) st = mrg_tensor_item(norm, &s->grad_norm);
+    if (!st) st = mrg_adamw_step(opt, lr);
+    if (!st) st = mrg_zero_grad(params, np);
+    mrg_step_reset(dev);
+    return st;
+}
+
+/* The head's reading of every study of ds (positive when the positive logit
+ * is the larger) against the labeler's reading of its report. */
+static mrg_status score_split(vit_classifier *c, mrg_device *dev, mrg_dataset *ds,
+                              mrg_finding_scores *out, int *n_out) {
+    int n = mrg_dataset_size(ds);
+    mrg_finding_label *pred = calloc((size_t)n * MRG_N_FINDINGS + 1, sizeof *pred);
+    mrg_finding_label *ref = calloc((size_t)n * MRG_N_FINDINGS + 1, sizeof *ref);
+    float *lg = NULL;
+    if (!pred || !ref) {
+        free(pred);
+        free(ref);
+        return mrg_error(MRG_ERR_OOM, "pretrain-vit: out of memory");
+    }
+    bool prev = mrg_grad_set_enabled(dev, false);
+    mrg_status st = MRG_OK;
+    int done = 0;
+    for (;;) {
+        mrg_batch b = {0};
+        st = mrg_dataset_next(ds, &b);
+        if (st == MRG_END) { st = MRG_OK; break; }
+        if (st) break;
+        mrg_tensor *images = upload_images(dev, &b);
+        mrg_tensor *logits = images ? classifier_logits(c, images) : NULL; /* (B·F, 2) */
+        float *tmp = logits ? realloc(lg, sizeof(float) * (size_t)b.B * MRG_N_FINDINGS * 2) : NULL;
+        if (tmp) lg = tmp;
+        st = !logits ? mrg_error_context(MRG_ERR_DEVICE, "pretrain-vit: forward")
+             : !tmp  ? mrg_error(MRG_ERR_OOM, "pretrain-vit: out of memory")
+                     : mrg_tensor_to_f32(logits, lg);
+        for (int i = 0; !st && i < b.B && done + i < n; i++) {
+            mrg_finding_label *r = ref + (size_t)(done + i) * MRG_N_FINDINGS;
+            st = mrg_label_report(b.reports[i], r);
+            for (int f = 0; !st && f < MRG_N_FINDINGS; f++) {
+                const float *l2 = lg + (size_t)(i * MRG_N_FINDINGS + f) * 2;
+                pred[(size_t)(done + i) * MRG_N_FINDINGS + f] =
+                    l2[1] > l2[0] ? MRG_LABEL_POSITIVE : MRG_LABEL_ABSENT;
+            }
+        }
+        done += b.B;
+        mrg_batch_free(&b);
+        mrg_step_reset(dev);
+        if (st) break;
+    }
+    mrg_grad_set_enabled(dev, prev);
+    if (!st) {
+        if (done > n) done = n;
+        mrg_finding_scores_from_labels(pred, ref, done, out);
+        *n_out = done;
+    }
+    free(lg);
+    free(pred);
+    free(ref);
+    return st;
+}
+
+static void log_scores(mrg_progress *prog, int epoch, int64_t step, const mrg_finding_scores *s, int n) {
+    char json[1024], text[160];
+    int k = snprintf(json, sizeof json, "{\"type\":\"eval\",\"epoch\":%d,\"step\":%lld,\"n\":%d,\"macro_f1\":%.6f",
+                     epoch, (long long)step, n, s->macro_f1);
+    for (int f = 0; f < MRG_N_FINDINGS && k < (int)sizeof json; f++)
+        k += snprintf(json + k, sizeof json - (size_t)k, ",\"%s\":%.6f", mrg_finding_name((mrg_finding)f), s->f1[f]);
+    if (k < (int)sizeof json) snprintf(json + k, sizeof json - (size_t)k, "}");
+    snprintf(text, sizeof text, "epoch %d: val finding F1 %.3f (%d studies)", epoch + 1, s->macro_f1, n);
+    mrg_progress_record(prog, json, text);
+}
+
+static mrg_dataset *open_split(const char *dir, mrg_split split, const mrg_vit_config *vc,
+                               const mrg_vit_pretrain_opts *o, bool train) {
+    mrg_dataset_opts d = mrg_dataset_defaults();
+    d.image_size = vc->image_size;
+    memcpy(d.mean, vc->mean, sizeof d.mean);
+    memcpy(d.std, vc->std, sizeof d.std);
+    d.n_views = o->n_views;
+    d.tok = NULL;
+    d.batch_size = o->batch_size;
+    d.shuffle = train;
+    d.seed = o->seed;
+    return mrg_dataset_open(dir, split, &d);
+}
+
+mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
+                            const mrg_vit_pretrain_opts *opts, mrg_device *dev, const char *out_dir,
+                            mrg_vit_pretrain_result *res) {
+    mrg_vit_pretrain_opts o = opts ? *opts : mrg_vit_pretrain_defaults();
+    if (o.batch_size < 1 || o.epochs < 1 || o.n_views < 1 || !(o.lr > 0))
+        return mrg_error(MRG_ERR_INVALID_ARG, "pretrain-vit: batch, epochs, views and lr must be positive");
+    mrg_vit_config vc = *vit;
+    vc.num_classes = 0;
+    mrg_status st = mrg_vit_config_check(&vc);
+    if (st) return st;
+    mrg_vit_pretrain_result r;
+    memset(&r, 0, sizeof r);
+    char tmp[4200];
+    if ((st = mrg_mkdirs_parent(out_dir)) || (st = mrg_ckpt_begin(out_dir, tmp, sizeof tmp))) return st;
+
+    vit_classifier c = {0};
+    mrg_params_init(&c.head_params);
+    c.V = o.n_views;
+    mrg_adamw *opt = NULL;
+    mrg_progress *prog = NULL;
+    mrg_dataset *train = open_split(data_dir, MRG_SPLIT_TRAIN, &vc, &o, true);
+    mrg_dataset *val = train ? open_split(data_dir, MRG_SPLIT_VAL, &vc, &o, false) : NULL;
+    mrg_tensor *params[MAX_VIT_PARAMS];
+    int np = 0;
+    if (!train || !val) { st = mrg_error_context(MRG_ERR_INVALID_ARG, "pretrain-vit: reading %s", data_dir); goto end; }
+    if (mrg_dataset_size(train) < 1) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain-vit: %s has no training studies", data_dir); goto end; }
+    mrg_vit_opts vo = {.trainable = true, .seed = o.seed, .prefix = NULL};
+    if (!(c.vit = mrg_vit_create(dev, &vc, &vo))) { st = MRG_ERR_OOM; goto end; }
+    mrg_nn_ctx ctx = mrg_nn_ctx_make(dev, &c.head_params, o.seed ^ 0x4ead5eedull, true);
+    if ((st = mrg_nn_linear_init(&c.head, &ctx, "head", vc.dim, 2 * MRG_N_FINDINGS, true))) goto end;
+    np = mrg_params_trainable(mrg_vit_params(c.vit), NULL) + mrg_params_trainable(&c.head_params, NULL);
+    if (np > MAX_VIT_PARAMS) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain-vit: too many parameters"); goto end; }
+    int nv = mrg_params_trainable(mrg_vit_params(c.vit), params);
+    mrg_params_trainable(&c.head_params, params + nv);
+    mrg_adamw_opts ao = mrg_adamw_defaults();
+    ao.lr = o.lr;
+    ao.weight_decay = o.weight_decay;
+    if (!(opt = mrg_adamw_create(params, np, &ao)) || (st = mrg_zero_grad(params, np))) {
+        if (!st) st = MRG_ERR_OOM;
+        goto end;
+    }
+    int64_t per_epoch = mrg_dataset_batches_per_epoch(train), total = (int64_t)o.epochs * per_epoch, step = 0;
+    mrg_lr_schedule sched = mrg_lr_schedule_make(o.lr, o.min_lr, o.warmup_frac, total);
+    mrg_progress_opts po = {NULL, o.bar, o.jsonl_stdout, total, 0, o.log_every > 0 ? o.log_every : 10};
+    if (!(prog = mrg_progress_new(&po))) { st = MRG_ERR_OOM; goto end; }
+    for (int epoch = 0; epoch < o.epochs; epoch++) {
+        for (;;) {
+            mrg_batch b = {0};
+            st = mrg_dataset_next(train, &b);
+            if (st == MRG_END) break;
+            if (st) goto end;
+            mrg_step_stats s = {0};
+            s.lr = mrg_lr_at(&sched, step);
+            st = train_step(&c, dev, opt, params, np, &b, s.lr, o.clip_norm, &s);
+            s.samples = b.B;
+            mrg_batch_free(&b);
+            if (st) goto end;
+            if (!isfinite(s.loss)) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain-vit: loss %g at step %lld", s.loss, (long long)step); goto end; }
+            if (step == 0) r.first_loss = s.loss;
+            r.final_loss = s.loss;
+            s.step = ++step;
+            s.epoch = epoch;
+            s.lm = s.loss;
+            mrg_progress_step(prog, &s);
+        }
+        if (mrg_dataset_size(val) > 0) {
+            if ((st = score_split(&c, dev, val, &r.val, &r.n_val))) goto end;
+            log_scores(prog, epoch, step, &r.val, r.n_val);
+        }
+    }
+    if ((st = mrg_vit_save(c.vit, tmp))) goto end;
+    st = mrg_ckpt_commit(tmp, out_dir);
+end:
+    if (st) {
+        mrg_error_context(st, "pretraining the ViT into %s", out_dir);
+        mrg_rm_tree(tmp);
+    } else if (res) {
+        *res = r;
+    }
+    mrg_progress_free(prog);
+    mrg_adamw_free(opt);
+    mrg_params_free(&c.head_params);
+    mrg_vit_free(c.vit);
+    mrg_dataset_free(val);
+    mrg_dataset_free(train);
+    return st;
+}

@@ -1,0 +1,139 @@
+/* `mrg pretrain-vit` (lib/train/pretrain_vit.c) on 60 small phantoms (32 px,
+ * read at the micro preset's 16 px):
+ *   - on every device the loss falls, the head is scored on every val study,
+ *     the directory holds a ViT of the preset's shape (no head) that
+ *     mrg_vit_load reads back, and mrg_model_create(..., vit_dir) starts the
+ *     report generator's ViT from exactly those weights (`mrg train --vit`);
+ *   - every device gives the same first and last loss (1e-4);
+ *   - the command: a missing dataset is an error with a message, exit 1,
+ *     and leaves no output; unknown options exit 2. */
+#include <string.h>
+#include <unistd.h>
+
+#include "mrg/model.h"
+#include "mrg/phantom.h"
+#include "mrg/trainer.h"
+#include "mrg/vit.h"
+#include "testutil.h"
+
+#define MAX_DEV 8
+
+static char root[256];
+
+/* the same tensor in the model (under "vit.") and in the ViT file */
+static void check_model_starts_from(mrg_device *dev, const char *lm, const char *vit_dir) {
+    mrg_model_config cfg;
+    CHECK_OK(mrg_model_preset("micro", &cfg));
+    mrg_model *m = mrg_model_create(&cfg, dev, lm, vit_dir, NULL);
+    CHECK(m != NULL);
+    if (!m) return;
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", vit_dir);
+    mrg_st_file *f = mrg_st_open(path);
+    CHECK(f != NULL);
+    mrg_tensor *ps[512];
+    const char *names[512];
+    int n = mrg_model_params(m, ps, names, 512), compared = 0;
+    for (int i = 0; f && i < n && i < 512; i++) {
+        if (strncmp(names[i], "vit.", 4) != 0) continue;
+        int64_t cnt = 0;
+        float *want = test_golden_f32(f, names[i] + 4, &cnt);
+        CHECK(want != NULL && cnt == mrg_numel(ps[i]));
+        if (want && cnt == mrg_numel(ps[i])) {
+            CHECK(test_tensor_close(names[i], ps[i], want, 0, 0));
+            compared++;
+        }
+        free(want);
+    }
+    CHECK(compared > 10); /* patch embedding, tokens, blocks, norm */
+    mrg_st_close(f);
+    mrg_model_free(m);
+}
+
+static bool pretrain_on(mrg_device *dev, const char *data, const char *lm, mrg_vit_pretrain_result *r) {
+    mrg_model_config cfg;
+    CHECK_OK(mrg_model_preset("micro", &cfg));
+    mrg_vit_pretrain_opts o = mrg_vit_pretrain_defaults();
+    o.epochs = 4;
+    o.batch_size = 8;
+    o.log_every = 1000;
+    char out[400];
+    snprintf(out, sizeof out, "%s/vit-%s", root, mrg_device_name(dev));
+    mrg_status st = mrg_pretrain_vit(data, &cfg.vit, &o, dev, out, r);
+    CHECK_OK(st);
+    if (st) return false;
+    printf("%s: loss %.4f -> %.4f, val finding F1 %.3f over %d studies\n", mrg_device_name(dev),
+           r->first_loss, r->final_loss, r->val.macro_f1, r->n_val);
+    CHECK(isfinite(r->first_loss) && r->final_loss < r->first_loss);
+    CHECK(r->n_val == 6); /* every val study of the 60 */
+    mrg_vit *v = mrg_vit_load(out, dev, NULL);
+    CHECK(v != NULL);
+    if (v) {
+        const mrg_vit_config *vc = mrg_vit_get_config(v);
+        CHECK(vc->dim == cfg.vit.dim && vc->depth == cfg.vit.depth &&
+              vc->patch_size == cfg.vit.patch_size && vc->image_size == cfg.vit.image_size &&
+              vc->num_classes == 0);
+        mrg_vit_free(v);
+    }
+    check_model_starts_from(dev, lm, out);
+    return true;
+}
+
+static void test_command(const char *bin, const char *data) {
+    char cmd[2000], out[4096], dir[400];
+    snprintf(dir, sizeof dir, "%s/cli-vit", root);
+    snprintf(cmd, sizeof cmd, "%s pretrain-vit --data %s/none --out %s --device cpu 2>&1", bin, root, dir);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 1 && strstr(out, "annotation.json") != NULL);
+    CHECK(!mrg_path_exists(dir));
+    snprintf(cmd, sizeof cmd, "%s pretrain-vit --data %s --out %s --bogus 1 2>&1", bin, data, dir);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2 && strstr(out, "unknown option") != NULL);
+    snprintf(cmd, sizeof cmd, "%s pretrain-vit --help", bin);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0 && strstr(out, "--vit DIR") != NULL);
+    snprintf(cmd, sizeof cmd, "%s pretrain-vit --data %s --out %s --preset micro --epochs 1 --device cpu > /dev/null 2>&1", bin, data, dir);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0);
+    snprintf(cmd, sizeof cmd, "%s/config.json", dir);
+    CHECK(mrg_path_exists(cmd));
+}
+
+int main(void) {
+    snprintf(root, sizeof root, "/tmp/mrg_test_pretrain_vit_%ld", (long)getpid());
+    char data[400], lm[400];
+    snprintf(data, sizeof data, "%s/data", root);
+    snprintf(lm, sizeof lm, "%s/lm", root);
+    if (mrg_mkdirs(root) || mrg_phantoms_write(data, 60, 11, 32, NULL)) {
+        fprintf(stderr, "cannot write phantoms under %s: %s\n", root, mrg_last_error());
+        return 1;
+    }
+    char names[MAX_DEV][32];
+    int nd = test_devices(names, MAX_DEV);
+    float first[MAX_DEV], last[MAX_DEV];
+    int done = 0;
+    for (int d = 0; d < nd; d++) {
+        mrg_device *dev = mrg_device_open(names[d]);
+        CHECK(dev != NULL);
+        if (!dev) continue;
+        if (d == 0) { /* a frozen LM (with its tokenizer) for the generator */
+            mrg_model_config cfg;
+            CHECK_OK(mrg_model_preset("micro", &cfg));
+            mrg_pretrain_opts po = mrg_pretrain_defaults();
+            po.vocab_size = 300;
+            po.steps = 2;
+            po.log_every = 1000;
+            CHECK_OK(mrg_pretrain_lm(data, &cfg.lm, &po, dev, lm, NULL, NULL));
+        }
+        mrg_vit_pretrain_result r;
+        if (pretrain_on(dev, data, lm, &r)) {
+            first[done] = r.first_loss;
+            last[done++] = r.final_loss;
+        }
+        mrg_device_free(dev);
+    }
+    for (int d = 1; d < done; d++) {
+        CHECK(fabsf(first[d] - first[0]) <= 1e-4f * fabsf(first[0]));
+        CHECK(fabsf(last[d] - last[0]) <= 1e-4f * fabsf(last[0]) + 1e-5f);
+    }
+    const char *bin = getenv("MRG_BIN");
+    if (bin) test_command(bin, data);
+    if (mrg_test_failures == 0) mrg_rm_tree(root);
+    return test_finish("pretrain_vit");
+}
