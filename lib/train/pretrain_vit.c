@@ -151,12 +151,10 @@ static mrg_status score_split(vit_classifier *c, mrg_device *dev, mrg_dataset *d
 }
 
 static void log_scores(mrg_progress *prog, int epoch, int64_t step, const mrg_finding_scores *s, int n) {
-    char json[1024], text[160];
-    int k = snprintf(json, sizeof json, "{\"type\":\"eval\",\"epoch\":%d,\"step\":%lld,\"n\":%d,\"macro_f1\":%.6f",
-                     epoch, (long long)step, n, s->macro_f1);
-    for (int f = 0; f < MRG_N_FINDINGS && k < (int)sizeof json; f++)
-        k += snprintf(json + k, sizeof json - (size_t)k, ",\"%s\":%.6f", mrg_finding_name((mrg_finding)f), s->f1[f]);
-    if (k < (int)sizeof json) snprintf(json + k, sizeof json - (size_t)k, "}");
+    char json[1024], text[160], per[512];
+    mrg_findings_json(per, sizeof per, s);
+    snprintf(json, sizeof json, "{\"type\":\"eval\",\"epoch\":%d,\"step\":%lld,\"n\":%d,\"macro_f1\":%.6f%s}",
+             epoch, (long long)step, n, s->macro_f1, per);
     snprintf(text, sizeof text, "epoch %d: val finding F1 %.3f (%d studies)", epoch + 1, s->macro_f1, n);
     mrg_progress_record(prog, json, text);
 }

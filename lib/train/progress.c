@@ -122,3 +122,14 @@ void mrg_progress_free(mrg_progress *p) {
     if (p->log) fclose(p->log);
     free(p);
 }
+
+int mrg_findings_json(char *buf, size_t cap, const mrg_finding_scores *s) {
+    size_t k = 0;
+    if (cap) buf[0] = 0;
+    for (int f = 0; f < MRG_N_FINDINGS && k < cap; f++) {
+        int n = snprintf(buf + k, cap - k, ",\"%s\":%.6f", mrg_finding_name((mrg_finding)f), s->f1[f]);
+        if (n < 0) break;
+        k += (size_t)n < cap - k ? (size_t)n : cap - k - 1;
+    }
+    return (int)k;
+}

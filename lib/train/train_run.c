@@ -119,13 +119,14 @@ static mrg_status run_eval(mrg_model *m, mrg_dataset *val, const run_plan *plan,
     mrg_status st = mrg_evaluate(m, val, plan->eval_max, &g, &r);
     if (st) return mrg_error_context(st, "validation after epoch %d", epoch);
     bool better = r.score > state->best_score;
-    char json[1024], text[256];
+    char json[1536], text[256], per[512] = "";
     double f1 = r.scores.has_findings ? r.scores.findings.macro_f1 : NAN;
+    if (r.scores.has_findings) mrg_findings_json(per, sizeof per, &r.scores.findings);
     snprintf(json, sizeof json,
              "{\"type\":\"eval\",\"epoch\":%d,\"step\":%lld,\"n\":%d,\"bleu1\":%.6f,\"bleu4\":%.6f,"
-             "\"rouge_l\":%.6f,\"cider\":%.6f,\"finding_f1\":%.6f,\"score\":%.6f,\"best\":%s}",
+             "\"rouge_l\":%.6f,\"cider\":%.6f,\"finding_f1\":%.6f%s,\"score\":%.6f,\"best\":%s}",
              epoch, (long long)step, r.n, r.scores.bleu[0], r.scores.bleu[3], r.scores.rouge_l,
-             r.scores.cider, isnan(f1) ? 0.0 : f1, r.score, better ? "true" : "false");
+             r.scores.cider, isnan(f1) ? 0.0 : f1, per, r.score, better ? "true" : "false");
     snprintf(text, sizeof text,
              "epoch %d val (%d studies): BLEU-4 %.4f  CIDEr %.4f  finding F1 %.3f  score %.4f%s",
              epoch, r.n, r.scores.bleu[3], r.scores.cider, isnan(f1) ? 0.0 : f1, r.score,

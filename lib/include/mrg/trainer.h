@@ -130,6 +130,10 @@ void mrg_progress_step(mrg_progress *p, const mrg_step_stats *s);
 /* Any other record (a JSON object text without newline): to the log and
  * stdout JSONL; on a bar, a line above the bar with a short `text`. */
 void mrg_progress_record(mrg_progress *p, const char *json, const char *text);
+/* Writes ,"<finding>":F1 for each of the seven findings (snake-case names)
+ * into buf (cap bytes, NUL-terminated), for eval records. Returns the
+ * length written. */
+int mrg_findings_json(char *buf, size_t cap, const mrg_finding_scores *s);
 /* Ends the bar line and closes the log. */
 void mrg_progress_free(mrg_progress *p);
 
