@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "opts.h"
 #include "mrg/mrg.h"
 #include "mrg/model.h"
 #include "mrg/trainer.h"
@@ -56,43 +57,25 @@ int cmd_pretrain_lm(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *preset = "tiny", *device = NULL;
     mrg_pretrain_opts o = mrg_pretrain_defaults();
     bool slot_hints = true;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0);
-        if (!strcmp(a, "--no-slot-hints")) {
-            slot_hints = false;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mrg pretrain-lm: %s needs a value (or is unknown)\n", a);
-            return usage(2);
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--preset")) preset = v;
-        else if (!strcmp(a, "--tokenizer")) o.tokenizer = v;
-        else if (!strcmp(a, "--vocab")) o.vocab_size = atoi(v);
-        else if (!strcmp(a, "--steps")) o.steps = atoll(v);
-        else if (!strcmp(a, "--epochs")) o.epochs = atoi(v);
-        else if (!strcmp(a, "--batch")) o.batch_size = atoi(v);
-        else if (!strcmp(a, "--lr")) o.lr = (float)atof(v);
-        else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--device")) device = v;
-        else if (!strcmp(a, "--log-every")) o.log_every = atoi(v);
-        else if (!strcmp(a, "--slot-span")) o.slot_span = atoi(v);
-        else {
-            fprintf(stderr, "mrg pretrain-lm: unknown option %s\n", a);
-            return usage(2);
-        }
-    }
+    const opt_spec specs[] = {
+        {"--data", OPT_STR, &data, 0},          {"--out", OPT_STR, &out, 0},
+        {"--preset", OPT_STR, &preset, 0},      {"--tokenizer", OPT_STR, &o.tokenizer, 0},
+        {"--vocab", OPT_INT, &o.vocab_size, 0}, {"--steps", OPT_I64, &o.steps, 0},
+        {"--epochs", OPT_INT, &o.epochs, 0},    {"--batch", OPT_INT, &o.batch_size, 0},
+        {"--lr", OPT_FLOAT, &o.lr, 0},          {"--seed", OPT_U64, &o.seed, 0},
+        {"--device", OPT_STR, &device, 0},      {"--log-every", OPT_INT, &o.log_every, 0},
+        {"--slot-span", OPT_INT, &o.slot_span, 0},
+        {"--no-slot-hints", OPT_FLAG, &slot_hints, false},
+    };
+    int rc = opts_parse("pretrain-lm", argc, argv, specs, (int)(sizeof specs / sizeof specs[0]));
+    if (rc) return rc == 1 ? usage(0) : usage(2);
     if (!data || !out) {
         fprintf(stderr, "mrg pretrain-lm: --data and --out are required\n");
         return usage(2);
     }
     if (o.steps < 0 || o.epochs < 0 || o.batch_size < 1 || !(o.lr > 0) || o.log_every < 1 || o.slot_span < -1 ||
         (o.steps == 0 && o.epochs == 0)) {
-        fprintf(stderr, "mrg pretrain-lm: --steps/--epochs, --batch, --lr and --log-every must be positive, --slot-span >= 0\n");
+        fprintf(stderr, "mrg pretrain-lm: --steps/--epochs, --batch, --lr and --log-every must be positive, --slot-span >= -1\n");
         return 2;
     }
     mrg_model_config cfg;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "opts.h"
 #include "mrg/mrg.h"
 #include "mrg/model.h"
 #include "mrg/trainer.h"
@@ -42,29 +43,15 @@ static int usage(int code) {
 int cmd_pretrain_vit(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *preset = "tiny", *config = NULL, *device = NULL;
     mrg_vit_pretrain_opts o = mrg_vit_pretrain_defaults();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0);
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mrg pretrain-vit: %s needs a value (or is unknown)\n", a);
-            return usage(2);
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--preset")) preset = v;
-        else if (!strcmp(a, "--config")) config = v;
-        else if (!strcmp(a, "--epochs")) o.epochs = atoi(v);
-        else if (!strcmp(a, "--batch")) o.batch_size = atoi(v);
-        else if (!strcmp(a, "--lr")) o.lr = (float)atof(v);
-        else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--device")) device = v;
-        else if (!strcmp(a, "--log-every")) o.log_every = atoi(v);
-        else {
-            fprintf(stderr, "mrg pretrain-vit: unknown option %s\n", a);
-            return usage(2);
-        }
-    }
+    const opt_spec specs[] = {
+        {"--data", OPT_STR, &data, 0},       {"--out", OPT_STR, &out, 0},
+        {"--preset", OPT_STR, &preset, 0},   {"--config", OPT_STR, &config, 0},
+        {"--epochs", OPT_INT, &o.epochs, 0}, {"--batch", OPT_INT, &o.batch_size, 0},
+        {"--lr", OPT_FLOAT, &o.lr, 0},       {"--seed", OPT_U64, &o.seed, 0},
+        {"--device", OPT_STR, &device, 0},   {"--log-every", OPT_INT, &o.log_every, 0},
+    };
+    int rc = opts_parse("pretrain-vit", argc, argv, specs, (int)(sizeof specs / sizeof specs[0]));
+    if (rc) return rc == 1 ? usage(0) : usage(2);
     if (!data || !out) {
         fprintf(stderr, "mrg pretrain-vit: --data and --out are required\n");
         return usage(2);
