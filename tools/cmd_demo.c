@@ -25,7 +25,7 @@
 #include "mrg/phantom.h"
 #include "scores_json.h"
 
-#define DEMO_VIT_EPOCHS 12
+#define DEMO_VIT_EPOCHS 10
 
 typedef struct demo_opts {
     const char *device, *out;
@@ -50,7 +50,7 @@ static int usage(int code) {
             "JSON object {\"model\": {...}, \"baseline\": {...}} with the keys of\n"
             "`mrg eval --json` (stage logs then go to stderr).\n\n"
             "  --studies N     phantom studies, split 80/10/10 (default 2000)\n"
-            "  --lm-steps N    LLaMA pretraining updates of 16 reports (default 100)\n"
+            "  --lm-steps N    LLaMA pretraining updates of 16 reports (default 250)\n"
             "  --vit-epochs N  ViT warm-up epochs (default %d)\n"
             "  --epochs N      report generator epochs, ViT frozen (default 1)\n"
             "  --seed S        phantom seed (default 1)\n", DEMO_VIT_EPOCHS);
@@ -103,7 +103,7 @@ static void print_comparison(const mrg_scores *m, const mrg_scores *b) {
 
 static int parse(int argc, char **argv, demo_opts *o) {
     *o = (demo_opts){.device = NULL, .out = "demo-out", .n_studies = 2000, .image_size = 64,
-                     .lm_steps = 100, .vit_epochs = DEMO_VIT_EPOCHS, .epochs = 1, .seed = 1,
+                     .lm_steps = 250, .vit_epochs = DEMO_VIT_EPOCHS, .epochs = 1, .seed = 1,
                      .json = false};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
