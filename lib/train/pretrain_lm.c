@@ -14,6 +14,7 @@
 #include "mrg/spm_train.h"
 #include "mrg/tokenizer.h"
 #include "mrg/trainer.h"
+#include "train/train_internal.h"
 
 #define MAX_LM_PARAMS 1024
 #define IGNORE (-1)
@@ -253,16 +254,7 @@ static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int
     mrg_tensor *logits = x ? mrg_llama_forward(m, x, NULL, NULL, false) : NULL; /* (B, T, V) */
     mrg_tensor *flat = logits ? mrg_reshape(logits, MRG_SHAPE(B * T, m->cfg.vocab_size)) : NULL;
     mrg_tensor *l = flat && tgt ? mrg_cross_entropy(flat, tgt, IGNORE) : NULL;
-    st = l ? MRG_OK : mrg_error_context(MRG_ERR_DEVICE, "pretrain: forward");
-    if (!st) st = mrg_tensor_item(l, loss);
-    if (!st) st = mrg_backward(l);
-    mrg_tensor *norm = NULL;
-    if (!st) st = mrg_clip_grad_norm(params, np, clip, &norm);
-    if (!st && norm) st = mrg_tensor_item(norm, grad_norm);
-    if (!st) st = mrg_adamw_step(opt, lr);
-    if (!st) st = mrg_zero_grad(params, np);
-    mrg_step_reset(dev);
-    return st;
+    return train_update(dev, l, "pretrain", params, np, opt, lr, clip, loss, grad_norm);
 }
 
 mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llama_config *lm,
@@ -326,13 +318,7 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     int np = mrg_llama_params(m, params, MAX_LM_PARAMS);
     if (np > MAX_LM_PARAMS) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: too many parameters"); goto end; }
     if ((st = init_weights(params, np, o.seed))) goto end;
-    mrg_adamw_opts ao = mrg_adamw_defaults();
-    ao.lr = o.lr;
-    ao.weight_decay = o.weight_decay;
-    if (!(opt = mrg_adamw_create(params, np, &ao)) || (st = mrg_zero_grad(params, np))) {
-        if (!st) st = MRG_ERR_OOM;
-        goto end;
-    }
+    if ((st = train_adamw(params, np, o.lr, o.weight_decay, &opt))) goto end;
     int B = o.batch_size < n ? o.batch_size : n;
     if (B > 4096) B = 4096; /* idx below */
     int64_t per_epoch = (n + B - 1) / B;

@@ -11,6 +11,7 @@
 #include "mrg/nn.h"
 #include "mrg/ops.h"
 #include "mrg/trainer.h"
+#include "train/train_internal.h"
 
 #define MAX_VIT_PARAMS 1024
 
@@ -81,19 +82,11 @@ static mrg_status train_step(vit_classifier *c, mrg_device *dev, mrg_adamw *opt,
     mrg_status st = report_targets(b, tg);
     mrg_tensor *targets = st ? NULL : mrg_tensor_from_i32(dev, MRG_SHAPE(b->B * MRG_N_FINDINGS), tg);
     free(tg);
+    if (st) return st; /* the labeler failed: no tensor was made */
     mrg_tensor *images = targets ? upload_images(dev, b) : NULL;
     mrg_tensor *logits = images ? classifier_logits(c, images) : NULL;
     mrg_tensor *loss = logits ? mrg_cross_entropy(logits, targets, -1) : NULL;
-    if (!st && !loss) st = mrg_error_context(MRG_ERR_DEVICE, "pretrain-vit: forward");
-    if (!st) st = mrg_tensor_item(loss, &s->loss);
-    if (!st) st = mrg_backward(loss);
-    mrg_tensor *norm = NULL;
-    if (!st) st = mrg_clip_grad_norm(params, np, clip, &norm);
-    if (!st && norm) st = mrg_tensor_item(norm, &s->grad_norm);
-    if (!st) st = mrg_adamw_step(opt, lr);
-    if (!st) st = mrg_zero_grad(params, np);
-    mrg_step_reset(dev);
-    return st;
+    return train_update(dev, loss, "pretrain-vit", params, np, opt, lr, clip, &s->loss, &s->grad_norm);
 }
 
 /* The head's reading of every study of ds (positive when the positive logit
@@ -207,13 +200,7 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
     if (np > MAX_VIT_PARAMS) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain-vit: too many parameters"); goto end; }
     int nv = mrg_params_trainable(mrg_vit_params(c.vit), params);
     mrg_params_trainable(&c.head_params, params + nv);
-    mrg_adamw_opts ao = mrg_adamw_defaults();
-    ao.lr = o.lr;
-    ao.weight_decay = o.weight_decay;
-    if (!(opt = mrg_adamw_create(params, np, &ao)) || (st = mrg_zero_grad(params, np))) {
-        if (!st) st = MRG_ERR_OOM;
-        goto end;
-    }
+    if ((st = train_adamw(params, np, o.lr, o.weight_decay, &opt))) goto end;
     int64_t per_epoch = mrg_dataset_batches_per_epoch(train), total = (int64_t)o.epochs * per_epoch, step = 0;
     mrg_lr_schedule sched = mrg_lr_schedule_make(o.lr, o.min_lr, o.warmup_frac, total);
     mrg_progress_opts po = {NULL, o.bar, o.jsonl_stdout, total, 0, o.log_every > 0 ? o.log_every : 10};
