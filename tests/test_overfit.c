@@ -6,8 +6,9 @@
  * The frozen LLaMA is the micro shape pretrained here (mrg_pretrain_lm_texts
  * with its own BPE tokenizer) on the 4 reports in the report generator's
  * own context: BOS + "Human: <Img>" + slot + "</Img> Generate ... \nAssistant:"
- * + report, the slot holding Kc + Kt of the report's tokens in random order
- * (mrg_pretrain_opts.slot_tokens), as `mrg pretrain-lm` does. Two reports
+ * + report, the slot's Kc + Kt positions holding mean embeddings of random
+ * spans of the report (MRG_SLOT_SPANS: exact memorisation needs the wording
+ * in the hints, which finding codes do not carry). Two reports
  * start with the same word ("the heart ...", "the lungs ..."), so after
  * "the" only the prefix P can tell the LM which one to continue with: 4/4
  * exact means image information reaches the decoder, per study. Each study
@@ -169,6 +170,7 @@ static void test_device(const char *name) {
     po.context_before = cfg.prompt_before;
     po.context_after = cfg.prompt_after;
     po.slot_tokens = cfg.Kc + cfg.Kt;
+    po.slot_hint = MRG_SLOT_SPANS;
     po.steps = 300;
     po.batch_size = NB;
     po.lr = 1e-2f;

@@ -299,18 +299,24 @@ static void test_pretrain(mrg_device *dev) {
     o.tokenizer = tok;
     o.steps = 2;
     CHECK_OK(mrg_pretrain_lm_texts(ptr, N_TEXTS, &SMALL_LM, &o, dev, out2, NULL, NULL));
-    /* in a context with hints in the slot: single tokens, spans of up to 3
-     * tokens, and the whole report's mean in every slot; all learn */
+    /* in a context with hints in the slot: the findings' codes, whole
+     * sentences, single tokens, spans of up to 3 tokens, and the whole
+     * report's mean in every slot; all learn */
     o.context_before = "Human: <Img>";
     o.context_after = "</Img> Report:";
     o.slot_tokens = 6;
     o.steps = 60;
-    const int spans[3] = {1, 3, -1};
-    for (int k = 0; k < 3; k++) {
+    const mrg_slot_hint kinds[5] = {MRG_SLOT_FINDINGS, MRG_SLOT_SENTENCES, MRG_SLOT_SPANS, MRG_SLOT_SPANS,
+                                    MRG_SLOT_SPANS};
+    const char *const kind_names[3] = {"findings", "sentences", "span"};
+    const int spans[5] = {0, 0, 1, 3, -1};
+    for (int k = 0; k < 5; k++) {
+        o.slot_hint = kinds[k];
+        o.con_weight = kinds[k] == MRG_SLOT_FINDINGS ? 1.0f : 0.0f; /* the codes' contrastive term */
         o.slot_span = spans[k];
         float f0 = 0, f1 = 0;
         CHECK_OK(mrg_pretrain_lm_texts(ptr, N_TEXTS, &SMALL_LM, &o, dev, out2, &f0, &f1));
-        printf("  slot hints, span %d: loss %.4f -> %.4f\n", spans[k], f0, f1);
+        printf("  slot hints, %s %d: loss %.4f -> %.4f\n", kind_names[kinds[k]], spans[k], f0, f1);
         CHECK(isfinite(f0) && f1 < 0.7f * f0);
     }
     mrg_llama_free(m);

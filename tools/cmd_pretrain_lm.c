@@ -16,19 +16,22 @@
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
-            "usage: mrg pretrain-lm --data DIR --out DIR [--preset P] [--tokenizer FILE]\n"
+            "usage: mrg pretrain-lm --data DIR --out DIR [--preset P | --config F]\n"
+            "                       [--tokenizer FILE]\n"
             "                       [--vocab N] [--steps N | --epochs N] [--batch N] [--lr X]\n"
             "                       [--seed S] [--device D] [--log-every N] [--no-slot-hints]\n"
-            "                       [--slot-span N]\n\n"
+            "                       [--slot-hints findings|sentences|spans] [--slot-span N]\n\n"
             "Trains the language model of a preset (its `lm` shape; the vocabulary comes\n"
             "from the tokenizer) from a random init on the cleaned training reports of DIR\n"
             "in the report generator's context: BOS, the prompt before the image, the\n"
-            "image slot (Kc + Kt report tokens, see --no-slot-hints), the prompt after,\n"
+            "image slot (Kc + Kt hints from the report, see --slot-hints), the prompt after,\n"
             "the report, EOS; next-token cross-entropy on the report and EOS, AdamW,\n"
             "warmup + cosine. Writes a Hugging Face directory with tokenizer.model inside.\n\n"
             "  --data DIR        dataset in the R2Gen layout (annotation.json)\n"
             "  --out DIR         output directory (replaced atomically)\n"
             "  --preset P        paper, tiny (default) or micro\n"
+            "  --config F        JSON overriding any config field (applied to --preset);\n"
+            "                    its `lm` shape, prompt, Kc and Kt are what counts here\n"
             "  --tokenizer FILE  a sentencepiece .model to use; default: train one on the\n"
             "                    reports and prompt (BPE, byte fallback, unk 0 / bos 1 / eos 2)\n"
             "  --vocab N         pieces of a trained BPE tokenizer (default 1024, >= 260)\n"
@@ -39,32 +42,40 @@ static int usage(int code) {
             "  --seed S          initialisation and shuffling seed (default 1234)\n"
             "  --device D        cpu, opencl, opencl:N (default: see mrg --help)\n"
             "  --log-every N     JSONL line every N updates (default 10)\n"
-            "  --no-slot-hints   leave the image slot empty (by default it holds Kc + Kt of\n"
-            "                    the report's own tokens in random order, so that the\n"
-            "                    frozen LM learns to read the visual prefix put there)\n"
-            "  --slot-span N     each slot position holds the mean embedding of a random\n"
-            "                    contiguous span of the report, 1..N tokens long (0: up to\n"
-            "                    the whole report, -1: the whole report, 1: single tokens;\n"
-            "                    default %d), drawn anew each time: the LM learns to read\n"
-            "                    blends of a phrase's tokens, which is what a projected\n"
-            "                    visual prefix looks like\n\n"
+            "  --no-slot-hints   leave the image slot empty (by default its Kc + Kt\n"
+            "                    positions hold hints made of the report's own tokens, so\n"
+            "                    that the frozen LM learns to read the visual prefix)\n"
+            "  --slot-hints H    what each slot position holds. findings (default): the\n"
+            "                    mean of learned vectors, one per finding and state as the\n"
+            "                    finding labeler reads the report, trained with the LM and\n"
+            "                    with the config's contrastive term (so that the\n"
+            "                    generator's two losses agree), then dropped: the LM learns\n"
+            "                    to word a report for given findings. sentences: the mean\n"
+            "                    embedding of one whole sentence of the report, in random\n"
+            "                    order. spans: of a random contiguous span (--slot-span)\n"
+            "  --slot-span N     spans 1..N tokens long (0: up to the whole report, -1:\n"
+            "                    the whole report, 1: single tokens; default %d)\n"
+            "\n"
             "Progress: a bar on a terminal, JSON lines on stdout otherwise.\n",
             mrg_pretrain_defaults().slot_span);
     return code;
 }
 
 int cmd_pretrain_lm(int argc, char **argv) {
-    const char *data = NULL, *out = NULL, *preset = "tiny", *device = NULL;
+    const char *data = NULL, *out = NULL, *preset = "tiny", *config = NULL, *device = NULL;
     mrg_pretrain_opts o = mrg_pretrain_defaults();
     bool slot_hints = true;
+    const char *hint_kind = NULL;
     const opt_spec specs[] = {
         {"--data", OPT_STR, &data, 0},          {"--out", OPT_STR, &out, 0},
-        {"--preset", OPT_STR, &preset, 0},      {"--tokenizer", OPT_STR, &o.tokenizer, 0},
+        {"--preset", OPT_STR, &preset, 0},      {"--config", OPT_STR, &config, 0},
+        {"--tokenizer", OPT_STR, &o.tokenizer, 0},
         {"--vocab", OPT_INT, &o.vocab_size, 0}, {"--steps", OPT_I64, &o.steps, 0},
         {"--epochs", OPT_INT, &o.epochs, 0},    {"--batch", OPT_INT, &o.batch_size, 0},
         {"--lr", OPT_FLOAT, &o.lr, 0},          {"--seed", OPT_U64, &o.seed, 0},
         {"--device", OPT_STR, &device, 0},      {"--log-every", OPT_INT, &o.log_every, 0},
         {"--slot-span", OPT_INT, &o.slot_span, 0},
+        {"--slot-hints", OPT_STR, &hint_kind, 0},
         {"--no-slot-hints", OPT_FLAG, &slot_hints, false},
     };
     int rc = opts_parse("pretrain-lm", argc, argv, specs, (int)(sizeof specs / sizeof specs[0]));
@@ -78,8 +89,19 @@ int cmd_pretrain_lm(int argc, char **argv) {
         fprintf(stderr, "mrg pretrain-lm: --steps/--epochs, --batch, --lr and --log-every must be positive, --slot-span >= -1\n");
         return 2;
     }
+    if (hint_kind) {
+        static const char *const kinds[] = {"findings", "sentences", "spans"};
+        int k = 0;
+        while (k < 3 && strcmp(hint_kind, kinds[k])) k++;
+        if (k == 3) {
+            fprintf(stderr, "mrg pretrain-lm: --slot-hints must be findings, sentences or spans, not '%s'\n",
+                    hint_kind);
+            return 2;
+        }
+        o.slot_hint = (mrg_slot_hint)k; /* the enum's order */
+    }
     mrg_model_config cfg;
-    if (mrg_model_preset(preset, &cfg)) {
+    if (mrg_model_preset(preset, &cfg) || (config && mrg_model_config_apply_file(&cfg, config))) {
         fprintf(stderr, "mrg pretrain-lm: %s\n", mrg_last_error());
         return 2;
     }
@@ -100,6 +122,9 @@ int cmd_pretrain_lm(int argc, char **argv) {
     o.context_after = cfg.prompt_after;
     /* and teach it to read the image slot (see mrg_pretrain_opts.slot_tokens) */
     if (slot_hints) o.slot_tokens = cfg.Kc + cfg.Kt;
+    /* and, with finding hints, the balance of the generator's two losses */
+    o.con_weight = cfg.lm_weight > 0 ? cfg.con_weight / cfg.lm_weight : 0;
+    o.temperature = cfg.temperature;
     float first = 0, last = 0;
     mrg_status st = mrg_pretrain_lm(data, &cfg.lm, &o, dev, out, &first, &last);
     mrg_device_free(dev);

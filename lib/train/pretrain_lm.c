@@ -1,8 +1,8 @@
 /* Causal-LM pretraining of the small LLaMA on report text (so the report
  * generator can freeze it): a sentencepiece tokenizer (given, or trained
- * here on the texts), BOS + report + EOS sequences, next-token
- * cross-entropy, AdamW with warmup + cosine, then a Hugging Face directory
- * with the tokenizer inside. */
+ * here on the texts), BOS + context + slot hints (slot_hints.c) + report +
+ * EOS sequences, next-token cross-entropy, AdamW with warmup + cosine, then
+ * a Hugging Face directory with the tokenizer inside. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +12,10 @@
 #include "mrg/nn.h"
 #include "mrg/ops.h"
 #include "mrg/spm_train.h"
+#include "mrg/text.h"
 #include "mrg/tokenizer.h"
 #include "mrg/trainer.h"
+#include "train/pretrain_lm_internal.h"
 #include "train/train_internal.h"
 
 #define MAX_LM_PARAMS 1024
@@ -33,7 +35,9 @@ mrg_pretrain_opts mrg_pretrain_defaults(void) {
     o.clip_norm = 1.0f;
     o.seed = 1234;
     o.log_every = 10;
-    o.slot_span = 8; /* phrase-sized blends; see mrg_pretrain_opts */
+    o.slot_hint = MRG_SLOT_FINDINGS; /* see mrg_pretrain_opts */
+    o.slot_span = 8;
+    o.temperature = 0.07f;
     return o;
 }
 
@@ -53,17 +57,6 @@ static mrg_status init_weights(mrg_tensor **p, int n, uint64_t seed) {
     return MRG_OK;
 }
 
-/* What a training sequence is made of: the report's ids (≤ max_tokens) of
- * every text, and the context around the image slot (constant). */
-typedef struct lm_corpus {
-    int32_t bos, eos;
-    int32_t **report; /* [n] malloc'd ids */
-    int *report_len;  /* [n] */
-    int32_t *before, *after;
-    int n_before, n_after, slot; /* slot: hint positions between them */
-    int max_len;                 /* longest sequence: BOS + before + slot + after + report + EOS */
-} lm_corpus;
-
 static mrg_status encode_one(const mrg_tokenizer *tok, const char *text, int32_t **ids, int *k) {
     *ids = NULL;
     *k = 0;
@@ -81,6 +74,20 @@ static mrg_status corpus_encode(const mrg_tokenizer *tok, const char *const *tex
     c->slot = o->slot_tokens > 0 ? o->slot_tokens : 0;
     mrg_status st = encode_one(tok, o->context_before, &c->before, &c->n_before);
     if (!st) st = encode_one(tok, o->context_after, &c->after, &c->n_after);
+    int V = mrg_tokenizer_vocab_size(tok);
+    c->ends_sentence = calloc((size_t)V, sizeof(bool));
+    if (!c->ends_sentence) return mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
+    for (int v = 0; v < V; v++) {
+        const char *piece = mrg_tokenizer_piece(tok, v);
+        size_t len = piece ? strlen(piece) : 0;
+        c->ends_sentence[v] = len > 0 && strchr(".!?", piece[len - 1]);
+    }
+    if (o->slot_hint == MRG_SLOT_FINDINGS) {
+        c->labels = calloc((size_t)n * MRG_N_FINDINGS, sizeof *c->labels);
+        if (!c->labels) return mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
+        for (int i = 0; i < n && !st; i++)
+            st = mrg_label_report(texts[i] ? texts[i] : "", c->labels + (size_t)i * MRG_N_FINDINGS);
+    }
     int longest = 0;
     for (int i = 0; !st && i < n; i++) {
         st = encode_one(tok, texts[i], &c->report[i], &c->report_len[i]);
@@ -97,6 +104,8 @@ static void corpus_free(lm_corpus *c, int n) {
     free(c->report_len);
     free(c->before);
     free(c->after);
+    free(c->ends_sentence);
+    free(c->labels);
 }
 
 /* Writes sequence i into seq (room for max_len), the slot filled with
@@ -131,8 +140,7 @@ static int corpus_sequence(const lm_corpus *c, int i, uint64_t *rng, int32_t *sc
     return L;
 }
 
-/* Fisher-Yates with the splitmix64 generator */
-static void shuffle(int *perm, int n, uint64_t *rng) {
+void lm_shuffle(int *perm, int n, uint64_t *rng) {
     for (int i = 0; i < n; i++) perm[i] = i;
     for (int i = n - 1; i > 0; i--) {
         int j = (int)(mrg_nn_rand_u64(rng) % (uint64_t)(i + 1));
@@ -186,57 +194,11 @@ static mrg_status batch_tokens(const lm_corpus *c, const int *idx, int B, uint64
     return MRG_OK;
 }
 
-/* Span hints (slot_span != 1): row b·slot + j of w (B·slot, V) averages a
- * random contiguous span of report b (length drawn in 1..slot_span, or up
- * to the whole report when slot_span is 0), so that slot j holds the mean
- * embedding of that span (w @ E). A span keeps the words of a phrase
- * together ("left pleural effusion" is not "no right pleural effusion"),
- * which a bag of random tokens loses. */
-static void hint_weights(const lm_corpus *c, const int *idx, int B, int slot_span, int V,
-                         uint64_t *rng, float *w) {
-    memset(w, 0, sizeof(float) * (size_t)B * c->slot * V);
-    for (int b = 0; b < B; b++) {
-        const int32_t *r = c->report[idx[b]];
-        int k = c->report_len[idx[b]];
-        for (int j = 0; j < c->slot; j++) {
-            float *row = w + ((size_t)b * c->slot + j) * V;
-            if (k == 0) { /* an empty report: EOS, as in the one-token slots */
-                row[c->eos] = 1.0f;
-                continue;
-            }
-            int most = slot_span <= 0 || slot_span > k ? k : slot_span;
-            int m = slot_span < 0 ? k : 1 + (int)(mrg_nn_rand_u64(rng) % (uint64_t)most);
-            int start = (int)(mrg_nn_rand_u64(rng) % (uint64_t)(k - m + 1));
-            for (int e = 0; e < m; e++) row[r[start + e]] += 1.0f / (float)m;
-        }
-    }
-}
-
-/* Input embeddings (B, T, D) of ids, the slot's rows replaced by span
- * hints. */
-static mrg_tensor *span_inputs(mrg_llama *m, const lm_corpus *c, const int *idx, int B, int T,
-                               int slot_span, uint64_t *rng, mrg_tensor *ids) {
-    int V = m->cfg.vocab_size, at = 1 + c->n_before;
-    float *w = malloc(sizeof(float) * (size_t)B * c->slot * V);
-    if (!w) {
-        mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
-        return NULL;
-    }
-    hint_weights(c, idx, B, slot_span, V, rng, w);
-    mrg_tensor *wt = mrg_tensor_from_f32(m->dev, MRG_SHAPE(B * c->slot, V), w);
-    free(w);
-    mrg_tensor *hints = mrg_reshape(mrg_matmul(wt, m->tok_emb, false, false),
-                                    MRG_SHAPE(B, c->slot, m->cfg.dim)); /* (B, slot, D) */
-    mrg_tensor *emb = mrg_llama_embed(m, ids);                         /* (B, T, D) */
-    mrg_tensor *parts[3] = {mrg_slice(emb, 1, 0, at), hints,
-                            mrg_slice(emb, 1, at + c->slot, T - at - c->slot)};
-    return mrg_concat(parts, 3, 1);
-}
-
-/* One update on sequences idx[0..B). */
+/* One update on sequences idx[0..B); *con gets the contrastive term (0
+ * without one). */
 static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int np, const lm_corpus *c,
-                          const int *idx, int B, uint64_t *rng, int slot_span, float lr, float clip,
-                          float *loss, float *grad_norm) {
+                          const int *idx, int B, uint64_t *rng, const mrg_pretrain_opts *o, mrg_tensor *codes, float lr,
+                          float *loss, float *con, float *grad_norm) {
     int32_t *in = NULL, *tg = NULL;
     int T = 0;
     mrg_status st = batch_tokens(c, idx, B, rng, &in, &tg, &T);
@@ -245,8 +207,8 @@ static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int
     mrg_tensor *ids = mrg_tensor_from_i32(dev, MRG_SHAPE(B, T), in);
     mrg_tensor *tgt = mrg_tensor_from_i32(dev, MRG_SHAPE(B * T), tg);
     mrg_tensor *x = NULL;
-    if (ids && c->slot > 0 && slot_span != 1)
-        x = span_inputs(m, c, idx, B, T, slot_span, rng, ids);
+    if (ids && c->slot > 0 && (o->slot_hint != MRG_SLOT_SPANS || o->slot_span != 1))
+        x = slot_hint_inputs(m, c, idx, B, T, o, codes, rng, ids);
     else if (ids)
         x = mrg_llama_embed(m, ids);
     free(in);
@@ -254,7 +216,12 @@ static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int
     mrg_tensor *logits = x ? mrg_llama_forward(m, x, NULL, NULL, false) : NULL; /* (B, T, V) */
     mrg_tensor *flat = logits ? mrg_reshape(logits, MRG_SHAPE(B * T, m->cfg.vocab_size)) : NULL;
     mrg_tensor *l = flat && tgt ? mrg_cross_entropy(flat, tgt, IGNORE) : NULL;
-    return train_update(dev, l, "pretrain", params, np, opt, lr, clip, loss, grad_norm);
+    *con = 0;
+    if (l && codes && o->con_weight > 0) {
+        mrg_tensor *lc = slot_code_contrastive(m, c, idx, B, codes, o->temperature);
+        l = lc && mrg_tensor_item(lc, con) == MRG_OK ? mrg_add(l, mrg_scale(lc, o->con_weight)) : NULL;
+    }
+    return train_update(dev, l, "pretrain", params, np, opt, lr, o->clip_norm, loss, grad_norm);
 }
 
 mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llama_config *lm,
@@ -279,7 +246,9 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     corpus.report = calloc((size_t)n, sizeof *corpus.report);
     corpus.report_len = calloc((size_t)n, sizeof *corpus.report_len);
     int *perm = calloc((size_t)n, sizeof *perm);
-    mrg_tensor *params[MAX_LM_PARAMS];
+    mrg_tensor *params[MAX_LM_PARAMS + 1], *codes = NULL;
+    mrg_params code_list; /* owns the finding codes; they are not saved */
+    mrg_params_init(&code_list);
     if (!corpus.report || !corpus.report_len || !perm) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto end; }
     if (o.tokenizer) {
         st = mrg_copy_file(o.tokenizer, tok_path);
@@ -318,6 +287,16 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     int np = mrg_llama_params(m, params, MAX_LM_PARAMS);
     if (np > MAX_LM_PARAMS) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: too many parameters"); goto end; }
     if ((st = init_weights(params, np, o.seed))) goto end;
+    if (o.slot_hint == MRG_SLOT_FINDINGS && corpus.slot > 0) {
+        /* one learned vector per finding and state, at the scale of a token */
+        mrg_nn_ctx ctx = mrg_nn_ctx_make(dev, &code_list, o.seed ^ 0xc0de5ull, true);
+        int64_t shape[2] = {3 * MRG_N_FINDINGS, cfg.dim};
+        if (!(codes = mrg_nn_param(&ctx, "slot_codes", MRG_F32, 2, shape, MRG_NN_NORMAL, 0.02f))) {
+            st = MRG_ERR_OOM;
+            goto end;
+        }
+        params[np++] = codes;
+    }
     if ((st = train_adamw(params, np, o.lr, o.weight_decay, &opt))) goto end;
     int B = o.batch_size < n ? o.batch_size : n;
     if (B > 4096) B = 4096; /* idx below */
@@ -333,20 +312,20 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         /* the next B sequences of the epoch's permutation, reshuffling at its end */
         int k = 0;
         while (k < B) {
-            if (pos >= n) { shuffle(perm, n, &rng); pos = 0; epoch++; }
+            if (pos >= n) { lm_shuffle(perm, n, &rng); pos = 0; epoch++; }
             idx[k++] = perm[pos++];
             if (pos >= n && k > 0 && n >= B) break; /* epochs end on a short batch */
         }
         mrg_step_stats s = {0};
         s.lr = mrg_lr_at(&sched, step);
-        if ((st = lm_step(m, opt, params, np, &corpus, idx, k, &hint_rng, o.slot_span, s.lr, o.clip_norm,
-                          &s.loss, &s.grad_norm))) goto end;
+        if ((st = lm_step(m, opt, params, np, &corpus, idx, k, &hint_rng, &o, codes, s.lr,
+                          &s.loss, &s.con, &s.grad_norm))) goto end;
         if (!isfinite(s.loss)) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: loss %g at step %lld", s.loss, (long long)step); goto end; }
         if (step == 0 && first_loss) *first_loss = s.loss;
         if (final_loss) *final_loss = s.loss;
         s.step = step + 1;
         s.epoch = epoch;
-        s.lm = s.loss;
+        s.lm = s.loss - o.con_weight * s.con;
         s.samples = k;
         mrg_progress_step(prog, &s);
     }
@@ -360,6 +339,7 @@ end:
     mrg_progress_free(prog);
     mrg_adamw_free(opt);
     mrg_llama_free(m);
+    mrg_params_free(&code_list);
     mrg_tokenizer_free(tok);
     corpus_free(&corpus, n);
     free(perm);

@@ -238,6 +238,8 @@ void mrg_train_run_result_free(mrg_train_run_result *r);
 
 /* ---- LM pretraining (lib/train/pretrain_lm.c) --------------------------- */
 
+typedef enum mrg_slot_hint { MRG_SLOT_FINDINGS = 0, MRG_SLOT_SENTENCES, MRG_SLOT_SPANS } mrg_slot_hint;
+
 typedef struct mrg_pretrain_opts {
     const char *tokenizer; /* a .model; NULL: train one on the texts */
     int vocab_size;        /* for a trained (BPE) tokenizer (default 1024) */
@@ -255,22 +257,42 @@ typedef struct mrg_pretrain_opts {
      * tokenizer learns their pieces. NULL: no context. */
     const char *context_before, *context_after;
     /* Positions of the image prefix between the two contexts (the report
-     * generator's Kc + Kt); 0: none. Each sequence then carries that many of
-     * its own report's tokens there, drawn at random every time it is used,
-     * in random order: the LM learns to read what sits between <Img> and
-     * </Img>, so that when it is frozen the visual prefix can steer it (an LM
-     * that never saw anything informative there ignores the prefix, and the
-     * image encoders get almost no gradient through it). The loss covers
-     * the report and EOS only whenever there is a context. */
+     * generator's Kc + Kt); 0: none. Each sequence then carries hints made
+     * from its own report there (see slot_hint): the LM learns to read what
+     * sits between <Img> and </Img>, so that when it is frozen the visual
+     * prefix can steer it (an LM that never saw anything informative there
+     * ignores the prefix, and the image encoders get almost no gradient
+     * through it). The loss covers the report and EOS only whenever there
+     * is a context. */
     int slot_tokens;
-    /* Each slot position then holds the mean embedding of a random
-     * contiguous span of the report, 1..slot_span tokens long (0: up to the
-     * whole report, -1: always the whole report), drawn anew each time;
-     * 1: one token, as above (default 8). A projected visual prefix is a
-     * blend, not a token: an LM that only ever saw exact tokens there reads
-     * it poorly. Spans, unlike random bags of tokens, keep a phrase's words
-     * together ("left pleural effusion"). */
-    int slot_span;
+    /* What each slot position holds (drawn anew every time a sequence is
+     * used when random).
+     * MRG_SLOT_FINDINGS (default): the mean of F learned vectors, one per
+     * finding and state (positive / negative / absent, as the finding
+     * labeler reads the report), the same in every slot position; the
+     * vectors are trained with the LM and dropped afterwards. The LM learns
+     * to write a report (wording from its own prior) for given findings;
+     * the report generator's prefix then has to carry only the findings,
+     * which its visual features hold linearly, and all its slot positions
+     * may start alike (as its queries do). With con_weight > 0 the vectors
+     * also learn to sit where the generator's contrastive loss will pull
+     * its prefix (see con_weight).
+     * MRG_SLOT_SENTENCES: the mean token embedding of one whole sentence of
+     * the report (pieces ending in . ! ?), sentences in a random order,
+     * cycling through fresh orders until the slot is full: richer (wording
+     * too), but the generator must learn to put different statements in
+     * different positions.
+     * MRG_SLOT_SPANS: the mean token embedding of a random contiguous span
+     * of 1..slot_span tokens (0: up to the whole report, -1: always the
+     * whole report; 1: one random token of the report per position). */
+    mrg_slot_hint slot_hint;
+    int slot_span; /* for MRG_SLOT_SPANS (default 8) */
+    /* Finding hints only: loss = LM + con_weight · InfoNCE(normalized mean
+     * of the sequence's codes, normalized mean input embedding of its
+     * report; temperature), the report generator's contrastive term with
+     * the codes in place of its prefix (default 0: none; `mrg pretrain-lm`
+     * uses the config's con_weight / lm_weight and temperature). */
+    float con_weight, temperature;
 } mrg_pretrain_opts;
 
 mrg_pretrain_opts mrg_pretrain_defaults(void);
