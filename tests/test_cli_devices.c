@@ -1,6 +1,7 @@
 /* The `mrg` command's device handling: `mrg info` lists the backends, an
  * unknown device name or a machine without OpenCL gives a clear message and
- * exit code 2, and toy-train runs end to end on every device. */
+ * exit code 2, and toy-train runs end to end on every device; bad options
+ * exit 2 with a message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,17 @@ int main(void) {
 
     snprintf(cmd, sizeof cmd, "%s no-such-command 2>&1", bin);
     CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
+
+    /* pretrain-lm refuses an unknown hint kind or a missing config before
+     * reading any data */
+    snprintf(cmd, sizeof cmd, "%s pretrain-lm --data /nonexistent --out /nonexistent --slot-hints words 2>&1",
+             bin);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
+    CHECK(strstr(out, "--slot-hints must be findings, sentences or spans") != NULL);
+    snprintf(cmd, sizeof cmd, "%s pretrain-lm --data /nonexistent --out /nonexistent --config /nonexistent.json 2>&1",
+             bin);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
+    CHECK(strstr(out, "/nonexistent.json") != NULL);
 
     /* the quick training example learns on every device */
     char devs[8][32];
