@@ -82,7 +82,7 @@ static void hint_weights(const lm_corpus *c, const int *idx, int B, mrg_slot_hin
 /* Input embeddings (B, T, D) of ids, the slot's rows replaced by hints;
  * codes (3F, D): the finding codes, for finding hints. */
 mrg_tensor *slot_hint_inputs(mrg_llama *m, const lm_corpus *c, const int *idx, int B, int T,
-                               const mrg_pretrain_opts *o, mrg_tensor *codes, uint64_t *rng, mrg_tensor *ids) {
+                             const mrg_pretrain_opts *o, mrg_tensor *codes, uint64_t *rng, mrg_tensor *ids) {
     bool findings = o->slot_hint == MRG_SLOT_FINDINGS;
     int V = findings ? 3 * MRG_N_FINDINGS : m->cfg.vocab_size, at = 1 + c->n_before;
     float *w = malloc(sizeof(float) * (size_t)B * c->slot * V);
@@ -112,7 +112,7 @@ mrg_tensor *slot_hint_inputs(mrg_llama *m, const lm_corpus *c, const int *idx, i
  * settle where the generator's own contrastive term will pull its prefix,
  * so that its two losses agree instead of pulling the prefix apart. */
 mrg_tensor *slot_code_contrastive(mrg_llama *m, const lm_corpus *c, const int *idx, int B, mrg_tensor *codes,
-                                    float temperature) {
+                                  float temperature) {
     int V = m->cfg.vocab_size, F = MRG_N_FINDINGS;
     float *wc = calloc((size_t)B * 3 * F, sizeof(float)), *wt = calloc((size_t)B * V, sizeof(float));
     int32_t *lab = malloc(sizeof(int32_t) * (size_t)B);
