@@ -25,8 +25,8 @@
 #include "mrg/phantom.h"
 #include "scores_json.h"
 
-#define DEMO_LM_STEPS 450
-#define DEMO_VIT_EPOCHS 10
+#define DEMO_LM_STEPS 400
+#define DEMO_VIT_EPOCHS 16
 #define DEMO_EPOCHS 4
 /* the generator's peak rate over the demo's short schedule: 1e-3 reached a
  * higher test finding F1 than the preset's 5e-4 after 3 epochs (phantoms,
