@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "models/model_internal.h"
+#include "mrg/nn.h"
 #include "mrg/ops.h"
 
 /* q (n, Dv) or (1, n, Dv) broadcast over the batch → (B, n, Dv); the
@@ -142,11 +143,9 @@ static mrg_tensor *con_loss(mrg_model *m, const mrg_batch *b, mrg_tensor *P) {
     int32_t eos = mrg_tokenizer_eos(m->tok) >= 0 ? mrg_tokenizer_eos(m->tok) : m->cfg.lm.eos_id;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * T));
     float *w = malloc(sizeof(float) * (size_t)(B * T));
-    int32_t *lab = malloc(sizeof(int32_t) * (size_t)B);
-    if (!ids || !w || !lab) {
+    if (!ids || !w) {
         free(ids);
         free(w);
-        free(lab);
         mrg_error(MRG_ERR_OOM, "contrastive loss");
         return NULL;
     }
@@ -160,21 +159,14 @@ static mrg_tensor *con_loss(mrg_model *m, const mrg_batch *b, mrg_tensor *P) {
             n += word;
         }
         for (int64_t j = 0; j < T; j++) w[i * T + j] /= (float)(n > 0 ? n : 1); /* masked mean */
-        lab[i] = (int32_t)i;
     }
     mrg_tensor *emb = mrg_llama_embed(m->lm, mrg_tensor_from_i32(m->dev, MRG_SHAPE(B, T), ids));
     mrg_tensor *wt = mrg_tensor_from_f32(m->dev, MRG_SHAPE(B, T, 1), w);
-    mrg_tensor *labels = mrg_tensor_from_i32(m->dev, MRG_SHAPE(B), lab);
     free(ids);
     free(w);
-    free(lab);
-    mrg_tensor *z_txt = mrg_l2_normalize(mrg_sum(mrg_mul(emb, wt), 1, false), 1e-12f); /* (B, D) */
-    mrg_tensor *z_img = mrg_l2_normalize(mrg_mean(P, 1, false), 1e-12f);               /* (B, D) */
-    mrg_tensor *logits = mrg_scale(mrg_matmul(z_img, z_txt, false, true),
-                                   1.0f / m->cfg.temperature); /* (B, B): image i vs text j */
-    mrg_tensor *l_i2t = mrg_cross_entropy(logits, labels, -1);
-    mrg_tensor *l_t2i = mrg_cross_entropy(mrg_transpose(logits, 0, 1), labels, -1);
-    return mrg_scale(mrg_add(l_i2t, l_t2i), 0.5f);
+    mrg_tensor *txt = mrg_sum(mrg_mul(emb, wt), 1, false); /* (B, D) */
+    mrg_tensor *img = mrg_mean(P, 1, false);               /* (B, D) */
+    return mrg_nn_info_nce(img, txt, m->cfg.temperature);  /* image i vs text j */
 }
 
 mrg_status mrg_model_loss(mrg_model *m, const mrg_batch *b, mrg_loss_parts *out) {

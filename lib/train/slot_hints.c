@@ -35,12 +35,15 @@ static void sentence_hints(const lm_corpus *c, const int32_t *r, int k, uint64_t
     }
 }
 
-/* Row j of w (slot, 3F), every j: 1/F at code 3f + state of each finding f,
- * so that every slot position holds the mean of the F codes. */
+/* row (3F, zeroed): 1/F at code 3f + state of each finding f, so that
+ * row @ codes is the mean of the F codes of these labels */
+static void code_weights(const mrg_finding_label *label, float *row) {
+    for (int f = 0; f < MRG_N_FINDINGS; f++) row[3 * f + (int)label[f]] = 1.0f / MRG_N_FINDINGS;
+}
+
+/* Row j of w (slot, 3F), every j: the mean of the codes of the labels. */
 static void finding_hints(const lm_corpus *c, const mrg_finding_label *label, float *w) {
-    for (int j = 0; j < c->slot; j++)
-        for (int f = 0; f < MRG_N_FINDINGS; f++)
-            w[(size_t)j * 3 * MRG_N_FINDINGS + 3 * f + (int)label[f]] = 1.0f / MRG_N_FINDINGS;
+    for (int j = 0; j < c->slot; j++) code_weights(label, w + (size_t)j * 3 * MRG_N_FINDINGS);
 }
 
 /* Slot hints of sequences idx[0..B): row b·slot + j of w (B·slot, width)
@@ -115,31 +118,23 @@ mrg_tensor *slot_code_contrastive(mrg_llama *m, const lm_corpus *c, const int *i
                                   float temperature) {
     int V = m->cfg.vocab_size, F = MRG_N_FINDINGS;
     float *wc = calloc((size_t)B * 3 * F, sizeof(float)), *wt = calloc((size_t)B * V, sizeof(float));
-    int32_t *lab = malloc(sizeof(int32_t) * (size_t)B);
     mrg_tensor *loss = NULL;
-    if (wc && wt && lab) {
+    if (wc && wt) {
         for (int b = 0; b < B; b++) {
-            const mrg_finding_label *l = c->labels + (size_t)idx[b] * F;
-            for (int f = 0; f < F; f++) wc[(size_t)b * 3 * F + 3 * f + (int)l[f]] = 1.0f / (float)F;
+            code_weights(c->labels + (size_t)idx[b] * F, wc + (size_t)b * 3 * F);
             int k = c->report_len[idx[b]];
             for (int j = 0; j < k; j++) wt[(size_t)b * V + c->report[idx[b]][j]] += 1.0f / (float)k;
             if (k == 0) wt[(size_t)b * V + c->eos] = 1.0f; /* an empty report: EOS */
-            lab[b] = b;
         }
-        mrg_tensor *z_code = mrg_l2_normalize(
-            mrg_matmul(mrg_tensor_from_f32(m->dev, MRG_SHAPE(B, 3 * F), wc), codes, false, false), 1e-12f);
-        mrg_tensor *z_txt = mrg_l2_normalize(
-            mrg_matmul(mrg_tensor_from_f32(m->dev, MRG_SHAPE(B, V), wt), m->tok_emb, false, false), 1e-12f);
-        mrg_tensor *labels = mrg_tensor_from_i32(m->dev, MRG_SHAPE(B), lab);
-        mrg_tensor *logits = mrg_scale(mrg_matmul(z_code, z_txt, false, true), 1.0f / temperature); /* (B, B) */
-        loss = mrg_scale(mrg_add(mrg_cross_entropy(logits, labels, -1),
-                                 mrg_cross_entropy(mrg_transpose(logits, 0, 1), labels, -1)),
-                         0.5f);
+        mrg_tensor *code_mean = mrg_matmul(mrg_tensor_from_f32(m->dev, MRG_SHAPE(B, 3 * F), wc), codes, false,
+                                           false);                                      /* (B, D) */
+        mrg_tensor *text_mean = mrg_matmul(mrg_tensor_from_f32(m->dev, MRG_SHAPE(B, V), wt), m->tok_emb, false,
+                                           false);                                      /* (B, D) */
+        loss = mrg_nn_info_nce(code_mean, text_mean, temperature);
     } else {
         mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
     }
     free(wc);
     free(wt);
-    free(lab);
     return loss;
 }

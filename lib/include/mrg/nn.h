@@ -203,6 +203,14 @@ mrg_status mrg_nn_cross_block_init(mrg_nn_cross_block *b, mrg_nn_ctx *ctx, const
 mrg_tensor *mrg_nn_cross_block_forward(const mrg_nn_cross_block *b, mrg_tensor *x,
                                        mrg_tensor *context, mrg_tensor *key_mask);
 
+/* ---- losses ------------------------------------------------------------- */
+
+/* Symmetric InfoNCE of paired rows: za, zb (B, D), each row L2-normalized
+ * here; logits za·zbᵀ / temperature (B, B), row i's positive is column i;
+ * the mean of the two directions' cross-entropies (scalar). The report
+ * generator's contrastive loss and pretrain-lm's finding-code term. */
+mrg_tensor *mrg_nn_info_nce(mrg_tensor *za, mrg_tensor *zb, float temperature);
+
 #ifdef __cplusplus
 }
 #endif
