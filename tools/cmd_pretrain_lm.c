@@ -103,10 +103,7 @@ int cmd_pretrain_lm(int argc, char **argv) {
         o.slot_hint = (mrg_slot_hint)k; /* the enum's order */
     }
     mrg_model_config cfg;
-    if (mrg_model_preset(preset, &cfg) || (config && mrg_model_config_apply_file(&cfg, config))) {
-        fprintf(stderr, "mrg pretrain-lm: %s\n", mrg_last_error());
-        return 2;
-    }
+    if (opts_model_config("pretrain-lm", preset, config, &cfg)) return 2;
     o.max_tokens = cfg.max_report_tokens;
     o.bar = isatty(2);
     o.jsonl_stdout = !isatty(1) || !o.bar;

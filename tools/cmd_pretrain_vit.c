@@ -61,10 +61,7 @@ int cmd_pretrain_vit(int argc, char **argv) {
         return 2;
     }
     mrg_model_config cfg;
-    if (mrg_model_preset(preset, &cfg) || (config && mrg_model_config_apply_file(&cfg, config))) {
-        fprintf(stderr, "mrg pretrain-vit: %s\n", mrg_last_error());
-        return 2;
-    }
+    if (opts_model_config("pretrain-vit", preset, config, &cfg)) return 2;
     o.n_views = cfg.n_views;
     o.bar = isatty(2);
     o.jsonl_stdout = !isatty(1) || !o.bar;

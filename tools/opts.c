@@ -72,3 +72,11 @@ int opts_parse(const char *cmd, int argc, char **argv, const opt_spec *specs, in
     }
     return 0;
 }
+
+int opts_model_config(const char *cmd, const char *preset, const char *config, mrg_model_config *cfg) {
+    if (mrg_model_preset(preset, cfg) || (config && mrg_model_config_apply_file(cfg, config))) {
+        fprintf(stderr, "mrg %s: %s\n", cmd, mrg_last_error());
+        return 2;
+    }
+    return 0;
+}

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mrg/model.h"
+
 typedef enum opt_kind {
     OPT_STR,   /* const char **: the argument itself */
     OPT_INT,   /* int *: a whole decimal number */
@@ -28,5 +30,9 @@ typedef struct opt_spec {
  * understood, 1 for -h/--help (nothing else parsed after it), or 2 after
  * printing "mrg <cmd>: ..." on stderr. */
 int opts_parse(const char *cmd, int argc, char **argv, const opt_spec *specs, int n);
+
+/* cfg = the preset, then the JSON file config (NULL: none) applied to it.
+ * 0, or 2 after printing "mrg CMD: <error>". */
+int opts_model_config(const char *cmd, const char *preset, const char *config, mrg_model_config *cfg);
 
 #endif
