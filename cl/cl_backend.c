@@ -1,6 +1,6 @@
 /* The OpenCL backend: device selection, context, queue, memory and the
- * vtable. Kernel families live in cl_elementwise.c, cl_gemm.c, cl_norm.c,
- * cl_lookup.c and cl_train.c. */
+ * vtable. Each op family's host code lives in cl_<family>.c (the table at
+ * the top of lib/core/backend.h lists them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +55,16 @@ mrg_status mrg_cl_scratch(mrg_cl_ctx *c, size_t bytes, cl_mem *out) {
         c->scratch_bytes = bytes;
     }
     *out = c->scratch;
+    return MRG_OK;
+}
+
+/* ---- argument checks shared by the kernel files ------------------------- */
+
+mrg_status mrg_cl_check_f32(const char *op, int n, const mrg_ptr *ps) {
+    for (int i = 0; i < n; i++)
+        if (ps[i].buf && ps[i].dt != MRG_F32)
+            return mrg_error(MRG_ERR_UNSUPPORTED, "opencl: %s: operand %d is %s, not f32", op, i,
+                             mrg_dtype_name(ps[i].dt));
     return MRG_OK;
 }
 

@@ -122,7 +122,7 @@ static mrg_status build_once(mrg_cl_ctx *c, const char *src) {
 }
 
 /* The local size the host launches kernel `id` with (cl_backend.c,
- * cl_gemm.c, cl_train.c). */
+ * cl_matmul.c, cl_cross_entropy.c, cl_optim.c). */
 static size_t launch_wg(const mrg_cl_tuning *t, int id) {
     switch (id) {
     case MRG_CLK_gemm_tiled:

@@ -192,14 +192,14 @@ static void blas_version(char *out, size_t n) {
 
 /* OpenMP threads: OMP_NUM_THREADS when set, else one per available core
  * (omp_get_max_threads() already defaults to that). OpenBLAS runs
- * single-threaded unless OPENBLAS_NUM_THREADS says otherwise: cpu_gemm.c
+ * single-threaded unless OPENBLAS_NUM_THREADS says otherwise: cpu_matmul.c
  * splits each GEMM over the OpenMP threads itself. */
 mrg_status mrg_cpu_backend_init(mrg_device *dev) {
     cpu_ctx *c = calloc(1, sizeof *c);
     if (!c) return mrg_error(MRG_ERR_OOM, "cpu: out of host memory");
     c->threads = omp_get_max_threads();
     if (c->threads < 1) c->threads = 1;
-    /* one thread pool: GEMMs are split over the OpenMP threads (cpu_gemm.c) */
+    /* one thread pool: GEMMs are split over the OpenMP threads (cpu_matmul.c) */
     if (openblas_get_parallel() != 0 && !getenv("OPENBLAS_NUM_THREADS"))
         openblas_set_num_threads(1);
     dev->be = &cpu_backend;
