@@ -84,6 +84,12 @@ int mrg_cl_enumerate(mrg_cl_devref *out, int max, int *default_index);
 
 /* ---- program (cl_program.c) ------------------------------------------- */
 
+/* Every .cl file of cl/kernels/ as a string, generated at build time by
+ * cl/embed_kernels.cmake: names (file names without .cl) and sources. */
+extern const char *const mrg_cl_kernel_names[];
+extern const char *const mrg_cl_kernel_sources[];
+extern const int mrg_cl_kernel_count;
+
 /* Chooses the tuning for the device, builds one program from every embedded
  * kernel source with the -D options and creates every kernel. The error
  * message carries the build log on failure. */

@@ -11,10 +11,6 @@
 
 #include "cl/cl.h"
 
-extern const char *const mrg_cl_kernel_names[];
-extern const char *const mrg_cl_kernel_sources[];
-extern const int mrg_cl_kernel_count;
-
 static const char *const kernel_names[MRG_CLK_COUNT] = {
 #define MRG_CL_NAME(name) #name,
     MRG_CL_KERNEL_LIST(MRG_CL_NAME)

@@ -9,20 +9,10 @@
 
 /* ---- argument checks shared by the kernels ------------------------------ */
 
-static const char *dt_name(mrg_dtype dt) {
-    switch (dt) {
-    case MRG_F32: return "f32";
-    case MRG_BF16: return "bf16";
-    case MRG_F16: return "f16";
-    case MRG_I32: return "i32";
-    }
-    return "?";
-}
-
 static mrg_status check_dtype(const char *kernel, const char *name, mrg_ptr p, unsigned dtypes) {
     if ((unsigned)p.dt > MRG_I32 || !(dtypes & CPU_DT(p.dt)))
         return mrg_error(MRG_ERR_UNSUPPORTED, "cpu %s: %s has unsupported dtype %s", kernel,
-                         name, dt_name(p.dt));
+                         name, mrg_dtype_name(p.dt));
     return MRG_OK;
 }
 

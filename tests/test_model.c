@@ -11,11 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "models/model_internal.h"
 #include "mrg/autograd.h"
 #include "mrg/model.h"
 #include "mrg/optim.h"
-#include "mrg/trainer.h"
 #include "testutil.h"
 
 #define RTOL 1e-4

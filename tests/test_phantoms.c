@@ -15,8 +15,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/files.h"
 #include "mrg/phantom.h"
-#include "mrg/trainer.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */

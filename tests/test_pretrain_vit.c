@@ -10,9 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "mrg/model.h"
 #include "mrg/phantom.h"
-#include "mrg/trainer.h"
+#include "mrg/pretrain.h"
 #include "mrg/vit.h"
 #include "testutil.h"
 

@@ -13,12 +13,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/files.h"
+#include "mrg/checkpoint.h"
 #include "mrg/dataset.h"
+#include "mrg/evaluate.h"
 #include "mrg/generate.h"
 #include "mrg/image.h"
 #include "mrg/model.h"
+#include "mrg/pretrain.h"
+#include "mrg/schedule.h"
 #include "mrg/spm_train.h"
-#include "mrg/trainer.h"
+#include "mrg/train_run.h"
 #include "testutil.h"
 
 #define MAX_DEV 8

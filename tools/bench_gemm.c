@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "commands.h"
 #include "core/backend.h"
 #include "mrg/mrg.h"
@@ -87,12 +87,12 @@ static mrg_status time_it(bench_case *bc, int which, int repeat, double *sec) {
     for (int r = -1; r < repeat && st == MRG_OK; r++) {
         if (r == 0) {
             st = mrg_device_sync(bc->dev);
-            *sec = now_s();
+            *sec = mrg_now_s();
         }
         if (st == MRG_OK) st = which == 2 ? run_raw(bc) : run_backend(bc, which == 1);
     }
     if (st == MRG_OK) st = mrg_device_sync(bc->dev);
-    *sec = (now_s() - *sec) / repeat;
+    *sec = (mrg_now_s() - *sec) / repeat;
     return st;
 }
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "commands.h"
 #include "mrg/llama.h"
 #include "mrg/mrg.h"
@@ -105,9 +105,9 @@ int bench_lm(int argc, char **argv) {
     int32_t *ids = NULL;
     float *logits = NULL;
     long rss_before = proc_status_kib("VmRSS");
-    double t_load = now_s();
+    double t_load = mrg_now_s();
     mrg_llama *m = mrg_llama_load(model_path, dev, &(mrg_llama_load_opts){.weight_dtype = dtype});
-    t_load = now_s() - t_load;
+    t_load = mrg_now_s() - t_load;
     if (!m) goto fail;
     const mrg_llama_config *c = &m->cfg;
     if (P >= c->max_seq) P = c->max_seq - 1;
@@ -128,11 +128,11 @@ int bench_lm(int argc, char **argv) {
         goto fail;
     double best_p = 1e30, best_d = 1e30;
     for (int r = 0; r < repeat; r++) {
-        double t0 = now_s();
+        double t0 = mrg_now_s();
         if (prefill(m, kv, ids, P, logits) != MRG_OK) goto fail;
-        double t1 = now_s();
+        double t1 = mrg_now_s();
         if (decode(m, kv, G, logits) != MRG_OK) goto fail;
-        double t2 = now_s();
+        double t2 = mrg_now_s();
         if (t1 - t0 < best_p) best_p = t1 - t0;
         if (t2 - t1 < best_d) best_d = t2 - t1;
     }

@@ -15,7 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "commands.h"
 #include "mrg/generate.h"
 #include "mrg/mrg.h"
@@ -254,10 +254,10 @@ static mrg_status run(mrg_model *m, const bench_args *a, bench_result *r) {
     mrg_trainer *tr = st == MRG_OK ? mrg_trainer_create(m, &to) : NULL;
     if (st == MRG_OK && !tr) st = MRG_ERR_OOM;
     if (st == MRG_OK) {
-        double t0 = now_s();
+        double t0 = mrg_now_s();
         st = mrg_trainer_step(tr, &b, &r->stats);
         if (st == MRG_OK) st = mrg_device_sync(dev);
-        r->t_step = now_s() - t0;
+        r->t_step = mrg_now_s() - t0;
         r->rss_step = rss_kib();
         r->peak_step = peak_kib();
     }
@@ -279,13 +279,13 @@ static mrg_status run(mrg_model *m, const bench_args *a, bench_result *r) {
     if (st == MRG_OK) st = mrg_gen_opts_check(&r->g);
     if (st == MRG_OK) {
         bool prev = mrg_grad_set_enabled(dev, false);
-        double t0 = now_s();
+        double t0 = mrg_now_s();
         mrg_tensor *x = NULL; /* (1, T0, D) */
         mrg_gen_stats gs = {0};
         st = mrg_generate_input(m, b.images, 1, &x);
         if (st == MRG_OK)
             st = mrg_generate_batch_from_embeddings(lm, x, &r->g, ids, &r->new_tokens, &gs);
-        r->t_gen = now_s() - t0;
+        r->t_gen = mrg_now_s() - t0;
         r->steps = gs.steps;
         mrg_step_reset(dev);
         mrg_grad_set_enabled(dev, prev);
@@ -401,9 +401,9 @@ int bench_step(int argc, char **argv) {
     }
     bench_result r = {0};
     r.rss_start = rss_kib();
-    double t0 = now_s();
+    double t0 = mrg_now_s();
     mrg_model *m = mrg_model_create(&cfg, dev, a.lm, a.vit, a.tokenizer);
-    r.t_load = now_s() - t0;
+    r.t_load = mrg_now_s() - t0;
     r.rss_load = rss_kib();
     r.peak_load = peak_kib();
     mrg_status st = m ? run(m, &a, &r) : MRG_ERR_IO;

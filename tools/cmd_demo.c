@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "commands.h"
 #include "demo_html.h"
 #include "mrg/dataset.h"
@@ -74,9 +74,9 @@ static int run_stage(const char *title, int (*cmd)(int, char **), const char *ar
     for (char *tok = strtok(buf, " "); tok && argc < 63; tok = strtok(NULL, " ")) argv[argc++] = tok;
     argv[argc] = NULL;
     fprintf(stderr, "\n== %s: mrg %s\n", title, args);
-    double t0 = now_s();
+    double t0 = mrg_now_s();
     int rc = cmd(argc, argv);
-    fprintf(stderr, "== %s: %s in %.1f s\n", title, rc ? "FAILED" : "done", now_s() - t0);
+    fprintf(stderr, "== %s: %s in %.1f s\n", title, rc ? "FAILED" : "done", mrg_now_s() - t0);
     return rc;
 }
 
@@ -173,7 +173,7 @@ int cmd_demo(int argc, char **argv) {
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
     if (!o.device) o.device = mrg_default_device_name();
-    double t_start = now_s();
+    double t_start = mrg_now_s();
     /* with --json, stdout carries only the final object */
     int saved_stdout = -1;
     if (o.json) {
@@ -272,14 +272,14 @@ int cmd_demo(int argc, char **argv) {
         cJSON *obj = cJSON_CreateObject();
         cJSON_AddItemToObject(obj, "model", scores_to_json(&ms, n));
         cJSON_AddItemToObject(obj, "baseline", scores_to_json(&bs, n));
-        cJSON_AddNumberToObject(obj, "seconds", now_s() - t_start);
+        cJSON_AddNumberToObject(obj, "seconds", mrg_now_s() - t_start);
         char *txt = cJSON_PrintUnformatted(obj);
         cJSON_Delete(obj);
         if (txt) printf("%s\n", txt);
         free(txt);
     } else {
         printf("\nheld-out test studies: %d (device %s, %.0f s in all)\n", n, o.device,
-               now_s() - t_start);
+               mrg_now_s() - t_start);
         print_comparison(&ms, &bs);
         printf("\nbaseline report: %s\nresults page: %s\n", baseline, html);
     }

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "commands.h"
 #include "mrg/dataset.h"
 #include "mrg/generate.h"
@@ -62,7 +62,7 @@ static mrg_model *load_model(const char *run, mrg_device *dev) {
 }
 
 static void progress(int done, int total, double t0) {
-    double el = now_s() - t0, rate = el > 0 ? done / el : 0;
+    double el = mrg_now_s() - t0, rate = el > 0 ? done / el : 0;
     int w = 30, fill = total > 0 ? (int)((long)w * done / total) : w;
     fprintf(stderr, "\r[");
     for (int i = 0; i < w; i++) fputc(i < fill ? '#' : ' ', stderr);
@@ -135,7 +135,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
     int total = mrg_dataset_size(ds), done = 0, rc = 0;
     if (limit > 0 && limit < total) total = limit;
     bool bar = isatty(2);
-    double t0 = now_s();
+    double t0 = mrg_now_s();
     if (bar) progress(0, total, t0);
     while (done < total) {
         mrg_batch b;
@@ -176,7 +176,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         rc = 1;
     }
     if (rc == 0)
-        fprintf(stderr, "mrg generate: %d reports in %.1f s written to %s\n", done, now_s() - t0,
+        fprintf(stderr, "mrg generate: %d reports in %.1f s written to %s\n", done, mrg_now_s() - t0,
                 out_path);
     mrg_dataset_free(ds);
     return rc;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "commands.h"
 #include "mrg/llama.h"
 #include "mrg/mrg.h"
@@ -233,7 +233,7 @@ int cmd_lm(int argc, char **argv) {
         emit_text(&out, text);
         free(text);
     }
-    double t0 = now_s(), t_prefill = 0;
+    double t0 = mrg_now_s(), t_prefill = 0;
     int generated = 0;
     int32_t next = 0;
     for (int i = 0; i < n_new; i++) {
@@ -243,7 +243,7 @@ int cmd_lm(int argc, char **argv) {
         mrg_tensor *lg = mrg_llama_forward_ids(m, in, NULL, kv, true); /* (1, V) */
         if (!lg || mrg_tensor_to_f32(lg, logits) != MRG_OK) goto fail;
         mrg_step_reset(dev);
-        if (i == 0) t_prefill = now_s() - t0;
+        if (i == 0) t_prefill = mrg_now_s() - t0;
         next = mrg_sampler_sample(sampler, logits);
         if (next < 0) goto fail;
         generated++;
@@ -257,7 +257,7 @@ int cmd_lm(int argc, char **argv) {
         }
         if (next == c->eos_id && !ignore_eos) break;
     }
-    double total = now_s() - t0;
+    double total = mrg_now_s() - t0;
     printf("\n");
     fflush(stdout);
     double decode = total - t_prefill;

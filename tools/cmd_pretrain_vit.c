@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "opts.h"
-#include "mrg/mrg.h"
 #include "mrg/model.h"
-#include "mrg/trainer.h"
+#include "mrg/mrg.h"
+#include "mrg/pretrain.h"
+#include "opts.h"
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,

@@ -9,7 +9,7 @@
 
 #include "commands.h"
 #include "mrg/mrg.h"
-#include "mrg/trainer.h"
+#include "mrg/train_run.h"
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,

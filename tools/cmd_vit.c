@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "core/files.h"
 #include "mrg/image.h"
 #include "mrg/mrg.h"
 #include "mrg/safetensors.h"
@@ -55,24 +56,19 @@ static mrg_status write_npy(const char *path, const float *data, int ndim, const
     int hlen = total - 10;
     while (h < hlen - 1) header[h++] = ' ';
     header[h++] = '\n';
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return mrg_error(MRG_ERR_IO, "cannot write %s", path);
+    mrg_atomic_file af;
+    mrg_status st = mrg_atomic_begin(&af, path, false);
+    if (st != MRG_OK) return st;
     unsigned char pre[10];
     memcpy(pre, "\x93NUMPY\x01\x00", 8);
     pre[8] = (unsigned char)(hlen & 0xFF);
     pre[9] = (unsigned char)(hlen >> 8);
-    /* x86/ARM hosts are little-endian, as '<f4' says */
-    bool ok = fwrite(pre, 1, 10, f) == 10 && fwrite(header, 1, (size_t)hlen, f) == (size_t)hlen &&
-              fwrite(data, sizeof(float), (size_t)n, f) == (size_t)n;
-    if (fclose(f) != 0) ok = false;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return mrg_error(MRG_ERR_IO, "cannot write %s", path);
-    }
-    return MRG_OK;
+    /* x86/ARM hosts are little-endian, as '<f4' says; a failed write sets
+     * the stream's error flag, which the commit reports */
+    fwrite(pre, 1, 10, af.f);
+    fwrite(header, 1, (size_t)hlen, af.f);
+    fwrite(data, sizeof(float), (size_t)n, af.f);
+    return mrg_atomic_commit(&af);
 }
 
 static mrg_status write_features(const char *path, mrg_tensor *feats, mrg_tensor *logits) {

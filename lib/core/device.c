@@ -4,9 +4,6 @@
 
 #include "core/internal.h"
 
-void mrg_tape_free(mrg_tape *tape); /* autograd.c */
-void mrg_arena_destroy(mrg_device *dev); /* arena.c */
-
 static bool parse_cl_index(const char *name, int *index) {
     if (!strcmp(name, "opencl") || !strcmp(name, "gpu")) {
         *index = -1;

@@ -15,6 +15,7 @@
 #include <stb_image.h>
 #include <stb_image_write.h>
 
+#include "core/files.h"
 #include "mrg/image.h"
 
 /* Image files larger than this are refused before decoding. */
@@ -271,61 +272,10 @@ mrg_status mrg_image_load_for_model(const char *path, int height, int width, con
 
 /* ---- PNG writing ----------------------------------------------------------- */
 
-typedef struct membuf {
-    unsigned char *p;
-    size_t n, cap;
-    bool oom;
-} membuf;
-
-static void membuf_write(void *ctx, void *data, int size) {
-    membuf *m = ctx;
-    if (m->oom || size <= 0) return;
-    if (m->n + (size_t)size > m->cap) {
-        size_t cap = m->cap ? m->cap : 4096;
-        while (cap < m->n + (size_t)size) cap *= 2;
-        unsigned char *p = realloc(m->p, cap);
-        if (!p) {
-            m->oom = true;
-            return;
-        }
-        m->p = p;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, data, (size_t)size);
-    m->n += (size_t)size;
-}
-
-static mrg_status write_atomic(const char *path, const void *data, size_t n) {
-    size_t tl = strlen(path) + 16;
-    char *tmp = malloc(tl);
-    if (!tmp) return mrg_error(MRG_ERR_OOM, "out of memory writing %s", path);
-    snprintf(tmp, tl, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        mrg_status st = mrg_error(MRG_ERR_IO, "cannot create a temporary file beside %s: %s", path,
-                                  strerror(errno));
-        free(tmp);
-        return st;
-    }
-    (void)fchmod(fd, 0644);
-    const unsigned char *p = data;
-    bool ok = true;
-    while (ok && n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        ok = k > 0;
-        if (ok) p += k, n -= (size_t)k;
-    }
-    int err = errno;
-    if (close(fd) != 0 && ok) ok = false, err = errno;
-    if (ok && rename(tmp, path) != 0) ok = false, err = errno;
-    mrg_status st = MRG_OK;
-    if (!ok) {
-        unlink(tmp);
-        st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(err));
-    }
-    free(tmp);
-    return st;
+/* stbi's output callback: appends to the atomic file (a failed write sets
+ * the stream's error flag, which the commit reports). */
+static void file_write(void *ctx, void *data, int size) {
+    if (size > 0) (void)fwrite(data, 1, (size_t)size, ctx);
 }
 
 mrg_status mrg_image_save_png(const char *path, const mrg_image *img) {
@@ -344,14 +294,16 @@ mrg_status mrg_image_save_png(const char *path, const mrg_image *img) {
             v = v != v ? 0.0f : v < 0 ? 0.0f : v > 1 ? 1.0f : v; /* NaN → 0 */
             pix[i * (size_t)c + (size_t)k] = (unsigned char)(v * 255.0f + 0.5f);
         }
-    membuf m = {0};
-    int ok = stbi_write_png_to_func(membuf_write, &m, w, h, c, pix, w * c);
+    mrg_atomic_file af;
+    mrg_status st = mrg_atomic_begin(&af, path, false);
+    if (st == MRG_OK) {
+        if (stbi_write_png_to_func(file_write, af.f, w, h, c, pix, w * c)) {
+            st = mrg_atomic_commit(&af);
+        } else {
+            mrg_atomic_abort(&af);
+            st = mrg_error(MRG_ERR_OOM, "cannot encode PNG %s", path);
+        }
+    }
     free(pix);
-    mrg_status st;
-    if (!ok || m.oom)
-        st = mrg_error(MRG_ERR_OOM, "cannot encode PNG %s", path);
-    else
-        st = write_atomic(path, m.p, m.n);
-    free(m.p);
     return st;
 }

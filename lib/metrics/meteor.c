@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "core/files.h"
 #include "metrics/meteor_internal.h"
 #include "mrg/metrics.h"
 
@@ -47,15 +47,6 @@ int32_t mv_java_hash(const char *s) {
     return (int32_t)h;
 }
 
-static bool is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-static bool is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* The meteor/ folder of an installed pycocoevalcap (jar + data/), or "". */
 static void find_pycocoevalcap(char *out, size_t cap) {
     static const char *const pats[] = {
@@ -84,7 +75,7 @@ static void find_pycocoevalcap(char *out, size_t cap) {
             for (size_t k = 0; k < g.gl_pathc && !out[0]; k++) {
                 char jar[4200];
                 snprintf(jar, sizeof jar, "%s/meteor-1.5.jar", g.gl_pathv[k]);
-                if (is_file(jar)) snprintf(out, cap, "%s", g.gl_pathv[k]);
+                if (mrg_is_file(jar)) snprintf(out, cap, "%s", g.gl_pathv[k]);
             }
             globfree(&g);
         }
@@ -118,11 +109,11 @@ mrg_meteor *mrg_meteor_open(const mrg_meteor_opts *opts) {
         path[0] = 0;
         if (data) {
             snprintf(path, sizeof path, "%s/paraphrase-en.gz", data);
-            if (!is_file(path) && is_file(data)) snprintf(path, sizeof path, "%s", data);
+            if (!mrg_is_file(path) && mrg_is_file(data)) snprintf(path, sizeof path, "%s", data);
         } else if (pyc[0]) {
             snprintf(path, sizeof path, "%s/data/paraphrase-en.gz", pyc);
         }
-        if (path[0] && is_file(path)) {
+        if (path[0] && mrg_is_file(path)) {
             snprintf(m->para_path, sizeof m->para_path, "%s", path);
             m->modules |= MRG_METEOR_PARAPHRASE;
         } else if (data) {
@@ -141,11 +132,11 @@ mrg_meteor *mrg_meteor_open(const mrg_meteor_opts *opts) {
         int r = -1;
         if (wn) {
             snprintf(path, sizeof path, "%s/english.synsets", wn);
-            if (is_file(path))
+            if (mrg_is_file(path))
                 r = mv_synonyms_load_dir(&m->syn, wn, why, sizeof why);
-            else if (is_file(wn))
+            else if (mrg_is_file(wn))
                 r = mv_synonyms_load_jar(&m->syn, wn, why, sizeof why);
-            else if (is_dir(wn))
+            else if (mrg_is_dir(wn))
                 r = mv_synonyms_load_wordnet(&m->syn, wn, why, sizeof why);
             else
                 snprintf(why, sizeof why, "%s does not exist", wn);
@@ -154,13 +145,13 @@ mrg_meteor *mrg_meteor_open(const mrg_meteor_opts *opts) {
             r = -1;
             if (data) {
                 snprintf(path, sizeof path, "%s/../meteor-1.5.jar", data);
-                if (is_file(path)) r = mv_synonyms_load_jar(&m->syn, path, why, sizeof why);
+                if (mrg_is_file(path)) r = mv_synonyms_load_jar(&m->syn, path, why, sizeof why);
             }
             if (r && pyc[0]) {
                 snprintf(path, sizeof path, "%s/meteor-1.5.jar", pyc);
                 r = mv_synonyms_load_jar(&m->syn, path, why, sizeof why);
             }
-            if (r && is_dir("/usr/share/wordnet"))
+            if (r && mrg_is_dir("/usr/share/wordnet"))
                 r = mv_synonyms_load_wordnet(&m->syn, "/usr/share/wordnet", why, sizeof why);
             if (r && !why[0])
                 snprintf(why, sizeof why,

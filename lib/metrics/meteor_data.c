@@ -2,11 +2,13 @@
  * english.exceptions, read from a directory or straight out of the
  * meteor-1.5.jar, or built from a WordNet 3.0 database) and the paraphrase
  * table paraphrase-en.gz, streamed and filtered to the corpus vocabulary. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "core/files.h"
 #include "metrics/meteor_internal.h"
 
 /* ---- zip (jar) members ------------------------------------------------- */
@@ -14,30 +16,18 @@
 static uint32_t rd16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 static uint32_t rd32(const unsigned char *p) { return rd16(p) | rd16(p + 2) << 16; }
 
-static unsigned char *read_file(const char *path, long *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
-            if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            } else {
-                buf[n] = 0;
-                *len = n;
-            }
-        }
-    }
-    fclose(f);
-    return buf;
+/* The whole file, or NULL: a missing resource is normal here, and the
+ * caller says which one it lacked. */
+static char *read_file(const char *path, size_t *len) {
+    char *text;
+    return mrg_read_file(path, SIZE_MAX, &text, len) == MRG_OK ? text : NULL;
 }
 
 char *mv_zip_read(const char *zip_path, const char *member, long *len) {
-    long n = 0;
-    unsigned char *z = read_file(zip_path, &n);
+    size_t size = 0;
+    unsigned char *z = (unsigned char *)read_file(zip_path, &size);
     if (!z) return NULL;
+    long n = (long)size;
     char *out = NULL;
     long e = n - 22;
     while (e >= 0 && e >= n - 65557 && rd32(z + e) != 0x06054b50u) e--;
@@ -232,11 +222,10 @@ oom:
 
 int mv_synonyms_load_dir(mv_synonyms *s, const char *dir, char *why, int why_len) {
     char path[4096];
-    long n1 = 0, n2 = 0;
     snprintf(path, sizeof path, "%s/english.synsets", dir);
-    char *syn = (char *)read_file(path, &n1);
+    char *syn = read_file(path, NULL);
     snprintf(path, sizeof path, "%s/english.exceptions", dir);
-    char *exc = (char *)read_file(path, &n2);
+    char *exc = read_file(path, NULL);
     int r = -1;
     if (!syn)
         snprintf(why, (size_t)why_len, "cannot read %s/english.synsets", dir);
@@ -273,9 +262,8 @@ int mv_synonyms_load_wordnet(mv_synonyms *s, const char *dir, char *why, int why
     char path[4096];
     int found = 0;
     for (int k = 0; k < 4; k++) {
-        long n = 0;
         snprintf(path, sizeof path, "%s/index.%s", dir, pos[k]);
-        char *txt = (char *)read_file(path, &n), *p = txt, *l;
+        char *txt = read_file(path, NULL), *p = txt, *l;
         if (!txt) continue;
         found++;
         while ((l = next_line(&p))) {
@@ -297,7 +285,7 @@ int mv_synonyms_load_wordnet(mv_synonyms *s, const char *dir, char *why, int why
         }
         free(txt);
         snprintf(path, sizeof path, "%s/%s.exc", dir, pos[k]);
-        txt = (char *)read_file(path, &n);
+        txt = read_file(path, NULL);
         p = txt;
         while (txt && (l = next_line(&p))) {
             char *form = strtok(l, " "), *base;

@@ -6,8 +6,6 @@
 
 #include "models/llama_internal.h"
 
-mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tensor *v);
-
 mrg_kv_cache *mrg_kv_cache_new(const mrg_llama *m, int64_t batch, int64_t max_len) {
     if (!m) {
         mrg_error(MRG_ERR_INVALID_ARG, "kv cache: no model");

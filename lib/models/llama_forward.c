@@ -11,8 +11,6 @@
 
 #include "models/llama_internal.h"
 
-mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tensor *v);
-
 /* (B, T, n, Dh) → (B, n, T, Dh). For T == 1 the layouts coincide and a
  * reshape (a view) is enough. */
 static mrg_tensor *to_heads(mrg_tensor *x) {

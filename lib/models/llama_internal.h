@@ -24,6 +24,10 @@ int llama_slots(mrg_llama *m, llama_slot *out, int max);
 llama_slot *llama_slots_alloc(mrg_llama *m, int *n);
 /* Points the classifier at the embedding table when tied. */
 void llama_finish(mrg_llama *m);
+/* Writes this layer's new keys and values k, v (B, Hkv, T, Dh) into the KV
+ * cache at position c->len (the caller advances len once every layer is
+ * written); llama_cache.c. */
+mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tensor *v);
 
 /* Chooses the in-memory dtype of a weight stored as `stored`. */
 static inline mrg_dtype llama_pick_dtype(const mrg_llama_load_opts *o, mrg_dtype stored) {

@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/files.h"
 #include "mrg/vit.h"
+
+/* The largest config.json read. */
+#define VIT_CONFIG_MAX ((size_t)16 << 20)
 
 mrg_vit_config mrg_vit_config_base16(void) {
     mrg_vit_config c = {.image_size = 224,
@@ -45,29 +49,6 @@ mrg_status mrg_vit_config_check(const mrg_vit_config *c) {
 }
 
 /* ---- JSON helpers -------------------------------------------------------- */
-
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mrg_error(MRG_ERR_IO, "cannot open %s", path);
-        return NULL;
-    }
-    char *buf = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n >= 0 && n < (1L << 24) && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
-            buf[n] = 0;
-        else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    if (!buf) mrg_error(MRG_ERR_IO, "cannot read %s (or it is larger than 16 MiB)", path);
-    return buf;
-}
 
 /* 1 found (into *out), 0 absent or null, -1 present but not an integer. */
 static int get_int(const cJSON *obj, const char *key, int *out) {
@@ -297,15 +278,16 @@ bad:
 }
 
 mrg_status mrg_vit_config_read(const char *path, const mrg_st_file *weights, mrg_vit_config *cfg) {
-    char *text = read_text(path);
-    if (!text) return MRG_ERR_IO;
+    char *text;
+    mrg_status st = mrg_read_file(path, VIT_CONFIG_MAX, &text, NULL);
+    if (st != MRG_OK) return st;
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return mrg_error(MRG_ERR_FORMAT, "%s: not a JSON object", path);
     }
-    mrg_status st = parse(root, weights, cfg);
+    st = parse(root, weights, cfg);
     cJSON_Delete(root);
     return st == MRG_OK ? MRG_OK : mrg_error_context(st, "%s", path);
 }
@@ -332,18 +314,13 @@ mrg_status mrg_vit_config_write(const mrg_vit_config *c, const char *path) {
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text) return mrg_error(MRG_ERR_OOM, "config.json");
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-        free(text);
-        return mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", path);
+    mrg_atomic_file af;
+    st = mrg_atomic_begin(&af, path, false);
+    if (st == MRG_OK) {
+        fputs(text, af.f);
+        fputc('\n', af.f);
+        st = mrg_atomic_commit(&af);
     }
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f && fclose(f) != 0) ok = false;
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return mrg_error(MRG_ERR_IO, "cannot write %s", path);
-    }
-    return MRG_OK;
+    return st;
 }

@@ -19,74 +19,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/files.h"
 #include "mrg/safetensors.h"
-#include "mrg/trainer.h"
-
-bool mrg_path_exists(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
-
-mrg_status mrg_mkdirs(const char *path) {
-    char buf[4096];
-    if (!path || !*path || strlen(path) >= sizeof buf)
-        return mrg_error(MRG_ERR_INVALID_ARG, "mkdir: bad path");
-    strcpy(buf, path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return mrg_error(MRG_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return mrg_error(MRG_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
-    return MRG_OK;
-}
-
-mrg_status mrg_mkdirs_parent(const char *path) {
-    char buf[4096];
-    if (!path || strlen(path) >= sizeof buf) return mrg_error(MRG_ERR_INVALID_ARG, "mkdir: bad path");
-    strcpy(buf, path);
-    char *slash = strrchr(buf, '/');
-    if (!slash || slash == buf) return MRG_OK; /* the current directory or / */
-    *slash = 0;
-    return mrg_mkdirs(buf);
-}
-
-static mrg_status fsync_path(const char *path, bool dir) {
-    int fd = open(path, dir ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-    if (fd < 0) return mrg_error(MRG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    int rc = fsync(fd);
-    close(fd);
-    /* some filesystems refuse fsync on directories; the data is synced anyway */
-    if (rc != 0 && !(dir && (errno == EINVAL || errno == EBADF)))
-        return mrg_error(MRG_ERR_IO, "cannot fsync %s: %s", path, strerror(errno));
-    return MRG_OK;
-}
-
-mrg_status mrg_rm_tree(const char *path) {
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return errno == ENOENT ? MRG_OK : mrg_error(MRG_ERR_IO, "cannot stat %s", path);
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        if (!d) return mrg_error(MRG_ERR_IO, "cannot open directory %s", path);
-        struct dirent *e;
-        mrg_status st = MRG_OK;
-        while ((e = readdir(d)) && st == MRG_OK) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char child[4096];
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            st = mrg_rm_tree(child);
-        }
-        closedir(d);
-        if (st) return st;
-        if (rmdir(path) != 0) return mrg_error(MRG_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
-    } else if (unlink(path) != 0) {
-        return mrg_error(MRG_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
-    }
-    return MRG_OK;
-}
+#include "mrg/checkpoint.h"
 
 /* parent directory and base name of path; trailing slashes are ignored
  * ("run/last/" is "run" + "last"). base points into a thread-local copy. */
@@ -159,10 +94,10 @@ mrg_status mrg_ckpt_commit(const char *tmp, const char *final_in) {
         char p[4096];
         snprintf(p, sizeof p, "%s/%s", tmp, e->d_name);
         struct stat sb;
-        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) st = fsync_path(p, false);
+        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) st = mrg_fsync_path(p, false);
     }
     closedir(d);
-    if (st || (st = fsync_path(tmp, true))) return st;
+    if (st || (st = mrg_fsync_path(tmp, true))) return st;
 
     char parent[4096], old[4200];
     const char *base;
@@ -183,45 +118,7 @@ mrg_status mrg_ckpt_commit(const char *tmp, const char *final_in) {
             return mrg_error(MRG_ERR_IO, "cannot rename %s to %s: %s", tmp, final_dir, strerror(errno));
         if ((st = mrg_rm_tree(old))) return st;
     }
-    return fsync_path(parent, true);
-}
-
-static mrg_status write_atomic(const char *path, const void *data, size_t len) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return mrg_error(MRG_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    bool ok = fwrite(data, 1, len, f) == len;
-    ok = fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return mrg_error(MRG_ERR_IO, "cannot write %s", path);
-    }
-    return MRG_OK;
-}
-
-mrg_status mrg_copy_file(const char *src, const char *dst) {
-    FILE *f = fopen(src, "rb");
-    if (!f) return mrg_error(MRG_ERR_NOT_FOUND, "cannot open %s: %s", src, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); buf = NULL; }
-            else buf = nb;
-        }
-    }
-    bool err = ferror(f);
-    fclose(f);
-    if (!buf) return mrg_error(MRG_ERR_OOM, "copying %s: out of memory", src);
-    mrg_status st = err ? mrg_error(MRG_ERR_IO, "cannot read %s", src) : write_atomic(dst, buf, len);
-    free(buf);
-    return st;
+    return mrg_fsync_path(parent, true);
 }
 
 /* ---- the sidecar -------------------------------------------------------- */
@@ -258,7 +155,7 @@ mrg_status mrg_train_state_write(const char *path, const mrg_train_state *st,
     char *text = ok ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
     if (!text) return mrg_error(MRG_ERR_OOM, "train state: out of memory");
-    mrg_status s = write_atomic(path, text, strlen(text));
+    mrg_status s = mrg_write_file_atomic(path, text, strlen(text), true);
     free(text);
     return s;
 }
@@ -285,19 +182,9 @@ mrg_status mrg_train_state_read(const char *path, mrg_train_state *st, char **op
                                 char **config_json) {
     if (options_json) *options_json = NULL;
     if (config_json) *config_json = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return mrg_error(MRG_ERR_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
-    if (!text || fread(text, 1, (size_t)len, f) != (size_t)len) {
-        free(text);
-        fclose(f);
-        return mrg_error(MRG_ERR_IO, "cannot read %s", path);
-    }
-    fclose(f);
-    text[len] = 0;
+    char *text;
+    mrg_status rs = mrg_read_file(path, SIZE_MAX, &text, NULL);
+    if (rs != MRG_OK) return rs;
     cJSON *o = cJSON_Parse(text);
     free(text);
     if (!o) return mrg_error(MRG_ERR_FORMAT, "%s: not valid JSON", path);

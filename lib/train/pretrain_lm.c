@@ -14,7 +14,12 @@
 #include "mrg/spm_train.h"
 #include "mrg/text.h"
 #include "mrg/tokenizer.h"
-#include "mrg/trainer.h"
+#include "core/files.h"
+#include "mrg/checkpoint.h"
+#include "mrg/dataset.h"
+#include "mrg/pretrain.h"
+#include "mrg/progress.h"
+#include "mrg/schedule.h"
 #include "train/pretrain_lm_internal.h"
 #include "train/train_internal.h"
 

@@ -10,7 +10,12 @@
 #include "mrg/autograd.h"
 #include "mrg/nn.h"
 #include "mrg/ops.h"
-#include "mrg/trainer.h"
+#include "core/files.h"
+#include "mrg/checkpoint.h"
+#include "mrg/dataset.h"
+#include "mrg/pretrain.h"
+#include "mrg/progress.h"
+#include "mrg/schedule.h"
 #include "train/train_internal.h"
 
 #define MAX_VIT_PARAMS 1024

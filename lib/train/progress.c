@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "mrg/trainer.h"
+#include "core/clock.h"
+#include "mrg/progress.h"
 
 struct mrg_progress {
     mrg_progress_opts o;
@@ -17,12 +17,6 @@ struct mrg_progress {
     int64_t samples;
     bool bar_drawn;
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 mrg_progress *mrg_progress_new(const mrg_progress_opts *opts) {
     mrg_progress *p = calloc(1, sizeof *p);
@@ -40,7 +34,7 @@ mrg_progress *mrg_progress_new(const mrg_progress_opts *opts) {
             return NULL;
         }
     }
-    p->t0 = now_s();
+    p->t0 = mrg_now_s();
     return p;
 }
 
@@ -73,7 +67,7 @@ static void clear_bar(mrg_progress *p) {
 void mrg_progress_step(mrg_progress *p, const mrg_step_stats *s) {
     if (!p) return;
     p->samples += s->samples;
-    double el = now_s() - p->t0;
+    double el = mrg_now_s() - p->t0;
     int64_t done = s->step - p->o.first_step;
     double sps = el > 0 ? (double)p->samples / el : 0;
     double eta = done > 0 ? el / (double)done * (double)(p->o.total_steps - s->step) : -1;

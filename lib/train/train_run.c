@@ -15,6 +15,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/files.h"
+#include "mrg/evaluate.h"
+#include "mrg/train_run.h"
 #include "mrg/trainer.h"
 
 mrg_train_run_opts mrg_train_run_defaults(void) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mrg/autograd.h"
+#include "core/files.h"
 #include "mrg/trainer.h"
 
 #define MAX_PARAMS 4096

@@ -19,7 +19,13 @@
 #include "mrg/model.h"
 #include "mrg/dataset.h"
 #include "mrg/generate.h"
+#include "mrg/schedule.h"
+#include "mrg/checkpoint.h"
+#include "mrg/progress.h"
 #include "mrg/trainer.h"
+#include "mrg/evaluate.h"
+#include "mrg/train_run.h"
+#include "mrg/pretrain.h"
 #include "mrg/phantom.h"
 #include "mrg/spm_train.h"
 

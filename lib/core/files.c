@@ -1,0 +1,248 @@
+/* File-system helpers: whole-file reads, atomic writes, mkdir -p, rm -r. */
+#include "core/files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- reading ------------------------------------------------------------ */
+
+mrg_status mrg_read_file(const char *path, size_t max_bytes, char **out, size_t *len) {
+    *out = NULL;
+    if (len) *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mrg_error(errno == ENOENT ? MRG_ERR_NOT_FOUND : MRG_ERR_IO, "cannot open %s: %s",
+                         path, strerror(errno));
+    /* read in growing chunks: works for pipes and /proc files too, and never
+     * trusts a size reported before the read */
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    mrg_status st = MRG_OK;
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (n > max_bytes) {
+            st = mrg_error(MRG_ERR_FORMAT, "%s is larger than %zu bytes", path, max_bytes);
+            break;
+        }
+        if (got == 0) break;
+        if (n < cap - 1) continue;
+        char *grown = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        if (!grown) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = grown;
+        cap *= 2;
+    }
+    if (st == MRG_OK && !buf) st = mrg_error(MRG_ERR_OOM, "out of memory reading %s", path);
+    if (st == MRG_OK && ferror(f)) st = mrg_error(MRG_ERR_IO, "error reading %s", path);
+    fclose(f);
+    if (st != MRG_OK) {
+        free(buf);
+        return st;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len) *len = n;
+    return MRG_OK;
+}
+
+/* ---- atomic writing ------------------------------------------------------- */
+
+static void atomic_release(mrg_atomic_file *af) {
+    free(af->tmp);
+    free(af->path);
+    af->tmp = af->path = NULL;
+    af->f = NULL;
+}
+
+mrg_status mrg_atomic_begin(mrg_atomic_file *af, const char *path, bool durable) {
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path);
+    af->path = malloc(n + 1);
+    af->tmp = malloc(n + 16);
+    if (!af->path || !af->tmp) {
+        atomic_release(af);
+        return mrg_error(MRG_ERR_OOM, "out of memory writing %s", path);
+    }
+    memcpy(af->path, path, n + 1);
+    snprintf(af->tmp, n + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(af->tmp);
+    if (fd < 0) {
+        mrg_status st = mrg_error(MRG_ERR_IO, "cannot create a temporary file beside %s: %s",
+                                  path, strerror(errno));
+        atomic_release(af);
+        return st;
+    }
+    (void)fchmod(fd, 0644); /* mkstemp creates 0600; outputs are shareable */
+    af->f = fdopen(fd, "wb");
+    if (!af->f) {
+        mrg_status st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        unlink(af->tmp);
+        atomic_release(af);
+        return st;
+    }
+    af->durable = durable;
+    return MRG_OK;
+}
+
+/* The directory that holds path ("." when none). */
+static void parent_dir(const char *path, char *out, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(out, cap, ".");
+    else if (slash == path)
+        snprintf(out, cap, "/");
+    else
+        snprintf(out, cap, "%.*s", (int)(slash - path), path);
+}
+
+mrg_status mrg_atomic_commit(mrg_atomic_file *af) {
+    int err = 0;
+    bool ok = ferror(af->f) == 0;
+    if (fflush(af->f) != 0 && ok) ok = false, err = errno;
+    if (ok && af->durable && fsync(fileno(af->f)) != 0) ok = false, err = errno;
+    if (fclose(af->f) != 0 && ok) ok = false, err = errno;
+    af->f = NULL;
+    if (ok && rename(af->tmp, af->path) != 0) ok = false, err = errno;
+    mrg_status st = MRG_OK;
+    if (!ok) {
+        unlink(af->tmp);
+        st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", af->path,
+                       err ? strerror(err) : "write error");
+    } else if (af->durable) {
+        /* make the rename itself durable (best effort, as a filesystem may
+         * not sync directories) */
+        char dir[4096];
+        parent_dir(af->path, dir, sizeof dir);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+    }
+    atomic_release(af);
+    return st;
+}
+
+void mrg_atomic_abort(mrg_atomic_file *af) {
+    if (af->f) fclose(af->f);
+    if (af->tmp) unlink(af->tmp);
+    atomic_release(af);
+}
+
+mrg_status mrg_write_file_atomic(const char *path, const void *data, size_t len, bool durable) {
+    mrg_atomic_file af;
+    mrg_status st = mrg_atomic_begin(&af, path, durable);
+    if (st != MRG_OK) return st;
+    if (len) (void)fwrite(data, 1, len, af.f); /* a short write sets ferror: commit sees it */
+    return mrg_atomic_commit(&af);
+}
+
+/* ---- directories and copies ------------------------------------------------ */
+
+bool mrg_path_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+bool mrg_is_dir(const char *path) {
+    struct stat sb;
+    return path && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+bool mrg_is_file(const char *path) {
+    struct stat sb;
+    return path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+mrg_status mrg_mkdir(const char *path) {
+    if (mkdir(path, 0755) == 0) return MRG_OK;
+    int err = errno;
+    struct stat sb;
+    if (err == EEXIST && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return MRG_OK;
+    return mrg_error(MRG_ERR_IO, "cannot create directory %s: %s", path,
+                     err == EEXIST ? "a file of that name exists" : strerror(err));
+}
+
+mrg_status mrg_mkdirs(const char *path) {
+    if (!path || !*path) return mrg_error(MRG_ERR_INVALID_ARG, "mkdir: bad path");
+    size_t n = strlen(path);
+    char *p = malloc(n + 1);
+    if (!p) return mrg_error(MRG_ERR_OOM, "out of memory");
+    memcpy(p, path, n + 1);
+    mrg_status st = MRG_OK;
+    for (size_t i = 1; i < n && st == MRG_OK; i++) {
+        if (p[i] != '/') continue;
+        p[i] = 0;
+        struct stat sb;
+        if (stat(p, &sb) != 0) st = mrg_mkdir(p);
+        p[i] = '/';
+    }
+    if (st == MRG_OK) st = mrg_mkdir(p);
+    free(p);
+    return st;
+}
+
+mrg_status mrg_mkdirs_parent(const char *path) {
+    char buf[4096];
+    if (!path || strlen(path) >= sizeof buf) return mrg_error(MRG_ERR_INVALID_ARG, "mkdir: bad path");
+    strcpy(buf, path);
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf) return MRG_OK; /* the current directory or / */
+    *slash = 0;
+    return mrg_mkdirs(buf);
+}
+
+mrg_status mrg_fsync_path(const char *path, bool dir) {
+    int fd = open(path, dir ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
+    if (fd < 0) return mrg_error(MRG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    close(fd);
+    /* some filesystems refuse fsync on directories; the data is synced anyway */
+    if (rc != 0 && !(dir && (errno == EINVAL || errno == EBADF)))
+        return mrg_error(MRG_ERR_IO, "cannot fsync %s: %s", path, strerror(errno));
+    return MRG_OK;
+}
+
+mrg_status mrg_rm_tree(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return errno == ENOENT ? MRG_OK : mrg_error(MRG_ERR_IO, "cannot stat %s", path);
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) return mrg_error(MRG_ERR_IO, "cannot open directory %s", path);
+        struct dirent *e;
+        mrg_status st = MRG_OK;
+        while ((e = readdir(d)) && st == MRG_OK) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char child[4096];
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            st = mrg_rm_tree(child);
+        }
+        closedir(d);
+        if (st) return st;
+        if (rmdir(path) != 0) return mrg_error(MRG_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    } else if (unlink(path) != 0) {
+        return mrg_error(MRG_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    }
+    return MRG_OK;
+}
+
+mrg_status mrg_copy_file(const char *src, const char *dst) {
+    char *buf;
+    size_t len;
+    mrg_status st = mrg_read_file(src, SIZE_MAX, &buf, &len);
+    if (st != MRG_OK) return st;
+    st = mrg_write_file_atomic(dst, buf, len, true);
+    free(buf);
+    return st;
+}
