@@ -28,9 +28,8 @@
 #define DEMO_LM_STEPS 400
 #define DEMO_VIT_EPOCHS 16
 #define DEMO_EPOCHS 4
-/* the generator's peak rate over the demo's short schedule: 1e-3 reached a
- * higher test finding F1 than the preset's 5e-4 after 3 epochs (phantoms,
- * 2000 studies) and 2e-3 a lower one */
+/* the generator's peak rate over the demo's short schedule (README.md,
+ * "Presets": why not the preset's 5e-4) */
 #define DEMO_LR "1e-3"
 
 typedef struct demo_opts {

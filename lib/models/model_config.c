@@ -75,10 +75,9 @@ static void preset_paper(mrg_model_config *c) {
 }
 
 /* CPU-trainable: a 64-pixel ViT of 16-pixel patches (16 tokens per view),
- * 192 wide, and a 192-wide 4-layer LLaMA pretrained on the reports. 16-pixel
- * patches rather than 8: on the demo's phantoms training runs 2.3x faster
- * (15 vs 6.5 samples/s on 2 cores) and reaches a higher finding F1 after the
- * same number of steps (0.24 vs 0.16 after 150 steps). */
+ * 192 wide, and a 192-wide 4-layer LLaMA pretrained on the reports. Where
+ * its sizes and rates depart from DESIGN.md, README.md ("Presets") gives
+ * the measurements behind the choice. */
 static void preset_tiny(mrg_model_config *c) {
     static const char *const topics[] = {"heart", "lungs", "pleura", "bones"};
     common(c);
@@ -86,10 +85,7 @@ static void preset_tiny(mrg_model_config *c) {
     c->vit.image_size = 64;
     c->vit.patch_size = 16;
     c->vit.dim = 192;
-    /* two blocks, not DESIGN's six: from scratch on 64-px phantoms the
-     * shallow ViT learns the findings faster per step and per second
-     * (PyTorch probe, supervised on the 7 findings, 800 studies, 5 epochs:
-     * macro F1 0.76 with 2 blocks vs 0.53 with 6) */
+    /* two blocks, not DESIGN's six (README.md, "Presets") */
     c->vit.depth = 2;
     c->vit.heads = 3;
     c->vit.mlp_hidden = 768;
@@ -99,11 +95,7 @@ static void preset_tiny(mrg_model_config *c) {
     c->Lt = 2;
     set_topics(c, topics, 4);
     /* 192 wide and 4 deep, not DESIGN's 288 x 6 (the llama2.c stories15M
-     * shape): 2.7x cheaper per token, so that in the demo's minutes the LM
-     * gets 600 pretraining updates instead of 250 (loss 0.16 vs 0.19 with
-     * span hints) and the generator, whose cost is mostly the frozen LM,
-     * twice the samples per second (34 vs 18); test finding F1 0.66 vs
-     * 0.64 at equal wall time, before any other change */
+     * shape) (README.md, "Presets") */
     c->lm = (mrg_llama_config){.dim = 192,
                                .hidden_dim = 512,
                                .n_layers = 4,
@@ -117,9 +109,8 @@ static void preset_tiny(mrg_model_config *c) {
                                .tied_embeddings = false,
                                .bos_id = 1,
                                .eos_id = 2};
-    /* from scratch; 1e-3 scored a little higher after 4 epochs on the
-     * phantoms (test finding F1 0.25 vs 0.21) but over a 16-epoch schedule
-     * the visual prefix collapsed to a constant (InfoNCE stuck at ln B) */
+    /* from scratch; not 1e-3, at which the visual prefix collapsed to a
+     * constant over long schedules (README.md, "Presets") */
     c->lr = 5e-4f;
     c->min_lr = 1e-5f;
     c->batch_size = 16;
