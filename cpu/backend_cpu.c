@@ -33,6 +33,14 @@ mrg_status cpu_check(const char *kernel, const char *name, mrg_ptr p, int64_t n,
     return MRG_OK;
 }
 
+mrg_status cpu_check_f32(const char *kernel, int n_args, const cpu_arg *args) {
+    for (int i = 0; i < n_args; i++) {
+        mrg_status st = cpu_check(kernel, args[i].name, args[i].p, args[i].n, CPU_DT(MRG_F32));
+        if (st != MRG_OK) return st;
+    }
+    return MRG_OK;
+}
+
 mrg_status cpu_check_strided(const char *kernel, const char *name, mrg_ptr p, int ndim,
                              const int64_t *shape, const int64_t *stride, unsigned dtypes) {
     int64_t last = 0; /* index of the last element touched, relative to p.off */

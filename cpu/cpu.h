@@ -101,6 +101,20 @@ mrg_status cpu_check_strided(const char *kernel, const char *name, mrg_ptr p, in
 #define CPU_DT(d) (1u << (d))
 #define CPU_FLOATS (CPU_DT(MRG_F32) | CPU_DT(MRG_BF16) | CPU_DT(MRG_F16))
 
+/* An operand for cpu_check_f32: its name in messages, the ptr and its
+ * element count. */
+typedef struct cpu_arg {
+    const char *name;
+    mrg_ptr p;
+    int64_t n;
+} cpu_arg;
+/* cpu_check of f32 operands in order (the first failure is reported):
+ * CPU_CHECK_F32("rmsnorm", {"x", x, n}, {"rstd", rstd, rows}). */
+mrg_status cpu_check_f32(const char *kernel, int n_args, const cpu_arg *args);
+#define CPU_CHECK_F32(kernel, ...)                                                             \
+    cpu_check_f32((kernel), (int)(sizeof((cpu_arg[]){__VA_ARGS__}) / sizeof(cpu_arg)),        \
+                  (cpu_arg[]){__VA_ARGS__})
+
 /* ---- op families (one file each; see the table in core/backend.h) -- */
 
 /* cpu_elementwise.c */

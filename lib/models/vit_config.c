@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,33 @@ static mrg_status pick(const char *what, int shape, int explicit_v, int guess, i
     return MRG_OK;
 }
 
+/* The integer sizes a config.json may state, under timm's model_args names
+ * and under ours (NULL: not in that format; timm's img_size, which may be a
+ * pair, is read apart). */
+static const struct {
+    const char *timm, *ours;
+    size_t off;
+} size_keys[] = {
+    {NULL, "image_size", offsetof(vit_sizes, image_size)},
+    {"patch_size", "patch_size", offsetof(vit_sizes, patch_size)},
+    {"embed_dim", "dim", offsetof(vit_sizes, dim)},
+    {"depth", "depth", offsetof(vit_sizes, depth)},
+    {"num_heads", "heads", offsetof(vit_sizes, heads)},
+    {"num_classes", "num_classes", offsetof(vit_sizes, num_classes)},
+    {NULL, "mlp_hidden", offsetof(vit_sizes, mlp_hidden)},
+    {"in_chans", "in_chans", offsetof(vit_sizes, in_chans)},
+};
+
+/* Reads the sizes obj states into s; false (message set) when one of them
+ * is not an integer. */
+static bool read_sizes(const cJSON *obj, bool timm, vit_sizes *s) {
+    for (size_t i = 0; i < sizeof size_keys / sizeof size_keys[0]; i++) {
+        const char *key = timm ? size_keys[i].timm : size_keys[i].ours;
+        if (key && get_int(obj, key, (int *)((char *)s + size_keys[i].off)) < 0) return false;
+    }
+    return true;
+}
+
 #define READ_INT(obj, key, dst)                                                                    \
     do {                                                                                           \
         if (get_int((obj), (key), &(dst)) < 0) goto bad;                                           \
@@ -208,12 +236,7 @@ static mrg_status parse(const cJSON *root, const mrg_st_file *weights, mrg_vit_c
         const cJSON *margs = cJSON_GetObjectItemCaseSensitive(root, "model_args");
         if (cJSON_IsObject(margs)) {
             if (get_side(margs, "img_size", &expl.image_size) < 0) goto bad;
-            READ_INT(margs, "patch_size", expl.patch_size);
-            READ_INT(margs, "embed_dim", expl.dim);
-            READ_INT(margs, "depth", expl.depth);
-            READ_INT(margs, "num_heads", expl.heads);
-            READ_INT(margs, "num_classes", expl.num_classes);
-            READ_INT(margs, "in_chans", expl.in_chans);
+            if (!read_sizes(margs, true, &expl)) goto bad;
             const cJSON *r = cJSON_GetObjectItemCaseSensitive(margs, "mlp_ratio");
             if (cJSON_IsNumber(r)) mlp_ratio = (float)r->valuedouble;
         }
@@ -240,14 +263,7 @@ static mrg_status parse(const cJSON *root, const mrg_st_file *weights, mrg_vit_c
         have_mean = have_std = true;
     } else {
         /* ours */
-        READ_INT(root, "image_size", expl.image_size);
-        READ_INT(root, "patch_size", expl.patch_size);
-        READ_INT(root, "dim", expl.dim);
-        READ_INT(root, "depth", expl.depth);
-        READ_INT(root, "heads", expl.heads);
-        READ_INT(root, "num_classes", expl.num_classes);
-        READ_INT(root, "mlp_hidden", expl.mlp_hidden);
-        READ_INT(root, "in_chans", expl.in_chans);
+        if (!read_sizes(root, false, &expl)) goto bad;
         int m = get_floats(root, "mean", cfg->mean, 3), s = get_floats(root, "std", cfg->std, 3);
         if (m < 0 || s < 0) goto bad;
         have_mean = m > 0;
