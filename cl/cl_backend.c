@@ -127,26 +127,30 @@ static mrg_status check_range(const mrg_buffer *buf, size_t off, size_t bytes, c
     return MRG_OK;
 }
 
+/* A blocking host transfer: an upload's source may be freed as soon as it
+ * returns; a download waits for the queued kernels, whose errors surface
+ * here. src for an upload, dst for a download. */
+static mrg_status transfer(mrg_device *dev, mrg_buffer *buf, size_t off, const void *src,
+                           void *dst, size_t bytes) {
+    const char *op = src ? "upload" : "download";
+    if (bytes == 0) return MRG_OK;
+    mrg_status st = check_range(buf, off, bytes, op);
+    if (st != MRG_OK) return st;
+    cl_command_queue q = mrg_cl_of(dev)->queue;
+    cl_mem m = (cl_mem)buf->handle;
+    cl_int err = src ? clEnqueueWriteBuffer(q, m, CL_TRUE, off, bytes, src, 0, NULL, NULL)
+                     : clEnqueueReadBuffer(q, m, CL_TRUE, off, bytes, dst, 0, NULL, NULL);
+    return err == CL_SUCCESS ? MRG_OK : mrg_cl_fail(err, op);
+}
+
 static mrg_status cl_upload(mrg_device *dev, mrg_buffer *buf, size_t off, const void *src,
                             size_t bytes) {
-    if (bytes == 0) return MRG_OK;
-    mrg_status st = check_range(buf, off, bytes, "upload");
-    if (st != MRG_OK) return st;
-    /* blocking: the caller may free src as soon as we return */
-    cl_int err = clEnqueueWriteBuffer(mrg_cl_of(dev)->queue, (cl_mem)buf->handle, CL_TRUE, off,
-                                      bytes, src, 0, NULL, NULL);
-    return err == CL_SUCCESS ? MRG_OK : mrg_cl_fail(err, "upload");
+    return transfer(dev, buf, off, src, NULL, bytes);
 }
 
 static mrg_status cl_download(mrg_device *dev, mrg_buffer *buf, size_t off, void *dst,
                               size_t bytes) {
-    if (bytes == 0) return MRG_OK;
-    mrg_status st = check_range(buf, off, bytes, "download");
-    if (st != MRG_OK) return st;
-    cl_int err = clEnqueueReadBuffer(mrg_cl_of(dev)->queue, (cl_mem)buf->handle, CL_TRUE, off,
-                                     bytes, dst, 0, NULL, NULL);
-    /* errors of earlier kernels surface here */
-    return err == CL_SUCCESS ? MRG_OK : mrg_cl_fail(err, "download");
+    return transfer(dev, buf, off, NULL, dst, bytes);
 }
 
 static mrg_status cl_sync(mrg_device *dev) {

@@ -59,9 +59,7 @@ mrg_status cpu_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr 
     if (rows < 0 || cols < 0)
         return mrg_error(MRG_ERR_INVALID_ARG, "cpu softmax_backward: negative size");
     int64_t n = rows * cols;
-    mrg_status st = cpu_check("softmax_backward", "y", y, n, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check("softmax_backward", "dy", dy, n, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check("softmax_backward", "dx", dx, n, CPU_DT(MRG_F32));
+    mrg_status st = CPU_CHECK_F32("softmax_backward", {"y", y, n}, {"dy", dy, n}, {"dx", dx, n});
     if (st != MRG_OK) return st;
     const float *py = cpu_f32(y), *pdy = cpu_f32(dy);
     float *pdx = cpu_f32(dx);

@@ -17,12 +17,8 @@ kernel void ce_rows(global const float *x, ulong xoff, global const int *tg, ulo
     const int counted = ce_counted(t, ignore, V);
     const long n = counted ? V : 0;
     global const float *xr = x + xoff + row * V;
-    float mx = -INFINITY;
-    for (long j = l; j < n; j += RED_WG) mx = fmax(mx, xr[j]);
-    mx = wg_max(mx, s);
-    float sum = 0.0f;
-    for (long j = l; j < n; j += RED_WG) sum += exp(xr[j] - mx);
-    sum = wg_sum(sum, s);
+    const float2 ms = wg_max_sumexp(xr, n, s);
+    const float mx = ms.x, sum = ms.y;
     if (l == 0) {
         part[2 * row] = counted ? mx + log(sum) - xr[t] : 0.0f;
         part[2 * row + 1] = counted ? 1.0f : 0.0f;
@@ -67,12 +63,8 @@ kernel void ce_backward_rows(global const float *x, ulong xoff, global const int
     const int counted = ce_counted(t, ignore, V);
     const long n = counted ? V : 0; /* no early return before barriers */
     global const float *xr = x + xoff + row * V;
-    float mx = -INFINITY;
-    for (long j = l; j < n; j += RED_WG) mx = fmax(mx, xr[j]);
-    mx = wg_max(mx, s);
-    float sum = 0.0f;
-    for (long j = l; j < n; j += RED_WG) sum += exp(xr[j] - mx);
-    sum = wg_sum(sum, s);
+    const float2 ms = wg_max_sumexp(xr, n, s);
+    const float mx = ms.x, sum = ms.y;
     if (!counted) {
         for (long j = l; j < V; j += RED_WG) dr[j] = 0.0f;
     } else {

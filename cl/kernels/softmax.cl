@@ -1,6 +1,6 @@
 /* Row softmax / log-softmax and its backward: one work-group of RED_WG
- * items per row, local-memory tree reductions (wg_sum, wg_max in
- * common.cl). */
+ * items per row, local-memory tree reductions (wg_max_sumexp, wg_sum
+ * in common.cl). */
 
 /* causal_tq > 0: row r is query q = r % tq; columns j > q + cols − tq are
  * masked (probability 0, log-probability −inf). */
@@ -13,12 +13,8 @@ kernel void softmax_rows(global const float *x, ulong xoff, global float *y, ulo
     global float *yr = y + yoff + row * cols;
     long valid = cols;
     if (tq > 0) valid = clamp(row % tq + cols - tq + 1, 0L, cols);
-    float mx = -INFINITY;
-    for (long j = l; j < valid; j += RED_WG) mx = fmax(mx, xr[j]);
-    mx = wg_max(mx, s);
-    float sum = 0.0f;
-    for (long j = l; j < valid; j += RED_WG) sum += exp(xr[j] - mx);
-    sum = wg_sum(sum, s);
+    const float2 ms = wg_max_sumexp(xr, valid, s);
+    const float mx = ms.x, sum = ms.y;
     const float lse = log(sum);
     const float masked = logsm ? -INFINITY : 0.0f;
     for (long j = l; j < cols; j += RED_WG) {

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "core/files.h"
+
 int mrg_test_failures = 0;
 int mrg_test_checks = 0;
 
@@ -26,6 +28,54 @@ int test_devices(char names[][32], int max) {
         p += strcspn(p, " \t,");
     }
     return n;
+}
+
+mrg_device *test_device_open(const char *name) {
+    mrg_device *dev = mrg_device_open(name);
+    if (!dev) fprintf(stderr, "cannot open %s: %s\n", name, mrg_last_error());
+    CHECK(dev != NULL);
+    return dev;
+}
+
+bool test_next_device(test_device_iter *it) {
+    if (!it->started) {
+        it->count = test_devices(it->names, 8);
+        it->started = true;
+    }
+    mrg_device_free(it->dev);
+    it->dev = NULL;
+    while (it->next < it->count) {
+        it->name = it->names[it->next++];
+        it->dev = test_device_open(it->name);
+        if (it->dev) {
+            fprintf(stderr, "device %s\n", it->name);
+            return true;
+        }
+    }
+    return false;
+}
+
+char *test_read_file(const char *path, size_t *len) {
+    char *text;
+    return mrg_read_file(path, SIZE_MAX, &text, len) == MRG_OK ? text : NULL;
+}
+
+mrg_status test_pretrain_micro_lm(mrg_device *dev, const char *data, const char *out, int steps) {
+    mrg_model_config cfg;
+    mrg_status st = mrg_model_preset("micro", &cfg);
+    if (st != MRG_OK) return st;
+    mrg_pretrain_opts po = mrg_pretrain_defaults();
+    po.vocab_size = 300;
+    po.steps = steps;
+    po.log_every = 1000;
+    return mrg_pretrain_lm(data, &cfg.lm, &po, dev, out, NULL, NULL);
+}
+
+mrg_st_file *test_golden_open(const char *file) {
+    mrg_st_file *f = mrg_st_open(test_golden_path(file));
+    if (!f) fprintf(stderr, "%s\n", mrg_last_error());
+    CHECK(f != NULL);
+    return f;
 }
 
 /* An element passes when |got − want| <= max(rtol·|want|, atol): relative
@@ -223,6 +273,21 @@ double test_max_abs(const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         if (fabs(x[i]) > m) m = fabs(x[i]);
     return m;
+}
+
+bool test_golden_close(const char *what, const mrg_tensor *t, const mrg_st_file *exp,
+                       const char *name, double rtol, double tiny) {
+    int64_t n = 0;
+    float *want = test_golden_f32(exp, name, &n);
+    if (!want) return false;
+    double m = test_max_abs(want, n);
+    bool ok = t && mrg_numel(t) == n &&
+              test_tensor_close(what, t, want, rtol, fmax(rtol * m, tiny * (m < tiny)));
+    if (t && mrg_numel(t) != n)
+        fprintf(stderr, "  %s: %lld elements, want %lld\n", what, (long long)mrg_numel(t),
+                (long long)n);
+    free(want);
+    return ok;
 }
 
 /* xorshift32 → [lo, hi) */
