@@ -5,6 +5,7 @@
 #define MRG_OPS_COMMON_H
 
 #include "core/internal.h"
+#include "mrg/ops.h"
 
 /* A buffer for one mrg_shape_str(). */
 typedef struct ops_shape_buf {
