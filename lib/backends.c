@@ -4,8 +4,8 @@
  *
  * A backend is a folder that fills the vtable of core/backend.h and defines
  * one mrg_backend_reg; adding it is its declaration and one line in the
- * list below (plus its sources in CMakeLists.txt). lib/core never names a
- * backend. */
+ * list below (plus its sources in CMakeLists.txt); nothing in lib/core
+ * changes. */
 #include "core/registry.h"
 
 extern const mrg_backend_reg mrg_cpu_registry; /* cpu/backend_cpu.c */
