@@ -74,13 +74,10 @@ mrg_device *mrg_device_open(const char *name) {
         return NULL;
     }
     dev->grad_enabled = true;
-    mrg_status st = MRG_ERR_NOT_FOUND;
-    int index, i = 0;
+    int index = -1, i = 0;
     while (mrg_backends[i] && !name_matches(mrg_backends[i], name, &index)) i++;
-    if (mrg_backends[i])
-        st = open_on(mrg_backends[i], dev, name, index);
-    else
-        st = unknown_device(name);
+    mrg_status st = mrg_backends[i] ? open_on(mrg_backends[i], dev, name, index)
+                                    : unknown_device(name);
     if (st != MRG_OK) {
         free(dev);
         return NULL;
