@@ -7,9 +7,7 @@
 #include <string.h>
 
 #include "core/files.h"
-#include "mrg/llama.h"
-
-char *llama_config_to_hf_json(const mrg_llama_config *c, const char *torch_dtype);
+#include "models/llama_internal.h"
 
 /* An integer field: required (def < 0 means required) or defaulted. */
 static bool get_int(const cJSON *j, const char *key, int def, int *out, const char *path) {
