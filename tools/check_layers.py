@@ -10,7 +10,8 @@ It reads every C/C++ file under lib/, cpu/, cl/ and tools/ and fails on
     file's layer may not use, and a public header doing the same;
   - an #include of another folder's private header (core/internal.h is
     shared by core and ops; core/backend.h also by the backends;
-    core/registry.h also by lib/backends.c);
+    core/registry.h also by lib/backends.c; core/files.h and core/clock.h,
+    leaf utilities, by the folders that read files or time things);
   - a call into the backend table (`->be`, `MRG_BE(`) outside lib/core
     (which owns device memory) and lib/ops (which dispatches every kernel),
     and outside the backends themselves.
@@ -52,7 +53,13 @@ HEADER_LAYER = {
     "generate.h": "generate",
     "sampling.h": "generate",
     "optim.h": "train",
+    "schedule.h": "train",
+    "checkpoint.h": "train",
+    "progress.h": "train",
     "trainer.h": "train",
+    "evaluate.h": "train",
+    "train_run.h": "train",
+    "pretrain.h": "train",
     "safetensors.h": "io",
     "image.h": "io",
     "dataset.h": "io",
@@ -88,6 +95,10 @@ SHARED_PRIVATE = {
     "lib/core/internal.h": {"lib/core", "lib/ops"},
     "lib/core/backend.h": {"lib/core", "lib/ops", "cpu", "cl"},
     "lib/core/registry.h": {"lib/core", "lib/ops", "cpu", "cl", "lib"},
+    # leaf utilities: whole-file read, atomic write, directories; the clock
+    "lib/core/files.h": {"lib/core", "lib/io", "lib/text", "lib/metrics", "lib/models",
+                         "lib/train", "tools"},
+    "lib/core/clock.h": {"lib/core", "lib/train", "tools"},
 }
 
 # Folders whose code may call the backend table.
