@@ -12,15 +12,20 @@ static bool parse_cl_index(const char *name, int *index) {
         *index = -1;
         return true;
     }
-    if (strncmp(name, "opencl:", 7) != 0 || !name[7]) return false;
-    char *end;
-    long v = strtol(name + 7, &end, 10);
-    if (*end || v < 0 || v > 1000) return false;
-    *index = (int)v;
+    if (strncmp(name, "opencl:", 7) != 0) return false;
+    /* 1 to 4 digits and nothing else ("opencl: 1", "opencl:+1" are not names) */
+    size_t len = strspn(name + 7, "0123456789");
+    if (len < 1 || len > 4 || name[7 + len]) return false;
+    int v = 0;
+    for (size_t i = 0; i < len; i++) v = 10 * v + (name[7 + i] - '0');
+    *index = v;
     return true;
 }
 
 mrg_device *mrg_device_open(const char *name) {
+    /* the default may come from the environment: name it in messages */
+    const char *env = getenv("MRG_DEVICE");
+    bool from_env = (!name || !*name) && env && *env;
     if (!name || !*name) name = mrg_default_device_name();
     mrg_device *dev = calloc(1, sizeof *dev);
     if (!dev) {
@@ -52,6 +57,7 @@ mrg_device *mrg_device_open(const char *name) {
                        name);
     }
     if (st != MRG_OK) {
+        if (from_env) mrg_error_context(st, "MRG_DEVICE=%s", name);
         free(dev);
         return NULL;
     }
