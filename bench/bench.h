@@ -12,4 +12,8 @@ int bench_lm(int argc, char **argv);
 /* mrg bench step (bench/bench_step.c) */
 int bench_step(int argc, char **argv);
 
+/* The /proc/self/status field `key` ("VmRSS", "VmHWM") of this process in
+ * KiB; -1 when unavailable (bench/proc_status.c). */
+long bench_status_kib(const char *key);
+
 #endif

@@ -34,22 +34,6 @@ static int usage(int code) {
     return code;
 }
 
-/* VmHWM / VmRSS of this process in KiB (-1 when unavailable). */
-static long proc_status_kib(const char *key) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    size_t k = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, key, k) && line[k] == ':') {
-            v = strtol(line + k + 1, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
-}
-
 /* One prefill of ids (1, P) into a cleared cache; logits (V) on the host. */
 static mrg_status prefill(mrg_llama *m, mrg_kv_cache *kv, const int32_t *ids, int P,
                           float *logits) {
@@ -102,7 +86,7 @@ int bench_lm(int argc, char **argv) {
     mrg_kv_cache *kv = NULL;
     int32_t *ids = NULL;
     float *logits = NULL;
-    long rss_before = proc_status_kib("VmRSS");
+    long rss_before = bench_status_kib("VmRSS");
     double t_load = now_s();
     mrg_llama *m = mrg_llama_load(model_path, dev, &(mrg_llama_load_opts){.weight_dtype = dtype});
     t_load = now_s() - t_load;
@@ -155,7 +139,7 @@ int bench_lm(int argc, char **argv) {
     printf("prefill   %d tokens in %.2f ms: %.1f tokens/s\n", P, 1e3 * best_p, P / best_p);
     if (G > 0)
         printf("decode    %d tokens in %.2f ms: %.1f tokens/s\n", G, 1e3 * best_d, G / best_d);
-    long hwm = proc_status_kib("VmHWM");
+    long hwm = bench_status_kib("VmHWM");
     printf("memory    peak RSS (VmHWM) %.1f MiB (%.1f MiB before loading); "
            "device persistent %.2f MiB\n",
            hwm / 1024.0, rss_before / 1024.0, (double)mrg_device_persistent_bytes(dev) / 1048576.0);

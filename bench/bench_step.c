@@ -55,19 +55,7 @@ static int usage(int code) {
 }
 
 /* Resident set size now (VmRSS) in KiB, -1 when unavailable. */
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6)) {
-            v = strtol(line + 6, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
-}
+static long rss_kib(void) { return bench_status_kib("VmRSS"); }
 
 /* Peak resident set size of the process in KiB (Linux: ru_maxrss is KiB). */
 static long peak_kib(void) {
