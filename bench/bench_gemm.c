@@ -164,7 +164,8 @@ int bench_gemm(int argc, char **argv) {
         if (n_sizes >= 1 && n_sizes <= MAX_SIZES) memcpy(sizes, list, sizeof *list * (size_t)n_sizes);
         free(list);
         if (n_sizes < 1 || n_sizes > MAX_SIZES)
-            return opts_fail("bench gemm", "--sizes must be 1 to %d sizes from 1 to 65536 separated by commas, not '%s'",
+            return opts_fail("bench gemm",
+                             "--sizes must be 1 to %d sizes from 1 to 65536 separated by commas, not '%s'",
                              MAX_SIZES, size_list);
     }
     mrg_device *dev = mrg_device_open(device ? device : mrg_default_device_name());

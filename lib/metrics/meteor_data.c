@@ -304,7 +304,10 @@ int mv_synonyms_load_wordnet(mv_synonyms *s, const char *dir, char *why, int why
             int first = 4 + (int)n_ptr + 2;
             long set[4096];
             int ok = 1;
-            for (int i = 0; i < n_syn && ok; i++) ok = (set[i] = digits_value(tok[first + i], strlen(tok[first + i]))) >= 0;
+            for (int i = 0; i < n_syn && ok; i++) {
+                const char *t = tok[first + i];
+                ok = (set[i] = digits_value(t, strlen(t))) >= 0;
+            }
             if (!ok) continue;
             int w = mv_vocab_id(&s->words, tok[0], strlen(tok[0]));
             if (w < 0) goto oom_txt;
