@@ -29,9 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/clock.h"
 #include "core/files.h"
 #include "mrg/autograd.h"
+#include "mrg/clock.h"
 #include "mrg/generate.h"
 #include "mrg/model.h"
 #include "mrg/optim.h"

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/files.h"
 #include "demo_html.h"
+#include "mrg/atomic_file.h"
 
 static void put_escaped(FILE *f, const char *s) {
     for (; s && *s; s++) {

@@ -1,4 +1,5 @@
-/* File-system helpers: whole-file reads, atomic writes, mkdir -p, rm -r. */
+/* File-system helpers: whole-file reads, atomic writes (mrg/atomic_file.h),
+ * mkdir -p, rm -r. */
 #include "core/files.h"
 
 #include <dirent.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "mrg/clock.h"
 #include "mrg/progress.h"
 
 struct mrg_progress {

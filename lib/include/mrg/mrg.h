@@ -3,6 +3,8 @@
 #define MRG_MRG_H
 
 #include "mrg/status.h"
+#include "mrg/clock.h"
+#include "mrg/atomic_file.h"
 #include "mrg/tensor.h"
 #include "mrg/ops.h"
 #include "mrg/autograd.h"
