@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "mrg/limits.h"
 #include "mrg/mrg.h"
 #include "mrg/phantom.h"
 
@@ -66,9 +67,9 @@ int cmd_phantoms(int argc, char **argv) {
         return usage(2);
     }
     long long n, size = MRG_PHANTOM_DEFAULT_SIZE, seed = 1;
-    if (!parse_ll(n_arg, &n) || n < 1 || n > 10000000) {
-        fprintf(stderr, "mrg phantoms: --n must be a whole number from 1 to 10000000, not '%s'\n",
-                n_arg);
+    if (!parse_ll(n_arg, &n) || n < 1 || n > MRG_MAX_STUDIES) {
+        fprintf(stderr, "mrg phantoms: --n must be a whole number from 1 to %d, not '%s'\n",
+                MRG_MAX_STUDIES, n_arg);
         return 2;
     }
     if (size_arg && (!parse_ll(size_arg, &size) || size < MRG_PHANTOM_MIN_SIZE ||
