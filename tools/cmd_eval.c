@@ -196,9 +196,10 @@ int cmd_eval(int argc, char **argv) {
     if (s.meteor_note[0]) fprintf(stderr, "mrg eval: METEOR: %s\n", s.meteor_note);
     if (s.meteor_truncated)
         fprintf(stderr,
-                "mrg eval: METEOR: %d prediction(s)/reference(s) longer than %d words were scored on "
-                "their first %d words (MRG_METEOR_MAX_WORDS)\n",
-                s.meteor_truncated, MRG_METEOR_MAX_WORDS, MRG_METEOR_MAX_WORDS);
+                "mrg eval: METEOR: %d %s (predictions and references) longer than %d words "
+                "scored on their first %d words (MRG_METEOR_MAX_WORDS)\n",
+                s.meteor_truncated, s.meteor_truncated == 1 ? "report" : "reports",
+                MRG_METEOR_MAX_WORDS, MRG_METEOR_MAX_WORDS);
     rc = json ? scores_print_json(&s, n) : (scores_print_table(&s, n), 0);
     if (rc == 0 && per_path) rc = write_per_report(per_path, &pred, pi, n, per);
 done:
