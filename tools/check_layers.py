@@ -42,6 +42,7 @@ FOLDER_LAYER = {
 # The layer of each public header. A new header must be added here.
 HEADER_LAYER = {
     "status.h": "core",
+    "limits.h": "core",  # constants only: every layer states its limits there
     "tensor.h": "core",
     "autograd.h": "core",
     "ops.h": "ops",
