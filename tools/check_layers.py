@@ -47,6 +47,7 @@ HEADER_LAYER = {
     "status.h": "core",
     "clock.h": "core",
     "atomic_file.h": "core",
+    "limits.h": "core",  # constants only: every layer states its limits there
     "tensor.h": "core",
     "opencl.h": "core",  # interop: an OpenCL device's queue and buffers
     "autograd.h": "core",

@@ -13,13 +13,33 @@
 
 /* ---- reading ------------------------------------------------------------ */
 
-mrg_status mrg_read_file(const char *path, size_t max_bytes, char **out, size_t *len) {
+/* "<path> has N bytes; the limit is M (<limit>)" (N unknown: "is larger
+ * than M"). */
+static mrg_status too_large(const char *path, long long size, size_t max_bytes,
+                            const char *limit) {
+    char name[96] = "";
+    if (limit) snprintf(name, sizeof name, " (%s)", limit);
+    if (size >= 0)
+        return mrg_error(MRG_ERR_FORMAT, "%s has %lld bytes; the limit is %zu%s", path, size,
+                         max_bytes, name);
+    return mrg_error(MRG_ERR_FORMAT, "%s is larger than %zu bytes%s", path, max_bytes, name);
+}
+
+mrg_status mrg_read_file(const char *path, size_t max_bytes, const char *limit, char **out,
+                         size_t *len) {
     *out = NULL;
     if (len) *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return mrg_error(errno == ENOENT ? MRG_ERR_NOT_FOUND : MRG_ERR_IO, "cannot open %s: %s",
                          path, strerror(errno));
+    /* a regular file too large is refused before anything is allocated */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) &&
+        (unsigned long long)sb.st_size > (unsigned long long)max_bytes) {
+        fclose(f);
+        return too_large(path, (long long)sb.st_size, max_bytes, limit);
+    }
     /* read in growing chunks: works for pipes and /proc files too, and never
      * trusts a size reported before the read */
     size_t cap = 1 << 16, n = 0;
@@ -28,8 +48,8 @@ mrg_status mrg_read_file(const char *path, size_t max_bytes, char **out, size_t 
     while (buf) {
         size_t got = fread(buf + n, 1, cap - 1 - n, f);
         n += got;
-        if (n > max_bytes) {
-            st = mrg_error(MRG_ERR_FORMAT, "%s is larger than %zu bytes", path, max_bytes);
+        if (n > max_bytes) { /* grew while read, or not a regular file */
+            st = too_large(path, -1, max_bytes, limit);
             break;
         }
         if (got == 0) break;
@@ -241,7 +261,7 @@ mrg_status mrg_rm_tree(const char *path) {
 mrg_status mrg_copy_file(const char *src, const char *dst) {
     char *buf;
     size_t len;
-    mrg_status st = mrg_read_file(src, SIZE_MAX, &buf, &len);
+    mrg_status st = mrg_read_file(src, SIZE_MAX, NULL, &buf, &len);
     if (st != MRG_OK) return st;
     st = mrg_write_file_atomic(dst, buf, len, true);
     free(buf);

@@ -21,10 +21,12 @@ extern "C" {
 
 /* The whole file at path, malloc'd, with a NUL after its last byte (so a
  * text file is a C string); *len (may be NULL) gets the length without the
- * NUL. A file longer than max_bytes is refused (MRG_ERR_FORMAT, "<path> is
- * larger than <max>"); pass SIZE_MAX for no limit. Other errors:
- * MRG_ERR_NOT_FOUND (no such file), MRG_ERR_IO, MRG_ERR_OOM. */
-mrg_status mrg_read_file(const char *path, size_t max_bytes, char **out, size_t *len);
+ * NUL. A file longer than max_bytes is refused before it is read, with
+ * MRG_ERR_FORMAT and "<path> has N bytes; the limit is M (<limit>)" (limit:
+ * the name of the limit in mrg/limits.h, or NULL); SIZE_MAX: no limit.
+ * Other errors: MRG_ERR_NOT_FOUND (no such file), MRG_ERR_IO, MRG_ERR_OOM. */
+mrg_status mrg_read_file(const char *path, size_t max_bytes, const char *limit, char **out,
+                         size_t *len);
 
 /* ---- directories and copies ------------------------------------------------ */
 

@@ -20,11 +20,12 @@
 
 #include "core/files.h"
 #include "io/safetensors_internal.h"
+#include "mrg/limits.h"
 #include "mrg/safetensors.h"
 
 /* Largest header (or index file) we accept: far above any real checkpoint,
  * low enough that a corrupt length cannot make us allocate gigabytes. */
-#define ST_MAX_JSON ((uint64_t)256 << 20)
+#define ST_MAX_JSON ((uint64_t)MRG_MAX_SAFETENSORS_HEADER)
 
 typedef struct st_map {
     char *path;
@@ -315,9 +316,14 @@ static mrg_status open_one(mrg_st_file *f, const char *path) {
                          "%s: header length %llu exceeds the file size (%llu bytes); truncated "
                          "or not a safetensors file",
                          path, (unsigned long long)hlen, (unsigned long long)size);
-    if (hlen < 2 || hlen > ST_MAX_JSON)
+    if (hlen < 2)
         return mrg_error(MRG_ERR_FORMAT, "%s: implausible header length %llu", path,
                          (unsigned long long)hlen);
+    if (hlen > ST_MAX_JSON)
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: the header has %llu bytes; the limit is %llu "
+                         "(MRG_MAX_SAFETENSORS_HEADER)",
+                         path, (unsigned long long)hlen, (unsigned long long)ST_MAX_JSON);
     const char *json = (const char *)p + 8;
     const char *endp = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &endp, false);
@@ -390,7 +396,7 @@ static const mrg_st_tensor *find_in(const mrg_st_file *f, const char *name, int 
 static mrg_status open_index(mrg_st_file *f, const char *path) {
     size_t len = 0;
     char *text = NULL;
-    mrg_status st = mrg_read_file(path, ST_MAX_JSON, &text, &len);
+    mrg_status st = mrg_read_file(path, ST_MAX_JSON, "MRG_MAX_SAFETENSORS_HEADER", &text, &len);
     if (st != MRG_OK) return st;
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);

@@ -20,7 +20,7 @@ static uint32_t rd32(const unsigned char *p) { return rd16(p) | rd16(p + 2) << 1
  * caller says which one it lacked. */
 static char *read_file(const char *path, size_t *len) {
     char *text;
-    return mrg_read_file(path, SIZE_MAX, &text, len) == MRG_OK ? text : NULL;
+    return mrg_read_file(path, SIZE_MAX, NULL, &text, len) == MRG_OK ? text : NULL;
 }
 
 char *mv_zip_read(const char *zip_path, const char *member, long *len) {

@@ -8,6 +8,7 @@
 
 #include "core/files.h"
 #include "models/llama_internal.h"
+#include "mrg/limits.h"
 
 /* An integer field: required (def < 0 means required) or defaulted. */
 static bool get_int(const cJSON *j, const char *key, int def, int *out, const char *path) {
@@ -47,7 +48,7 @@ static bool get_float(const cJSON *j, const char *key, float def, float *out, co
 mrg_status mrg_llama_config_read_hf(const char *path, mrg_llama_config *cfg) {
     if (!path || !cfg) return mrg_error(MRG_ERR_INVALID_ARG, "llama config: NULL argument");
     char *text;
-    mrg_status st = mrg_read_file(path, (size_t)64 << 20, &text, NULL);
+    mrg_status st = mrg_read_file(path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &text, NULL);
     if (st != MRG_OK) return st;
     cJSON *j = cJSON_Parse(text);
     free(text);

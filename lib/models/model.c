@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/files.h"
+#include "mrg/limits.h"
 #include "models/model_internal.h"
 #include "mrg/autograd.h"
 #include "mrg/ops.h"
@@ -44,12 +45,14 @@ static mrg_status find_tokenizer(const char *lm_path, char *out, size_t n) {
         snprintf(cand, sizeof cand, "%s/tokenizer.model", lm_path);
     } else {
         const char *slash = strrchr(lm_path, '/');
-        int dl = slash ? (int)(slash - lm_path) : 1;
+        int dl = !slash ? 1 : slash == lm_path ? 1 : (int)(slash - lm_path);
         snprintf(cand, sizeof cand, "%.*s/tokenizer.model", dl, slash ? lm_path : ".");
     }
     if (!mrg_is_file(cand))
         return mrg_error(MRG_ERR_NOT_FOUND,
-                         "no tokenizer: %s does not exist; give a tokenizer path", cand);
+                         "the LM %s has no tokenizer: %s does not exist (give the tokenizer's "
+                         "path)",
+                         lm_path, cand);
     return absolute(cand, out, n);
 }
 
@@ -223,12 +226,18 @@ static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const 
     m->dev = dev;
     mrg_params_init(&m->params);
     mrg_status st = MRG_OK;
+    /* the LM first: a wrong path is named as what it is */
+    if (lm_path && !mrg_is_dir(lm_path) && !mrg_is_file(lm_path))
+        st = mrg_error(MRG_ERR_NOT_FOUND,
+                       "the LM %s does not exist (give the directory `mrg pretrain-lm` wrote, a "
+                       "Hugging Face LLaMA directory or a llama2.c .bin file)",
+                       lm_path);
     /* tokenizer */
-    if (tokenizer_path)
+    if (st == MRG_OK && tokenizer_path)
         st = absolute(tokenizer_path, m->tok_path, sizeof m->tok_path);
-    else if (lm_path)
+    else if (st == MRG_OK && lm_path)
         st = find_tokenizer(lm_path, m->tok_path, sizeof m->tok_path);
-    else
+    else if (st == MRG_OK)
         st = mrg_error(MRG_ERR_INVALID_ARG,
                        "model: no tokenizer (give a tokenizer path or an LM "
                        "directory holding tokenizer.model)");
@@ -320,7 +329,7 @@ mrg_status mrg_model_save(const mrg_model *m, const char *dir) {
      * saving over the checkpoint it was loaded from is safe) */
     size_t tok_len = 0;
     char *tok;
-    st = mrg_read_file(m->tok_path, MODEL_FILE_MAX, &tok, &tok_len);
+    st = mrg_read_file(m->tok_path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &tok, &tok_len);
     if (st != MRG_OK) return st;
     snprintf(path, sizeof path, "%s/%s", dir, TOK_FILE);
     st = mrg_write_file_atomic(path, tok, tok_len, true);
@@ -366,7 +375,7 @@ mrg_model *mrg_model_load(const char *dir, mrg_device *dev) {
     char path[4200], lm_path[4200], tok_path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     char *text;
-    if (mrg_read_file(path, MODEL_FILE_MAX, &text, NULL) != MRG_OK) return NULL;
+    if (mrg_read_file(path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &text, NULL) != MRG_OK) return NULL;
     cJSON *o = cJSON_Parse(text);
     free(text);
     if (!o) {

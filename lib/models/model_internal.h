@@ -38,7 +38,5 @@ struct mrg_model {
 /* Applies every key of a parsed JSON object to cfg (unknown keys are an
  * error naming the key). */
 mrg_status mrg_model_config_apply_cjson(mrg_model_config *cfg, const cJSON *obj);
-/* The largest config.json or tokenizer file read (mrg_read_file's limit). */
-#define MODEL_FILE_MAX ((size_t)64 << 20)
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/files.h"
+#include "mrg/limits.h"
 #include "models/model_internal.h"
 
 typedef enum { F_INT, F_FLOAT, F_BOOL, F_U64, F_STR } field_kind;
@@ -341,7 +342,7 @@ mrg_status mrg_model_config_apply_json(mrg_model_config *cfg, const char *json) 
 mrg_status mrg_model_config_apply_file(mrg_model_config *cfg, const char *path) {
     if (!cfg || !path) return mrg_error(MRG_ERR_INVALID_ARG, "model config: NULL argument");
     char *text;
-    mrg_status st = mrg_read_file(path, MODEL_FILE_MAX, &text, NULL);
+    mrg_status st = mrg_read_file(path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &text, NULL);
     if (st != MRG_OK) return st;
     st = mrg_model_config_apply_json(cfg, text);
     free(text);

@@ -8,10 +8,8 @@
 #include <string.h>
 
 #include "core/files.h"
+#include "mrg/limits.h"
 #include "mrg/vit.h"
-
-/* The largest config.json read. */
-#define VIT_CONFIG_MAX ((size_t)16 << 20)
 
 mrg_vit_config mrg_vit_config_base16(void) {
     mrg_vit_config c = {.image_size = 224,
@@ -304,7 +302,7 @@ bad:
 
 mrg_status mrg_vit_config_read(const char *path, const mrg_st_file *weights, mrg_vit_config *cfg) {
     char *text;
-    mrg_status st = mrg_read_file(path, VIT_CONFIG_MAX, &text, NULL);
+    mrg_status st = mrg_read_file(path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &text, NULL);
     if (st != MRG_OK) return st;
     cJSON *root = cJSON_Parse(text);
     free(text);

@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/files.h"
+#include "mrg/limits.h"
 #include "mrg/safetensors.h"
 #include "mrg/checkpoint.h"
 
@@ -183,7 +184,7 @@ mrg_status mrg_train_state_read(const char *path, mrg_train_state *st, char **op
     if (options_json) *options_json = NULL;
     if (config_json) *config_json = NULL;
     char *text;
-    mrg_status rs = mrg_read_file(path, SIZE_MAX, &text, NULL);
+    mrg_status rs = mrg_read_file(path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &text, NULL);
     if (rs != MRG_OK) return rs;
     cJSON *o = cJSON_Parse(text);
     free(text);

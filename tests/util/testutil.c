@@ -57,7 +57,7 @@ bool test_next_device(test_device_iter *it) {
 
 char *test_read_file(const char *path, size_t *len) {
     char *text;
-    return mrg_read_file(path, SIZE_MAX, &text, len) == MRG_OK ? text : NULL;
+    return mrg_read_file(path, SIZE_MAX, NULL, &text, len) == MRG_OK ? text : NULL;
 }
 
 mrg_status test_pretrain_micro_lm(mrg_device *dev, const char *data, const char *out, int steps) {

@@ -44,7 +44,7 @@ typedef struct mrg_train_state {
      * and the epoch alone; with (epoch, batch) it is the whole RNG state. */
     uint64_t data_seed;
     double best_score;  /* best 0.5·BLEU-4 + 0.5·CIDEr so far (-1: none) */
-    int best_epoch;     /* -1: none */
+    int best_epoch;     /* the epoch of RUN/best, counted from 1 as in the logs; -1: none */
 } mrg_train_state;
 
 /* Writes path (JSON: the state, and the raw JSON texts `options` and

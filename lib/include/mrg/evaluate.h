@@ -9,6 +9,7 @@
 #include "mrg/generate.h"
 #include "mrg/metrics.h"
 #include "mrg/model.h"
+#include "mrg/progress.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,9 +27,9 @@ typedef struct mrg_eval_result {
 mrg_gen_opts mrg_eval_gen_opts(const mrg_model_config *cfg, bool beam);
 /* Generates for every study of ds (one pass from its start; gen NULL:
  * greedy) and scores against the cleaned references. max_studies > 0
- * limits the count. */
+ * limits the count. prog (may be NULL) shows "validating k/n". */
 mrg_status mrg_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mrg_gen_opts *gen,
-                        mrg_eval_result *out);
+                        mrg_progress *prog, mrg_eval_result *out);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 #define MRG_MRG_H
 
 #include "mrg/status.h"
+#include "mrg/limits.h"
 #include "mrg/clock.h"
 #include "mrg/atomic_file.h"
 #include "mrg/tensor.h"
