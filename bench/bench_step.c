@@ -35,7 +35,7 @@ static int usage(int code) {
             "(one by default), with load time, step time, generation time and tokens/s, and\n"
             "peak memory.\n\n"
             "  --lm DIR           Hugging Face LLaMA directory (weights stay in their stored\n"
-            "                     dtype; bench/make_random_llama.py writes a random one)\n"
+            "                     dtype; tools/make_random_llama.py writes a random one)\n"
             "  --preset P         paper, tiny or micro (default paper)\n"
             "  --config F         JSON overriding any config field (applied to the preset)\n"
             "  --vit DIR          timm ViT weights (default: random init)\n"
@@ -60,7 +60,7 @@ static int usage(int code) {
             "Peak memory is getrusage's ru_maxrss of the whole process. Without --warmup\n"
             "nothing is warmed up: on OpenCL the first step includes kernel builds.\n"
             "Example (LLaMA-2-7B shape, ~13.5 GB in /tmp):\n"
-            "  /usr/bin/python3 bench/make_random_llama.py --out /tmp/llama7b \\\n"
+            "  /usr/bin/python3 tools/make_random_llama.py --out /tmp/llama7b \\\n"
             "      --tokenizer /path/to/llama2/tokenizer.model\n"
             "  mrg bench step --lm /tmp/llama7b --preset paper --device cpu\n");
     return code;

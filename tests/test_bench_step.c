@@ -6,7 +6,7 @@
  * on every device. Also: backward through a frozen bf16 weight with enough
  * rows to take the converted-chunk GEMM path the 7B step uses (not the GEMV),
  * against a host reference; the LLaMA's block checkpointing (which lets the
- * 7B step fit 24 GiB) gives the plain backward's gradients; and bench/make_random_llama.py's output loads
+ * 7B step fit 24 GiB) gives the plain backward's gradients; and tools/make_random_llama.py's output loads
  * (when /usr/bin/python3 has numpy). */
 #include <cjson/cJSON.h>
 #include <glob.h>
@@ -244,7 +244,7 @@ static void test_checkpoint(mrg_device *dev, const char *dir) {
     mrg_llama_free(m);
 }
 
-/* bench/make_random_llama.py writes a directory the loader takes, bf16. */
+/* tools/make_random_llama.py writes a directory the loader takes, bf16. */
 static void test_python_writer(const char *tmp, int64_t count) {
     if (access("/usr/bin/python3", X_OK) != 0 ||
         system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0) {
@@ -253,7 +253,7 @@ static void test_python_writer(const char *tmp, int64_t count) {
     }
     char tools[4200], dir[4200], cmd[9000];
     /* MRG_TEST_DATA is <source>/tests/golden */
-    snprintf(tools, sizeof tools, "%s/../../bench/make_random_llama.py", test_golden_path(""));
+    snprintf(tools, sizeof tools, "%s/../../tools/make_random_llama.py", test_golden_path(""));
     snprintf(dir, sizeof dir, "%s/py", tmp);
     snprintf(cmd, sizeof cmd,
              "/usr/bin/python3 %s --out %s --dim %d --hidden %d --layers %d --heads %d "

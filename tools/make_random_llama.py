@@ -20,7 +20,7 @@ process never holds more than one chunk (not even one whole tensor).
 Only numpy and the standard library are used.
 
 Example:
-  /usr/bin/python3 bench/make_random_llama.py --out /tmp/llama7b \\
+  /usr/bin/python3 tools/make_random_llama.py --out /tmp/llama7b \\
       --tokenizer /work/shared/models/llama2/tokenizer.model
 """
 
