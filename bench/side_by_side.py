@@ -14,7 +14,7 @@ Rows (--rows picks some; all by default):
                tokens/s <= bandwidth / weight bytes read per token)
   llama-7b     the same at the LLaMA-2-7B shape (13.5 GB of weights in
                --models; needs about 16 GiB free memory)
-  stories260k  decode of /work/shared's stories260K: `mrg bench lm` vs
+  stories260k  decode of stories260K (--stories, ../shared/models): `mrg bench lm` vs
                llama2.c's run.c (built outside this repository: --llama2c)
   step-tiny    one training step of the report generator, preset tiny, vs
                tools/ref/model_ref.py in PyTorch: f32, and bf16-mixed
