@@ -204,11 +204,8 @@ int bench_gemm(int argc, char **argv) {
                              "--sizes must be 1 to %d sizes from 1 to 65536 separated by commas, not '%s'",
                              MAX_SIZES, size_list);
     }
-    mrg_device *dev = mrg_device_open(device ? device : mrg_default_device_name());
-    if (!dev) {
-        fprintf(stderr, "mrg bench gemm: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("bench gemm", device ? device : mrg_default_device_name());
+    if (!dev) return 2;
     mrg_grad_set_enabled(dev, false);
     bool cpu = mrg_device_is_cpu(dev);
     cJSON *report = NULL;

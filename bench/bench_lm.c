@@ -121,11 +121,8 @@ int bench_lm(int argc, char **argv) {
     if (rc) return rc == 1 ? usage(0) : rc;
     if ((rc = opts_require("bench lm", specs, OPTS_COUNT(specs), "--model", NULL))) return rc;
     const int dtype = dtype_index < 0 ? -1 : (int)dtype_of[dtype_index];
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg bench lm: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("bench lm", device);
+    if (!dev) return 2;
     mrg_grad_set_enabled(dev, false);
     rc = 1;
     mrg_kv_cache *kv = NULL;

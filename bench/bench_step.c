@@ -418,11 +418,8 @@ int bench_step(int argc, char **argv) {
         fprintf(stderr, "mrg bench step: no such LLaMA directory: %s\n", a.lm);
         return 1;
     }
-    mrg_device *dev = mrg_device_open(a.device);
-    if (!dev) {
-        fprintf(stderr, "mrg bench step: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("bench step", a.device);
+    if (!dev) return 2;
     bench_result r = {0};
     r.rss_start = rss_kib();
     double t0 = mrg_now_s();

@@ -111,11 +111,8 @@ int bench_vit(int argc, char **argv) {
     if (rc) return rc == 1 ? usage(0) : rc;
     c.mlp_hidden = mlp > 0 ? mlp : 4 * c.dim;
     if (mrg_vit_config_check(&c) != MRG_OK) return opts_fail("bench vit", "%s", mrg_last_error());
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg bench vit: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("bench vit", device);
+    if (!dev) return 2;
     rc = 1;
     vit_run r = {0};
     float *host = NULL;

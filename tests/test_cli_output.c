@@ -35,14 +35,6 @@ static int run(const char *fmt, ...) {
     return test_run_cmd(cmd, out, sizeof out);
 }
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Runs cmd with its stdout on a pipe whose reader has already gone (so
  * the first write fails with EPIPE, deterministically); its stderr is
  * left in out. Returns the exit code, or -1 when it was killed. */
@@ -93,9 +85,9 @@ static void test_eval(void) {
     char pred[128], ref[128], big[128], long_p[128], long_r[128];
     snprintf(pred, sizeof pred, "%s/pred.jsonl", dir);
     snprintf(ref, sizeof ref, "%s/ref.jsonl", dir);
-    write_file(pred, "{\"id\": \"1\", \"report\": \"no pleural effusion .\"}\n"
+    test_write_file(pred, "{\"id\": \"1\", \"report\": \"no pleural effusion .\"}\n"
                      "{\"id\": \"2\", \"report\": \"the heart is enlarged .\"}\n");
-    write_file(ref, "{\"id\": \"1\", \"report\": \"no effusion .\"}\n"
+    test_write_file(ref, "{\"id\": \"1\", \"report\": \"no effusion .\"}\n"
                     "{\"id\": \"2\", \"report\": \"heart is enlarged .\"}\n");
     CHECK(run("%s eval --pred %s --ref %s --no-meteor 2>&1", bin, pred, ref) == 0);
     CHECK(strstr(out, "BLEU") != NULL);

@@ -162,11 +162,8 @@ int cmd_demo(int argc, char **argv) {
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
     /* an unknown device is a usage error before anything is written */
-    mrg_device *probe = mrg_device_open(o.device);
-    if (!probe) {
-        fprintf(stderr, "mrg demo: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *probe = opts_device("demo", o.device);
+    if (!probe) return 2;
     mrg_device_free(probe);
     if (!o.device) o.device = mrg_default_device_name();
     double t_start = mrg_now_s();

@@ -316,11 +316,8 @@ int cmd_generate(int argc, char **argv) {
         return opts_fail("generate", "--min-new %d is above --max-new %d", min_new, max_new);
     mrg_split split;
     mrg_split_parse(splits[split_index], &split);
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("generate", device);
+    if (!dev) return 2;
     mrg_grad_set_enabled(dev, false);
     rc = 1;
     mrg_model *m = load_model(model, dev);

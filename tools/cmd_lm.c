@@ -123,9 +123,8 @@ int cmd_lm(int argc, char **argv) {
     mrg_kv_cache *kv = NULL;
     mrg_sampler *sampler = NULL;
     float *logits = NULL;
-    mrg_device *dev = mrg_device_open(device);
+    mrg_device *dev = opts_device("lm", device);
     if (!dev) {
-        fprintf(stderr, "mrg lm: %s\n", mrg_last_error());
         free(ids);
         return 2;
     }

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "commands.h"
 #include "opts.h"
@@ -123,13 +122,9 @@ int cmd_pretrain_lm(int argc, char **argv) {
     mrg_model_config cfg;
     if (opts_model_config("pretrain-lm", preset, config, &cfg)) return 2;
     o.max_tokens = cfg.max_report_tokens;
-    o.bar = isatty(2);
-    o.jsonl_stdout = !isatty(1) || !o.bar;
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg pretrain-lm: %s\n", mrg_last_error());
-        return 2;
-    }
+    opts_progress(&o.bar, &o.jsonl_stdout);
+    mrg_device *dev = opts_device("pretrain-lm", device);
+    if (!dev) return 2;
     if (o.bar)
         fprintf(stderr, "pretraining the %s LM (%d layers, width %d) on %s\n", preset, cfg.lm.n_layers,
                 cfg.lm.dim, mrg_device_name(dev));

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "commands.h"
 #include "mrg/model.h"
@@ -62,13 +61,9 @@ int cmd_pretrain_vit(int argc, char **argv) {
     mrg_model_config cfg;
     if (opts_model_config("pretrain-vit", preset, config, &cfg)) return 2;
     o.n_views = cfg.n_views;
-    o.bar = isatty(2);
-    o.jsonl_stdout = !isatty(1) || !o.bar;
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg pretrain-vit: %s\n", mrg_last_error());
-        return 2;
-    }
+    opts_progress(&o.bar, &o.jsonl_stdout);
+    mrg_device *dev = opts_device("pretrain-vit", device);
+    if (!dev) return 2;
     if (o.bar)
         fprintf(stderr, "pretraining the %s ViT (%d layers, width %d, %d-px patches) on %s\n", preset,
                 cfg.vit.depth, cfg.vit.dim, cfg.vit.patch_size, mrg_device_name(dev));

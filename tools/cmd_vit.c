@@ -115,11 +115,8 @@ int cmd_vit(int argc, char **argv) {
     int rc = opts_parse("vit", argc, argv, specs, OPTS_COUNT(specs));
     if (rc) return rc == 1 ? usage(0) : rc;
     if ((rc = opts_require("vit", specs, OPTS_COUNT(specs), "--model", "--image", NULL))) return rc;
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg vit: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("vit", device);
+    if (!dev) return 2;
     rc = 1;
     mrg_image img = {0};
     scored *ranked = NULL;

@@ -102,5 +102,12 @@ int opts_int_list(const char *s, int64_t lo, int64_t hi, int64_t **out);
 /* cfg = the preset, then the JSON file config (NULL: none) applied to it.
  * 0, or 2 after printing "mrg CMD: <error>". */
 int opts_model_config(const char *cmd, const char *preset, const char *config, mrg_model_config *cfg);
+/* The device named `name` (--device; NULL: the default device), opened; NULL
+ * after printing "mrg CMD: <why>" (the caller exits with 2). */
+mrg_device *opts_device(const char *cmd, const char *name);
+/* How a training command shows progress: a bar on stderr when that is a
+ * terminal; JSON lines on stdout when there is no bar or stdout is not a
+ * terminal (a pipe or a file). */
+void opts_progress(bool *bar, bool *jsonl_stdout);
 
 #endif

@@ -60,6 +60,14 @@ char *test_read_file(const char *path, size_t *len) {
     return mrg_read_file(path, SIZE_MAX, NULL, &text, len) == MRG_OK ? text : NULL;
 }
 
+void test_write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK(fputs(text, f) >= 0);
+    CHECK(fclose(f) == 0);
+}
+
 mrg_status test_pretrain_micro_lm(mrg_device *dev, const char *data, const char *out, int steps) {
     mrg_model_config cfg;
     mrg_status st = mrg_model_preset("micro", &cfg);

@@ -75,6 +75,8 @@ int test_finish(const char *suite);
 /* The whole file (malloc'd, NUL after its *len bytes; len may be NULL),
  * or NULL. */
 char *test_read_file(const char *path, size_t *len);
+/* Writes text as the whole file path (a failure fails a check). */
+void test_write_file(const char *path, const char *text);
 
 /* A LLaMA of the micro preset's shape trained for `steps` updates on the
  * reports of dataset `data` (with a 300-piece tokenizer), written to out:
