@@ -104,8 +104,6 @@ static int print_json(const mrg_llama *m, const char *path, mrg_device *dev, int
 
 int bench_lm(int argc, char **argv) {
     const char *model_path = NULL, *device = NULL;
-    static const char *const dtypes[] = {"f32", "bf16", "f16", NULL};
-    static const mrg_dtype dtype_of[] = {MRG_F32, MRG_BF16, MRG_F16};
     int P = 128, G = 128, repeat = 3, dtype_index = -1;
     bool json = false;
     opt_spec specs[] = {
@@ -114,13 +112,13 @@ int bench_lm(int argc, char **argv) {
         OPT_INTEGER("--prompt", &P, 1, 1000000),
         OPT_INTEGER("--gen", &G, 0, 1000000),
         OPT_INTEGER("--repeat", &repeat, 1, 1000000),
-        OPT_ONE_OF("--dtype", &dtype_index, dtypes),
+        OPT_ONE_OF("--dtype", &dtype_index, opts_float_dtype_names()),
         OPT_SET("--json", &json),
     };
     int rc = opts_parse("bench lm", argc, argv, specs, OPTS_COUNT(specs));
     if (rc) return rc == 1 ? usage(0) : rc;
     if ((rc = opts_require("bench lm", specs, OPTS_COUNT(specs), "--model", NULL))) return rc;
-    const int dtype = dtype_index < 0 ? -1 : (int)dtype_of[dtype_index];
+    const int dtype = dtype_index < 0 ? -1 : (int)opts_float_dtype[dtype_index];
     mrg_device *dev = opts_device("bench lm", device);
     if (!dev) return 2;
     mrg_grad_set_enabled(dev, false);

@@ -62,8 +62,6 @@ static void emit_text(text_out *o, const char *s) {
 int cmd_lm(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = NULL, *prompt_ids = NULL;
     const char *device = NULL;
-    static const char *const dtypes[] = {"f32", "bf16", "f16", NULL};
-    static const mrg_dtype dtype_of[] = {MRG_F32, MRG_BF16, MRG_F16};
     int n_new = 128, dtype_index = -1;
     float temperature = 1.0f, top_p = 0.9f;
     bool greedy = false, ignore_eos = false, print_ids = false;
@@ -81,7 +79,7 @@ int cmd_lm(int argc, char **argv) {
         OPT_SEED("--seed", &seed),
         OPT_SET("--ignore-eos", &ignore_eos),
         OPT_SET("--print-ids", &print_ids),
-        OPT_ONE_OF("--dtype", &dtype_index, dtypes),
+        OPT_ONE_OF("--dtype", &dtype_index, opts_float_dtype_names()),
     };
     const int n = OPTS_COUNT(specs);
     int rc = opts_parse("lm", argc, argv, specs, n);
@@ -95,7 +93,7 @@ int cmd_lm(int argc, char **argv) {
     if (!prompt && !prompt_ids) return opts_fail("lm", "--prompt or --prompt-ids is required (see mrg lm --help)");
     if (prompt && !tok_path) return opts_fail("lm", "--prompt needs --tokenizer");
     if (!print_ids && !tok_path) return opts_fail("lm", "text output needs --tokenizer (or use --print-ids)");
-    const int dtype = dtype_index < 0 ? -1 : (int)dtype_of[dtype_index];
+    const int dtype = dtype_index < 0 ? -1 : (int)opts_float_dtype[dtype_index];
     const bool have_seed = opts_given(specs, n, "--seed") > 0;
     if (greedy) temperature = 0;
     if (!have_seed) seed = (uint64_t)time(NULL);

@@ -222,6 +222,14 @@ int opts_model_config(const char *cmd, const char *preset, const char *config, m
     return 0;
 }
 
+const mrg_dtype opts_float_dtype[3] = {MRG_F32, MRG_BF16, MRG_F16};
+
+const char *const *opts_float_dtype_names(void) {
+    static const char *names[4];
+    for (int i = 0; i < 3; i++) names[i] = mrg_dtype_name(opts_float_dtype[i]);
+    return names;
+}
+
 void opts_progress(bool *bar, bool *jsonl_stdout) {
     *bar = isatty(2);
     *jsonl_stdout = !*bar || !isatty(1);
