@@ -10,7 +10,8 @@ int cmd_info(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: mrg info [--device D]\n\n"
-                   "Lists the CPU backend (threads, BLAS) and every OpenCL platform and device\n"
+                   "Lists the CPU backend (threads, BLAS, the OpenBLAS kernel set in use and who\n"
+                   "chose it, the instruction sets found: SIMD) and every OpenCL platform and device\n"
                    "(name, vendor, memory, compute units, OpenCL C version, fp16/fp64, max\n"
                    "work-group size) and names the default device. With --device D it opens D\n"
                    "and prints its one-line description (exit code 2 when D is unknown).\n");
