@@ -109,7 +109,7 @@ static void test_core_table(void) {
     const uint64_t avx512 = avx2 | F(AVX512F) | F(AVX512DQ) | F(AVX512BW) | F(AVX512VL);
     const uint64_t spr = avx512 | F(AVX512_BF16) | F(AVX512_FP16) | F(AMX_TILE) |
                          F(AMX_BF16) | F(AMX_INT8);
-    static const struct {
+    const struct {
         const char *what, *arch, *vendor;
         uint64_t features;
         const char *fit;     /* mrg_cpu_blas_core_for */
@@ -204,11 +204,13 @@ static void test_check_here(void) {
 
 /* ---- the mrg command ----------------------------------------------------- */
 
+#if !defined(__SANITIZE_ADDRESS__)
 static int count(const char *hay, const char *needle) {
     int n = 0;
     for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
     return n;
 }
+#endif
 
 static void test_mrg_info(const char *bin) {
     static char out[1 << 16];
