@@ -23,6 +23,7 @@
 #include "mrg/dataset.h"
 #include "mrg/metrics.h"
 #include "mrg/phantom.h"
+#include "mrg/tensor.h"
 #include "scores_json.h"
 
 #define DEMO_LM_STEPS 400

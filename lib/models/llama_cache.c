@@ -92,20 +92,6 @@ mrg_status mrg_kv_cache_truncate(mrg_kv_cache *c, int64_t len) {
     return MRG_OK;
 }
 
-/* Copies src (n, Hkv, T, Dh) contiguous into positions [pos, pos + T) of
- * rows [row0, row0 + n) of dst (capacity, Hkv, max_len, Dh). */
-static mrg_status write_at(mrg_kv_cache *c, mrg_tensor *dst, const mrg_tensor *src, int64_t row0,
-                           int64_t pos) {
-    const int64_t n = src->shape[0], T = src->shape[2], Dh = c->head_dim;
-    const int64_t shape[4] = {n, c->n_kv_heads, T, Dh};
-    const int64_t sstride[4] = {c->n_kv_heads * T * Dh, T * Dh, Dh, 1};
-    const int64_t dstride[4] = {c->n_kv_heads * c->max_len * Dh, c->max_len * Dh, Dh, 1};
-    mrg_ptr d = mrg_ptr_of(dst);
-    d.off += row0 * c->n_kv_heads * c->max_len * Dh + pos * Dh;
-    return MRG_BE(c->dev)->copy_strided(c->dev, mrg_ptr_of(src), d, 4, shape, sstride, dstride,
-                                        false);
-}
-
 /* Batch rows [b0, b0 + n) that sit in consecutive cache rows. */
 static int64_t run_length(const mrg_kv_cache *c, int64_t b0) {
     int64_t n = 1;
@@ -125,8 +111,11 @@ mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tens
         mrg_tensor *ks = n == c->batch ? k : mrg_slice(k, 0, b0, n); /* views */
         mrg_tensor *vs = n == c->batch ? v : mrg_slice(v, 0, b0, n);
         if (!ks || !vs) return MRG_ERR_OOM;
-        MRG_TRY(write_at(c, c->k[layer], ks, c->row[b0], c->len));
-        MRG_TRY(write_at(c, c->v[layer], vs, c->row[b0], c->len));
+        /* (n, Hkv, T, Dh) into positions [len, len + T) of cache rows
+         * row[b0].. of the tensors (capacity, Hkv, max_len, Dh) */
+        const int64_t at[4] = {c->row[b0], 0, c->len, 0};
+        MRG_TRY(mrg_copy_into(c->k[layer], at, ks));
+        MRG_TRY(mrg_copy_into(c->v[layer], at, vs));
     }
     return MRG_OK;
 }
@@ -143,11 +132,9 @@ mrg_tensor *llama_cache_past(mrg_kv_cache *c, mrg_tensor *cached, int64_t len) {
         return NULL;
     }
     int np = 0;
-    const int64_t Hkv = c->n_kv_heads, M = c->max_len, Dh = c->head_dim;
     for (int64_t b0 = 0, n; b0 < c->batch; b0 += n) {
         n = run_length(c, b0);
-        mrg_tensor *rows = mrg_tensor_view(cached, 4, (const int64_t[]){n, Hkv, M, Dh},
-                                           (int64_t)c->row[b0] * Hkv * M * Dh);
+        mrg_tensor *rows = mrg_slice(cached, 0, c->row[b0], n); /* a view */
         parts[np++] = rows ? mrg_slice(rows, 2, 0, len) : NULL; /* (n, Hkv, len, Dh) */
         if (!parts[np - 1]) return NULL;
     }
@@ -162,15 +149,13 @@ mrg_status mrg_kv_cache_reorder(mrg_kv_cache *c, const int32_t *src) {
 /* Copies positions [0, c->len) of cache row `from` into row `to`, in every
  * layer. */
 static mrg_status copy_row(mrg_kv_cache *c, int32_t from, int32_t to) {
-    const int64_t Hkv = c->n_kv_heads, M = c->max_len, Dh = c->head_dim;
     for (int l = 0; l < c->n_layers; l++) {
         mrg_tensor *kv[2] = {c->k[l], c->v[l]};
         for (int j = 0; j < 2; j++) {
-            mrg_tensor *row = mrg_tensor_view(kv[j], 4, (const int64_t[]){1, Hkv, M, Dh},
-                                              (int64_t)from * Hkv * M * Dh);
+            mrg_tensor *row = mrg_slice(kv[j], 0, from, 1);                /* a view */
             mrg_tensor *past = row ? mrg_slice(row, 2, 0, c->len) : NULL; /* (1, Hkv, len, Dh) */
             if (!past) return mrg_error_context(MRG_ERR_DEVICE, "kv cache select");
-            MRG_TRY(write_at(c, kv[j], past, to, 0));
+            MRG_TRY(mrg_copy_into(kv[j], (const int64_t[]){to, 0, 0, 0}, past));
         }
     }
     return MRG_OK;
