@@ -195,8 +195,10 @@ void mrg_cpu_blas_unprepare_env(void) {
 void cpu_blas_describe(char *buf, size_t n) {
     blas_core_state s = blas_state();
     if (!s.dynamic) {
-        snprintf(buf, n, "%s, fixed when OpenBLAS was built (no DYNAMIC_ARCH)%s", s.core,
-                 s.above ? "; needs instructions this CPU lacks" : s.better ? "; below this CPU" : "");
+        const char *note = s.above    ? "; needs instructions this CPU lacks"
+                           : s.better ? "; below this CPU"
+                                      : "";
+        snprintf(buf, n, "%s, fixed when OpenBLAS was built (no DYNAMIC_ARCH)%s", s.core, note);
         return;
     }
     if (s.above) {
@@ -205,7 +207,8 @@ void cpu_blas_describe(char *buf, size_t n) {
         return;
     }
     if (s.env && s.replaced && s.env_taken) {
-        snprintf(buf, n, "%s, chosen by mrg for this CPU (OPENBLAS_CORETYPE=%s; OpenBLAS picked %s)",
+        snprintf(buf, n,
+                 "%s, chosen by mrg for this CPU (OPENBLAS_CORETYPE=%s; OpenBLAS picked %s)",
                  s.core, s.env, s.replaced);
     } else if (s.env && s.env_taken) {
         snprintf(buf, n, "%s, set by OPENBLAS_CORETYPE=%s%s%s%s", s.core, s.env,

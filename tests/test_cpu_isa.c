@@ -272,7 +272,8 @@ static void test_mrg_info(const char *bin) {
              "env -u OPENBLAS_CORETYPE -u MRG_BLAS_CORE_CHOSEN OMP_WAIT_POLICY=passive "
              "MRG_FAKE_BLAS_IGNORES_CORETYPE=1 LD_PRELOAD=%s %s info --device cpu 2>&1; "
              "env -u OPENBLAS_CORETYPE -u MRG_BLAS_CORE_CHOSEN OMP_WAIT_POLICY=passive "
-             "MRG_FAKE_BLAS_IGNORES_CORETYPE=1 LD_PRELOAD=%s %s info 2>/dev/null | grep 'BLAS kernels'",
+             "MRG_FAKE_BLAS_IGNORES_CORETYPE=1 LD_PRELOAD=%s %s info 2>/dev/null "
+             "| grep 'BLAS kernels'",
              MRG_FAKE_CORENAME_LIB, bin, MRG_FAKE_CORENAME_LIB, bin);
     CHECK(test_run_cmd(cmd, out, sizeof out) == 0);
     snprintf(want, sizeof want,
@@ -282,8 +283,8 @@ static void test_mrg_info(const char *bin) {
     if (!strstr(out, want)) fprintf(stderr, "missing '%s' in:\n%s\n", want, out);
     CHECK(strstr(out, want) != NULL);
     CHECK(strstr(out, "runs its Prescott kernels") != NULL);
-    snprintf(want, sizeof want, "BLAS kernels:   Prescott: OpenBLAS did not accept OPENBLAS_CORETYPE=%s",
-             fit);
+    snprintf(want, sizeof want,
+             "BLAS kernels:   Prescott: OpenBLAS did not accept OPENBLAS_CORETYPE=%s", fit);
     if (!strstr(out, want)) fprintf(stderr, "missing '%s' in:\n%s\n", want, out);
     CHECK(strstr(out, want) != NULL);
     CHECK(count(out, "mrg: warning") == 1);

@@ -16,12 +16,14 @@ static bool name_matches(const mrg_backend_reg *r, const char *name, int *index)
         return true;
     }
     size_t n = strlen(r->prefix);
-    if (!r->numbered || strncmp(name, r->prefix, n) != 0 || name[n] != ':' || !name[n + 1])
-        return false;
-    char *end;
-    long v = strtol(name + n + 1, &end, 10);
-    if (*end || v < 0 || v > 1000) return false;
-    *index = (int)v;
+    if (!r->numbered || strncmp(name, r->prefix, n) != 0 || name[n] != ':') return false;
+    /* 1 to 4 digits and nothing else ("opencl: 1", "opencl:+1" are not names) */
+    const char *digits = name + n + 1;
+    size_t len = strspn(digits, "0123456789");
+    if (len < 1 || len > 4 || digits[len]) return false;
+    int v = 0;
+    for (size_t i = 0; i < len; i++) v = 10 * v + (digits[i] - '0');
+    *index = v;
     return true;
 }
 
@@ -67,6 +69,9 @@ static mrg_status open_on(const mrg_backend_reg *r, mrg_device *dev, const char 
 }
 
 mrg_device *mrg_device_open(const char *name) {
+    /* the default may come from the environment: name it in messages */
+    const char *env = getenv("MRG_DEVICE");
+    bool from_env = (!name || !*name) && env && *env;
     if (!name || !*name) name = mrg_default_device_name();
     mrg_device *dev = calloc(1, sizeof *dev);
     if (!dev) {
@@ -79,6 +84,7 @@ mrg_device *mrg_device_open(const char *name) {
     mrg_status st = mrg_backends[i] ? open_on(mrg_backends[i], dev, name, index)
                                     : unknown_device(name);
     if (st != MRG_OK) {
+        if (from_env) mrg_error_context(st, "MRG_DEVICE=%s", name);
         free(dev);
         return NULL;
     }
