@@ -94,6 +94,36 @@ static bool core_above_cpu(const mrg_cpu_isa *isa, const char *core) {
     return core_level_of(core) > (fit ? core_level_of(fit) : 0);
 }
 
+/* The version in openblas_get_config() ("OpenBLAS 0.3.21 NO_LAPACKE ..."). */
+static const char *blas_version(void) {
+    const char *cfg = openblas_get_config();
+    const char *p = cfg ? strstr(cfg, "OpenBLAS ") : NULL;
+    return p ? p + strlen("OpenBLAS ") : NULL;
+}
+
+/* OpenBLAS before 0.3.22 leaves Cooperlake out of the names it accepts in
+ * OPENBLAS_CORETYPE (its name loop stops one entry short) and then runs
+ * its own CPU-model detection: on the very CPUs that need the variable
+ * (a model it does not know) that gives Prescott again. Cooperlake's f32
+ * kernels are SkylakeX's (it adds only the bf16 sbgemm), so SkylakeX is the
+ * name to set there. */
+const char *mrg_cpu_blas_env_name(const char *core, const char *version) {
+    if (!core || strcasecmp(core, "Cooperlake") != 0) return core;
+    if (!version) version = blas_version();
+    int major = 0, minor = 0, patch = 0;
+    if (!version || sscanf(version, "%d.%d.%d", &major, &minor, &patch) < 2) return "SkylakeX";
+    bool accepted = major > 0 || minor > 3 || (minor == 3 && patch >= 22);
+    return accepted ? core : "SkylakeX";
+}
+
+/* The core to name in OPENBLAS_CORETYPE instead of `current` with this
+ * OpenBLAS, or NULL when no name it accepts is an upgrade (SkylakeX on an
+ * AVX512-BF16 CPU under 0.3.21: nothing better can be set). */
+static const char *settable_upgrade(const mrg_cpu_isa *isa, const char *current) {
+    const char *name = mrg_cpu_blas_env_name(mrg_cpu_blas_upgrade(isa, current), NULL);
+    return name && core_level_of(name) > core_level_of(current) ? name : NULL;
+}
+
 static bool blas_dynamic_arch(void) {
     const char *cfg = openblas_get_config();
     return cfg && strstr(cfg, "DYNAMIC_ARCH");
@@ -118,7 +148,7 @@ static blas_core_state blas_state(void) {
     if (!s.core) s.core = "unknown";
     s.env = getenv("OPENBLAS_CORETYPE");
     s.replaced = s.env ? getenv(MARKER_ENV) : NULL;
-    s.better = mrg_cpu_blas_upgrade(isa, s.core);
+    s.better = settable_upgrade(isa, s.core);
     s.dynamic = blas_dynamic_arch();
     s.env_taken = s.env && !strcasecmp(s.env, s.core);
     s.above = core_above_cpu(isa, s.core);
@@ -176,7 +206,7 @@ bool mrg_cpu_blas_prepare_env(void) {
     if (getenv("OPENBLAS_CORETYPE") || getenv(MARKER_ENV)) return false;
     if (!blas_dynamic_arch()) return false;
     const char *current = openblas_get_corename();
-    const char *better = mrg_cpu_blas_upgrade(mrg_cpu_isa_get(), current);
+    const char *better = settable_upgrade(mrg_cpu_isa_get(), current);
     if (!better) return false;
     if (setenv(MARKER_ENV, current, 1) != 0) return false;
     if (setenv("OPENBLAS_CORETYPE", better, 1) != 0) {

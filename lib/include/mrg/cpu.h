@@ -98,6 +98,11 @@ bool mrg_cpu_blas_check(char *msg, size_t n);
  * untouched) otherwise, and always in a process that mrg already set up, so
  * one re-exec is the most it can cause. */
 bool mrg_cpu_blas_prepare_env(void);
+/* The name to put in OPENBLAS_CORETYPE for `core` with OpenBLAS `version`
+ * ("0.3.21"; NULL: the OpenBLAS mrg runs on): the core itself, or SkylakeX
+ * for Cooperlake before 0.3.22, which does not accept that name (same f32
+ * kernels). NULL for a NULL core. */
+const char *mrg_cpu_blas_env_name(const char *core, const char *version);
 /* Undoes mrg_cpu_blas_prepare_env() (for a caller whose exec failed). */
 void mrg_cpu_blas_unprepare_env(void);
 
