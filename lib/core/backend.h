@@ -29,6 +29,7 @@
  *   optim          adamw_update sum_squares_into     adamw sum_squares clip_scale
  *                  clip_scale global_norm            (no-grad: lib/train's AdamW, clipping)
  *   sdpa           sdpa                              (composed of recorded ops)
+ *                  sdpa_cache (sdpa_cache.c)         gemm on the KV cache in place, softmax
  *   patch_embed    patch_embed                       (composed of recorded ops)
  *
  * Conventions for every kernel:
