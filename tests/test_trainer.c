@@ -118,13 +118,13 @@ static void test_checkpoint_dirs(void) {
 static void test_state_roundtrip(void) {
     char path[400];
     snprintf(path, sizeof path, "%s/state.json", root);
-    mrg_train_state s = {123456789012LL, 3, 7, 999, 0xFFFFFFFFFFFFFFF1ull, 0.4321, 2};
+    mrg_train_state s = {123456789012LL, 3, 7, 999, 0xFFFFFFFFFFFFFFF1ull, 0.4321, 2, 5};
     CHECK_OK(mrg_train_state_write(path, &s, "{\"epochs\":5,\"lr\":0.0001}", "{\"preset\":\"micro\"}"));
     mrg_train_state r;
     char *opt = NULL, *cfg = NULL;
     CHECK_OK(mrg_train_state_read(path, &r, &opt, &cfg));
     CHECK(r.step == s.step && r.epoch == 3 && r.batch == 7 && r.samples == 999);
-    CHECK(r.data_seed == 0xFFFFFFFFFFFFFFF1ull && r.best_score == 0.4321 && r.best_epoch == 2);
+    CHECK(r.data_seed == 0xFFFFFFFFFFFFFFF1ull && r.best_score == 0.4321 && r.best_epoch == 2 && r.skipped == 5);
     CHECK(opt && strstr(opt, "\"epochs\":5"));
     CHECK(cfg && strstr(cfg, "micro"));
     free(opt);
