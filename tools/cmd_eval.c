@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "out_guard.h"
 #include "scores_json.h"
 #include "mrg/metrics.h"
 
@@ -24,7 +25,9 @@ static void help(FILE *out) {
             "  --ref FILE           reference reports (JSON lines)\n"
             "  --clean              apply the R2Gen IU X-Ray cleaning to both first\n"
             "  --json               print one JSON object instead of a table\n"
-            "  --per-report FILE    write per-report scores and finding labels (JSON lines)\n"
+            "  --per-report FILE    write per-report scores and finding labels (JSON lines;\n"
+            "                       an existing FILE must be an earlier --per-report output)\n"
+            "  --force              replace another existing --per-report FILE anyway\n"
             "  --wordnet DIR        WordNet data for METEOR synonyms (METEOR's synonym\n"
             "                       files or a WordNet 3.0 dict directory)\n"
             "  --meteor-data DIR    directory with paraphrase-en.gz for METEOR paraphrases\n"
@@ -38,11 +41,15 @@ static void help(FILE *out) {
 }
 
 
+/* An earlier --per-report output: JSON lines {"id", ..., "findings_pred"}. */
+static bool is_per_report_file(const char *path) { return out_jsonl_has(path, "id", "findings_pred"); }
+
 static int write_per_report(const char *path, const mrg_report_set *pred, const int *pi, int n,
                             const mrg_report_scores *per) {
-    FILE *f = fopen(path, "w");
+    char tmp[4400];
+    FILE *f = mrg_output_file_open(path, tmp, sizeof tmp);
     if (!f) {
-        fprintf(stderr, "mrg eval: cannot write %s\n", path);
+        fprintf(stderr, "mrg eval: %s\n", mrg_last_error());
         return 1;
     }
     for (int i = 0; i < n; i++) {
@@ -60,9 +67,8 @@ static int write_per_report(const char *path, const mrg_report_set *pred, const 
         if (txt) fprintf(f, "%s\n", txt);
         free(txt);
     }
-    int bad = ferror(f);
-    if (fclose(f) || bad) {
-        fprintf(stderr, "mrg eval: error writing %s\n", path);
+    if (mrg_output_file_close(f, tmp, path, true) != MRG_OK) {
+        fprintf(stderr, "mrg eval: %s\n", mrg_last_error());
         return 1;
     }
     return 0;
@@ -70,7 +76,7 @@ static int write_per_report(const char *path, const mrg_report_set *pred, const 
 
 int cmd_eval(int argc, char **argv) {
     const char *pred_path = NULL, *ref_path = NULL, *per_path = NULL;
-    bool json = false, strict = false;
+    bool json = false, strict = false, force = false;
     mrg_eval_opts opts = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -96,6 +102,8 @@ int cmd_eval(int argc, char **argv) {
             opts.no_meteor = true;
         } else if (!strcmp(a, "--strict")) {
             strict = true;
+        } else if (!strcmp(a, "--force")) {
+            force = true;
         } else {
             fprintf(stderr, "mrg eval: unknown option or missing value: %s\n\n", a);
             help(stderr);
@@ -107,6 +115,8 @@ int cmd_eval(int argc, char **argv) {
         help(stderr);
         return 2;
     }
+    const mrg_named_path inputs[] = {{"--pred", pred_path}, {"--ref", ref_path}};
+    if (per_path && out_file_guard("eval", per_path, force, is_per_report_file, inputs, 2)) return 2;
     mrg_report_set pred, ref;
     if (mrg_report_set_read(pred_path, &pred) != MRG_OK) {
         fprintf(stderr, "mrg eval: %s\n", mrg_last_error());

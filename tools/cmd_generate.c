@@ -18,6 +18,7 @@
 #include "mrg/generate.h"
 #include "mrg/image.h"
 #include "mrg/mrg.h"
+#include "out_guard.h"
 
 #define MAX_IMAGES 8
 
@@ -30,9 +31,14 @@ static int usage(int code) {
             "{\"id\", \"report\"} per study of a dataset split (R2Gen layout) to --out.\n\n"
             "  --model RUN             a checkpoint directory, or a run directory with a\n"
             "                          `best` checkpoint inside\n"
+            "  --lm DIR                the model's frozen LM from another place (when it\n"
+            "                          moved): it must be the same LM (content hash)\n"
             "  --image FILE            a view (PNG/JPEG); repeat per view; with fewer views\n"
             "                          than the model takes, the last one is repeated\n"
-            "  --data DIR --out FILE   a dataset and the JSONL output\n"
+            "  --data DIR --out FILE   a dataset and the JSONL output, written atomically;\n"
+            "                          an existing FILE must be an earlier output of\n"
+            "                          generate (or empty), and not inside --data\n"
+            "  --force                 replace another existing --out FILE anyway\n"
             "  --split S               train, val or test (default test)\n"
             "  --batch N               studies decoded together (default 8)\n"
             "  --limit N               only the first N studies of the split\n"
@@ -50,15 +56,28 @@ static int usage(int code) {
     return code;
 }
 
+/* An earlier output of generate: JSON lines {"id", "report"}. */
+static bool is_preds_file(const char *path) { return out_jsonl_has(path, "id", "report"); }
+
 /* RUN/best when it holds a checkpoint, else RUN itself. */
-static mrg_model *load_model(const char *run, mrg_device *dev) {
+static mrg_model *load_model(const char *run, const char *lm, mrg_device *dev) {
     char best[4096];
     snprintf(best, sizeof best, "%s/best/config.json", run);
     if (access(best, R_OK) == 0) {
         snprintf(best, sizeof best, "%s/best", run);
-        return mrg_model_load(best, dev);
+        return mrg_model_load_lm(best, dev, lm);
     }
-    return mrg_model_load(run, dev);
+    char cfg[4200], last[4200];
+    snprintf(cfg, sizeof cfg, "%s/config.json", run);
+    snprintf(last, sizeof last, "%s/last/config.json", run);
+    if (access(cfg, F_OK) != 0 && access(last, F_OK) == 0) {
+        mrg_error(MRG_ERR_NOT_FOUND,
+                  "the run %s has no best checkpoint yet (it is written by validation; a run "
+                  "with --no-eval has none); use --model %s/last for its latest one",
+                  run, run);
+        return NULL;
+    }
+    return mrg_model_load_lm(run, dev, lm);
 }
 
 static void progress(int done, int total, double t0) {
@@ -126,9 +145,12 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         return 1;
     }
-    FILE *out = fopen(out_path, "w");
+    /* written beside out_path and renamed into place at the end: a failed
+     * run leaves an earlier output as it was */
+    char tmp_path[4400];
+    FILE *out = mrg_output_file_open(out_path, tmp_path, sizeof tmp_path);
     if (!out) {
-        fprintf(stderr, "mrg generate: cannot write %s\n", out_path);
+        fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         mrg_dataset_free(ds);
         return 1;
     }
@@ -171,8 +193,8 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         if (bar) progress(done, total, t0);
     }
     if (bar) fputc('\n', stderr);
-    if (fclose(out) != 0 && rc == 0) {
-        fprintf(stderr, "mrg generate: writing %s failed\n", out_path);
+    if (mrg_output_file_close(out, tmp_path, out_path, rc == 0) != MRG_OK && rc == 0) {
+        fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         rc = 1;
     }
     if (rc == 0)
@@ -183,13 +205,13 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *split_name = "test", *out = NULL, *device = NULL;
+    const char *model = NULL, *lm = NULL, *data = NULL, *split_name = "test", *out = NULL, *device = NULL;
     const char *images[MAX_IMAGES];
     int n_images = 0, batch = 8, limit = 0;
     int beam = -1, min_new = -1, max_new = -1;
     float rep = -1, lp = NAN, temperature = 1.0f, top_p = 0.9f;
     unsigned long long seed = 0;
-    bool greedy = false, sample = false;
+    bool greedy = false, sample = false, force = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0);
@@ -201,6 +223,7 @@ int cmd_generate(int argc, char **argv) {
             sample = true;
             continue;
         }
+        if (!strcmp(a, "--force")) { force = true; continue; }
         if (i + 1 >= argc) {
             fprintf(stderr, "mrg generate: %s needs a value\n", a);
             return usage(2);
@@ -208,6 +231,7 @@ int cmd_generate(int argc, char **argv) {
         const char *v = argv[++i];
         char *end = NULL;
         if (!strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--lm")) lm = v;
         else if (!strcmp(a, "--data")) data = v;
         else if (!strcmp(a, "--split")) split_name = v;
         else if (!strcmp(a, "--out")) out = v;
@@ -258,6 +282,8 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "mrg generate: --split must be train, val or test\n");
         return 2;
     }
+    const mrg_named_path inputs[] = {{"--data", data}, {"--model", model}};
+    if (out && out_file_guard("generate", out, force, is_preds_file, inputs, 2)) return 2;
     mrg_device *dev = mrg_device_open(device);
     if (!dev) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
@@ -265,7 +291,7 @@ int cmd_generate(int argc, char **argv) {
     }
     mrg_grad_set_enabled(dev, false);
     int rc = 1;
-    mrg_model *m = load_model(model, dev);
+    mrg_model *m = load_model(model, lm, dev);
     if (!m) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         goto done;

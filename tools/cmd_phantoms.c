@@ -9,10 +9,11 @@
 #include "commands.h"
 #include "mrg/mrg.h"
 #include "mrg/phantom.h"
+#include "out_guard.h"
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
-            "usage: mrg phantoms --out DIR --n N [--seed S] [--size PX]\n\n"
+            "usage: mrg phantoms --out DIR --n N [--seed S] [--size PX] [--force]\n\n"
             "Renders N synthetic chest radiograph studies, each a frontal and a lateral\n"
             "view (PX x PX grayscale PNG, default %d) of a drawn thorax with lungs,\n"
             "heart, diaphragm, spine and ribs, and some of the findings cardiomegaly,\n"
@@ -25,7 +26,10 @@ static int usage(int code) {
             "[...]}\n"
             "  DIR/images/<id>/0.png       frontal view\n"
             "  DIR/images/<id>/1.png       lateral view\n\n"
-            "The same --seed (default 1) gives byte-identical files.\n",
+            "The same --seed (default 1) gives byte-identical files. DIR is replaced\n"
+            "atomically; it must be new, empty or an earlier output of `mrg phantoms`\n"
+            "(DIR/.mrg-output says so), unless --force, which writes into it and keeps\n"
+            "what phantoms does not write.\n",
             MRG_PHANTOM_DEFAULT_SIZE);
     return code;
 }
@@ -42,8 +46,10 @@ static bool parse_ll(const char *s, long long *out) {
 
 int cmd_phantoms(int argc, char **argv) {
     const char *out = NULL, *n_arg = NULL, *seed_arg = NULL, *size_arg = NULL;
+    bool force = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(0);
+        if (!strcmp(argv[i], "--force")) { force = true; continue; }
         if (i + 1 >= argc) {
             fprintf(stderr, "mrg phantoms: %s needs a value\n\n", argv[i]);
             return usage(2);
@@ -82,10 +88,11 @@ int cmd_phantoms(int argc, char **argv) {
                 seed_arg);
         return 2;
     }
+    if (out_dir_guard("phantoms", out, force, NULL, 0)) return 2;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     mrg_phantom_summary sum;
-    mrg_status st = mrg_phantoms_write(out, (int)n, (uint64_t)seed, (int)size, &sum);
+    mrg_status st = out_phantoms(out, (int)n, (uint64_t)seed, (int)size, &sum);
     if (st != MRG_OK) {
         fprintf(stderr, "mrg phantoms: %s\n", mrg_last_error());
         return mrg_status_exit_code(st);

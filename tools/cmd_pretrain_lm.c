@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "opts.h"
+#include "out_guard.h"
 #include "mrg/mrg.h"
 #include "mrg/model.h"
 #include "mrg/trainer.h"
@@ -20,7 +21,8 @@ static int usage(int code) {
             "                       [--tokenizer FILE]\n"
             "                       [--vocab N] [--steps N | --epochs N] [--batch N] [--lr X]\n"
             "                       [--seed S] [--device D] [--log-every N] [--no-slot-hints]\n"
-            "                       [--slot-hints findings|sentences|spans] [--slot-span N]\n\n"
+            "                       [--slot-hints findings|sentences|spans] [--slot-span N]\n"
+            "                       [--force] [--skip-nonfinite]\n\n"
             "Trains the language model of a preset (its `lm` shape; the vocabulary comes\n"
             "from the tokenizer) from a random init on the cleaned training reports of DIR\n"
             "in the report generator's context: BOS, the prompt before the image, the\n"
@@ -28,7 +30,13 @@ static int usage(int code) {
             "the report, EOS; next-token cross-entropy on the report and EOS, AdamW,\n"
             "warmup + cosine. Writes a Hugging Face directory with tokenizer.model inside.\n\n"
             "  --data DIR        dataset in the R2Gen layout (annotation.json)\n"
-            "  --out DIR         output directory (replaced atomically)\n"
+            "  --out DIR         output directory, replaced atomically; it must be new,\n"
+            "                    empty or an earlier output of pretrain-lm, and not inside\n"
+            "                    --data\n"
+            "  --force           write into another non-empty --out anyway (replaces the\n"
+            "                    files pretrain-lm writes, keeps the others)\n"
+            "  --skip-nonfinite  skip an update whose loss or gradient norm is not finite\n"
+            "                    instead of stopping (no output is written on a stop)\n"
             "  --preset P        paper, tiny (default) or micro\n"
             "  --config F        JSON overriding any config field (applied to --preset);\n"
             "                    its `lm` shape, prompt, Kc, Kt, lm_weight, con_weight and\n"
@@ -66,7 +74,7 @@ static int usage(int code) {
 int cmd_pretrain_lm(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *preset = "tiny", *config = NULL, *device = NULL;
     mrg_pretrain_opts o = mrg_pretrain_defaults();
-    bool slot_hints = true;
+    bool slot_hints = true, force = false;
     const char *hint_kind = NULL;
     const opt_spec specs[] = {
         {"--data", OPT_STR, &data, 0},          {"--out", OPT_STR, &out, 0},
@@ -79,6 +87,8 @@ int cmd_pretrain_lm(int argc, char **argv) {
         {"--slot-span", OPT_INT, &o.slot_span, 0},
         {"--slot-hints", OPT_STR, &hint_kind, 0},
         {"--no-slot-hints", OPT_FLAG, &slot_hints, false},
+        {"--force", OPT_FLAG, &force, true},
+        {"--skip-nonfinite", OPT_FLAG, &o.skip_nonfinite, true},
     };
     int rc = opts_parse("pretrain-lm", argc, argv, specs, (int)(sizeof specs / sizeof specs[0]));
     if (rc) return rc == 1 ? usage(0) : usage(2);
@@ -104,6 +114,8 @@ int cmd_pretrain_lm(int argc, char **argv) {
     }
     mrg_model_config cfg;
     if (opts_model_config("pretrain-lm", preset, config, &cfg)) return 2;
+    const mrg_named_path inputs[] = {{"--data", data}, {"--config", config}};
+    if (out_dir_guard("pretrain-lm", out, force, inputs, 2)) return 2;
     o.max_tokens = cfg.max_report_tokens;
     o.bar = isatty(2);
     o.jsonl_stdout = !isatty(1) || !o.bar;

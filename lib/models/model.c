@@ -245,8 +245,8 @@ static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const 
         if (st == MRG_OK) mrg_hash_hex(h, m->lm_hash);
         if (st == MRG_OK && expect_lm_hash && *expect_lm_hash && strcmp(expect_lm_hash, m->lm_hash))
             st = mrg_error(MRG_ERR_INVALID_ARG,
-                           "the LM %s has changed since the checkpoint was trained with it (content "
-                           "hash %s, recorded %s): it is not the same frozen LM",
+                           "the LM %s is not the frozen LM the checkpoint was trained with (content "
+                           "hash %s, recorded %s): it was retrained, replaced or changed since",
                            lm_path, m->lm_hash, expect_lm_hash);
     }
     /* tokenizer */
