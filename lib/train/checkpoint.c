@@ -123,7 +123,7 @@ mrg_status mrg_ckpt_begin(const char *final_dir, char *tmp, size_t cap) {
             return mrg_error(MRG_ERR_INVALID_ARG, "checkpoint path too long: %s", final_dir);
         if (mkdir(tmp, 0755) == 0) return MRG_OK;
         if (errno != EEXIST)
-            return mrg_error(MRG_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+            return mrg_error(MRG_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
     }
     return mrg_error(MRG_ERR_IO, "cannot create a temporary directory beside %s", final_dir);
 }
