@@ -220,6 +220,8 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
         }
         m = mrg_model_create(&cfg, dev, o->lm_dir, o->vit_dir, o->tokenizer);
         if (!m) { st = MRG_ERR_INVALID_ARG; goto end; }
+        /* the frozen LM's fingerprint now, as it was loaded (recorded with every checkpoint) */
+        if (o->lm_dir && !*mrg_model_lm_hash(m)) { st = mrg_error_context(MRG_ERR_IO, "train: --lm %s", o->lm_dir); goto end; }
         cfg = *mrg_model_get_config(m);
         state = (mrg_train_state){0, 0, 0, 0, cfg.seed, -1.0, -1, 0};
     }

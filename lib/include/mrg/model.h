@@ -101,8 +101,10 @@ const mrg_model_config *mrg_model_get_config(const mrg_model *m);
 mrg_device *mrg_model_device(const mrg_model *m);
 mrg_llama *mrg_model_llama(mrg_model *m);
 const mrg_tokenizer *mrg_model_tokenizer(const mrg_model *m);
-/* The frozen LM's content hash (16 hex digits; "" for a random LM kept in
- * the checkpoint) and absolute path ("" likewise). */
+/* The frozen LM's content hash (16 hex digits, computed on first use: the
+ * LM's files are read once; "" for a random LM kept in the checkpoint, or
+ * when the files cannot be read, with a message) and absolute path (""
+ * for a random LM). */
 const char *mrg_model_lm_hash(const mrg_model *m);
 const char *mrg_model_lm_path(const mrg_model *m);
 /* The trained parameters (ViT unless frozen, encoders, projection) with
