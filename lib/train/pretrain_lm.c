@@ -323,7 +323,7 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         st = lm_step(m, opt, params, np, &corpus, idx, k, &hint_rng, &o, codes, s.lr, &s.loss, &s.con,
                      &s.grad_norm);
         if (st == MRG_ERR_NONFINITE && o.skip_nonfinite) {
-            train_log_skip(prog, step + 1, epoch, ++skipped);
+            train_log_skip(prog, step + 1, epoch, -1, ++skipped);
             st = MRG_OK;
             continue;
         }

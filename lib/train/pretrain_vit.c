@@ -218,7 +218,7 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
             s.samples = b.B;
             mrg_batch_free(&b);
             if (st == MRG_ERR_NONFINITE && o.skip_nonfinite) {
-                train_log_skip(prog, ++step, epoch, ++skipped);
+                train_log_skip(prog, ++step, epoch, -1, ++skipped);
                 st = MRG_OK;
                 continue;
             }

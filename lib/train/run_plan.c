@@ -133,6 +133,7 @@ mrg_status run_dir_prepare(const mrg_train_run_opts *o, bool *resume) {
     bool have_ckpt = access(state_path, F_OK) == 0;
     if (o->resume && have_ckpt) {
         *resume = true;
+        if (o->force) run_note(o, "train: --resume ignores --force: the run in %s continues", out);
         return MRG_OK;
     }
     if (is_run && !o->resume && !o->force) {

@@ -37,8 +37,9 @@ mrg_status train_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const 
  * if any; nothing outside a run with the hook set. */
 void train_test_point(const char *point, int64_t step);
 
-/* A skipped non-finite update of a pretraining loop: the message of the
- * last error as a {"type":"skip"} record (log and bar), the error cleared. */
-void train_log_skip(mrg_progress *prog, int64_t step, int epoch, int64_t skipped);
+/* A skipped non-finite update: the message of the last error as a
+ * {"type":"skip","step","epoch"[,"batch"],"skipped","reason"} record (log
+ * and bar; batch < 0: none), the error cleared. */
+void train_log_skip(mrg_progress *prog, int64_t step, int epoch, int batch, int64_t skipped);
 
 #endif

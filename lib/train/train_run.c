@@ -152,20 +152,6 @@ static mrg_status nonfinite_stop(const char *last, int64_t saved_step) {
                      why, where);
 }
 
-/* The {"type":"skip"} record of a skipped update. */
-static void log_skip(mrg_progress *prog, int64_t step, int epoch, int batch, int64_t skipped) {
-    char json[1024], text[700], reason[512];
-    snprintf(reason, sizeof reason, "%s", mrg_last_error());
-    for (char *c = reason; *c; c++)
-        if (*c == '"' || *c == '\\' || (unsigned char)*c < 32) *c = '\'';
-    snprintf(json, sizeof json,
-             "{\"type\":\"skip\",\"step\":%lld,\"epoch\":%d,\"batch\":%d,\"skipped\":%lld,\"reason\":\"%s\"}",
-             (long long)step, epoch, batch, (long long)skipped, reason);
-    snprintf(text, sizeof text, "skipped update %lld (%lld so far): %s", (long long)step, (long long)skipped, reason);
-    mrg_progress_record(prog, json, text);
-    mrg_clear_error();
-}
-
 mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train_run_result *res) {
     memset(res, 0, sizeof *res);
     if (!o || !o->data_dir || !o->out_dir)
@@ -316,7 +302,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
                 state.epoch = e;
                 state.batch = b;
                 dirty = true;
-                log_skip(prog, s.step, e, g_start, state.skipped);
+                train_log_skip(prog, s.step, e, g_start, state.skipped);
                 st = MRG_OK;
             } else if (st == MRG_ERR_NONFINITE) {
                 st = nonfinite_stop(last, saved_step);

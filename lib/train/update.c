@@ -67,13 +67,14 @@ mrg_status train_check_finite(mrg_tensor *const *ts, const char *const *names, i
     return st;
 }
 
-void train_log_skip(mrg_progress *prog, int64_t step, int epoch, int64_t skipped) {
-    char json[1024], text[600], reason[400];
+void train_log_skip(mrg_progress *prog, int64_t step, int epoch, int batch, int64_t skipped) {
+    char json[1024], text[700], reason[512], at_batch[32] = "";
     snprintf(reason, sizeof reason, "%s", mrg_last_error());
-    for (char *c = reason; *c; c++)
+    for (char *c = reason; *c; c++) /* keep the JSON string plain */
         if (*c == '"' || *c == '\\' || (unsigned char)*c < 32) *c = '\'';
-    snprintf(json, sizeof json, "{\"type\":\"skip\",\"step\":%lld,\"epoch\":%d,\"skipped\":%lld,\"reason\":\"%s\"}",
-             (long long)step, epoch, (long long)skipped, reason);
+    if (batch >= 0) snprintf(at_batch, sizeof at_batch, ",\"batch\":%d", batch);
+    snprintf(json, sizeof json, "{\"type\":\"skip\",\"step\":%lld,\"epoch\":%d%s,\"skipped\":%lld,\"reason\":\"%s\"}",
+             (long long)step, epoch, at_batch, (long long)skipped, reason);
     snprintf(text, sizeof text, "skipped update %lld (%lld so far): %s", (long long)step, (long long)skipped, reason);
     mrg_progress_record(prog, json, text);
     mrg_clear_error();
