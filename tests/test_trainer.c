@@ -319,6 +319,20 @@ static void test_pretrain(mrg_device *dev) {
         printf("  slot hints, %s %d: loss %.4f -> %.4f\n", kind_names[kinds[k]], spans[k], f0, f1);
         CHECK(isfinite(f0) && f1 < 0.7f * f0);
     }
+    /* diverging (lr 1e10: a NaN loss at update 2): stopped, nothing written,
+     * or with skip_nonfinite every NaN update skipped and a finite LM written */
+    char out3[500];
+    snprintf(out3, sizeof out3, "%s-nan", out);
+    o = mrg_pretrain_defaults();
+    o.vocab_size = 300;
+    o.steps = 4;
+    o.lr = 1e10f;
+    o.log_every = 1000;
+    CHECK(mrg_pretrain_lm_texts(ptr, N_TEXTS, &SMALL_LM, &o, dev, out3, NULL, NULL) == MRG_ERR_NONFINITE);
+    CHECK(strstr(mrg_last_error(), "update 2 of 4 (no output written)") != NULL);
+    CHECK(!mrg_path_exists(out3) && count_hidden(root) == 0);
+    o.skip_nonfinite = true;
+    CHECK_OK(mrg_pretrain_lm_texts(ptr, N_TEXTS, &SMALL_LM, &o, dev, out3, NULL, NULL));
     mrg_llama_free(m);
     mrg_tokenizer_free(t);
     mrg_step_reset(dev);
