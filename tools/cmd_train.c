@@ -86,14 +86,24 @@ static void on_signal(int sig) {
     (void)w;
 }
 
-static void catch_signals(void) {
+/* Installs the handler for SIGINT and SIGTERM (restore: NULL) or puts the
+ * earlier handlers back (restore: what the install saved), so that a
+ * command run in-process after this one (the demo's stages) gets the
+ * usual Ctrl-C. */
+static void catch_signals(struct sigaction saved[2], bool restore) {
+    if (restore) {
+        sigaction(SIGINT, &saved[0], NULL);
+        sigaction(SIGTERM, &saved[1], NULL);
+        return;
+    }
+    stop_signal = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, &saved[0]);
+    sigaction(SIGTERM, &sa, &saved[1]);
 }
 
 /* The command line again, with --resume, for the message of a stop. */
@@ -173,9 +183,11 @@ int cmd_train(int argc, char **argv) {
     o.notes = stderr;
     o.stop = &stop_signal;
     o.test_signal = getenv("MRG_TRAIN_TEST_SIGNAL"); /* test hook (see mrg_train_run_opts) */
-    catch_signals();
+    struct sigaction saved[2];
+    catch_signals(saved, false);
     mrg_train_run_result r;
     mrg_status st = mrg_train_run(&o, dev, &r);
+    catch_signals(saved, true);
     mrg_device_free(dev);
     if (st) {
         const char *msg = mrg_last_error();
