@@ -5,6 +5,7 @@
  * defaults come from the model's config. */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "mrg/generate.h"
 #include "mrg/image.h"
 #include "mrg/mrg.h"
+#include "mrg/trainer.h"
 #include "out_guard.h"
 
 #define MAX_IMAGES 8
@@ -29,9 +31,11 @@ static int usage(int code) {
             "       mrg generate --model RUN --data DIR [--split test] --out preds.jsonl\n"
             "                    [options]\n\n"
             "Writes the report of one study (its views, in order) to stdout, or one line\n"
-            "{\"id\", \"report\"} per study of a dataset split (R2Gen layout) to --out.\n\n"
+            "{\"id\", \"report\", \"display\"} per study of a dataset split (R2Gen layout) to\n"
+            "--out. \"report\" is the cleaned form the metrics score (mrg eval),\n"
+            "\"display\" and the terminal output the form people read (\"Heart is normal.\").\n\n"
             "  --model RUN             a checkpoint directory, or a run directory with a\n"
-            "                          `best` checkpoint inside\n"
+            "                          `best` checkpoint inside (RUN/last: the latest)\n"
             "  --image FILE            a view (PNG/JPEG); repeat per view (at most 8); with\n"
             "                          fewer views than the model takes, the last one is\n"
             "                          repeated (and a note says so)\n"
@@ -70,35 +74,56 @@ static int usage(int code) {
 static bool is_preds_file(const char *path) { return out_jsonl_has(path, "id", "report"); }
 
 /* RUN/best when it holds a checkpoint, else RUN itself; the frozen LM from
- * lm when not NULL. */
+ * lm when not NULL. A run directory (RUN/last, or RUN/log.jsonl) without a
+ * best checkpoint yet says so. */
 static mrg_model *load_model(const char *run, const char *lm, mrg_device *dev) {
-    char best[4096];
-    snprintf(best, sizeof best, "%s/best/config.json", run);
-    if (access(best, R_OK) == 0) {
-        snprintf(best, sizeof best, "%s/best", run);
-        return mrg_model_load_lm(best, dev, lm);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/best/config.json", run);
+    if (access(path, R_OK) == 0) {
+        snprintf(path, sizeof path, "%s/best", run);
+        return mrg_model_load_lm(path, dev, lm);
     }
-    char cfg[4200], last[4200];
-    snprintf(cfg, sizeof cfg, "%s/config.json", run);
+    snprintf(path, sizeof path, "%s/config.json", run);
+    char last[4200], log[4200];
     snprintf(last, sizeof last, "%s/last/config.json", run);
-    if (access(cfg, F_OK) != 0 && access(last, F_OK) == 0) {
-        mrg_error(MRG_ERR_NOT_FOUND,
-                  "the run %s has no best checkpoint yet (it is written by validation; a run "
-                  "with --no-eval has none); use --model %s/last for its latest one",
-                  run, run);
+    snprintf(log, sizeof log, "%s/log.jsonl", run);
+    if (access(path, F_OK) != 0 && (access(last, F_OK) == 0 || access(log, F_OK) == 0)) {
+        if (access(last, F_OK) == 0)
+            mrg_error(MRG_ERR_NOT_FOUND,
+                      "the run %s has no best checkpoint yet (%s/best is written after a "
+                      "validation); use the latest one: --model %s/last",
+                      run, run, run);
+        else
+            mrg_error(MRG_ERR_NOT_FOUND,
+                      "the run %s has no checkpoint yet (neither %s/best nor %s/last)", run, run,
+                      run);
         return NULL;
     }
     return mrg_model_load_lm(run, dev, lm);
 }
 
+/* "\r[bar] k/n studies  rate  ETA", cut to the terminal's width less one
+ * column so it never wraps; the bar shrinks first. */
 static void progress(int done, int total, double t0) {
     double el = now_s() - t0, rate = el > 0 ? done / el : 0;
-    int w = 30, fill = total > 0 ? (int)((long)w * done / total) : w;
-    fprintf(stderr, "\r[");
-    for (int i = 0; i < w; i++) fputc(i < fill ? '#' : ' ', stderr);
-    fprintf(stderr, "] %d/%d studies  %.2f studies/s", done, total, rate);
-    if (rate > 0 && done < total) fprintf(stderr, "  ETA %.0fs  ", (total - done) / rate);
-    else fprintf(stderr, "            ");
+    char tail[128];
+    int k = snprintf(tail, sizeof tail, "%d/%d studies  %.2f studies/s", done, total, rate);
+    if (rate > 0 && done < total && k > 0 && k < (int)sizeof tail)
+        snprintf(tail + k, sizeof tail - (size_t)k, "  ETA %.0fs", (total - done) / rate);
+    int width = mrg_terminal_width(2) - 1, cells = width - 3 - (int)strlen(tail);
+    if (cells > 30) cells = 30;
+    char line[256];
+    int n = 0;
+    if (cells >= 5) {
+        int fill = total > 0 ? (int)((long)cells * done / total) : cells;
+        line[n++] = '[';
+        for (int i = 0; i < cells; i++) line[n++] = i < fill ? '#' : ' ';
+        line[n++] = ']';
+        line[n++] = ' ';
+    }
+    snprintf(line + n, sizeof line - (size_t)n, "%s", tail);
+    if (width > 0 && (int)strlen(line) > width) line[width] = 0;
+    fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
 }
 
@@ -115,9 +140,15 @@ static int one_study(mrg_model *m, const mrg_gen_opts *g, const char **images, i
     if (n_images > V)
         fprintf(stderr, "mrg generate: the model takes %d views; using the first %d images\n", V,
                 V);
-    if (n_images < V)
-        fprintf(stderr, "mrg generate: the model takes %d views; repeating the last image for the other %d\n",
-                V, V - n_images);
+    else if (n_images < V) {
+        char views[32];
+        if (V - n_images > 1) snprintf(views, sizeof views, "views %d-%d", n_images + 1, V);
+        else snprintf(views, sizeof views, "view %d", V);
+        fprintf(stderr,
+                "mrg generate: the model takes %d views; %s is repeated as %s (give --image once "
+                "per view)\n",
+                V, images[n_images - 1], views);
+    }
     for (int v = 0; v < V; v++) {
         mrg_image img = {0};
         const char *path = images[v < n_images ? v : n_images - 1];
@@ -136,8 +167,14 @@ static int one_study(mrg_model *m, const mrg_gen_opts *g, const char **images, i
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         return 1;
     }
-    printf("%s\n", report);
+    char *shown = mrg_report_display(report); /* for people: capitals, "effusion." */
     free(report);
+    if (!shown) {
+        fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
+        return 1;
+    }
+    printf("%s\n", shown);
+    free(shown);
     return 0;
 }
 
@@ -188,7 +225,11 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         for (int i = 0; st == MRG_OK && i < n; i++) {
             cJSON *o_json = cJSON_CreateObject();
             cJSON_AddStringToObject(o_json, "id", b.ids[i]);
+            /* "report" is the form the metrics score; "display" the one to show */
             cJSON_AddStringToObject(o_json, "report", reports[i]);
+            char *shown = mrg_report_display(reports[i]);
+            if (shown) cJSON_AddStringToObject(o_json, "display", shown);
+            free(shown);
             char *line = cJSON_PrintUnformatted(o_json);
             if (line) fprintf(out, "%s\n", line);
             free(line);
@@ -205,6 +246,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         }
         done += n;
         if (bar) progress(done, total, t0);
+        if (ferror(out)) break; /* a write failed: the check below says why */
     }
     if (bar) fputc('\n', stderr);
     if (mrg_output_file_close(out, tmp_path, out_path, rc == 0) != MRG_OK && rc == 0) {

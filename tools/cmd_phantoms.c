@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "opts.h"
+#include "mrg/limits.h"
 #include "mrg/mrg.h"
 #include "mrg/phantom.h"
 #include "out_guard.h"
@@ -45,7 +46,7 @@ int cmd_phantoms(int argc, char **argv) {
     bool force = false;
     opt_spec specs[] = {
         OPT_STRING("--out", &out),
-        OPT_INTEGER("--n", &n, 1, 10000000),
+        OPT_INTEGER("--n", &n, 1, MRG_MAX_STUDIES),
         OPT_SEED("--seed", &seed),
         OPT_INTEGER("--size", &size, MRG_PHANTOM_MIN_SIZE, MRG_PHANTOM_MAX_SIZE),
         OPT_SET("--force", &force),

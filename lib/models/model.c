@@ -56,12 +56,14 @@ static mrg_status find_tokenizer(const char *lm_path, char *out, size_t n) {
         snprintf(cand, sizeof cand, "%s/tokenizer.model", lm_path);
     } else {
         const char *slash = strrchr(lm_path, '/');
-        int dl = slash ? (int)(slash - lm_path) : 1;
+        int dl = !slash ? 1 : slash == lm_path ? 1 : (int)(slash - lm_path);
         snprintf(cand, sizeof cand, "%.*s/tokenizer.model", dl, slash ? lm_path : ".");
     }
     if (!is_file(cand))
         return mrg_error(MRG_ERR_NOT_FOUND,
-                         "no tokenizer: %s does not exist; give a tokenizer path", cand);
+                         "the LM %s has no tokenizer: %s does not exist (give the tokenizer's "
+                         "path)",
+                         lm_path, cand);
     return absolute(cand, out, n);
 }
 
@@ -236,8 +238,12 @@ static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const 
     m->dev = dev;
     mrg_params_init(&m->params);
     mrg_status st = MRG_OK;
-    if (lm_path && access(lm_path, F_OK) != 0)
-        st = mrg_error(MRG_ERR_NOT_FOUND, "the LM %s does not exist", lm_path);
+    /* the LM first: a wrong path is named as what it is */
+    if (lm_path && !is_dir(lm_path) && !is_file(lm_path))
+        st = mrg_error(MRG_ERR_NOT_FOUND,
+                       "the LM %s does not exist (give the directory `mrg pretrain-lm` wrote, a "
+                       "Hugging Face LLaMA directory or a llama2.c .bin file)",
+                       lm_path);
     /* the LM is frozen: it must be the very one a checkpoint was trained
      * with. (A new model hashes its LM only when asked, mrg_model_lm_hash:
      * reading a 7B LM twice would double the load of a benchmark.) */

@@ -384,6 +384,7 @@ mrg_status mrg_output_file_check(const char *cmd, const char *path, bool force,
     if (stat(path, &sb) != 0) return MRG_OK;
     if (S_ISDIR(sb.st_mode))
         return mrg_error(MRG_ERR_INVALID_ARG, "%s: the output %s is a directory; give a file name", cmd, path);
+    if (!S_ISREG(sb.st_mode)) return MRG_OK; /* a device or a pipe: written, never replaced */
     if (sb.st_size == 0 || force || (ours && ours(path))) return MRG_OK;
     return mrg_error(MRG_ERR_INVALID_ARG,
                      "%s: %s exists and is not an earlier output of `mrg %s`; choose another file, "
@@ -419,6 +420,16 @@ static void clean_file_temps(const char *path) {
 }
 
 FILE *mrg_output_file_open(const char *path, char *tmp, size_t cap) {
+    /* a device, a pipe or a terminal (/dev/stdout, a FIFO) is written as it
+     * is: there is nothing to replace atomically, and a temporary beside
+     * it could not be renamed over it (nor should be) */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        if (cap) tmp[0] = 0;
+        FILE *f = fopen(path, "wb");
+        if (!f) mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        return f;
+    }
     if (!file_tmp_name(path, (long)getpid(), tmp, cap)) {
         mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", path);
         return NULL;
@@ -430,10 +441,24 @@ FILE *mrg_output_file_open(const char *path, char *tmp, size_t cap) {
 }
 
 mrg_status mrg_output_file_close(FILE *f, const char *tmp, const char *path, bool ok) {
-    bool want = ok;
+    bool want = ok, direct = !tmp || !*tmp;
     int err = 0;
-    if (ok && (ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0)) ok = false, err = errno;
+    if (ok) {
+        /* glibc keeps the bytes of a failed write and retries them at
+         * fflush, so errno then says why */
+        ok = !ferror(f);
+        errno = 0;
+        if (fflush(f) != 0) ok = false;
+        /* a pipe or a terminal cannot be synced (EINVAL): not an error */
+        else if (fsync(fileno(f)) != 0 && !(direct && (errno == EINVAL || errno == EROFS || errno == ENOTSUP)))
+            ok = false;
+        if (!ok) err = errno;
+    }
     if (fclose(f) != 0 && ok) ok = false, err = errno;
+    if (direct) {
+        if (ok || !want) return ok ? MRG_OK : MRG_ERR_IO;
+        return mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, err ? strerror(err) : "a write failed");
+    }
     if (ok && rename(tmp, path) != 0) ok = false, err = errno;
     if (ok) {
         char parent[4096], base[1024];
@@ -442,5 +467,5 @@ mrg_status mrg_output_file_close(FILE *f, const char *tmp, const char *path, boo
     }
     unlink(tmp);
     if (!want) return MRG_ERR_IO; /* the caller's message stands */
-    return mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, err ? strerror(err) : "write error");
+    return mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, err ? strerror(err) : "a write failed");
 }

@@ -30,7 +30,7 @@ mrg_status train_check_finite(mrg_tensor *const *ts, const char *const *names, i
 /* mrg_evaluate, abandoned (MRG_END, nothing scored) as soon as *stop
  * (may be NULL) is set between batches. */
 mrg_status train_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mrg_gen_opts *gen,
-                          mrg_eval_result *res, const volatile sig_atomic_t *stop);
+                          mrg_progress *prog, mrg_eval_result *res, const volatile sig_atomic_t *stop);
 
 /* Test hook of mrg_train_run (mrg_train_run_opts.test_signal): raises the
  * signal configured for this point ("step", "eval", "save") at this step,

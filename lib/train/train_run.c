@@ -113,9 +113,9 @@ static mrg_status run_eval(mrg_trainer *tr, mrg_model *m, mrg_dataset *val, cons
     mrg_eval_result r;
     mrg_gen_opts g = mrg_eval_gen_opts(mrg_model_get_config(m), plan->eval_beam);
     train_test_point("eval", step);
-    mrg_status st = train_evaluate(m, val, plan->eval_max, &g, &r, stop);
+    mrg_status st = train_evaluate(m, val, plan->eval_max, &g, prog, &r, stop);
     if (st == MRG_END) return st;
-    if (st) return mrg_error_context(st, "validation after epoch %d", epoch);
+    if (st) return mrg_error_context(st, "validation after epoch %d", epoch + 1);
     bool better = r.score > state->best_score;
     char json[1536], text[256], per[512] = "";
     double f1 = r.scores.has_findings ? r.scores.findings.macro_f1 : NAN;
@@ -123,16 +123,16 @@ static mrg_status run_eval(mrg_trainer *tr, mrg_model *m, mrg_dataset *val, cons
     snprintf(json, sizeof json,
              "{\"type\":\"eval\",\"epoch\":%d,\"step\":%lld,\"n\":%d,\"bleu1\":%.6f,\"bleu4\":%.6f,"
              "\"rouge_l\":%.6f,\"cider\":%.6f,\"finding_f1\":%.6f%s,\"score\":%.6f,\"best\":%s}",
-             epoch, (long long)step, r.n, r.scores.bleu[0], r.scores.bleu[3], r.scores.rouge_l,
+             epoch + 1, (long long)step, r.n, r.scores.bleu[0], r.scores.bleu[3], r.scores.rouge_l,
              r.scores.cider, isnan(f1) ? 0.0 : f1, per, r.score, better ? "true" : "false");
     snprintf(text, sizeof text,
              "epoch %d val (%d studies): BLEU-4 %.4f  CIDEr %.4f  finding F1 %.3f  score %.4f%s",
-             epoch, r.n, r.scores.bleu[3], r.scores.cider, isnan(f1) ? 0.0 : f1, r.score,
+             epoch + 1, r.n, r.scores.bleu[3], r.scores.cider, isnan(f1) ? 0.0 : f1, r.score,
              better ? "  (best)" : "");
     mrg_progress_record(prog, json, text);
     if (better) {
         state->best_score = r.score;
-        state->best_epoch = epoch;
+        state->best_epoch = epoch + 1; /* counted from 1, as in the log */
         if ((st = save_best(tr, m, best_dir))) return st;
     }
     return MRG_OK;
@@ -376,7 +376,11 @@ end:
 #undef STOPPING
     res->steps = state.step;
     res->best_score = state.best_score;
-    mrg_progress_free(prog);
+    if (st) {
+        mrg_progress_free(prog);
+    } else {
+        st = mrg_progress_close(prog); /* a log record that could not be written */
+    }
     free(options);
     free(config_json);
     mrg_dataset_free(val);

@@ -71,17 +71,21 @@ mrg_status mrg_ckpt_clean(const char *final_dir);
 /* The checks before command cmd writes the output file path: not inside or
  * equal to one of inputs[0..n), and path absent, empty, or (ours, may be
  * NULL) recognised as a previous output of cmd; otherwise refused
- * (MRG_ERR_INVALID_ARG) unless force. A directory is always refused. */
+ * (MRG_ERR_INVALID_ARG) unless force. A directory is always refused; a
+ * device or a pipe is always accepted (it is written, never replaced). */
 mrg_status mrg_output_file_check(const char *cmd, const char *path, bool force,
                                  bool (*ours)(const char *path), const mrg_named_path *inputs,
                                  int n);
 /* An output file written atomically: opens the temporary
  * <dir>/.<name>.tmp-<pid> (tmp, cap bytes, gets its path) for writing,
- * after removing such temporaries of processes that no longer run. */
+ * after removing such temporaries of processes that no longer run. An
+ * existing path that is not a regular file (a device such as /dev/stdout,
+ * a FIFO) is opened and written directly instead (tmp gets ""). */
 FILE *mrg_output_file_open(const char *path, char *tmp, size_t cap);
-/* With ok, flushes, fsyncs and closes f and renames tmp to path (an error
- * when any of it fails, with the reason); without ok (or on failure),
- * closes f and removes tmp, leaving path as it was. */
+/* With ok, flushes, fsyncs (not a pipe or a terminal) and closes f and
+ * renames tmp to path (an error when any of it fails, with the reason:
+ * "cannot write PATH: No space left on device"); without ok (or on
+ * failure), closes f and removes tmp, leaving path as it was. */
 mrg_status mrg_output_file_close(FILE *f, const char *tmp, const char *path, bool ok);
 
 #ifdef __cplusplus
