@@ -11,7 +11,8 @@
  *   - the clean-up removes temporaries of dead processes only, by their
  *     exact names, and repairs an interrupted swap;
  *   - output files: written atomically, an earlier file untouched when a
- *     write is abandoned. */
+ *     write is abandoned; a device written directly, never replaced, a
+ *     full one an error with the reason. */
 #define _GNU_SOURCE
 #include <string.h>
 #include <sys/stat.h>
@@ -258,13 +259,24 @@ static void test_files(void) {
     fputs("new\n", f);
     CHECK_OK(mrg_output_file_close(f, tmp, at("f/preds.jsonl"), true));
     CHECK(text_is("f/preds.jsonl", "new\n") && gone(tmp));
-    /* a full disk is an error with the reason */
-    f = fopen("/dev/full", "w");
+    /* a device is written as it is, never replaced */
+    CHECK_OK(mrg_output_file_check("cmd", "/dev/null", false, NULL, NULL, 0));
+    f = mrg_output_file_open("/dev/null", tmp, sizeof tmp);
+    CHECK(f != NULL && tmp[0] == 0);
     if (f) {
         fputs("x", f);
-        CHECK(mrg_output_file_close(f, at("f/never"), "/dev/full", true) == MRG_ERR_IO);
-        CHECK(strstr(mrg_last_error(), "/dev/full") != NULL);
+        CHECK_OK(mrg_output_file_close(f, tmp, "/dev/null", true));
     }
+    struct stat sb;
+    CHECK(stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode));
+    /* a full disk is an error with the reason */
+    f = mrg_output_file_open("/dev/full", tmp, sizeof tmp);
+    if (f) {
+        fputs("x", f);
+        CHECK(mrg_output_file_close(f, tmp, "/dev/full", true) == MRG_ERR_IO);
+        CHECK(strstr(mrg_last_error(), "cannot write /dev/full: No space left on device") != NULL);
+    }
+    CHECK(stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode));
 }
 
 int main(void) {
