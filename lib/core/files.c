@@ -1,10 +1,13 @@
 /* File-system helpers: whole-file reads, atomic writes (mrg/atomic_file.h),
  * mkdir -p, rm -r. */
+#define _GNU_SOURCE /* kill */
 #include "core/files.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +79,43 @@ mrg_status mrg_read_file(const char *path, size_t max_bytes, const char *limit, 
     return MRG_OK;
 }
 
+/* ---- paths and processes ---------------------------------------------------- */
+
+void mrg_path_split(const char *path, char *parent, size_t pcap, char *base, size_t bcap) {
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
+    char *slash = strrchr(copy, '/');
+    if (!slash) {
+        snprintf(parent, pcap, ".");
+        snprintf(base, bcap, "%s", copy);
+    } else {
+        snprintf(base, bcap, "%s", slash + 1);
+        if (slash == copy) {
+            snprintf(parent, pcap, "/");
+        } else {
+            *slash = 0;
+            snprintf(parent, pcap, "%s", copy);
+        }
+    }
+}
+
+const char *mrg_scan_digits(const char *s, long *v) {
+    if (!isdigit((unsigned char)*s)) return NULL;
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || x < 0) return NULL;
+    *v = x;
+    return end;
+}
+
+bool mrg_process_gone(long pid) {
+    if (pid <= 0 || pid == (long)getpid()) return false;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 /* ---- atomic writing ------------------------------------------------------- */
 
 static void atomic_release(mrg_atomic_file *af) {
@@ -85,71 +125,96 @@ static void atomic_release(mrg_atomic_file *af) {
     af->f = NULL;
 }
 
+/* <parent>/.<base>.tmp-<pid> of path, malloc'd (NULL: out of memory). */
+static char *temp_name(const char *path, long pid) {
+    char parent[4096], base[1024];
+    mrg_path_split(path, parent, sizeof parent, base, sizeof base);
+    size_t n = strlen(parent) + strlen(base) + 32;
+    char *t = malloc(n);
+    if (t) snprintf(t, n, "%s/.%s.tmp-%ld", parent, base, pid);
+    return t;
+}
+
+/* Removes the temporaries of path that processes which no longer run left
+ * behind (a kill between open and rename). */
+static void clean_temps(const char *path) {
+    char parent[4096], base[1024], prefix[1100];
+    mrg_path_split(path, parent, sizeof parent, base, sizeof base);
+    snprintf(prefix, sizeof prefix, ".%s.tmp-", base);
+    size_t pl = strlen(prefix);
+    DIR *d = opendir(parent);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid;
+        const char *p;
+        if (strncmp(e->d_name, prefix, pl) || !(p = mrg_scan_digits(e->d_name + pl, &pid)) || *p)
+            continue;
+        char t[5200];
+        struct stat sb;
+        snprintf(t, sizeof t, "%s/%s", parent, e->d_name);
+        if (mrg_process_gone(pid) && lstat(t, &sb) == 0 && S_ISREG(sb.st_mode)) unlink(t);
+    }
+    closedir(d);
+}
+
 mrg_status mrg_atomic_begin(mrg_atomic_file *af, const char *path, bool durable) {
     memset(af, 0, sizeof *af);
-    size_t n = strlen(path);
-    af->path = malloc(n + 1);
-    af->tmp = malloc(n + 16);
-    if (!af->path || !af->tmp) {
+    af->durable = durable;
+    af->path = malloc(strlen(path) + 1);
+    if (!af->path) return mrg_error(MRG_ERR_OOM, "out of memory writing %s", path);
+    strcpy(af->path, path);
+    /* a device, a pipe or a terminal (/dev/stdout, a FIFO) is written as it
+     * is: there is nothing to replace atomically, and a temporary beside it
+     * could not be renamed over it (nor should be) */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        if (!(af->f = fopen(path, "wb"))) {
+            mrg_status st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+            atomic_release(af);
+            return st;
+        }
+        return MRG_OK;
+    }
+    if (!(af->tmp = temp_name(path, (long)getpid()))) {
         atomic_release(af);
         return mrg_error(MRG_ERR_OOM, "out of memory writing %s", path);
     }
-    memcpy(af->path, path, n + 1);
-    snprintf(af->tmp, n + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(af->tmp);
-    if (fd < 0) {
-        mrg_status st = mrg_error(MRG_ERR_IO, "cannot create a temporary file beside %s: %s",
-                                  path, strerror(errno));
+    clean_temps(path);
+    if (!(af->f = fopen(af->tmp, "wb"))) {
+        mrg_status st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", af->tmp, strerror(errno));
         atomic_release(af);
         return st;
     }
-    (void)fchmod(fd, 0644); /* mkstemp creates 0600; outputs are shareable */
-    af->f = fdopen(fd, "wb");
-    if (!af->f) {
-        mrg_status st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        close(fd);
-        unlink(af->tmp);
-        atomic_release(af);
-        return st;
-    }
-    af->durable = durable;
     return MRG_OK;
 }
 
-/* The directory that holds path ("." when none). */
-static void parent_dir(const char *path, char *out, size_t cap) {
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(out, cap, ".");
-    else if (slash == path)
-        snprintf(out, cap, "/");
-    else
-        snprintf(out, cap, "%.*s", (int)(slash - path), path);
-}
-
 mrg_status mrg_atomic_commit(mrg_atomic_file *af) {
-    int err = 0;
+    bool direct = af->tmp == NULL;
+    /* glibc keeps the bytes of a failed write and retries them at fflush,
+     * so errno then says why */
     bool ok = ferror(af->f) == 0;
-    if (fflush(af->f) != 0 && ok) ok = false, err = errno;
-    if (ok && af->durable && fsync(fileno(af->f)) != 0) ok = false, err = errno;
+    errno = 0;
+    if (fflush(af->f) != 0)
+        ok = false;
+    /* a pipe or a terminal cannot be synced (EINVAL): not an error */
+    else if (af->durable && fsync(fileno(af->f)) != 0 &&
+             !(direct && (errno == EINVAL || errno == EROFS || errno == ENOTSUP)))
+        ok = false;
+    int err = ok ? 0 : errno;
     if (fclose(af->f) != 0 && ok) ok = false, err = errno;
     af->f = NULL;
-    if (ok && rename(af->tmp, af->path) != 0) ok = false, err = errno;
+    if (ok && !direct && rename(af->tmp, af->path) != 0) ok = false, err = errno;
     mrg_status st = MRG_OK;
     if (!ok) {
-        unlink(af->tmp);
+        if (!direct) unlink(af->tmp);
         st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", af->path,
-                       err ? strerror(err) : "write error");
-    } else if (af->durable) {
-        /* make the rename itself durable (best effort, as a filesystem may
-         * not sync directories) */
-        char dir[4096];
-        parent_dir(af->path, dir, sizeof dir);
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
+                       err ? strerror(err) : "a write failed");
+    } else if (af->durable && !direct) {
+        /* the rename itself made durable */
+        char parent[4096], base[1024];
+        mrg_path_split(af->path, parent, sizeof parent, base, sizeof base);
+        st = mrg_fsync_path(parent, true);
     }
     atomic_release(af);
     return st;
@@ -228,11 +293,35 @@ mrg_status mrg_fsync_path(const char *path, bool dir) {
     int fd = open(path, dir ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
     if (fd < 0) return mrg_error(MRG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     int rc = fsync(fd);
+    int err = errno;
     close(fd);
     /* some filesystems refuse fsync on directories; the data is synced anyway */
-    if (rc != 0 && !(dir && (errno == EINVAL || errno == EBADF)))
-        return mrg_error(MRG_ERR_IO, "cannot fsync %s: %s", path, strerror(errno));
+    if (rc != 0 && !(dir && (err == EINVAL || err == EBADF)))
+        return mrg_error(MRG_ERR_IO, "cannot fsync %s: %s", path, strerror(err));
     return MRG_OK;
+}
+
+mrg_status mrg_fsync_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return mrg_error(MRG_ERR_IO, "cannot open %s: %s", dir, strerror(errno));
+    struct dirent *e;
+    mrg_status st = MRG_OK;
+    while (!st && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char p[4096];
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p) {
+            st = mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s/%s", dir, e->d_name);
+            break;
+        }
+        struct stat sb;
+        if (lstat(p, &sb) != 0) continue;
+        if (S_ISDIR(sb.st_mode))
+            st = mrg_fsync_tree(p);
+        else if (S_ISREG(sb.st_mode))
+            st = mrg_fsync_path(p, false);
+    }
+    closedir(d);
+    return st ? st : mrg_fsync_path(dir, true);
 }
 
 mrg_status mrg_rm_tree(const char *path) {

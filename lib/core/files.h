@@ -47,6 +47,20 @@ mrg_status mrg_copy_file(const char *src, const char *dst);
 /* fsync of a file, or of a directory (dir: true; a filesystem that cannot
  * sync directories is not an error). */
 mrg_status mrg_fsync_path(const char *path, bool dir);
+/* fsync of every regular file below dir and of each directory, dir last. */
+mrg_status mrg_fsync_tree(const char *dir);
+
+/* ---- paths and processes -------------------------------------------------- */
+
+/* Parent directory and base name of path ("." for a bare name, "/" at the
+ * root; trailing slashes are ignored: "run/last/" is "run" + "last"). */
+void mrg_path_split(const char *path, char *parent, size_t pcap, char *base, size_t bcap);
+/* Reads a non-negative decimal number at s into *v; the position after its
+ * digits, or NULL when s does not start with one. */
+const char *mrg_scan_digits(const char *s, long *v);
+/* true when no process pid runs any more (the owner of a stale temporary);
+ * false for this process and when that cannot be told. */
+bool mrg_process_gone(long pid);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,6 @@
  * final → .old-<name>, tmp → final (a crash in between leaves .old-<name>,
  * which mrg_ckpt_recover puts back). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,41 +20,24 @@
 
 #include "core/files.h"
 #include "mrg/limits.h"
+#include "mrg/outputs.h"
 #include "mrg/safetensors.h"
 #include "mrg/checkpoint.h"
 
-/* parent directory and base name of path; trailing slashes are ignored
- * ("run/last/" is "run" + "last"). base points into a thread-local copy. */
-static void split_path(const char *path, char *parent, size_t pcap, const char **base) {
-    static _Thread_local char copy[4096];
-    snprintf(copy, sizeof copy, "%s", path);
-    size_t n = strlen(copy);
-    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
-    const char *slash = strrchr(copy, '/');
-    if (!slash) {
-        snprintf(parent, pcap, ".");
-        *base = copy;
-    } else if (slash == copy) {
-        snprintf(parent, pcap, "/");
-        *base = slash + 1;
-    } else {
-        snprintf(parent, pcap, "%.*s", (int)(slash - copy), copy);
-        *base = slash + 1;
-    }
-}
-
 mrg_status mrg_ckpt_begin(const char *final_dir, char *tmp, size_t cap) {
     static int counter = 0;
-    char parent[4096];
-    const char *base;
-    split_path(final_dir, parent, sizeof parent, &base);
+    /* the temporaries of a killed earlier run go first */
+    mrg_status st = mrg_ckpt_clean(final_dir);
+    if (st) return st;
+    char parent[4096], base[1024];
+    mrg_path_split(final_dir, parent, sizeof parent, base, sizeof base);
     for (int tries = 0; tries < 1000; tries++) {
         int n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
         if ((size_t)snprintf(tmp, cap, "%s/.tmp-%s-%ld-%d", parent, base, (long)getpid(), n) >= cap)
             return mrg_error(MRG_ERR_INVALID_ARG, "checkpoint path too long: %s", final_dir);
         if (mkdir(tmp, 0755) == 0) return MRG_OK;
         if (errno != EEXIST)
-            return mrg_error(MRG_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+            return mrg_error(MRG_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
     }
     return mrg_error(MRG_ERR_IO, "cannot create a temporary directory beside %s", final_dir);
 }
@@ -66,17 +48,18 @@ static void strip_slashes(const char *in, char *out, size_t cap) {
     while (n > 1 && out[n - 1] == '/') out[--n] = 0;
 }
 
-static void old_path(const char *final_dir, char *out, size_t cap) {
-    char parent[4096];
-    const char *base;
-    split_path(final_dir, parent, sizeof parent, &base);
-    snprintf(out, cap, "%s/.old-%s", parent, base);
+/* parent/.old-<name> of final_dir into out; false when it does not fit. */
+static bool old_path(const char *final_dir, char *out, size_t cap) {
+    char parent[4096], base[1024];
+    mrg_path_split(final_dir, parent, sizeof parent, base, sizeof base);
+    return (size_t)snprintf(out, cap, "%s/.old-%s", parent, base) < cap;
 }
 
 mrg_status mrg_ckpt_recover(const char *final_in) {
     char old[4200], final_dir[4096];
     strip_slashes(final_in, final_dir, sizeof final_dir);
-    old_path(final_dir, old, sizeof old);
+    if (!old_path(final_dir, old, sizeof old))
+        return mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", final_dir);
     if (!mrg_path_exists(final_dir) && mrg_path_exists(old) && rename(old, final_dir) != 0)
         return mrg_error(MRG_ERR_IO, "cannot restore %s from %s: %s", final_dir, old, strerror(errno));
     return MRG_OK;
@@ -85,25 +68,14 @@ mrg_status mrg_ckpt_recover(const char *final_in) {
 mrg_status mrg_ckpt_commit(const char *tmp, const char *final_in) {
     char final_dir[4096];
     strip_slashes(final_in, final_dir, sizeof final_dir);
-    /* every file, then the directory itself */
-    DIR *d = opendir(tmp);
-    if (!d) return mrg_error(MRG_ERR_IO, "cannot open %s", tmp);
-    struct dirent *e;
-    mrg_status st = MRG_OK;
-    while ((e = readdir(d)) && st == MRG_OK) {
-        if (e->d_name[0] == '.') continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", tmp, e->d_name);
-        struct stat sb;
-        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) st = mrg_fsync_path(p, false);
-    }
-    closedir(d);
-    if (st || (st = mrg_fsync_path(tmp, true))) return st;
+    /* every file, then the directories themselves */
+    mrg_status st = mrg_fsync_tree(tmp);
+    if (st) return st;
 
-    char parent[4096], old[4200];
-    const char *base;
-    split_path(final_dir, parent, sizeof parent, &base);
-    old_path(final_dir, old, sizeof old);
+    char parent[4096], base[1024], old[4200];
+    mrg_path_split(final_dir, parent, sizeof parent, base, sizeof base);
+    if (!old_path(final_dir, old, sizeof old))
+        return mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", final_dir);
     if ((st = mrg_ckpt_recover(final_dir))) return st;
     if (!mrg_path_exists(final_dir)) {
         if (rename(tmp, final_dir) != 0)
@@ -141,7 +113,8 @@ mrg_status mrg_train_state_write(const char *path, const mrg_train_state *st,
               /* 64-bit values as decimal strings: JSON numbers are doubles */
               add_u64_str(o, "data_seed", st->data_seed) &&
               cJSON_AddNumberToObject(o, "best_score", st->best_score) &&
-              cJSON_AddNumberToObject(o, "best_epoch", st->best_epoch);
+              cJSON_AddNumberToObject(o, "best_epoch", st->best_epoch) &&
+              cJSON_AddNumberToObject(o, "skipped", (double)st->skipped);
     const char *raw[2] = {options_json, config_json};
     const char *keys[2] = {"options", "config"};
     for (int i = 0; i < 2 && ok; i++) {
@@ -203,6 +176,8 @@ mrg_status mrg_train_state_read(const char *path, mrg_train_state *st, char **op
     s.samples = (int64_t)samples;
     s.best_score = best;
     s.best_epoch = (int)best_epoch;
+    double skipped = 0; /* absent in older states */
+    if (get_num(o, "skipped", &skipped) && skipped >= 0) s.skipped = (int64_t)skipped;
     *st = s;
     char **outs[2] = {options_json, config_json};
     const char *keys[2] = {"options", "config"};

@@ -13,6 +13,7 @@
 #include "core/files.h"
 #include "mrg/checkpoint.h"
 #include "mrg/dataset.h"
+#include "mrg/outputs.h"
 #include "mrg/pretrain.h"
 #include "mrg/progress.h"
 #include "mrg/schedule.h"
@@ -186,7 +187,7 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
     mrg_vit_pretrain_result r;
     memset(&r, 0, sizeof r);
     char tmp[4200];
-    if ((st = mrg_mkdirs_parent(out_dir)) || (st = mrg_ckpt_begin(out_dir, tmp, sizeof tmp))) return st;
+    if ((st = mrg_output_begin(out_dir, tmp, sizeof tmp))) return st;
 
     vit_classifier c = {0};
     mrg_params_init(&c.head_params);
@@ -208,7 +209,7 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
     int nv = mrg_params_trainable(mrg_vit_params(c.vit), params);
     mrg_params_trainable(&c.head_params, params + nv);
     if ((st = train_adamw(params, np, o.lr, o.weight_decay, &opt))) goto end;
-    int64_t per_epoch = mrg_dataset_batches_per_epoch(train), total = (int64_t)o.epochs * per_epoch, step = 0;
+    int64_t per_epoch = mrg_dataset_batches_per_epoch(train), total = (int64_t)o.epochs * per_epoch, step = 0, skipped = 0;
     mrg_lr_schedule sched = mrg_lr_schedule_make(o.lr, o.min_lr, o.warmup_frac, total);
     mrg_progress_opts po = {NULL, o.bar, o.jsonl_stdout, total, 0, o.log_every > 0 ? o.log_every : 10};
     if (!(prog = mrg_progress_new(&po))) { st = MRG_ERR_OOM; goto end; }
@@ -223,7 +224,15 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
             st = train_step(&c, dev, opt, params, np, &b, s.lr, o.clip_norm, &s);
             s.samples = b.B;
             mrg_batch_free(&b);
-            if (st) goto end;
+            if (st == MRG_ERR_NONFINITE && o.skip_nonfinite) {
+                train_log_skip(prog, ++step, epoch, -1, ++skipped);
+                st = MRG_OK;
+                continue;
+            }
+            if (st) {
+                mrg_error_context(st, "update %lld of %lld (no output written)", (long long)(step + 1), (long long)total);
+                goto end;
+            }
             if (!isfinite(s.loss)) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain-vit: loss %g at step %lld", s.loss, (long long)step); goto end; }
             if (step == 0) r.first_loss = s.loss;
             r.final_loss = s.loss;
@@ -237,15 +246,14 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
             log_scores(prog, epoch, step, &r.val, r.n_val);
         }
     }
-    if ((st = mrg_vit_save(c.vit, tmp))) goto end;
-    st = mrg_ckpt_commit(tmp, out_dir);
+    if ((st = train_check_finite(params, NULL, np, "parameter"))) goto end;
+    st = mrg_vit_save(c.vit, tmp);
 end:
-    if (st) {
+    st = mrg_output_finish(tmp, out_dir, "pretrain-vit", st);
+    if (st)
         mrg_error_context(st, "pretraining the ViT into %s", out_dir);
-        mrg_rm_tree(tmp);
-    } else if (res) {
+    else if (res)
         *res = r;
-    }
     mrg_progress_free(prog);
     mrg_adamw_free(opt);
     mrg_params_free(&c.head_params);

@@ -24,7 +24,9 @@ extern "C" {
 #endif
 
 /* Creates a fresh temporary directory beside final_dir (its parent must
- * exist): parent/.tmp-<name>-<pid>-<n>. Its path goes to tmp (cap bytes). */
+ * exist): parent/.tmp-<name>-<pid>-<n>, after mrg_ckpt_clean(final_dir)
+ * (mrg/outputs.h) removed those of killed processes. Its path goes to tmp
+ * (cap bytes). */
 mrg_status mrg_ckpt_begin(const char *final_dir, char *tmp, size_t cap);
 /* fsyncs every file in tmp and tmp itself, then makes tmp final_dir in one
  * step (an atomic exchange when final_dir exists), removes the old
@@ -45,6 +47,7 @@ typedef struct mrg_train_state {
     uint64_t data_seed;
     double best_score;  /* best 0.5·BLEU-4 + 0.5·CIDEr so far (-1: none) */
     int best_epoch;     /* the epoch of RUN/best, counted from 1 as in the logs; -1: none */
+    int64_t skipped;    /* updates skipped as non-finite (--skip-nonfinite) */
 } mrg_train_state;
 
 /* Writes path (JSON: the state, and the raw JSON texts `options` and

@@ -30,6 +30,8 @@
 #include "mrg/evaluate.h"
 #include "mrg/train_run.h"
 #include "mrg/pretrain.h"
+#include "mrg/content_hash.h"
+#include "mrg/outputs.h"
 #include "mrg/phantom.h"
 #include "mrg/spm_train.h"
 

@@ -71,6 +71,9 @@ typedef struct mrg_pretrain_opts {
      * whole report; 1: one random token of the report per position). */
     mrg_slot_hint slot_hint;
     int slot_span; /* for MRG_SLOT_SPANS (default 8) */
+    /* Skip an update whose loss or gradient norm is not finite (logged as
+     * {"type":"skip"}) instead of stopping with MRG_ERR_NONFINITE. */
+    bool skip_nonfinite;
     /* Finding hints only: loss = LM + con_weight · InfoNCE(normalized mean
      * of the sequence's codes, normalized mean input embedding of its
      * report; temperature), the report generator's contrastive term with
@@ -114,6 +117,8 @@ typedef struct mrg_vit_pretrain_opts {
     uint64_t seed;
     bool bar, jsonl_stdout;
     int log_every;
+    /* skip non-finite updates instead of stopping (see mrg_pretrain_opts) */
+    bool skip_nonfinite;
 } mrg_vit_pretrain_opts;
 
 mrg_vit_pretrain_opts mrg_vit_pretrain_defaults(void);

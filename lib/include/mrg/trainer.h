@@ -37,7 +37,11 @@ void mrg_trainer_free(mrg_trainer *tr);
  * number of micro-batches of the current update, so the update sees their
  * mean); with last, clips, steps AdamW at the scheduled learning rate and
  * zeroes the gradients. *out (may be NULL) gets the loss parts of this
- * micro-batch, and for the last one lr, grad_norm and step. Calls
+ * micro-batch, step (the number of the update it belongs to), and for the
+ * last one lr and grad_norm. When a micro-batch's loss or the update's
+ * gradient norm is NaN or infinite, the update is not applied: the last
+ * micro-batch drops the gradients and returns MRG_ERR_NONFINITE (the
+ * parameters, moments and step count stay as they were). Calls
  * mrg_step_reset on the model's device before returning. */
 mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group, bool last,
                                   mrg_step_stats *out);
@@ -49,8 +53,12 @@ int64_t mrg_trainer_steps(const mrg_trainer *tr);
 const mrg_lr_schedule *mrg_trainer_schedule(const mrg_trainer *tr);
 mrg_adamw *mrg_trainer_optimizer(mrg_trainer *tr);
 
+/* MRG_ERR_NONFINITE (naming the tensor) when a trained parameter or an
+ * AdamW moment holds a NaN or an infinity. */
+mrg_status mrg_trainer_check_finite(mrg_trainer *tr);
 /* A checkpoint (model + optimizer + sidecar with st, options_json and the
- * model config) into final_dir, atomically. */
+ * model config) into final_dir, atomically; refused (MRG_ERR_NONFINITE,
+ * nothing written) unless mrg_trainer_check_finite passes. */
 mrg_status mrg_trainer_save(mrg_trainer *tr, const char *final_dir, const mrg_train_state *st,
                             const char *options_json);
 /* Restores the optimizer (moments, step) from a checkpoint directory whose
