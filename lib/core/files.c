@@ -182,7 +182,7 @@ mrg_status mrg_atomic_begin(mrg_atomic_file *af, const char *path, bool durable)
     }
     clean_temps(path);
     if (!(af->f = fopen(af->tmp, "wb"))) {
-        mrg_status st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", af->tmp, strerror(errno));
+        mrg_status st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
         atomic_release(af);
         return st;
     }
