@@ -14,12 +14,13 @@
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg vit --model DIR --image IMG [--top K] [--device D] [--features OUT]\n\n"
-            "Runs a Vision Transformer on one PNG/JPEG image and prints the K best classes,\n"
+            "Runs a Vision Transformer on one image and prints the K best classes,\n"
             "one line each, best first: class_id<TAB>logit.\n\n"
             "  --model DIR      model.safetensors (timm tensor names) + config.json, either\n"
             "                   ours {image_size, patch_size, dim, depth, heads, num_classes,\n"
             "                   mean, std} or timm's (architecture, pretrained_cfg)\n"
-            "  --image IMG      PNG or JPEG; grayscale is replicated to RGB; resized\n"
+            "  --image IMG      PNG, JPEG or DICOM (the first frame, windowed to gray);\n"
+            "                   grayscale is replicated to RGB; resized\n"
             "                   bilinearly to the model's input size unless it already has\n"
             "                   it; normalised with the model's mean/std\n"
             "  --top K          classes to print, 0..1000000 (default 5; 0 prints none; at\n"

@@ -20,6 +20,9 @@
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcistrma.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
@@ -117,6 +120,92 @@ void init_dcmtk() {
     DcmRLEDecoderRegistration::registerCodecs();
     DJDecoderRegistration::registerCodecs();
     DJLSDecoderRegistration::registerCodecs();
+}
+
+// ---- the size a JPEG or JPEG-LS frame states ------------------------------------
+//
+// The JPEG decoders allocate for the size in the stream's frame header
+// (whole-image buffers for progressive and multi-scan JPEG) before DCMTK
+// compares it with Rows and Columns: a mismatch is refused before that.
+
+enum class FrameHeader { none, match, mismatch };
+
+FrameHeader jpeg_frame_header(const Uint8 *p, Uint32 n, unsigned rows, unsigned cols,
+                              unsigned *h, unsigned *w) {
+    if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) return FrameHeader::none;
+    for (Uint32 i = 2; i + 4 <= n;) {
+        if (p[i] != 0xFF) return FrameHeader::none; // entropy-coded data first: the decoder says
+        const Uint8 m = p[i + 1];
+        if (m == 0xFF) { // fill byte
+            i++;
+            continue;
+        }
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { // no length
+            i += 2;
+            continue;
+        }
+        const Uint32 len = static_cast<Uint32>(p[i + 2]) << 8 | p[i + 3];
+        const bool sof = (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) ||
+                         m == 0xF7; // SOF55: JPEG-LS
+        if (sof) {
+            if (i + 9 > n) return FrameHeader::none;
+            *h = static_cast<unsigned>(p[i + 5]) << 8 | p[i + 6];
+            *w = static_cast<unsigned>(p[i + 7]) << 8 | p[i + 8];
+            return *h == rows && *w == cols ? FrameHeader::match : FrameHeader::mismatch;
+        }
+        if (len < 2) return FrameHeader::none;
+        i += 2 + len;
+    }
+    return FrameHeader::none;
+}
+
+// DCMTK 3.6.7's RLE decoder trusts the segment offsets of the RLE header
+// (PS3.5 G.5): a fragment shorter than the header, or an offset past its
+// end, makes it read outside the fragment. Checked here.
+mrg_status check_rle_header(const Uint8 *p, Uint32 n, unsigned segments, const char *name) {
+    auto u32 = [p](unsigned k) {
+        return static_cast<Uint32>(p[4 * k]) | static_cast<Uint32>(p[4 * k + 1]) << 8 |
+               static_cast<Uint32>(p[4 * k + 2]) << 16 | static_cast<Uint32>(p[4 * k + 3]) << 24;
+    };
+    if (n < 64)
+        return mrg_error(MRG_ERR_FORMAT, "%s: the RLE fragment has %u bytes, less than its header",
+                         name, static_cast<unsigned>(n));
+    if (u32(0) != segments)
+        return mrg_error(MRG_ERR_FORMAT, "%s: the RLE header has %u segments; the image needs %u",
+                         name, static_cast<unsigned>(u32(0)), segments);
+    for (unsigned k = 1; k <= segments; k++) {
+        Uint32 off = u32(k);
+        if (off < 64 || off > n || (k > 1 && off < u32(k - 1)))
+            return mrg_error(MRG_ERR_FORMAT,
+                             "%s: RLE segment %u starts at byte %u of a %u-byte fragment", name,
+                             k, static_cast<unsigned>(off), static_cast<unsigned>(n));
+    }
+    return MRG_OK;
+}
+
+// Checks an encapsulated image's first fragment before DCMTK decodes it:
+// the RLE header, or the size a JPEG or JPEG-LS stream states.
+mrg_status check_first_fragment(DcmElement *pix, E_TransferSyntax xfer, unsigned rows,
+                                unsigned cols, unsigned bytes_per_sample, const char *name) {
+    auto *pd = dynamic_cast<DcmPixelData *>(pix);
+    DcmPixelSequence *seq = nullptr;
+    DcmPixelItem *item = nullptr;
+    Uint8 *bytes = nullptr;
+    if (!pd || pd->getEncapsulatedRepresentation(xfer, nullptr, seq).bad() || !seq)
+        return mrg_error(MRG_ERR_FORMAT, "%s: compressed pixel data without its fragments", name);
+    if (seq->card() < 2 || seq->getItem(item, 1).bad() || !item)
+        return mrg_error(MRG_ERR_FORMAT, "%s: the compressed pixel data has no frame", name);
+    if (item->getLength() > 0 && (item->getUint8Array(bytes).bad() || !bytes))
+        return mrg_error(MRG_ERR_FORMAT, "%s: cannot read the first compressed fragment", name);
+    const Uint32 n = bytes ? item->getLength() : 0;
+    if (xfer == EXS_RLELossless) return check_rle_header(bytes, n, bytes_per_sample, name);
+    unsigned h = 0, w = 0;
+    if (bytes && jpeg_frame_header(bytes, n, rows, cols, &h, &w) == FrameHeader::mismatch)
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: the compressed frame states %u x %u pixels; the DICOM header says "
+                         "%u x %u",
+                         name, w, h, cols, rows);
+    return MRG_OK;
 }
 
 // ---- attributes ----------------------------------------------------------------
@@ -311,6 +400,8 @@ mrg_status read_frame(const unsigned char *data, size_t len, const char *name,
                          "%s: transfer syntax %s: this build has no decoder for it (DCMTK here "
                          "decodes JPEG baseline/extended/lossless, JPEG-LS and RLE)",
                          name, xfer_label(xfer).c_str());
+    if (x.isEncapsulated())
+        MRG_TRY(check_first_fragment(pix, xfer, rows, cols, alloc / 8u, name));
     const size_t frame_bytes = static_cast<size_t>(rows) * cols * (alloc / 8);
     Uint32 dcmtk_bytes = 0;
     if (pix->getUncompressedFrameSize(ds, dcmtk_bytes).bad() || dcmtk_bytes != frame_bytes)

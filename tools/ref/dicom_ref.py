@@ -288,10 +288,16 @@ def main():
             sys.exit(f"dicom_ref: {tool} failed: {r.stderr}")
         src = pydicom.dcmread(mono2_u8)
         w.ok(name, src, p, png_exact=True, write=lambda path: None)
+        if tool == "dcmcjpeg":  # the stream's size disagrees with Rows
+            bad = pydicom.dcmread(target)
+            bad.Rows = rows * 4
+            jpeg_mismatch = to_bytes(bad)
 
     # ---- files that must be refused ---------------------------------------
     good = to_bytes(pydicom.dcmread(mono2_u8))
     w.error("truncated_half.dcm", good[: len(good) // 2], "truncated")
+    if shutil.which("dcmcjpeg"):
+        w.error("jpeg_size_mismatch.dcm", jpeg_mismatch, "the compressed frame states")
     w.error("truncated_header.dcm", good[:200], "DICOM")
     w.error("garbage_after_dicm.dcm", b"\0" * 128 + b"DICM" + bytes(range(256)) * 4, "DICOM")
 
