@@ -4,8 +4,8 @@
  * patient data), written as PGM and PNG, and tools/ref/dicom_ref.py turns it
  * into DICOM files covering MONOCHROME1/2, 8/12/16 bits, signed pixels,
  * rescale, windows (LINEAR, LINEAR_EXACT, SIGMOID), VOI and modality LUTs,
- * several frames, big endian, a bare implicit-VR data set, RLE, JPEG and
- * JPEG-LS, and malformed or unsupported files, each with its expected
+ * several frames, big endian, deflate, a bare implicit-VR data set, RLE,
+ * JPEG and JPEG-LS, and malformed or unsupported files, each with its expected
  * rendering (pydicom's modality/VOI functions) or the error it must give.
  * Each readable file must match within 1/255; those holding the phantom's
  * pixels under an identity window must give exactly the PNG's tensor, also

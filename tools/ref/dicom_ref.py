@@ -35,7 +35,7 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_voi_lut
 from pydicom.sequence import Sequence
-from pydicom.uid import (ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian,
+from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian,
                          RLELossless, generate_uid)
 
 try:  # pydicom >= 2.2
@@ -196,7 +196,10 @@ def main():
     ds.PixelData = pixel_bytes(u12, 16, high_garbage=0xA000)
     w.ok("u12_minmax_high_bits.dcm", ds, u12)
     ds.WindowCenter, ds.WindowWidth = 2000, 1500
-    w.ok("u12_window.dcm", ds, u12)
+    u12_window = w.ok("u12_window.dcm", ds, u12)
+    deflated = pydicom.dcmread(u12_window)  # the data set deflated (zlib)
+    deflated.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    w.ok("u12_deflated.dcm", deflated, u12)
     del ds.WindowCenter, ds.WindowWidth
     ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction = 1800, 2400, "SIGMOID"
     w.ok("u12_sigmoid.dcm", ds, u12)
