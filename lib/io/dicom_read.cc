@@ -247,8 +247,9 @@ mrg_status read_lut(DcmItem *item, bool first_signed, const char *name, const ch
     if (item->findAndGetUint16Array(DCM_LUTData, data, &count).bad() || !data)
         return mrg_error(MRG_ERR_FORMAT, "%s: the %s has no LUT Data", name, what);
     if (count < static_cast<unsigned long>(n))
-        return mrg_error(MRG_ERR_FORMAT, "%s: the %s's LUT Data has %lu entries; its descriptor says %d",
-                         name, what, count, n);
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: the %s's LUT Data has %lu entries; its descriptor says %d", name,
+                         what, count, n);
     lut->data = static_cast<uint16_t *>(std::malloc(sizeof(uint16_t) * static_cast<size_t>(n)));
     if (!lut->data) return mrg_error(MRG_ERR_OOM, "%s: out of memory for the %s", name, what);
     std::memcpy(lut->data, data, sizeof(uint16_t) * static_cast<size_t>(n));
@@ -286,8 +287,9 @@ mrg_status read_frame(const unsigned char *data, size_t len, const char *name,
     OFCondition cond = ff.read(stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
     ff.transferEnd();
     if (cond.bad())
-        return mrg_error(MRG_ERR_FORMAT, "%s: not a readable DICOM file (truncated or malformed: %s)",
-                         name, cond.text());
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: not a readable DICOM file (truncated or malformed: %s)", name,
+                         cond.text());
     DcmDataset *ds = ff.getDataset();
     if (!ds) return mrg_error(MRG_ERR_FORMAT, "%s: not a readable DICOM file (no data set)", name);
 
@@ -302,9 +304,10 @@ mrg_status read_frame(const unsigned char *data, size_t len, const char *name,
     const E_TransferSyntax xfer = ds->getOriginalXfer();
 
     Uint16 rows = 0, cols = 0, spp = 1, alloc = 0, stored = 0, high = 0, repr = 0;
-    if (ds->findAndGetUint16(DCM_Rows, rows).bad() || ds->findAndGetUint16(DCM_Columns, cols).bad())
-        return mrg_error(MRG_ERR_FORMAT, "%s: a DICOM file without Rows and Columns (not an image?)",
-                         name);
+    if (ds->findAndGetUint16(DCM_Rows, rows).bad() ||
+        ds->findAndGetUint16(DCM_Columns, cols).bad())
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: a DICOM file without Rows and Columns (not an image?)", name);
     ds->findAndGetUint16(DCM_SamplesPerPixel, spp);
     if (ds->findAndGetUint16(DCM_BitsAllocated, alloc).bad())
         return mrg_error(MRG_ERR_FORMAT, "%s: DICOM image without Bits Allocated", name);
@@ -333,7 +336,8 @@ mrg_status read_frame(const unsigned char *data, size_t len, const char *name,
         return mrg_error(MRG_ERR_UNSUPPORTED,
                          "%s: %u bits allocated per pixel; 8 and 16 are supported", name, alloc);
     if (stored < 1 || stored > alloc || high >= alloc || high + 1 < stored)
-        return mrg_error(MRG_ERR_FORMAT, "%s: inconsistent bits stored %u, high bit %u for %u bits allocated",
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: inconsistent bits stored %u, high bit %u for %u bits allocated",
                          name, stored, high, alloc);
     if (repr > 1)
         return mrg_error(MRG_ERR_FORMAT, "%s: pixel representation %u (0 or 1 expected)", name,
@@ -422,7 +426,7 @@ mrg_status read_frame(const unsigned char *data, size_t len, const char *name,
                                      model);
     if (cond.bad())
         return mrg_error(MRG_ERR_FORMAT, "%s: cannot read the first frame (%s%s%s)", name,
-                         x.isEncapsulated() ? xfer_label(xfer).c_str() : "", 
+                         x.isEncapsulated() ? xfer_label(xfer).c_str() : "",
                          x.isEncapsulated() ? ": " : "", cond.text());
     if (x.isEncapsulated() && model != "MONOCHROME1" && model != "MONOCHROME2")
         return mrg_error(MRG_ERR_UNSUPPORTED, "%s: the decompressed frame is %s, not grayscale",

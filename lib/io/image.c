@@ -244,7 +244,8 @@ mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_
     uint32_t hw, hh;
     char kind = header_size(file, len, &hw, &hh);
     if (!kind) {
-        if (mrg_dicom_sniff(file, len) || dicom_name(name)) return decode_dicom(file, len, name, out);
+        if (mrg_dicom_sniff(file, len) || dicom_name(name))
+            return decode_dicom(file, len, name, out);
         return mrg_error(MRG_ERR_FORMAT,
                          "%s: not a PNG or JPEG file (the first bytes are neither signature), nor "
                          "DICOM (no \"DICM\" at byte 128)",
