@@ -159,6 +159,29 @@ FrameHeader jpeg_frame_header(const Uint8 *p, Uint32 n, unsigned rows, unsigned 
     return FrameHeader::none;
 }
 
+// DCMTK 3.6.7's JPEG decoder first walks the fragment's markers for the
+// sample precision (DJCodecDecoder::scanJpegDataForBitDepth) and never
+// moves past a TEM marker (FF 01): an endless loop. This walks the same way
+// and says whether it would reach one before the frame header.
+bool dcmtk_jpeg_scan_hangs(const Uint8 *p, Uint32 n) {
+    for (Uint32 o = 0; o + 4 < n;) {
+        if (p[o] != 0xFF) return false; // DCMTK stops there
+        const Uint8 m = p[o + 1];
+        const Uint32 len = static_cast<Uint32>(p[o + 2]) << 8 | p[o + 3];
+        if (m == 0x01) return true;
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) return false; // SOFn
+        if (m == 0xFF)
+            o += 1;
+        else if ((m >= 0xD0 && m <= 0xD9) || (m >= 0x02 && m <= 0xBF))
+            o += 2;
+        else if (m >= 0xC4) // DHT, JPG, DAC, SOS..EXP, APPn, JPGn, COM: a length follows
+            o += len + 2;
+        else
+            return false; // FF 00: DCMTK reports an invalid marker
+    }
+    return false;
+}
+
 // DCMTK 3.6.7's RLE decoder trusts the segment offsets of the RLE header
 // (PS3.5 G.5): a fragment shorter than the header, or an offset past its
 // end, makes it read outside the fragment. Checked here.
@@ -199,6 +222,11 @@ mrg_status check_first_fragment(DcmElement *pix, E_TransferSyntax xfer, unsigned
         return mrg_error(MRG_ERR_FORMAT, "%s: cannot read the first compressed fragment", name);
     const Uint32 n = bytes ? item->getLength() : 0;
     if (xfer == EXS_RLELossless) return check_rle_header(bytes, n, bytes_per_sample, name);
+    const bool jpeg_ls = xfer == EXS_JPEGLSLossless || xfer == EXS_JPEGLSLossy;
+    if (bytes && !jpeg_ls && dcmtk_jpeg_scan_hangs(bytes, n))
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: the JPEG stream has a TEM marker (FF 01) before its frame header",
+                         name);
     unsigned h = 0, w = 0;
     if (bytes && jpeg_frame_header(bytes, n, rows, cols, &h, &w) == FrameHeader::mismatch)
         return mrg_error(MRG_ERR_FORMAT,

@@ -332,6 +332,19 @@ def main():
     ds["PixelData"].VR = "OB"
     w.error("jpeg2000.dcm", to_bytes(ds), "JPEG 2000", "unsupported")
 
+    # streams that DCMTK 3.6.7's decoders mishandle (checked before them):
+    # a TEM marker its JPEG scan never passes, an RLE offset past the fragment
+    ds = base_dataset(rows, cols, 8, 8, False, "MONOCHROME2", "1.2.840.10008.1.2.4.50")
+    ds.PixelData = encapsulate([b"\xff\xd8\xff\x01" + b"\0" * 60])
+    ds["PixelData"].is_undefined_length = True
+    ds["PixelData"].VR = "OB"
+    w.error("jpeg_tem_marker.dcm", to_bytes(ds), "TEM marker")
+    ds = base_dataset(rows, cols, 8, 8, False, "MONOCHROME2", RLELossless)
+    ds.PixelData = encapsulate([np.array([1, 5000] + [0] * 14, "<u4").tobytes() + b"\0" * 16])
+    ds["PixelData"].is_undefined_length = True
+    ds["PixelData"].VR = "OB"
+    w.error("rle_offset_past_end.dcm", to_bytes(ds), "RLE segment 1 starts at byte 5000")
+
     ds = base_dataset(rows, cols, 8, 8, False, "MONOCHROME2", "1.2.3.4.5.6.7")
     ds.PixelData = pixel_bytes(p, 8)
     w.error("unknown_syntax.dcm", to_bytes(ds), "unknown transfer syntax 1.2.3.4.5.6.7",
