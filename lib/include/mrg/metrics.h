@@ -32,12 +32,18 @@ enum {
 
 typedef struct mrg_meteor_opts {
     /* WordNet: a directory with METEOR's synonym files (english.synsets,
-     * english.exceptions, english.relations) or a WordNet 3.0 database
-     * (index.noun, data.noun, ..., noun.exc, ...). NULL: look next to an
-     * installed pycocoevalcap jar's extracted data, then /usr/share/wordnet. */
+     * english.exceptions, english.relations), a meteor-1.5.jar, or a
+     * WordNet 3.0 database (index.noun, data.noun, ..., noun.exc, ...).
+     * NULL: the jar of an installed pycocoevalcap, then /usr/share/wordnet
+     * (Debian's wordnet-base, which tools/install-deps.sh installs); both
+     * give the same synonyms. */
     const char *wordnet_dir;
-    /* A directory with paraphrase-en.gz (and optionally function/english.words).
-     * NULL: MRG_METEOR_DATA, then an installed pycocoevalcap's meteor/data. */
+    /* A directory with paraphrase-en.gz (or the file itself). NULL:
+     * MRG_METEOR_DATA, then /usr/local/share/mrg/meteor and
+     * /usr/share/mrg/meteor (where tools/install-deps.sh puts it), then an
+     * installed pycocoevalcap's meteor/data. The table is indexed on first
+     * use into $XDG_CACHE_HOME/mrg (else ~/.cache/mrg, else beside the
+     * table) and memory-mapped after that. */
     const char *meteor_data_dir;
     bool no_synonyms, no_paraphrases; /* turn modules off on purpose */
 } mrg_meteor_opts;
