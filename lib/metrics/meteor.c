@@ -322,10 +322,10 @@ static mrg_status build_lex(mrg_meteor *m, const mv_vocab *v, lexbuf *b) {
     return MRG_OK;
 }
 
-mrg_status mrg_meteor_score(mrg_meteor *m, const char *const *preds,
-                            const char *const *const *refs, const int *n_refs, int n,
-                            double *corpus, double *per) {
-    if (!m || !corpus) return mrg_error(MRG_ERR_INVALID_ARG, "meteor: NULL argument");
+mrg_status mv_meteor_segments(mrg_meteor *m, const char *const *preds,
+                              const char *const *const *refs, const int *n_refs, int n,
+                              mv_stats *best) {
+    if (!m || !best) return mrg_error(MRG_ERR_INVALID_ARG, "meteor: NULL argument");
     mrg_status st = mv_check_args("meteor", preds, refs, n_refs, n);
     if (st != MRG_OK) return st;
     mv_vocab v;
@@ -360,30 +360,47 @@ mrg_status mrg_meteor_score(mrg_meteor *m, const char *const *preds,
     st = build_lex(m, &v, &lb);
     if (st == MRG_ERR_OOM) st = mrg_error(MRG_ERR_OOM, "meteor: out of memory");
     if (st != MRG_OK) goto done;
-    mv_stats agg;
-    memset(&agg, 0, sizeof agg);
     for (int i = 0, k = 0; i < n; i++) {
         const mv_sent *t = &s[k];
-        mv_stats best;
-        best.score = -1;
+        best[i].score = -1;
         for (int r = 0; r < n_refs[i]; r++) {
             mv_stats cur;
             if (mv_meteor_align(&lb.lex, t, &s[k + 1 + r], &cur)) {
                 st = mrg_error(MRG_ERR_OOM, "meteor: out of memory");
                 goto done;
             }
-            if (cur.score > best.score) best = cur;
+            if (cur.score > best[i].score) best[i] = cur;
         }
-        if (per) per[i] = best.score;
-        mv_meteor_add(&agg, &best);
         k += 1 + n_refs[i];
     }
-    mv_meteor_compute(&agg);
-    *corpus = agg.score;
 done:
     lex_free(&lb);
     for (int i = 0; i < total; i++) free(s[i].w);
     free(s);
     mv_vocab_free(&v);
+    return st;
+}
+
+double mv_meteor_corpus(const mv_stats *best, const int *idx, int m) {
+    mv_stats agg;
+    memset(&agg, 0, sizeof agg);
+    for (int k = 0; k < m; k++) mv_meteor_add(&agg, &best[idx ? idx[k] : k]);
+    mv_meteor_compute(&agg);
+    return agg.score;
+}
+
+mrg_status mrg_meteor_score(mrg_meteor *m, const char *const *preds,
+                            const char *const *const *refs, const int *n_refs, int n,
+                            double *corpus, double *per) {
+    if (!m || !corpus) return mrg_error(MRG_ERR_INVALID_ARG, "meteor: NULL argument");
+    mrg_status st = mv_check_args("meteor", preds, refs, n_refs, n);
+    if (st != MRG_OK) return st;
+    mv_stats *best = malloc((size_t)n * sizeof *best);
+    if (!best) return mrg_error(MRG_ERR_OOM, "meteor: out of memory");
+    if ((st = mv_meteor_segments(m, preds, refs, n_refs, n, best)) == MRG_OK) {
+        for (int i = 0; per && i < n; i++) per[i] = best[i].score;
+        *corpus = mv_meteor_corpus(best, NULL, n);
+    }
+    free(best);
     return st;
 }

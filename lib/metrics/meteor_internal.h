@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "metrics/metrics_internal.h"
+#include "mrg/status.h"
 
 #define MV_STEM_MAX 64
 
@@ -155,5 +156,15 @@ int mv_meteor_align(const mv_lex *lex, const mv_sent *test, const mv_sent *ref, 
 void mv_meteor_compute(mv_stats *s);
 /* MeteorStats.addStats. */
 void mv_meteor_add(mv_stats *acc, const mv_stats *s);
+
+/* The statistics of each study's best alignment (the reference with the
+ * highest segment score, the first of equals) into best[0..n). */
+typedef struct mrg_meteor mrg_meteor;
+mrg_status mv_meteor_segments(mrg_meteor *m, const char *const *preds,
+                              const char *const *const *refs, const int *n_refs, int n,
+                              mv_stats *best);
+/* Corpus METEOR of the sample best[idx[0..m)] (idx NULL: best[0..m)):
+ * the jar's aggregate over the summed statistics. */
+double mv_meteor_corpus(const mv_stats *best, const int *idx, int m);
 
 #endif
