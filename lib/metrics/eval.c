@@ -196,18 +196,13 @@ mrg_status mrg_eval_stats_score(mrg_eval_stats *s, const int *idx, int m, mrg_sc
     return score_sample(s, idx, m, out, NULL);
 }
 
-mrg_status mrg_eval_scores(const char *const *preds, const char *const *const *refs,
-                           const int *n_refs, int n, const mrg_eval_opts *opts,
-                           mrg_scores *out, mrg_report_scores *per_report) {
-    if (!out) return mrg_error(MRG_ERR_INVALID_ARG, "eval: out is NULL");
-    memset(out, 0, sizeof *out);
-    out->meteor = NAN;
-    mrg_eval_stats *s;
-    mrg_status st = mrg_eval_stats_build(preds, refs, n_refs, n, opts, &s);
-    if (st != MRG_OK) return st;
+mrg_status mrg_eval_stats_per_report(mrg_eval_stats *s, mrg_scores *out,
+                                     mrg_report_scores *per_report) {
+    if (!s || !out) return mrg_error(MRG_ERR_INVALID_ARG, "eval: NULL argument");
+    int n = s->n;
     double *cider = per_report ? malloc((size_t)n * sizeof *cider) : NULL;
-    st = per_report && !cider ? mrg_error(MRG_ERR_OOM, "eval: out of memory")
-                              : score_sample(s, NULL, n, out, cider);
+    mrg_status st = per_report && !cider ? mrg_error(MRG_ERR_OOM, "eval: out of memory")
+                                         : score_sample(s, NULL, n, out, cider);
     for (int i = 0; st == MRG_OK && per_report && i < n; i++) {
         mrg_report_scores *r = &per_report[i];
         memset(r, 0, sizeof *r);
@@ -222,6 +217,19 @@ mrg_status mrg_eval_scores(const char *const *preds, const char *const *const *r
         }
     }
     free(cider);
+    return st;
+}
+
+mrg_status mrg_eval_scores(const char *const *preds, const char *const *const *refs,
+                           const int *n_refs, int n, const mrg_eval_opts *opts,
+                           mrg_scores *out, mrg_report_scores *per_report) {
+    if (!out) return mrg_error(MRG_ERR_INVALID_ARG, "eval: out is NULL");
+    memset(out, 0, sizeof *out);
+    out->meteor = NAN;
+    mrg_eval_stats *s;
+    mrg_status st = mrg_eval_stats_build(preds, refs, n_refs, n, opts, &s);
+    if (st != MRG_OK) return st;
+    st = mrg_eval_stats_per_report(s, out, per_report);
     mrg_eval_stats_free(s);
     return st;
 }

@@ -143,6 +143,11 @@ int mrg_eval_stats_count(const mrg_eval_stats *s);
  * Uses scratch memory inside s: one thread per s at a time. */
 mrg_status mrg_eval_stats_score(mrg_eval_stats *s, const int *idx, int m, mrg_scores *out);
 
+/* The scores of all studies (as mrg_eval_scores) and, when per_report is
+ * not NULL, each study's own scores and labels (count entries). */
+mrg_status mrg_eval_stats_per_report(mrg_eval_stats *s, mrg_scores *out,
+                                     mrg_report_scores *per_report);
+
 /* The scores as one vector: BLEU_1..4, METEOR, ROUGE_L, CIDEr, the macro
  * finding precision / recall / F1, then precision / recall / F1 of each
  * finding (NaN for what was not computed). */
