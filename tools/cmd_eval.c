@@ -35,7 +35,7 @@ static void help(FILE *out) {
             "  --bootstrap N        95 %% percentile-bootstrap interval of every metric from\n"
             "                       N resamples of the reports (10 to 100000; 1000 is usual)\n"
             "  --seed S             the resamples' seed (default 1); needs --bootstrap or\n"
-            "                       two runs\n"
+            "                       exactly two runs\n"
             "  --clean              apply the R2Gen IU X-Ray cleaning to both first\n"
             "  --json               print one JSON object instead of a table\n"
             "  --per-report FILE    write per-report scores and finding labels (JSON lines;\n"
@@ -256,8 +256,8 @@ int cmd_eval(int argc, char **argv) {
         return rc;
     const int runs = opts_given(specs, n_specs, "--pred");
     if (runs > 1 && per_path) return opts_fail("eval", "--per-report takes one --pred, not %d", runs);
-    if (opts_given(specs, n_specs, "--seed") && !n_boot && runs < 2)
-        return opts_fail("eval", "--seed needs --bootstrap N or two --pred runs (it seeds their resamples)");
+    if (opts_given(specs, n_specs, "--seed") && !n_boot && runs != 2)
+        return opts_fail("eval", "--seed needs --bootstrap N or exactly two --pred runs (it seeds their resamples)");
     /* --per-report must not overwrite an input */
     if (per_path) {
         if (same_file(per_path, pred_paths[0]) || same_file(per_path, ref_path))

@@ -233,7 +233,7 @@ void eval_print_runs_table(const eval_runs *r) {
     printf("\n  %-34s", "metric");
     for (int i = 0; i < shown; i++) printf("   run %-2d", i + 1);
     printf(" %8s %8s", "mean", "sd");
-    if (r->paired) printf(" %9s  %-20s %7s", "run2-run1", "  interval", "p");
+    if (r->paired) printf(" %9s  %-18s %7s", "run2-run1", "interval", "p");
     printf("\n");
     for (int j = 0; j < nrows; j++) {
         int k = rows[j];
