@@ -48,6 +48,7 @@ HEADER_LAYER = {
     "tensor.h": "core",
     "opencl.h": "core",  # interop: an OpenCL device's queue and buffers
     "autograd.h": "core",
+    "cpu.h": "core",  # the host CPU's ISA and BLAS kernels (implemented in cpu/)
     "ops.h": "ops",
     "nn.h": "nn",
     "vit.h": "models",

@@ -7,6 +7,7 @@
 #include "mrg/tensor.h"
 #include "mrg/ops.h"
 #include "mrg/autograd.h"
+#include "mrg/cpu.h"
 #include "mrg/optim.h"
 #include "mrg/safetensors.h"
 #include "mrg/image.h"
