@@ -58,10 +58,12 @@ HEADER_LAYER = {
     "sampling.h": "generate",
     "optim.h": "train",
     "trainer.h": "train",
+    "outputs.h": "train",  # safe outputs of the commands (uses the checkpoint swap)
     "safetensors.h": "io",
     "image.h": "io",
     "dataset.h": "io",
     "phantom.h": "io",
+    "content_hash.h": "io",
     "text.h": "text",
     "tokenizer.h": "text",
     "spm_train.h": "text",

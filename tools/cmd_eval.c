@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "opts.h"
 #include "eval_report.h"
+#include "out_guard.h"
 #include "scores_json.h"
 #include "mrg/limits.h"
 #include "mrg/metrics.h"
@@ -38,8 +39,10 @@ static void help(FILE *out) {
             "                       exactly two runs\n"
             "  --clean              apply the R2Gen IU X-Ray cleaning to both first\n"
             "  --json               print one JSON object instead of a table\n"
-            "  --per-report FILE    write per-report scores and finding labels (JSON lines;\n"
-            "                       never one of the input files; one --pred only)\n"
+            "  --per-report FILE    write per-report scores and finding labels (JSON lines,\n"
+            "                       atomically; never one of the input files; an existing\n"
+            "                       FILE must be an earlier --per-report output; one --pred)\n"
+            "  --force              replace another existing --per-report FILE anyway\n"
             "  --wordnet DIR        WordNet data for METEOR synonyms (METEOR's synonym\n"
             "                       files or a WordNet 3.0 dict directory)\n"
             "  --meteor-data DIR    directory with paraphrase-en.gz for METEOR paraphrases\n"
@@ -83,11 +86,15 @@ static bool same_file(const char *a, const char *b) {
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* An earlier --per-report output: JSON lines {"id", ..., "findings_pred"}. */
+static bool is_per_report_file(const char *path) { return out_jsonl_has(path, "id", "findings_pred"); }
+
 static int write_per_report(const char *path, const mrg_report_set *pred, const int *pi, int n,
                             const mrg_report_scores *per) {
-    FILE *f = fopen(path, "w");
+    char tmp[4400];
+    FILE *f = mrg_output_file_open(path, tmp, sizeof tmp);
     if (!f) {
-        fprintf(stderr, "mrg eval: cannot write %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "mrg eval: %s\n", mrg_last_error());
         return 1;
     }
     for (int i = 0; i < n; i++) {
@@ -105,18 +112,8 @@ static int write_per_report(const char *path, const mrg_report_set *pred, const 
         if (txt) fprintf(f, "%s\n", txt);
         free(txt);
     }
-    /* glibc keeps the bytes of a failed write and retries them at fflush,
-     * so errno then says why */
-    bool bad = ferror(f) != 0;
-    errno = 0;
-    if (fflush(f) != 0) bad = true;
-    /* a pipe or a terminal cannot be synced (EINVAL): not an error */
-    else if (fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP)
-        bad = true;
-    int err = errno;
-    if (fclose(f) != 0 && !bad) bad = true, err = errno;
-    if (bad) {
-        fprintf(stderr, "mrg eval: cannot write %s: %s\n", path, err ? strerror(err) : "a write failed");
+    if (mrg_output_file_close(f, tmp, path, true) != MRG_OK) {
+        fprintf(stderr, "mrg eval: %s\n", mrg_last_error());
         return 1;
     }
     return 0;
@@ -227,7 +224,7 @@ static void meteor_messages(const mrg_scores *s, const char *run) {
 
 int cmd_eval(int argc, char **argv) {
     const char *pred_paths[EVAL_MAX_RUNS] = {0}, *ref_path = NULL, *per_path = NULL;
-    bool json = false, strict = false;
+    bool json = false, strict = false, force = false;
     int n_boot = 0;
     uint64_t seed = 1;
     mrg_eval_opts opts = {0};
@@ -243,6 +240,7 @@ int cmd_eval(int argc, char **argv) {
         OPT_SET("--json", &json),
         OPT_SET("--no-meteor", &opts.no_meteor),
         OPT_SET("--strict", &strict),
+        OPT_SET("--force", &force),
     };
     const int n_specs = OPTS_COUNT(specs);
     int rc = opts_parse("eval", argc, argv, specs, n_specs);
@@ -262,6 +260,8 @@ int cmd_eval(int argc, char **argv) {
     if (per_path) {
         if (same_file(per_path, pred_paths[0]) || same_file(per_path, ref_path))
             return opts_fail("eval", "--per-report %s would overwrite an input file", per_path);
+        const mrg_named_path inputs[] = {{"--pred", pred_paths[0]}, {"--ref", ref_path}};
+        if (out_file_guard("eval", per_path, force, is_per_report_file, inputs, 2)) return 2;
     }
     mrg_report_set pred[EVAL_MAX_RUNS], ref;
     memset(pred, 0, sizeof pred);

@@ -22,6 +22,8 @@
 #include "mrg/dataset.h"
 #include "mrg/generate.h"
 #include "mrg/trainer.h"
+#include "mrg/content_hash.h"
+#include "mrg/outputs.h"
 #include "mrg/phantom.h"
 #include "mrg/spm_train.h"
 
