@@ -8,7 +8,8 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential cmake pkg-config
       libopenblas-dev libcjson-dev libstb-dev libsentencepiece-dev sentencepiece zlib1g-dev
       ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd clinfo
-      python3 python3-numpy python3-sentencepiece python3-pip
+      libdcmtk-dev dcmtk
+      python3 python3-numpy python3-sentencepiece python3-pydicom python3-pip
       wordnet-base)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,11 +1,14 @@
-/* Host images: loading through stb_image (lib/io/stb_impl.c), bilinear
- * resize matching PyTorch, normalisation, PNG writing. See mrg/image.h. */
+/* Host images: loading through stb_image (lib/io/stb_impl.c) or, for
+ * DICOM, DCMTK (lib/io/dicom_read.cc), bilinear resize matching PyTorch,
+ * normalisation, PNG writing. See mrg/image.h. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +18,7 @@
 #include <stb_image.h>
 #include <stb_image_write.h>
 
+#include "io/dicom.h"
 #include "mrg/image.h"
 #include "mrg/limits.h"
 
@@ -170,6 +174,61 @@ static char header_size(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h) {
     return 'j';
 }
 
+bool mrg_image_reads_dicom(void) {
+#ifdef MRG_HAVE_DICOM
+    return true;
+#else
+    return false;
+#endif
+}
+
+/* A name ending in .dcm or .dicom: DICOM files written without the Part 10
+ * preamble (a bare data set) have no signature to recognise. */
+static bool dicom_name(const char *name) {
+    size_t n = strlen(name);
+    return (n >= 4 && !strcasecmp(name + n - 4, ".dcm")) ||
+           (n >= 6 && !strcasecmp(name + n - 6, ".dicom"));
+}
+
+#ifdef MRG_HAVE_DICOM
+/* One line per multi-frame file on stderr, the first few only: a data set
+ * of such files is read again every epoch. */
+static void warn_first_frame(const char *name, int frames) {
+    enum { SHOWN = 5 };
+    static atomic_int warned;
+    int k = atomic_fetch_add(&warned, 1);
+    if (k < SHOWN)
+        fprintf(stderr, "mrg: warning: %s has %d frames; only the first is used%s\n", name,
+                frames, k == SHOWN - 1 ? " (further such warnings are not shown)" : "");
+}
+#endif
+
+/* DICOM → (3, H, W) in [0, 1], the gray plane replicated like a gray PNG's. */
+static mrg_status decode_dicom(const unsigned char *file, size_t len, const char *name,
+                               mrg_image *out) {
+#ifdef MRG_HAVE_DICOM
+    mrg_dicom_frame f;
+    mrg_status st = mrg_dicom_read(file, len, name, &f);
+    if (st == MRG_OK && (st = mrg_image_alloc(out, 3, f.rows, f.cols)) != MRG_OK)
+        st = mrg_error_context(st, "decoding %s", name);
+    if (st == MRG_OK) {
+        const size_t plane = (size_t)f.rows * (size_t)f.cols;
+        mrg_dicom_render(&f, out->data);
+        memcpy(out->data + plane, out->data, plane * sizeof(float));
+        memcpy(out->data + 2 * plane, out->data, plane * sizeof(float));
+        if (f.frames > 1) warn_first_frame(name, f.frames);
+    }
+    mrg_dicom_frame_free(&f);
+    return st;
+#else
+    (void)file, (void)len, (void)out;
+    return mrg_error(MRG_ERR_UNSUPPORTED,
+                     "%s: a DICOM file, but this mrg was built without DICOM support (install "
+                     "DCMTK, Debian's libdcmtk-dev, and configure again with -DMRG_DICOM=ON)",
+                     name);
+#endif
+}
+
 mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_image *out) {
     if (!out) return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_decode: NULL argument");
     out->data = NULL;
@@ -184,9 +243,14 @@ mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_
     /* the stated size is checked before stb allocates anything for it */
     uint32_t hw, hh;
     char kind = header_size(file, len, &hw, &hh);
-    if (!kind)
-        return mrg_error(MRG_ERR_FORMAT, "%s: not a PNG or JPEG file (the first bytes are neither signature)",
+    if (!kind) {
+        if (mrg_dicom_sniff(file, len) || dicom_name(name))
+            return decode_dicom(file, len, name, out);
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: not a PNG or JPEG file (the first bytes are neither signature), nor "
+                         "DICOM (no \"DICM\" at byte 128)",
                          name);
+    }
     if (hw > MRG_MAX_IMAGE_SIDE || hh > MRG_MAX_IMAGE_SIDE ||
         (long long)hw * (long long)hh > MRG_MAX_IMAGE_PIXELS)
         return mrg_error(MRG_ERR_FORMAT,
