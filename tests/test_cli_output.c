@@ -9,7 +9,6 @@
  * the terminal and shows validation. */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +23,9 @@ static const char *bin;
 static char dir[64] = "/tmp/mrg_cli_output_XXXXXX";
 static char out[1 << 18];
 
-/* Runs cmd through sh with stderr joined to stdout; returns the exit code. */
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return test_run_cmd(cmd, out, sizeof out);
-}
+/* Runs a printf-formatted command through sh (stderr joined to stdout,
+ * kept in out); returns the exit code. */
+#define run(...) test_run_cmdf(out, sizeof out, __VA_ARGS__)
 
 /* Runs cmd with its stdout on a pipe whose reader has already gone (so
  * the first write fails with EPIPE, deterministically); its stderr is

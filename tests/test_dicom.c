@@ -14,7 +14,6 @@
  * DICOM file is refused with a clear message. */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,32 +31,9 @@ static char dir[] = "/tmp/mrg_test_dicom_XXXXXX";
 static const char *bin;
 static char out[65536];
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return test_run_cmd(cmd, out, sizeof out);
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) b[n] = 0;
-    if (len) *len = b ? (size_t)n : 0;
-    return b;
-}
+/* Runs a printf-formatted command through sh (stderr joined to stdout,
+ * kept in out); returns the exit code. */
+#define run(...) test_run_cmdf(out, sizeof out, __VA_ARGS__)
 
 /* A build without DCMTK refuses DICOM by content and by name. */
 static void test_without_dicom(void) {
@@ -109,7 +85,7 @@ static mrg_status status_named(const char *s) {
 static void test_cases(const char *cases, const mrg_image *png) {
     char path[4400];
     snprintf(path, sizeof path, "%s/cases.json", cases);
-    char *text = slurp(path, NULL);
+    char *text = test_read_file(path, NULL);
     cJSON *list = text ? cJSON_Parse(text) : NULL;
     free(text);
     CHECK(cJSON_IsArray(list) && cJSON_GetArraySize(list) > 20);
@@ -148,7 +124,7 @@ static void test_cases(const char *cases, const mrg_image *png) {
         char rpath[4400];
         snprintf(rpath, sizeof rpath, "%s/%s", cases, ref ? ref : "");
         size_t len = 0;
-        float *want = (float *)slurp(rpath, &len);
+        float *want = (float *)test_read_file(rpath, &len);
         const size_t plane = (size_t)ROWS * COLS;
         CHECK(want && len == plane * sizeof(float));
         if (want && len == plane * sizeof(float) && img.height == ROWS && img.width == COLS) {
@@ -180,7 +156,7 @@ static void test_detection(const char *cases, const mrg_image *png) {
     char path[4400];
     snprintf(path, sizeof path, "%s/mono2_u8_identity.dcm", cases);
     size_t len = 0;
-    char *file = slurp(path, &len);
+    char *file = test_read_file(path, &len);
     CHECK(file && len > 132);
     if (!file) return;
     mrg_image img = {0};
@@ -250,7 +226,7 @@ static void test_commands(const char *cases, const char *png) {
         CHECK(rc == 0);
         if (rc != 0) fprintf(stderr, "  generate --data (%s): %s\n", ann[k], out);
     }
-    char *a = slurp(preds[0], NULL), *b = slurp(preds[1], NULL);
+    char *a = test_read_file(preds[0], NULL), *b = test_read_file(preds[1], NULL);
     CHECK(a && b && strlen(a) > 10 && !strcmp(a, b));
     free(a);
     free(b);

@@ -318,7 +318,7 @@ int cmd_eval(int argc, char **argv) {
     if (runs == 1) {
         const double *lo = n_boot ? low[0] : NULL, *hi = n_boot ? high[0] : NULL;
         if (json)
-            rc = eval_print_json(eval_run_json(&scores[0], n, lo, hi, &boot));
+            rc = json_print(eval_run_json(&scores[0], n, lo, hi, &boot));
         else
             eval_print_run_table(&scores[0], n, lo, hi, &boot), rc = 0;
         if (rc == 0 && per_path) rc = write_per_report(per_path, &pred[0], m.pi, n, per);
@@ -343,7 +343,7 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     if (json)
-        rc = eval_print_json(eval_runs_json(&er));
+        rc = json_print(eval_runs_json(&er));
     else
         eval_print_runs_table(&er), rc = 0;
 done:

@@ -81,15 +81,6 @@ cJSON *eval_run_json(const mrg_scores *s, int n, const double *low, const double
     return o;
 }
 
-int eval_print_json(cJSON *o) {
-    char *txt = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!txt) return 1;
-    printf("%s\n", txt);
-    free(txt);
-    return 0;
-}
-
 static void print_ci(double lo, double hi) {
     if (isnan(lo) || isnan(hi))
         printf("  %-18s", "-");

@@ -39,7 +39,5 @@ typedef struct eval_runs {
 cJSON *eval_runs_json(const eval_runs *r);
 void eval_print_runs_table(const eval_runs *r);
 
-/* Prints o on stdout; 0 on success. */
-int eval_print_json(cJSON *o);
 
 #endif

@@ -1,6 +1,7 @@
 /* Test harness helpers (see testutil.h). */
 #include "testutil.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -317,6 +318,15 @@ int test_finish(const char *suite) {
     printf("%d passed, %d failed\n", passed, mrg_test_failures);
     fflush(stdout);
     return mrg_test_failures ? 1 : 0;
+}
+
+int test_run_cmdf(char *out, size_t cap, const char *fmt, ...) {
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return test_run_cmd(cmd, out, cap);
 }
 
 int test_run_cmd(const char *cmd, char *out, size_t cap) {

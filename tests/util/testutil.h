@@ -87,6 +87,8 @@ mrg_status test_pretrain_micro_lm(mrg_device *dev, const char *data, const char 
  * stdout (NUL-terminated) in out, and returns its exit code (-1 when it
  * could not run or did not exit). */
 int test_run_cmd(const char *cmd, char *out, size_t cap);
+/* test_run_cmd of a printf-formatted command (up to 8 KiB). */
+int test_run_cmdf(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- extensions (tests/util/testutil.c) ------------------------------- */
 
