@@ -10,7 +10,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,9 +265,10 @@ mrg_status mrg_train_state_write(const char *path, const mrg_train_state *st,
     return s;
 }
 
-static bool get_num(const cJSON *o, const char *key, double *out) {
+/* A number in [lo, hi] (NaN and infinities are not). */
+static bool get_num(const cJSON *o, const char *key, double lo, double hi, double *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) return false;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) return false;
     *out = v->valuedouble;
     return true;
 }
@@ -303,9 +306,13 @@ mrg_status mrg_train_state_read(const char *path, mrg_train_state *st, char **op
     if (!o) return mrg_error(MRG_ERR_FORMAT, "%s: not valid JSON", path);
     double step, epoch, batch, samples, best, best_epoch;
     mrg_train_state s = {0};
-    if (!get_num(o, "step", &step) || !get_num(o, "epoch", &epoch) || !get_num(o, "batch", &batch) ||
-        !get_num(o, "samples", &samples) || !get_num(o, "best_score", &best) ||
-        !get_num(o, "best_epoch", &best_epoch) || !get_u64(o, "data_seed", &s.data_seed) || step < 0 || epoch < 0 || batch < 0) {
+    /* counts must fit their C types before the casts below (2^53: the
+     * largest integer a JSON number holds exactly) */
+    const double max_count = 9007199254740992.0;
+    if (!get_num(o, "step", 0, max_count, &step) || !get_num(o, "epoch", 0, INT_MAX, &epoch) ||
+        !get_num(o, "batch", 0, INT_MAX, &batch) || !get_num(o, "samples", 0, max_count, &samples) ||
+        !get_num(o, "best_score", -DBL_MAX, DBL_MAX, &best) ||
+        !get_num(o, "best_epoch", -1, INT_MAX, &best_epoch) || !get_u64(o, "data_seed", &s.data_seed)) {
         cJSON_Delete(o);
         return mrg_error(MRG_ERR_FORMAT, "%s: missing or invalid trainer state fields", path);
     }
