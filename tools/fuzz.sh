@@ -34,7 +34,10 @@ cmake --build "$dir" -j"$(nproc)" >/dev/null
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/mrg-fuzz-run.XXXXXX")
+# the harnesses write their inputs to files here: memory, not disk
+tmpbase=${TMPDIR:-/tmp}
+[[ -d /dev/shm && -w /dev/shm ]] && tmpbase=/dev/shm
+scratch=$(mktemp -d "$tmpbase/mrg-fuzz-run.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 export MRG_FUZZ_TMP=$scratch
 
