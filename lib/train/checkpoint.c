@@ -13,6 +13,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,15 +237,25 @@ static bool add_u64_str(cJSON *o, const char *key, uint64_t v) {
 
 mrg_status mrg_train_state_write(const char *path, const mrg_train_state *st,
                                  const char *options_json, const char *config_json) {
+    if (!isfinite(st->best_score))
+        return mrg_error(MRG_ERR_INVALID_ARG, "train state: best_score %g is not finite",
+                         st->best_score);
     cJSON *o = cJSON_CreateObject();
     if (!o) return mrg_error(MRG_ERR_OOM, "train state: out of memory");
-    bool ok = cJSON_AddNumberToObject(o, "step", (double)st->step) &&
+    /* cJSON prints doubles with 15 significant digits when they compare
+     * equal within a relative epsilon, which changes the last bits of a
+     * score and counts past 2^49: these numbers are printed exactly here */
+    char step[32], samples[32], best[40];
+    snprintf(step, sizeof step, "%" PRId64, st->step);
+    snprintf(samples, sizeof samples, "%" PRId64, st->samples);
+    snprintf(best, sizeof best, "%.17g", st->best_score);
+    bool ok = cJSON_AddRawToObject(o, "step", step) &&
               cJSON_AddNumberToObject(o, "epoch", st->epoch) &&
               cJSON_AddNumberToObject(o, "batch", st->batch) &&
-              cJSON_AddNumberToObject(o, "samples", (double)st->samples) &&
+              cJSON_AddRawToObject(o, "samples", samples) &&
               /* 64-bit values as decimal strings: JSON numbers are doubles */
               add_u64_str(o, "data_seed", st->data_seed) &&
-              cJSON_AddNumberToObject(o, "best_score", st->best_score) &&
+              cJSON_AddRawToObject(o, "best_score", best) &&
               cJSON_AddNumberToObject(o, "best_epoch", st->best_epoch);
     const char *raw[2] = {options_json, config_json};
     const char *keys[2] = {"options", "config"};
