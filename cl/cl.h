@@ -81,6 +81,17 @@ typedef struct mrg_cl_devref {
  * stores up to max entries; *default_index gets the index that index -1
  * picks (first GPU, else 0; -1 when there are no devices). */
 int mrg_cl_enumerate(mrg_cl_devref *out, int max, int *default_index);
+int mrg_cl_device_count(void);
+/* OpenCL devices of type GPU (a CPU device such as PoCL is not one). */
+int mrg_cl_gpu_count(void);
+/* The `mrg info` section: every platform and device. */
+mrg_status mrg_cl_print_devices(FILE *out);
+
+/* ---- init (cl_backend.c) ------------------------------------------------ */
+
+/* Opens device index of the global order (index < 0: the first GPU, else
+ * device 0) into dev. */
+mrg_status mrg_cl_backend_init(mrg_device *dev, int index);
 
 /* ---- program (cl_program.c) ------------------------------------------- */
 

@@ -215,7 +215,16 @@ mrg_status mrg_cl_backend_init(mrg_device *dev, int index) {
     /* MRG_CL_MAX_WG caps the work-group size: a debugging aid for the small
      * fallback geometries, and a way around drivers that overstate it. */
     const char *cap = getenv("MRG_CL_MAX_WG");
-    if (cap && atol(cap) > 0 && (size_t)atol(cap) < c->max_wg) c->max_wg = (size_t)atol(cap);
+    if (cap && *cap) {
+        size_t len = strspn(cap, "0123456789"), v = 0;
+        for (size_t i = 0; i < len && i < 6; i++) v = 10 * v + (size_t)(cap[i] - '0');
+        if (len < 1 || len > 5 || cap[len] || v < 1 || v > 65536) {
+            free(c);
+            return mrg_error(MRG_ERR_INVALID_ARG,
+                             "opencl: MRG_CL_MAX_WG must be a whole number from 1 to 65536, not '%s'", cap);
+        }
+        if (v < c->max_wg) c->max_wg = v;
+    }
     if (c->max_wg == 0) c->max_wg = 1;
     if (c->local_mem == 0) c->local_mem = 16384;
 

@@ -1,6 +1,5 @@
 /* RoPE, embedding (and backward) and axis sums (cl/kernels/lookup.cl). */
 #include "cl/cl.h"
-#include "mrg/ops.h"
 
 mrg_status mrg_cl_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t T,
                        int64_t heads, int64_t D, int64_t pos0, float theta, int layout,
@@ -11,7 +10,7 @@ mrg_status mrg_cl_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int
     if (D <= 0 || D % 2 != 0)
         return mrg_error(MRG_ERR_INVALID_ARG, "opencl: rope: head size %lld is not even",
                          (long long)D);
-    if (layout != MRG_ROPE_HALF && layout != MRG_ROPE_INTERLEAVED)
+    if (layout != 0 && layout != 1)
         return mrg_error(MRG_ERR_INVALID_ARG, "opencl: rope: unknown layout %d", layout);
     int64_t npairs = outer * T * heads * (D / 2);
     mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_rope);

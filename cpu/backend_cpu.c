@@ -1,10 +1,12 @@
-/* The CPU backend: host buffers, the vtable, device description and
- * `mrg info` output. Kernels live in cpu_*.c. */
+/* The CPU backend: host buffers, the vtable, device description, `mrg info`
+ * output and the registry entry (core/registry.h). Kernels live in
+ * cpu_*.c. */
 #include <cblas.h>
 #include <inttypes.h>
 #include <omp.h>
 #include <stdlib.h>
 
+#include "core/registry.h"
 #include "cpu/cpu.h"
 
 /* ---- argument checks shared by the kernels ------------------------------ */
@@ -194,7 +196,8 @@ static void blas_version(char *out, size_t n) {
  * (omp_get_max_threads() already defaults to that). OpenBLAS runs
  * single-threaded unless OPENBLAS_NUM_THREADS says otherwise: cpu_gemm.c
  * splits each GEMM over the OpenMP threads itself. */
-mrg_status mrg_cpu_backend_init(mrg_device *dev) {
+static mrg_status cpu_init(mrg_device *dev, int index) {
+    (void)index; /* one device: the registry entry is not numbered */
     cpu_ctx *c = calloc(1, sizeof *c);
     if (!c) return mrg_error(MRG_ERR_OOM, "cpu: out of host memory");
     c->threads = omp_get_max_threads();
@@ -233,7 +236,7 @@ static void cpu_model_name(char *out, size_t n) {
     fclose(f);
 }
 
-mrg_status mrg_cpu_print_info(FILE *out) {
+static mrg_status cpu_describe(FILE *out) {
     char model[256], ver[32];
     cpu_model_name(model, sizeof model);
     blas_version(ver, sizeof ver);
@@ -259,3 +262,21 @@ mrg_status mrg_cpu_print_info(FILE *out) {
     fprintf(out, "  dtypes:         f32 compute; bf16/f16 weight storage\n");
     return ferror(out) ? mrg_error(MRG_ERR_IO, "cpu: cannot write device info") : MRG_OK;
 }
+
+static int cpu_count(void) { return 1; }
+
+/* The CPU kernels take every storage dtype the interface allows. */
+static bool cpu_supports(const mrg_device *dev, mrg_kernel k, mrg_dtype dt) {
+    (void)dev;
+    return mrg_kernel_dtype_allowed(k, dt);
+}
+
+const mrg_backend_reg mrg_cpu_registry = {
+    .prefix = "cpu",
+    .title = "CPU",
+    .needs = "OpenMP and OpenBLAS",
+    .count = cpu_count,
+    .init = cpu_init,
+    .describe = cpu_describe,
+    .supports = cpu_supports,
+};

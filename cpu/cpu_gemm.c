@@ -74,9 +74,9 @@ static void sgemm_item(const gemm_args *g) {
 }
 
 /* One GEMM split over the OpenMP threads: OpenBLAS runs single-threaded
- * (see mrg_cpu_backend_init) so that only one thread pool exists. Two pools
- * on the same cores (OpenMP workers spin-waiting between our kernels while
- * OpenBLAS's own threads want the cores) made training several times
+ * (see cpu_init in backend_cpu.c) so that only one thread pool exists. Two
+ * pools on the same cores (OpenMP workers spin-waiting between our kernels
+ * while OpenBLAS's own threads want the cores) made training several times
  * slower. The longer of M and N is cut into one slice per thread. */
 static void sgemm_parallel(const gemm_args *g) {
     int threads = omp_get_max_threads();

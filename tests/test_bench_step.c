@@ -312,7 +312,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "%s bench step --preset micro 2>&1", bin);
     CHECK(test_run_cmd(cmd, out, sizeof out) == 2 && strstr(out, "--lm is required") != NULL);
     snprintf(cmd, sizeof cmd, "%s bench step --lm %s --beam x 2>&1", bin, dir);
-    CHECK(test_run_cmd(cmd, out, sizeof out) == 2 && strstr(out, "bad value") != NULL);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2 && strstr(out, "--beam must be a whole number") != NULL);
     snprintf(cmd, sizeof cmd, "%s bench step --lm %s/none --preset micro 2>&1", bin, tmp);
     CHECK(test_run_cmd(cmd, out, sizeof out) == 1 && strstr(out, "no such LLaMA directory") != NULL);
 

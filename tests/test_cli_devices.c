@@ -51,7 +51,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "%s pretrain-lm --data /nonexistent --out /nonexistent --slot-hints words 2>&1",
              bin);
     CHECK(test_run_cmd(cmd, out, sizeof out) == 2);
-    CHECK(strstr(out, "--slot-hints must be findings, sentences or spans") != NULL);
+    CHECK(strstr(out, "--slot-hints must be one of findings, sentences, spans") != NULL);
     snprintf(cmd, sizeof cmd, "%s pretrain-lm --data /nonexistent --out /nonexistent --config /nonexistent.json 2>&1",
              bin);
     CHECK(test_run_cmd(cmd, out, sizeof out) == 2);

@@ -6,13 +6,15 @@
  * all 65536 f16 bit patterns, copy_strided over 1..6 dims with accumulation
  * and a zero destination stride, bit-identical results for 1 and 2 OpenMP
  * threads where the backend promises determinism, and the bounds and dtype
- * checks. CPU only: cross-device agreement is test_backends_agree's job. */
+ * checks, and the device's registry entry (name, storage dtypes per kernel).
+ * CPU only: cross-device agreement is test_backends_agree's job. */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 #include <dlfcn.h>
 #include <math.h>
 #include <string.h>
 
 #include "core/backend.h"
+#include "core/registry.h"
 #include "testutil.h"
 
 static mrg_device *dev;
@@ -414,11 +416,31 @@ static void test_misc(void) {
     CHECK(strstr(mrg_last_error(), "memory") != NULL);
 }
 
+/* The registry entry the device was opened through: its name and the
+ * storage dtypes its weight operands take (core/registry.h). */
+static void test_registry(void) {
+    CHECK(dev->reg != NULL && !strcmp(dev->reg->prefix, "cpu"));
+    CHECK(!strcmp(mrg_device_name(dev), "cpu"));
+    const mrg_kernel ks[] = {MRG_KERNEL_GEMM, MRG_KERNEL_EMBEDDING, MRG_KERNEL_RMSNORM,
+                             MRG_KERNEL_CONVERT};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        CHECK(mrg_device_supports(dev, ks[i], MRG_F32));
+        CHECK(mrg_device_supports(dev, ks[i], MRG_BF16));
+        CHECK(mrg_device_supports(dev, ks[i], MRG_F16));
+        CHECK(mrg_device_supports(dev, ks[i], MRG_I32) == (ks[i] == MRG_KERNEL_CONVERT));
+    }
+    /* a name of a known backend with a bad index is an unknown device */
+    CHECK(mrg_device_open("cpu:0") == NULL);
+    CHECK(strstr(mrg_last_error(), "unknown device 'cpu:0' (expected cpu, opencl or opencl:N") !=
+          NULL);
+}
+
 int main(void) {
     dev = mrg_device_open("cpu");
     CHECK(dev != NULL);
     if (!dev) return test_finish("cpu_kernels");
     be = dev->be;
+    test_registry();
     test_convert();
     test_copy();
     test_gemm();

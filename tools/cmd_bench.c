@@ -1,8 +1,9 @@
 /* mrg bench: a dispatcher over benchmark modes, one file each
- * (tools/bench_<mode>.c). argv[0] is "bench", argv[1] the mode. */
+ * (bench/bench_<mode>.c). argv[0] is "bench", argv[1] the mode. */
 #include <stdio.h>
 #include <string.h>
 
+#include "bench.h"
 #include "commands.h"
 
 static const mrg_command modes[] = {
@@ -22,10 +23,13 @@ static int usage(int code) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    if (argc < 2) return usage(2);
+    if (argc < 2) {
+        fprintf(stderr, "mrg bench: a mode is required (see mrg bench --help)\n");
+        return 2;
+    }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) return usage(0);
     for (int i = 0; i < n_modes; i++)
         if (!strcmp(argv[1], modes[i].name)) return modes[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "mrg bench: unknown mode '%s'\n\n", argv[1]);
-    return usage(2);
+    fprintf(stderr, "mrg bench: unknown mode '%s' (see mrg bench --help)\n", argv[1]);
+    return 2;
 }

@@ -19,10 +19,12 @@
 
 #include "clock.h"
 #include "commands.h"
+#include "opts.h"
 #include "demo_html.h"
 #include "mrg/dataset.h"
 #include "mrg/metrics.h"
 #include "mrg/phantom.h"
+#include "mrg/tensor.h"
 #include "scores_json.h"
 
 #define DEMO_LM_STEPS 400
@@ -55,11 +57,13 @@ static int usage(int code) {
             "reference (DIR defaults to demo-out). --json prints the final metrics as one\n"
             "JSON object {\"model\": {...}, \"baseline\": {...}} with the keys of\n"
             "`mrg eval --json` (stage logs then go to stderr).\n\n"
-            "  --studies N     phantom studies, split 80/10/10 (default 2000)\n"
-            "  --lm-steps N    LLaMA pretraining updates of 16 reports (default %d)\n"
-            "  --vit-epochs N  ViT warm-up epochs (default %d)\n"
-            "  --epochs N      report generator epochs, ViT frozen, peak lr %s (default %d)\n"
-            "  --seed S        phantom seed (default 1)\n",
+            "  --studies N     phantom studies, split 80/10/10, 20..1000000 (default 2000)\n"
+            "  --lm-steps N    LLaMA pretraining updates of 16 reports, 1..1000000 (default %d)\n"
+            "  --vit-epochs N  ViT warm-up epochs, 1..100000 (default %d)\n"
+            "  --epochs N      report generator epochs, ViT frozen, peak lr %s, 1..100000\n"
+            "                  (default %d)\n"
+            "  --seed S        phantom seed, 0..2^64-1 (default 1)\n"
+            "  --out DIR       a path of at most 900 characters without spaces\n",
             DEMO_LM_STEPS, DEMO_VIT_EPOCHS, DEMO_LR, DEMO_EPOCHS);
     return code;
 }
@@ -112,37 +116,23 @@ static int parse(int argc, char **argv, demo_opts *o) {
     *o = (demo_opts){.device = NULL, .out = "demo-out", .n_studies = 2000, .image_size = 64,
                      .lm_steps = DEMO_LM_STEPS, .vit_epochs = DEMO_VIT_EPOCHS, .epochs = DEMO_EPOCHS, .seed = 1,
                      .json = false};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0) - 1;
-        if (!strcmp(a, "--json")) {
-            o->json = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mrg demo: %s needs a value\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        char *end = NULL;
-        long n = strtol(v, &end, 10);
-        bool num_ok = end && !*end && n > 0 && n < 1000000;
-        if (!strcmp(a, "--device")) o->device = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--studies") && num_ok && n >= 20) o->n_studies = (int)n;
-        else if (!strcmp(a, "--seed") && num_ok) o->seed = (uint64_t)n;
-        else if (!strcmp(a, "--lm-steps") && num_ok) o->lm_steps = (int)n;
-        else if (!strcmp(a, "--vit-epochs") && num_ok) o->vit_epochs = (int)n;
-        else if (!strcmp(a, "--epochs") && num_ok) o->epochs = (int)n;
-        else {
-            fprintf(stderr, "mrg demo: bad option or value: %s %s (see mrg demo --help)\n", a, v);
-            return 2;
-        }
-    }
-    if (strchr(o->out, ' ')) {
-        fprintf(stderr, "mrg demo: --out must not contain spaces\n");
-        return 2;
-    }
+    opt_spec specs[] = {
+        OPT_STRING("--device", &o->device),
+        OPT_STRING("--out", &o->out),
+        OPT_SET("--json", &o->json),
+        OPT_INTEGER("--studies", &o->n_studies, 20, 1000000),
+        OPT_SEED("--seed", &o->seed),
+        OPT_INTEGER("--lm-steps", &o->lm_steps, 1, 1000000),
+        OPT_INTEGER("--vit-epochs", &o->vit_epochs, 1, 100000),
+        OPT_INTEGER("--epochs", &o->epochs, 1, 100000),
+    };
+    int rc = opts_parse("demo", argc, argv, specs, OPTS_COUNT(specs));
+    if (rc) return rc == 1 ? usage(0) - 1 : rc;
+    /* the stages get their arguments split on spaces, and paths below DIR
+     * are built in 1024-byte buffers */
+    if (!*o->out || strchr(o->out, ' ') || strlen(o->out) > 900)
+        return opts_fail("demo", "--out must be a path of at most 900 characters without spaces, not '%s'",
+                         o->out);
     return 0;
 }
 
@@ -172,6 +162,13 @@ int cmd_demo(int argc, char **argv) {
     demo_opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
+    /* an unknown device is a usage error before anything is written */
+    mrg_device *probe = mrg_device_open(o.device);
+    if (!probe) {
+        fprintf(stderr, "mrg demo: %s\n", mrg_last_error());
+        return 2;
+    }
+    mrg_device_free(probe);
     if (!o.device) o.device = mrg_default_device_name();
     double t_start = now_s();
     /* with --json, stdout carries only the final object */

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
+#include "opts.h"
 #include "scores_json.h"
 #include "mrg/metrics.h"
 
@@ -24,11 +26,12 @@ static void help(FILE *out) {
             "  --ref FILE           reference reports (JSON lines)\n"
             "  --clean              apply the R2Gen IU X-Ray cleaning to both first\n"
             "  --json               print one JSON object instead of a table\n"
-            "  --per-report FILE    write per-report scores and finding labels (JSON lines)\n"
+            "  --per-report FILE    write per-report scores and finding labels (JSON lines;\n"
+            "                       never one of the input files)\n"
             "  --wordnet DIR        WordNet data for METEOR synonyms (METEOR's synonym\n"
             "                       files or a WordNet 3.0 dict directory)\n"
             "  --meteor-data DIR    directory with paraphrase-en.gz for METEOR paraphrases\n"
-            "  --no-meteor          skip METEOR\n"
+            "  --no-meteor          skip METEOR (excludes --wordnet and --meteor-data)\n"
             "  --strict             fail when ids are missing on either side\n"
             "  -h, --help           this help\n\n"
             "Without --wordnet / --meteor-data the data is looked for next to an installed\n"
@@ -37,6 +40,12 @@ static void help(FILE *out) {
             "Exit status: 0 ok, 1 unreadable or malformed input, 2 usage error.\n");
 }
 
+
+/* Whether a and b name the same existing file. */
+static bool same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
 
 static int write_per_report(const char *path, const mrg_report_set *pred, const int *pi, int n,
                             const mrg_report_scores *per) {
@@ -72,41 +81,30 @@ int cmd_eval(int argc, char **argv) {
     const char *pred_path = NULL, *ref_path = NULL, *per_path = NULL;
     bool json = false, strict = false;
     mrg_eval_opts opts = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            help(stdout);
-            return 0;
-        } else if (!strcmp(a, "--pred") && has_val) {
-            pred_path = argv[++i];
-        } else if (!strcmp(a, "--ref") && has_val) {
-            ref_path = argv[++i];
-        } else if (!strcmp(a, "--per-report") && has_val) {
-            per_path = argv[++i];
-        } else if (!strcmp(a, "--wordnet") && has_val) {
-            opts.meteor_opts.wordnet_dir = argv[++i];
-        } else if (!strcmp(a, "--meteor-data") && has_val) {
-            opts.meteor_opts.meteor_data_dir = argv[++i];
-        } else if (!strcmp(a, "--clean")) {
-            opts.clean = true;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
-        } else if (!strcmp(a, "--no-meteor")) {
-            opts.no_meteor = true;
-        } else if (!strcmp(a, "--strict")) {
-            strict = true;
-        } else {
-            fprintf(stderr, "mrg eval: unknown option or missing value: %s\n\n", a);
-            help(stderr);
-            return 2;
-        }
+    opt_spec specs[] = {
+        OPT_STRING("--pred", &pred_path),
+        OPT_STRING("--ref", &ref_path),
+        OPT_STRING("--per-report", &per_path),
+        OPT_STRING("--wordnet", &opts.meteor_opts.wordnet_dir),
+        OPT_STRING("--meteor-data", &opts.meteor_opts.meteor_data_dir),
+        OPT_SET("--clean", &opts.clean),
+        OPT_SET("--json", &json),
+        OPT_SET("--no-meteor", &opts.no_meteor),
+        OPT_SET("--strict", &strict),
+    };
+    const int n_specs = OPTS_COUNT(specs);
+    int rc = opts_parse("eval", argc, argv, specs, n_specs);
+    if (rc == 1) {
+        help(stdout);
+        return 0;
     }
-    if (!pred_path || !ref_path) {
-        fprintf(stderr, "mrg eval: --pred and --ref are required\n\n");
-        help(stderr);
-        return 2;
-    }
+    if (rc || (rc = opts_require("eval", specs, n_specs, "--pred", "--ref", NULL)) ||
+        (rc = opts_exclusive("eval", specs, n_specs, "--no-meteor", "--wordnet")) ||
+        (rc = opts_exclusive("eval", specs, n_specs, "--no-meteor", "--meteor-data")))
+        return rc;
+    /* --per-report must not overwrite an input */
+    if (per_path && (same_file(per_path, pred_path) || same_file(per_path, ref_path)))
+        return opts_fail("eval", "--per-report %s would overwrite an input file", per_path);
     mrg_report_set pred, ref;
     if (mrg_report_set_read(pred_path, &pred) != MRG_OK) {
         fprintf(stderr, "mrg eval: %s\n", mrg_last_error());
@@ -117,7 +115,7 @@ int cmd_eval(int argc, char **argv) {
         mrg_report_set_free(&pred);
         return 1;
     }
-    int rc = 1;
+    rc = 1;
     int *pi = malloc((size_t)(pred.n + 1) * sizeof *pi), *ri = malloc((size_t)(pred.n + 1) * sizeof *ri);
     const char **p = malloc((size_t)(pred.n + 1) * sizeof *p);
     const char *const **r = malloc((size_t)(pred.n + 1) * sizeof *r);

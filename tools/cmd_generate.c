@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "commands.h"
+#include "opts.h"
 #include "mrg/dataset.h"
 #include "mrg/generate.h"
 #include "mrg/image.h"
@@ -30,22 +31,31 @@ static int usage(int code) {
             "{\"id\", \"report\"} per study of a dataset split (R2Gen layout) to --out.\n\n"
             "  --model RUN             a checkpoint directory, or a run directory with a\n"
             "                          `best` checkpoint inside\n"
-            "  --image FILE            a view (PNG/JPEG); repeat per view; with fewer views\n"
-            "                          than the model takes, the last one is repeated\n"
+            "  --image FILE            a view (PNG/JPEG); repeat per view (at most 8); with\n"
+            "                          fewer views than the model takes, the last one is\n"
+            "                          repeated (and a note says so)\n"
             "  --data DIR --out FILE   a dataset and the JSONL output\n"
+            "with --data only:\n"
             "  --split S               train, val or test (default test)\n"
-            "  --batch N               studies decoded together (default 8)\n"
-            "  --limit N               only the first N studies of the split\n"
+            "  --batch N               studies decoded together, 1..1024 (default 8)\n"
+            "  --limit N               only the first N >= 1 studies of the split\n"
             "decoding (defaults from the model's config, else R2GenGPT's):\n"
-            "  --beam K                beams (default 3)\n"
+            "  --beam K                beams, 1..64 (default 3)\n"
             "  --greedy                greedy decoding instead of beam search\n"
-            "  --sample                temperature + top-p sampling (--temperature T,\n"
-            "                          --top-p P, --seed S; defaults 1.0, 0.9, 0)\n"
-            "  --repetition-penalty R  on tokens already generated (default 2.0; 1 = off)\n"
-            "  --length-penalty L      finished beams score sum_logprob / len^L (default 2.0)\n"
-            "  --min-new N             no end of report before N tokens (default 40)\n"
-            "  --max-new N             at most N tokens (default 100)\n"
+            "  --sample                temperature + top-p sampling instead of beam search:\n"
+            "                          --temperature T (>= 0, default 1.0), --top-p P\n"
+            "                          (0 < P <= 1, default 0.9), --seed S (default 0)\n"
+            "  --repetition-penalty R  on tokens already generated, > 0 (default 2.0; 1 = off)\n"
+            "  --length-penalty L      beam search: finished beams score sum_logprob / len^L\n"
+            "                          (any finite L, default 2.0)\n"
+            "  --min-new N             no end of report before N tokens, 0..100000 (default\n"
+            "                          40); at most --max-new\n"
+            "  --max-new N             at most N tokens, 1..100000 (default 100) and below\n"
+            "                          the LM's maximum sequence length; a --max-new below\n"
+            "                          the model's min_new lowers min_new (with a note)\n"
             "  --device D              cpu, opencl, opencl:N\n\n"
+            "Options the chosen decoding would ignore are refused (--beam with --greedy,\n"
+            "--temperature without --sample, --split with --image, ...).\n"
             "A progress bar goes to stderr when it is a terminal.\n");
     return code;
 }
@@ -85,6 +95,9 @@ static int one_study(mrg_model *m, const mrg_gen_opts *g, const char **images, i
     if (n_images > V)
         fprintf(stderr, "mrg generate: the model takes %d views; using the first %d images\n", V,
                 V);
+    if (n_images < V)
+        fprintf(stderr, "mrg generate: the model takes %d views; repeating the last image for the other %d\n",
+                V, V - n_images);
     for (int v = 0; v < V; v++) {
         mrg_image img = {0};
         const char *path = images[v < n_images ? v : n_images - 1];
@@ -183,88 +196,70 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *split_name = "test", *out = NULL, *device = NULL;
+    const char *model = NULL, *data = NULL, *out = NULL, *device = NULL;
+    static const char *const splits[] = {"train", "val", "test", NULL};
+    int split_index = 2;
     const char *images[MAX_IMAGES];
-    int n_images = 0, batch = 8, limit = 0;
+    int batch = 8, limit = 0;
     int beam = -1, min_new = -1, max_new = -1;
     float rep = -1, lp = NAN, temperature = 1.0f, top_p = 0.9f;
-    unsigned long long seed = 0;
+    uint64_t seed = 0;
     bool greedy = false, sample = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0);
-        if (!strcmp(a, "--greedy")) {
-            greedy = true;
-            continue;
-        }
-        if (!strcmp(a, "--sample")) {
-            sample = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mrg generate: %s needs a value\n", a);
-            return usage(2);
-        }
-        const char *v = argv[++i];
-        char *end = NULL;
-        if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--split")) split_name = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--device")) device = v;
-        else if (!strcmp(a, "--image")) {
-            if (n_images == MAX_IMAGES) {
-                fprintf(stderr, "mrg generate: at most %d images\n", MAX_IMAGES);
-                return 2;
-            }
-            images[n_images++] = v;
-        } else if (!strcmp(a, "--batch")) batch = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--limit")) limit = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--beam")) beam = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--min-new")) min_new = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--max-new")) max_new = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--repetition-penalty")) rep = strtof(v, &end);
-        else if (!strcmp(a, "--length-penalty")) lp = strtof(v, &end);
-        else if (!strcmp(a, "--temperature")) temperature = strtof(v, &end);
-        else if (!strcmp(a, "--top-p")) top_p = strtof(v, &end);
-        else if (!strcmp(a, "--seed")) seed = strtoull(v, &end, 10);
-        else {
-            fprintf(stderr, "mrg generate: unknown option %s\n", a);
-            return usage(2);
-        }
-        if (end && *end) {
-            fprintf(stderr, "mrg generate: %s: not a number: %s\n", a, v);
-            return 2;
-        }
-    }
-    if (!model || (n_images > 0) == (data != NULL)) {
-        fprintf(stderr, "mrg generate: --model and either --image or --data are required\n");
-        return usage(2);
-    }
-    if (data && !out) {
-        fprintf(stderr, "mrg generate: --data needs --out FILE\n");
-        return 2;
-    }
-    if (greedy && sample) {
-        fprintf(stderr, "mrg generate: --greedy and --sample exclude each other\n");
-        return 2;
-    }
-    if (batch < 1) {
-        fprintf(stderr, "mrg generate: --batch must be >= 1\n");
-        return 2;
-    }
+    opt_spec specs[] = {
+        OPT_STRING("--model", &model),
+        OPT_STRINGS("--image", images, MAX_IMAGES),
+        OPT_STRING("--data", &data),
+        OPT_ONE_OF("--split", &split_index, splits),
+        OPT_STRING("--out", &out),
+        OPT_STRING("--device", &device),
+        OPT_INTEGER("--batch", &batch, 1, 1024),
+        OPT_INTEGER("--limit", &limit, 1, INT_MAX),
+        OPT_SET("--greedy", &greedy),
+        OPT_SET("--sample", &sample),
+        OPT_INTEGER("--beam", &beam, 1, 64),
+        OPT_POSITIVE("--repetition-penalty", &rep, INFINITY),
+        OPT_REAL("--length-penalty", &lp, -INFINITY, INFINITY),
+        OPT_INTEGER("--min-new", &min_new, 0, 100000),
+        OPT_INTEGER("--max-new", &max_new, 1, 100000),
+        OPT_REAL("--temperature", &temperature, 0, INFINITY),
+        OPT_POSITIVE("--top-p", &top_p, 1),
+        OPT_SEED("--seed", &seed),
+    };
+    const int n = OPTS_COUNT(specs);
+    int rc = opts_parse("generate", argc, argv, specs, n);
+    if (rc) return rc == 1 ? usage(0) : rc;
+    const int n_images = opts_given(specs, n, "--image");
+    if ((rc = opts_require("generate", specs, n, "--model", NULL)) ||
+        (rc = opts_exclusive("generate", specs, n, "--image", "--data")) ||
+        (rc = opts_exclusive("generate", specs, n, "--greedy", "--sample")))
+        return rc;
+    if (!n_images && !data) return opts_fail("generate", "--image or --data is required (see mrg generate --help)");
+    static const char *const split_only[] = {"--split", "--out", "--batch", "--limit"};
+    for (int k = 0; k < 4; k++)
+        if (n_images && opts_given(specs, n, split_only[k]))
+            return opts_fail("generate", "%s applies to --data only, not to --image", split_only[k]);
+    if (data && !out) return opts_fail("generate", "--data needs --out FILE");
+    /* options the chosen decoding would ignore */
+    static const char *const beam_only[] = {"--beam", "--length-penalty"};
+    for (int k = 0; k < 2; k++)
+        if ((greedy || sample) && opts_given(specs, n, beam_only[k]))
+            return opts_fail("generate", "%s applies to beam search, not to %s", beam_only[k],
+                             greedy ? "--greedy" : "--sample");
+    static const char *const sample_only[] = {"--temperature", "--top-p", "--seed"};
+    for (int k = 0; k < 3; k++)
+        if (!sample && opts_given(specs, n, sample_only[k]))
+            return opts_fail("generate", "%s applies to --sample only", sample_only[k]);
+    if (min_new >= 0 && max_new >= 0 && min_new > max_new)
+        return opts_fail("generate", "--min-new %d is above --max-new %d", min_new, max_new);
     mrg_split split;
-    if (mrg_split_parse(split_name, &split) != MRG_OK) {
-        fprintf(stderr, "mrg generate: --split must be train, val or test\n");
-        return 2;
-    }
+    mrg_split_parse(splits[split_index], &split);
     mrg_device *dev = mrg_device_open(device);
     if (!dev) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         return 2;
     }
     mrg_grad_set_enabled(dev, false);
-    int rc = 1;
+    rc = 1;
     mrg_model *m = load_model(model, dev);
     if (!m) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
@@ -281,6 +276,25 @@ int cmd_generate(int argc, char **argv) {
     if (beam >= 0) g.beam = beam;
     if (min_new >= 0) g.min_new = min_new;
     if (max_new >= 0) g.max_new = max_new;
+    /* one of the pair from the command line, the other from the model */
+    if (min_new >= 0 && g.min_new > g.max_new) {
+        fprintf(stderr, "mrg generate: --min-new %d is above the model's max_new %d (give --max-new too)\n",
+                min_new, g.max_new);
+        rc = 2;
+        goto done;
+    }
+    if (max_new >= 0 && g.min_new > g.max_new) {
+        fprintf(stderr, "mrg generate: --max-new %d is below the model's min_new %d: using --min-new %d\n",
+                max_new, g.min_new, max_new);
+        g.min_new = max_new;
+    }
+    const int max_seq = mrg_model_llama(m)->cfg.max_seq;
+    if (max_new >= 0 && max_new >= max_seq) {
+        fprintf(stderr, "mrg generate: --max-new %d does not fit the model's %d positions\n", max_new,
+                max_seq);
+        rc = 2;
+        goto done;
+    }
     if (rep >= 0) g.repetition_penalty = rep;
     if (!isnan(lp)) g.length_penalty = lp;
     g.mode = greedy ? MRG_GEN_GREEDY : sample ? MRG_GEN_SAMPLE : MRG_GEN_BEAM;

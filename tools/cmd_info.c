@@ -1,27 +1,23 @@
 /* mrg info: the backends and devices this build can use. */
 #include <stdio.h>
-#include <string.h>
 
 #include "commands.h"
+#include "opts.h"
 #include "mrg/mrg.h"
 
 int cmd_info(int argc, char **argv) {
     const char *device = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: mrg info [--device D]\n\n"
-                   "Lists the CPU backend (threads, BLAS) and every OpenCL platform and device\n"
-                   "(name, vendor, memory, compute units, OpenCL C version, fp16/fp64, max\n"
-                   "work-group size) and names the default device. With --device D it opens D\n"
-                   "and prints its one-line description (exit code 2 when D is unknown).\n");
-            return 0;
-        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
-            device = argv[++i];
-        } else {
-            fprintf(stderr, "mrg info: unknown option '%s' (see mrg info --help)\n", argv[i]);
-            return 2;
-        }
+    opt_spec specs[] = {OPT_STRING("--device", &device)};
+    int rc = opts_parse("info", argc, argv, specs, OPTS_COUNT(specs));
+    if (rc == 1) {
+        printf("usage: mrg info [--device D]\n\n"
+               "Lists the CPU backend (threads, BLAS) and every OpenCL platform and device\n"
+               "(name, vendor, memory, compute units, OpenCL C version, fp16/fp64, max\n"
+               "work-group size) and names the default device. With --device D it opens D\n"
+               "and prints its one-line description (exit code 2 when D is unknown).\n");
+        return 0;
     }
+    if (rc) return rc;
     if (device) {
         mrg_device *dev = mrg_device_open(device);
         if (!dev) {

@@ -3,7 +3,6 @@
  * into the KV cache in one batched forward; then one token at a time is
  * chosen (greedy, or temperature + top-p from a seeded RNG) and streamed to
  * stdout as it is generated. Timing goes to stderr. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "clock.h"
 #include "commands.h"
+#include "opts.h"
 #include "mrg/llama.h"
 #include "mrg/mrg.h"
 #include "mrg/sampling.h"
@@ -26,11 +26,13 @@ static int usage(int code) {
             "  --tokenizer FILE   sentencepiece .model; needed for --prompt and for text output\n"
             "  --prompt TEXT      encoded with BOS (\"\" gives BOS alone)\n"
             "  --prompt-ids LIST  token ids used as given (comma or space separated)\n"
-            "  -n N               new tokens to generate (default 128); the total is capped\n"
-            "                     at the model's maximum sequence length\n"
-            "  --greedy           always the most likely token (same as --temperature 0)\n"
-            "  --temperature T    sampling temperature (default 1.0)\n"
-            "  --top-p P          nucleus sampling mass in (0, 1] (default 0.9)\n"
+            "  -n N               new tokens to generate, 0..1000000 (default 128); the total\n"
+            "                     is capped at the model's maximum sequence length (with a\n"
+            "                     note)\n"
+            "  --greedy           always the most likely token (same as --temperature 0;\n"
+            "                     excludes --temperature, --top-p and --seed)\n"
+            "  --temperature T    sampling temperature, >= 0 (default 1.0)\n"
+            "  --top-p P          nucleus sampling mass, 0 < P <= 1 (default 0.9)\n"
             "  --seed S           random seed (default: from the clock, printed on stderr)\n"
             "  --ignore-eos       keep generating after the end-of-sequence token\n"
             "  --print-ids        print only the new ids, space separated, on one line\n"
@@ -39,44 +41,6 @@ static int usage(int code) {
             "The prompt and the continuation are printed as they are generated; tokens/s is\n"
             "reported on stderr.\n");
     return code;
-}
-
-/* "1,2,3" or "1 2 3" → ids (malloc'd); -1 count on a bad list. */
-static int parse_ids(const char *s, int32_t **out) {
-    int cap = 16, n = 0;
-    int32_t *ids = malloc(sizeof *ids * (size_t)cap);
-    if (!ids) return -1;
-    const char *p = s;
-    while (*p) {
-        while (*p == ',' || *p == ' ' || *p == '\t') p++;
-        if (!*p) break;
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > INT32_MAX) {
-            free(ids);
-            return -1;
-        }
-        if (n == cap) {
-            int32_t *t = realloc(ids, sizeof *ids * (size_t)(cap *= 2));
-            if (!t) {
-                free(ids);
-                return -1;
-            }
-            ids = t;
-        }
-        ids[n++] = (int32_t)v;
-        p = end;
-    }
-    *out = ids;
-    return n;
-}
-
-static int parse_dtype(const char *s) {
-    if (!strcmp(s, "f32")) return MRG_F32;
-    if (!strcmp(s, "bf16")) return MRG_BF16;
-    if (!strcmp(s, "f16")) return MRG_F16;
-    return -2;
 }
 
 /* Streams text: the first text printed loses its leading space, as
@@ -98,79 +62,62 @@ static void emit_text(text_out *o, const char *s) {
 int cmd_lm(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = NULL, *prompt_ids = NULL;
     const char *device = NULL;
-    int n_new = 128, dtype = -1;
+    static const char *const dtypes[] = {"f32", "bf16", "f16", NULL};
+    static const mrg_dtype dtype_of[] = {MRG_F32, MRG_BF16, MRG_F16};
+    int n_new = 128, dtype_index = -1;
     float temperature = 1.0f, top_p = 0.9f;
-    bool greedy = false, ignore_eos = false, print_ids = false, have_seed = false;
-    unsigned long long seed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0);
-        if (!strcmp(a, "--greedy")) {
-            greedy = true;
-            continue;
-        }
-        if (!strcmp(a, "--ignore-eos")) {
-            ignore_eos = true;
-            continue;
-        }
-        if (!strcmp(a, "--print-ids")) {
-            print_ids = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mrg lm: %s needs a value\n", a);
-            return usage(2);
-        }
-        const char *v = argv[++i];
-        char *end = NULL;
-        if (!strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "--tokenizer")) tok_path = v;
-        else if (!strcmp(a, "--prompt")) prompt = v;
-        else if (!strcmp(a, "--prompt-ids")) prompt_ids = v;
-        else if (!strcmp(a, "--device")) device = v;
-        else if (!strcmp(a, "-n")) n_new = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--temperature")) temperature = strtof(v, &end);
-        else if (!strcmp(a, "--top-p")) top_p = strtof(v, &end);
-        else if (!strcmp(a, "--seed")) {
-            seed = strtoull(v, &end, 10);
-            have_seed = true;
-        } else if (!strcmp(a, "--dtype")) {
-            if ((dtype = parse_dtype(v)) < -1) {
-                fprintf(stderr, "mrg lm: --dtype must be f32, bf16 or f16\n");
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "mrg lm: unknown option %s\n", a);
-            return usage(2);
-        }
-        if (end && *end) {
-            fprintf(stderr, "mrg lm: %s: not a number: %s\n", a, v);
-            return 2;
-        }
-    }
-    if (!model_path || (!prompt == !prompt_ids)) {
-        fprintf(stderr,
-                "mrg lm: --model and exactly one of --prompt / --prompt-ids are required\n");
-        return usage(2);
-    }
-    if (prompt && !tok_path) {
-        fprintf(stderr, "mrg lm: --prompt needs --tokenizer\n");
-        return 2;
-    }
-    if (!print_ids && !tok_path) {
-        fprintf(stderr, "mrg lm: text output needs --tokenizer (or use --print-ids)\n");
-        return 2;
-    }
-    if (n_new < 0 || !(temperature >= 0) || !(top_p > 0 && top_p <= 1)) {
-        fprintf(stderr, "mrg lm: need -n >= 0, --temperature >= 0 and --top-p in (0, 1]\n");
-        return 2;
-    }
+    bool greedy = false, ignore_eos = false, print_ids = false;
+    uint64_t seed = 0;
+    opt_spec specs[] = {
+        OPT_STRING("--model", &model_path),
+        OPT_STRING("--tokenizer", &tok_path),
+        OPT_STRING("--prompt", &prompt),
+        OPT_STRING("--prompt-ids", &prompt_ids),
+        OPT_STRING("--device", &device),
+        OPT_INTEGER("-n", &n_new, 0, 1000000),
+        OPT_SET("--greedy", &greedy),
+        OPT_REAL("--temperature", &temperature, 0, INFINITY),
+        OPT_POSITIVE("--top-p", &top_p, 1),
+        OPT_SEED("--seed", &seed),
+        OPT_SET("--ignore-eos", &ignore_eos),
+        OPT_SET("--print-ids", &print_ids),
+        OPT_ONE_OF("--dtype", &dtype_index, dtypes),
+    };
+    const int n = OPTS_COUNT(specs);
+    int rc = opts_parse("lm", argc, argv, specs, n);
+    if (rc) return rc == 1 ? usage(0) : rc;
+    if ((rc = opts_require("lm", specs, n, "--model", NULL)) ||
+        (rc = opts_exclusive("lm", specs, n, "--prompt", "--prompt-ids")) ||
+        (rc = opts_exclusive("lm", specs, n, "--greedy", "--temperature")) ||
+        (rc = opts_exclusive("lm", specs, n, "--greedy", "--top-p")) ||
+        (rc = opts_exclusive("lm", specs, n, "--greedy", "--seed")))
+        return rc;
+    if (!prompt && !prompt_ids) return opts_fail("lm", "--prompt or --prompt-ids is required (see mrg lm --help)");
+    if (prompt && !tok_path) return opts_fail("lm", "--prompt needs --tokenizer");
+    if (!print_ids && !tok_path) return opts_fail("lm", "text output needs --tokenizer (or use --print-ids)");
+    const int dtype = dtype_index < 0 ? -1 : (int)dtype_of[dtype_index];
+    const bool have_seed = opts_given(specs, n, "--seed") > 0;
     if (greedy) temperature = 0;
-    if (!have_seed) seed = (unsigned long long)time(NULL);
-
-    int rc = 1;
+    if (!have_seed) seed = (uint64_t)time(NULL);
     int32_t *ids = NULL;
     int n_prompt = 0;
+    if (prompt_ids) {
+        int64_t *list = NULL;
+        n_prompt = opts_int_list(prompt_ids, 0, INT32_MAX, &list);
+        if (n_prompt < 0)
+            return opts_fail("lm", "--prompt-ids must be token ids (0..%d) separated by commas or spaces, not '%s'",
+                             INT32_MAX, prompt_ids);
+        if (n_prompt == 0) return opts_fail("lm", "--prompt-ids is empty (give at least one id)");
+        ids = malloc(sizeof *ids * (size_t)n_prompt);
+        for (int i = 0; ids && i < n_prompt; i++) ids[i] = (int32_t)list[i];
+        free(list);
+        if (!ids) {
+            fprintf(stderr, "mrg lm: out of host memory\n");
+            return 1;
+        }
+    }
+
+    rc = 1;
     mrg_tokenizer *tok = NULL;
     mrg_llama *m = NULL;
     mrg_kv_cache *kv = NULL;
@@ -179,17 +126,13 @@ int cmd_lm(int argc, char **argv) {
     mrg_device *dev = mrg_device_open(device);
     if (!dev) {
         fprintf(stderr, "mrg lm: %s\n", mrg_last_error());
+        free(ids);
         return 2;
     }
     mrg_grad_set_enabled(dev, false);
     if (tok_path && !(tok = mrg_tokenizer_load(tok_path))) goto fail;
     if (prompt) {
         if (mrg_tokenizer_encode(tok, prompt, true, &ids, &n_prompt) != MRG_OK) goto fail;
-    } else if ((n_prompt = parse_ids(prompt_ids, &ids)) < 0) {
-        fprintf(stderr, "mrg lm: --prompt-ids: expected non-negative integers, got \"%s\"\n",
-                prompt_ids);
-        rc = 2;
-        goto out;
     }
     if (n_prompt == 0) {
         fprintf(stderr, "mrg lm: the prompt is empty (give at least one id)\n");
@@ -220,7 +163,7 @@ int cmd_lm(int argc, char **argv) {
                 c->max_seq - n_prompt, n_new, c->max_seq);
         n_new = c->max_seq - n_prompt;
     }
-    if (temperature > 0) fprintf(stderr, "mrg lm: seed %llu\n", seed);
+    if (temperature > 0) fprintf(stderr, "mrg lm: seed %llu\n", (unsigned long long)seed);
     kv = mrg_kv_cache_new(m, 1, n_prompt + n_new);
     sampler = mrg_sampler_new(c->vocab_size, temperature, top_p, seed);
     logits = malloc(sizeof(float) * (size_t)c->vocab_size);

@@ -1,12 +1,12 @@
 /* mrg phantoms: renders a synthetic two-view chest X-ray data set with
  * IU-style reports in the R2Gen layout (lib/include/mrg/phantom.h). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "commands.h"
+#include "opts.h"
 #include "mrg/mrg.h"
 #include "mrg/phantom.h"
 
@@ -19,80 +19,45 @@ static int usage(int code) {
             "left/right pleural effusion, left/right pneumothorax, lobar opacity and\n"
             "nodule (about a quarter of the studies are normal). Each study gets an\n"
             "IU X-Ray style report that states every finding as present or absent.\n\n"
+            "  --out DIR   the data set directory\n"
+            "  --n N       studies, 1..10000000\n"
+            "  --seed S    0..2^64-1 (default 1)\n"
+            "  --size PX   image side, %d..%d (default %d)\n\n"
             "Output (the R2Gen layout, split 80/10/10 into train/val/test):\n"
             "  DIR/annotation.json         {\"train\": [{\"id\", \"report\", \"image_path\",\n"
             "                              \"split\", \"labels\"}, ...], \"val\": [...], \"test\": "
             "[...]}\n"
             "  DIR/images/<id>/0.png       frontal view\n"
             "  DIR/images/<id>/1.png       lateral view\n\n"
-            "The same --seed (default 1) gives byte-identical files.\n",
-            MRG_PHANTOM_DEFAULT_SIZE);
+            "The same --seed gives byte-identical files.\n",
+            MRG_PHANTOM_DEFAULT_SIZE, MRG_PHANTOM_MIN_SIZE, MRG_PHANTOM_MAX_SIZE, MRG_PHANTOM_DEFAULT_SIZE);
     return code;
 }
 
-/* Whole-string integer parse; false on junk or overflow. */
-static bool parse_ll(const char *s, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) return false;
-    *out = v;
-    return true;
-}
-
 int cmd_phantoms(int argc, char **argv) {
-    const char *out = NULL, *n_arg = NULL, *seed_arg = NULL, *size_arg = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(0);
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mrg phantoms: %s needs a value\n\n", argv[i]);
-            return usage(2);
-        }
-        if (!strcmp(argv[i], "--out"))
-            out = argv[++i];
-        else if (!strcmp(argv[i], "--n"))
-            n_arg = argv[++i];
-        else if (!strcmp(argv[i], "--seed"))
-            seed_arg = argv[++i];
-        else if (!strcmp(argv[i], "--size"))
-            size_arg = argv[++i];
-        else {
-            fprintf(stderr, "mrg phantoms: unknown option '%s'\n\n", argv[i]);
-            return usage(2);
-        }
-    }
-    if (!out || !n_arg) {
-        fprintf(stderr, "mrg phantoms: --out and --n are required\n\n");
-        return usage(2);
-    }
-    long long n, size = MRG_PHANTOM_DEFAULT_SIZE, seed = 1;
-    if (!parse_ll(n_arg, &n) || n < 1 || n > 10000000) {
-        fprintf(stderr, "mrg phantoms: --n must be a whole number from 1 to 10000000, not '%s'\n",
-                n_arg);
-        return 2;
-    }
-    if (size_arg && (!parse_ll(size_arg, &size) || size < MRG_PHANTOM_MIN_SIZE ||
-                     size > MRG_PHANTOM_MAX_SIZE)) {
-        fprintf(stderr, "mrg phantoms: --size must be a whole number from %d to %d, not '%s'\n",
-                MRG_PHANTOM_MIN_SIZE, MRG_PHANTOM_MAX_SIZE, size_arg);
-        return 2;
-    }
-    if (seed_arg && (!parse_ll(seed_arg, &seed) || seed < 0)) {
-        fprintf(stderr, "mrg phantoms: --seed must be a non-negative whole number, not '%s'\n",
-                seed_arg);
-        return 2;
-    }
+    const char *out = NULL;
+    int n = 0, size = MRG_PHANTOM_DEFAULT_SIZE;
+    uint64_t seed = 1;
+    opt_spec specs[] = {
+        OPT_STRING("--out", &out),
+        OPT_INTEGER("--n", &n, 1, 10000000),
+        OPT_SEED("--seed", &seed),
+        OPT_INTEGER("--size", &size, MRG_PHANTOM_MIN_SIZE, MRG_PHANTOM_MAX_SIZE),
+    };
+    int rc = opts_parse("phantoms", argc, argv, specs, OPTS_COUNT(specs));
+    if (rc) return rc == 1 ? usage(0) : rc;
+    if ((rc = opts_require("phantoms", specs, OPTS_COUNT(specs), "--out", "--n", NULL))) return rc;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     mrg_phantom_summary sum;
-    mrg_status st = mrg_phantoms_write(out, (int)n, (uint64_t)seed, (int)size, &sum);
+    mrg_status st = mrg_phantoms_write(out, n, seed, size, &sum);
     if (st != MRG_OK) {
         fprintf(stderr, "mrg phantoms: %s\n", mrg_last_error());
         return mrg_status_exit_code(st);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    printf("wrote %lld studies (%d train, %d val, %d test), %lldx%lld px, to %s in %.2f s\n", n,
+    printf("wrote %d studies (%d train, %d val, %d test), %dx%d px, to %s in %.2f s\n", n,
            sum.n_train, sum.n_val, sum.n_test, size, size, out, secs);
     printf("normal studies: %d\n", sum.n_normal);
     for (int f = 0; f < MRG_N_FINDINGS; f++)

@@ -12,6 +12,7 @@
 #include "opts.h"
 #include "mrg/mrg.h"
 #include "mrg/model.h"
+#include "mrg/tokenizer.h"
 #include "mrg/trainer.h"
 
 static int usage(int code) {
@@ -36,14 +37,16 @@ static int usage(int code) {
             "  --tokenizer FILE  a sentencepiece .model to use; default: train one on the\n"
             "                    reports and prompt (BPE, byte fallback; unk 0, bos 1,\n"
             "                    eos 2)\n"
-            "  --vocab N         pieces of a trained BPE tokenizer (default 1024, >= 260)\n"
-            "  --steps N         updates (default: from --epochs)\n"
-            "  --epochs N        passes over the reports (default 20)\n"
-            "  --batch N         reports per update (default 16)\n"
-            "  --lr X            peak learning rate (default 1e-3)\n"
+            "  --vocab N         pieces of a trained BPE tokenizer, 260..1000000 (default\n"
+            "                    1024, or fewer when the reports hold fewer distinct pieces;\n"
+            "                    a --vocab N the reports cannot fill is refused)\n"
+            "  --steps N         updates, >= 1 (default: from --epochs)\n"
+            "  --epochs N        passes over the reports, 1..100000 (default 20)\n"
+            "  --batch N         reports per update, 1..4096 (default 16)\n"
+            "  --lr X            peak learning rate, 0 < X <= 1 (default 1e-3)\n"
             "  --seed S          initialisation and shuffling seed (default 1234)\n"
             "  --device D        cpu, opencl, opencl:N (default: see mrg --help)\n"
-            "  --log-every N     JSONL line every N updates (default 10)\n"
+            "  --log-every N     JSONL line every N >= 1 updates (default 10)\n"
             "  --no-slot-hints   leave the image slot empty (by default its Kc + Kt\n"
             "                    positions hold hints made of the report's own tokens, so\n"
             "                    that the frozen LM learns to read the visual prefix)\n"
@@ -55,53 +58,68 @@ static int usage(int code) {
             "                    to word a report for given findings. sentences: the mean\n"
             "                    embedding of one whole sentence of the report, in random\n"
             "                    order. spans: of a random contiguous span (--slot-span)\n"
-            "  --slot-span N     spans 1..N tokens long (0: up to the whole report, -1:\n"
-            "                    the whole report, 1: single tokens; default %d)\n"
+            "  --slot-span N     with --slot-hints spans: spans 1..N tokens long (0: up to\n"
+            "                    the whole report, -1: the whole report, 1: single tokens;\n"
+            "                    -1..100000, default %d)\n"
             "\n"
             "Progress: a bar on a terminal, JSON lines on stdout otherwise.\n",
             mrg_pretrain_defaults().slot_span);
     return code;
 }
 
+/* Says so when the trained tokenizer has fewer pieces than the default
+ * size asked for (the reports held too few distinct pieces). */
+static void note_vocab(const char *out, int asked) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer.model", out);
+    mrg_tokenizer *tok = mrg_tokenizer_load(path);
+    int got = mrg_tokenizer_vocab_size(tok);
+    if (tok && got < asked)
+        fprintf(stderr,
+                "mrg pretrain-lm: the reports support %d tokenizer pieces: the tokenizer has %d, not "
+                "the default %d\n",
+                got, got, asked);
+    mrg_tokenizer_free(tok);
+}
+
 int cmd_pretrain_lm(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *preset = "tiny", *config = NULL, *device = NULL;
     mrg_pretrain_opts o = mrg_pretrain_defaults();
     bool slot_hints = true;
-    const char *hint_kind = NULL;
-    const opt_spec specs[] = {
-        {"--data", OPT_STR, &data, 0},          {"--out", OPT_STR, &out, 0},
-        {"--preset", OPT_STR, &preset, 0},      {"--config", OPT_STR, &config, 0},
-        {"--tokenizer", OPT_STR, &o.tokenizer, 0},
-        {"--vocab", OPT_INT, &o.vocab_size, 0}, {"--steps", OPT_I64, &o.steps, 0},
-        {"--epochs", OPT_INT, &o.epochs, 0},    {"--batch", OPT_INT, &o.batch_size, 0},
-        {"--lr", OPT_FLOAT, &o.lr, 0},          {"--seed", OPT_U64, &o.seed, 0},
-        {"--device", OPT_STR, &device, 0},      {"--log-every", OPT_INT, &o.log_every, 0},
-        {"--slot-span", OPT_INT, &o.slot_span, 0},
-        {"--slot-hints", OPT_STR, &hint_kind, 0},
-        {"--no-slot-hints", OPT_FLAG, &slot_hints, false},
+    static const char *const hint_kinds[] = {"findings", "sentences", "spans", NULL}; /* enum order */
+    int hint = (int)o.slot_hint;
+    opt_spec specs[] = {
+        OPT_STRING("--data", &data),
+        OPT_STRING("--out", &out),
+        OPT_STRING("--preset", &preset),
+        OPT_STRING("--config", &config),
+        OPT_STRING("--tokenizer", &o.tokenizer),
+        OPT_INTEGER("--vocab", &o.vocab_size, 260, 1000000), /* what mrg_spm_train accepts */
+        OPT_INT64("--steps", &o.steps, 1, 1000000000),
+        OPT_INTEGER("--epochs", &o.epochs, 1, 100000),
+        OPT_INTEGER("--batch", &o.batch_size, 1, 4096),
+        OPT_POSITIVE("--lr", &o.lr, 1),
+        OPT_SEED("--seed", &o.seed),
+        OPT_STRING("--device", &device),
+        OPT_INTEGER("--log-every", &o.log_every, 1, INT_MAX),
+        OPT_INTEGER("--slot-span", &o.slot_span, -1, 100000),
+        OPT_ONE_OF("--slot-hints", &hint, hint_kinds),
+        OPT_CLEAR("--no-slot-hints", &slot_hints),
     };
-    int rc = opts_parse("pretrain-lm", argc, argv, specs, (int)(sizeof specs / sizeof specs[0]));
-    if (rc) return rc == 1 ? usage(0) : usage(2);
-    if (!data || !out) {
-        fprintf(stderr, "mrg pretrain-lm: --data and --out are required\n");
-        return usage(2);
-    }
-    if (o.steps < 0 || o.epochs < 0 || o.batch_size < 1 || !(o.lr > 0) || o.log_every < 1 || o.slot_span < -1 ||
-        (o.steps == 0 && o.epochs == 0)) {
-        fprintf(stderr, "mrg pretrain-lm: --steps/--epochs, --batch, --lr and --log-every must be positive, --slot-span >= -1\n");
-        return 2;
-    }
-    if (hint_kind) {
-        static const char *const kinds[] = {"findings", "sentences", "spans"};
-        int k = 0;
-        while (k < 3 && strcmp(hint_kind, kinds[k])) k++;
-        if (k == 3) {
-            fprintf(stderr, "mrg pretrain-lm: --slot-hints must be findings, sentences or spans, not '%s'\n",
-                    hint_kind);
-            return 2;
-        }
-        o.slot_hint = (mrg_slot_hint)k; /* the enum's order */
-    }
+    const int n = OPTS_COUNT(specs);
+    int rc = opts_parse("pretrain-lm", argc, argv, specs, n);
+    if (rc) return rc == 1 ? usage(0) : rc;
+    if ((rc = opts_require("pretrain-lm", specs, n, "--data", "--out", NULL)) ||
+        (rc = opts_exclusive("pretrain-lm", specs, n, "--steps", "--epochs")) ||
+        (rc = opts_exclusive("pretrain-lm", specs, n, "--tokenizer", "--vocab")) ||
+        (rc = opts_exclusive("pretrain-lm", specs, n, "--no-slot-hints", "--slot-hints")) ||
+        (rc = opts_exclusive("pretrain-lm", specs, n, "--no-slot-hints", "--slot-span")))
+        return rc;
+    o.slot_hint = (mrg_slot_hint)hint;
+    if (opts_given(specs, n, "--slot-span") && o.slot_hint != MRG_SLOT_SPANS)
+        return opts_fail("pretrain-lm", "--slot-span applies to --slot-hints spans only");
+    /* a size the user chose is kept or refused, never lowered in silence */
+    o.vocab_exact = opts_given(specs, n, "--vocab") > 0;
     mrg_model_config cfg;
     if (opts_model_config("pretrain-lm", preset, config, &cfg)) return 2;
     o.max_tokens = cfg.max_report_tokens;
@@ -129,8 +147,9 @@ int cmd_pretrain_lm(int argc, char **argv) {
     mrg_device_free(dev);
     if (st) {
         fprintf(stderr, "mrg pretrain-lm: %s\n", mrg_last_error());
-        return 1;
+        return st == MRG_ERR_INVALID_ARG ? 2 : 1;
     }
     if (o.bar) fprintf(stderr, "loss %.4f -> %.4f; wrote %s\n", first, last, out);
+    if (!o.tokenizer) note_vocab(out, o.vocab_size);
     return 0;
 }

@@ -30,12 +30,12 @@ static int usage(int code) {
             "  --out DIR         output directory (replaced atomically)\n"
             "  --preset P        paper, tiny (default) or micro\n"
             "  --config F        JSON overriding any config field (applied to --preset)\n"
-            "  --epochs N        passes over the training studies (default 10)\n"
-            "  --batch N         studies per update (default 16)\n"
-            "  --lr X            peak learning rate (default 1e-3)\n"
+            "  --epochs N        passes over the training studies, 1..100000 (default 10)\n"
+            "  --batch N         studies per update, 1..4096 (default 16)\n"
+            "  --lr X            peak learning rate, 0 < X <= 1 (default 1e-3)\n"
             "  --seed S          initialisation and shuffling seed (default 1234)\n"
             "  --device D        cpu, opencl, opencl:N (default: see mrg --help)\n"
-            "  --log-every N     JSONL line every N updates (default 10)\n\n"
+            "  --log-every N     JSONL line every N >= 1 updates (default 10)\n\n"
             "Progress: a bar on a terminal, JSON lines on stdout otherwise.\n");
     return code;
 }
@@ -43,23 +43,22 @@ static int usage(int code) {
 int cmd_pretrain_vit(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *preset = "tiny", *config = NULL, *device = NULL;
     mrg_vit_pretrain_opts o = mrg_vit_pretrain_defaults();
-    const opt_spec specs[] = {
-        {"--data", OPT_STR, &data, 0},       {"--out", OPT_STR, &out, 0},
-        {"--preset", OPT_STR, &preset, 0},   {"--config", OPT_STR, &config, 0},
-        {"--epochs", OPT_INT, &o.epochs, 0}, {"--batch", OPT_INT, &o.batch_size, 0},
-        {"--lr", OPT_FLOAT, &o.lr, 0},       {"--seed", OPT_U64, &o.seed, 0},
-        {"--device", OPT_STR, &device, 0},   {"--log-every", OPT_INT, &o.log_every, 0},
+    opt_spec specs[] = {
+        OPT_STRING("--data", &data),
+        OPT_STRING("--out", &out),
+        OPT_STRING("--preset", &preset),
+        OPT_STRING("--config", &config),
+        OPT_INTEGER("--epochs", &o.epochs, 1, 100000),
+        OPT_INTEGER("--batch", &o.batch_size, 1, 4096),
+        OPT_POSITIVE("--lr", &o.lr, 1),
+        OPT_SEED("--seed", &o.seed),
+        OPT_STRING("--device", &device),
+        OPT_INTEGER("--log-every", &o.log_every, 1, INT_MAX),
     };
-    int rc = opts_parse("pretrain-vit", argc, argv, specs, (int)(sizeof specs / sizeof specs[0]));
-    if (rc) return rc == 1 ? usage(0) : usage(2);
-    if (!data || !out) {
-        fprintf(stderr, "mrg pretrain-vit: --data and --out are required\n");
-        return usage(2);
-    }
-    if (o.epochs < 1 || o.batch_size < 1 || !(o.lr > 0) || o.log_every < 1) {
-        fprintf(stderr, "mrg pretrain-vit: --epochs, --batch, --lr and --log-every must be positive\n");
-        return 2;
-    }
+    const int n = OPTS_COUNT(specs);
+    int rc = opts_parse("pretrain-vit", argc, argv, specs, n);
+    if (rc) return rc == 1 ? usage(0) : rc;
+    if ((rc = opts_require("pretrain-vit", specs, n, "--data", "--out", NULL))) return rc;
     mrg_model_config cfg;
     if (opts_model_config("pretrain-vit", preset, config, &cfg)) return 2;
     o.n_views = cfg.n_views;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "opts.h"
 #include "mrg/mrg.h"
 #include "mrg/tokenizer.h"
 
@@ -18,12 +19,12 @@ static void usage(FILE *out) {
             "spaces. With TEXT '-' it reads standard input and prints one line of ids per\n"
             "input line. --bos prepends the model's BOS id; --pieces prints the pieces\n"
             "instead of the ids. --decode prints the text of the given ids (separated by\n"
-            "spaces or commas).\n\n"
+            "spaces or commas). Words after -- are text even when they start with '-'.\n\n"
             "options:\n"
             "  --tokenizer FILE  sentencepiece model (e.g. tokenizer.model)\n"
             "  --bos             prepend BOS\n"
             "  --pieces          print pieces, not ids\n"
-            "  --decode IDS      decode instead of encoding\n");
+            "  --decode IDS      decode instead of encoding (no TEXT, --bos or --pieces)\n");
 }
 
 /* Prints one encoded line; returns false (message set) on error. */
@@ -43,117 +44,80 @@ static bool print_encoded(const mrg_tokenizer *tok, const char *text, bool bos, 
     return true;
 }
 
-/* "1 2,3" → ids; returns the count, or -1 for a malformed list. */
-static int parse_ids(const char *s, int32_t **out) {
-    size_t cap = 16;
-    int n = 0;
-    int32_t *ids = malloc(cap * sizeof *ids);
-    if (!ids) return -1;
-    const char *p = s;
-    for (;;) {
-        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') p++;
-        if (!*p) break;
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < INT32_MIN || v > INT32_MAX ||
-            (*end && *end != ' ' && *end != ',' && *end != '\t' && *end != '\n')) {
-            free(ids);
-            return -1;
-        }
-        if ((size_t)n == cap) {
-            int32_t *b = realloc(ids, 2 * cap * sizeof *ids);
-            if (!b) {
-                free(ids);
-                return -1;
-            }
-            ids = b;
-            cap *= 2;
-        }
-        ids[n++] = (int32_t)v;
-        p = end;
-    }
-    *out = ids;
-    return n;
-}
-
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *decode = NULL;
     bool bos = false, pieces = false;
+    opt_spec specs[] = {
+        OPT_STRING("--tokenizer", &model),
+        OPT_STRING("--decode", &decode),
+        OPT_SET("--bos", &bos),
+        OPT_SET("--pieces", &pieces),
+    };
+    const int n = OPTS_COUNT(specs);
+    const char **words = malloc(sizeof *words * (size_t)argc);
+    int n_words = 0;
+    if (!words) {
+        fprintf(stderr, "mrg tokenize: out of memory\n");
+        return 1;
+    }
+    int rc = opts_parse_args("tokenize", argc, argv, specs, n, words, &n_words);
+    if (rc == 1) {
+        usage(stdout);
+        free(words);
+        return 0;
+    }
+    if (!rc && !(rc = opts_require("tokenize", specs, n, "--tokenizer", NULL)) && decode) {
+        if (n_words) rc = opts_fail("tokenize", "give either TEXT or --decode, not both");
+        else if (bos || pieces) rc = opts_fail("tokenize", "%s applies to encoding, not to --decode", bos ? "--bos" : "--pieces");
+    }
+    if (!rc && !decode && !n_words) rc = opts_fail("tokenize", "TEXT is required (see mrg tokenize --help)");
+    int32_t *ids = NULL;
+    int n_ids = 0;
+    if (!rc && decode) {
+        int64_t *list = NULL;
+        n_ids = opts_int_list(decode, 0, INT32_MAX, &list);
+        if (n_ids < 0)
+            rc = opts_fail("tokenize", "--decode must be token ids (0..%d) separated by commas or spaces, not '%s'",
+                           INT32_MAX, decode);
+        else if (!(ids = malloc(sizeof *ids * (size_t)(n_ids + 1)))) {
+            fprintf(stderr, "mrg tokenize: out of memory\n");
+            rc = 1;
+        }
+        for (int i = 0; ids && i < n_ids; i++) ids[i] = (int32_t)list[i];
+        free(list);
+    }
+    /* several words are one text, joined with spaces */
     char *text = NULL;
     size_t text_len = 0;
-    int rc = 0;
-    bool only_text = false; /* after "--" */
-    for (int i = 1; i < argc; i++) {
-        if (!only_text && !strcmp(argv[i], "--")) {
-            only_text = true;
-        } else if (only_text) {
-            goto add_text;
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            free(text);
-            return 0;
-        } else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
-            model = argv[++i];
-        } else if (!strcmp(argv[i], "--decode") && i + 1 < argc) {
-            decode = argv[++i];
-        } else if (!strcmp(argv[i], "--bos")) {
-            bos = true;
-        } else if (!strcmp(argv[i], "--pieces")) {
-            pieces = true;
-        } else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--")) {
-            fprintf(stderr, "mrg tokenize: unknown option '%s' (see mrg tokenize --help)\n",
-                    argv[i]);
-            free(text);
-            return 2;
-        } else {
-        add_text:;
-            /* several words are joined with spaces */
-            size_t add = strlen(argv[i]);
-            char *t = realloc(text, text_len + add + 2);
-            if (!t) {
-                free(text);
-                fprintf(stderr, "mrg tokenize: out of memory\n");
-                return 1;
-            }
-            text = t;
-            if (text_len) text[text_len++] = ' ';
-            memcpy(text + text_len, argv[i], add + 1);
-            text_len += add;
-        }
+    for (int i = 0; !rc && i < n_words; i++) text_len += strlen(words[i]) + 1;
+    if (!rc && n_words && !(text = malloc(text_len))) {
+        fprintf(stderr, "mrg tokenize: out of memory\n");
+        rc = 1;
     }
-    if (!model || (!decode && !text) || (decode && text)) {
-        fprintf(stderr, "mrg tokenize: %s\n\n",
-                !model   ? "--tokenizer FILE is required"
-                : decode ? "give either TEXT or --decode, not both"
-                         : "TEXT is required");
-        usage(stderr);
+    for (int i = 0, used = 0; text && i < n_words; i++)
+        used += sprintf(text + used, "%s%s", i ? " " : "", words[i]);
+    free(words);
+    if (rc) {
+        free(ids);
         free(text);
-        return 2;
+        return rc;
     }
     mrg_tokenizer *tok = mrg_tokenizer_load(model);
     if (!tok) {
         fprintf(stderr, "mrg tokenize: %s\n", mrg_last_error());
+        free(ids);
         free(text);
         return 1;
     }
     if (decode) {
-        int32_t *ids = NULL;
-        int n = parse_ids(decode, &ids);
-        if (n < 0) {
-            fprintf(stderr, "mrg tokenize: --decode needs integer ids, got '%s'\n", decode);
+        char *s = mrg_tokenizer_decode(tok, ids, n_ids);
+        if (s)
+            printf("%s\n", s);
+        else {
+            fprintf(stderr, "mrg tokenize: %s\n", mrg_last_error());
             rc = 2;
-        } else {
-            char *s = mrg_tokenizer_decode(tok, ids, n);
-            if (s)
-                printf("%s\n", s);
-            else {
-                fprintf(stderr, "mrg tokenize: %s\n", mrg_last_error());
-                rc = 2;
-            }
-            free(s);
-            free(ids);
         }
+        free(s);
     } else if (!strcmp(text, "-")) {
         char *line = NULL;
         size_t cap = 0;
@@ -177,6 +141,7 @@ int cmd_tokenize(int argc, char **argv) {
         rc = 1;
     }
     mrg_tokenizer_free(tok);
+    free(ids);
     free(text);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "opts.h"
 #include "mrg/mrg.h"
 
 #define N_CLASSES 3
@@ -37,8 +38,11 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg toy-train [--device D] [--steps N] [--hidden H] [--lr LR]\n\n"
             "Trains a two-layer MLP (2 -> H -> 3, GELU) with AdamW on a synthetic\n"
-            "spiral and prints the loss and accuracy as it goes. Defaults: the default\n"
-            "device, 300 steps, H = 64, lr = 0.01.\n");
+            "spiral and prints the loss and accuracy as it goes.\n\n"
+            "  --device D   cpu, opencl, opencl:N (default: see mrg --help)\n"
+            "  --steps N    AdamW updates, 1..10000000 (default 300)\n"
+            "  --hidden H   hidden units, 1..65536 (default 64)\n"
+            "  --lr LR      learning rate, 0 < LR <= 1 (default 0.01)\n");
     return code;
 }
 
@@ -46,19 +50,14 @@ int cmd_toy_train(int argc, char **argv) {
     const char *device = NULL;
     int steps = 300, hidden = 64;
     float lr = 0.01f;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(0);
-        if (i + 1 >= argc) return usage(2);
-        if (!strcmp(argv[i], "--device")) device = argv[++i];
-        else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--hidden")) hidden = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--lr")) lr = (float)atof(argv[++i]);
-        else return usage(2);
-    }
-    if (steps <= 0 || hidden <= 0 || !(lr > 0)) {
-        fprintf(stderr, "mrg toy-train: --steps, --hidden and --lr must be positive\n");
-        return 2;
-    }
+    opt_spec specs[] = {
+        OPT_STRING("--device", &device),
+        OPT_INTEGER("--steps", &steps, 1, 10000000),
+        OPT_INTEGER("--hidden", &hidden, 1, 65536),
+        OPT_POSITIVE("--lr", &lr, 1),
+    };
+    int rc = opts_parse("toy-train", argc, argv, specs, OPTS_COUNT(specs));
+    if (rc) return rc == 1 ? usage(0) : rc;
     mrg_device *dev = mrg_device_open(device);
     if (!dev) {
         fprintf(stderr, "mrg toy-train: %s\n", mrg_last_error());
@@ -73,7 +72,7 @@ int cmd_toy_train(int argc, char **argv) {
     float *w1 = malloc(sizeof(float) * (size_t)H * 2), *b1 = calloc((size_t)H, sizeof(float));
     float *w2 = malloc(sizeof(float) * (size_t)H * N_CLASSES), *b2 = calloc(N_CLASSES, sizeof(float));
     float *logits = malloc(sizeof(float) * N * N_CLASSES);
-    int rc = 1;
+    rc = 1;
     make_spiral(x, y, N, 7);
     unsigned state = 1234;
     init_uniform(w1, H * 2, 1.0f / sqrtf(2.0f), &state);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "opts.h"
 #include "mrg/mrg.h"
 #include "mrg/trainer.h"
 
@@ -31,13 +32,20 @@ static int usage(int code) {
             "  --out RUN         run directory: RUN/last, RUN/best, RUN/log.jsonl\n"
             "  --resume          continue from RUN/last with the options it was started with\n"
             "                    (same losses as an uninterrupted run); fresh when none\n"
-            "  --epochs N, --batch N, --lr X, --grad-accum N   override the config\n"
-            "  --max-steps N     stop after N updates (the schedule spans them)\n"
-            "  --save-every N    also checkpoint RUN/last every N updates (default: epoch ends)\n"
-            "  --eval-max N      validate on at most N studies (default: the whole val split)\n"
+            "  --epochs N        passes over the train split (1..100000)\n"
+            "  --batch N         studies per batch (1..4096)\n"
+            "  --lr X            peak learning rate (0 < X <= 1)\n"
+            "  --grad-accum N    batches per update (1..4096)\n"
+            "                    (these four override the config's values)\n"
+            "  --max-steps N     stop after N >= 1 updates, or at the end of the epochs when\n"
+            "                    that comes first (the schedule spans the updates run)\n"
+            "  --save-every N    also checkpoint RUN/last every N >= 1 updates (default:\n"
+            "                    epoch ends)\n"
+            "  --eval-max N      validate on at most N >= 1 studies (default: the whole val\n"
+            "                    split)\n"
             "  --no-eval         no validation (RUN/best is not written)\n"
             "  --eval-beam       validate with the config's beam search (default: greedy)\n"
-            "  --log-every N     JSONL line every N updates (default 1)\n"
+            "  --log-every N     JSONL line every N >= 1 updates (default 1)\n"
             "  --device D        cpu, opencl, opencl:N (default: see mrg --help)\n\n"
             "Defaults from the config: AdamW lr 1e-4, weight decay 1e-6, 5%% warmup then\n"
             "cosine to min_lr, clip norm 1. Validation generates (greedy by default) and scores\n"
@@ -50,48 +58,35 @@ static int usage(int code) {
 int cmd_train(int argc, char **argv) {
     mrg_train_run_opts o = mrg_train_run_defaults();
     const char *device = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0);
-        if (!strcmp(a, "--resume")) { o.resume = true; continue; }
-        if (!strcmp(a, "--no-eval")) { o.no_eval = true; continue; }
-        if (!strcmp(a, "--eval-beam")) { o.eval_beam = true; continue; }
-        if (!strcmp(a, "--freeze-vit")) { o.freeze_vit = true; continue; }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mrg train: %s needs a value (or is unknown)\n", a);
-            return usage(2);
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--data")) o.data_dir = v;
-        else if (!strcmp(a, "--preset")) o.preset = v;
-        else if (!strcmp(a, "--config")) o.config_path = v;
-        else if (!strcmp(a, "--lm")) o.lm_dir = v;
-        else if (!strcmp(a, "--vit")) o.vit_dir = v;
-        else if (!strcmp(a, "--tokenizer")) o.tokenizer = v;
-        else if (!strcmp(a, "--out")) o.out_dir = v;
-        else if (!strcmp(a, "--device")) device = v;
-        else if (!strcmp(a, "--epochs")) o.epochs = atoi(v);
-        else if (!strcmp(a, "--batch")) o.batch_size = atoi(v);
-        else if (!strcmp(a, "--lr")) o.lr = (float)atof(v);
-        else if (!strcmp(a, "--grad-accum")) o.grad_accum = atoi(v);
-        else if (!strcmp(a, "--max-steps")) o.max_steps = atoll(v);
-        else if (!strcmp(a, "--save-every")) o.save_every = atoi(v);
-        else if (!strcmp(a, "--eval-max")) o.eval_max = atoi(v);
-        else if (!strcmp(a, "--log-every")) o.log_every = atoi(v);
-        else {
-            fprintf(stderr, "mrg train: unknown option %s\n", a);
-            return usage(2);
-        }
-    }
-    if (!o.data_dir || !o.out_dir) {
-        fprintf(stderr, "mrg train: --data and --out are required\n");
-        return usage(2);
-    }
-    if (o.epochs < 0 || o.batch_size < 0 || o.grad_accum < 0 || o.lr < 0 || o.max_steps < 0 ||
-        o.save_every < 0 || o.eval_max < 0 || o.log_every < 1) {
-        fprintf(stderr, "mrg train: numeric options must be positive\n");
-        return 2;
-    }
+    opt_spec specs[] = {
+        OPT_STRING("--data", &o.data_dir),
+        OPT_STRING("--preset", &o.preset),
+        OPT_STRING("--config", &o.config_path),
+        OPT_STRING("--lm", &o.lm_dir),
+        OPT_STRING("--vit", &o.vit_dir),
+        OPT_STRING("--tokenizer", &o.tokenizer),
+        OPT_STRING("--out", &o.out_dir),
+        OPT_STRING("--device", &device),
+        OPT_SET("--resume", &o.resume),
+        OPT_SET("--no-eval", &o.no_eval),
+        OPT_SET("--eval-beam", &o.eval_beam),
+        OPT_SET("--freeze-vit", &o.freeze_vit),
+        OPT_INTEGER("--epochs", &o.epochs, 1, 100000),
+        OPT_INTEGER("--batch", &o.batch_size, 1, 4096),
+        OPT_POSITIVE("--lr", &o.lr, 1),
+        OPT_INTEGER("--grad-accum", &o.grad_accum, 1, 4096),
+        OPT_INT64("--max-steps", &o.max_steps, 1, 1000000000000LL),
+        OPT_INTEGER("--save-every", &o.save_every, 1, INT_MAX),
+        OPT_INTEGER("--eval-max", &o.eval_max, 1, INT_MAX),
+        OPT_INTEGER("--log-every", &o.log_every, 1, INT_MAX),
+    };
+    const int n = OPTS_COUNT(specs);
+    int rc = opts_parse("train", argc, argv, specs, n);
+    if (rc) return rc == 1 ? usage(0) : rc;
+    if ((rc = opts_require("train", specs, n, "--data", "--out", NULL)) ||
+        (rc = opts_exclusive("train", specs, n, "--no-eval", "--eval-max")) ||
+        (rc = opts_exclusive("train", specs, n, "--no-eval", "--eval-beam")))
+        return rc;
     if (o.resume) {
         char state[4200];
         snprintf(state, sizeof state, "%s/last/trainer_state.json", o.out_dir);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "opts.h"
 #include "mrg/image.h"
 #include "mrg/mrg.h"
 #include "mrg/safetensors.h"
@@ -21,7 +22,8 @@ static int usage(int code) {
             "  --image IMG      PNG or JPEG; grayscale is replicated to RGB; resized\n"
             "                   bilinearly to the model's input size unless it already has\n"
             "                   it; normalised with the model's mean/std\n"
-            "  --top K          classes to print (default 5; 0 prints none)\n"
+            "  --top K          classes to print, 0..1000000 (default 5; 0 prints none; at\n"
+            "                   most the model's classes are printed)\n"
             "  --device D       cpu, opencl, opencl:N (default: see mrg --help)\n"
             "  --features OUT   writes the token features after the final norm,\n"
             "                   shape (1, N+1, D) f32, token 0 = CLS:\n"
@@ -107,43 +109,22 @@ static int by_logit_desc(const void *a, const void *b) {
 int cmd_vit(int argc, char **argv) {
     const char *model = NULL, *image = NULL, *device = NULL, *features = NULL;
     int top = 5;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(0);
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mrg vit: option '%s' needs a value (see mrg vit --help)\n", argv[i]);
-            return 2;
-        }
-        if (!strcmp(argv[i], "--model"))
-            model = argv[++i];
-        else if (!strcmp(argv[i], "--image"))
-            image = argv[++i];
-        else if (!strcmp(argv[i], "--device"))
-            device = argv[++i];
-        else if (!strcmp(argv[i], "--features"))
-            features = argv[++i];
-        else if (!strcmp(argv[i], "--top")) {
-            char *end;
-            long k = strtol(argv[++i], &end, 10);
-            if (*end || k < 0 || k > 1000000) {
-                fprintf(stderr, "mrg vit: --top needs a count >= 0\n");
-                return 2;
-            }
-            top = (int)k;
-        } else {
-            fprintf(stderr, "mrg vit: unknown option '%s' (see mrg vit --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    if (!model || !image) {
-        fprintf(stderr, "mrg vit: --model and --image are required (see mrg vit --help)\n");
-        return 2;
-    }
+    opt_spec specs[] = {
+        OPT_STRING("--model", &model),
+        OPT_STRING("--image", &image),
+        OPT_STRING("--device", &device),
+        OPT_STRING("--features", &features),
+        OPT_INTEGER("--top", &top, 0, 1000000),
+    };
+    int rc = opts_parse("vit", argc, argv, specs, OPTS_COUNT(specs));
+    if (rc) return rc == 1 ? usage(0) : rc;
+    if ((rc = opts_require("vit", specs, OPTS_COUNT(specs), "--model", "--image", NULL))) return rc;
     mrg_device *dev = mrg_device_open(device);
     if (!dev) {
         fprintf(stderr, "mrg vit: %s\n", mrg_last_error());
         return 2;
     }
-    int rc = 1;
+    rc = 1;
     mrg_image img = {0};
     scored *ranked = NULL;
     mrg_vit *vit = mrg_vit_load(model, dev, NULL);

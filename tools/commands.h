@@ -23,13 +23,7 @@ int cmd_pretrain_lm(int argc, char **argv);
 int cmd_pretrain_vit(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
-/* mrg bench <mode> (tools/cmd_bench.c) dispatches to the modes below. */
+/* mrg bench <mode> (tools/cmd_bench.c) dispatches to bench/bench.h. */
 int cmd_bench(int argc, char **argv);
-/* mrg bench gemm (tools/bench_gemm.c); argv[0] is "gemm" */
-int bench_gemm(int argc, char **argv);
-/* mrg bench lm (tools/bench_lm.c); argv[0] is "lm" */
-int bench_lm(int argc, char **argv);
-/* mrg bench step (tools/bench_step.c); argv[0] is "step" */
-int bench_step(int argc, char **argv);
 
 #endif

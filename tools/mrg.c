@@ -21,7 +21,7 @@ static const mrg_command commands[] = {
     {"pretrain-vit", "warm up the ViT on the findings read in a dataset's reports", cmd_pretrain_vit},
     {"train", "train the report generator; evaluate each epoch; resume bit-for-bit", cmd_train},
     {"generate", "write reports for a study's images or a whole dataset split", cmd_generate},
-    {"bench", "benchmarks: bench gemm, bench lm (mrg bench --help)", cmd_bench},
+    {"bench", "benchmarks (bench/): bench gemm, bench lm, bench step (mrg bench --help)", cmd_bench},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
@@ -52,10 +52,13 @@ static void prefer_passive_openmp(char **argv) {
 
 int main(int argc, char **argv) {
     prefer_passive_openmp(argv);
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-        !strcmp(argv[1], "help")) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return argc < 2 ? 2 : 0;
+        return 0;
     }
     if (!strcmp(argv[1], "--version")) {
         printf("mrg %s\n", MRG_VERSION);
@@ -63,7 +66,6 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n_commands; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "mrg: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "mrg: unknown command '%s' (see mrg --help)\n", argv[1]);
     return 2;
 }

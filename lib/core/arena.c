@@ -144,15 +144,23 @@ void mrg_arena_release(mrg_device *dev, const mrg_arena_mark *mark) {
 }
 
 void *mrg_step_malloc(mrg_device *dev, size_t bytes) {
+    if (!dev) {
+        mrg_error(MRG_ERR_INVALID_ARG, "step malloc: no device");
+        return NULL;
+    }
     if (dev->n_step_structs == dev->cap_step_structs) {
         size_t cap = dev->cap_step_structs ? 2 * dev->cap_step_structs : 1024;
         void **p = realloc(dev->step_structs, cap * sizeof *p);
-        if (!p) return NULL;
+        if (!p) {
+            mrg_error(MRG_ERR_OOM, "out of host memory");
+            return NULL;
+        }
         dev->step_structs = p;
         dev->cap_step_structs = cap;
     }
     void *m = calloc(1, bytes);
     if (m) dev->step_structs[dev->n_step_structs++] = m;
+    else mrg_error(MRG_ERR_OOM, "out of host memory");
     return m;
 }
 

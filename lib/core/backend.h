@@ -1,6 +1,7 @@
 /* The backend interface (internal). A backend is a vtable of buffer
  * management and kernel functions, as in ggml-backend. lib/ops calls only
- * these; cpu/ and cl/ implement them. A new backend is one new folder.
+ * these; cpu/ and cl/ implement them. A new backend is one new folder that
+ * fills this table and exposes a registry entry (core/registry.h).
  *
  * Conventions for every kernel:
  *   - a mrg_ptr names a buffer plus an ELEMENT offset and the element dtype;
@@ -119,7 +120,8 @@ typedef struct mrg_backend {
 
     /* x (outer, T, heads, D) → y: the vector at (o, t, h) is rotated by the
      * angles (pos0 + t)·theta^(−2i/D), i < D/2; inverse rotates by the
-     * negated angles (the backward). layout: mrg_rope_layout. x, y may alias. */
+     * negated angles (the backward). layout (as mrg_rope_layout): 0 pairs
+     * (i, i + D/2), 1 pairs (2i, 2i + 1). x, y may alias. */
     mrg_status (*rope)(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t T,
                        int64_t heads, int64_t D, int64_t pos0, float theta, int layout,
                        bool inverse);
@@ -174,6 +176,7 @@ typedef struct mrg_tape mrg_tape;
 
 struct mrg_device {
     const mrg_backend *be;
+    const struct mrg_backend_reg *reg; /* its registry entry (core/registry.h) */
     void *ctx;              /* backend state */
     char name[32];          /* "cpu", "opencl:0" */
     char description[256];
@@ -187,18 +190,6 @@ struct mrg_device {
     mrg_tape *tape;
     bool grad_enabled;
 };
-
-/* Backend factories (each returns NULL with a message on failure). */
-mrg_status mrg_cpu_backend_init(mrg_device *dev);
-#ifdef MRG_HAVE_OPENCL
-/* index < 0: the default device (first GPU, else the first device). */
-mrg_status mrg_cl_backend_init(mrg_device *dev, int index);
-mrg_status mrg_cl_print_devices(FILE *out);
-int mrg_cl_device_count(void);
-/* OpenCL devices of type GPU (a CPU device such as PoCL is not one). */
-int mrg_cl_gpu_count(void);
-#endif
-mrg_status mrg_cpu_print_info(FILE *out);
 
 static inline mrg_ptr mrg_ptr_of(const mrg_tensor *t) {
     mrg_ptr p = {t ? t->buf : NULL, t ? t->offset : 0, t ? t->dtype : MRG_F32};

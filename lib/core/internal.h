@@ -1,10 +1,12 @@
-/* Internal helpers shared by lib/core and lib/ops (not installed). */
+/* Internal helpers shared by lib/core and lib/ops (not installed): the
+ * autograd tape's nodes, step allocation and argument checks. Only lib/core
+ * and lib/ops include this file (tools/check_layers.py checks it); the
+ * layers above use the public headers. */
 #ifndef MRG_CORE_INTERNAL_H
 #define MRG_CORE_INTERNAL_H
 
 #include "core/backend.h"
 #include "mrg/autograd.h"
-#include "mrg/ops.h"
 
 /* ---- autograd tape ---------------------------------------------------- */
 
@@ -39,16 +41,6 @@ mrg_node *mrg_record(mrg_tensor *out, const char *op, mrg_backward_fn fn, int n_
  * Does nothing when t is NULL or does not require a gradient. */
 mrg_status mrg_accum_grad(mrg_tensor *t, mrg_tensor *g);
 
-/* Activation checkpointing: y = fn(ctx, x), where y has x's shape (a
- * residual block). With gradients on and x requiring one, fn runs without
- * recording and only y is kept; its activations go back to the arena at once.
- * The backward runs fn again with recording on and backpropagates through
- * that copy, then releases it too: one block's activations at a time instead
- * of all of them. fn must be deterministic; ctx must live until the backward
- * (mrg_step_malloc). Without gradients this is fn(ctx, x). */
-typedef mrg_tensor *(*mrg_checkpoint_fn)(void *ctx, mrg_tensor *x);
-mrg_tensor *mrg_checkpoint(mrg_tensor *x, mrg_checkpoint_fn fn, void *ctx);
-
 /* True when the gradient of t is wanted. */
 static inline bool mrg_wants_grad(const mrg_tensor *t) { return t && t->requires_grad; }
 
@@ -68,8 +60,6 @@ typedef struct mrg_arena_mark {
 } mrg_arena_mark;
 mrg_arena_mark mrg_arena_get_mark(const mrg_device *dev);
 void mrg_arena_release(mrg_device *dev, const mrg_arena_mark *mark);
-/* Registers a heap block to be freed at mrg_step_reset(). */
-void *mrg_step_malloc(mrg_device *dev, size_t bytes);
 
 /* ---- argument checking -------------------------------------------------- */
 
@@ -96,12 +86,5 @@ bool mrg_any_null(int n, mrg_tensor *const *ts);
     do {                                                                     \
         if ((expr) != MRG_OK) return NULL;                                   \
     } while (0)
-#define MRG_TRY(expr)                                                        \
-    do {                                                                     \
-        mrg_status st_ = (expr);                                             \
-        if (st_ != MRG_OK) return st_;                                       \
-    } while (0)
-
-#define MRG_BE(dev) ((dev)->be)
 
 #endif

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
 #include "generate/gen_internal.h"
 #include "mrg/autograd.h"
 #include "mrg/sampling.h"

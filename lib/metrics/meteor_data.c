@@ -176,6 +176,19 @@ static char *next_line(char **p) {
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
+/* The decimal number in s[0..len) (digits only, at most 9 of them: it fits
+ * an int32), or -1: the data files are input, junk must not become an
+ * index or a set id. */
+static long digits_value(const char *s, size_t len) {
+    if (len < 1 || len > 9) return -1;
+    long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = 10 * v + (s[i] - '0');
+    }
+    return v;
+}
+
 /* METEOR's format: word line, then its synset ids; base line, then forms. */
 static int parse_meteor(mv_synonyms *s, char *syn_txt, char *exc_txt) {
     builder b;
@@ -193,9 +206,11 @@ static int parse_meteor(mv_synonyms *s, char *syn_txt, char *exc_txt) {
         for (char *q = ids; *q;) {
             while (is_ws(*q)) q++;
             if (!*q) break;
-            long v = strtol(q, &q, 10);
-            if (ipush(&b.syn_word, w) || ipush(&b.syn_set, (int32_t)v)) goto oom;
-            while (*q && !is_ws(*q)) q++;
+            char *e = q;
+            while (*e && !is_ws(*e)) e++;
+            long v = digits_value(q, (size_t)(e - q)); /* a malformed id is skipped */
+            if (v >= 0 && (ipush(&b.syn_word, w) || ipush(&b.syn_set, (int32_t)v))) goto oom;
+            q = e;
         }
     }
     p = exc_txt;
@@ -284,12 +299,20 @@ int mv_synonyms_load_wordnet(mv_synonyms *s, const char *dir, char *why, int why
             int nt = 0;
             for (char *q = strtok(l, " "); q && nt < 4096; q = strtok(NULL, " ")) tok[nt++] = q;
             if (nt < 6) continue;
-            int n_syn = atoi(tok[2]), n_ptr = atoi(tok[3]), first = 4 + n_ptr + 2;
-            if (first + n_syn > nt) continue;
+            long n_syn = digits_value(tok[2], strlen(tok[2])), n_ptr = digits_value(tok[3], strlen(tok[3]));
+            if (n_syn < 0 || n_ptr < 0 || 6 + n_ptr + n_syn > nt) continue; /* malformed line */
+            int first = 4 + (int)n_ptr + 2;
+            long set[4096];
+            int ok = 1;
+            for (int i = 0; i < n_syn && ok; i++) {
+                const char *t = tok[first + i];
+                ok = (set[i] = digits_value(t, strlen(t))) >= 0;
+            }
+            if (!ok) continue;
             int w = mv_vocab_id(&s->words, tok[0], strlen(tok[0]));
             if (w < 0) goto oom_txt;
             for (int i = 0; i < n_syn; i++)
-                if (ipush(&b.syn_word, w) || ipush(&b.syn_set, (int32_t)atol(tok[first + i]))) goto oom_txt;
+                if (ipush(&b.syn_word, w) || ipush(&b.syn_set, (int32_t)set[i])) goto oom_txt;
             continue;
         oom_txt:
             free(txt);

@@ -6,8 +6,6 @@
 
 #include "models/llama_internal.h"
 
-mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tensor *v);
-
 mrg_kv_cache *mrg_kv_cache_new(const mrg_llama *m, int64_t batch, int64_t max_len) {
     if (!m) {
         mrg_error(MRG_ERR_INVALID_ARG, "kv cache: no model");
@@ -74,27 +72,17 @@ mrg_status mrg_kv_cache_truncate(mrg_kv_cache *c, int64_t len) {
     return MRG_OK;
 }
 
-/* Copies src (B, Hkv, T, Dh) contiguous into positions [pos, pos + T) of
- * dst (B, Hkv, max_len, Dh). */
-static mrg_status write_at(mrg_kv_cache *c, mrg_tensor *dst, const mrg_tensor *src, int64_t pos) {
-    const int64_t shape[4] = {c->batch, c->n_kv_heads, src->shape[2], c->head_dim};
-    const int64_t T = src->shape[2], Dh = c->head_dim;
-    const int64_t sstride[4] = {c->n_kv_heads * T * Dh, T * Dh, Dh, 1};
-    const int64_t dstride[4] = {c->n_kv_heads * c->max_len * Dh, c->max_len * Dh, Dh, 1};
-    mrg_ptr d = mrg_ptr_of(dst);
-    d.off += pos * Dh;
-    return MRG_BE(c->dev)->copy_strided(c->dev, mrg_ptr_of(src), d, 4, shape, sstride, dstride,
-                                        false);
-}
-
 /* Writes this layer's new keys and values k, v (B, Hkv, T, Dh) at position
  * c->len (the caller advances len once every layer is written). */
 mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tensor *v) {
     if (k->dtype != MRG_F32 || v->dtype != MRG_F32 || k->shape[0] != c->batch ||
         k->shape[1] != c->n_kv_heads || k->shape[3] != c->head_dim || !mrg_same_shape(k, v))
         return mrg_error(MRG_ERR_INVALID_ARG, "kv cache: keys/values do not fit the cache");
-    MRG_TRY(write_at(c, c->k[layer], k, c->len));
-    return write_at(c, c->v[layer], v, c->len);
+    /* (B, Hkv, T, Dh) into positions [len, len + T) of the first B rows of
+     * the cache tensors (capacity, Hkv, max_len, Dh) */
+    const int64_t at[4] = {0, 0, c->len, 0};
+    MRG_TRY(mrg_copy_into(c->k[layer], at, k));
+    return mrg_copy_into(c->v[layer], at, v);
 }
 
 mrg_status mrg_kv_cache_reorder(mrg_kv_cache *c, const int32_t *src) {
@@ -134,14 +122,14 @@ mrg_status mrg_kv_cache_select(mrg_kv_cache *c, const int32_t *src, int64_t nb) 
     mrg_tensor *idt = mrg_tensor_from_i32(c->dev, 1, (const int64_t[]){n}, ids);
     free(ids);
     if (!idt) st = MRG_ERR_OOM;
-    c->batch = nb; /* write_at copies the new row count */
+    c->batch = nb;
     for (int l = 0; l < c->n_layers && st == MRG_OK; l++) {
         mrg_tensor *kv[2] = {c->k[l], c->v[l]};
         for (int j = 0; j < 2 && st == MRG_OK; j++) {
             mrg_tensor *table = mrg_reshape(kv[j], 2, (const int64_t[]){c->capacity * Hkv * M, Dh});
             mrg_tensor *rows = mrg_embedding(table, idt); /* (n, Dh) = (nb, Hkv, L, Dh) */
             mrg_tensor *r4 = mrg_reshape(rows, 4, (const int64_t[]){nb, Hkv, L, Dh});
-            st = r4 ? write_at(c, kv[j], r4, 0)
+            st = r4 ? mrg_copy_into(kv[j], (const int64_t[]){0, 0, 0, 0}, r4)
                     : mrg_error_context(MRG_ERR_DEVICE, "kv cache select");
         }
     }

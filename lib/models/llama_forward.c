@@ -11,8 +11,6 @@
 
 #include "models/llama_internal.h"
 
-mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tensor *v);
-
 /* (B, T, n, Dh) → (B, n, T, Dh). For T == 1 the layouts coincide and a
  * reshape (a view) is enough. */
 static mrg_tensor *to_heads(mrg_tensor *x) {
@@ -37,9 +35,9 @@ static mrg_tensor *from_heads(mrg_tensor *x) {
  * graph reaches cur; otherwise it is read back from the cache in one copy. */
 static mrg_tensor *with_past(mrg_kv_cache *c, mrg_tensor *cached, int64_t pos0, mrg_tensor *cur) {
     if (!cur || pos0 == 0) return cur;
-    /* the rows in use: a view of the first c->batch rows */
-    mrg_tensor *rows = mrg_tensor_view(
-        cached, 4, (const int64_t[]){c->batch, c->n_kv_heads, c->max_len, c->head_dim}, 0);
+    /* the rows in use: the first c->batch rows (a slice of the outermost
+     * axis is a view) */
+    mrg_tensor *rows = mrg_slice(cached, 0, 0, c->batch);
     if (!rows) return NULL;
     if (!cur->requires_grad) return mrg_slice(rows, 2, 0, pos0 + cur->shape[2]);
     mrg_tensor *past = mrg_slice(rows, 2, 0, pos0); /* (B, Hkv, pos0, Dh) */

@@ -1,10 +1,12 @@
-/* Internal helpers shared by the LLaMA files (lib/models/llama*.c and the
- * llama2.c reader in lib/io). Not installed. */
+/* Internal helpers shared by the LLaMA files (lib/models/llama*.c: the
+ * model, its forward and KV cache, and the Hugging Face and llama2.c
+ * checkpoint readers). Not installed. */
 #ifndef MRG_MODELS_LLAMA_INTERNAL_H
 #define MRG_MODELS_LLAMA_INTERNAL_H
 
-#include "core/internal.h"
+#include "mrg/autograd.h"
 #include "mrg/llama.h"
+#include "mrg/ops.h"
 
 /* One weight slot of the model: where the tensor pointer lives, its Hugging
  * Face name and its shape. */
@@ -24,6 +26,15 @@ int llama_slots(mrg_llama *m, llama_slot *out, int max);
 llama_slot *llama_slots_alloc(mrg_llama *m, int *n);
 /* Points the classifier at the embedding table when tied. */
 void llama_finish(mrg_llama *m);
+
+/* The config as a Hugging Face config.json (llama_hf_config.c); a malloc'd
+ * string, or NULL when out of memory. */
+char *llama_config_to_hf_json(const mrg_llama_config *c, const char *torch_dtype);
+
+/* Writes this layer's new keys and values k, v (B, Hkv, T, Dh) at position
+ * c->len of the cache (llama_cache.c; the caller advances len once every
+ * layer is written). */
+mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tensor *v);
 
 /* Chooses the in-memory dtype of a weight stored as `stored`. */
 static inline mrg_dtype llama_pick_dtype(const mrg_llama_load_opts *o, mrg_dtype stored) {

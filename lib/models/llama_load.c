@@ -11,8 +11,6 @@
 #include "models/llama_internal.h"
 #include "mrg/safetensors.h"
 
-char *llama_config_to_hf_json(const mrg_llama_config *c, const char *torch_dtype);
-
 /* Tells the kernel that the mapped pages of an uploaded tensor are no longer
  * needed, so loading a large checkpoint does not hold the file's pages and
  * the device copy resident at once. MADV_PAGEOUT never discards data (it is

@@ -1,7 +1,6 @@
 /* ViT configuration: our config.json, timm's config.json, and the sizes
  * the tensor shapes of a checkpoint imply. */
 #include <cjson/cJSON.h>
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +163,16 @@ static mrg_status sizes_from_weights(const mrg_st_file *f, vit_sizes *s) {
 
 /* ---- timm architecture names: vit_<size>_patch<P>[_...]_<S>[.tag] -------- */
 
+/* "16" → 16: 1 to 6 digits and nothing else; -1 otherwise (the name's
+ * numbers come from a user's config file: no overflow, no junk). */
+static int arch_number(const char *tok) {
+    size_t len = strspn(tok, "0123456789");
+    if (len < 1 || len > 6 || tok[len]) return -1;
+    int v = 0;
+    for (size_t i = 0; i < len; i++) v = 10 * v + (tok[i] - '0');
+    return v;
+}
+
 static void sizes_from_arch(const char *arch, vit_sizes *s) {
     static const struct {
         const char *size;
@@ -185,10 +194,10 @@ static void sizes_from_arch(const char *arch, vit_sizes *s) {
                     s->heads = table[i].heads;
                     s->dim = table[i].dim;
                 }
-        } else if (!strncmp(tok, "patch", 5) && isdigit((unsigned char)tok[5])) {
-            s->patch_size = atoi(tok + 5);
-        } else if (isdigit((unsigned char)tok[0]) && strspn(tok, "0123456789") == strlen(tok)) {
-            s->image_size = atoi(tok);
+        } else if (!strncmp(tok, "patch", 5) && arch_number(tok + 5) > 0) {
+            s->patch_size = arch_number(tok + 5);
+        } else if (arch_number(tok) > 0) {
+            s->image_size = arch_number(tok);
         }
     }
 }

@@ -16,7 +16,7 @@ mrg_tensor *mrg_embedding(mrg_tensor *w, mrg_tensor *ids) {
     MRG_NULL_GUARD(w, ids);
     mrg_tensor *const ins[2] = {w, ids};
     if (!ops_check_device("embedding", 2, ins)) return NULL;
-    if (!ops_check_float("embedding", "w", w)) return NULL;
+    if (!ops_check_weight("embedding", "w", w, MRG_KERNEL_EMBEDDING)) return NULL;
     if (w->ndim != 2) OPS_FAIL("embedding: w must be (V, D), got %s", OPS_SHAPE(w));
     if (ids->dtype != MRG_I32)
         OPS_FAIL("embedding: ids must be i32 (got %s)", mrg_dtype_name(ids->dtype));

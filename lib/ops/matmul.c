@@ -99,7 +99,8 @@ mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b)
     MRG_NULL_GUARD(a, b);
     mrg_tensor *const ins[2] = {a, b};
     if (!ops_check_device("matmul", 2, ins)) return NULL;
-    if (!ops_check_f32("matmul", "a", a) || !ops_check_float("matmul", "b", b)) return NULL;
+    if (!ops_check_f32("matmul", "a", a) || !ops_check_weight("matmul", "b", b, MRG_KERNEL_GEMM))
+        return NULL;
     if (a->ndim < 2 || b->ndim < 2)
         OPS_FAIL("matmul: a %s and b %s: both need at least 2 dims", OPS_SHAPE(a), OPS_SHAPE(b));
     mm_geom g = {0};
@@ -159,7 +160,8 @@ mrg_tensor *mrg_linear(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias) {
     MRG_NULL_GUARD(x, w);
     mrg_tensor *const ins[3] = {x, w, bias};
     if (!ops_check_device("linear", 3, ins)) return NULL;
-    if (!ops_check_f32("linear", "x", x) || !ops_check_float("linear", "w", w)) return NULL;
+    if (!ops_check_f32("linear", "x", x) || !ops_check_weight("linear", "w", w, MRG_KERNEL_GEMM))
+        return NULL;
     if (x->ndim < 1 || w->ndim != 2 || mrg_last_dim(x) != w->shape[1])
         OPS_FAIL("linear: x %s and w %s: expected x (..., in) and w (out, in)", OPS_SHAPE(x),
                  OPS_SHAPE(w));

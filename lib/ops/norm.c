@@ -7,7 +7,8 @@
 static bool check_vec(const char *op, const char *name, const mrg_tensor *v, int64_t C,
                       bool any_float) {
     if (!v) return true;
-    if (any_float ? !ops_check_float(op, name, v) : !ops_check_f32(op, name, v)) return false;
+    if (any_float ? !ops_check_weight(op, name, v, MRG_KERNEL_RMSNORM) : !ops_check_f32(op, name, v))
+        return false;
     if (v->ndim != 1 || v->shape[0] != C) {
         mrg_error(MRG_ERR_INVALID_ARG, "%s: %s %s must have shape (%lld,)", op, name,
                   OPS_SHAPE(v), (long long)C);

@@ -15,6 +15,14 @@ bool ops_check_float(const char *op, const char *name, const mrg_tensor *t) {
     return false;
 }
 
+bool ops_check_weight(const char *op, const char *name, const mrg_tensor *t, mrg_kernel k) {
+    if (!ops_check_float(op, name, t)) return false;
+    if (mrg_device_supports(t->dev, k, t->dtype)) return true;
+    mrg_error(MRG_ERR_UNSUPPORTED, "%s: device %s does not support %s of dtype %s", op,
+              t->dev->name, name, mrg_dtype_name(t->dtype));
+    return false;
+}
+
 bool ops_check_device(const char *op, int n, mrg_tensor *const *ts) {
     return mrg_check_same_device(op, n, ts) == MRG_OK;
 }

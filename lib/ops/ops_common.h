@@ -5,6 +5,8 @@
 #define MRG_OPS_COMMON_H
 
 #include "core/internal.h"
+#include "core/registry.h"
+#include "mrg/ops.h"
 
 /* A buffer for one mrg_shape_str(). */
 typedef struct ops_shape_buf {
@@ -30,6 +32,10 @@ typedef struct ops_shape_buf {
 bool ops_check_f32(const char *op, const char *name, const mrg_tensor *t);
 /* Returns false with a message unless t has a float dtype (f32/bf16/f16). */
 bool ops_check_float(const char *op, const char *name, const mrg_tensor *t);
+/* ops_check_float for the operand of kernel k that may be stored as bf16 or
+ * f16 (a weight), and then whether t's device supports that dtype there
+ * (MRG_ERR_UNSUPPORTED otherwise). */
+bool ops_check_weight(const char *op, const char *name, const mrg_tensor *t, mrg_kernel k);
 /* Returns false with a message unless a and b are on the same device. */
 bool ops_check_device(const char *op, int n, mrg_tensor *const *ts);
 /* Maps a possibly negative axis into [0, ndim); false with a message when

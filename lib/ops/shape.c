@@ -1,4 +1,5 @@
-/* Layout ops: reshape (a view), permute/transpose, slice, concat and copy.
+/* Layout ops: reshape (a view), permute/transpose, slice, concat, copy and
+ * the in-place copy into a block of another tensor.
  * Every tensor is contiguous, so a layout change other than reshape or a
  * slice of the outermost non-trivial axis is a strided copy kernel. */
 #include "ops/ops_common.h"
@@ -261,4 +262,32 @@ mrg_tensor *mrg_copy(mrg_tensor *x) {
     mrg_tensor *const ins[1] = {x};
     mrg_record(y, "copy", copy_backward, 1, ins);
     return y;
+}
+
+/* ---- copy into (in place, not recorded) ------------------------------------ */
+
+mrg_status mrg_copy_into(mrg_tensor *dst, const int64_t *start, const mrg_tensor *src) {
+    if (!dst || !src || !start) return mrg_error(MRG_ERR_INVALID_ARG, "copy_into: NULL argument");
+    mrg_tensor *const ts[2] = {dst, (mrg_tensor *)src};
+    if (!ops_check_device("copy_into", 2, ts)) return MRG_ERR_INVALID_ARG;
+    if (src->dtype != dst->dtype || mrg_dtype_size(src->dtype) != 4 || src->ndim != dst->ndim)
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "copy_into: src %s (%s) and dst %s (%s) need one rank and one dtype, "
+                         "f32 or i32",
+                         OPS_SHAPE(src), mrg_dtype_name(src->dtype), OPS_SHAPE(dst),
+                         mrg_dtype_name(dst->dtype));
+    int64_t sstride[MRG_MAX_DIMS], dstride[MRG_MAX_DIMS];
+    ops_contig_strides(src->ndim, src->shape, sstride);
+    ops_contig_strides(dst->ndim, dst->shape, dstride);
+    mrg_ptr d = mrg_ptr_of(dst);
+    for (int i = 0; i < dst->ndim; i++) {
+        if (start[i] < 0 || start[i] > dst->shape[i] - src->shape[i])
+            return mrg_error(MRG_ERR_INVALID_ARG,
+                             "copy_into: src %s at index %lld of axis %d lies outside dst %s",
+                             OPS_SHAPE(src), (long long)start[i], i, OPS_SHAPE(dst));
+        d.off += start[i] * dstride[i];
+    }
+    if (mrg_numel(src) == 0) return MRG_OK;
+    return dst->dev->be->copy_strided(dst->dev, mrg_ptr_of(src), d, src->ndim, src->shape,
+                                      sstride, dstride, false);
 }

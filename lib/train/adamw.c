@@ -1,10 +1,10 @@
 /* AdamW (PyTorch semantics) with first and second moments kept in
  * persistent device tensors; each update is one device kernel per
- * parameter. Bias corrections are computed on the host in double. */
+ * parameter (mrg_adamw_update). Bias corrections are computed on the host in double. */
 #include <math.h>
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "mrg/ops.h"
 #include "mrg/optim.h"
 
 struct mrg_adamw {
@@ -107,10 +107,8 @@ mrg_status mrg_adamw_step(mrg_adamw *opt, float lr) {
         /* frozen parameters (also ones frozen after creation) are skipped;
          * a missing gradient skips the parameter, as PyTorch does for None */
         if (!opt->m[i] || !p->trainable || !p->grad) continue;
-        mrg_device *dev = p->dev;
-        mrg_status st = dev->be->adamw(dev, mrg_ptr_of(p), mrg_ptr_of(p->grad),
-                                       mrg_ptr_of(opt->m[i]), mrg_ptr_of(opt->v[i]), mrg_numel(p),
-                                       lr, o->beta1, o->beta2, o->eps, o->weight_decay, bc1, bc2);
+        mrg_status st = mrg_adamw_update(p, p->grad, opt->m[i], opt->v[i], lr, o->beta1,
+                                         o->beta2, o->eps, o->weight_decay, bc1, bc2);
         if (st != MRG_OK) return mrg_error_context(st, "adamw: parameter %d (%s)", i, p->name);
     }
     opt->steps++;

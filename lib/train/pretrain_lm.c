@@ -275,6 +275,14 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     }
     if (st) goto end;
     if (!(tok = mrg_tokenizer_load(tok_path))) { st = MRG_ERR_FORMAT; goto end; }
+    /* the trainer stops early when the texts hold too few distinct pieces */
+    if (!o.tokenizer && o.vocab_exact && mrg_tokenizer_vocab_size(tok) < o.vocab_size) {
+        st = mrg_error(MRG_ERR_INVALID_ARG,
+                       "pretrain: the texts support a tokenizer of at most %d pieces, not --vocab %d "
+                       "(choose 260..%d)",
+                       mrg_tokenizer_vocab_size(tok), o.vocab_size, mrg_tokenizer_vocab_size(tok));
+        goto end;
+    }
     if ((st = corpus_encode(tok, texts, n, &o, &corpus))) goto end;
 
     mrg_llama_config cfg = *lm;

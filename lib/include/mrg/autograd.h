@@ -23,6 +23,16 @@ mrg_status mrg_backward_scaled(mrg_tensor *loss, float scale);
 bool mrg_grad_set_enabled(mrg_device *dev, bool enabled);
 bool mrg_grad_enabled(const mrg_device *dev);
 mrg_status mrg_zero_grad(mrg_tensor *const *params, int n);
+/* Activation checkpointing: y = fn(ctx, x), where y has x's shape (a
+ * residual block). With gradients on and x requiring one, fn runs without
+ * recording and only y is kept; its activations go back to the arena at once.
+ * The backward runs fn again with recording on and backpropagates through
+ * that copy, then releases it too: one block's activations at a time instead
+ * of all of them. fn must be deterministic; ctx must live until the backward
+ * (mrg_step_malloc). Without gradients this is fn(ctx, x). */
+typedef mrg_tensor *(*mrg_checkpoint_fn)(void *ctx, mrg_tensor *x);
+mrg_tensor *mrg_checkpoint(mrg_tensor *x, mrg_checkpoint_fn fn, void *ctx);
+
 /* Number of nodes on the tape (for tests and diagnostics). */
 int mrg_tape_size(const mrg_device *dev);
 

@@ -7,12 +7,30 @@
 #ifndef MRG_DATASET_H
 #define MRG_DATASET_H
 
-#include "mrg/model.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mrg/status.h"
 #include "mrg/tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* A batch on the host, as the dataset hands it out. */
+typedef struct mrg_batch {
+    int B;                 /* studies */
+    int V;                 /* views per study */
+    int S;                 /* image side */
+    float *images;         /* (B, V, 3, S, S), normalised */
+    int T;                 /* longest report in the batch, tokens incl. </s> */
+    int32_t *report_ids;   /* (B, T): report tokens then </s>, padded with -1 */
+    int *report_len;       /* (B) tokens incl. </s> */
+    char **ids;            /* (B) study ids */
+    char **reports;        /* (B) cleaned reference reports */
+} mrg_batch;
+
+void mrg_batch_free(mrg_batch *b);
 
 typedef enum mrg_split { MRG_SPLIT_TRAIN = 0, MRG_SPLIT_VAL = 1, MRG_SPLIT_TEST = 2 } mrg_split;
 const char *mrg_split_name(mrg_split s);

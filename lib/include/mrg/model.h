@@ -19,6 +19,7 @@
 #ifndef MRG_MODEL_H
 #define MRG_MODEL_H
 
+#include "mrg/dataset.h"
 #include "mrg/llama.h"
 #include "mrg/tensor.h"
 #include "mrg/tokenizer.h"
@@ -99,21 +100,6 @@ const mrg_tokenizer *mrg_model_tokenizer(const mrg_model *m);
 int mrg_model_trainable(mrg_model *m, mrg_tensor **out, const char **names, int max);
 /* Every parameter of the trained parts (frozen ViT included). */
 int mrg_model_params(mrg_model *m, mrg_tensor **out, const char **names, int max);
-
-/* A batch on the host, as the dataset hands it out. */
-typedef struct mrg_batch {
-    int B;                 /* studies */
-    int V;                 /* views per study */
-    int S;                 /* image side */
-    float *images;         /* (B, V, 3, S, S), normalised */
-    int T;                 /* longest report in the batch, tokens incl. </s> */
-    int32_t *report_ids;   /* (B, T): report tokens then </s>, padded with -1 */
-    int *report_len;       /* (B) tokens incl. </s> */
-    char **ids;            /* (B) study ids */
-    char **reports;        /* (B) cleaned reference reports */
-} mrg_batch;
-
-void mrg_batch_free(mrg_batch *b);
 
 /* The prefix P (B, Kc+Kt, D) of images (B, V, 3, S, S) uploaded to the
  * model's device. Differentiable with respect to the trained parts. */

@@ -1,7 +1,7 @@
 /* Differentiable tensor operations.
  *
  * Every op returns a new step tensor (f32 unless noted), or NULL with a
- * message in mrg_last_error(). Ops propagate NULL: when any input is NULL
+ * message in mrg_last_error(); the in-place ops at the end return a status. Ops propagate NULL: when any input is NULL
  * they return NULL without touching the message, so a chain such as
  * `mrg_add(mrg_matmul(x, w, false, true), b)` needs one check at its end.
  * When gradients are enabled and an input requires a gradient, the op
@@ -103,6 +103,38 @@ mrg_tensor *mrg_sdpa(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_tensor *ke
  * img (B, C, H, W), w (D, C, P, P), bias (D) or NULL → (B, (H/P)·(W/P), D),
  * patches in row-major order. */
 mrg_tensor *mrg_patch_embed(mrg_tensor *img, mrg_tensor *w, mrg_tensor *bias);
+
+/* ---- in place, never recorded ---------------------------------------------
+ * These write into existing tensors and return a status. They are not
+ * recorded on the autograd tape (no gradient flows through them): the
+ * optimizer's update, gradient clipping and the KV cache use them. */
+
+/* Copies src into the block of dst (same dtype, f32 or i32, same rank) that
+ * starts at index start[i] along axis i and has src's shape; the block must
+ * lie inside dst. E.g. a KV cache (B, H, max_len, D) takes new positions
+ * (b, H, T, D) with start = {0, 0, pos, 0}. */
+mrg_status mrg_copy_into(mrg_tensor *dst, const int64_t *start, const mrg_tensor *src);
+
+/* PyTorch AdamW on parameter p with gradient g and moments m, v (all f32,
+ * one shape, one device):
+ *   p -= lr·wd·p; m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²;
+ *   p -= lr · (m / bc1) / (sqrt(v / bc2) + eps),
+ * with the bias corrections bc1 = 1 − b1^t and bc2 = 1 − b2^t given by the
+ * caller (the optimizer knows the step t). */
+mrg_status mrg_adamw_update(mrg_tensor *p, const mrg_tensor *g, mrg_tensor *m, mrg_tensor *v,
+                            float lr, float beta1, float beta2, float eps, float weight_decay,
+                            float bc1, float bc2);
+/* acc[0] += Σ x² over every element of x (f32); acc is a 1-element f32
+ * tensor on x's device. */
+mrg_status mrg_sum_squares_into(mrg_tensor *acc, const mrg_tensor *x);
+/* x *= min(1, max_norm / (sqrt(sumsq[0]) + 1e-6)) (the factor of
+ * torch.nn.utils.clip_grad_norm_); sumsq is a 1-element f32 tensor. */
+mrg_status mrg_clip_scale(mrg_tensor *x, const mrg_tensor *sumsq, float max_norm);
+/* *out = a new (1,) step tensor holding sqrt(Σ_i Σ xs[i]²) over n >= 1 f32
+ * tensors, given their sum of squares sumsq (from mrg_sum_squares_into):
+ * NaN or inf in sumsq makes the norm NaN or inf, as in PyTorch. */
+mrg_status mrg_global_norm(mrg_tensor *const *xs, int n, const mrg_tensor *sumsq,
+                           mrg_tensor **out);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,14 @@ void mrg_clear_error(void);
 /* Exit code convention of the `mrg` command for a status. */
 int mrg_status_exit_code(mrg_status st);
 
+/* Returns the status of expr from the calling function unless it is MRG_OK
+ * (the message is already set). */
+#define MRG_TRY(expr)                                                        \
+    do {                                                                     \
+        mrg_status st_ = (expr);                                             \
+        if (st_ != MRG_OK) return st_;                                       \
+    } while (0)
+
 #ifdef __cplusplus
 }
 #endif

@@ -88,6 +88,10 @@ size_t mrg_device_persistent_bytes(const mrg_device *dev);
 /* Frees every step tensor and clears the autograd tape. Persistent tensors
  * (and the gradients of trainable parameters) are kept. */
 void mrg_step_reset(mrg_device *dev);
+/* A zero-filled heap block freed at the next mrg_step_reset(): host data
+ * that must live as long as the step's tensors, e.g. the ctx of
+ * mrg_checkpoint. NULL with a message when out of memory. */
+void *mrg_step_malloc(mrg_device *dev, size_t bytes);
 
 /* ---- tensors ---------------------------------------------------------- */
 

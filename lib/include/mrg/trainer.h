@@ -243,6 +243,11 @@ typedef enum mrg_slot_hint { MRG_SLOT_FINDINGS = 0, MRG_SLOT_SENTENCES, MRG_SLOT
 typedef struct mrg_pretrain_opts {
     const char *tokenizer; /* a .model; NULL: train one on the texts */
     int vocab_size;        /* for a trained (BPE) tokenizer (default 1024) */
+    /* false (default): when the texts hold too few distinct pieces for
+     * vocab_size, the tokenizer has as many as they allow; true: that is an
+     * error (MRG_ERR_INVALID_ARG naming the largest size they allow), for a
+     * size the user chose */
+    bool vocab_exact;
     int64_t steps;         /* updates; 0: from epochs */
     int epochs;            /* default 20 when steps is 0 */
     int batch_size;        /* sequences per update (default 16) */

@@ -10,8 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "clock.h"
-#include "commands.h"
+#include "opts.h"
 #include "mrg/llama.h"
 #include "mrg/mrg.h"
 #include "mrg/sampling.h"
@@ -22,29 +23,15 @@ static int usage(int code) {
             "                    [--dtype f32|bf16|f16] [--device D]\n\n"
             "Measures prefill and decode tokens/s of a LLaMA model (Hugging Face directory\n"
             "or llama2.c .bin) and the peak resident memory of the process.\n"
-            "  --prompt N   prompt length for prefill (default 128)\n"
-            "  --gen N      tokens decoded one at a time after the prompt (default 128)\n"
-            "  --repeat R   timed runs of each phase, best reported (default 3)\n"
+            "  --model PATH the model (required)\n"
+            "  --prompt N   prompt length for prefill, 1..1000000 (default 128)\n"
+            "  --gen N      tokens decoded one at a time after the prompt, 0..1000000\n"
+            "               (default 128)\n"
+            "  --repeat R   timed runs of each phase, best reported, 1..1000000 (default 3)\n"
             "  --dtype D    convert the weights on load (default: as stored)\n"
             "  --device D   cpu, opencl, opencl:N\n"
-            "Prompt + gen is capped at the model's maximum sequence length.\n");
+            "Prompt + gen is capped at the model's maximum sequence length (with a note).\n");
     return code;
-}
-
-/* VmHWM / VmRSS of this process in KiB (-1 when unavailable). */
-static long proc_status_kib(const char *key) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    size_t k = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, key, k) && line[k] == ':') {
-            v = strtol(line + k + 1, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
 }
 
 /* One prefill of ids (1, P) into a cleared cache; logits (V) on the host. */
@@ -74,44 +61,47 @@ static mrg_status decode(mrg_llama *m, mrg_kv_cache *kv, int G, float *logits) {
 
 int bench_lm(int argc, char **argv) {
     const char *model_path = NULL, *device = NULL;
-    int P = 128, G = 128, repeat = 3, dtype = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(0);
-        if (i + 1 >= argc) return usage(2);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "--device")) device = v;
-        else if (!strcmp(a, "--prompt")) P = atoi(v);
-        else if (!strcmp(a, "--gen")) G = atoi(v);
-        else if (!strcmp(a, "--repeat")) repeat = atoi(v);
-        else if (!strcmp(a, "--dtype")) {
-            dtype = !strcmp(v, "f32")    ? MRG_F32
-                    : !strcmp(v, "bf16") ? MRG_BF16
-                    : !strcmp(v, "f16")  ? MRG_F16
-                                         : -2;
-            if (dtype == -2) return usage(2);
-        } else return usage(2);
-    }
-    if (!model_path || P < 1 || G < 0 || repeat < 1) return usage(2);
+    static const char *const dtypes[] = {"f32", "bf16", "f16", NULL};
+    static const mrg_dtype dtype_of[] = {MRG_F32, MRG_BF16, MRG_F16};
+    int P = 128, G = 128, repeat = 3, dtype_index = -1;
+    opt_spec specs[] = {
+        OPT_STRING("--model", &model_path),
+        OPT_STRING("--device", &device),
+        OPT_INTEGER("--prompt", &P, 1, 1000000),
+        OPT_INTEGER("--gen", &G, 0, 1000000),
+        OPT_INTEGER("--repeat", &repeat, 1, 1000000),
+        OPT_ONE_OF("--dtype", &dtype_index, dtypes),
+    };
+    int rc = opts_parse("bench lm", argc, argv, specs, OPTS_COUNT(specs));
+    if (rc) return rc == 1 ? usage(0) : rc;
+    if ((rc = opts_require("bench lm", specs, OPTS_COUNT(specs), "--model", NULL))) return rc;
+    const int dtype = dtype_index < 0 ? -1 : (int)dtype_of[dtype_index];
     mrg_device *dev = mrg_device_open(device);
     if (!dev) {
         fprintf(stderr, "mrg bench lm: %s\n", mrg_last_error());
         return 2;
     }
     mrg_grad_set_enabled(dev, false);
-    int rc = 1;
+    rc = 1;
     mrg_kv_cache *kv = NULL;
     int32_t *ids = NULL;
     float *logits = NULL;
-    long rss_before = proc_status_kib("VmRSS");
+    long rss_before = bench_status_kib("VmRSS");
     double t_load = now_s();
     mrg_llama *m = mrg_llama_load(model_path, dev, &(mrg_llama_load_opts){.weight_dtype = dtype});
     t_load = now_s() - t_load;
     if (!m) goto fail;
     const mrg_llama_config *c = &m->cfg;
-    if (P >= c->max_seq) P = c->max_seq - 1;
-    if (P + G > c->max_seq) G = c->max_seq - P;
+    if (P >= c->max_seq) {
+        fprintf(stderr, "mrg bench lm: --prompt %d does not fit the model's %d positions: using %d\n", P,
+                c->max_seq, c->max_seq - 1);
+        P = c->max_seq - 1;
+    }
+    if (P + G > c->max_seq) {
+        fprintf(stderr, "mrg bench lm: --gen %d does not fit after the prompt (%d of %d positions): using %d\n",
+                G, P, c->max_seq, c->max_seq - P);
+        G = c->max_seq - P;
+    }
     kv = mrg_kv_cache_new(m, 1, P + G);
     ids = malloc(sizeof *ids * (size_t)P);
     logits = malloc(sizeof *logits * (size_t)c->vocab_size);
@@ -149,7 +139,7 @@ int bench_lm(int argc, char **argv) {
     printf("prefill   %d tokens in %.2f ms: %.1f tokens/s\n", P, 1e3 * best_p, P / best_p);
     if (G > 0)
         printf("decode    %d tokens in %.2f ms: %.1f tokens/s\n", G, 1e3 * best_d, G / best_d);
-    long hwm = proc_status_kib("VmHWM");
+    long hwm = bench_status_kib("VmHWM");
     printf("memory    peak RSS (VmHWM) %.1f MiB (%.1f MiB before loading); "
            "device persistent %.2f MiB\n",
            hwm / 1024.0, rss_before / 1024.0, (double)mrg_device_persistent_bytes(dev) / 1048576.0);

@@ -1,8 +1,9 @@
-/* mrg bench gemm: speed of the backend's GEMM through the vtable, next to
- * the raw library it builds on, measured in the same run on the same data:
- * OpenBLAS cblas_sgemm on the cpu device, CLBlastSgemm on the OpenCL
- * device's own queue and buffers. Square row-major C = A·B; the bf16 column
- * stores B in bf16 (the frozen-weight case: converted inside the kernel). */
+/* mrg bench gemm: speed of the library's GEMM (mrg_matmul, which runs the
+ * backend's kernel) next to the raw library it builds on, measured in the
+ * same run on the same data: OpenBLAS cblas_sgemm on the cpu device,
+ * CLBlastSgemm on the OpenCL device's own queue and buffers (mrg/opencl.h).
+ * Square row-major C = A·B; the bf16 column stores B in bf16 (the
+ * frozen-weight case: converted inside the kernel). */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -10,14 +11,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "clock.h"
-#include "commands.h"
-#include "core/backend.h"
+#include "opts.h"
 #include "mrg/mrg.h"
 #ifdef MRG_HAVE_OPENCL
 #include <clblast_c.h>
 
-#include "../cl/cl.h"
+#include "mrg/opencl.h"
 #endif
 
 #define MAX_SIZES 32
@@ -26,15 +27,18 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg bench gemm [--device D] [--sizes N,N,...] [--max N] [--repeat R]\n"
             "                      [--budget S]\n\n"
-            "GFLOP/s of square C = A·B (2·N³ flops) through the mrg backend, with B in f32\n"
+            "GFLOP/s of square C = A·B (2·N³ flops) through mrg_matmul, with B in f32\n"
             "and in bf16, next to the raw library on the same device: OpenBLAS cblas_sgemm\n"
             "(cpu) or CLBlastSgemm (opencl), and the ratio mrg f32 / raw.\n"
             "  --device D   cpu, opencl, opencl:N (default: the default device)\n"
-            "  --sizes L    comma-separated sizes (default 256,512,1024,2048,4096)\n"
-            "  --max N      skip sizes above N\n"
-            "  --repeat R   timed calls per measurement after one warm-up (default 5)\n"
-            "  --budget S   stop before a size whose estimated time exceeds S seconds\n"
-            "               (default 60; slow devices stop early)\n");
+            "  --sizes L    up to %d comma-separated sizes, 1..65536 each (default\n"
+            "               256,512,1024,2048,4096)\n"
+            "  --max N      skip sizes above N (1..65536)\n"
+            "  --repeat R   timed calls per measurement after one warm-up, 1..1000000\n"
+            "               (default 5)\n"
+            "  --budget S   stop before a size whose estimated time exceeds S > 0 seconds\n"
+            "               (default 60; slow devices stop early)\n",
+            MAX_SIZES);
     return code;
 }
 
@@ -45,12 +49,12 @@ typedef struct bench_case {
     float *ha, *hb, *hc; /* host copies for OpenBLAS */
 } bench_case;
 
-/* One C = A·B through the vtable, B f32 or bf16. */
+/* One C = A·B through the library, B f32 or bf16; the product (a step
+ * tensor) is dropped at once, so every call writes the same memory. */
 static mrg_status run_backend(bench_case *bc, bool bf16) {
-    int64_t n = bc->n;
-    return bc->dev->be->gemm(bc->dev, false, false, n, n, n, 1.0f, mrg_ptr_of(bc->a), n, 0,
-                             mrg_ptr_of(bf16 ? bc->b16 : bc->b), n, 0, 0.0f, mrg_ptr_of(bc->c),
-                             n, 0, 1);
+    mrg_tensor *c = mrg_matmul(bc->a, bf16 ? bc->b16 : bc->b, false, false);
+    mrg_step_reset(bc->dev);
+    return c ? MRG_OK : MRG_ERR_DEVICE; /* the message is set */
 }
 
 /* One C = A·B through the raw library. */
@@ -66,12 +70,19 @@ static mrg_status run_raw(bench_case *bc) {
         return MRG_OK;
     }
 #ifdef MRG_HAVE_OPENCL
-    mrg_cl_ctx *c = (mrg_cl_ctx *)bc->dev->ctx;
+    void *queue, *a, *b, *c;
+    size_t oa, ob, oc;
+    mrg_status st = mrg_opencl_queue(bc->dev, &queue);
+    if (st == MRG_OK) st = mrg_opencl_buffer(bc->a, &a, &oa);
+    if (st == MRG_OK) st = mrg_opencl_buffer(bc->b, &b, &ob);
+    if (st == MRG_OK) st = mrg_opencl_buffer(bc->c, &c, &oc);
+    if (st != MRG_OK) return st;
+    cl_command_queue q = (cl_command_queue)queue;
+    /* CLBlast takes offsets in elements */
     CLBlastStatusCode s = CLBlastSgemm(
         CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)n, (size_t)n,
-        (size_t)n, 1.0f, (cl_mem)bc->a->buf->handle, (size_t)bc->a->offset, (size_t)n,
-        (cl_mem)bc->b->buf->handle, (size_t)bc->b->offset, (size_t)n, 0.0f,
-        (cl_mem)bc->c->buf->handle, (size_t)bc->c->offset, (size_t)n, &c->queue, NULL);
+        (size_t)n, 1.0f, (cl_mem)a, oa / sizeof(float), (size_t)n, (cl_mem)b, ob / sizeof(float),
+        (size_t)n, 0.0f, (cl_mem)c, oc / sizeof(float), (size_t)n, &q, NULL);
     if (s != CLBlastSuccess) return mrg_error(MRG_ERR_DEVICE, "CLBlastSgemm: status %d", (int)s);
     return MRG_OK;
 #else
@@ -133,58 +144,36 @@ static mrg_status setup_case(bench_case *bc, mrg_device *dev, int64_t n) {
     return st;
 }
 
-static int parse_sizes(const char *s, int64_t *sizes) {
-    int n = 0;
-    while (*s && n < MAX_SIZES) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v <= 0 || v > 65536) return -1;
-        sizes[n++] = v;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return -1;
-    }
-    return n;
-}
-
 int bench_gemm(int argc, char **argv) {
-    const char *device = NULL;
+    const char *device = NULL, *size_list = NULL;
     int64_t sizes[MAX_SIZES] = {256, 512, 1024, 2048, 4096};
-    int n_sizes = 5, repeat = 5;
-    long max_n = 0;
-    double budget = 60.0;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        bool has = i + 1 < argc;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) return usage(0);
-        if (!strcmp(o, "--device") && has) {
-            device = argv[++i];
-        } else if (!strcmp(o, "--sizes") && has) {
-            n_sizes = parse_sizes(argv[++i], sizes);
-            if (n_sizes <= 0) {
-                fprintf(stderr, "mrg bench gemm: bad --sizes '%s'\n", argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(o, "--max") && has) {
-            max_n = atol(argv[++i]);
-        } else if (!strcmp(o, "--repeat") && has) {
-            repeat = atoi(argv[++i]);
-            if (repeat < 1) {
-                fprintf(stderr, "mrg bench gemm: --repeat must be >= 1\n");
-                return 2;
-            }
-        } else if (!strcmp(o, "--budget") && has) {
-            budget = atof(argv[++i]);
-        } else {
-            fprintf(stderr, "mrg bench gemm: unknown option '%s' (see --help)\n", o);
-            return 2;
-        }
+    int n_sizes = 5, repeat = 5, max_n = 0;
+    float budget = 60.0f;
+    opt_spec specs[] = {
+        OPT_STRING("--device", &device),
+        OPT_STRING("--sizes", &size_list),
+        OPT_INTEGER("--max", &max_n, 1, 65536),
+        OPT_INTEGER("--repeat", &repeat, 1, 1000000),
+        OPT_POSITIVE("--budget", &budget, INFINITY),
+    };
+    int rc = opts_parse("bench gemm", argc, argv, specs, OPTS_COUNT(specs));
+    if (rc) return rc == 1 ? usage(0) : rc;
+    if (size_list) {
+        int64_t *list = NULL;
+        n_sizes = opts_int_list(size_list, 1, 65536, &list);
+        if (n_sizes >= 1 && n_sizes <= MAX_SIZES) memcpy(sizes, list, sizeof *list * (size_t)n_sizes);
+        free(list);
+        if (n_sizes < 1 || n_sizes > MAX_SIZES)
+            return opts_fail("bench gemm",
+                             "--sizes must be 1 to %d sizes from 1 to 65536 separated by commas, not '%s'",
+                             MAX_SIZES, size_list);
     }
     mrg_device *dev = mrg_device_open(device ? device : mrg_default_device_name());
     if (!dev) {
         fprintf(stderr, "mrg bench gemm: %s\n", mrg_last_error());
         return 2;
     }
+    mrg_grad_set_enabled(dev, false);
     bool cpu = mrg_device_is_cpu(dev);
     printf("device %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
     printf("C = A·B, row-major, square; mean of %d calls after 1 warm-up\n",

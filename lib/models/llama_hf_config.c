@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mrg/llama.h"
-
-char *llama_config_to_hf_json(const mrg_llama_config *c, const char *torch_dtype);
+#include "models/llama_internal.h"
 
 static char *read_text(const char *path) {
     FILE *f = fopen(path, "rb");

@@ -16,7 +16,8 @@
 #include <sys/stat.h>
 
 #include "clock.h"
-#include "commands.h"
+#include "bench.h"
+#include "opts.h"
 #include "mrg/generate.h"
 #include "mrg/mrg.h"
 #include "mrg/phantom.h"
@@ -37,10 +38,12 @@ static int usage(int code) {
             "  --vit DIR          timm ViT weights (default: random init)\n"
             "  --tokenizer FILE   sentencepiece model (default: DIR/tokenizer.model)\n"
             "  --device D         cpu, opencl, opencl:N\n"
-            "  --report-tokens N  report length before </s> (default: max_report_tokens)\n"
-            "  --beam K, --min-new N, --max-new N   decoding (default: the preset's; a\n"
-            "                     --max-new below the preset's min_new lowers min_new)\n"
-            "  --seed S           the synthetic study (default 1)\n"
+            "  --report-tokens N  report length before </s>, 1..100000 (default:\n"
+            "                     max_report_tokens)\n"
+            "  --beam K (1..64), --min-new N (0..100000), --max-new N (1..100000)\n"
+            "                     decoding (default: the preset's; a --max-new below the\n"
+            "                     preset's min_new lowers min_new)\n"
+            "  --seed S           the synthetic study, 0..2^64-1 (default 1)\n"
             "  --json             one JSON object instead of text\n\n"
             "Peak memory is getrusage's ru_maxrss of the whole process. Nothing is warmed\n"
             "up: on OpenCL the step includes kernel builds.\n"
@@ -52,19 +55,7 @@ static int usage(int code) {
 }
 
 /* Resident set size now (VmRSS) in KiB, -1 when unavailable. */
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6)) {
-            v = strtol(line + 6, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
-}
+static long rss_kib(void) { return bench_status_kib("VmRSS"); }
 
 /* Peak resident set size of the process in KiB (Linux: ru_maxrss is KiB). */
 static long peak_kib(void) {
@@ -165,56 +156,29 @@ typedef struct bench_result {
 static int parse(int argc, char **argv, bench_args *a) {
     *a = (bench_args){.preset = "paper", .report_tokens = -1, .beam = -1, .min_new = -1,
                       .max_new = -1, .seed = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i];
-        if (!strcmp(k, "-h") || !strcmp(k, "--help")) {
-            usage(0);
-            return -1;
-        }
-        if (!strcmp(k, "--json")) {
-            a->json = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mrg bench step: %s needs a value (or is unknown)\n", k);
-            return usage(2);
-        }
-        const char *v = argv[++i];
-        bool ok = true;
-        if (!strcmp(k, "--lm")) a->lm = v;
-        else if (!strcmp(k, "--preset")) a->preset = v;
-        else if (!strcmp(k, "--config")) a->config = v;
-        else if (!strcmp(k, "--vit")) a->vit = v;
-        else if (!strcmp(k, "--tokenizer")) a->tokenizer = v;
-        else if (!strcmp(k, "--device")) a->device = v;
-        else {
-            char *end = NULL;
-            unsigned long long n = strtoull(v, &end, 10);
-            ok = end != v && !*end && v[0] != '-';
-            if (!strcmp(k, "--seed")) a->seed = n;
-            else if (n > 100000) ok = false;
-            else if (!strcmp(k, "--report-tokens")) a->report_tokens = (int)n;
-            else if (!strcmp(k, "--beam")) a->beam = (int)n;
-            else if (!strcmp(k, "--min-new")) a->min_new = (int)n;
-            else if (!strcmp(k, "--max-new")) a->max_new = (int)n;
-            else {
-                fprintf(stderr, "mrg bench step: unknown option %s\n", k);
-                return usage(2);
-            }
-        }
-        if (!ok) {
-            fprintf(stderr, "mrg bench step: bad value '%s' for %s\n", v, k);
-            return usage(2);
-        }
+    opt_spec specs[] = {
+        OPT_STRING("--lm", &a->lm),
+        OPT_STRING("--preset", &a->preset),
+        OPT_STRING("--config", &a->config),
+        OPT_STRING("--vit", &a->vit),
+        OPT_STRING("--tokenizer", &a->tokenizer),
+        OPT_STRING("--device", &a->device),
+        OPT_INTEGER("--report-tokens", &a->report_tokens, 1, 100000),
+        OPT_INTEGER("--beam", &a->beam, 1, 64),
+        OPT_INTEGER("--min-new", &a->min_new, 0, 100000),
+        OPT_INTEGER("--max-new", &a->max_new, 1, 100000),
+        OPT_SEED("--seed", &a->seed),
+        OPT_SET("--json", &a->json),
+    };
+    const int n = OPTS_COUNT(specs);
+    int rc = opts_parse("bench step", argc, argv, specs, n);
+    if (rc == 1) {
+        usage(0);
+        return -1;
     }
-    if (!a->lm) {
-        fprintf(stderr, "mrg bench step: --lm is required\n");
-        return usage(2);
-    }
-    if (a->report_tokens == 0 || a->beam == 0 || a->max_new == 0) {
-        fprintf(stderr, "mrg bench step: --report-tokens, --beam and --max-new must be >= 1\n");
-        return 2;
-    }
+    if (rc || (rc = opts_require("bench step", specs, n, "--lm", NULL))) return rc;
+    if (a->min_new >= 0 && a->max_new >= 0 && a->min_new > a->max_new)
+        return opts_fail("bench step", "--min-new %d is above --max-new %d", a->min_new, a->max_new);
     return 0;
 }
 
@@ -384,11 +348,7 @@ int bench_step(int argc, char **argv) {
     int rc = parse(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
     mrg_model_config cfg;
-    if (mrg_model_preset(a.preset, &cfg) != MRG_OK ||
-        (a.config && mrg_model_config_apply_file(&cfg, a.config) != MRG_OK)) {
-        fprintf(stderr, "mrg bench step: %s\n", mrg_last_error());
-        return 2;
-    }
+    if (opts_model_config("bench step", a.preset, a.config, &cfg)) return 2;
     struct stat sb;
     if (stat(a.lm, &sb) != 0) {
         fprintf(stderr, "mrg bench step: no such LLaMA directory: %s\n", a.lm);
