@@ -145,6 +145,23 @@ static bool jpeg_tables_sane(const uint8_t *p, size_t n) {
     return true;
 }
 
+/* stb_image grows its buffer to a PNG chunk's claimed length before it
+ * reads the chunk, so a few bytes claiming a 2 GiB IDAT allocate 2 GiB.
+ * Refuse chunks that run past the end of the file before stb sees them. */
+static bool png_chunks_sane(const uint8_t *p, size_t n) {
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n < 8 || memcmp(p, sig, 8)) return true; /* not a PNG */
+    size_t i = 8;
+    while (i + 8 <= n) {
+        size_t len = ((size_t)p[i] << 24) | ((size_t)p[i + 1] << 16) | ((size_t)p[i + 2] << 8) |
+                     p[i + 3];
+        if (len > n - i - 8 || n - i - 8 - len < 4) return false; /* data + CRC past the end */
+        if (!memcmp(p + i + 4, "IEND", 4)) return true;
+        i += 12 + len;
+    }
+    return true; /* no IEND: stb reports what is missing */
+}
+
 mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_image *out) {
     if (!out) return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_decode: NULL argument");
     out->data = NULL;
@@ -156,6 +173,9 @@ mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_
     int w, h, comp;
     if (!jpeg_tables_sane(file, len))
         return mrg_error(MRG_ERR_FORMAT, "%s: corrupt JPEG (bad or undefined Huffman table)", name);
+    if (!png_chunks_sane(file, len))
+        return mrg_error(MRG_ERR_FORMAT, "%s: truncated or corrupt PNG (a chunk runs past the end)",
+                         name);
     if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp))
         return mrg_error(MRG_ERR_FORMAT, "%s: not a readable PNG or JPEG image (%s)", name,
                          stbi_failure_reason());

@@ -18,8 +18,11 @@ static int64_t implied_size(const uint8_t *data, size_t size) {
     if (size < 28) return -1;
     int32_t h[7];
     memcpy(h, data, sizeof h);
+    /* sizes up to 2^12 with kv heads <= heads <= dim keep every product
+     * below 2^40 (the padded file is at most 1 MiB anyway) */
     for (int i = 0; i < 7; i++)
-        if (h[i] == INT32_MIN || (i != 5 && h[i] <= 0) || h[i] > (1 << 16)) return -1;
+        if (h[i] < -(1 << 12) || (i != 5 && h[i] <= 0) || h[i] > (1 << 12)) return -1;
+    if (h[4] > h[3] || h[3] > h[0]) return -1;
     int64_t D = h[0], F = h[1], L = h[2], H = h[3], Hkv = h[4], V = h[5] < 0 ? -h[5] : h[5];
     int64_t S = h[6], Dh = D / H, Dkv = Dh * Hkv;
     int64_t n = V * D + L * D + L * D * D + 2 * L * Dkv * D + L * D * D + L * D + 3 * L * F * D +
