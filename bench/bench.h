@@ -11,6 +11,10 @@ int bench_gemm(int argc, char **argv);
 int bench_lm(int argc, char **argv);
 /* mrg bench step (bench/bench_step.c) */
 int bench_step(int argc, char **argv);
+/* mrg bench vit (bench/bench_vit.c) */
+int bench_vit(int argc, char **argv);
+/* mrg bench bandwidth (bench/bench_bandwidth.c) */
+int bench_bandwidth(int argc, char **argv);
 
 /* The /proc/self/status field `key` ("VmRSS", "VmHWM") of this process in
  * KiB; -1 when unavailable (bench/proc_status.c). */

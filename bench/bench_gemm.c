@@ -5,6 +5,7 @@
  * Square row-major C = A·B; the bf16 column stores B in bf16 (the
  * frozen-weight case: converted inside the kernel). */
 #include <cblas.h>
+#include <cjson/cJSON.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg bench gemm [--device D] [--sizes N,N,...] [--max N] [--repeat R]\n"
-            "                      [--budget S]\n\n"
+            "                      [--budget S] [--json]\n\n"
             "GFLOP/s of square C = A·B (2·N³ flops) through mrg_matmul, with B in f32\n"
             "and in bf16, next to the raw library on the same device: OpenBLAS cblas_sgemm\n"
             "(cpu) or CLBlastSgemm (opencl), and the ratio mrg f32 / raw.\n"
@@ -37,7 +38,10 @@ static int usage(int code) {
             "  --repeat R   timed calls per measurement after one warm-up, 1..1000000\n"
             "               (default 5)\n"
             "  --budget S   stop before a size whose estimated time exceeds S > 0 seconds\n"
-            "               (default 60; slow devices stop early)\n",
+            "               (default 60; slow devices stop early)\n"
+            "  --json       one JSON object instead of the table: device, threads, repeat\n"
+            "               and per size the GFLOP/s of mrg f32, mrg bf16 B and the raw\n"
+            "               library\n",
             MAX_SIZES);
     return code;
 }
@@ -144,17 +148,50 @@ static mrg_status setup_case(bench_case *bc, mrg_device *dev, int64_t n) {
     return st;
 }
 
+/* The JSON report: {"device", "description", "threads", "repeat",
+ * "sizes": [{"n", "mrg_f32_gflops", "mrg_bf16_gflops", "raw_gflops",
+ * "raw"}]}; the sizes array is filled as sizes finish. */
+static cJSON *json_report(mrg_device *dev, int repeat) {
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    bool ok = cJSON_AddStringToObject(j, "device", mrg_device_name(dev)) &&
+              cJSON_AddStringToObject(j, "description", mrg_device_description(dev)) &&
+              cJSON_AddNumberToObject(j, "threads", omp_get_max_threads()) &&
+              cJSON_AddNumberToObject(j, "repeat", repeat) &&
+              cJSON_AddStringToObject(j, "raw", mrg_device_is_cpu(dev) ? "OpenBLAS cblas_sgemm"
+                                                                          : "CLBlastSgemm") &&
+              cJSON_AddArrayToObject(j, "sizes");
+    if (!ok) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+static bool json_add_size(cJSON *j, int64_t n, const double t[3]) {
+    double flop = 2.0 * (double)n * (double)n * (double)n;
+    cJSON *row = cJSON_CreateObject();
+    if (!row) return false;
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(j, "sizes"), row);
+    return cJSON_AddNumberToObject(row, "n", (double)n) &&
+           cJSON_AddNumberToObject(row, "mrg_f32_gflops", flop / t[0] * 1e-9) &&
+           cJSON_AddNumberToObject(row, "mrg_bf16_gflops", flop / t[1] * 1e-9) &&
+           cJSON_AddNumberToObject(row, "raw_gflops", flop / t[2] * 1e-9);
+}
+
 int bench_gemm(int argc, char **argv) {
     const char *device = NULL, *size_list = NULL;
     int64_t sizes[MAX_SIZES] = {256, 512, 1024, 2048, 4096};
     int n_sizes = 5, repeat = 5, max_n = 0;
     float budget = 60.0f;
+    bool json = false;
     opt_spec specs[] = {
         OPT_STRING("--device", &device),
         OPT_STRING("--sizes", &size_list),
         OPT_INTEGER("--max", &max_n, 1, 65536),
         OPT_INTEGER("--repeat", &repeat, 1, 1000000),
         OPT_POSITIVE("--budget", &budget, INFINITY),
+        OPT_SET("--json", &json),
     };
     int rc = opts_parse("bench gemm", argc, argv, specs, OPTS_COUNT(specs));
     if (rc) return rc == 1 ? usage(0) : rc;
@@ -175,11 +212,20 @@ int bench_gemm(int argc, char **argv) {
     }
     mrg_grad_set_enabled(dev, false);
     bool cpu = mrg_device_is_cpu(dev);
-    printf("device %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
-    printf("C = A·B, row-major, square; mean of %d calls after 1 warm-up\n",
-           repeat);
-    printf("%6s  %12s  %12s  %7s  %12s\n", "N", "mrg f32", cpu ? "OpenBLAS" : "CLBlast",
-           "ratio", "mrg bf16 B");
+    cJSON *report = NULL;
+    if (json) {
+        report = json_report(dev, repeat);
+        if (!report) {
+            fprintf(stderr, "mrg bench gemm: out of memory\n");
+            mrg_device_free(dev);
+            return 1;
+        }
+    } else {
+        printf("device %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
+        printf("C = A·B, row-major, square; mean of %d calls after 1 warm-up\n", repeat);
+        printf("%6s  %12s  %12s  %7s  %12s\n", "N", "mrg f32", cpu ? "OpenBLAS" : "CLBlast",
+               "ratio", "mrg bf16 B");
+    }
     int code = 0;
     double last_call = 0; /* seconds per call at the previous size */
     int64_t last_n = 0;
@@ -190,8 +236,10 @@ int bench_gemm(int argc, char **argv) {
             double scale = (double)n / (double)last_n;
             double est = last_call * scale * scale * scale * (3.0 * (repeat + 1));
             if (est > budget) {
-                printf("stopping before N = %lld: about %.0f s estimated (--budget %.0f)\n",
-                       (long long)n, est, budget);
+                /* on stderr under --json, so stdout stays one object */
+                fprintf(json ? stderr : stdout,
+                        "stopping before N = %lld: about %.0f s estimated (--budget %.0f)\n",
+                        (long long)n, est, budget);
                 break;
             }
         }
@@ -206,12 +254,30 @@ int bench_gemm(int argc, char **argv) {
             break;
         }
         double flop = 2.0 * (double)n * (double)n * (double)n;
-        printf("%6lld  %8.1f GF/s  %8.1f GF/s  %7.2f  %8.1f GF/s\n", (long long)n,
-               flop / t[0] * 1e-9, flop / t[2] * 1e-9, t[2] / t[0], flop / t[1] * 1e-9);
-        fflush(stdout);
+        if (json) {
+            if (!json_add_size(report, n, t)) {
+                fprintf(stderr, "mrg bench gemm: out of memory\n");
+                code = 1;
+                break;
+            }
+        } else {
+            printf("%6lld  %8.1f GF/s  %8.1f GF/s  %7.2f  %8.1f GF/s\n", (long long)n,
+                   flop / t[0] * 1e-9, flop / t[2] * 1e-9, t[2] / t[0], flop / t[1] * 1e-9);
+            fflush(stdout);
+        }
         last_call = t[0] > t[1] ? (t[0] > t[2] ? t[0] : t[2]) : (t[1] > t[2] ? t[1] : t[2]);
         last_n = n;
     }
+    if (report && code == 0) {
+        char *s = cJSON_PrintUnformatted(report);
+        if (s) printf("%s\n", s);
+        else {
+            fprintf(stderr, "mrg bench gemm: out of memory\n");
+            code = 1;
+        }
+        free(s);
+    }
+    cJSON_Delete(report);
     mrg_device_free(dev);
     return code;
 }

@@ -9,6 +9,7 @@
  * step time includes the kernel builds. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,12 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg bench step --lm DIR [--preset P] [--config F] [--vit DIR]\n"
             "                      [--tokenizer FILE] [--device D] [--report-tokens N]\n"
-            "                      [--beam K] [--min-new N] [--max-new N] [--seed S] [--json]\n\n"
+            "                      [--beam K] [--min-new N] [--max-new N] [--seed S]\n"
+            "                      [--batch B] [--warmup N] [--steps N] [--no-generate] [--json]\n\n"
             "One training step (forward, backward, AdamW update) and one generation of the\n"
-            "report generator with the frozen LLaMA in DIR, on one synthetic study, with\n"
-            "load time, step time, generation time and tokens/s, and peak memory.\n\n"
+            "report generator with the frozen LLaMA in DIR, on a batch of synthetic studies\n"
+            "(one by default), with load time, step time, generation time and tokens/s, and\n"
+            "peak memory.\n\n"
             "  --lm DIR           Hugging Face LLaMA directory (weights stay in their stored\n"
             "                     dtype; tools/make_random_llama.py writes a random one)\n"
             "  --preset P         paper, tiny or micro (default paper)\n"
@@ -43,10 +46,19 @@ static int usage(int code) {
             "  --beam K (1..64), --min-new N (0..100000), --max-new N (1..100000)\n"
             "                     decoding (default: the preset's; a --max-new below the\n"
             "                     preset's min_new lowers min_new)\n"
-            "  --seed S           the synthetic study, 0..2^64-1 (default 1)\n"
-            "  --json             one JSON object instead of text\n\n"
-            "Peak memory is getrusage's ru_maxrss of the whole process. Nothing is warmed\n"
-            "up: on OpenCL the step includes kernel builds.\n"
+            "  --seed S           the synthetic study, 0..2^64-1 (default 1; study i of a\n"
+            "                     batch is drawn from S + i)\n"
+            "  --batch B          studies per step, 1..4096 (default 1; generation reads the\n"
+            "                     first)\n"
+            "  --warmup N         untimed steps first, 0..1000000 (default 0)\n"
+            "  --steps N          timed steps, 1..1000000 (default 1): the best and the mean\n"
+            "                     are reported\n"
+            "  --no-generate      the training step(s) only\n"
+            "  --json             one JSON object instead of text (with the full model\n"
+            "                     config and the prompt lengths, for a side-by-side\n"
+            "                     reference)\n\n"
+            "Peak memory is getrusage's ru_maxrss of the whole process. Without --warmup\n"
+            "nothing is warmed up: on OpenCL the first step includes kernel builds.\n"
             "Example (LLaMA-2-7B shape, ~13.5 GB in /tmp):\n"
             "  /usr/bin/python3 tools/make_random_llama.py --out /tmp/llama7b \\\n"
             "      --tokenizer /path/to/llama2/tokenizer.model\n"
@@ -65,30 +77,22 @@ static long peak_kib(void) {
 
 static double gib(long kib) { return kib < 0 ? -1.0 : (double)kib / (1024.0 * 1024.0); }
 
-/* One study of a phantom drawn from seed: both views rendered at the
- * model's image size (at least the phantom minimum, then resized),
- * grayscale replicated to 3 channels and normalised: images (1, V, 3, S, S);
- * views beyond the two a phantom has repeat the lateral. The report is the
- * phantom's text tokenized and repeated until it has n tokens, then </s>,
- * so T = n + 1 as the dataset gives for a report truncated to n. */
-static mrg_status make_batch(mrg_model *m, uint64_t seed, int n, mrg_batch *b, char **text) {
+/* Study i of the batch: the phantom drawn from seed + i, both views
+ * rendered at the model's image size (at least the phantom minimum, then
+ * resized), grayscale replicated to 3 channels and normalised into
+ * images + i·V·3·S·S; views beyond the two a phantom has repeat the lateral.
+ * Its report is the phantom's text tokenized and repeated until it has n
+ * tokens, then </s>, so T = n + 1 as the dataset gives for a report
+ * truncated to n. *text receives study 0's report. */
+static mrg_status make_study(mrg_model *m, uint64_t seed, int n, mrg_batch *b, int i, char **text) {
     const mrg_model_config *c = mrg_model_get_config(m);
     const mrg_tokenizer *tok = mrg_model_tokenizer(m);
     int S = c->vit.image_size, V = c->n_views;
     int R = S < MRG_PHANTOM_MIN_SIZE ? MRG_PHANTOM_MIN_SIZE : S > MRG_PHANTOM_MAX_SIZE ? MRG_PHANTOM_MAX_SIZE : S;
     size_t view = (size_t)3 * S * S;
-    memset(b, 0, sizeof *b);
-    b->B = 1;
-    b->V = V;
-    b->S = S;
-    b->T = n + 1;
-    b->images = malloc(sizeof(float) * view * (size_t)V);
-    b->report_ids = malloc(sizeof(int32_t) * (size_t)(n + 1));
-    b->report_len = malloc(sizeof(int));
-    if (!b->images || !b->report_ids || !b->report_len)
-        return mrg_error(MRG_ERR_OOM, "bench step: out of host memory");
+    float *images = b->images + view * (size_t)V * (size_t)i;
     mrg_phantom_case pc;
-    mrg_phantom_case_draw(seed, &pc);
+    mrg_phantom_case_draw(seed + (uint64_t)i, &pc);
     mrg_image im[2] = {{0}, {0}};
     mrg_status st = mrg_phantom_render(&pc, R, &im[0], &im[1]);
     for (int v = 0; v < V && st == MRG_OK; v++) {
@@ -103,8 +107,8 @@ static mrg_status make_batch(mrg_model *m, uint64_t seed, int n, mrg_batch *b, c
             use = &sized;
         }
         if (st == MRG_OK) {
-            memcpy(b->images + view * (size_t)v, use->data, sizeof(float) * view);
-            mrg_image tmp = {3, S, S, b->images + view * (size_t)v};
+            memcpy(images + view * (size_t)v, use->data, sizeof(float) * view);
+            mrg_image tmp = {3, S, S, images + view * (size_t)v};
             st = mrg_image_normalize(&tmp, c->vit.mean, c->vit.std);
         }
         mrg_image_free(&rgb);
@@ -114,17 +118,40 @@ static mrg_status make_batch(mrg_model *m, uint64_t seed, int n, mrg_batch *b, c
     mrg_image_free(&im[1]);
     if (st != MRG_OK) return mrg_error_context(st, "bench step: phantom images");
 
-    *text = mrg_phantom_report(&pc);
-    if (!*text) return MRG_ERR_OOM;
+    char *report = mrg_phantom_report(&pc);
+    if (!report) return MRG_ERR_OOM;
     int32_t *ids = NULL;
     int k = 0;
-    st = mrg_tokenizer_encode(tok, *text, false, &ids, &k);
+    st = mrg_tokenizer_encode(tok, report, false, &ids, &k);
     if (st == MRG_OK && k < 1) st = mrg_error(MRG_ERR_INVALID_ARG, "bench step: empty report");
     int32_t eos = mrg_tokenizer_eos(tok) >= 0 ? mrg_tokenizer_eos(tok) : c->lm.eos_id;
-    for (int i = 0; st == MRG_OK && i < n; i++) b->report_ids[i] = ids[i % k];
-    b->report_ids[n] = eos;
-    b->report_len[0] = n + 1;
+    int32_t *row = b->report_ids + (size_t)i * (size_t)(n + 1);
+    for (int j = 0; st == MRG_OK && j < n; j++) row[j] = ids[j % k];
+    row[n] = eos;
+    b->report_len[i] = n + 1;
     free(ids);
+    if (i == 0) *text = report;
+    else free(report);
+    return st;
+}
+
+/* A batch of B studies (see make_study): images (B, V, 3, S, S), reports
+ * (B, n + 1). */
+static mrg_status make_batch(mrg_model *m, uint64_t seed, int n, int B, mrg_batch *b, char **text) {
+    const mrg_model_config *c = mrg_model_get_config(m);
+    int S = c->vit.image_size, V = c->n_views;
+    memset(b, 0, sizeof *b);
+    b->B = B;
+    b->V = V;
+    b->S = S;
+    b->T = n + 1;
+    b->images = malloc(sizeof(float) * (size_t)3 * S * S * (size_t)V * (size_t)B);
+    b->report_ids = malloc(sizeof(int32_t) * (size_t)(n + 1) * (size_t)B);
+    b->report_len = malloc(sizeof(int) * (size_t)B);
+    if (!b->images || !b->report_ids || !b->report_len)
+        return mrg_error(MRG_ERR_OOM, "bench step: out of host memory");
+    mrg_status st = MRG_OK;
+    for (int i = 0; i < B && st == MRG_OK; i++) st = make_study(m, seed, n, b, i, text);
     return st;
 }
 
@@ -136,17 +163,17 @@ static void free_batch(mrg_batch *b) {
 
 typedef struct bench_args {
     const char *lm, *preset, *config, *vit, *tokenizer, *device;
-    int report_tokens, beam, min_new, max_new;
+    int report_tokens, beam, min_new, max_new, batch, warmup, steps;
     uint64_t seed;
-    bool json;
+    bool json, no_generate;
 } bench_args;
 
 typedef struct bench_result {
-    double t_load, t_step, t_gen;
+    double t_load, t_step, t_step_mean, t_gen; /* t_step: the best timed step */
     long rss_start, rss_load, rss_step, peak_load, peak_step, peak;
     size_t w_bytes, w_f32_bytes, trained, adamw_bytes;
     mrg_dtype w_dtype;
-    int seq_len, report_len, new_tokens, steps;
+    int seq_len, report_len, new_tokens, steps, n_before, n_after;
     mrg_step_stats stats;
     mrg_gen_opts g;
     char *report;
@@ -155,7 +182,7 @@ typedef struct bench_result {
 /* 0: run; -1: --help was printed; else the exit code of a usage error. */
 static int parse(int argc, char **argv, bench_args *a) {
     *a = (bench_args){.preset = "paper", .report_tokens = -1, .beam = -1, .min_new = -1,
-                      .max_new = -1, .seed = 1};
+                      .max_new = -1, .seed = 1, .batch = 1, .warmup = 0, .steps = 1};
     opt_spec specs[] = {
         OPT_STRING("--lm", &a->lm),
         OPT_STRING("--preset", &a->preset),
@@ -168,6 +195,10 @@ static int parse(int argc, char **argv, bench_args *a) {
         OPT_INTEGER("--min-new", &a->min_new, 0, 100000),
         OPT_INTEGER("--max-new", &a->max_new, 1, 100000),
         OPT_SEED("--seed", &a->seed),
+        OPT_INTEGER("--batch", &a->batch, 1, 4096),
+        OPT_INTEGER("--warmup", &a->warmup, 0, 1000000),
+        OPT_INTEGER("--steps", &a->steps, 1, 1000000),
+        OPT_SET("--no-generate", &a->no_generate),
         OPT_SET("--json", &a->json),
     };
     const int n = OPTS_COUNT(specs);
@@ -179,6 +210,10 @@ static int parse(int argc, char **argv, bench_args *a) {
     if (rc || (rc = opts_require("bench step", specs, n, "--lm", NULL))) return rc;
     if (a->min_new >= 0 && a->max_new >= 0 && a->min_new > a->max_new)
         return opts_fail("bench step", "--min-new %d is above --max-new %d", a->min_new, a->max_new);
+    if (a->no_generate)
+        for (const char *const *o = (const char *const[]){"--beam", "--min-new", "--max-new", NULL}; *o; o++)
+            if (opts_given(specs, n, *o))
+                return opts_fail("bench step", "%s has no effect with --no-generate", *o);
     return 0;
 }
 
@@ -203,31 +238,40 @@ static mrg_status run(mrg_model *m, const bench_args *a, bench_result *r) {
 
     int n = a->report_tokens > 0 ? a->report_tokens : c->max_report_tokens;
     mrg_batch b;
-    mrg_status st = make_batch(m, a->seed, n, &b, &r->report);
+    mrg_status st = make_batch(m, a->seed, n, a->batch, &b, &r->report);
     const int32_t *before, *after;
     int nb = 0, na = 0;
     if (st == MRG_OK) st = mrg_model_prompt_ids(m, &before, &nb, &after, &na);
     r->report_len = b.T;
+    r->n_before = nb;
+    r->n_after = na;
     r->seq_len = nb + c->Kc + c->Kt + na + b.T - 1;
     if (st == MRG_OK && r->seq_len > lm->cfg.max_seq)
         st = mrg_error(MRG_ERR_INVALID_ARG, "bench step: %d tokens exceed the LM's max_seq %d",
                        r->seq_len, lm->cfg.max_seq);
 
-    /* one training step */
+    /* --warmup untimed training steps, then --steps timed ones */
     mrg_train_opts to = mrg_train_opts_from_config(c, 1);
     mrg_trainer *tr = st == MRG_OK ? mrg_trainer_create(m, &to) : NULL;
     if (st == MRG_OK && !tr) st = MRG_ERR_OOM;
-    if (st == MRG_OK) {
+    double total = 0;
+    r->t_step = INFINITY;
+    for (int i = 0; st == MRG_OK && i < a->warmup + a->steps; i++) {
         double t0 = now_s();
         st = mrg_trainer_step(tr, &b, &r->stats);
         if (st == MRG_OK) st = mrg_device_sync(dev);
-        r->t_step = now_s() - t0;
-        r->rss_step = rss_kib();
-        r->peak_step = peak_kib();
+        double t = now_s() - t0;
+        if (i >= a->warmup) {
+            total += t;
+            if (t < r->t_step) r->t_step = t;
+        }
+        if (st == MRG_OK && !(isfinite(r->stats.loss) && isfinite(r->stats.grad_norm)))
+            st = mrg_error(MRG_ERR_DEVICE, "bench step: loss %g, grad norm %g after step %d",
+                           (double)r->stats.loss, (double)r->stats.grad_norm, i + 1);
     }
-    if (st == MRG_OK && !(isfinite(r->stats.loss) && isfinite(r->stats.grad_norm)))
-        st = mrg_error(MRG_ERR_DEVICE, "bench step: loss %g, grad norm %g after the step",
-                       (double)r->stats.loss, (double)r->stats.grad_norm);
+    r->t_step_mean = total / a->steps;
+    r->rss_step = rss_kib();
+    r->peak_step = peak_kib();
 
     /* one generation */
     r->g = mrg_gen_defaults();
@@ -241,7 +285,7 @@ static mrg_status run(mrg_model *m, const bench_args *a, bench_result *r) {
     int32_t *ids = malloc(sizeof *ids * (size_t)r->g.max_new);
     if (st == MRG_OK && !ids) st = mrg_error(MRG_ERR_OOM, "bench step: out of host memory");
     if (st == MRG_OK) st = mrg_gen_opts_check(&r->g);
-    if (st == MRG_OK) {
+    if (st == MRG_OK && !a->no_generate) {
         bool prev = mrg_grad_set_enabled(dev, false);
         double t0 = now_s();
         mrg_tensor *x = NULL; /* (1, T0, D) */
@@ -254,7 +298,7 @@ static mrg_status run(mrg_model *m, const bench_args *a, bench_result *r) {
         mrg_step_reset(dev);
         mrg_grad_set_enabled(dev, prev);
     }
-    if (st == MRG_OK) {
+    if (st == MRG_OK && !a->no_generate) {
         /* the text is for show: an LM vocabulary larger than the tokenizer's
          * may produce ids it cannot decode, which is no failure of the bench */
         free(r->report);
@@ -279,15 +323,19 @@ static void print_text(const bench_args *a, mrg_model *m, const bench_result *r)
     printf("load      %.2f s; LLaMA weights %s %.2f GiB (f32 would be %.2f GiB)\n", r->t_load,
            mrg_dtype_name(r->w_dtype), (double)r->w_bytes / 1073741824.0,
            (double)r->w_f32_bytes / 1073741824.0);
-    printf("step      %.2f s forward+backward+AdamW on %d tokens (report %d incl. </s>): "
+    printf("step      %.2f s forward+backward+AdamW on %d x %d tokens (report %d incl. </s>): "
            "loss %.4f (lm %.4f, con %.4f), grad norm %.4g\n",
-           r->t_step, r->seq_len, r->report_len, (double)r->stats.loss, (double)r->stats.lm,
-           (double)r->stats.con, (double)r->stats.grad_norm);
-    printf("generate  %.2f s, %d new tokens in %d decode steps (beam %d, min %d, max %d): "
-           "%.2f tokens/s\n",
-           r->t_gen, r->new_tokens, r->steps, r->g.beam, r->g.min_new, r->g.max_new,
-           r->t_gen > 0 ? r->new_tokens / r->t_gen : 0.0);
-    if (r->report)
+           r->t_step, a->batch, r->seq_len, r->report_len, (double)r->stats.loss,
+           (double)r->stats.lm, (double)r->stats.con, (double)r->stats.grad_norm);
+    if (a->steps > 1 || a->warmup > 0)
+        printf("          best of %d timed steps after %d untimed; mean %.2f s\n", a->steps,
+               a->warmup, r->t_step_mean);
+    if (!a->no_generate)
+        printf("generate  %.2f s, %d new tokens in %d decode steps (beam %d, min %d, max %d): "
+               "%.2f tokens/s\n",
+               r->t_gen, r->new_tokens, r->steps, r->g.beam, r->g.min_new, r->g.max_new,
+               r->t_gen > 0 ? r->new_tokens / r->t_gen : 0.0);
+    if (r->report && !a->no_generate)
         printf("text      %.120s%s\n", r->report, strlen(r->report) > 120 ? "..." : "");
     printf("memory    peak RSS %.2f GiB: %.2f by the end of loading, %.2f by the end of the "
            "step; RSS %.2f at start, %.2f after load, %.2f after the step\n",
@@ -316,7 +364,15 @@ static int print_json(const bench_args *a, mrg_model *m, const bench_result *r) 
     cJSON_AddNumberToObject(j, "load_s", r->t_load);
     cJSON_AddNumberToObject(j, "seq_tokens", r->seq_len);
     cJSON_AddNumberToObject(j, "report_tokens", r->report_len);
+    cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
+    cJSON_AddNumberToObject(j, "batch", a->batch);
+    cJSON_AddNumberToObject(j, "prompt_before_tokens", r->n_before);
+    cJSON_AddNumberToObject(j, "prompt_after_tokens", r->n_after);
+    cJSON_AddNumberToObject(j, "warmup_steps", a->warmup);
+    cJSON_AddNumberToObject(j, "timed_steps", a->steps);
     cJSON_AddNumberToObject(j, "step_s", r->t_step);
+    cJSON_AddNumberToObject(j, "step_mean_s", r->t_step_mean);
+    cJSON_AddBoolToObject(j, "generated", !a->no_generate);
     cJSON_AddNumberToObject(j, "loss", r->stats.loss);
     cJSON_AddNumberToObject(j, "loss_lm", r->stats.lm);
     cJSON_AddNumberToObject(j, "loss_con", r->stats.con);
@@ -335,6 +391,14 @@ static int print_json(const bench_args *a, mrg_model *m, const bench_result *r) 
     cJSON_AddNumberToObject(j, "peak_rss_step_bytes", 1024.0 * (double)r->peak_step);
     cJSON_AddNumberToObject(j, "peak_rss_bytes", 1024.0 * (double)r->peak);
     cJSON_AddStringToObject(j, "report", r->report ? r->report : "");
+    char *cfg = mrg_model_config_to_json(c);
+    cJSON *cj = cfg ? cJSON_Parse(cfg) : NULL;
+    free(cfg);
+    if (!cj) {
+        cJSON_Delete(j);
+        return 1;
+    }
+    cJSON_AddItemToObject(j, "config", cj);
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     if (!s) return 1;

@@ -288,6 +288,41 @@ static void test_python_writer(const char *tmp, int64_t count) {
     mrg_device_free(dev);
 }
 
+/* --batch 2 --warmup 1 --steps 2 --no-generate on the cpu: the JSON that
+ * bench/torch_ref.py builds its PyTorch twin from (config, prompt lengths,
+ * batch) and the step statistics. */
+static void test_batch_steps(const char *bin, const char *dir) {
+    static char out[1 << 16];
+    char cmd[4600];
+    snprintf(cmd, sizeof cmd,
+             "%s bench step --lm %s --preset micro --device cpu --batch 2 --warmup 1 --steps 2 "
+             "--report-tokens 9 --no-generate --json",
+             bin, dir);
+    int rc = test_run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 0);
+    cJSON *j = rc == 0 ? cJSON_Parse(out) : NULL;
+    CHECK(j != NULL);
+    if (!j) {
+        fprintf(stderr, "bench step --batch 2 printed: %s\n", out);
+        return;
+    }
+    CHECK(num(j, "batch") == 2 && num(j, "warmup_steps") == 1 && num(j, "timed_steps") == 2);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "generated")));
+    CHECK(num(j, "new_tokens") == 0 && num(j, "generate_s") == 0);
+    CHECK(num(j, "step_s") > 0 && num(j, "step_s") <= num(j, "step_mean_s"));
+    CHECK(num(j, "threads") >= 1);
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
+    const cJSON *vit = cJSON_GetObjectItemCaseSensitive(cfg, "vit");
+    CHECK(cJSON_IsObject(cfg) && num(vit, "image_size") == 16 && num(cfg, "Kc") == 4);
+    /* [BOS before] P [after] report[:-1] */
+    CHECK(num(j, "report_tokens") == 10);
+    CHECK(num(j, "seq_tokens") == num(j, "prompt_before_tokens") + num(cfg, "Kc") +
+                                       num(cfg, "Kt") + num(j, "prompt_after_tokens") + 9);
+    /* two different studies: a contrastive loss above zero */
+    CHECK(num(j, "loss_con") > 0 && isfinite(num(j, "loss")));
+    cJSON_Delete(j);
+}
+
 int main(void) {
     const char *bin = getenv("MRG_BIN");
     if (!bin) {
@@ -356,6 +391,7 @@ int main(void) {
         cJSON_Delete(j);
     }
 
+    if (count > 0) test_batch_steps(bin, dir);
     test_python_writer(tmp, count);
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);

@@ -52,6 +52,24 @@ int main(void) {
         free(c);
     }
     CHECK(mrg_clean_report_iu(NULL) == NULL);
+
+    /* the display form people read */
+    static const char *const shown[][2] = {
+        {"the heart is normal in size . no pleural effusion .", "The heart is normal in size. No pleural effusion."},
+        {"no acute disease . stable t-spine xxxx .", "No acute disease. Stable t-spine xxxx."},
+        {"  mild cardiomegaly , small left effusion ?  no  pneumothorax", "Mild cardiomegaly, small left effusion? No pneumothorax"},
+        {"3 mm nodule . 1.5 cm opacity .", "3 mm nodule. 1.5 cm opacity."},
+        {" .", ""},
+        {"", ""},
+        {"Already. Fine.", "Already. Fine."},
+    };
+    for (int i = 0; i < 7; i++) {
+        char *d = mrg_report_display(shown[i][0]);
+        CHECK(d && !strcmp(d, shown[i][1]));
+        if (d && strcmp(d, shown[i][1])) fprintf(stderr, "  display \"%s\" want \"%s\"\n", d, shown[i][1]);
+        free(d);
+    }
+    CHECK(mrg_report_display(NULL) == NULL);
     char raw[4096], clean[4096];
     snprintf(raw, sizeof raw, "%s", test_golden_path("metrics/clean.raw.jsonl"));
     snprintf(clean, sizeof clean, "%s", test_golden_path("metrics/clean.expected.jsonl"));

@@ -164,8 +164,8 @@ static const bad_case cases[] = {
     {"toy-train --device nope", "unknown device 'nope'"},
     {"vit --model m --image i --top -1", "--top must be a whole number from 0 to 1000000, not '-1'"},
     {"vit --model m", "--image is required"},
-    {"phantoms --out x --n 0", "--n must be a whole number from 1 to 10000000, not '0'"},
-    {"phantoms --out x --n abc", "--n must be a whole number from 1 to 10000000, not 'abc'"},
+    {"phantoms --out x --n 0", "--n must be a whole number from 1 to 2000000, not '0'"},
+    {"phantoms --out x --n abc", "--n must be a whole number from 1 to 2000000, not 'abc'"},
     {"phantoms --out x --n 3 --size 5", "--size must be a whole number from"},
     {"phantoms --out x --n 3 --seed -1", "--seed must be a whole number from 0"},
     {"phantoms --n 3", "--out is required"},
@@ -201,6 +201,13 @@ static const bad_case cases[] = {
     {"bench step --lm x --report-tokens 0", "--report-tokens must be a whole number from 1 to 100000"},
     {"bench step --lm x --min-new 5 --max-new 2", "--min-new 5 is above --max-new 2"},
     {"bench step", "--lm is required"},
+    {"bench step --lm x --batch 0", "--batch must be a whole number from 1 to 4096"},
+    {"bench step --lm x --warmup -1", "--warmup must be a whole number from 0 to 1000000"},
+    {"bench step --lm x --no-generate --max-new 5", "--max-new has no effect with --no-generate"},
+    {"bench gemm --json --json", "--json is given twice"},
+    {"bench vit --repeat 0", "--repeat must be a whole number from 1 to 1000000"},
+    {"bench vit --patch 300", "--patch must be a whole number from 1 to 256"},
+    {"bench bandwidth --repeat x", "--repeat must be a whole number from 1 to 1000000"},
 
     /* the default device from the environment is named as such */
     {"=MRG_DEVICE=opencl:x toy-train --steps 1", "MRG_DEVICE=opencl:x: unknown device 'opencl:x'"},
@@ -298,7 +305,7 @@ int main(void) {
     static const char *const helps[] = {"", "info", "tokenize", "eval", "toy-train", "vit", "lm",
                                         "phantoms", "pretrain-lm", "pretrain-vit", "train",
                                         "generate", "demo", "bench", "bench gemm", "bench lm",
-                                        "bench step"};
+                                        "bench step", "bench vit", "bench bandwidth"};
     for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
         snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s --help 2>'%s'", work, bin, helps[i], err_path);
         int rc = test_run_cmd(cmd, out, sizeof out);

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "mrg/dataset.h"
+#include "mrg/limits.h"
 #include "testutil.h"
 
 static char fixture[4096];
@@ -446,6 +447,30 @@ static void test_annotation_errors(void) {
     expect_open_error("{\"test\": [{\"id\": \"q10\", \"report\": \"x\", \"image_path\": [3]}]}",
                       MRG_SPLIT_TEST, true, "\"q10\"", "image_path");
 
+    /* limits (mrg/limits.h) and paths that leave DIR/images */
+    expect_open_error("{\"test\": [{\"id\": \"e1\", \"report\": \"x\", \"image_path\": [\"../x.png\"]}]}",
+                      MRG_SPLIT_TEST, true, "\"e1\"", "leaves the dataset's images directory");
+    expect_open_error("{\"test\": [{\"id\": \"e2\", \"report\": \"x\", \"image_path\": [\"/etc/passwd\"]}]}",
+                      MRG_SPLIT_TEST, false, "\"e2\"", "leaves the dataset's images directory");
+    expect_open_error("{\"test\": [{\"id\": \"e3\", \"report\": \"x\", \"image_path\": [\"a/b/../../../c.png\"]}]}",
+                      MRG_SPLIT_TEST, true, "\"e3\"", "\"..\"");
+    {
+        char *big = malloc(MRG_MAX_REPORT_BYTES + 200);
+        int k = snprintf(big, 200, "{\"test\": [{\"id\": \"e4\", \"image_path\": [\"a.png\"], \"report\": \"");
+        memset(big + k, 'a', MRG_MAX_REPORT_BYTES + 1);
+        snprintf(big + k + MRG_MAX_REPORT_BYTES + 1, 20, "\"}]}");
+        expect_open_error(big, MRG_SPLIT_TEST, true, "\"e4\"", "MRG_MAX_REPORT_BYTES");
+        k = snprintf(big, 200, "{\"test\": [{\"id\": \"e5\", \"report\": \"x\", \"image_path\": [");
+        for (int i = 0; i <= MRG_MAX_IMAGES_PER_STUDY; i++) k += snprintf(big + k, 20, "%s\"%d.png\"", i ? "," : "", i);
+        snprintf(big + k, 20, "]}]}");
+        expect_open_error(big, MRG_SPLIT_TEST, true, "\"e5\"", "MRG_MAX_IMAGES_PER_STUDY");
+        k = snprintf(big, 200, "{\"test\": ");
+        for (int i = 0; i < MRG_MAX_JSON_DEPTH + 5; i++) big[k++] = '[';
+        big[k] = 0;
+        expect_open_error(big, MRG_SPLIT_TEST, true, "nested deeper than 1000", NULL);
+        free(big);
+    }
+
     /* other splits may be absent or empty; report-only needs no image_path */
     write_annotation("{\"val\": [], \"test\": [{\"id\": \"q8\", \"report\": \"Fine.\"}]}");
     mrg_dataset *ds = mrg_dataset_open(tmpdir, MRG_SPLIT_VAL, &o);
@@ -479,6 +504,60 @@ static void test_annotation_errors(void) {
     snprintf(path, sizeof path, "%s/annotation.json", tmpdir);
     unlink(path);
     rmdir(tmpdir);
+}
+
+/* Loads the one test study of the annotation in dir; returns the status of
+ * its first batch (the message is left in mrg_last_error()). */
+static mrg_status load_one(const char *dir, const char *image_path) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/annotation.json", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return MRG_ERR_IO;
+    fprintf(f, "{\"test\": [{\"id\": \"l1\", \"report\": \"x\", \"image_path\": [\"%s\"]}]}", image_path);
+    fclose(f);
+    mrg_dataset_opts o = base_opts();
+    mrg_dataset *ds = mrg_dataset_open(dir, MRG_SPLIT_TEST, &o);
+    CHECK(ds != NULL);
+    if (!ds) return MRG_ERR_FORMAT;
+    mrg_batch b;
+    mrg_status st = mrg_dataset_next(ds, &b);
+    if (st == MRG_OK) mrg_batch_free(&b);
+    mrg_dataset_free(ds);
+    return st;
+}
+
+/* A symbolic link inside images/ that leads out of it is refused when the
+ * image is read; links within it, and images/ itself being a link (to
+ * share one image folder between datasets), are fine. */
+static void test_symlinks(void) {
+    char dir[64] = "/tmp/mrg_ds_link_XXXXXX", p[4400], q[4400], *fix = realpath(fixture, NULL);
+    CHECK(mkdtemp(dir) != NULL && fix != NULL);
+    if (!fix) return;
+    snprintf(p, sizeof p, "%s/images", dir);
+    CHECK(mkdir(p, 0755) == 0);
+    snprintf(p, sizeof p, "%s/images/out.png", dir);
+    snprintf(q, sizeof q, "%s/images/s0/0.png", fix);
+    CHECK(symlink(q, p) == 0);
+    mrg_clear_error();
+    CHECK(load_one(dir, "out.png") == MRG_ERR_FORMAT);
+    CHECK(strstr(mrg_last_error(), "outside the dataset's images directory") != NULL);
+    CHECK(strstr(mrg_last_error(), "l1") != NULL);
+    /* a directory link inside images/ pointing out is refused the same way */
+    snprintf(p, sizeof p, "%s/images/s0", dir);
+    snprintf(q, sizeof q, "%s/images/s0", fix);
+    CHECK(symlink(q, p) == 0);
+    CHECK(load_one(dir, "s0/0.png") == MRG_ERR_FORMAT);
+    /* images/ itself a link: its target is the dataset's images directory */
+    char dir2[64] = "/tmp/mrg_ds_link_XXXXXX";
+    CHECK(mkdtemp(dir2) != NULL);
+    snprintf(p, sizeof p, "%s/images", dir2);
+    snprintf(q, sizeof q, "%s/images", fix);
+    CHECK(symlink(q, p) == 0);
+    CHECK_OK(load_one(dir2, "s0/0.png"));
+    snprintf(p, sizeof p, "rm -rf %s %s", dir, dir2);
+    CHECK(system(p) == 0);
+    free(fix);
 }
 
 /* Report tokens: cleaned report encoded without BOS, truncated to
@@ -606,6 +685,7 @@ int main(void) {
     test_shuffle_and_seek();
     test_image_errors();
     test_annotation_errors();
+    test_symlinks();
 
     const char *shared = test_shared_dir();
     mrg_tokenizer *tok = NULL;

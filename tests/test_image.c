@@ -186,6 +186,47 @@ static void test_errors(void) {
     }
 }
 
+/* Decodes a file made of a header only and checks the message. */
+static void expect_header_refused(const char *what, const void *data, size_t n, const char *want) {
+    mrg_image img;
+    mrg_clear_error();
+    mrg_status st = mrg_image_decode(data, n, what, &img);
+    bool ok = st == MRG_ERR_FORMAT && img.data == NULL && strstr(mrg_last_error(), what) &&
+              strstr(mrg_last_error(), want);
+    if (!ok) fprintf(stderr, "  %s: status %s, message '%s'\n", what, mrg_status_name(st), mrg_last_error());
+    CHECK(ok);
+}
+
+/* The size a header states is checked against MRG_MAX_IMAGE_SIDE and
+ * MRG_MAX_IMAGE_PIXELS before anything is decoded, with a message that
+ * says so (stb alone said "unknown image type"). */
+static void test_size_limits(void) {
+    uint8_t png[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+    const uint32_t sizes[][2] = {{100000, 100000}, {16384, 16384}, {16385, 1}, {8192, 4097}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (int k = 0; k < 4; k++) {
+            png[16 + k] = (uint8_t)(sizes[i][0] >> (24 - 8 * k));
+            png[20 + k] = (uint8_t)(sizes[i][1] >> (24 - 8 * k));
+        }
+        png[24] = 8; /* 8-bit gray */
+        char want[64];
+        snprintf(want, sizeof want, "%u x %u pixels", sizes[i][0], sizes[i][1]);
+        expect_header_refused("huge.png", png, sizeof png, want);
+        CHECK(strstr(mrg_last_error(), "MRG_MAX_IMAGE_PIXELS") != NULL);
+    }
+    /* at the limit the header passes: the (truncated) data is what fails */
+    png[16] = 0, png[17] = 0, png[18] = 0x20, png[19] = 0; /* 8192 */
+    png[20] = 0, png[21] = 0, png[22] = 0x10, png[23] = 0; /* 4096 */
+    mrg_image img;
+    CHECK(mrg_image_decode(png, sizeof png, "edge.png", &img) == MRG_ERR_FORMAT);
+    CHECK(strstr(mrg_last_error(), "pixels") == NULL);
+    /* a JPEG frame header (SOF0) after an APP0 segment: 60000 x 50000 */
+    const uint8_t jpg[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8,
+                           0xC3, 0x50, 0xEA, 0x60, 1, 1, 0x11, 0, 0xFF, 0xD9};
+    expect_header_refused("huge.jpg", jpg, sizeof jpg, "60000 x 50000 pixels");
+    expect_header_refused("text.txt", "hello world", 11, "not a PNG or JPEG file");
+}
+
 static void test_write_png(void) {
     char path[] = "/tmp/mrg_png_XXXXXX";
     int fd = mkstemp(path);
@@ -238,6 +279,7 @@ int main(void) {
     if (!g) return test_finish("image");
     test_loading(g);
     test_resize(g);
+    test_size_limits();
     test_pipeline(g);
     test_errors();
     test_write_png();

@@ -341,6 +341,19 @@ static void test_corrupt(void) {
     write_bytes(tmp_path("empty.safetensors"), "", 0);
     expect_bad("empty file", tmp_path("empty.safetensors"), "too short");
 
+    /* a header past MRG_MAX_SAFETENSORS_HEADER (a sparse file: no data is
+     * written) is refused before it is parsed, with the limit named */
+    {
+        const char *big = tmp_path("bighdr.safetensors");
+        uint64_t hl = (uint64_t)MRG_MAX_SAFETENSORS_HEADER + 1;
+        uint8_t len8[8];
+        for (int i = 0; i < 8; i++) len8[i] = (uint8_t)(hl >> (8 * i));
+        write_bytes(big, len8, 8);
+        CHECK(truncate(big, (off_t)(8 + hl + 8)) == 0);
+        expect_bad("header over the limit", big, "MRG_MAX_SAFETENSORS_HEADER");
+        unlink(big);
+    }
+
     /* header length beyond the file */
     uint8_t buf[64] = {0};
     buf[0] = 0xff;

@@ -44,6 +44,7 @@ FOLDER_LAYER = {
 # The layer of each public header. A new header must be added here.
 HEADER_LAYER = {
     "status.h": "core",
+    "limits.h": "core",  # constants only: every layer states its limits there
     "tensor.h": "core",
     "opencl.h": "core",  # interop: an OpenCL device's queue and buffers
     "autograd.h": "core",

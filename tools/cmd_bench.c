@@ -11,6 +11,8 @@ static const mrg_command modes[] = {
      bench_gemm},
     {"lm", "prefill and decode tokens/s and peak memory of a LLaMA model", bench_lm},
     {"step", "one training step + one generation of the report generator: time, memory", bench_step},
+    {"vit", "forward + backward of a ViT (ViT-B/16 on 8 x 2 images by default)", bench_vit},
+    {"bandwidth", "memory read bandwidth (the ceiling of batch-1 decoding)", bench_bandwidth},
 };
 static const int n_modes = (int)(sizeof modes / sizeof modes[0]);
 
@@ -18,7 +20,7 @@ static int usage(int code) {
     FILE *out = code ? stderr : stdout;
     fprintf(out, "usage: mrg bench <mode> [options]   (mrg bench <mode> --help for details)\n\n"
                  "modes:\n");
-    for (int i = 0; i < n_modes; i++) fprintf(out, "  %-6s %s\n", modes[i].name, modes[i].summary);
+    for (int i = 0; i < n_modes; i++) fprintf(out, "  %-9s %s\n", modes[i].name, modes[i].summary);
     return code;
 }
 

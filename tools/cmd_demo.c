@@ -278,7 +278,9 @@ int cmd_demo(int argc, char **argv) {
         printf("\nheld-out test studies: %d (device %s, %.0f s in all)\n", n, o.device,
                now_s() - t_start);
         print_comparison(&ms, &bs);
-        printf("\nbaseline report: %s\nresults page: %s\n", baseline, html);
+        char *shown = mrg_report_display(baseline);
+        printf("\nbaseline report: %s\nresults page: %s\n", shown ? shown : baseline, html);
+        free(shown);
     }
     rc = 0;
 done:

@@ -1,15 +1,18 @@
 /* mrg eval: BLEU-1..4, METEOR, ROUGE-L, CIDEr and finding scores of
  * predicted reports against references, as pycocoevalcap computes them. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "opts.h"
 #include "scores_json.h"
+#include "mrg/limits.h"
 #include "mrg/metrics.h"
 
 static void help(FILE *out) {
@@ -37,6 +40,9 @@ static void help(FILE *out) {
             "Without --wordnet / --meteor-data the data is looked for next to an installed\n"
             "pycocoevalcap (and MRG_METEOR_DATA, /usr/share/wordnet); a missing resource\n"
             "switches its METEOR module off with a message, and a score is still reported.\n"
+            "Limits (mrg/limits.h): a report of at most 65536 bytes, a line of at most 1 MiB;\n"
+            "METEOR aligns the first 1024 words of a longer prediction or reference and\n"
+            "says how many it cut.\n"
             "Exit status: 0 ok, 1 unreadable or malformed input, 2 usage error.\n");
 }
 
@@ -51,7 +57,7 @@ static int write_per_report(const char *path, const mrg_report_set *pred, const 
                             const mrg_report_scores *per) {
     FILE *f = fopen(path, "w");
     if (!f) {
-        fprintf(stderr, "mrg eval: cannot write %s\n", path);
+        fprintf(stderr, "mrg eval: cannot write %s: %s\n", path, strerror(errno));
         return 1;
     }
     for (int i = 0; i < n; i++) {
@@ -69,9 +75,18 @@ static int write_per_report(const char *path, const mrg_report_set *pred, const 
         if (txt) fprintf(f, "%s\n", txt);
         free(txt);
     }
-    int bad = ferror(f);
-    if (fclose(f) || bad) {
-        fprintf(stderr, "mrg eval: error writing %s\n", path);
+    /* glibc keeps the bytes of a failed write and retries them at fflush,
+     * so errno then says why */
+    bool bad = ferror(f) != 0;
+    errno = 0;
+    if (fflush(f) != 0) bad = true;
+    /* a pipe or a terminal cannot be synced (EINVAL): not an error */
+    else if (fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP)
+        bad = true;
+    int err = errno;
+    if (fclose(f) != 0 && !bad) bad = true, err = errno;
+    if (bad) {
+        fprintf(stderr, "mrg eval: cannot write %s: %s\n", path, err ? strerror(err) : "a write failed");
         return 1;
     }
     return 0;
@@ -180,6 +195,12 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     if (s.meteor_note[0]) fprintf(stderr, "mrg eval: METEOR: %s\n", s.meteor_note);
+    if (s.meteor_truncated)
+        fprintf(stderr,
+                "mrg eval: METEOR: %d %s (predictions and references) longer than %d words "
+                "scored on their first %d words (MRG_METEOR_MAX_WORDS)\n",
+                s.meteor_truncated, s.meteor_truncated == 1 ? "report" : "reports",
+                MRG_METEOR_MAX_WORDS, MRG_METEOR_MAX_WORDS);
     rc = json ? scores_print_json(&s, n) : (scores_print_table(&s, n), 0);
     if (rc == 0 && per_path) rc = write_per_report(per_path, &pred, pi, n, per);
 done:

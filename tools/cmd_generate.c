@@ -5,6 +5,7 @@
  * defaults come from the model's config. */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "mrg/generate.h"
 #include "mrg/image.h"
 #include "mrg/mrg.h"
+#include "mrg/trainer.h"
 
 #define MAX_IMAGES 8
 
@@ -28,9 +30,11 @@ static int usage(int code) {
             "       mrg generate --model RUN --data DIR [--split test] --out preds.jsonl\n"
             "                    [options]\n\n"
             "Writes the report of one study (its views, in order) to stdout, or one line\n"
-            "{\"id\", \"report\"} per study of a dataset split (R2Gen layout) to --out.\n\n"
+            "{\"id\", \"report\", \"display\"} per study of a dataset split (R2Gen layout) to\n"
+            "--out. \"report\" is the cleaned form the metrics score (mrg eval),\n"
+            "\"display\" and the terminal output the form people read (\"Heart is normal.\").\n\n"
             "  --model RUN             a checkpoint directory, or a run directory with a\n"
-            "                          `best` checkpoint inside\n"
+            "                          `best` checkpoint inside (RUN/last: the latest)\n"
             "  --image FILE            a view (PNG/JPEG); repeat per view (at most 8); with\n"
             "                          fewer views than the model takes, the last one is\n"
             "                          repeated (and a note says so)\n"
@@ -60,25 +64,56 @@ static int usage(int code) {
     return code;
 }
 
-/* RUN/best when it holds a checkpoint, else RUN itself. */
+/* RUN/best when it holds a checkpoint, else RUN itself. A run directory
+ * (RUN/last, or RUN/log.jsonl) without a best checkpoint yet says so. */
 static mrg_model *load_model(const char *run, mrg_device *dev) {
-    char best[4096];
-    snprintf(best, sizeof best, "%s/best/config.json", run);
-    if (access(best, R_OK) == 0) {
-        snprintf(best, sizeof best, "%s/best", run);
-        return mrg_model_load(best, dev);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/best/config.json", run);
+    if (access(path, R_OK) == 0) {
+        snprintf(path, sizeof path, "%s/best", run);
+        return mrg_model_load(path, dev);
+    }
+    snprintf(path, sizeof path, "%s/config.json", run);
+    char last[4200], log[4200];
+    snprintf(last, sizeof last, "%s/last/config.json", run);
+    snprintf(log, sizeof log, "%s/log.jsonl", run);
+    if (access(path, F_OK) != 0 && (access(last, F_OK) == 0 || access(log, F_OK) == 0)) {
+        if (access(last, F_OK) == 0)
+            mrg_error(MRG_ERR_NOT_FOUND,
+                      "the run %s has no best checkpoint yet (%s/best is written after a "
+                      "validation); use the latest one: --model %s/last",
+                      run, run, run);
+        else
+            mrg_error(MRG_ERR_NOT_FOUND,
+                      "the run %s has no checkpoint yet (neither %s/best nor %s/last)", run, run,
+                      run);
+        return NULL;
     }
     return mrg_model_load(run, dev);
 }
 
+/* "\r[bar] k/n studies  rate  ETA", cut to the terminal's width less one
+ * column so it never wraps; the bar shrinks first. */
 static void progress(int done, int total, double t0) {
     double el = now_s() - t0, rate = el > 0 ? done / el : 0;
-    int w = 30, fill = total > 0 ? (int)((long)w * done / total) : w;
-    fprintf(stderr, "\r[");
-    for (int i = 0; i < w; i++) fputc(i < fill ? '#' : ' ', stderr);
-    fprintf(stderr, "] %d/%d studies  %.2f studies/s", done, total, rate);
-    if (rate > 0 && done < total) fprintf(stderr, "  ETA %.0fs  ", (total - done) / rate);
-    else fprintf(stderr, "            ");
+    char tail[128];
+    int k = snprintf(tail, sizeof tail, "%d/%d studies  %.2f studies/s", done, total, rate);
+    if (rate > 0 && done < total && k > 0 && k < (int)sizeof tail)
+        snprintf(tail + k, sizeof tail - (size_t)k, "  ETA %.0fs", (total - done) / rate);
+    int width = mrg_terminal_width(2) - 1, cells = width - 3 - (int)strlen(tail);
+    if (cells > 30) cells = 30;
+    char line[256];
+    int n = 0;
+    if (cells >= 5) {
+        int fill = total > 0 ? (int)((long)cells * done / total) : cells;
+        line[n++] = '[';
+        for (int i = 0; i < cells; i++) line[n++] = i < fill ? '#' : ' ';
+        line[n++] = ']';
+        line[n++] = ' ';
+    }
+    snprintf(line + n, sizeof line - (size_t)n, "%s", tail);
+    if (width > 0 && (int)strlen(line) > width) line[width] = 0;
+    fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
 }
 
@@ -95,9 +130,15 @@ static int one_study(mrg_model *m, const mrg_gen_opts *g, const char **images, i
     if (n_images > V)
         fprintf(stderr, "mrg generate: the model takes %d views; using the first %d images\n", V,
                 V);
-    if (n_images < V)
-        fprintf(stderr, "mrg generate: the model takes %d views; repeating the last image for the other %d\n",
-                V, V - n_images);
+    else if (n_images < V) {
+        char views[32];
+        if (V - n_images > 1) snprintf(views, sizeof views, "views %d-%d", n_images + 1, V);
+        else snprintf(views, sizeof views, "view %d", V);
+        fprintf(stderr,
+                "mrg generate: the model takes %d views; %s is repeated as %s (give --image once "
+                "per view)\n",
+                V, images[n_images - 1], views);
+    }
     for (int v = 0; v < V; v++) {
         mrg_image img = {0};
         const char *path = images[v < n_images ? v : n_images - 1];
@@ -116,8 +157,14 @@ static int one_study(mrg_model *m, const mrg_gen_opts *g, const char **images, i
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         return 1;
     }
-    printf("%s\n", report);
+    char *shown = mrg_report_display(report); /* for people: capitals, "effusion." */
     free(report);
+    if (!shown) {
+        fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
+        return 1;
+    }
+    printf("%s\n", shown);
+    free(shown);
     return 0;
 }
 
@@ -141,7 +188,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
     }
     FILE *out = fopen(out_path, "w");
     if (!out) {
-        fprintf(stderr, "mrg generate: cannot write %s\n", out_path);
+        fprintf(stderr, "mrg generate: cannot write %s: %s\n", out_path, strerror(errno));
         mrg_dataset_free(ds);
         return 1;
     }
@@ -165,7 +212,11 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         for (int i = 0; st == MRG_OK && i < n; i++) {
             cJSON *o_json = cJSON_CreateObject();
             cJSON_AddStringToObject(o_json, "id", b.ids[i]);
+            /* "report" is the form the metrics score; "display" the one to show */
             cJSON_AddStringToObject(o_json, "report", reports[i]);
+            char *shown = mrg_report_display(reports[i]);
+            if (shown) cJSON_AddStringToObject(o_json, "display", shown);
+            free(shown);
             char *line = cJSON_PrintUnformatted(o_json);
             if (line) fprintf(out, "%s\n", line);
             free(line);
@@ -182,10 +233,22 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         }
         done += n;
         if (bar) progress(done, total, t0);
+        if (ferror(out)) break; /* a write failed: the check below says why */
     }
     if (bar) fputc('\n', stderr);
-    if (fclose(out) != 0 && rc == 0) {
-        fprintf(stderr, "mrg generate: writing %s failed\n", out_path);
+    /* glibc keeps the bytes of a failed write and retries them at fflush,
+     * so errno then says why */
+    bool bad = ferror(out) != 0;
+    errno = 0;
+    if (fflush(out) != 0) bad = true;
+    /* a pipe or a terminal cannot be synced (EINVAL): not an error */
+    else if (fsync(fileno(out)) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP)
+        bad = true;
+    int err = errno;
+    if (fclose(out) != 0 && !bad) bad = true, err = errno;
+    if (bad && rc == 0) {
+        fprintf(stderr, "mrg generate: cannot write %s: %s\n", out_path,
+                err ? strerror(err) : "a write failed");
         rc = 1;
     }
     if (rc == 0)

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "opts.h"
+#include "mrg/limits.h"
 #include "mrg/mrg.h"
 #include "mrg/phantom.h"
 
@@ -40,7 +41,7 @@ int cmd_phantoms(int argc, char **argv) {
     uint64_t seed = 1;
     opt_spec specs[] = {
         OPT_STRING("--out", &out),
-        OPT_INTEGER("--n", &n, 1, 10000000),
+        OPT_INTEGER("--n", &n, 1, MRG_MAX_STUDIES),
         OPT_SEED("--seed", &seed),
         OPT_INTEGER("--size", &size, MRG_PHANTOM_MIN_SIZE, MRG_PHANTOM_MAX_SIZE),
     };

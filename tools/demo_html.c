@@ -19,6 +19,13 @@ static void put_escaped(FILE *f, const char *s) {
     }
 }
 
+/* A report as people read it (mrg_report_display), escaped. */
+static void put_report(FILE *f, const char *report) {
+    char *shown = mrg_report_display(report ? report : "");
+    put_escaped(f, shown ? shown : report);
+    free(shown);
+}
+
 static void score_row(FILE *f, const char *name, const mrg_scores *s) {
     fprintf(f, "<tr><th>");
     put_escaped(f, name);
@@ -50,7 +57,7 @@ int demo_write_html(const char *path, const demo_study *studies, int n, const mr
     score_row(f, "model", model);
     score_row(f, "most common training report", baseline);
     fputs("</table>\n<p>Baseline report: <em>", f);
-    put_escaped(f, baseline_report);
+    put_report(f, baseline_report);
     fputs("</em></p>\n", f);
     for (int i = 0; i < n; i++) {
         const demo_study *s = &studies[i];
@@ -63,9 +70,9 @@ int demo_write_html(const char *path, const demo_study *studies, int n, const mr
         fputs("</div><div class=\"text\"><h3>", f);
         put_escaped(f, s->id);
         fputs("</h3><p class=\"gen\"><b>generated:</b> ", f);
-        put_escaped(f, s->generated);
+        put_report(f, s->generated);
         fputs("</p><p class=\"ref\"><b>reference:</b> ", f);
-        put_escaped(f, s->reference);
+        put_report(f, s->reference);
         fputs("</p></div></div>\n", f);
     }
     fputs("</body></html>\n", f);

@@ -13,7 +13,8 @@ typedef struct demo_study {
     const char *reference;
 } demo_study;
 
-/* Writes path (atomically); model/baseline scores go in a summary table. */
+/* Writes path (atomically); model/baseline scores go in a summary table.
+ * Reports are shown in their display form (mrg_report_display). */
 int demo_write_html(const char *path, const demo_study *studies, int n,
                     const mrg_scores *model, const mrg_scores *baseline,
                     const char *baseline_report);

@@ -1,5 +1,8 @@
 /* mrg: the command-line client of the library. A thin dispatcher: each
  * subcommand lives in its own tools/cmd_*.c. */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,22 +53,45 @@ static void prefer_passive_openmp(char **argv) {
     /* exec failed (no /proc): carry on with the default policy */
 }
 
+/* Output that was lost is an error: stdout is flushed and closed here (what
+ * a command printed may still sit in its buffer; glibc keeps the bytes of a
+ * failed write and tries again, so errno tells why), and a failure gives a
+ * message with the reason and exit status 1 (or the command's own). */
+static int finish_stdout(const char *cmd, int rc) {
+    bool bad = ferror(stdout) != 0;
+    errno = 0;
+    if (fflush(stdout) != 0) bad = true;
+    int err = errno;
+    if (fclose(stdout) != 0 && !bad) {
+        bad = true;
+        err = errno;
+    }
+    if (!bad) return rc;
+    fprintf(stderr, "mrg%s%s: cannot write the standard output: %s\n", cmd ? " " : "",
+            cmd ? cmd : "", err ? strerror(err) : "an earlier write failed");
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv) {
     prefer_passive_openmp(argv);
+    /* a closed pipe is a write error with a message (EPIPE), not a silent
+     * death by SIGPIPE in the middle of a training run */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return finish_stdout(NULL, 0);
     }
     if (!strcmp(argv[1], "--version")) {
         printf("mrg %s\n", MRG_VERSION);
-        return 0;
+        return finish_stdout(NULL, 0);
     }
     for (int i = 0; i < n_commands; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name))
+            return finish_stdout(commands[i].name, commands[i].run(argc - 1, argv + 1));
     fprintf(stderr, "mrg: unknown command '%s' (see mrg --help)\n", argv[1]);
     return 2;
 }

@@ -55,6 +55,11 @@ mrg_status mrg_generate_batch(mrg_model *m, const float *images, int B,
     if (!cfg || !lm || !tok || !dev)
         return mrg_error(MRG_ERR_INVALID_ARG, "generate: the model has no LLaMA or tokenizer");
     for (int b = 0; b < B; b++) reports[b] = NULL;
+    /* no report is longer than the LM's context (the search stops there
+     * anyway): a huge max_new must not size the buffers */
+    mrg_gen_opts clipped = *opts;
+    if (clipped.max_new > cfg->lm.max_seq) clipped.max_new = cfg->lm.max_seq;
+    opts = &clipped;
     int32_t *ids = malloc(sizeof *ids * (size_t)B * (size_t)opts->max_new);
     int *lens = malloc(sizeof *lens * (size_t)B);
     if (!ids || !lens) {

@@ -8,10 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <cjson/cJSON.h>
 
 #include "dataset_internal.h"
+#include "mrg/limits.h"
 #include "mrg/text.h"
+
+/* The documented JSON depth limit is the one cJSON enforces. */
+_Static_assert(CJSON_NESTING_LIMIT == MRG_MAX_JSON_DEPTH,
+               "MRG_MAX_JSON_DEPTH must equal cJSON's CJSON_NESTING_LIMIT");
 
 static const char *const split_names[] = {"train", "val", "test"};
 
@@ -136,6 +143,20 @@ static mrg_status tokenize(const mrg_dataset_opts *o, mrg_study *s) {
     return MRG_OK;
 }
 
+/* An image_path must name a file under DIR/images: no absolute path and no
+ * ".." component (symbolic links that lead out are refused when the image
+ * is read, dataset_batch.c). */
+static bool path_stays_inside(const char *p) {
+    if (p[0] == '/') return false;
+    for (const char *c = p; *c;) {
+        const char *e = strchr(c, '/');
+        size_t n = e ? (size_t)(e - c) : strlen(c);
+        if (n == 2 && c[0] == '.' && c[1] == '.') return false;
+        c += n + (e != NULL);
+    }
+    return true;
+}
+
 /* One entry of the split list → *s. where = "annotation.json: train[3]". */
 static mrg_status parse_study(const cJSON *e, const char *dir, const mrg_dataset_opts *o,
                               const char *where, mrg_study *s) {
@@ -149,6 +170,12 @@ static mrg_status parse_study(const cJSON *e, const char *dir, const mrg_dataset
     if (!cJSON_IsString(rep))
         return mrg_error(MRG_ERR_FORMAT, "%s (study \"%s\"): missing or non-string \"report\"",
                          where, s->id);
+    size_t rlen = strlen(rep->valuestring);
+    if (rlen > MRG_MAX_REPORT_BYTES)
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s (study \"%s\"): the report has %zu bytes; the limit is %d "
+                         "(MRG_MAX_REPORT_BYTES)",
+                         where, s->id, rlen, MRG_MAX_REPORT_BYTES);
     s->report = o->clean ? mrg_clean_report_iu(rep->valuestring) : strdup(rep->valuestring);
     if (!s->report)
         return o->clean ? mrg_error_context(MRG_ERR_FORMAT, "cleaning the report of study \"%s\"",
@@ -160,12 +187,23 @@ static mrg_status parse_study(const cJSON *e, const char *dir, const mrg_dataset
     if (paths && !cJSON_IsArray(paths))
         return mrg_error(MRG_ERR_FORMAT, "%s (study \"%s\"): \"image_path\" is not a list", where,
                          s->id);
+    if (np > MRG_MAX_IMAGES_PER_STUDY)
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s (study \"%s\"): %d \"image_path\" entries; the limit is %d "
+                         "(MRG_MAX_IMAGES_PER_STUDY)",
+                         where, s->id, np, MRG_MAX_IMAGES_PER_STUDY);
     for (int k = 0; k < np; k++) {
         const cJSON *p = cJSON_GetArrayItem(paths, k);
         if (!cJSON_IsString(p) || !p->valuestring[0])
             return mrg_error(MRG_ERR_FORMAT,
                              "%s (study \"%s\"): \"image_path\"[%d] is not a non-empty string",
                              where, s->id, k);
+        if (!path_stays_inside(p->valuestring))
+            return mrg_error(MRG_ERR_FORMAT,
+                             "%s (study \"%s\"): \"image_path\"[%d] \"%s\" leaves the dataset's "
+                             "images directory (absolute or with \"..\"); paths are relative to "
+                             "%s/images",
+                             where, s->id, k, p->valuestring, dir);
     }
     if (o->load_images && np == 0)
         return mrg_error(MRG_ERR_FORMAT, "%s (study \"%s\"): no \"image_path\" entries", where,
@@ -193,11 +231,40 @@ static mrg_status parse_study(const cJSON *e, const char *dir, const mrg_dataset
     return o->tok ? tokenize(o, s) : MRG_OK;
 }
 
+/* Open [ and { before byte off of a JSON text (outside strings): tells a
+ * document cJSON refused for its depth from a malformed one. */
+static int json_depth_at(const char *text, size_t off) {
+    int depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < off && text[i]; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\' && text[i + 1]) i++;
+            else if (c == '"') in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return depth;
+}
+
 /* Parses the split of DIR/annotation.json into ds->studies. */
 static mrg_status load_annotation(mrg_dataset *ds, const char *dir) {
     char *path = join3(dir, "/annotation.json", "");
     if (!path) return mrg_error(MRG_ERR_OOM, "out of memory");
     char *text = NULL;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && (long long)sb.st_size > MRG_MAX_ANNOTATION_BYTES) {
+        mrg_status big = mrg_error(MRG_ERR_FORMAT,
+                                   "%s has %lld bytes; the limit is %lld (MRG_MAX_ANNOTATION_BYTES)",
+                                   path, (long long)sb.st_size, MRG_MAX_ANNOTATION_BYTES);
+        free(path);
+        return big;
+    }
     mrg_status rs = read_text(path, &text);
     if (rs != MRG_OK) {
         free(path);
@@ -210,8 +277,13 @@ static mrg_status load_annotation(mrg_dataset *ds, const char *dir) {
         size_t off = end && end >= text ? (size_t)(end - text) : 0;
         int line = 1;
         for (size_t i = 0; i < off && text[i]; i++) line += text[i] == '\n';
-        st = mrg_error(MRG_ERR_FORMAT, "%s: malformed JSON near line %d (byte %zu)", path, line,
-                       off);
+        if (json_depth_at(text, off) >= MRG_MAX_JSON_DEPTH)
+            st = mrg_error(MRG_ERR_FORMAT,
+                           "%s: JSON nested deeper than %d levels near line %d (MRG_MAX_JSON_DEPTH)",
+                           path, MRG_MAX_JSON_DEPTH, line);
+        else
+            st = mrg_error(MRG_ERR_FORMAT, "%s: malformed JSON near line %d (byte %zu)", path,
+                           line, off);
         goto done;
     }
     const char *name = mrg_split_name(ds->split);
@@ -229,6 +301,11 @@ static mrg_status load_annotation(mrg_dataset *ds, const char *dir) {
         goto done;
     }
     int n = cJSON_GetArraySize(list);
+    if (n > MRG_MAX_STUDIES) {
+        st = mrg_error(MRG_ERR_FORMAT, "%s: the \"%s\" split has %d studies; the limit is %d (MRG_MAX_STUDIES)",
+                       path, name, n, MRG_MAX_STUDIES);
+        goto done;
+    }
     ds->studies = calloc((size_t)(n > 0 ? n : 1), sizeof *ds->studies);
     if (!ds->studies) {
         st = mrg_error(MRG_ERR_OOM, "out of memory");
@@ -272,6 +349,11 @@ mrg_dataset *mrg_dataset_open(const char *dir, mrg_split split, const mrg_datase
         mrg_dataset_free(ds);
         return NULL;
     }
+    if (o.load_images) {
+        char *images = join3(dir, "/images", "");
+        ds->images_dir = images ? realpath(images, NULL) : NULL;
+        free(images);
+    }
     int bs = o.batch_size;
     ds->n_batches = o.drop_last ? ds->n / bs : (ds->n + bs - 1) / bs;
     ds->perm = malloc((size_t)(ds->n > 0 ? ds->n : 1) * sizeof *ds->perm);
@@ -289,6 +371,7 @@ void mrg_dataset_free(mrg_dataset *ds) {
     mrg_ds_thread_stop(ds);
     for (int i = 0; i < ds->n; i++) study_clear(&ds->studies[i]);
     free(ds->studies);
+    free(ds->images_dir);
     free(ds->perm);
     free(ds->ring);
     pthread_mutex_destroy(&ds->mu);

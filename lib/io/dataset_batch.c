@@ -56,6 +56,24 @@ void mrg_batch_free(mrg_batch *b) {
     memset(b, 0, sizeof *b);
 }
 
+/* MRG_OK when path, with every symbolic link followed, lies inside the
+ * dataset's images directory (or does not resolve: loading then says the
+ * file is missing). Refuses a link that leads out of the dataset. */
+static mrg_status check_inside(const mrg_dataset *ds, const char *path) {
+    if (!ds->images_dir) return MRG_OK;
+    char *real = realpath(path, NULL);
+    if (!real) return MRG_OK;
+    size_t n = strlen(ds->images_dir);
+    bool inside = strncmp(real, ds->images_dir, n) == 0 && real[n] == '/';
+    mrg_status st = inside ? MRG_OK
+                           : mrg_error(MRG_ERR_FORMAT,
+                                       "%s leads to %s, outside the dataset's images directory %s "
+                                       "(a symbolic link out of the dataset is refused)",
+                                       path, real, ds->images_dir);
+    free(real);
+    return st;
+}
+
 /* Decodes the B·V views of a batch into b->images (B, V, 3, S, S). On
  * failure the error of the first failing view (in batch order, so the
  * message does not depend on thread timing) names its study and file. */
@@ -77,7 +95,9 @@ static mrg_status load_images(const mrg_dataset *ds, const int *idx, bool parall
     for (int j = 0; j < jobs; j++) {
         const mrg_study *sd = &ds->studies[idx[j / V]];
         mrg_image img;
-        st[j] = mrg_image_load_for_model(sd->paths[j % V], S, S, mean, std, &img);
+        st[j] = check_inside(ds, sd->paths[j % V]);
+        if (st[j] == MRG_OK)
+            st[j] = mrg_image_load_for_model(sd->paths[j % V], S, S, mean, std, &img);
         if (st[j] != MRG_OK) {
             msg[j] = strdup(mrg_last_error()); /* the message is per thread */
             continue;

@@ -30,6 +30,8 @@ struct mrg_dataset {
     mrg_split split;
     mrg_study *studies;
     int n;
+    char *images_dir;    /* realpath of DIR/images (NULL when it does not
+                            resolve): no image is read from outside it */
     int n_batches;       /* per epoch */
     int epoch, batch;    /* position of the next batch handed out */
 

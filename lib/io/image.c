@@ -16,9 +16,7 @@
 #include <stb_image_write.h>
 
 #include "mrg/image.h"
-
-/* Image files larger than this are refused before decoding. */
-#define IMG_MAX_FILE ((size_t)1 << 30)
+#include "mrg/limits.h"
 
 mrg_status mrg_image_alloc(mrg_image *img, int channels, int height, int width) {
     if (!img) return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_alloc: image is NULL");
@@ -57,10 +55,15 @@ static mrg_status read_file(const char *path, unsigned char **buf, size_t *len) 
         fclose(fp);
         return mrg_error(MRG_ERR_IO, "image %s is not a regular file", path);
     }
-    if ((size_t)sb.st_size > IMG_MAX_FILE || sb.st_size <= 0) {
+    if (sb.st_size <= 0) {
         fclose(fp);
-        return mrg_error(MRG_ERR_FORMAT, "image %s: implausible file size %lld bytes", path,
-                         (long long)sb.st_size);
+        return mrg_error(MRG_ERR_FORMAT, "image %s is empty", path);
+    }
+    if ((long long)sb.st_size > MRG_MAX_IMAGE_FILE_BYTES) {
+        fclose(fp);
+        return mrg_error(MRG_ERR_FORMAT,
+                         "image %s has %lld bytes; the limit is %lld (MRG_MAX_IMAGE_FILE_BYTES)",
+                         path, (long long)sb.st_size, MRG_MAX_IMAGE_FILE_BYTES);
     }
     size_t n = (size_t)sb.st_size;
     unsigned char *b = malloc(n);
@@ -145,6 +148,52 @@ static bool jpeg_tables_sane(const uint8_t *p, size_t n) {
     return true;
 }
 
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The size a PNG (IHDR) or JPEG (first SOFn segment) header states, read
+ * before anything is decoded. Returns 'p' or 'j' with *w, *h set (a JPEG
+ * height of 0, defined later by a DNL marker, is left to stb), 'j' with
+ * w = h = 0 when a JPEG has no frame header in the data, or 0 when the
+ * data is neither. */
+static char header_size(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h) {
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    *w = *h = 0;
+    if (n >= 8 && memcmp(p, png_sig, 8) == 0) {
+        if (n >= 24 && memcmp(p + 12, "IHDR", 4) == 0) {
+            *w = be32(p + 16);
+            *h = be32(p + 20);
+        }
+        return 'p';
+    }
+    if (n < 3 || p[0] != 0xFF || p[1] != 0xD8 || p[2] != 0xFF) return 0;
+    for (size_t i = 2; i + 4 <= n;) {
+        if (p[i] != 0xFF) return 'j'; /* entropy-coded data before a frame: stb says */
+        uint8_t m = p[i + 1];
+        if (m == 0xFF) { /* fill byte */
+            i++;
+            continue;
+        }
+        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { /* no length */
+            i += 2;
+            continue;
+        }
+        size_t len = (size_t)p[i + 2] << 8 | p[i + 3];
+        bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+        if (sof) {
+            if (i + 9 <= n) {
+                *h = (uint32_t)p[i + 5] << 8 | p[i + 6];
+                *w = (uint32_t)p[i + 7] << 8 | p[i + 8];
+            }
+            return 'j';
+        }
+        if (len < 2) return 'j';
+        i += 2 + len;
+    }
+    return 'j';
+}
+
 /* stb_image grows its buffer to a PNG chunk's claimed length before it
  * reads the chunk, so a few bytes claiming a 2 GiB IDAT allocate 2 GiB.
  * Refuse chunks that run past the end of the file before stb sees them. */
@@ -153,8 +202,7 @@ static bool png_chunks_sane(const uint8_t *p, size_t n) {
     if (n < 8 || memcmp(p, sig, 8)) return true; /* not a PNG */
     size_t i = 8;
     while (i + 8 <= n) {
-        size_t len = ((size_t)p[i] << 24) | ((size_t)p[i + 1] << 16) | ((size_t)p[i + 2] << 8) |
-                     p[i + 3];
+        size_t len = be32(p + i);
         if (len > n - i - 8 || n - i - 8 - len < 4) return false; /* data + CRC past the end */
         if (!memcmp(p + i + 4, "IEND", 4)) return true;
         i += 12 + len;
@@ -173,6 +221,19 @@ mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_
     int w, h, comp;
     if (!jpeg_tables_sane(file, len))
         return mrg_error(MRG_ERR_FORMAT, "%s: corrupt JPEG (bad or undefined Huffman table)", name);
+    /* the stated size is checked before stb allocates anything for it */
+    uint32_t hw, hh;
+    char kind = header_size(file, len, &hw, &hh);
+    if (!kind)
+        return mrg_error(MRG_ERR_FORMAT, "%s: not a PNG or JPEG file (the first bytes are neither signature)",
+                         name);
+    if (hw > MRG_MAX_IMAGE_SIDE || hh > MRG_MAX_IMAGE_SIDE ||
+        (long long)hw * (long long)hh > MRG_MAX_IMAGE_PIXELS)
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: the %s header states %u x %u pixels; the limits are %d per side and "
+                         "%lld pixels in all (MRG_MAX_IMAGE_SIDE, MRG_MAX_IMAGE_PIXELS)",
+                         name, kind == 'p' ? "PNG" : "JPEG", hw, hh, MRG_MAX_IMAGE_SIDE,
+                         MRG_MAX_IMAGE_PIXELS);
     if (!png_chunks_sane(file, len))
         return mrg_error(MRG_ERR_FORMAT, "%s: truncated or corrupt PNG (a chunk runs past the end)",
                          name);

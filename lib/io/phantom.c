@@ -9,10 +9,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "mrg/limits.h"
 #include "mrg/phantom.h"
 #include "phantom_internal.h"
 
-#define MAX_STUDIES 10000000
+#define MAX_STUDIES MRG_MAX_STUDIES /* a split must stay readable (mrg/limits.h) */
 
 uint64_t mrg_phantom_study_seed(uint64_t seed, int index) {
     return ph_mix(ph_mix(seed) + 0x9E3779B97F4A7C15ull * (uint64_t)(index + 1));

@@ -19,11 +19,12 @@
 #include <cjson/cJSON.h>
 
 #include "io/safetensors_internal.h"
+#include "mrg/limits.h"
 #include "mrg/safetensors.h"
 
 /* Largest header (or index file) we accept: far above any real checkpoint,
  * low enough that a corrupt length cannot make us allocate gigabytes. */
-#define ST_MAX_JSON ((uint64_t)256 << 20)
+#define ST_MAX_JSON ((uint64_t)MRG_MAX_SAFETENSORS_HEADER)
 
 typedef struct st_map {
     char *path;
@@ -314,9 +315,14 @@ static mrg_status open_one(mrg_st_file *f, const char *path) {
                          "%s: header length %llu exceeds the file size (%llu bytes); truncated "
                          "or not a safetensors file",
                          path, (unsigned long long)hlen, (unsigned long long)size);
-    if (hlen < 2 || hlen > ST_MAX_JSON)
+    if (hlen < 2)
         return mrg_error(MRG_ERR_FORMAT, "%s: implausible header length %llu", path,
                          (unsigned long long)hlen);
+    if (hlen > ST_MAX_JSON)
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: the header has %llu bytes; the limit is %llu "
+                         "(MRG_MAX_SAFETENSORS_HEADER)",
+                         path, (unsigned long long)hlen, (unsigned long long)ST_MAX_JSON);
     const char *json = (const char *)p + 8;
     const char *endp = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &endp, false);
@@ -389,7 +395,10 @@ static mrg_status read_small_file(const char *path, char **out, size_t *len) {
     while (buf) {
         if (n == cap) {
             if (cap >= ST_MAX_JSON) {
-                st = mrg_error(MRG_ERR_FORMAT, "%s: index file is implausibly large", path);
+                st = mrg_error(MRG_ERR_FORMAT,
+                               "%s: the index file is larger than %llu bytes "
+                               "(MRG_MAX_SAFETENSORS_HEADER)",
+                               path, (unsigned long long)ST_MAX_JSON);
                 break;
             }
             char *nb = realloc(buf, cap * 2);

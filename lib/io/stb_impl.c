@@ -7,8 +7,10 @@
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
-/* Bounds the decoded size: 16384² RGBA 16-bit is 2 GiB already. */
-#define STBI_MAX_DIMENSIONS 16384
+/* Bounds the decoded size per side; lib/io/image.c checks the header's
+ * width x height against MRG_MAX_IMAGE_PIXELS before stb decodes. */
+#include "mrg/limits.h"
+#define STBI_MAX_DIMENSIONS MRG_MAX_IMAGE_SIDE
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>
 

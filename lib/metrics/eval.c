@@ -93,6 +93,7 @@ mrg_status mrg_eval_scores(const char *const *preds, const char *const *const *r
         if ((st = mrg_meteor_score(m, preds, refs, n_refs, n, &out->meteor, per)) != MRG_OK) goto done;
         for (int i = 0; per_report && i < n; i++) per_report[i].meteor = per[i];
         out->meteor_modules = mrg_meteor_modules(m);
+        out->meteor_truncated = mrg_meteor_truncated(m);
         snprintf(out->meteor_note, sizeof out->meteor_note, "%s", mrg_meteor_note(m));
     }
     if (!opts->no_findings) {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "metrics/meteor_internal.h"
+#include "mrg/limits.h"
 #include "mrg/metrics.h"
 
 struct mrg_meteor {
@@ -19,6 +20,7 @@ struct mrg_meteor {
     mv_synonyms syn;
     bool have_syn;
     char para_path[4200]; /* "" when paraphrases are off */
+    int truncated;        /* sentences the last score call cut (mrg/limits.h) */
 };
 
 int32_t mv_java_hash(const char *s) {
@@ -185,6 +187,7 @@ void mrg_meteor_free(mrg_meteor *m) {
 
 unsigned mrg_meteor_modules(const mrg_meteor *m) { return m ? m->modules : 0; }
 const char *mrg_meteor_note(const mrg_meteor *m) { return m ? m->note : ""; }
+int mrg_meteor_truncated(const mrg_meteor *m) { return m ? m->truncated : 0; }
 
 /* Tokenizes a normalized line (StringTokenizer delimiters) into ids. */
 static int to_sent(mv_vocab *v, const char *s, mv_sent *out) {
@@ -283,7 +286,10 @@ mrg_status mrg_meteor_score(mrg_meteor *m, const char *const *preds,
         mv_vocab_free(&v);
         return mrg_error(MRG_ERR_OOM, "meteor: out of memory");
     }
-    /* normalize every line (as the jar does with -norm) and intern its words */
+    /* normalize every line (as the jar does with -norm) and intern its
+     * words; the alignment's matches grow with the product of the lengths,
+     * so sentences are cut to MRG_METEOR_MAX_WORDS words */
+    m->truncated = 0;
     for (int i = 0, k = 0; i < n; i++)
         for (int r = -1; r < n_refs[i]; r++, k++) {
             char *norm = mv_meteor_normalize(r < 0 ? preds[i] : refs[i][r]);
@@ -293,6 +299,10 @@ mrg_status mrg_meteor_score(mrg_meteor *m, const char *const *preds,
                 goto done;
             }
             free(norm);
+            if (s[k].n > MRG_METEOR_MAX_WORDS) {
+                s[k].n = MRG_METEOR_MAX_WORDS;
+                m->truncated++;
+            }
         }
     st = build_lex(m, &v, &lb);
     if (st == MRG_ERR_OOM) st = mrg_error(MRG_ERR_OOM, "meteor: out of memory");

@@ -185,72 +185,92 @@ static void take(path *p, const match *m) {
 }
 
 /* PARTIAL_COMPARE_TOTAL: more weighted matches, fewer chunks, less distance;
- * ties keep their order (Java's sort is stable). */
+ * ties keep their order (Java's sort is stable: order is the position in
+ * the list the jar sorts, i.e. the order of insertion). */
+static int cmp_key(int m, int chunks, int distance, long order, const path *y) {
+    int d = (y->m1 + y->m2) - m;
+    if (d) return d > 0 ? 1 : -1;
+    if (chunks != y->chunks) return chunks < y->chunks ? -1 : 1;
+    if (distance != y->distance) return distance < y->distance ? -1 : 1;
+    return (order > y->order) - (order < y->order);
+}
+
 static int cmp_path(const void *a, const void *b) {
     const path *x = *(path *const *)a, *y = *(path *const *)b;
-    int d = (y->m1 + y->m2) - (x->m1 + x->m2);
-    if (d) return d > 0 ? 1 : -1;
-    if (x->chunks != y->chunks) return x->chunks < y->chunks ? -1 : 1;
-    if (x->distance != y->distance) return x->distance < y->distance ? -1 : 1;
-    return (x->order > y->order) - (x->order < y->order);
+    return cmp_key(x->m1 + x->m2, x->chunks, x->distance, x->order, y);
 }
 
-typedef struct plist {
-    path **p;
-    int n, cap;
-} plist;
+/* The paths of the next reference position. The jar collects every
+ * extension of the BEAM best paths, sorts them and goes on with the first
+ * BEAM: only those can matter, so only the BEAM best (by the same total
+ * order, insertion order breaking ties) are kept as they are offered. Same
+ * result, memory O(BEAM) paths instead of O(BEAM x matches per position). */
+typedef struct beam {
+    path *p[BEAM];
+    int n, worst; /* worst: index of the last in order, when n == BEAM */
+    long seq;     /* insertion counter (the jar's list position) */
+} beam;
 
-static int plist_add(plist *l, path *p) {
-    if (l->n == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 64;
-        path **np = realloc(l->p, (size_t)cap * sizeof *np);
-        if (!np) return -1;
-        l->p = np;
-        l->cap = cap;
+static void beam_find_worst(beam *b) {
+    b->worst = 0;
+    for (int i = 1; i < b->n; i++)
+        if (cmp_path(&b->p[i], &b->p[b->worst]) > 0) b->worst = i;
+}
+
+/* Whether a path with this key would be kept (when offered next). */
+static bool beam_would_keep(const beam *b, int m, int chunks, int distance) {
+    return b->n < BEAM || cmp_key(m, chunks, distance, b->seq, b->p[b->worst]) < 0;
+}
+
+/* Offers p: true when kept (the beam owns it, and frees what it drops to
+ * the pool), false when it is not among the BEAM best (the caller keeps it). */
+static bool beam_offer(beam *b, pool *pl, path *p) {
+    p->order = b->seq++;
+    if (b->n < BEAM) {
+        b->p[b->n++] = p;
+        if (b->n == BEAM) beam_find_worst(b);
+        return true;
     }
-    l->p[l->n++] = p;
-    return 0;
-}
-
-static void sort_paths(plist *l) {
-    for (int i = 0; i < l->n; i++) l->p[i]->order = i;
-    qsort(l->p, (size_t)l->n, sizeof *l->p, cmp_path);
+    if (cmp_path(&p, &b->p[b->worst]) >= 0) return false;
+    path_free(pl, b->p[b->worst]);
+    b->p[b->worst] = p;
+    beam_find_worst(b);
+    return true;
 }
 
 /* The beam search (Aligner.resolve). Returns the best path or NULL (OOM). */
 static path *resolve(ctx *c, pool *pl, path *start) {
-    plist cur = {0}, next = {0};
-    path *best = NULL;
-    if (plist_add(&next, start)) {
+    beam *cur = calloc(1, sizeof *cur), *next = calloc(1, sizeof *next);
+    if (!cur || !next) {
+        free(cur);
+        free(next);
         path_free(pl, start);
         return NULL;
     }
+    beam_offer(next, pl, start);
     for (int current = 0; current <= c->n2; current++) {
-        plist tmp = cur;
+        beam *tmp = cur;
         cur = next;
         next = tmp;
-        next.n = 0;
-        sort_paths(&cur);
-        bool *kept = calloc((size_t)cur.n, sizeof *kept);
-        if (!kept) goto oom;
-        for (int rank = 0; rank < BEAM && rank < cur.n; rank++) {
-            path *p = cur.p[rank];
+        next->n = 0;
+        next->seq = 0;
+        qsort(cur->p, (size_t)cur->n, sizeof *cur->p, cmp_path);
+        bool kept[BEAM] = {false};
+        for (int rank = 0; rank < cur->n; rank++) {
+            path *p = cur->p[rank];
             if (current == c->n2) {
                 if (p->last_end != -1) p->chunks++;
-                kept[rank] = true;
-                if (plist_add(&next, p)) goto oom_k;
+                kept[rank] = beam_offer(next, pl, p);
                 continue;
             }
             if (p->used2[current]) {
                 if (current < p->idx) {
-                    kept[rank] = true;
-                    if (plist_add(&next, p)) goto oom_k;
+                    kept[rank] = beam_offer(next, pl, p);
                 } else if (p->matches[p->idx]) {
                     const match *m = p->matches[p->idx];
                     take(p, m);
                     p->distance += abs(m->start - m->mstart);
-                    kept[rank] = true;
-                    if (plist_add(&next, p)) goto oom_k;
+                    kept[rank] = beam_offer(next, pl, p);
                 }
                 continue;
             }
@@ -258,53 +278,51 @@ static path *resolve(ctx *c, pool *pl, path *start) {
             for (int i = 0; i < ml->n; i++) {
                 const match *m = &ml->m[i];
                 if (is_used(p, m)) continue;
-                path *q = path_copy(pl, p);
-                if (!q) goto oom_k;
-                for (int k = 0; k < m->length; k++) q->used2[m->start + k] = true;
-                for (int k = 0; k < m->mlength; k++) q->used1[m->mstart + k] = true;
-                q->matches[current] = m;
-                take(q, m);
-                p->distance += abs(m->start - m->mstart); /* sic: the parent, as the jar does */
-                if (plist_add(&next, q)) {
-                    path_free(pl, q);
-                    goto oom_k;
+                /* the extension's key, as take() would make it */
+                int m1 = (int)(p->m1 + m->mlength * beam_weights[m->module]);
+                int m2 = (int)(p->m2 + m->length * beam_weights[m->module]);
+                int chunks = p->chunks + (p->last_end != -1 && m->mstart != p->last_end);
+                if (beam_would_keep(next, m1 + m2, chunks, p->distance)) {
+                    path *q = path_copy(pl, p);
+                    if (!q) goto oom;
+                    for (int k = 0; k < m->length; k++) q->used2[m->start + k] = true;
+                    for (int k = 0; k < m->mlength; k++) q->used1[m->mstart + k] = true;
+                    q->matches[current] = m;
+                    take(q, m);
+                    beam_offer(next, pl, q); /* kept: would_keep said so */
+                } else {
+                    next->seq++; /* offered and dropped: it still takes its place */
                 }
+                p->distance += abs(m->start - m->mstart); /* sic: the parent, as the jar does */
             }
             if (p->last_end != -1) {
                 p->chunks++;
                 p->last_end = -1;
             }
             p->idx++;
-            kept[rank] = true;
-            if (plist_add(&next, p)) goto oom_k;
+            kept[rank] = beam_offer(next, pl, p);
         }
-        if (next.n == 0 && cur.n > 0) { /* cannot happen with consistent input */
-            kept[0] = true;
-            if (plist_add(&next, cur.p[0])) goto oom_k;
-        }
-        for (int i = 0; i < cur.n; i++)
-            if (!kept[i]) path_free(pl, cur.p[i]);
-        cur.n = 0;
-        free(kept);
+        if (next->n == 0 && cur->n > 0) /* cannot happen with consistent input */
+            kept[0] = beam_offer(next, pl, cur->p[0]);
+        for (int i = 0; i < cur->n; i++)
+            if (!kept[i]) path_free(pl, cur->p[i]);
+        cur->n = 0;
         continue;
-    oom_k:
-        for (int i = 0; i < cur.n; i++)
-            if (!kept[i]) path_free(pl, cur.p[i]);
-        cur.n = 0;
-        free(kept);
-        goto oom;
+    oom:
+        for (int i = 0; i < cur->n; i++)
+            if (!kept[i]) path_free(pl, cur->p[i]);
+        cur->n = 0;
+        for (int i = 0; i < next->n; i++) path_free(pl, next->p[i]);
+        free(cur);
+        free(next);
+        return NULL;
     }
-    sort_paths(&next);
-    best = next.p[0];
-    for (int i = 1; i < next.n; i++) path_free(pl, next.p[i]);
-    free(cur.p);
-    free(next.p);
+    qsort(next->p, (size_t)next->n, sizeof *next->p, cmp_path);
+    path *best = next->p[0];
+    for (int i = 1; i < next->n; i++) path_free(pl, next->p[i]);
+    free(cur);
+    free(next);
     return best;
-oom:
-    for (int i = 0; i < next.n; i++) path_free(pl, next.p[i]);
-    free(cur.p);
-    free(next.p);
-    return NULL;
 }
 
 /* ---- statistics ----------------------------------------------------------- */

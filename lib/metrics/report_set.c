@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "metrics/metrics_internal.h"
+#include "mrg/limits.h"
 #include "mrg/metrics.h"
 
 static char *dup_str(const char *s) {
@@ -35,11 +36,13 @@ int mrg_report_set_find(const mrg_report_set *s, const char *id) {
     return -1;
 }
 
-/* Reads one line of any length into *buf; 0 at EOF, -1 on OOM. */
+/* Reads one line into *buf; 0 at EOF, -1 on OOM, -2 when it is longer than
+ * MRG_MAX_JSONL_LINE_BYTES (the buffer never grows past that). */
 static long read_line(FILE *f, char **buf, size_t *cap) {
     size_t n = 0;
     int c;
     while ((c = fgetc(f)) != EOF) {
+        if (n >= (size_t)MRG_MAX_JSONL_LINE_BYTES && c != '\n') return -2;
         if (n + 2 > *cap) {
             size_t nc = *cap ? *cap * 2 : 4096;
             char *b = realloc(*buf, nc);
@@ -55,6 +58,13 @@ static long read_line(FILE *f, char **buf, size_t *cap) {
     return (long)n;
 }
 
+static mrg_status check_length(const char *path, int lineno, const char *report) {
+    size_t n = strlen(report);
+    if (n <= MRG_MAX_REPORT_BYTES) return MRG_OK;
+    return mrg_error(MRG_ERR_FORMAT, "%s:%d: the report has %zu bytes; the limit is %d (MRG_MAX_REPORT_BYTES)",
+                     path, lineno, n, MRG_MAX_REPORT_BYTES);
+}
+
 /* Parses one line into entry i of out (already grown). */
 static mrg_status parse_entry(const char *path, int lineno, const char *text, mrg_report_set *out,
                               int i) {
@@ -65,7 +75,8 @@ static mrg_status parse_entry(const char *path, int lineno, const char *text, mr
     cJSON *o = cJSON_Parse(text);
     if (!o || !cJSON_IsObject(o)) {
         cJSON_Delete(o);
-        return mrg_error(MRG_ERR_FORMAT, "%s:%d: not a JSON object", path, lineno);
+        return mrg_error(MRG_ERR_FORMAT, "%s:%d: not a JSON object (or nested deeper than %d levels)",
+                         path, lineno, MRG_MAX_JSON_DEPTH);
     }
     mrg_status st = MRG_OK;
     cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
@@ -100,10 +111,12 @@ static mrg_status parse_entry(const char *path, int lineno, const char *text, mr
                                lineno, k);
                 goto done;
             }
+            if ((st = check_length(path, lineno, e->valuestring))) goto done;
             if (!(out->texts[i][k] = dup_str(e->valuestring))) goto oom;
             out->n_texts[i] = k + 1;
         }
     } else if (cJSON_IsString(rep)) {
+        if ((st = check_length(path, lineno, rep->valuestring))) goto done;
         out->texts[i] = calloc(1, sizeof(char *));
         if (!out->texts[i] || !(out->texts[i][0] = dup_str(rep->valuestring))) goto oom;
         out->n_texts[i] = 1;
@@ -140,6 +153,11 @@ mrg_status mrg_report_set_read(const char *path, mrg_report_set *out) {
         const char *p = buf;
         while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
         if (!*p) continue; /* blank line */
+        if (out->n == MRG_MAX_STUDIES) {
+            st = mrg_error(MRG_ERR_FORMAT, "%s:%d: more than %d reports (MRG_MAX_STUDIES)", path,
+                           lineno, MRG_MAX_STUDIES);
+            break;
+        }
         if (out->n == cap) {
             cap = cap ? cap * 2 : 256;
             char **ids = realloc(out->ids, (size_t)cap * sizeof *ids);
@@ -170,7 +188,10 @@ mrg_status mrg_report_set_read(const char *path, mrg_report_set *out) {
             break;
         }
     }
-    if (len < 0 && st == MRG_OK) st = mrg_error(MRG_ERR_OOM, "%s: out of memory", path);
+    if (len == -2 && st == MRG_OK)
+        st = mrg_error(MRG_ERR_FORMAT, "%s:%d: the line is longer than %d bytes (MRG_MAX_JSONL_LINE_BYTES)",
+                       path, lineno + 1, MRG_MAX_JSONL_LINE_BYTES);
+    if (len == -1 && st == MRG_OK) st = mrg_error(MRG_ERR_OOM, "%s: out of memory", path);
     if (st == MRG_OK && ferror(f)) st = mrg_error(MRG_ERR_IO, "%s: read error", path);
     fclose(f);
     free(buf);

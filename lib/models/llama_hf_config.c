@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mrg/limits.h"
 #include "models/llama_internal.h"
 
 static char *read_text(const char *path) {
@@ -17,7 +18,7 @@ static char *read_text(const char *path) {
     char *s = NULL;
     long n = -1;
     if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n >= 0 && n < (64L << 20) && fseek(f, 0, SEEK_SET) == 0) {
+    if (n >= 0 && n <= MRG_MAX_CONFIG_BYTES && fseek(f, 0, SEEK_SET) == 0) {
         s = malloc((size_t)n + 1);
         if (s && fread(s, 1, (size_t)n, f) == (size_t)n) {
             s[n] = 0;
@@ -27,7 +28,9 @@ static char *read_text(const char *path) {
         }
     }
     fclose(f);
-    if (!s) mrg_error(MRG_ERR_IO, "cannot read %s (or larger than 64 MiB)", path);
+    if (!s)
+        mrg_error(MRG_ERR_IO, "cannot read %s (or it is larger than %lld bytes, MRG_MAX_CONFIG_BYTES)",
+                  path, MRG_MAX_CONFIG_BYTES);
     return s;
 }
 

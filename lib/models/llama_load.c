@@ -1,6 +1,7 @@
 /* Loading LLaMA weights from Hugging Face directories (config.json +
  * model.safetensors or a sharded index), choosing the format of a path, and
  * saving a model back as a Hugging Face directory. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,11 +121,11 @@ mrg_status mrg_llama_save_hf(const mrg_llama *m, const char *dir) {
         snprintf(path, sizeof path, "%s/config.json", dir);
         FILE *f = json ? fopen(path, "wb") : NULL;
         if (!json) st = mrg_error(MRG_ERR_OOM, "out of host memory");
-        else if (!f) st = mrg_error(MRG_ERR_IO, "cannot write %s", path);
-        else if (fputs(json, f) < 0 || fputc('\n', f) == EOF)
-            st = mrg_error(MRG_ERR_IO, "cannot write %s", path);
+        else if (!f) st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        else if (fputs(json, f) < 0 || fputc('\n', f) == EOF || fflush(f) != 0)
+            st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
         if (f && fclose(f) != 0 && st == MRG_OK)
-            st = mrg_error(MRG_ERR_IO, "cannot write %s", path);
+            st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
         free(json);
     }
     free(s);

@@ -54,12 +54,14 @@ static mrg_status find_tokenizer(const char *lm_path, char *out, size_t n) {
         snprintf(cand, sizeof cand, "%s/tokenizer.model", lm_path);
     } else {
         const char *slash = strrchr(lm_path, '/');
-        int dl = slash ? (int)(slash - lm_path) : 1;
+        int dl = !slash ? 1 : slash == lm_path ? 1 : (int)(slash - lm_path);
         snprintf(cand, sizeof cand, "%.*s/tokenizer.model", dl, slash ? lm_path : ".");
     }
     if (!is_file(cand))
         return mrg_error(MRG_ERR_NOT_FOUND,
-                         "no tokenizer: %s does not exist; give a tokenizer path", cand);
+                         "the LM %s has no tokenizer: %s does not exist (give the tokenizer's "
+                         "path)",
+                         lm_path, cand);
     return absolute(cand, out, n);
 }
 
@@ -233,12 +235,18 @@ static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const 
     m->dev = dev;
     mrg_params_init(&m->params);
     mrg_status st = MRG_OK;
+    /* the LM first: a wrong path is named as what it is */
+    if (lm_path && !is_dir(lm_path) && !is_file(lm_path))
+        st = mrg_error(MRG_ERR_NOT_FOUND,
+                       "the LM %s does not exist (give the directory `mrg pretrain-lm` wrote, a "
+                       "Hugging Face LLaMA directory or a llama2.c .bin file)",
+                       lm_path);
     /* tokenizer */
-    if (tokenizer_path)
+    if (st == MRG_OK && tokenizer_path)
         st = absolute(tokenizer_path, m->tok_path, sizeof m->tok_path);
-    else if (lm_path)
+    else if (st == MRG_OK && lm_path)
         st = find_tokenizer(lm_path, m->tok_path, sizeof m->tok_path);
-    else
+    else if (st == MRG_OK)
         st = mrg_error(MRG_ERR_INVALID_ARG,
                        "model: no tokenizer (give a tokenizer path or an LM "
                        "directory holding tokenizer.model)");

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mrg/limits.h"
 #include "models/model_internal.h"
 
 typedef enum { F_INT, F_FLOAT, F_BOOL, F_U64, F_STR } field_kind;
@@ -355,7 +356,7 @@ char *mrg_model_read_file(const char *path, size_t *len) {
     char *buf = NULL;
     long n = -1;
     if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n >= 0 && n < (1L << 26) && fseek(f, 0, SEEK_SET) == 0) {
+    if (n >= 0 && n <= MRG_MAX_CONFIG_BYTES && fseek(f, 0, SEEK_SET) == 0) {
         buf = malloc((size_t)n + 1);
         if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
             buf[n] = 0;
@@ -366,7 +367,9 @@ char *mrg_model_read_file(const char *path, size_t *len) {
         }
     }
     fclose(f);
-    if (!buf) mrg_error(MRG_ERR_IO, "cannot read %s (or it is larger than 64 MiB)", path);
+    if (!buf)
+        mrg_error(MRG_ERR_IO, "cannot read %s (or it is larger than %lld bytes, MRG_MAX_CONFIG_BYTES)",
+                  path, MRG_MAX_CONFIG_BYTES);
     return buf;
 }
 

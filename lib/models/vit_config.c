@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mrg/limits.h"
 #include "mrg/vit.h"
 
 mrg_vit_config mrg_vit_config_base16(void) {
@@ -55,7 +56,7 @@ static char *read_text(const char *path) {
     char *buf = NULL;
     long n = -1;
     if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n >= 0 && n < (1L << 24) && fseek(f, 0, SEEK_SET) == 0) {
+    if (n >= 0 && n <= MRG_MAX_CONFIG_BYTES && fseek(f, 0, SEEK_SET) == 0) {
         buf = malloc((size_t)n + 1);
         if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
             buf[n] = 0;
@@ -65,7 +66,9 @@ static char *read_text(const char *path) {
         }
     }
     fclose(f);
-    if (!buf) mrg_error(MRG_ERR_IO, "cannot read %s (or it is larger than 16 MiB)", path);
+    if (!buf)
+        mrg_error(MRG_ERR_IO, "cannot read %s (or it is larger than %lld bytes, MRG_MAX_CONFIG_BYTES)",
+                  path, MRG_MAX_CONFIG_BYTES);
     return buf;
 }
 

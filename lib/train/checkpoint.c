@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "mrg/limits.h"
 #include "mrg/safetensors.h"
 #include "mrg/trainer.h"
 
@@ -304,6 +305,11 @@ mrg_status mrg_train_state_read(const char *path, mrg_train_state *st, char **op
     fseek(f, 0, SEEK_END);
     long len = ftell(f);
     fseek(f, 0, SEEK_SET);
+    if (len > MRG_MAX_CONFIG_BYTES) {
+        fclose(f);
+        return mrg_error(MRG_ERR_FORMAT, "%s has %ld bytes; the limit is %lld (MRG_MAX_CONFIG_BYTES)",
+                         path, len, MRG_MAX_CONFIG_BYTES);
+    }
     char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
     if (!text || fread(text, 1, (size_t)len, f) != (size_t)len) {
         free(text);

@@ -28,7 +28,7 @@ mrg_gen_opts mrg_eval_gen_opts(const mrg_model_config *cfg, bool beam) {
 }
 
 mrg_status mrg_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mrg_gen_opts *gen,
-                        mrg_eval_result *res) {
+                        mrg_progress *prog, mrg_eval_result *res) {
     memset(res, 0, sizeof *res);
     int cap = mrg_dataset_size(ds);
     if (max_studies > 0 && max_studies < cap) cap = max_studies;
@@ -41,6 +41,7 @@ mrg_status mrg_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mr
     mrg_gen_opts g = gen ? *gen : mrg_eval_gen_opts(mrg_model_get_config(m), false);
     int n = 0;
     mrg_status st = mrg_dataset_seek(ds, 0, 0);
+    mrg_progress_phase(prog, "validating", 0, cap);
     while (!st && n < cap) {
         mrg_batch b = {0};
         st = mrg_dataset_next(ds, &b);
@@ -60,6 +61,7 @@ mrg_status mrg_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mr
         }
         free(p);
         mrg_batch_free(&b);
+        mrg_progress_phase(prog, "validating", n, cap);
     }
     if (!st && n == 0) st = mrg_error(MRG_ERR_INVALID_ARG, "evaluate: no studies");
     if (!st) {

@@ -90,9 +90,10 @@ static mrg_status train_step(vit_classifier *c, mrg_device *dev, mrg_adamw *opt,
 }
 
 /* The head's reading of every study of ds (positive when the positive logit
- * is the larger) against the labeler's reading of its report. */
+ * is the larger) against the labeler's reading of its report; prog shows
+ * how far it is. */
 static mrg_status score_split(vit_classifier *c, mrg_device *dev, mrg_dataset *ds,
-                              mrg_finding_scores *out, int *n_out) {
+                              mrg_progress *prog, mrg_finding_scores *out, int *n_out) {
     int n = mrg_dataset_size(ds);
     mrg_finding_label *pred = calloc((size_t)n * MRG_N_FINDINGS + 1, sizeof *pred);
     mrg_finding_label *ref = calloc((size_t)n * MRG_N_FINDINGS + 1, sizeof *ref);
@@ -130,6 +131,7 @@ static mrg_status score_split(vit_classifier *c, mrg_device *dev, mrg_dataset *d
         mrg_batch_free(&b);
         mrg_step_reset(dev);
         if (st) break;
+        mrg_progress_phase(prog, "validating", done < n ? done : n, n);
     }
     mrg_grad_set_enabled(dev, prev);
     if (!st) {
@@ -147,7 +149,7 @@ static void log_scores(mrg_progress *prog, int epoch, int64_t step, const mrg_fi
     char json[1024], text[160], per[512];
     mrg_findings_json(per, sizeof per, s);
     snprintf(json, sizeof json, "{\"type\":\"eval\",\"epoch\":%d,\"step\":%lld,\"n\":%d,\"macro_f1\":%.6f%s}",
-             epoch, (long long)step, n, s->macro_f1, per);
+             epoch + 1, (long long)step, n, s->macro_f1, per);
     snprintf(text, sizeof text, "epoch %d: val finding F1 %.3f (%d studies)", epoch + 1, s->macro_f1, n);
     mrg_progress_record(prog, json, text);
 }
@@ -226,7 +228,7 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
             mrg_progress_step(prog, &s);
         }
         if (mrg_dataset_size(val) > 0) {
-            if ((st = score_split(&c, dev, val, &r.val, &r.n_val))) goto end;
+            if ((st = score_split(&c, dev, val, prog, &r.val, &r.n_val))) goto end;
             log_scores(prog, epoch, step, &r.val, r.n_val);
         }
     }

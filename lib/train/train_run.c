@@ -116,8 +116,8 @@ static mrg_status run_eval(mrg_model *m, mrg_dataset *val, const run_plan *plan,
                            mrg_progress *prog) {
     mrg_eval_result r;
     mrg_gen_opts g = mrg_eval_gen_opts(mrg_model_get_config(m), plan->eval_beam);
-    mrg_status st = mrg_evaluate(m, val, plan->eval_max, &g, &r);
-    if (st) return mrg_error_context(st, "validation after epoch %d", epoch);
+    mrg_status st = mrg_evaluate(m, val, plan->eval_max, &g, prog, &r);
+    if (st) return mrg_error_context(st, "validation after epoch %d", epoch + 1);
     bool better = r.score > state->best_score;
     char json[1536], text[256], per[512] = "";
     double f1 = r.scores.has_findings ? r.scores.findings.macro_f1 : NAN;
@@ -125,16 +125,16 @@ static mrg_status run_eval(mrg_model *m, mrg_dataset *val, const run_plan *plan,
     snprintf(json, sizeof json,
              "{\"type\":\"eval\",\"epoch\":%d,\"step\":%lld,\"n\":%d,\"bleu1\":%.6f,\"bleu4\":%.6f,"
              "\"rouge_l\":%.6f,\"cider\":%.6f,\"finding_f1\":%.6f%s,\"score\":%.6f,\"best\":%s}",
-             epoch, (long long)step, r.n, r.scores.bleu[0], r.scores.bleu[3], r.scores.rouge_l,
+             epoch + 1, (long long)step, r.n, r.scores.bleu[0], r.scores.bleu[3], r.scores.rouge_l,
              r.scores.cider, isnan(f1) ? 0.0 : f1, per, r.score, better ? "true" : "false");
     snprintf(text, sizeof text,
              "epoch %d val (%d studies): BLEU-4 %.4f  CIDEr %.4f  finding F1 %.3f  score %.4f%s",
-             epoch, r.n, r.scores.bleu[3], r.scores.cider, isnan(f1) ? 0.0 : f1, r.score,
+             epoch + 1, r.n, r.scores.bleu[3], r.scores.cider, isnan(f1) ? 0.0 : f1, r.score,
              better ? "  (best)" : "");
     mrg_progress_record(prog, json, text);
     if (better) {
         state->best_score = r.score;
-        state->best_epoch = epoch;
+        state->best_epoch = epoch + 1; /* counted from 1, as in the log */
         if ((st = save_best(m, best_dir))) return st;
     }
     return MRG_OK;
@@ -291,7 +291,11 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
 end:
     res->steps = state.step;
     res->best_score = state.best_score;
-    mrg_progress_free(prog);
+    if (st) {
+        mrg_progress_free(prog);
+    } else {
+        st = mrg_progress_close(prog); /* a log record that could not be written */
+    }
     free(options);
     mrg_dataset_free(val);
     mrg_dataset_free(ds);

@@ -54,10 +54,15 @@ unsigned mrg_meteor_modules(const mrg_meteor *m);
 /* "" when every module is on, else e.g. "paraphrase off: no paraphrase-en.gz found (...)". */
 const char *mrg_meteor_note(const mrg_meteor *m);
 /* Corpus METEOR (the jar's aggregate over summed statistics) and, when per
- * is not NULL, the segment scores per[i]. */
+ * is not NULL, the segment scores per[i]. A hypothesis or reference longer
+ * than MRG_METEOR_MAX_WORDS words (mrg/limits.h) is scored on its first
+ * MRG_METEOR_MAX_WORDS words; mrg_meteor_truncated() counts them. */
 mrg_status mrg_meteor_score(mrg_meteor *m, const char *const *preds,
                             const char *const *const *refs, const int *n_refs, int n,
                             double *corpus, double *per);
+/* Sentences (hypotheses and references) the last mrg_meteor_score call cut
+ * to MRG_METEOR_MAX_WORDS words. */
+int mrg_meteor_truncated(const mrg_meteor *m);
 
 /* ---- the single scorers ------------------------------------------------- */
 
@@ -91,6 +96,7 @@ typedef struct mrg_scores {
     double cider;
     unsigned meteor_modules; /* MRG_METEOR_* bits used (0 when not computed) */
     char meteor_note[256];   /* which METEOR modules were off and why, or "" */
+    int meteor_truncated;    /* sentences METEOR cut to MRG_METEOR_MAX_WORDS words */
     bool has_findings;
     mrg_finding_scores findings; /* against the first reference of each report */
 } mrg_scores;

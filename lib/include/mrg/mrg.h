@@ -3,6 +3,7 @@
 #define MRG_MRG_H
 
 #include "mrg/status.h"
+#include "mrg/limits.h"
 #include "mrg/tensor.h"
 #include "mrg/ops.h"
 #include "mrg/autograd.h"

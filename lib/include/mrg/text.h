@@ -20,6 +20,14 @@ extern "C" {
  * Returns a new string (free() it) or NULL with mrg_error set. */
 char *mrg_clean_report_iu(const char *report);
 
+/* The form of a (cleaned or generated) report shown to people: each
+ * sentence starts with a capital, punctuation words join the word before
+ * them ("no pleural effusion ." -> "No pleural effusion."), runs of white
+ * space become one space. Files that the metrics score (preds.jsonl's
+ * "report") keep the cleaned form. Returns a new string (free() it) or
+ * NULL with mrg_error set. */
+char *mrg_report_display(const char *report);
+
 /* ---- finding labeler ---------------------------------------------------- */
 
 /* The fixed findings, in this order (the phantom generator draws these). */

@@ -81,7 +81,7 @@ typedef struct mrg_train_state {
      * and the epoch alone; with (epoch, batch) it is the whole RNG state. */
     uint64_t data_seed;
     double best_score;  /* best 0.5·BLEU-4 + 0.5·CIDEr so far (-1: none) */
-    int best_epoch;     /* -1: none */
+    int best_epoch;     /* the epoch of RUN/best, counted from 1 as in the logs; -1: none */
 } mrg_train_state;
 
 /* Writes path (JSON: the state, and the raw JSON texts `options` and
@@ -115,7 +115,7 @@ typedef struct mrg_progress_opts {
 
 typedef struct mrg_step_stats {
     int64_t step;       /* updates done, after this one */
-    int epoch;
+    int epoch;          /* 0-based index; shown and logged counted from 1 */
     float loss, lm, con; /* means over the accumulated micro-batches */
     float lr;
     float grad_norm;    /* before clipping */
@@ -124,9 +124,17 @@ typedef struct mrg_step_stats {
 
 mrg_progress *mrg_progress_new(const mrg_progress_opts *opts);
 /* A training update: redraws the bar and writes a JSONL line
- * {"type":"train","step",..,"loss",..,"lr",..,"samples_per_s",..,"eta_s",..}
- * (losses printed with 9 significant digits, so they read back exactly). */
+ * {"type":"train","step",..,"epoch",..,"loss",..,"lr",..,"samples_per_s",..,
+ * "eta_s",..} (losses printed with 9 significant digits, so they read back
+ * exactly; "epoch" counted from 1). The bar is cut to the terminal's width
+ * (mrg_terminal_width). A log or stdout write that fails is reported once
+ * on stderr, with its reason, and the run goes on (mrg_progress_close). */
 void mrg_progress_step(mrg_progress *p, const mrg_step_stats *s);
+/* Progress of a phase between updates ("validating", done of total), drawn
+ * in place of the bar (nothing without a bar). */
+void mrg_progress_phase(mrg_progress *p, const char *what, int done, int total);
+/* Columns of the terminal on fd (TIOCGWINSZ), else $COLUMNS, else 80. */
+int mrg_terminal_width(int fd);
 /* Any other record (a JSON object text without newline): to the log and
  * stdout JSONL; on a bar, a line above the bar with a short `text`. */
 void mrg_progress_record(mrg_progress *p, const char *json, const char *text);
@@ -134,7 +142,10 @@ void mrg_progress_record(mrg_progress *p, const char *json, const char *text);
  * into buf (cap bytes, NUL-terminated), for eval records. Returns the
  * length written. */
 int mrg_findings_json(char *buf, size_t cap, const mrg_finding_scores *s);
-/* Ends the bar line and closes the log. */
+/* Ends the bar line, closes the log and frees p: MRG_ERR_IO ("cannot write
+ * LOG: reason") when a log record could not be written. */
+mrg_status mrg_progress_close(mrg_progress *p);
+/* The same without a status (cleanup after another error). */
 void mrg_progress_free(mrg_progress *p);
 
 /* ---- the trainer (lib/train/trainer.c) ---------------------------------- */
@@ -191,9 +202,9 @@ typedef struct mrg_eval_result {
 mrg_gen_opts mrg_eval_gen_opts(const mrg_model_config *cfg, bool beam);
 /* Generates for every study of ds (one pass from its start; gen NULL:
  * greedy) and scores against the cleaned references. max_studies > 0
- * limits the count. */
+ * limits the count. prog (may be NULL) shows "validating k/n". */
 mrg_status mrg_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mrg_gen_opts *gen,
-                        mrg_eval_result *out);
+                        mrg_progress *prog, mrg_eval_result *out);
 
 /* ---- the training run (lib/train/train_run.c) --------------------------- */
 
