@@ -8,6 +8,7 @@
 
 #include "core/registry.h"
 #include "cpu/cpu.h"
+#include "cpu/cpu_isa.h"
 
 /* ---- argument checks shared by the kernels ------------------------------ */
 
@@ -205,13 +206,15 @@ static mrg_status cpu_init(mrg_device *dev, int index) {
     /* one thread pool: GEMMs are split over the OpenMP threads (cpu_gemm.c) */
     if (openblas_get_parallel() != 0 && !getenv("OPENBLAS_NUM_THREADS"))
         openblas_set_num_threads(1);
+    /* a program whose OpenBLAS runs kernels below the CPU hears it once */
+    cpu_blas_warn_once();
     dev->be = &cpu_backend;
     dev->ctx = c;
     char ver[32];
     blas_version(ver, sizeof ver);
     snprintf(dev->description, sizeof dev->description,
-             "CPU: OpenBLAS %s (%s), %d OpenMP thread%s", ver, blas_parallel_name(), c->threads,
-             c->threads == 1 ? "" : "s");
+             "CPU: OpenBLAS %s (%s, %s kernels), %d OpenMP thread%s", ver, blas_parallel_name(),
+             openblas_get_corename(), c->threads, c->threads == 1 ? "" : "s");
     return MRG_OK;
 }
 
@@ -248,13 +251,16 @@ static mrg_status cpu_describe(FILE *out) {
     fprintf(out, "  BLAS:           OpenBLAS %s (%s, %d threads; core %s)\n", ver,
             blas_parallel_name(), openblas_get_num_threads(), openblas_get_corename());
     fprintf(out, "  BLAS config:    %s\n", cfg ? cfg : "?");
+    char blas_core[512];
+    cpu_blas_describe(blas_core, sizeof blas_core);
+    fprintf(out, "  BLAS kernels:   %s\n", blas_core);
+    const mrg_cpu_isa *isa = mrg_cpu_isa_get();
+    char simd[512];
+    mrg_cpu_isa_string(isa, simd, sizeof simd);
+    fprintf(out, "  SIMD:           %s (%s%s%s)%s\n", simd, isa->arch, isa->vendor[0] ? ", " : "",
+            isa->vendor, isa->amx_denied ? "; AMX present but Linux refused its permission" : "");
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    fprintf(out, "  SIMD:          %s%s%s%s%s\n", __builtin_cpu_supports("sse4.2") ? " sse4.2" : "",
-            __builtin_cpu_supports("avx") ? " avx" : "",
-            __builtin_cpu_supports("avx2") ? " avx2" : "",
-            __builtin_cpu_supports("fma") ? " fma" : "",
-            __builtin_cpu_supports("avx512f") ? " avx512f" : "");
     fprintf(out, "  bf16/f16 GEMV:  %s code path\n",
             __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "AVX2+FMA"
                                                                           : "generic");

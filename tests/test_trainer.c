@@ -118,13 +118,13 @@ static void test_checkpoint_dirs(void) {
 static void test_state_roundtrip(void) {
     char path[400];
     snprintf(path, sizeof path, "%s/state.json", root);
-    mrg_train_state s = {123456789012LL, 3, 7, 999, 0xFFFFFFFFFFFFFFF1ull, 0.4321, 2};
+    mrg_train_state s = {123456789012LL, 3, 7, 999, 0xFFFFFFFFFFFFFFF1ull, 0.4321, 2, 5};
     CHECK_OK(mrg_train_state_write(path, &s, "{\"epochs\":5,\"lr\":0.0001}", "{\"preset\":\"micro\"}"));
     mrg_train_state r;
     char *opt = NULL, *cfg = NULL;
     CHECK_OK(mrg_train_state_read(path, &r, &opt, &cfg));
     CHECK(r.step == s.step && r.epoch == 3 && r.batch == 7 && r.samples == 999);
-    CHECK(r.data_seed == 0xFFFFFFFFFFFFFFF1ull && r.best_score == 0.4321 && r.best_epoch == 2);
+    CHECK(r.data_seed == 0xFFFFFFFFFFFFFFF1ull && r.best_score == 0.4321 && r.best_epoch == 2 && r.skipped == 5);
     CHECK(opt && strstr(opt, "\"epochs\":5"));
     CHECK(cfg && strstr(cfg, "micro"));
     free(opt);
@@ -319,6 +319,20 @@ static void test_pretrain(mrg_device *dev) {
         printf("  slot hints, %s %d: loss %.4f -> %.4f\n", kind_names[kinds[k]], spans[k], f0, f1);
         CHECK(isfinite(f0) && f1 < 0.7f * f0);
     }
+    /* diverging (lr 1e10: a NaN loss at update 2): stopped, nothing written,
+     * or with skip_nonfinite every NaN update skipped and a finite LM written */
+    char out3[500];
+    snprintf(out3, sizeof out3, "%s-nan", out);
+    o = mrg_pretrain_defaults();
+    o.vocab_size = 300;
+    o.steps = 4;
+    o.lr = 1e10f;
+    o.log_every = 1000;
+    CHECK(mrg_pretrain_lm_texts(ptr, N_TEXTS, &SMALL_LM, &o, dev, out3, NULL, NULL) == MRG_ERR_NONFINITE);
+    CHECK(strstr(mrg_last_error(), "update 2 of 4 (no output written)") != NULL);
+    CHECK(!mrg_path_exists(out3) && count_hidden(root) == 0);
+    o.skip_nonfinite = true;
+    CHECK_OK(mrg_pretrain_lm_texts(ptr, N_TEXTS, &SMALL_LM, &o, dev, out3, NULL, NULL));
     mrg_llama_free(m);
     mrg_tokenizer_free(t);
     mrg_step_reset(dev);

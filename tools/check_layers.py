@@ -48,6 +48,7 @@ HEADER_LAYER = {
     "tensor.h": "core",
     "opencl.h": "core",  # interop: an OpenCL device's queue and buffers
     "autograd.h": "core",
+    "cpu.h": "core",  # the host CPU's ISA and BLAS kernels (implemented in cpu/)
     "ops.h": "ops",
     "nn.h": "nn",
     "vit.h": "models",
@@ -57,10 +58,12 @@ HEADER_LAYER = {
     "sampling.h": "generate",
     "optim.h": "train",
     "trainer.h": "train",
+    "outputs.h": "train",  # safe outputs of the commands (uses the checkpoint swap)
     "safetensors.h": "io",
     "image.h": "io",
     "dataset.h": "io",
     "phantom.h": "io",
+    "content_hash.h": "io",
     "text.h": "text",
     "tokenizer.h": "text",
     "spm_train.h": "text",

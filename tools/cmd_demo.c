@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "commands.h"
 #include "opts.h"
+#include "out_guard.h"
 #include "demo_html.h"
 #include "mrg/dataset.h"
 #include "mrg/metrics.h"
@@ -39,13 +40,13 @@ typedef struct demo_opts {
     const char *device, *out;
     int n_studies, image_size, lm_steps, vit_epochs, epochs;
     uint64_t seed;
-    bool json;
+    bool json, force;
 } demo_opts;
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg demo [--device D] [--out DIR] [--json] [--studies N] [--seed S]\n"
-            "                [--lm-steps N] [--vit-epochs N] [--epochs N]\n\n"
+            "                [--lm-steps N] [--vit-epochs N] [--epochs N] [--force]\n\n"
             "Renders synthetic two-view chest radiograph phantoms (mrg phantoms), pretrains\n"
             "the tiny LLaMA on their training reports (mrg pretrain-lm), warms the ViT up on\n"
             "the findings those reports state (mrg pretrain-vit), trains the `tiny` report\n"
@@ -56,7 +57,11 @@ static int usage(int code) {
             "Writes DIR/index.html with each test study's images, generated report and\n"
             "reference (DIR defaults to demo-out). --json prints the final metrics as one\n"
             "JSON object {\"model\": {...}, \"baseline\": {...}} with the keys of\n"
-            "`mrg eval --json` (stage logs then go to stderr).\n\n"
+            "`mrg eval --json` (stage logs then go to stderr).\n"
+            "DIR must be new, empty or an earlier demo's output (whose stages it then\n"
+            "redoes from scratch); --force uses another non-empty DIR anyway, replacing\n"
+            "what the demo writes there (data/, lm/, vit/, run/, preds.jsonl,\n"
+            "index.html) and keeping the rest.\n\n"
             "  --studies N     phantom studies, split 80/10/10, 20..1000000 (default 2000)\n"
             "  --lm-steps N    LLaMA pretraining updates of 16 reports, 1..1000000 (default %d)\n"
             "  --vit-epochs N  ViT warm-up epochs, 1..100000 (default %d)\n"
@@ -115,11 +120,12 @@ static void print_comparison(const mrg_scores *m, const mrg_scores *b) {
 static int parse(int argc, char **argv, demo_opts *o) {
     *o = (demo_opts){.device = NULL, .out = "demo-out", .n_studies = 2000, .image_size = 64,
                      .lm_steps = DEMO_LM_STEPS, .vit_epochs = DEMO_VIT_EPOCHS, .epochs = DEMO_EPOCHS, .seed = 1,
-                     .json = false};
+                     .json = false, .force = false};
     opt_spec specs[] = {
         OPT_STRING("--device", &o->device),
         OPT_STRING("--out", &o->out),
         OPT_SET("--json", &o->json),
+        OPT_SET("--force", &o->force),
         OPT_INTEGER("--studies", &o->n_studies, 20, 1000000),
         OPT_SEED("--seed", &o->seed),
         OPT_INTEGER("--lm-steps", &o->lm_steps, 1, 1000000),
@@ -184,31 +190,37 @@ int cmd_demo(int argc, char **argv) {
     snprintf(vit, sizeof vit, "%s/vit", o.out);
     snprintf(run, sizeof run, "%s/run", o.out);
     snprintf(preds_path, sizeof preds_path, "%s/preds.jsonl", o.out);
+    if (out_dir_guard("demo", o.out, o.force, NULL, 0)) return 2;
     if (mkdir(o.out, 0777) && errno != EEXIST) {
         fprintf(stderr, "mrg demo: cannot create %s: %s\n", o.out, strerror(errno));
+        return 1;
+    }
+    /* DIR is the demo's from here on: its stages replace their own outputs */
+    if (mrg_output_mark(o.out, "demo") != MRG_OK) {
+        fprintf(stderr, "mrg demo: %s\n", mrg_last_error());
         return 1;
     }
 
     fprintf(stderr, "== phantoms: %d studies, %d px, seed %llu\n", o.n_studies, o.image_size,
             (unsigned long long)o.seed);
     mrg_phantom_summary sum;
-    if (mrg_phantoms_write(data, o.n_studies, o.seed, o.image_size, &sum) != MRG_OK) {
+    if (out_phantoms(data, o.n_studies, o.seed, o.image_size, &sum) != MRG_OK) {
         fprintf(stderr, "mrg demo: %s\n", mrg_last_error());
         return 1;
     }
-    snprintf(args, sizeof args, "pretrain-lm --data %s --preset tiny --out %s --steps %d --device %s",
+    snprintf(args, sizeof args, "pretrain-lm --data %s --preset tiny --out %s --steps %d --device %s --force",
              data, lm, o.lm_steps, o.device);
     if (run_stage("pretrain the tiny LLaMA", cmd_pretrain_lm, args)) return 1;
-    snprintf(args, sizeof args, "pretrain-vit --data %s --preset tiny --out %s --epochs %d --device %s",
+    snprintf(args, sizeof args, "pretrain-vit --data %s --preset tiny --out %s --epochs %d --device %s --force",
              data, vit, o.vit_epochs, o.device);
     if (run_stage("warm the ViT up", cmd_pretrain_vit, args)) return 1;
     /* the warmed-up ViT stays frozen: the prefix path learns on top of it */
     snprintf(args, sizeof args,
              "train --data %s --preset tiny --lm %s --vit %s --freeze-vit --out %s --epochs %d --lr %s "
-             "--device %s",
+             "--device %s --force",
              data, lm, vit, run, o.epochs, DEMO_LR, o.device);
     if (run_stage("train the report generator", cmd_train, args)) return 1;
-    snprintf(args, sizeof args, "generate --model %s --data %s --split test --out %s --device %s",
+    snprintf(args, sizeof args, "generate --model %s --data %s --split test --out %s --device %s --force",
              run, data, preds_path, o.device);
     if (run_stage("generate test reports", cmd_generate, args)) return 1;
 

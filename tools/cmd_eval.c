@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "opts.h"
+#include "out_guard.h"
 #include "scores_json.h"
 #include "mrg/limits.h"
 #include "mrg/metrics.h"
@@ -29,8 +30,10 @@ static void help(FILE *out) {
             "  --ref FILE           reference reports (JSON lines)\n"
             "  --clean              apply the R2Gen IU X-Ray cleaning to both first\n"
             "  --json               print one JSON object instead of a table\n"
-            "  --per-report FILE    write per-report scores and finding labels (JSON lines;\n"
-            "                       never one of the input files)\n"
+            "  --per-report FILE    write per-report scores and finding labels (JSON lines,\n"
+            "                       atomically; never one of the input files; an existing\n"
+            "                       FILE must be an earlier --per-report output)\n"
+            "  --force              replace another existing --per-report FILE anyway\n"
             "  --wordnet DIR        WordNet data for METEOR synonyms (METEOR's synonym\n"
             "                       files or a WordNet 3.0 dict directory)\n"
             "  --meteor-data DIR    directory with paraphrase-en.gz for METEOR paraphrases\n"
@@ -53,11 +56,15 @@ static bool same_file(const char *a, const char *b) {
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* An earlier --per-report output: JSON lines {"id", ..., "findings_pred"}. */
+static bool is_per_report_file(const char *path) { return out_jsonl_has(path, "id", "findings_pred"); }
+
 static int write_per_report(const char *path, const mrg_report_set *pred, const int *pi, int n,
                             const mrg_report_scores *per) {
-    FILE *f = fopen(path, "w");
+    char tmp[4400];
+    FILE *f = mrg_output_file_open(path, tmp, sizeof tmp);
     if (!f) {
-        fprintf(stderr, "mrg eval: cannot write %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "mrg eval: %s\n", mrg_last_error());
         return 1;
     }
     for (int i = 0; i < n; i++) {
@@ -75,18 +82,8 @@ static int write_per_report(const char *path, const mrg_report_set *pred, const 
         if (txt) fprintf(f, "%s\n", txt);
         free(txt);
     }
-    /* glibc keeps the bytes of a failed write and retries them at fflush,
-     * so errno then says why */
-    bool bad = ferror(f) != 0;
-    errno = 0;
-    if (fflush(f) != 0) bad = true;
-    /* a pipe or a terminal cannot be synced (EINVAL): not an error */
-    else if (fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP)
-        bad = true;
-    int err = errno;
-    if (fclose(f) != 0 && !bad) bad = true, err = errno;
-    if (bad) {
-        fprintf(stderr, "mrg eval: cannot write %s: %s\n", path, err ? strerror(err) : "a write failed");
+    if (mrg_output_file_close(f, tmp, path, true) != MRG_OK) {
+        fprintf(stderr, "mrg eval: %s\n", mrg_last_error());
         return 1;
     }
     return 0;
@@ -94,7 +91,7 @@ static int write_per_report(const char *path, const mrg_report_set *pred, const 
 
 int cmd_eval(int argc, char **argv) {
     const char *pred_path = NULL, *ref_path = NULL, *per_path = NULL;
-    bool json = false, strict = false;
+    bool json = false, strict = false, force = false;
     mrg_eval_opts opts = {0};
     opt_spec specs[] = {
         OPT_STRING("--pred", &pred_path),
@@ -106,6 +103,7 @@ int cmd_eval(int argc, char **argv) {
         OPT_SET("--json", &json),
         OPT_SET("--no-meteor", &opts.no_meteor),
         OPT_SET("--strict", &strict),
+        OPT_SET("--force", &force),
     };
     const int n_specs = OPTS_COUNT(specs);
     int rc = opts_parse("eval", argc, argv, specs, n_specs);
@@ -120,6 +118,8 @@ int cmd_eval(int argc, char **argv) {
     /* --per-report must not overwrite an input */
     if (per_path && (same_file(per_path, pred_path) || same_file(per_path, ref_path)))
         return opts_fail("eval", "--per-report %s would overwrite an input file", per_path);
+    const mrg_named_path inputs[] = {{"--pred", pred_path}, {"--ref", ref_path}};
+    if (per_path && out_file_guard("eval", per_path, force, is_per_report_file, inputs, 2)) return 2;
     mrg_report_set pred, ref;
     if (mrg_report_set_read(pred_path, &pred) != MRG_OK) {
         fprintf(stderr, "mrg eval: %s\n", mrg_last_error());

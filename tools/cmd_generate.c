@@ -21,6 +21,7 @@
 #include "mrg/image.h"
 #include "mrg/mrg.h"
 #include "mrg/trainer.h"
+#include "out_guard.h"
 
 #define MAX_IMAGES 8
 
@@ -38,7 +39,12 @@ static int usage(int code) {
             "  --image FILE            a view (PNG/JPEG); repeat per view (at most 8); with\n"
             "                          fewer views than the model takes, the last one is\n"
             "                          repeated (and a note says so)\n"
-            "  --data DIR --out FILE   a dataset and the JSONL output\n"
+            "  --lm DIR                the model's frozen LM from another place (when it\n"
+            "                          moved): it must be the same LM (content hash)\n"
+            "  --data DIR --out FILE   a dataset and the JSONL output, written atomically;\n"
+            "                          an existing FILE must be an earlier output of\n"
+            "                          generate (or empty), and not inside --data\n"
+            "  --force                 replace another existing --out FILE anyway\n"
             "with --data only:\n"
             "  --split S               train, val or test (default test)\n"
             "  --batch N               studies decoded together, 1..1024 (default 8)\n"
@@ -64,14 +70,18 @@ static int usage(int code) {
     return code;
 }
 
-/* RUN/best when it holds a checkpoint, else RUN itself. A run directory
- * (RUN/last, or RUN/log.jsonl) without a best checkpoint yet says so. */
-static mrg_model *load_model(const char *run, mrg_device *dev) {
+/* An earlier output of generate: JSON lines {"id", "report"}. */
+static bool is_preds_file(const char *path) { return out_jsonl_has(path, "id", "report"); }
+
+/* RUN/best when it holds a checkpoint, else RUN itself; the frozen LM from
+ * lm when not NULL. A run directory (RUN/last, or RUN/log.jsonl) without a
+ * best checkpoint yet says so. */
+static mrg_model *load_model(const char *run, const char *lm, mrg_device *dev) {
     char path[4200];
     snprintf(path, sizeof path, "%s/best/config.json", run);
     if (access(path, R_OK) == 0) {
         snprintf(path, sizeof path, "%s/best", run);
-        return mrg_model_load(path, dev);
+        return mrg_model_load_lm(path, dev, lm);
     }
     snprintf(path, sizeof path, "%s/config.json", run);
     char last[4200], log[4200];
@@ -89,7 +99,7 @@ static mrg_model *load_model(const char *run, mrg_device *dev) {
                       run);
         return NULL;
     }
-    return mrg_model_load(run, dev);
+    return mrg_model_load_lm(run, dev, lm);
 }
 
 /* "\r[bar] k/n studies  rate  ETA", cut to the terminal's width less one
@@ -186,9 +196,12 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         return 1;
     }
-    FILE *out = fopen(out_path, "w");
+    /* written beside out_path and renamed into place at the end: a failed
+     * run leaves an earlier output as it was */
+    char tmp_path[4400];
+    FILE *out = mrg_output_file_open(out_path, tmp_path, sizeof tmp_path);
     if (!out) {
-        fprintf(stderr, "mrg generate: cannot write %s: %s\n", out_path, strerror(errno));
+        fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         mrg_dataset_free(ds);
         return 1;
     }
@@ -236,19 +249,8 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         if (ferror(out)) break; /* a write failed: the check below says why */
     }
     if (bar) fputc('\n', stderr);
-    /* glibc keeps the bytes of a failed write and retries them at fflush,
-     * so errno then says why */
-    bool bad = ferror(out) != 0;
-    errno = 0;
-    if (fflush(out) != 0) bad = true;
-    /* a pipe or a terminal cannot be synced (EINVAL): not an error */
-    else if (fsync(fileno(out)) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP)
-        bad = true;
-    int err = errno;
-    if (fclose(out) != 0 && !bad) bad = true, err = errno;
-    if (bad && rc == 0) {
-        fprintf(stderr, "mrg generate: cannot write %s: %s\n", out_path,
-                err ? strerror(err) : "a write failed");
+    if (mrg_output_file_close(out, tmp_path, out_path, rc == 0) != MRG_OK && rc == 0) {
+        fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         rc = 1;
     }
     if (rc == 0)
@@ -259,7 +261,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *out = NULL, *device = NULL;
+    const char *model = NULL, *lm = NULL, *data = NULL, *out = NULL, *device = NULL;
     static const char *const splits[] = {"train", "val", "test", NULL};
     int split_index = 2;
     const char *images[MAX_IMAGES];
@@ -267,9 +269,11 @@ int cmd_generate(int argc, char **argv) {
     int beam = -1, min_new = -1, max_new = -1;
     float rep = -1, lp = NAN, temperature = 1.0f, top_p = 0.9f;
     uint64_t seed = 0;
-    bool greedy = false, sample = false;
+    bool greedy = false, sample = false, force = false;
     opt_spec specs[] = {
         OPT_STRING("--model", &model),
+        OPT_STRING("--lm", &lm),
+        OPT_SET("--force", &force),
         OPT_STRINGS("--image", images, MAX_IMAGES),
         OPT_STRING("--data", &data),
         OPT_ONE_OF("--split", &split_index, splits),
@@ -316,6 +320,8 @@ int cmd_generate(int argc, char **argv) {
         return opts_fail("generate", "--min-new %d is above --max-new %d", min_new, max_new);
     mrg_split split;
     mrg_split_parse(splits[split_index], &split);
+    const mrg_named_path inputs[] = {{"--data", data}, {"--model", model}};
+    if (out && out_file_guard("generate", out, force, is_preds_file, inputs, 2)) return 2;
     mrg_device *dev = mrg_device_open(device);
     if (!dev) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
@@ -323,7 +329,7 @@ int cmd_generate(int argc, char **argv) {
     }
     mrg_grad_set_enabled(dev, false);
     rc = 1;
-    mrg_model *m = load_model(model, dev);
+    mrg_model *m = load_model(model, lm, dev);
     if (!m) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         goto done;

@@ -11,7 +11,8 @@ int cmd_info(int argc, char **argv) {
     int rc = opts_parse("info", argc, argv, specs, OPTS_COUNT(specs));
     if (rc == 1) {
         printf("usage: mrg info [--device D]\n\n"
-               "Lists the CPU backend (threads, BLAS) and every OpenCL platform and device\n"
+               "Lists the CPU backend (threads, BLAS, the OpenBLAS kernel set in use and who\n"
+               "chose it, the instruction sets found: SIMD) and every OpenCL platform and device\n"
                "(name, vendor, memory, compute units, OpenCL C version, fp16/fp64, max\n"
                "work-group size) and names the default device. With --device D it opens D\n"
                "and prints its one-line description (exit code 2 when D is unknown).\n");

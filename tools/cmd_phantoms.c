@@ -10,17 +10,21 @@
 #include "mrg/limits.h"
 #include "mrg/mrg.h"
 #include "mrg/phantom.h"
+#include "out_guard.h"
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
-            "usage: mrg phantoms --out DIR --n N [--seed S] [--size PX]\n\n"
+            "usage: mrg phantoms --out DIR --n N [--seed S] [--size PX] [--force]\n\n"
             "Renders N synthetic chest radiograph studies, each a frontal and a lateral\n"
             "view (PX x PX grayscale PNG, default %d) of a drawn thorax with lungs,\n"
             "heart, diaphragm, spine and ribs, and some of the findings cardiomegaly,\n"
             "left/right pleural effusion, left/right pneumothorax, lobar opacity and\n"
             "nodule (about a quarter of the studies are normal). Each study gets an\n"
             "IU X-Ray style report that states every finding as present or absent.\n\n"
-            "  --out DIR   the data set directory\n"
+            "  --out DIR   the data set directory, replaced atomically; it must be new,\n"
+            "              empty or an earlier output of `mrg phantoms` (DIR/.mrg-output)\n"
+            "  --force     write into another non-empty DIR anyway (replaces what\n"
+            "              phantoms writes, keeps the rest)\n"
             "  --n N       studies, 1..10000000\n"
             "  --seed S    0..2^64-1 (default 1)\n"
             "  --size PX   image side, %d..%d (default %d)\n\n"
@@ -39,19 +43,22 @@ int cmd_phantoms(int argc, char **argv) {
     const char *out = NULL;
     int n = 0, size = MRG_PHANTOM_DEFAULT_SIZE;
     uint64_t seed = 1;
+    bool force = false;
     opt_spec specs[] = {
         OPT_STRING("--out", &out),
         OPT_INTEGER("--n", &n, 1, MRG_MAX_STUDIES),
         OPT_SEED("--seed", &seed),
         OPT_INTEGER("--size", &size, MRG_PHANTOM_MIN_SIZE, MRG_PHANTOM_MAX_SIZE),
+        OPT_SET("--force", &force),
     };
     int rc = opts_parse("phantoms", argc, argv, specs, OPTS_COUNT(specs));
     if (rc) return rc == 1 ? usage(0) : rc;
     if ((rc = opts_require("phantoms", specs, OPTS_COUNT(specs), "--out", "--n", NULL))) return rc;
+    if (out_dir_guard("phantoms", out, force, NULL, 0)) return 2;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     mrg_phantom_summary sum;
-    mrg_status st = mrg_phantoms_write(out, n, seed, size, &sum);
+    mrg_status st = out_phantoms(out, n, seed, size, &sum);
     if (st != MRG_OK) {
         fprintf(stderr, "mrg phantoms: %s\n", mrg_last_error());
         return mrg_status_exit_code(st);

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "opts.h"
+#include "out_guard.h"
 #include "mrg/mrg.h"
 #include "mrg/model.h"
 #include "mrg/tokenizer.h"
@@ -21,7 +22,8 @@ static int usage(int code) {
             "                       [--tokenizer FILE]\n"
             "                       [--vocab N] [--steps N | --epochs N] [--batch N] [--lr X]\n"
             "                       [--seed S] [--device D] [--log-every N] [--no-slot-hints]\n"
-            "                       [--slot-hints findings|sentences|spans] [--slot-span N]\n\n"
+            "                       [--slot-hints findings|sentences|spans] [--slot-span N]\n"
+            "                       [--force] [--skip-nonfinite]\n\n"
             "Trains the language model of a preset (its `lm` shape; the vocabulary comes\n"
             "from the tokenizer) from a random init on the cleaned training reports of DIR\n"
             "in the report generator's context: BOS, the prompt before the image, the\n"
@@ -29,7 +31,13 @@ static int usage(int code) {
             "the report, EOS; next-token cross-entropy on the report and EOS, AdamW,\n"
             "warmup + cosine. Writes a Hugging Face directory with tokenizer.model inside.\n\n"
             "  --data DIR        dataset in the R2Gen layout (annotation.json)\n"
-            "  --out DIR         output directory (replaced atomically)\n"
+            "  --out DIR         output directory, replaced atomically; it must be new,\n"
+            "                    empty or an earlier output of pretrain-lm, and not inside\n"
+            "                    --data\n"
+            "  --force           write into another non-empty --out anyway (replaces the\n"
+            "                    files pretrain-lm writes, keeps the others)\n"
+            "  --skip-nonfinite  skip an update whose loss or gradient norm is not finite\n"
+            "                    instead of stopping (no output is written on a stop)\n"
             "  --preset P        paper, tiny (default) or micro\n"
             "  --config F        JSON overriding any config field (applied to --preset);\n"
             "                    its `lm` shape, prompt, Kc, Kt, lm_weight, con_weight and\n"
@@ -85,7 +93,7 @@ static void note_vocab(const char *out, int asked) {
 int cmd_pretrain_lm(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *preset = "tiny", *config = NULL, *device = NULL;
     mrg_pretrain_opts o = mrg_pretrain_defaults();
-    bool slot_hints = true;
+    bool slot_hints = true, force = false;
     static const char *const hint_kinds[] = {"findings", "sentences", "spans", NULL}; /* enum order */
     int hint = (int)o.slot_hint;
     opt_spec specs[] = {
@@ -105,6 +113,8 @@ int cmd_pretrain_lm(int argc, char **argv) {
         OPT_INTEGER("--slot-span", &o.slot_span, -1, 100000),
         OPT_ONE_OF("--slot-hints", &hint, hint_kinds),
         OPT_CLEAR("--no-slot-hints", &slot_hints),
+        OPT_SET("--force", &force),
+        OPT_SET("--skip-nonfinite", &o.skip_nonfinite),
     };
     const int n = OPTS_COUNT(specs);
     int rc = opts_parse("pretrain-lm", argc, argv, specs, n);
@@ -122,6 +132,8 @@ int cmd_pretrain_lm(int argc, char **argv) {
     o.vocab_exact = opts_given(specs, n, "--vocab") > 0;
     mrg_model_config cfg;
     if (opts_model_config("pretrain-lm", preset, config, &cfg)) return 2;
+    const mrg_named_path inputs[] = {{"--data", data}, {"--config", config}};
+    if (out_dir_guard("pretrain-lm", out, force, inputs, 2)) return 2;
     o.max_tokens = cfg.max_report_tokens;
     o.bar = isatty(2);
     o.jsonl_stdout = !isatty(1) || !o.bar;

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "opts.h"
+#include "out_guard.h"
 #include "mrg/mrg.h"
 #include "mrg/model.h"
 #include "mrg/trainer.h"
@@ -17,7 +18,7 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg pretrain-vit --data DIR --out DIR [--preset P | --config F]\n"
             "                        [--epochs N] [--batch N] [--lr X] [--seed S]\n"
-            "                        [--device D] [--log-every N]\n\n"
+            "                        [--device D] [--log-every N] [--force] [--skip-nonfinite]\n\n"
             "Trains the ViT of a preset (its `vit` shape and views) from a random init on\n"
             "the training studies of DIR: every view through the ViT, a linear head on the\n"
             "mean of all their tokens, two logits per finding (cardiomegaly, left/right\n"
@@ -27,7 +28,13 @@ static int usage(int code) {
             "is reported after every epoch. Writes DIR with model.safetensors (timm names)\n"
             "and config.json, for `mrg train --vit DIR`; the head is not kept.\n\n"
             "  --data DIR        dataset in the R2Gen layout (annotation.json)\n"
-            "  --out DIR         output directory (replaced atomically)\n"
+            "  --out DIR         output directory, replaced atomically; it must be new,\n"
+            "                    empty or an earlier output of pretrain-vit, and not inside\n"
+            "                    --data\n"
+            "  --force           write into another non-empty --out anyway (replaces the\n"
+            "                    files pretrain-vit writes, keeps the others)\n"
+            "  --skip-nonfinite  skip an update whose loss or gradient norm is not finite\n"
+            "                    instead of stopping (no output is written on a stop)\n"
             "  --preset P        paper, tiny (default) or micro\n"
             "  --config F        JSON overriding any config field (applied to --preset)\n"
             "  --epochs N        passes over the training studies, 1..100000 (default 10)\n"
@@ -43,6 +50,7 @@ static int usage(int code) {
 int cmd_pretrain_vit(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *preset = "tiny", *config = NULL, *device = NULL;
     mrg_vit_pretrain_opts o = mrg_vit_pretrain_defaults();
+    bool force = false;
     opt_spec specs[] = {
         OPT_STRING("--data", &data),
         OPT_STRING("--out", &out),
@@ -54,6 +62,8 @@ int cmd_pretrain_vit(int argc, char **argv) {
         OPT_SEED("--seed", &o.seed),
         OPT_STRING("--device", &device),
         OPT_INTEGER("--log-every", &o.log_every, 1, INT_MAX),
+        OPT_SET("--force", &force),
+        OPT_SET("--skip-nonfinite", &o.skip_nonfinite),
     };
     const int n = OPTS_COUNT(specs);
     int rc = opts_parse("pretrain-vit", argc, argv, specs, n);
@@ -61,6 +71,8 @@ int cmd_pretrain_vit(int argc, char **argv) {
     if ((rc = opts_require("pretrain-vit", specs, n, "--data", "--out", NULL))) return rc;
     mrg_model_config cfg;
     if (opts_model_config("pretrain-vit", preset, config, &cfg)) return 2;
+    const mrg_named_path inputs[] = {{"--data", data}, {"--config", config}};
+    if (out_dir_guard("pretrain-vit", out, force, inputs, 2)) return 2;
     o.n_views = cfg.n_views;
     o.bar = isatty(2);
     o.jsonl_stdout = !isatty(1) || !o.bar;

@@ -2,6 +2,8 @@
  * (AdamW, warmup + cosine, clipping, gradient accumulation), evaluates on
  * val after each epoch, keeps RUN/best and RUN/last, and resumes from
  * RUN/last bit-for-bit with --resume. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,7 @@ static int usage(int code) {
             "                 [--tokenizer FILE] [--device D] [--resume] [--epochs N] [--batch N]\n"
             "                 [--lr X] [--grad-accum N] [--max-steps N] [--save-every N]\n"
             "                 [--eval-max N] [--no-eval] [--eval-beam] [--log-every N]\n"
-            "                 [--freeze-vit]\n\n"
+            "                 [--freeze-vit] [--force] [--skip-nonfinite]\n\n"
             "Trains the report generator (DESIGN.md section 3) on DIR's train split.\n\n"
             "  --data DIR        dataset in the R2Gen layout (annotation.json, images/)\n"
             "  --preset P        paper, tiny or micro (default tiny)\n"
@@ -31,7 +33,17 @@ static int usage(int code) {
             "  --tokenizer FILE  sentencepiece model (default: the one inside --lm)\n"
             "  --out RUN         run directory: RUN/last, RUN/best, RUN/log.jsonl\n"
             "  --resume          continue from RUN/last with the options it was started with\n"
-            "                    (same losses as an uninterrupted run); fresh when none\n"
+            "                    (same losses as an uninterrupted run); fresh when none.\n"
+            "                    Refused with another dataset, --preset, --config or --lm\n"
+            "                    than the run's (compared by content hash); other options\n"
+            "                    are ignored with a note, except --epochs and --max-steps,\n"
+            "                    which set the run's new length (so a finished run can be\n"
+            "                    extended; the learning-rate schedule stretches to it)\n"
+            "  --force           start over in a RUN that holds a run (deletes its last/,\n"
+            "                    best/ and log.jsonl), or use a non-empty directory that\n"
+            "                    holds none (its files are kept); without it both are refused\n"
+            "  --skip-nonfinite  skip an update whose loss or gradient norm is NaN or\n"
+            "                    infinite (logged as {\"type\":\"skip\"}) instead of stopping\n"
             "  --epochs N        passes over the train split (1..100000)\n"
             "  --batch N         studies per batch (1..4096)\n"
             "  --lr X            peak learning rate (0 < X <= 1)\n"
@@ -51,8 +63,72 @@ static int usage(int code) {
             "cosine to min_lr, clip norm 1. Validation generates (greedy by default) and scores\n"
             "BLEU-4, CIDEr and finding F1; RUN/best keeps the best 0.5*BLEU-4 + 0.5*CIDEr.\n"
             "Progress: a bar (loss, lr, samples/s, ETA) on a terminal, JSON lines on\n"
-            "stdout otherwise; RUN/log.jsonl always.\n");
+            "stdout otherwise; RUN/log.jsonl always.\n\n"
+            "A non-finite update is never applied and RUN/last and RUN/best only ever hold\n"
+            "finite weights: training stops (exit 1) naming the update and the last good\n"
+            "checkpoint. Ctrl-C (SIGINT) or SIGTERM finishes the current update (or\n"
+            "abandons a validation), writes RUN/last, prints how to resume and exits 130\n"
+            "(SIGINT) or 143 (SIGTERM); a second signal exits at once (checkpoints are\n"
+            "swapped in atomically, so RUN/last stays whole).\n");
     return code;
+}
+
+/* The first SIGINT/SIGTERM asks for a graceful stop; a second one exits at
+ * once (checkpoint writes are atomic, so that is safe). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) {
+    if (stop_signal) _exit(128 + sig);
+    stop_signal = sig;
+    static const char msg[] =
+        "\nmrg train: stopping after the current update (signal again to quit at once)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+}
+
+/* Installs the handler for SIGINT and SIGTERM (restore: NULL) or puts the
+ * earlier handlers back (restore: what the install saved), so that a
+ * command run in-process after this one (the demo's stages) gets the
+ * usual Ctrl-C. */
+static void catch_signals(struct sigaction saved[2], bool restore) {
+    if (restore) {
+        sigaction(SIGINT, &saved[0], NULL);
+        sigaction(SIGTERM, &saved[1], NULL);
+        return;
+    }
+    stop_signal = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, &saved[0]);
+    sigaction(SIGTERM, &sa, &saved[1]);
+}
+
+/* The command line again, with --resume, for the message of a stop. */
+static void print_resume_command(int argc, char **argv) {
+    bool has_resume = false;
+    fprintf(stderr, "resume with: mrg");
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        has_resume |= !strcmp(a, "--resume");
+        bool plain = *a != 0;
+        for (const char *c = a; *c; c++)
+            plain &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                     strchr("-_./:=,+@%", *c) != NULL;
+        if (plain) {
+            fprintf(stderr, " %s", a);
+        } else {
+            fputs(" '", stderr);
+            for (const char *c = a; *c; c++) {
+                if (*c == '\'') fputs("'\\''", stderr);
+                else fputc(*c, stderr);
+            }
+            fputc('\'', stderr);
+        }
+    }
+    fprintf(stderr, "%s\n", has_resume ? "" : " --resume");
 }
 
 int cmd_train(int argc, char **argv) {
@@ -71,6 +147,8 @@ int cmd_train(int argc, char **argv) {
         OPT_SET("--no-eval", &o.no_eval),
         OPT_SET("--eval-beam", &o.eval_beam),
         OPT_SET("--freeze-vit", &o.freeze_vit),
+        OPT_SET("--force", &o.force),
+        OPT_SET("--skip-nonfinite", &o.skip_nonfinite),
         OPT_INTEGER("--epochs", &o.epochs, 1, 100000),
         OPT_INTEGER("--batch", &o.batch_size, 1, 4096),
         OPT_POSITIVE("--lr", &o.lr, 1),
@@ -102,14 +180,33 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     if (o.bar) fprintf(stderr, "training on %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
+    o.notes = stderr;
+    o.stop = &stop_signal;
+    o.test_signal = getenv("MRG_TRAIN_TEST_SIGNAL"); /* test hook (see mrg_train_run_opts) */
+    struct sigaction saved[2];
+    catch_signals(saved, false);
     mrg_train_run_result r;
     mrg_status st = mrg_train_run(&o, dev, &r);
+    catch_signals(saved, true);
     mrg_device_free(dev);
     if (st) {
-        fprintf(stderr, "mrg train: %s\n", mrg_last_error());
+        const char *msg = mrg_last_error();
+        if (!strncmp(msg, "train: ", 7)) msg += 7; /* the library's own prefix */
+        fprintf(stderr, "mrg train: %s\n", msg);
         mrg_train_run_result_free(&r);
         return st == MRG_ERR_INVALID_ARG ? 2 : 1;
     }
+    if (r.interrupted) {
+        int sig = stop_signal ? (int)stop_signal : SIGINT;
+        fprintf(stderr, "mrg train: stopped by %s after update %lld; %s/last holds it\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)r.steps, o.out_dir);
+        print_resume_command(argc, argv);
+        mrg_train_run_result_free(&r);
+        return 128 + sig;
+    }
+    if (r.skipped > 0)
+        fprintf(stderr, "mrg train: %lld non-finite updates were skipped (see %s/log.jsonl)\n",
+                (long long)r.skipped, o.out_dir);
     if (o.bar)
         fprintf(stderr, "done: %lld updates, last loss %.4f, best val score %.4f; %s/last%s\n",
                 (long long)r.steps, r.last_loss, r.best_score, o.out_dir,

@@ -10,10 +10,12 @@
 #include "mrg/mrg.h"
 #include "mrg/safetensors.h"
 #include "mrg/vit.h"
+#include "out_guard.h"
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
-            "usage: mrg vit --model DIR --image IMG [--top K] [--device D] [--features OUT]\n\n"
+            "usage: mrg vit --model DIR --image IMG [--top K] [--device D] [--features OUT]\n"
+            "               [--force]\n\n"
             "Runs a Vision Transformer on one PNG/JPEG image and prints the K best classes,\n"
             "one line each, best first: class_id<TAB>logit.\n\n"
             "  --model DIR      model.safetensors (timm tensor names) + config.json, either\n"
@@ -29,7 +31,9 @@ static int usage(int code) {
             "                   shape (1, N+1, D) f32, token 0 = CLS:\n"
             "                     OUT ending in .npy: a NumPy .npy array;\n"
             "                     otherwise: safetensors with tensors \"features\" and,\n"
-            "                     when the model has a head, \"logits\" (1, C)\n");
+            "                     when the model has a head, \"logits\" (1, C)\n"
+            "                   an existing OUT must be such a features file\n"
+            "  --force          replace another existing OUT anyway\n");
     return code;
 }
 
@@ -106,19 +110,39 @@ static int by_logit_desc(const void *a, const void *b) {
     return x->id - y->id; /* ties: lower class id first */
 }
 
+/* An earlier --features output: a .npy of f32, or safetensors holding
+ * "features". */
+static bool is_features_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    unsigned char head[8];
+    bool npy = fread(head, 1, 8, f) == 8 && !memcmp(head, "\x93NUMPY", 6);
+    fclose(f);
+    if (npy) return true;
+    mrg_st_file *st = NULL;
+    bool ours = mrg_st_try_open(path, &st) == MRG_OK && mrg_st_find(st, "features") != NULL;
+    mrg_st_close(st);
+    mrg_clear_error();
+    return ours;
+}
+
 int cmd_vit(int argc, char **argv) {
     const char *model = NULL, *image = NULL, *device = NULL, *features = NULL;
     int top = 5;
+    bool force = false;
     opt_spec specs[] = {
         OPT_STRING("--model", &model),
         OPT_STRING("--image", &image),
         OPT_STRING("--device", &device),
         OPT_STRING("--features", &features),
         OPT_INTEGER("--top", &top, 0, 1000000),
+        OPT_SET("--force", &force),
     };
     int rc = opts_parse("vit", argc, argv, specs, OPTS_COUNT(specs));
     if (rc) return rc == 1 ? usage(0) : rc;
     if ((rc = opts_require("vit", specs, OPTS_COUNT(specs), "--model", "--image", NULL))) return rc;
+    const mrg_named_path inputs[] = {{"--model", model}, {"--image", image}};
+    if (features && out_file_guard("vit", features, force, is_features_file, inputs, 2)) return 2;
     mrg_device *dev = mrg_device_open(device);
     if (!dev) {
         fprintf(stderr, "mrg vit: %s\n", mrg_last_error());

@@ -41,16 +41,25 @@ static void usage(FILE *out) {
             "The default is opencl when an OpenCL GPU exists, else cpu; MRG_DEVICE overrides it.\n");
 }
 
-/* OpenMP workers that spin-wait between kernels steal the cores from the
- * thread doing serial work whenever the machine is shared, which made
- * training four times slower on two busy cores. libgomp reads its wait
- * policy once, when it is loaded, so the command re-executes itself with a
- * passive policy unless the user chose one. */
-static void prefer_passive_openmp(char **argv) {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+/* Two settings are read once, when their library is loaded, so the command
+ * re-executes itself (once) to apply them:
+ * - OpenMP workers that spin-wait between kernels steal the cores from the
+ *   thread doing serial work whenever the machine is shared, which made
+ *   training four times slower on two busy cores: OMP_WAIT_POLICY=passive
+ *   unless the user chose a policy;
+ * - OpenBLAS runs generic SSE kernels on CPU models it does not know (5x
+ *   slower GEMMs on a new Xeon): OPENBLAS_CORETYPE names the kernel set
+ *   that fits the CPU's ISA, unless the user set it (mrg/cpu.h).
+ * After the exec both are set, so nothing is done twice. */
+static void reexec_with_runtime_settings(char **argv) {
+    bool again = false;
+    if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0) again = true;
+    bool blas = mrg_cpu_blas_prepare_env();
+    if (!again && !blas) return;
     execv("/proc/self/exe", argv);
-    /* exec failed (no /proc): carry on with the default policy */
+    /* exec failed (no /proc): carry on as loaded; the cpu device warns when
+     * the BLAS kernels are below the CPU */
+    if (blas) mrg_cpu_blas_unprepare_env();
 }
 
 /* Output that was lost is an error: stdout is flushed and closed here (what
@@ -73,7 +82,7 @@ static int finish_stdout(const char *cmd, int rc) {
 }
 
 int main(int argc, char **argv) {
-    prefer_passive_openmp(argv);
+    reexec_with_runtime_settings(argv);
     /* a closed pipe is a write error with a message (EPIPE), not a silent
      * death by SIGPIPE in the middle of a training run */
     signal(SIGPIPE, SIG_IGN);

@@ -22,6 +22,7 @@ const char *mrg_status_name(mrg_status st) {
     case MRG_ERR_DEVICE: return "device error";
     case MRG_ERR_UNSUPPORTED: return "unsupported";
     case MRG_ERR_NOT_FOUND: return "not found";
+    case MRG_ERR_NONFINITE: return "not finite";
     case MRG_END: return "end";
     }
     return "unknown status";

@@ -1,8 +1,12 @@
 /* The KV cache of a LLaMA model: per layer a persistent f32 key and value
- * tensor (B, Hkv, max_len, Dh). New positions are written with one strided
- * copy per tensor; reordering along the batch axis (beam search) gathers the
- * filled rows with the embedding kernel and copies them back. */
+ * tensor (capacity, Hkv, max_len, Dh), and a map c->row from batch rows to
+ * the tensors' rows. New positions are written where they belong, with one
+ * strided copy per run of consecutive rows; the attention reads the cache
+ * in place (mrg_sdpa_cache). Reordering along the batch axis (beam search)
+ * permutes the map; only a row chosen more than once is copied, into a row
+ * no batch row uses. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "models/llama_internal.h"
 
@@ -27,6 +31,13 @@ mrg_kv_cache *mrg_kv_cache_new(const mrg_llama *m, int64_t batch, int64_t max_le
         mrg_error(MRG_ERR_OOM, "out of host memory");
         return NULL;
     }
+    c->row = malloc(sizeof *c->row * (size_t)batch);
+    if (!c->row) {
+        mrg_kv_cache_free(c);
+        mrg_error(MRG_ERR_OOM, "out of host memory");
+        return NULL;
+    }
+    for (int64_t b = 0; b < batch; b++) c->row[b] = (int32_t)b;
     c->dev = m->dev;
     c->n_layers = cfg->n_layers;
     c->batch = batch;
@@ -56,11 +67,20 @@ void mrg_kv_cache_free(mrg_kv_cache *c) {
     }
     free(c->k);
     free(c->v);
+    free(c->row);
     free(c);
 }
 
+/* Nothing cached: batch row b may as well live in row b again, where every
+ * batch row is one run. */
+static void reset_rows(mrg_kv_cache *c) {
+    for (int64_t b = 0; b < c->capacity; b++) c->row[b] = (int32_t)b;
+}
+
 void mrg_kv_cache_clear(mrg_kv_cache *c) {
-    if (c) c->len = 0;
+    if (!c) return;
+    c->len = 0;
+    reset_rows(c);
 }
 
 mrg_status mrg_kv_cache_truncate(mrg_kv_cache *c, int64_t len) {
@@ -72,17 +92,53 @@ mrg_status mrg_kv_cache_truncate(mrg_kv_cache *c, int64_t len) {
     return MRG_OK;
 }
 
+/* Batch rows [b0, b0 + n) that sit in consecutive cache rows. */
+static int64_t run_length(const mrg_kv_cache *c, int64_t b0) {
+    int64_t n = 1;
+    while (b0 + n < c->batch && c->row[b0 + n] == c->row[b0] + n) n++;
+    return n;
+}
+
 /* Writes this layer's new keys and values k, v (B, Hkv, T, Dh) at position
- * c->len (the caller advances len once every layer is written). */
+ * c->len of each batch row (the caller advances len once every layer is
+ * written). */
 mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tensor *v) {
     if (k->dtype != MRG_F32 || v->dtype != MRG_F32 || k->shape[0] != c->batch ||
         k->shape[1] != c->n_kv_heads || k->shape[3] != c->head_dim || !mrg_same_shape(k, v))
         return mrg_error(MRG_ERR_INVALID_ARG, "kv cache: keys/values do not fit the cache");
-    /* (B, Hkv, T, Dh) into positions [len, len + T) of the first B rows of
-     * the cache tensors (capacity, Hkv, max_len, Dh) */
-    const int64_t at[4] = {0, 0, c->len, 0};
-    MRG_TRY(mrg_copy_into(c->k[layer], at, k));
-    return mrg_copy_into(c->v[layer], at, v);
+    for (int64_t b0 = 0, n; b0 < c->batch; b0 += n) {
+        n = run_length(c, b0);
+        mrg_tensor *ks = n == c->batch ? k : mrg_slice(k, 0, b0, n); /* views */
+        mrg_tensor *vs = n == c->batch ? v : mrg_slice(v, 0, b0, n);
+        if (!ks || !vs) return MRG_ERR_OOM;
+        /* (n, Hkv, T, Dh) into positions [len, len + T) of cache rows
+         * row[b0].. of the tensors (capacity, Hkv, max_len, Dh) */
+        const int64_t at[4] = {c->row[b0], 0, c->len, 0};
+        MRG_TRY(mrg_copy_into(c->k[layer], at, ks));
+        MRG_TRY(mrg_copy_into(c->v[layer], at, vs));
+    }
+    return MRG_OK;
+}
+
+mrg_tensor *llama_cache_attend(mrg_kv_cache *c, int layer, mrg_tensor *q, int64_t len,
+                               mrg_tensor *key_mask, float scale) {
+    return mrg_sdpa_cache(q, c->k[layer], c->v[layer], c->row, len, key_mask, true, scale);
+}
+
+mrg_tensor *llama_cache_past(mrg_kv_cache *c, mrg_tensor *cached, int64_t len) {
+    mrg_tensor **parts = mrg_step_malloc(c->dev, sizeof *parts * (size_t)c->batch);
+    if (!parts) {
+        mrg_error(MRG_ERR_OOM, "out of host memory");
+        return NULL;
+    }
+    int np = 0;
+    for (int64_t b0 = 0, n; b0 < c->batch; b0 += n) {
+        n = run_length(c, b0);
+        mrg_tensor *rows = mrg_slice(cached, 0, c->row[b0], n); /* a view */
+        parts[np++] = rows ? mrg_slice(rows, 2, 0, len) : NULL; /* (n, Hkv, len, Dh) */
+        if (!parts[np - 1]) return NULL;
+    }
+    return np == 1 ? parts[0] : mrg_concat(parts, np, 0);
 }
 
 mrg_status mrg_kv_cache_reorder(mrg_kv_cache *c, const int32_t *src) {
@@ -90,50 +146,75 @@ mrg_status mrg_kv_cache_reorder(mrg_kv_cache *c, const int32_t *src) {
     return mrg_kv_cache_select(c, src, c->batch);
 }
 
+/* Copies positions [0, c->len) of cache row `from` into row `to`, in every
+ * layer. */
+static mrg_status copy_row(mrg_kv_cache *c, int32_t from, int32_t to) {
+    for (int l = 0; l < c->n_layers; l++) {
+        mrg_tensor *kv[2] = {c->k[l], c->v[l]};
+        for (int j = 0; j < 2; j++) {
+            mrg_tensor *row = mrg_slice(kv[j], 0, from, 1);                /* a view */
+            mrg_tensor *past = row ? mrg_slice(row, 2, 0, c->len) : NULL; /* (1, Hkv, len, Dh) */
+            if (!past) return mrg_error_context(MRG_ERR_DEVICE, "kv cache select");
+            MRG_TRY(mrg_copy_into(kv[j], (const int64_t[]){to, 0, 0, 0}, past));
+        }
+    }
+    return MRG_OK;
+}
+
 mrg_status mrg_kv_cache_select(mrg_kv_cache *c, const int32_t *src, int64_t nb) {
     if (!c || !src) return mrg_error(MRG_ERR_INVALID_ARG, "kv cache select: NULL argument");
-    int64_t B = c->batch, Hkv = c->n_kv_heads, L = c->len, M = c->max_len, Dh = c->head_dim;
-    if (nb < 1 || nb > c->capacity)
+    int64_t B = c->batch, cap = c->capacity;
+    if (nb < 1 || nb > cap)
         return mrg_error(MRG_ERR_INVALID_ARG, "kv cache select: %lld rows (capacity %lld)",
-                         (long long)nb, (long long)c->capacity);
-    bool identity = nb == B;
-    for (int64_t b = 0; b < nb; b++) {
+                         (long long)nb, (long long)cap);
+    for (int64_t b = 0; b < nb; b++)
         if (src[b] < 0 || src[b] >= B)
             return mrg_error(MRG_ERR_INVALID_ARG, "kv cache select: row %d outside [0, %lld)",
                              (int)src[b], (long long)B);
-        identity &= src[b] == b;
-    }
-    if (identity) return MRG_OK;
-    if (L == 0) {
+    if (c->len == 0) { /* nothing cached: nothing to move */
         c->batch = nb;
+        reset_rows(c);
         return MRG_OK;
     }
-    /* The cache seen as a table of (capacity·Hkv·max_len) rows of Dh: output
-     * row (b, h, t) is input row (src[b], h, t), for the filled t < len only. */
-    int64_t n = nb * Hkv * L;
-    int32_t *ids = malloc(sizeof *ids * (size_t)n);
-    if (!ids) return mrg_error(MRG_ERR_OOM, "out of host memory");
-    for (int64_t b = 0, i = 0; b < nb; b++)
-        for (int64_t h = 0; h < Hkv; h++)
-            for (int64_t t = 0; t < L; t++)
-                ids[i++] = (int32_t)(((int64_t)src[b] * Hkv + h) * M + t);
+    /* Batch row b takes over the cache row of old batch row src[b]; the
+     * second and later takers of one cache row get a free row (one no batch
+     * row keeps) and a copy of it. */
+    int32_t *row = malloc(sizeof *row * (size_t)cap);
+    unsigned char *taken = calloc((size_t)cap, 1);
+    int64_t *copy_to = malloc(sizeof *copy_to * (size_t)nb);
+    if (!row || !taken || !copy_to) {
+        free(row);
+        free(taken);
+        free(copy_to);
+        return mrg_error(MRG_ERR_OOM, "out of host memory");
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t r = c->row[src[b]];
+        copy_to[b] = taken[r] ? 1 : 0;
+        if (!taken[r]) row[b] = r;
+        taken[r] = 1;
+    }
+    int32_t free_row = 0;
     mrg_status st = MRG_OK;
     bool prev = mrg_grad_set_enabled(c->dev, false);
-    mrg_tensor *idt = mrg_tensor_from_i32(c->dev, 1, (const int64_t[]){n}, ids);
-    free(ids);
-    if (!idt) st = MRG_ERR_OOM;
-    c->batch = nb;
-    for (int l = 0; l < c->n_layers && st == MRG_OK; l++) {
-        mrg_tensor *kv[2] = {c->k[l], c->v[l]};
-        for (int j = 0; j < 2 && st == MRG_OK; j++) {
-            mrg_tensor *table = mrg_reshape(kv[j], 2, (const int64_t[]){c->capacity * Hkv * M, Dh});
-            mrg_tensor *rows = mrg_embedding(table, idt); /* (n, Dh) = (nb, Hkv, L, Dh) */
-            mrg_tensor *r4 = mrg_reshape(rows, 4, (const int64_t[]){nb, Hkv, L, Dh});
-            st = r4 ? mrg_copy_into(kv[j], (const int64_t[]){0, 0, 0, 0}, r4)
-                    : mrg_error_context(MRG_ERR_DEVICE, "kv cache select");
-        }
+    for (int64_t b = 0; b < nb && st == MRG_OK; b++) {
+        if (!copy_to[b]) continue;
+        while (taken[free_row]) free_row++;
+        taken[free_row] = 1;
+        row[b] = free_row;
+        st = copy_row(c, c->row[src[b]], free_row);
     }
     mrg_grad_set_enabled(c->dev, prev);
-    if (st != MRG_OK) c->batch = B;
+    if (st == MRG_OK) {
+        /* the rows no batch row uses, after the batch (a permutation again) */
+        int64_t b = nb;
+        for (int32_t r = 0; r < cap; r++)
+            if (!taken[r]) row[b++] = r;
+        memcpy(c->row, row, sizeof *row * (size_t)cap);
+        c->batch = nb;
+    }
+    free(row);
+    free(taken);
+    free(copy_to);
     return st;
 }

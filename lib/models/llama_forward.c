@@ -4,9 +4,11 @@
  *
  * Every step is an op from mrg/ops.h, so the pass runs on any device and is
  * differentiable with respect to the input embeddings. The only non-op is
- * the write of new keys/values into the persistent cache (llama_cache.c);
- * the attention reads the current chunk's keys from the op graph, so
- * gradients still flow through a prefill that starts at an empty cache. */
+ * the write of new keys/values into the persistent cache (llama_cache.c).
+ * Decoding reads the cached past in place (mrg_sdpa_cache, no copy of the
+ * prefix per token); with gradients the attention takes the current
+ * chunk's keys from the op graph, so they still flow through a prefill
+ * that starts at an empty cache. */
 #include <math.h>
 
 #include "models/llama_internal.h"
@@ -28,21 +30,14 @@ static mrg_tensor *from_heads(mrg_tensor *x) {
     return mrg_reshape(y, 3, (const int64_t[]){B, T, n * Dh});
 }
 
-/* Keys or values of the whole visible sequence (B, Hkv, pos0 + T, Dh),
- * after the current chunk cur (B, Hkv, T, Dh) was written to the cache
- * tensor `cached` (capacity, Hkv, max_len, Dh). When cur needs a gradient
- * the sequence is the cached past [0, pos0) followed by cur itself, so the
- * graph reaches cur; otherwise it is read back from the cache in one copy. */
+/* Keys or values of the whole visible sequence (B, Hkv, pos0 + T, Dh) for
+ * a forward that needs gradients, after the current chunk cur (B, Hkv, T,
+ * Dh) was written to the cache tensor `cached`: the cached past [0, pos0)
+ * followed by cur itself, so that the graph reaches cur. */
 static mrg_tensor *with_past(mrg_kv_cache *c, mrg_tensor *cached, int64_t pos0, mrg_tensor *cur) {
     if (!cur || pos0 == 0) return cur;
-    /* the rows in use: the first c->batch rows (a slice of the outermost
-     * axis is a view) */
-    mrg_tensor *rows = mrg_slice(cached, 0, 0, c->batch);
-    if (!rows) return NULL;
-    if (!cur->requires_grad) return mrg_slice(rows, 2, 0, pos0 + cur->shape[2]);
-    mrg_tensor *past = mrg_slice(rows, 2, 0, pos0); /* (B, Hkv, pos0, Dh) */
-    mrg_tensor *parts[2] = {past, cur};
-    return past ? mrg_concat(parts, 2, 2) : NULL;
+    mrg_tensor *parts[2] = {llama_cache_past(c, cached, pos0), cur}; /* (B, Hkv, pos0, Dh) */
+    return parts[0] ? mrg_concat(parts, 2, 2) : NULL;
 }
 
 /* One block: x (B, T, D) → (B, T, D). */
@@ -62,12 +57,21 @@ static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask, m
     k = to_heads(mrg_rope(k, pos0, c->rope_theta, c->rope_layout)); /* (B, Hkv, T, Dh) */
     v = to_heads(v);                                                /* (B, Hkv, T, Dh) */
     if (!q || !k || !v) return NULL;
+    float scale = 1.0f / sqrtf((float)Dh);
+    mrg_tensor *a; /* (B, H, T, Dh) */
     if (cache) {
         if (llama_cache_write(cache, l, k, v) != MRG_OK) return NULL;
-        k = with_past(cache, cache->k[l], pos0, k); /* (B, Hkv, pos0 + T, Dh) */
-        v = with_past(cache, cache->v[l], pos0, v);
+        if (pos0 > 0 && !q->requires_grad && !k->requires_grad && !v->requires_grad) {
+            /* decoding: the past is read where it lies in the cache */
+            a = llama_cache_attend(cache, l, q, pos0 + T, mask, scale);
+        } else {
+            k = with_past(cache, cache->k[l], pos0, k); /* (B, Hkv, pos0 + T, Dh) */
+            v = with_past(cache, cache->v[l], pos0, v);
+            a = mrg_sdpa(q, k, v, mask, true, scale);
+        }
+    } else {
+        a = mrg_sdpa(q, k, v, mask, true, scale);
     }
-    mrg_tensor *a = mrg_sdpa(q, k, v, mask, true, 1.0f / sqrtf((float)Dh)); /* (B, H, T, Dh) */
     x = mrg_add(x, mrg_linear(from_heads(a), L->wo, NULL));                 /* (B, T, D) */
 
     /* SwiGLU MLP */

@@ -31,14 +31,23 @@ void llama_finish(mrg_llama *m);
  * string, or NULL when out of memory. */
 char *llama_config_to_hf_json(const mrg_llama_config *c, const char *torch_dtype);
 
-/* Writes this layer's new keys and values k, v (B, Hkv, T, Dh) at position
- * c->len of the cache (llama_cache.c; the caller advances len once every
- * layer is written). */
-mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tensor *v);
-
 /* Chooses the in-memory dtype of a weight stored as `stored`. */
 static inline mrg_dtype llama_pick_dtype(const mrg_llama_load_opts *o, mrg_dtype stored) {
     return (o && o->weight_dtype >= 0) ? (mrg_dtype)o->weight_dtype : stored;
 }
+
+/* ---- the KV cache (llama_cache.c) -------------------------------------- */
+
+/* Writes a layer's new keys and values k, v (B, Hkv, T, Dh) at position
+ * c->len of each batch row (the caller advances len once per forward). */
+mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tensor *v);
+/* Causal attention of q (B, H, T, Dh) over the first len positions of each
+ * batch row of the cache, read in place → (B, H, T, Dh). No gradient. */
+mrg_tensor *llama_cache_attend(mrg_kv_cache *c, int layer, mrg_tensor *q, int64_t len,
+                               mrg_tensor *key_mask, float scale);
+/* The first len positions of each batch row of a cache tensor (c->k[l] or
+ * c->v[l]) as a new (B, Hkv, len, Dh) tensor (a copy; for a forward that
+ * needs gradients). */
+mrg_tensor *llama_cache_past(mrg_kv_cache *c, mrg_tensor *cached, int64_t len);
 
 #endif

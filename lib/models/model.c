@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "models/model_internal.h"
 #include "mrg/autograd.h"
+#include "mrg/content_hash.h"
 #include "mrg/ops.h"
 
 /* Width of the MLPs in the encoder blocks, relative to the width. */
@@ -220,7 +222,8 @@ static mrg_status load_vit(mrg_model *m, const char *vit_dir, const mrg_vit_opts
 /* Everything of mrg_model_create; skip_init leaves the trained parts zero
  * for a checkpoint to fill. */
 static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const char *lm_path,
-                            const char *vit_dir, const char *tokenizer_path, bool skip_init) {
+                            const char *vit_dir, const char *tokenizer_path, bool skip_init,
+                            const char *expect_lm_hash) {
     if (!cfg || !dev) {
         mrg_error(MRG_ERR_INVALID_ARG, "model: NULL config or device");
         return NULL;
@@ -241,6 +244,19 @@ static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const 
                        "the LM %s does not exist (give the directory `mrg pretrain-lm` wrote, a "
                        "Hugging Face LLaMA directory or a llama2.c .bin file)",
                        lm_path);
+    /* the LM is frozen: it must be the very one a checkpoint was trained
+     * with. (A new model hashes its LM only when asked, mrg_model_lm_hash:
+     * reading a 7B LM twice would double the load of a benchmark.) */
+    if (st == MRG_OK && lm_path && expect_lm_hash && *expect_lm_hash) {
+        uint64_t h;
+        st = mrg_hash_lm(lm_path, &h);
+        if (st == MRG_OK) mrg_hash_hex(h, m->lm_hash);
+        if (st == MRG_OK && strcmp(expect_lm_hash, m->lm_hash))
+            st = mrg_error(MRG_ERR_INVALID_ARG,
+                           "the LM %s is not the frozen LM the checkpoint was trained with (content "
+                           "hash %s, recorded %s): it was retrained, replaced or changed since",
+                           lm_path, m->lm_hash, expect_lm_hash);
+    }
     /* tokenizer */
     if (st == MRG_OK && tokenizer_path)
         st = absolute(tokenizer_path, m->tok_path, sizeof m->tok_path);
@@ -289,7 +305,7 @@ static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const 
 
 mrg_model *mrg_model_create(const mrg_model_config *cfg, mrg_device *dev, const char *lm_path,
                             const char *vit_dir, const char *tokenizer_path) {
-    return model_new(cfg, dev, lm_path, vit_dir, tokenizer_path, false);
+    return model_new(cfg, dev, lm_path, vit_dir, tokenizer_path, false, NULL);
 }
 
 void mrg_model_free(mrg_model *m) {
@@ -312,6 +328,29 @@ void mrg_model_free(mrg_model *m) {
  * and a copy of the tokenizer. */
 static const char LM_SUBDIR[] = "lm";
 static const char TOK_FILE[] = "tokenizer.model";
+
+/* How a checkpoint in dir records the LM at lm (absolute): relative when
+ * the LM lies beside it (inside the directory that holds the checkpoint's
+ * run, e.g. "../../lm" for RUN/last and DIR/lm), so that the run and its LM
+ * can move together; absolute otherwise. */
+static void lm_path_for(const char *dir, const char *lm, char *out, size_t n) {
+    char abs_dir[PATH_MAX];
+    snprintf(out, n, "%s", lm);
+    if (!realpath(dir, abs_dir)) return;
+    char up[PATH_MAX];
+    snprintf(up, sizeof up, "%s", abs_dir);
+    const char *dots[2] = {"../", "../../"};
+    for (int level = 0; level < 2; level++) {
+        char *slash = strrchr(up, '/');
+        if (!slash || slash == up) return; /* never relative to / */
+        *slash = 0;
+        size_t k = strlen(up);
+        if (!strncmp(lm, up, k) && lm[k] == '/') {
+            snprintf(out, n, "%s%s", dots[level], lm + k + 1);
+            return;
+        }
+    }
+}
 
 mrg_status mrg_model_save(const mrg_model *m, const char *dir) {
     if (!m || !dir) return mrg_error(MRG_ERR_INVALID_ARG, "model save: NULL argument");
@@ -348,8 +387,15 @@ mrg_status mrg_model_save(const mrg_model *m, const char *dir) {
     char *text = mrg_model_config_to_json(&m->cfg);
     cJSON *o = text ? cJSON_Parse(text) : NULL;
     free(text);
+    char lm_rel[4200];
+    if (!m->lm_in_checkpoint) lm_path_for(dir, m->lm_path, lm_rel, sizeof lm_rel);
+    if (!m->lm_in_checkpoint && !*mrg_model_lm_hash(m)) {
+        cJSON_Delete(o);
+        return mrg_error_context(MRG_ERR_IO, "saving %s: fingerprinting the LM", dir);
+    }
     bool ok = o &&
-              cJSON_AddStringToObject(o, "lm_path", m->lm_in_checkpoint ? LM_SUBDIR : m->lm_path) &&
+              cJSON_AddStringToObject(o, "lm_path", m->lm_in_checkpoint ? LM_SUBDIR : lm_rel) &&
+              (m->lm_in_checkpoint || cJSON_AddStringToObject(o, "lm_hash", m->lm_hash)) &&
               cJSON_AddStringToObject(o, "tokenizer_path", TOK_FILE);
     text = ok ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
@@ -376,12 +422,14 @@ static mrg_status take_path(cJSON *o, const char *key, const char *dir, char *ou
     return st;
 }
 
-mrg_model *mrg_model_load(const char *dir, mrg_device *dev) {
+mrg_model *mrg_model_load(const char *dir, mrg_device *dev) { return mrg_model_load_lm(dir, dev, NULL); }
+
+mrg_model *mrg_model_load_lm(const char *dir, mrg_device *dev, const char *lm_override) {
     if (!dir || !dev) {
         mrg_error(MRG_ERR_INVALID_ARG, "model load: NULL argument");
         return NULL;
     }
-    char path[4200], lm_path[4200], tok_path[4200];
+    char path[4200], lm_path[4200], tok_path[4200], lm_hash[17] = "";
     snprintf(path, sizeof path, "%s/config.json", dir);
     char *text = mrg_model_read_file(path, NULL);
     if (!text) return NULL;
@@ -397,18 +445,40 @@ mrg_model *mrg_model_load(const char *dir, mrg_device *dev) {
     if (!preset || mrg_model_preset(preset, &cfg) != MRG_OK) mrg_model_preset("paper", &cfg);
     mrg_status st = take_path(o, "lm_path", dir, lm_path, sizeof lm_path);
     if (st == MRG_OK) st = take_path(o, "tokenizer_path", dir, tok_path, sizeof tok_path);
+    /* the LM's fingerprint (checkpoints from before it was recorded have none) */
+    cJSON *h = cJSON_DetachItemFromObjectCaseSensitive(o, "lm_hash");
+    uint64_t hv;
+    if (h && (!cJSON_IsString(h) || !mrg_hash_parse(h->valuestring, &hv)))
+        st = mrg_error(MRG_ERR_FORMAT, "%s: \"lm_hash\" must be 16 hex digits", path);
+    else if (h)
+        snprintf(lm_hash, sizeof lm_hash, "%s", h->valuestring);
+    cJSON_Delete(h);
     if (st == MRG_OK) st = mrg_model_config_apply_cjson(&cfg, o);
     cJSON_Delete(o);
     if (st != MRG_OK) {
         mrg_error_context(st, "%s", path);
         return NULL;
     }
-    mrg_model *m = model_new(&cfg, dev, lm_path, NULL, tok_path, true);
-    if (!m) return NULL;
     snprintf(path, sizeof path, "%s/%s", dir, LM_SUBDIR);
-    char abs_sub[PATH_MAX];
+    char abs_sub[PATH_MAX], abs_lm[PATH_MAX];
+    bool lm_inside = realpath(path, abs_sub) && realpath(lm_path, abs_lm) && !strcmp(abs_sub, abs_lm);
+    if (lm_override && lm_inside) {
+        mrg_error(MRG_ERR_INVALID_ARG,
+                  "%s holds its own (random) LM in %s; another LM cannot replace it", dir, path);
+        return NULL;
+    }
+    if (!lm_override && access(lm_path, F_OK) != 0) {
+        mrg_error(MRG_ERR_NOT_FOUND,
+                  "the frozen LM %s that %s was trained with does not exist (moved or deleted?); "
+                  "put it back, or give its new place (the same LM, content hash %s) with --lm",
+                  lm_path, dir, *lm_hash ? lm_hash : "not recorded");
+        return NULL;
+    }
+    mrg_model *m = model_new(&cfg, dev, lm_override ? lm_override : lm_path, NULL, tok_path, true,
+                             lm_hash);
+    if (!m) return NULL;
     /* an LM stored inside the checkpoint is saved again with the next checkpoint */
-    if (realpath(path, abs_sub) && !strcmp(abs_sub, m->lm_path)) m->lm_in_checkpoint = true;
+    if (lm_inside) m->lm_in_checkpoint = true;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     mrg_st_file *f = mrg_st_open(path);
     st = f ? mrg_params_load(mrg_vit_params(m->vit), f, NULL) : MRG_ERR_IO;
@@ -421,6 +491,16 @@ mrg_model *mrg_model_load(const char *dir, mrg_device *dev) {
     }
     return m;
 }
+
+const char *mrg_model_lm_hash(const mrg_model *m) {
+    if (m->lm_in_checkpoint) return "";
+    if (!m->lm_hash[0]) { /* computed once, on first use (a cache: logically const) */
+        uint64_t h;
+        if (mrg_hash_lm(m->lm_path, &h) == MRG_OK) mrg_hash_hex(h, ((mrg_model *)m)->lm_hash);
+    }
+    return m->lm_hash;
+}
+const char *mrg_model_lm_path(const mrg_model *m) { return m->lm_in_checkpoint ? "" : m->lm_path; }
 
 /* ---- accessors ---------------------------------------------------------------- */
 

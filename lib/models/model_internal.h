@@ -33,6 +33,7 @@ struct mrg_model {
     char lm_path[4096];
     char tok_path[4096];
     bool lm_in_checkpoint; /* a random LM, saved under <checkpoint>/lm */
+    char lm_hash[17];      /* content hash of the LM at lm_path (hex; "" for a random LM) */
 };
 
 /* Applies every key of a parsed JSON object to cfg (unknown keys are an

@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "mrg/limits.h"
+#include "mrg/outputs.h"
 #include "mrg/safetensors.h"
 #include "mrg/trainer.h"
 
@@ -114,6 +115,9 @@ static void split_path(const char *path, char *parent, size_t pcap, const char *
 
 mrg_status mrg_ckpt_begin(const char *final_dir, char *tmp, size_t cap) {
     static int counter = 0;
+    /* the temporaries of a killed earlier run go first */
+    mrg_status st = mrg_ckpt_clean(final_dir);
+    if (st) return st;
     char parent[4096];
     const char *base;
     split_path(final_dir, parent, sizeof parent, &base);
@@ -123,7 +127,7 @@ mrg_status mrg_ckpt_begin(const char *final_dir, char *tmp, size_t cap) {
             return mrg_error(MRG_ERR_INVALID_ARG, "checkpoint path too long: %s", final_dir);
         if (mkdir(tmp, 0755) == 0) return MRG_OK;
         if (errno != EEXIST)
-            return mrg_error(MRG_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+            return mrg_error(MRG_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
     }
     return mrg_error(MRG_ERR_IO, "cannot create a temporary directory beside %s", final_dir);
 }
@@ -246,8 +250,9 @@ mrg_status mrg_train_state_write(const char *path, const mrg_train_state *st,
     /* cJSON prints doubles with 15 significant digits when they compare
      * equal within a relative epsilon, which changes the last bits of a
      * score and counts past 2^49: these numbers are printed exactly here */
-    char step[32], samples[32], best[40];
+    char step[32], samples[32], best[40], skipped[32];
     snprintf(step, sizeof step, "%" PRId64, st->step);
+    snprintf(skipped, sizeof skipped, "%" PRId64, st->skipped);
     snprintf(samples, sizeof samples, "%" PRId64, st->samples);
     snprintf(best, sizeof best, "%.17g", st->best_score);
     bool ok = cJSON_AddRawToObject(o, "step", step) &&
@@ -257,7 +262,8 @@ mrg_status mrg_train_state_write(const char *path, const mrg_train_state *st,
               /* 64-bit values as decimal strings: JSON numbers are doubles */
               add_u64_str(o, "data_seed", st->data_seed) &&
               cJSON_AddRawToObject(o, "best_score", best) &&
-              cJSON_AddNumberToObject(o, "best_epoch", st->best_epoch);
+              cJSON_AddNumberToObject(o, "best_epoch", st->best_epoch) &&
+              cJSON_AddRawToObject(o, "skipped", skipped);
     const char *raw[2] = {options_json, config_json};
     const char *keys[2] = {"options", "config"};
     for (int i = 0; i < 2 && ok; i++) {
@@ -339,6 +345,13 @@ mrg_status mrg_train_state_read(const char *path, mrg_train_state *st, char **op
     s.samples = (int64_t)samples;
     s.best_score = best;
     s.best_epoch = (int)best_epoch;
+    double skipped = 0; /* absent in older states */
+    if (cJSON_GetObjectItemCaseSensitive(o, "skipped") &&
+        !get_num(o, "skipped", 0, max_count, &skipped)) {
+        cJSON_Delete(o);
+        return mrg_error(MRG_ERR_FORMAT, "%s: invalid \"skipped\" count", path);
+    }
+    s.skipped = (int64_t)skipped;
     *st = s;
     char **outs[2] = {options_json, config_json};
     const char *keys[2] = {"options", "config"};

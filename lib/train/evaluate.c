@@ -7,6 +7,7 @@
 
 #include "mrg/generate.h"
 #include "mrg/trainer.h"
+#include "train/train_internal.h"
 
 mrg_gen_opts mrg_eval_gen_opts(const mrg_model_config *cfg, bool beam) {
     mrg_gen_opts g = mrg_gen_defaults();
@@ -29,6 +30,11 @@ mrg_gen_opts mrg_eval_gen_opts(const mrg_model_config *cfg, bool beam) {
 
 mrg_status mrg_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mrg_gen_opts *gen,
                         mrg_progress *prog, mrg_eval_result *res) {
+    return train_evaluate(m, ds, max_studies, gen, prog, res, NULL);
+}
+
+mrg_status train_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mrg_gen_opts *gen,
+                          mrg_progress *prog, mrg_eval_result *res, const volatile sig_atomic_t *stop) {
     memset(res, 0, sizeof *res);
     int cap = mrg_dataset_size(ds);
     if (max_studies > 0 && max_studies < cap) cap = max_studies;
@@ -43,6 +49,7 @@ mrg_status mrg_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mr
     mrg_status st = mrg_dataset_seek(ds, 0, 0);
     mrg_progress_phase(prog, "validating", 0, cap);
     while (!st && n < cap) {
+        if (stop && *stop) { st = MRG_END; break; } /* abandoned */
         mrg_batch b = {0};
         st = mrg_dataset_next(ds, &b);
         if (st == MRG_END) { st = MRG_OK; break; }
@@ -78,7 +85,7 @@ mrg_status mrg_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mr
             st = mrg_eval_scores((const char *const *)preds, rr, nr, n, &eo, &res->scores, NULL);
         free(rr); free(nr);
     }
-    res->n = n;
+    res->n = st == MRG_END ? 0 : n;
     res->score = 0.5 * res->scores.bleu[3] + 0.5 * res->scores.cider;
     for (int i = 0; i < n; i++) { free(preds[i]); free(refs[i]); }
     free(preds); free(refs);

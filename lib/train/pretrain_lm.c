@@ -11,6 +11,7 @@
 #include "mrg/autograd.h"
 #include "mrg/nn.h"
 #include "mrg/ops.h"
+#include "mrg/outputs.h"
 #include "mrg/spm_train.h"
 #include "mrg/text.h"
 #include "mrg/tokenizer.h"
@@ -316,6 +317,7 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
 
     uint64_t rng = o.seed ^ 0x9e3779b97f4a7c15ull, hint_rng = o.seed ^ 0x51a7ull;
     int pos = n, epoch = -1, idx[4096];
+    int64_t skipped = 0;
     for (int64_t step = 0; step < total; step++) {
         /* the next B sequences of the epoch's permutation, reshuffling at its end */
         int k = 0;
@@ -326,8 +328,17 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         }
         mrg_step_stats s = {0};
         s.lr = mrg_lr_at(&sched, step);
-        if ((st = lm_step(m, opt, params, np, &corpus, idx, k, &hint_rng, &o, codes, s.lr,
-                          &s.loss, &s.con, &s.grad_norm))) goto end;
+        st = lm_step(m, opt, params, np, &corpus, idx, k, &hint_rng, &o, codes, s.lr, &s.loss, &s.con,
+                     &s.grad_norm);
+        if (st == MRG_ERR_NONFINITE && o.skip_nonfinite) {
+            train_log_skip(prog, step + 1, epoch, -1, ++skipped);
+            st = MRG_OK;
+            continue;
+        }
+        if (st) {
+            mrg_error_context(st, "update %lld of %lld (no output written)", (long long)(step + 1), (long long)total);
+            goto end;
+        }
         if (!isfinite(s.loss)) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: loss %g at step %lld", s.loss, (long long)step); goto end; }
         if (step == 0 && first_loss) *first_loss = s.loss;
         if (final_loss) *final_loss = s.loss;
@@ -337,8 +348,11 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         s.samples = k;
         mrg_progress_step(prog, &s);
     }
+    /* the output must be finite: the LM is frozen from here on */
+    if ((st = train_check_finite(params, NULL, np, "parameter"))) goto end;
     if ((st = mrg_llama_save_hf(m, tmp))) goto end;
-    st = mrg_ckpt_commit(tmp, out_dir);
+    if ((st = mrg_output_mark(tmp, "pretrain-lm"))) goto end;
+    st = mrg_output_commit(tmp, out_dir);
 end:
     if (st) {
         mrg_error_context(st, "pretraining the LM into %s", out_dir);

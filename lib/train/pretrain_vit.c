@@ -10,6 +10,7 @@
 #include "mrg/autograd.h"
 #include "mrg/nn.h"
 #include "mrg/ops.h"
+#include "mrg/outputs.h"
 #include "mrg/trainer.h"
 #include "train/train_internal.h"
 
@@ -203,7 +204,7 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
     int nv = mrg_params_trainable(mrg_vit_params(c.vit), params);
     mrg_params_trainable(&c.head_params, params + nv);
     if ((st = train_adamw(params, np, o.lr, o.weight_decay, &opt))) goto end;
-    int64_t per_epoch = mrg_dataset_batches_per_epoch(train), total = (int64_t)o.epochs * per_epoch, step = 0;
+    int64_t per_epoch = mrg_dataset_batches_per_epoch(train), total = (int64_t)o.epochs * per_epoch, step = 0, skipped = 0;
     mrg_lr_schedule sched = mrg_lr_schedule_make(o.lr, o.min_lr, o.warmup_frac, total);
     mrg_progress_opts po = {NULL, o.bar, o.jsonl_stdout, total, 0, o.log_every > 0 ? o.log_every : 10};
     if (!(prog = mrg_progress_new(&po))) { st = MRG_ERR_OOM; goto end; }
@@ -218,7 +219,15 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
             st = train_step(&c, dev, opt, params, np, &b, s.lr, o.clip_norm, &s);
             s.samples = b.B;
             mrg_batch_free(&b);
-            if (st) goto end;
+            if (st == MRG_ERR_NONFINITE && o.skip_nonfinite) {
+                train_log_skip(prog, ++step, epoch, -1, ++skipped);
+                st = MRG_OK;
+                continue;
+            }
+            if (st) {
+                mrg_error_context(st, "update %lld of %lld (no output written)", (long long)(step + 1), (long long)total);
+                goto end;
+            }
             if (!isfinite(s.loss)) { st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain-vit: loss %g at step %lld", s.loss, (long long)step); goto end; }
             if (step == 0) r.first_loss = s.loss;
             r.final_loss = s.loss;
@@ -232,8 +241,10 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
             log_scores(prog, epoch, step, &r.val, r.n_val);
         }
     }
+    if ((st = train_check_finite(params, NULL, np, "parameter"))) goto end;
     if ((st = mrg_vit_save(c.vit, tmp))) goto end;
-    st = mrg_ckpt_commit(tmp, out_dir);
+    if ((st = mrg_output_mark(tmp, "pretrain-vit"))) goto end;
+    st = mrg_output_commit(tmp, out_dir);
 end:
     if (st) {
         mrg_error_context(st, "pretraining the ViT into %s", out_dir);

@@ -6,16 +6,25 @@
  * Updates are groups of grad_accum consecutive batches within an epoch (the
  * last group of an epoch may be smaller); checkpoints fall on group
  * boundaries only, so (epoch, batch) plus the restored parameters, moments
- * and step reproduce the uninterrupted run exactly. */
+ * and step reproduce the uninterrupted run exactly.
+ *
+ * A graceful stop (opts.stop, set by a signal handler) is honoured between
+ * updates and between validation batches; the state then written is the
+ * position reached: (epoch, batch) mid-epoch, or (epoch, batches per epoch)
+ * when the epoch's batches are done but its validation is not, which a
+ * resume runs first. Non-finite updates are never applied (the trainer
+ * drops them); the run stops, or skips them with skip_nonfinite. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
+#include "mrg/content_hash.h"
 #include "mrg/trainer.h"
+#include "train/run_plan.h"
+#include "train/train_internal.h"
 
 mrg_train_run_opts mrg_train_run_defaults(void) {
     mrg_train_run_opts o;
@@ -31,63 +40,45 @@ void mrg_train_run_result_free(mrg_train_run_result *r) {
     r->n_losses = 0;
 }
 
-/* What a resumed run must reuse exactly (the schedule and loop bounds). */
-typedef struct run_plan {
-    int epochs, save_every, eval_max;
-    bool no_eval, eval_beam;
-    int64_t total_steps;
-    float lr, min_lr, weight_decay, warmup_frac, clip_norm;
-} run_plan;
+/* ---- the test hook: signals raised at chosen points --------------------- */
 
-static char *plan_to_json(const run_plan *p, const char *data_dir) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddNumberToObject(o, "epochs", p->epochs);
-    cJSON_AddNumberToObject(o, "total_steps", (double)p->total_steps);
-    cJSON_AddNumberToObject(o, "save_every", p->save_every);
-    cJSON_AddNumberToObject(o, "eval_max", p->eval_max);
-    cJSON_AddBoolToObject(o, "no_eval", p->no_eval);
-    cJSON_AddBoolToObject(o, "eval_beam", p->eval_beam);
-    /* floats widen to doubles exactly and cJSON prints 17 digits */
-    cJSON_AddNumberToObject(o, "lr", p->lr);
-    cJSON_AddNumberToObject(o, "min_lr", p->min_lr);
-    cJSON_AddNumberToObject(o, "weight_decay", p->weight_decay);
-    cJSON_AddNumberToObject(o, "warmup_frac", p->warmup_frac);
-    cJSON_AddNumberToObject(o, "clip_norm", p->clip_norm);
-    if (data_dir) cJSON_AddStringToObject(o, "data_dir", data_dir);
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
-}
+#define MAX_HOOKS 4
+static struct {
+    int sig;
+    char point[8];
+    int64_t step;
+} hooks[MAX_HOOKS];
+static int n_hooks;
 
-static mrg_status plan_from_json(const char *json, run_plan *p) {
-    cJSON *o = json ? cJSON_Parse(json) : NULL;
-    if (!o) return mrg_error(MRG_ERR_FORMAT, "trainer state: no run options");
-    const char *num_keys[] = {"epochs", "total_steps", "save_every", "eval_max", "lr",
-                              "min_lr", "weight_decay", "warmup_frac", "clip_norm"};
-    double v[9];
-    for (int i = 0; i < 9; i++) {
-        const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, num_keys[i]);
-        if (!cJSON_IsNumber(j)) {
-            cJSON_Delete(o);
-            return mrg_error(MRG_ERR_FORMAT, "trainer state: option \"%s\" missing", num_keys[i]);
-        }
-        v[i] = j->valuedouble;
+/* "SIG@POINT:STEP[,...]" */
+static mrg_status hooks_set(const char *spec) {
+    n_hooks = 0;
+    if (!spec || !*spec) return MRG_OK;
+    const char *p = spec;
+    while (*p) {
+        int sig, used = 0;
+        long long step;
+        char point[8];
+        if (n_hooks == MAX_HOOKS || sscanf(p, "%d@%7[a-z]:%lld%n", &sig, point, &step, &used) != 3 || used == 0 ||
+            (strcmp(point, "step") && strcmp(point, "eval") && strcmp(point, "save")))
+            return mrg_error(MRG_ERR_INVALID_ARG, "train: bad test signal spec '%s'", spec);
+        hooks[n_hooks].sig = sig;
+        snprintf(hooks[n_hooks].point, sizeof hooks[n_hooks].point, "%s", point);
+        hooks[n_hooks].step = step;
+        n_hooks++;
+        p += used;
+        if (*p == ',') p++;
+        else if (*p) return mrg_error(MRG_ERR_INVALID_ARG, "train: bad test signal spec '%s'", spec);
     }
-    p->epochs = (int)v[0];
-    p->total_steps = (int64_t)v[1];
-    p->save_every = (int)v[2];
-    p->eval_max = (int)v[3];
-    p->lr = (float)v[4];
-    p->min_lr = (float)v[5];
-    p->weight_decay = (float)v[6];
-    p->warmup_frac = (float)v[7];
-    p->clip_norm = (float)v[8];
-    p->no_eval = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "no_eval"));
-    p->eval_beam = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "eval_beam"));
-    cJSON_Delete(o);
     return MRG_OK;
 }
+
+void train_test_point(const char *point, int64_t step) {
+    for (int i = 0; i < n_hooks; i++)
+        if (hooks[i].step == step && !strcmp(hooks[i].point, point)) raise(hooks[i].sig);
+}
+
+/* ---- the run ------------------------------------------------------------- */
 
 static mrg_status push_loss(mrg_train_run_result *r, float loss, int64_t *cap) {
     if (r->n_losses == *cap) {
@@ -101,22 +92,29 @@ static mrg_status push_loss(mrg_train_run_result *r, float loss, int64_t *cap) {
     return MRG_OK;
 }
 
-static mrg_status save_best(mrg_model *m, const char *dir) {
+static mrg_status save_best(mrg_trainer *tr, mrg_model *m, const char *dir) {
     char tmp[4200];
-    mrg_status st = mrg_ckpt_begin(dir, tmp, sizeof tmp);
-    if (!st) st = mrg_model_save(m, tmp);
+    /* RUN/best must always be finite too */
+    mrg_status st = mrg_trainer_check_finite(tr);
+    if (st) return mrg_error_context(st, "not writing %s", dir);
+    st = mrg_ckpt_begin(dir, tmp, sizeof tmp);
+    if (st) return st;
+    st = mrg_model_save(m, tmp);
     if (!st) st = mrg_ckpt_commit(tmp, dir);
     if (st) mrg_rm_tree(tmp);
     return st;
 }
 
-/* Validation, the JSONL record and RUN/best when the score improved. */
-static mrg_status run_eval(mrg_model *m, mrg_dataset *val, const run_plan *plan, int epoch,
+/* Validation, the JSONL record and RUN/best when the score improved.
+ * MRG_END when abandoned through stop. */
+static mrg_status run_eval(mrg_trainer *tr, mrg_model *m, mrg_dataset *val, const run_plan *plan, int epoch,
                            int64_t step, mrg_train_state *state, const char *best_dir,
-                           mrg_progress *prog) {
+                           mrg_progress *prog, const volatile sig_atomic_t *stop) {
     mrg_eval_result r;
     mrg_gen_opts g = mrg_eval_gen_opts(mrg_model_get_config(m), plan->eval_beam);
-    mrg_status st = mrg_evaluate(m, val, plan->eval_max, &g, prog, &r);
+    train_test_point("eval", step);
+    mrg_status st = train_evaluate(m, val, plan->eval_max, &g, prog, &r, stop);
+    if (st == MRG_END) return st;
     if (st) return mrg_error_context(st, "validation after epoch %d", epoch + 1);
     bool better = r.score > state->best_score;
     char json[1536], text[256], per[512] = "";
@@ -135,9 +133,23 @@ static mrg_status run_eval(mrg_model *m, mrg_dataset *val, const run_plan *plan,
     if (better) {
         state->best_score = r.score;
         state->best_epoch = epoch + 1; /* counted from 1, as in the log */
-        if ((st = save_best(m, best_dir))) return st;
+        if ((st = save_best(tr, m, best_dir))) return st;
     }
     return MRG_OK;
+}
+
+/* The message of a run stopped by a non-finite value: the error so far,
+ * then where the last good checkpoint is. */
+static mrg_status nonfinite_stop(const char *last, int64_t saved_step) {
+    char why[1024], where[4400];
+    snprintf(why, sizeof why, "%s", mrg_last_error());
+    if (saved_step >= 0)
+        snprintf(where, sizeof where, "the last good checkpoint is %s (update %lld)", last, (long long)saved_step);
+    else
+        snprintf(where, sizeof where, "no checkpoint was written");
+    return mrg_error(MRG_ERR_NONFINITE,
+                     "train: %s; training stopped, %s (a lower --lr may help; --skip-nonfinite skips such updates)",
+                     why, where);
 }
 
 mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train_run_result *res) {
@@ -149,29 +161,31 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
     snprintf(best, sizeof best, "%s/best", o->out_dir);
     snprintf(state_path, sizeof state_path, "%s/trainer_state.json", last);
     snprintf(log_path, sizeof log_path, "%s/log.jsonl", o->out_dir);
-    mrg_status st = mrg_mkdirs(o->out_dir);
-    if (!st) st = mrg_ckpt_recover(last);
-    if (!st) st = mrg_ckpt_recover(best);
+    bool resuming = false;
+    mrg_status st = hooks_set(o->test_signal);
+    if (!st) st = run_dir_prepare(o, &resuming);
     if (st) return st;
 
     mrg_model *m = NULL;
     mrg_trainer *tr = NULL;
     mrg_dataset *ds = NULL, *val = NULL;
     mrg_progress *prog = NULL;
-    char *options = NULL;
+    char *options = NULL, *config_json = NULL;
     int64_t loss_cap = 0;
     run_plan plan = {0};
     mrg_train_state state = {0};
-    bool resuming = o->resume && mrg_path_exists(state_path);
     mrg_model_config cfg;
+    const volatile sig_atomic_t *stop = o->stop;
+#define STOPPING (stop && *stop)
 
     if (resuming) {
         char *opt_json = NULL;
-        if ((st = mrg_train_state_read(state_path, &state, &opt_json, NULL))) goto end;
-        st = plan_from_json(opt_json, &plan);
+        if ((st = mrg_train_state_read(state_path, &state, &opt_json, &config_json))) goto end;
+        st = run_plan_from_json(opt_json, &plan);
         free(opt_json);
+        if (!st) st = run_resume_check_inputs(o, &plan, config_json);
         if (st) goto end;
-        if (!(m = mrg_model_load(last, dev))) { st = mrg_error_context(MRG_ERR_FORMAT, "resuming from %s", last); goto end; }
+        if (!(m = mrg_model_load_lm(last, dev, o->lm_dir))) { st = mrg_error_context(MRG_ERR_INVALID_ARG, "train: resuming from %s", last); goto end; }
         cfg = *mrg_model_get_config(m);
     } else {
         if ((st = mrg_model_preset(o->preset ? o->preset : "tiny", &cfg))) goto end;
@@ -182,10 +196,20 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
         if (o->lr > 0) cfg.lr = o->lr;
         if (o->freeze_vit) cfg.freeze_vit = true;
         if ((st = mrg_model_config_check(&cfg))) goto end;
+        /* what the run is started with, to recognise it on resume */
+        uint64_t h;
+        if ((st = mrg_hash_dataset(o->data_dir, &h))) { mrg_error_context(st, "train: --data %s", o->data_dir); goto end; }
+        mrg_hash_hex(h, plan.data_hash);
+        if (o->config_path) {
+            if ((st = mrg_hash_file(o->config_path, &h))) goto end;
+            mrg_hash_hex(h, plan.config_hash);
+        }
         m = mrg_model_create(&cfg, dev, o->lm_dir, o->vit_dir, o->tokenizer);
         if (!m) { st = MRG_ERR_INVALID_ARG; goto end; }
+        /* the frozen LM's fingerprint now, as it was loaded (recorded with every checkpoint) */
+        if (o->lm_dir && !*mrg_model_lm_hash(m)) { st = mrg_error_context(MRG_ERR_IO, "train: --lm %s", o->lm_dir); goto end; }
         cfg = *mrg_model_get_config(m);
-        state = (mrg_train_state){0, 0, 0, 0, cfg.seed, -1.0, -1};
+        state = (mrg_train_state){0, 0, 0, 0, cfg.seed, -1.0, -1, 0};
     }
 
     mrg_dataset_opts dopt = mrg_dataset_defaults();
@@ -206,6 +230,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
     if (!resuming) {
         plan.epochs = cfg.epochs;
         plan.total_steps = (int64_t)cfg.epochs * upe;
+        plan.max_steps = o->max_steps;
         if (o->max_steps > 0 && o->max_steps < plan.total_steps) plan.total_steps = o->max_steps;
         plan.save_every = o->save_every;
         plan.eval_max = o->eval_max;
@@ -216,8 +241,19 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
         plan.weight_decay = cfg.weight_decay;
         plan.warmup_frac = cfg.warmup_frac;
         plan.clip_norm = cfg.clip_norm;
+    } else {
+        if ((st = run_resume_apply(o, &cfg, &plan, &state, upe))) goto end;
+        /* finished: every epoch done, or the last update done inside an
+         * epoch (whose validation followed it); (epoch, nb) is an epoch
+         * whose validation is still to run */
+        if (state.epoch >= plan.epochs || (state.step >= plan.total_steps && state.batch < nb)) {
+            run_note(o, "train: the run in %s is finished (%lld updates, %d epochs): nothing to do; extend it with "
+                        "--epochs N or --max-steps N",
+                     o->out_dir, (long long)state.step, plan.epochs);
+            goto end;
+        }
     }
-    if (!(options = plan_to_json(&plan, o->data_dir))) { st = mrg_error(MRG_ERR_OOM, "train: out of memory"); goto end; }
+    if (!(options = run_plan_to_json(&plan, o->data_dir))) { st = mrg_error(MRG_ERR_OOM, "train: out of memory"); goto end; }
     mrg_train_opts topt = {plan.lr, plan.min_lr, plan.weight_decay, plan.warmup_frac, plan.clip_norm, ga,
                            plan.total_steps};
     if (!(tr = mrg_trainer_create(m, &topt))) { st = MRG_ERR_INVALID_ARG; goto end; }
@@ -237,12 +273,14 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
     if (!(prog = mrg_progress_new(&popt))) { st = MRG_ERR_IO; goto end; }
 
     int64_t this_call = 0;
+    int64_t saved_step = resuming ? state.step : -1; /* the update RUN/last holds */
+    bool dirty = false;                              /* state moved since RUN/last */
     int e = state.epoch;
-    for (; e < plan.epochs && state.step < plan.total_steps; e++) {
-        int b = e == state.epoch ? state.batch : 0;
-        if ((st = mrg_dataset_seek(ds, e, b))) goto end;
+    while (e < plan.epochs) {
+        int b = state.batch; /* state.epoch == e here */
+        if (b < nb && state.step < plan.total_steps && (st = mrg_dataset_seek(ds, e, b))) goto end;
         while (b < nb && state.step < plan.total_steps) {
-            int g_end = (b / ga + 1) * ga < nb ? (b / ga + 1) * ga : nb, group = g_end - b;
+            int g_start = b, g_end = (b / ga + 1) * ga < nb ? (b / ga + 1) * ga : nb, group = g_end - b;
             mrg_step_stats s = {0}, sum = {0};
             for (; b < g_end; b++) {
                 mrg_batch batch = {0};
@@ -250,45 +288,92 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
                 if (st == MRG_END) st = mrg_error(MRG_ERR_FORMAT, "train: the epoch ended early");
                 if (!st) st = mrg_trainer_micro_step(tr, &batch, group, b == g_end - 1, &s);
                 mrg_batch_free(&batch);
-                if (st) goto end;
+                if (st) break;
                 sum.loss += s.loss;
                 sum.lm += s.lm;
                 sum.con += s.con;
                 sum.samples += s.samples;
             }
-            s.loss = sum.loss / (float)group;
-            s.lm = sum.lm / (float)group;
-            s.con = sum.con / (float)group;
-            s.samples = sum.samples;
-            s.epoch = e;
-            if (!isfinite(s.loss)) { st = mrg_error(MRG_ERR_INVALID_ARG, "train: the loss is %g at step %lld", s.loss, (long long)s.step); goto end; }
-            state.step = s.step;
-            state.samples += s.samples;
-            state.epoch = e;
-            state.batch = b;
-            res->last_loss = s.loss;
-            if ((st = push_loss(res, s.loss, &loss_cap))) goto end;
-            mrg_progress_step(prog, &s);
-            this_call++;
-            bool epoch_end = b == nb;
-            if (!epoch_end && plan.save_every > 0 && state.step % plan.save_every == 0 &&
-                (st = mrg_trainer_save(tr, last, &state, options)))
+            if (st == MRG_ERR_NONFINITE && b == g_end - 1 && o->skip_nonfinite) {
+                /* the group's batches are consumed, the update dropped */
+                b = g_end;
+                state.skipped++;
+                res->skipped++;
+                state.epoch = e;
+                state.batch = b;
+                dirty = true;
+                train_log_skip(prog, s.step, e, g_start, state.skipped);
+                st = MRG_OK;
+            } else if (st == MRG_ERR_NONFINITE) {
+                st = nonfinite_stop(last, saved_step);
                 goto end;
-            if (o->stop_after > 0 && this_call >= o->stop_after && !epoch_end) goto end;
+            } else if (st) {
+                goto end;
+            } else {
+                s.loss = sum.loss / (float)group;
+                s.lm = sum.lm / (float)group;
+                s.con = sum.con / (float)group;
+                s.samples = sum.samples;
+                s.epoch = e;
+                state.step = s.step;
+                state.samples += s.samples;
+                state.epoch = e;
+                state.batch = b;
+                dirty = true;
+                res->last_loss = s.loss;
+                if ((st = push_loss(res, s.loss, &loss_cap))) goto end;
+                mrg_progress_step(prog, &s);
+                this_call++;
+                if (b != nb && plan.save_every > 0 && state.step % plan.save_every == 0) {
+                    if ((st = mrg_trainer_save(tr, last, &state, options))) goto save_failed;
+                    saved_step = state.step;
+                    dirty = false;
+                }
+                train_test_point("step", state.step);
+            }
+            if (o->stop_after > 0 && this_call >= o->stop_after && b != nb) goto end;
+            /* a stop after the very last update lets its validation finish */
+            if (STOPPING && b < nb && state.step < plan.total_steps) goto interrupted;
         }
         if (b < nb) break; /* max steps reached inside the epoch */
-        if (val && (st = run_eval(m, val, &plan, e, state.step, &state, best, prog))) goto end;
+        /* the epoch's batches are done: state is (e, nb) until validated */
+        if (STOPPING) goto interrupted;
+        if (val) {
+            st = run_eval(tr, m, val, &plan, e, state.step, &state, best, prog, stop);
+            if (st == MRG_END) goto interrupted;
+            if (st == MRG_ERR_NONFINITE) { st = nonfinite_stop(last, saved_step); goto end; }
+            if (st) goto end;
+        }
         state.epoch = e + 1;
         state.batch = 0;
-        if ((st = mrg_trainer_save(tr, last, &state, options))) goto end;
+        if ((st = mrg_trainer_save(tr, last, &state, options))) goto save_failed;
+        saved_step = state.step;
+        dirty = false;
         res->epochs_done = e + 1;
+        e++;
         if (o->stop_after > 0 && this_call >= o->stop_after) goto end;
+        if (STOPPING && e < plan.epochs && state.step < plan.total_steps) {
+            res->interrupted = true;
+            goto end;
+        }
     }
     if (this_call > 0 && state.batch != 0) { /* stopped mid-epoch by max_steps: evaluate, save */
-        if (val && (st = run_eval(m, val, &plan, e, state.step, &state, best, prog))) goto end;
-        if ((st = mrg_trainer_save(tr, last, &state, options))) goto end;
+        if (val) {
+            st = run_eval(tr, m, val, &plan, e, state.step, &state, best, prog, NULL);
+            if (st == MRG_ERR_NONFINITE) { st = nonfinite_stop(last, saved_step); goto end; }
+            if (st) goto end;
+        }
+        if ((st = mrg_trainer_save(tr, last, &state, options))) goto save_failed;
     }
+    goto end;
+interrupted:
+    if (dirty && (st = mrg_trainer_save(tr, last, &state, options))) goto save_failed;
+    res->interrupted = true;
+    goto end;
+save_failed:
+    if (st == MRG_ERR_NONFINITE) st = nonfinite_stop(last, saved_step);
 end:
+#undef STOPPING
     res->steps = state.step;
     res->best_score = state.best_score;
     if (st) {
@@ -297,9 +382,11 @@ end:
         st = mrg_progress_close(prog); /* a log record that could not be written */
     }
     free(options);
+    free(config_json);
     mrg_dataset_free(val);
     mrg_dataset_free(ds);
     mrg_trainer_free(tr);
     mrg_model_free(m);
+    n_hooks = 0;
     return st;
 }

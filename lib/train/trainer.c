@@ -3,12 +3,14 @@
  * learning rate. Everything an update depends on is the parameters, the
  * moments, the step count and the batch, so restoring those (checkpoint +
  * dataset seek) reproduces a run bit-for-bit. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mrg/autograd.h"
 #include "mrg/trainer.h"
+#include "train/train_internal.h"
 
 #define MAX_PARAMS 4096
 
@@ -21,6 +23,8 @@ struct mrg_trainer {
     const char **names;
     int n;
     mrg_adamw *opt;
+    /* a micro-batch of the current update had a non-finite loss */
+    bool group_nonfinite;
 };
 
 mrg_train_opts mrg_train_opts_from_config(const mrg_model_config *cfg, int64_t total_steps) {
@@ -86,17 +90,33 @@ mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group
     if (!st) st = mrg_tensor_item(parts.total, &s.loss);
     if (!st && parts.lm) st = mrg_tensor_item(parts.lm, &s.lm);
     if (!st && parts.con) st = mrg_tensor_item(parts.con, &s.con);
-    if (!st) st = mrg_backward_scaled(parts.total, 1.0f / (float)group);
+    if (!st && !isfinite(s.loss)) tr->group_nonfinite = true;
+    /* a non-finite loss spoils the update anyway: no backward for it */
+    if (!st && !tr->group_nonfinite) st = mrg_backward_scaled(parts.total, 1.0f / (float)group);
     s.samples = b->B;
+    int64_t step = mrg_adamw_steps(tr->opt);
+    s.step = step + 1;
     if (!st && last) {
-        int64_t step = mrg_adamw_steps(tr->opt);
         s.lr = mrg_lr_at(&tr->sched, step);
-        st = mrg_clip_grad_norm(tr->params, tr->n, tr->o.clip_norm, &norm);
-        if (!st && norm) st = mrg_tensor_item(norm, &s.grad_norm);
-        if (!st) st = mrg_adamw_step(tr->opt, s.lr);
-        if (!st) st = mrg_zero_grad(tr->params, tr->n);
-        s.step = step + 1;
+        s.grad_norm = NAN;
+        if (!tr->group_nonfinite) {
+            st = mrg_clip_grad_norm(tr->params, tr->n, tr->o.clip_norm, &norm);
+            if (!st && norm) st = mrg_tensor_item(norm, &s.grad_norm);
+        }
+        /* never apply a non-finite update: the parameters and moments stay
+         * as they were, the gradients are dropped */
+        if (!st && (tr->group_nonfinite || !isfinite(s.grad_norm))) {
+            st = mrg_zero_grad(tr->params, tr->n);
+            if (!st)
+                st = mrg_error(MRG_ERR_NONFINITE, "update %lld: the %s is %g; the update was not applied",
+                               (long long)(step + 1), tr->group_nonfinite ? "loss" : "gradient norm",
+                               tr->group_nonfinite ? (double)s.loss : (double)s.grad_norm);
+        } else {
+            if (!st) st = mrg_adamw_step(tr->opt, s.lr);
+            if (!st) st = mrg_zero_grad(tr->params, tr->n);
+        }
     }
+    if (last || st) tr->group_nonfinite = false;
     mrg_step_reset(tr->dev);
     if (out) *out = s;
     return st;
@@ -109,8 +129,10 @@ mrg_status mrg_trainer_step(mrg_trainer *tr, const mrg_batch *b, mrg_step_stats 
 mrg_status mrg_trainer_save(mrg_trainer *tr, const char *final_dir, const mrg_train_state *st,
                             const char *options_json) {
     char tmp[4200], path[4400];
-    mrg_status s = mrg_ckpt_begin(final_dir, tmp, sizeof tmp);
-    if (s) return s;
+    /* RUN/last must always be finite: check what would be written */
+    mrg_status s = mrg_trainer_check_finite(tr);
+    if (s) return mrg_error_context(s, "not writing %s", final_dir);
+    if ((s = mrg_ckpt_begin(final_dir, tmp, sizeof tmp))) return s;
     char *cfg = mrg_model_config_to_json(mrg_model_get_config(tr->m));
     if (!cfg) s = mrg_error(MRG_ERR_OOM, "checkpoint: cannot serialise the config");
     if (!s) s = mrg_model_save(tr->m, tmp);
@@ -119,6 +141,7 @@ mrg_status mrg_trainer_save(mrg_trainer *tr, const char *final_dir, const mrg_tr
     snprintf(path, sizeof path, "%s/trainer_state.json", tmp);
     if (!s) s = mrg_train_state_write(path, st, options_json, cfg);
     free(cfg);
+    if (!s) train_test_point("save", st->step);
     if (!s) s = mrg_ckpt_commit(tmp, final_dir);
     if (s) {
         mrg_error_context(s, "writing checkpoint %s", final_dir);
@@ -138,4 +161,16 @@ mrg_status mrg_trainer_restore(mrg_trainer *tr, const char *dir, mrg_train_state
     }
     if (s) return mrg_error_context(s, "restoring %s", dir);
     return MRG_OK;
+}
+
+mrg_status mrg_trainer_check_finite(mrg_trainer *tr) {
+    mrg_status st = train_check_finite(tr->params, tr->names, tr->n, "parameter");
+    for (int which = 0; which < 2 && !st; which++) {
+        for (int i = 0; i < tr->n && !st; i++) {
+            mrg_tensor *t = mrg_adamw_moment(tr->opt, i, which);
+            if (!t) { mrg_clear_error(); continue; } /* frozen: no moments */
+            st = train_check_finite(&t, &tr->names[i], 1, which ? "AdamW second moment of" : "AdamW first moment of");
+        }
+    }
+    return st;
 }

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (mrg_train_state_read(out, &back, &opts2, &cfg2) != MRG_OK)
         fail("a written trainer state does not read back");
     if (back.step != st.step || back.epoch != st.epoch || back.batch != st.batch ||
-        back.samples != st.samples || back.data_seed != st.data_seed ||
+        back.samples != st.samples || back.data_seed != st.data_seed || back.skipped != st.skipped ||
         back.best_epoch != st.best_epoch ||
         memcmp(&back.best_score, &st.best_score, sizeof st.best_score))
         fail("a trainer state changes through mrg_train_state_write");

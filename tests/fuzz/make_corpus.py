@@ -135,7 +135,7 @@ def main():
     # trainer_state.json as mrg_train_state_write writes it
     put("trainer_state", "run.json", json.dumps({
         "step": 12, "epoch": 1, "batch": 2, "samples": 96, "data_seed": "42",
-        "best_score": 0.0132, "best_epoch": 0,
+        "best_score": 0.0132, "best_epoch": 0, "skipped": 1,
         "options": {"epochs": 3, "total_steps": 30, "save_every": 0, "eval_max": 0,
                     "no_eval": False, "eval_beam": False, "lr": 0.0005,
                     "min_lr": 9.9999999747524271e-07, "weight_decay": 0.05,

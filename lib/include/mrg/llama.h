@@ -113,6 +113,10 @@ typedef struct mrg_kv_cache {
     int64_t len;    /* positions filled so far */
     mrg_tensor **k; /* n_layers persistent f32 (capacity, Hkv, max_len, Dh) */
     mrg_tensor **v;
+    /* row[b]: the row of k[l] and v[l] that holds batch row b (capacity
+     * entries, a permutation). Reordering permutes it instead of moving the
+     * cached keys and values; only a row that is repeated is copied. */
+    int32_t *row;
 } mrg_kv_cache;
 
 /* A cache of `batch` rows (its capacity) and max_len positions. */
@@ -123,7 +127,9 @@ void mrg_kv_cache_clear(mrg_kv_cache *c);
 /* Rolls back to len positions (len <= current). */
 mrg_status mrg_kv_cache_truncate(mrg_kv_cache *c, int64_t len);
 /* Reorders along the batch axis: row b becomes old row src[b] (b < batch,
- * repeats allowed), as beam search needs after choosing beams. */
+ * repeats allowed), as beam search needs after choosing beams. The cached
+ * data stays where it is (c->row changes); a row taken twice or more is
+ * copied once per extra use. */
 mrg_status mrg_kv_cache_reorder(mrg_kv_cache *c, const int32_t *src);
 /* The same with a new row count n (1 <= n <= capacity): row b < n becomes
  * old row src[b]. Beam search prefills one row (select {0}, n = 1, before

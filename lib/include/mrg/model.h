@@ -82,10 +82,17 @@ typedef struct mrg_model mrg_model;
  * `tokenizer.model` inside lm_path. */
 mrg_model *mrg_model_create(const mrg_model_config *cfg, mrg_device *dev, const char *lm_path,
                             const char *vit_dir, const char *tokenizer_path);
-/* A checkpoint directory written by mrg_model_save. */
+/* A checkpoint directory written by mrg_model_save. Its frozen LM must
+ * still be where the checkpoint says and hold the same content (hash);
+ * otherwise NULL with a message saying which. */
 mrg_model *mrg_model_load(const char *dir, mrg_device *dev);
-/* Writes dir/config.json (the model config plus the LM and tokenizer
- * locations) and dir/model.safetensors (the trained parts), atomically;
+/* The same with the frozen LM read from lm_path (NULL: the recorded place)
+ * instead, for an LM that moved: its content hash must equal the recorded
+ * one. */
+mrg_model *mrg_model_load_lm(const char *dir, mrg_device *dev, const char *lm_path);
+/* Writes dir/config.json (the model config plus the LM's location --
+ * relative when the LM lies beside the checkpoint's run directory -- and
+ * content hash, and the tokenizer's location) and dir/model.safetensors (the trained parts), atomically;
  * also dir/tokenizer.model (a copy) and, for a random LM that was not
  * loaded from a path, dir/lm/ (Hugging Face layout). */
 mrg_status mrg_model_save(const mrg_model *m, const char *dir);
@@ -95,6 +102,12 @@ const mrg_model_config *mrg_model_get_config(const mrg_model *m);
 mrg_device *mrg_model_device(const mrg_model *m);
 mrg_llama *mrg_model_llama(mrg_model *m);
 const mrg_tokenizer *mrg_model_tokenizer(const mrg_model *m);
+/* The frozen LM's content hash (16 hex digits, computed on first use: the
+ * LM's files are read once; "" for a random LM kept in the checkpoint, or
+ * when the files cannot be read, with a message) and absolute path (""
+ * for a random LM). */
+const char *mrg_model_lm_hash(const mrg_model *m);
+const char *mrg_model_lm_path(const mrg_model *m);
 /* The trained parameters (ViT unless frozen, encoders, projection) with
  * their checkpoint names; returns the count, fills up to max. */
 int mrg_model_trainable(mrg_model *m, mrg_tensor **out, const char **names, int max);

@@ -7,6 +7,7 @@
 #include "mrg/tensor.h"
 #include "mrg/ops.h"
 #include "mrg/autograd.h"
+#include "mrg/cpu.h"
 #include "mrg/optim.h"
 #include "mrg/safetensors.h"
 #include "mrg/image.h"
@@ -21,6 +22,8 @@
 #include "mrg/dataset.h"
 #include "mrg/generate.h"
 #include "mrg/trainer.h"
+#include "mrg/content_hash.h"
+#include "mrg/outputs.h"
 #include "mrg/phantom.h"
 #include "mrg/spm_train.h"
 

@@ -96,6 +96,14 @@ mrg_tensor *mrg_cross_entropy(mrg_tensor *logits, mrg_tensor *targets, int ignor
  * causal as in mrg_softmax; scale usually 1/√D → (B, H, Tq, D). */
 mrg_tensor *mrg_sdpa(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_tensor *key_mask,
                      bool causal, float scale);
+/* The same over the first len positions of a KV cache, read in place
+ * instead of sliced out (decoding): k_cache (R, Hkv, max_len, D), v_cache
+ * (R, Hkv, max_len, Dv); row b of q attends to cache row rows[b] (rows NULL:
+ * row b); key_mask (B, len) or NULL → (B, H, Tq, Dv), equal to mrg_sdpa on
+ * the gathered slices. No gradient (refused when q needs one). */
+mrg_tensor *mrg_sdpa_cache(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cache,
+                           const int32_t *rows, int64_t len, mrg_tensor *key_mask, bool causal,
+                           float scale);
 
 /* ---- vision ----------------------------------------------------------- */
 

@@ -19,6 +19,7 @@ typedef enum mrg_status {
     MRG_ERR_DEVICE,      /* the backend failed (driver error, kernel build) */
     MRG_ERR_UNSUPPORTED, /* valid request this build or device cannot do */
     MRG_ERR_NOT_FOUND,   /* a named thing (device, tensor, file) is absent */
+    MRG_ERR_NONFINITE,   /* a NaN or infinity where a finite number must be (training diverged) */
     MRG_END,             /* an iterator is exhausted (not an error) */
 } mrg_status;
 

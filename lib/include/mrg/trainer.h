@@ -15,6 +15,7 @@
 #ifndef MRG_TRAINER_H
 #define MRG_TRAINER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,7 +53,9 @@ float mrg_lr_at(const mrg_lr_schedule *s, int64_t step);
 /* ---- atomic checkpoint directories (lib/train/checkpoint.c) ------------ */
 
 /* Creates a fresh temporary directory beside final_dir (its parent must
- * exist): parent/.tmp-<name>-<pid>-<n>. Its path goes to tmp (cap bytes). */
+ * exist): parent/.tmp-<name>-<pid>-<n>, after mrg_ckpt_clean(final_dir)
+ * (mrg/outputs.h) removed those of killed processes. Its path goes to tmp
+ * (cap bytes). */
 mrg_status mrg_ckpt_begin(const char *final_dir, char *tmp, size_t cap);
 /* fsyncs every file in tmp and tmp itself, then makes tmp final_dir in one
  * step (an atomic exchange when final_dir exists), removes the old
@@ -82,6 +85,7 @@ typedef struct mrg_train_state {
     uint64_t data_seed;
     double best_score;  /* best 0.5·BLEU-4 + 0.5·CIDEr so far (-1: none) */
     int best_epoch;     /* the epoch of RUN/best, counted from 1 as in the logs; -1: none */
+    int64_t skipped;    /* updates skipped as non-finite (--skip-nonfinite) */
 } mrg_train_state;
 
 /* Writes path (JSON: the state, and the raw JSON texts `options` and
@@ -168,7 +172,11 @@ void mrg_trainer_free(mrg_trainer *tr);
  * number of micro-batches of the current update, so the update sees their
  * mean); with last, clips, steps AdamW at the scheduled learning rate and
  * zeroes the gradients. *out (may be NULL) gets the loss parts of this
- * micro-batch, and for the last one lr, grad_norm and step. Calls
+ * micro-batch, step (the number of the update it belongs to), and for the
+ * last one lr and grad_norm. When a micro-batch's loss or the update's
+ * gradient norm is NaN or infinite, the update is not applied: the last
+ * micro-batch drops the gradients and returns MRG_ERR_NONFINITE (the
+ * parameters, moments and step count stay as they were). Calls
  * mrg_step_reset on the model's device before returning. */
 mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group, bool last,
                                   mrg_step_stats *out);
@@ -180,8 +188,12 @@ int64_t mrg_trainer_steps(const mrg_trainer *tr);
 const mrg_lr_schedule *mrg_trainer_schedule(const mrg_trainer *tr);
 mrg_adamw *mrg_trainer_optimizer(mrg_trainer *tr);
 
+/* MRG_ERR_NONFINITE (naming the tensor) when a trained parameter or an
+ * AdamW moment holds a NaN or an infinity. */
+mrg_status mrg_trainer_check_finite(mrg_trainer *tr);
 /* A checkpoint (model + optimizer + sidecar with st, options_json and the
- * model config) into final_dir, atomically. */
+ * model config) into final_dir, atomically; refused (MRG_ERR_NONFINITE,
+ * nothing written) unless mrg_trainer_check_finite passes. */
 mrg_status mrg_trainer_save(mrg_trainer *tr, const char *final_dir, const mrg_train_state *st,
                             const char *options_json);
 /* Restores the optimizer (moments, step) from a checkpoint directory whose
@@ -215,6 +227,15 @@ typedef struct mrg_train_run_opts {
     const char *lm_dir, *vit_dir, *tokenizer; /* may be NULL */
     const char *out_dir;
     bool resume;            /* continue from out_dir/last when present */
+    /* An existing run in out_dir is refused without resume; with force it
+     * starts over (its last/, best/ and log.jsonl are removed first), and a
+     * non-empty out_dir that holds no run is written into (its other files
+     * are kept). */
+    bool force;
+    /* An update with a non-finite loss or gradient norm is skipped (logged
+     * as {"type":"skip"}, counted in the state) instead of stopping the
+     * run with MRG_ERR_NONFINITE. */
+    bool skip_nonfinite;
     /* overrides (<= 0: the config's value) */
     int epochs, batch_size, grad_accum;
     float lr;
@@ -227,9 +248,22 @@ typedef struct mrg_train_run_opts {
     int log_every;          /* JSONL every this many updates (default 1) */
     bool bar;               /* progress bar on stderr */
     bool jsonl_stdout;
+    /* Set (by a signal handler) to ask for a graceful stop: the current
+     * update is finished (a validation in progress is abandoned), RUN/last
+     * is written and mrg_train_run returns MRG_OK with res->interrupted.
+     * NULL: none. */
+    const volatile sig_atomic_t *stop;
+    /* Where to say what a resumed run keeps, ignores or extends, and what a
+     * forced start removes (NULL: nowhere). */
+    FILE *notes;
     /* Test hook: stop (as if killed) after this many updates in this call,
      * without writing a checkpoint beyond the regular ones. 0: off. */
     int64_t stop_after;
+    /* Test hook: "SIG@POINT:STEP[,...]" raises signal number SIG at POINT of
+     * update STEP: "step" (after the update and its checkpoint), "eval"
+     * (as the validation after it starts) or "save" (inside the checkpoint
+     * write, before its swap). NULL: off. */
+    const char *test_signal;
 } mrg_train_run_opts;
 
 mrg_train_run_opts mrg_train_run_defaults(void);
@@ -242,8 +276,22 @@ typedef struct mrg_train_run_result {
     /* every update's mean loss of this call, in order (malloc'd) */
     float *losses;
     int64_t n_losses;
+    int64_t skipped;   /* non-finite updates skipped in this call */
+    bool interrupted;  /* stopped through opts.stop; RUN/last holds the state */
 } mrg_train_run_result;
 
+/* Trains (or resumes, see mrg_train_run_opts) the run in o->out_dir.
+ *
+ * The run records in RUN/last/trainer_state.json the content hashes of its
+ * dataset's annotation.json and of its --config file, its preset, and (in
+ * RUN/last/config.json) the frozen LM's path and hash. A resume refuses
+ * (MRG_ERR_INVALID_ARG) a different dataset, preset, config or LM; says on
+ * o->notes which of the other options it ignores (the run keeps its own);
+ * and takes o->epochs / o->max_steps as the run's new length, so that a
+ * finished run can be extended (the learning-rate schedule then spans the
+ * new length). A non-finite update stops the run with MRG_ERR_NONFINITE
+ * and a message naming the update and the last good checkpoint, unless
+ * o->skip_nonfinite. */
 mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train_run_result *res);
 void mrg_train_run_result_free(mrg_train_run_result *r);
 
@@ -303,6 +351,9 @@ typedef struct mrg_pretrain_opts {
      * whole report; 1: one random token of the report per position). */
     mrg_slot_hint slot_hint;
     int slot_span; /* for MRG_SLOT_SPANS (default 8) */
+    /* Skip an update whose loss or gradient norm is not finite (logged as
+     * {"type":"skip"}) instead of stopping with MRG_ERR_NONFINITE. */
+    bool skip_nonfinite;
     /* Finding hints only: loss = LM + con_weight · InfoNCE(normalized mean
      * of the sequence's codes, normalized mean input embedding of its
      * report; temperature), the report generator's contrastive term with
@@ -346,6 +397,8 @@ typedef struct mrg_vit_pretrain_opts {
     uint64_t seed;
     bool bar, jsonl_stdout;
     int log_every;
+    /* skip non-finite updates instead of stopping (see mrg_pretrain_opts) */
+    bool skip_nonfinite;
 } mrg_vit_pretrain_opts;
 
 mrg_vit_pretrain_opts mrg_vit_pretrain_defaults(void);

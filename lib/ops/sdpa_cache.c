@@ -1,0 +1,106 @@
+/* Scaled dot-product attention over a KV cache, read where it lies.
+ *
+ * Decoding attends each new query to every cached position. Slicing the
+ * first len positions out of the cache tensors (R, Hkv, max_len, D) would
+ * copy the whole prefix, in every layer, for every token. Here the two
+ * GEMMs of mrg_sdpa (ops/attention.c) read the cache in place instead: a
+ * batch item (b, h) is the matrix at row rows[b], head h of the cache, so
+ * the batch stride is max_len·D instead of len·D, and consecutive rows
+ * rows[b0..b0+n) make one batched GEMM. Every GEMM item has the sizes and
+ * operand values that mrg_sdpa gives it on the sliced copies, so the result
+ * is the same, bit for bit, on a backend whose batched GEMM computes each
+ * item alike whatever its batch (the CPU's and OpenCL's do).
+ *
+ *   q (B, H, Tq, D) → qr (B·Hkv, G·Tq, D)        G = H / Hkv
+ *   s = (scale·q)·kᵀ   (B·Hkv, G·Tq, len)          k read in place
+ *   s += key_mask (B, len); p = softmax(s) (causal: query i sees len−Tq+i)
+ *   o = p·v            (B·Hkv, G·Tq, Dv) = (B, H, Tq, Dv), v read in place
+ *
+ * Not recorded: no gradient reaches q or the cache (decoding only). */
+#include "ops/ops_common.h"
+
+/* The rows of q's batch that sit in consecutive cache rows from *b0. */
+static int64_t run_length(const int32_t *rows, int64_t B, int64_t b0) {
+    int64_t n = 1;
+    while (b0 + n < B && rows && rows[b0 + n] == rows[b0] + n) n++;
+    if (!rows) n = B - b0;
+    return n;
+}
+
+mrg_tensor *mrg_sdpa_cache(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cache,
+                           const int32_t *rows, int64_t len, mrg_tensor *key_mask, bool causal,
+                           float scale) {
+    MRG_NULL_GUARD(q, k_cache, v_cache);
+    mrg_tensor *const ins[4] = {q, k_cache, v_cache, key_mask};
+    if (!ops_check_device("sdpa_cache", 4, ins)) return NULL;
+    if (!ops_check_f32("sdpa_cache", "q", q) || !ops_check_f32("sdpa_cache", "k_cache", k_cache) ||
+        !ops_check_f32("sdpa_cache", "v_cache", v_cache))
+        return NULL;
+    if (q->ndim != 4 || k_cache->ndim != 4 || v_cache->ndim != 4)
+        OPS_FAIL("sdpa_cache: q %s, k_cache %s, v_cache %s must be 4-D", OPS_SHAPE(q),
+                 OPS_SHAPE(k_cache), OPS_SHAPE(v_cache));
+    int64_t B = q->shape[0], H = q->shape[1], Tq = q->shape[2], D = q->shape[3];
+    int64_t R = k_cache->shape[0], Hkv = k_cache->shape[1], Lmax = k_cache->shape[2];
+    int64_t Dv = v_cache->shape[3];
+    if (k_cache->shape[3] != D || v_cache->shape[0] != R || v_cache->shape[1] != Hkv ||
+        v_cache->shape[2] != Lmax)
+        OPS_FAIL("sdpa_cache: q %s, k_cache %s, v_cache %s: expected caches (R, Hkv, max_len, D)",
+                 OPS_SHAPE(q), OPS_SHAPE(k_cache), OPS_SHAPE(v_cache));
+    if (Hkv < 1 || H % Hkv != 0)
+        OPS_FAIL("sdpa_cache: q heads %lld are not a multiple of kv heads %lld", (long long)H,
+                 (long long)Hkv);
+    if (len < 1 || len > Lmax)
+        OPS_FAIL("sdpa_cache: %lld positions outside the cache's [1, %lld]", (long long)len,
+                 (long long)Lmax);
+    if (causal && Tq > len)
+        OPS_FAIL("sdpa_cache: causal attention with Tq %lld > %lld positions", (long long)Tq,
+                 (long long)len);
+    if (!rows && B > R)
+        OPS_FAIL("sdpa_cache: batch %lld > %lld cache rows", (long long)B, (long long)R);
+    for (int64_t b = 0; rows && b < B; b++)
+        if (rows[b] < 0 || rows[b] >= R)
+            OPS_FAIL("sdpa_cache: row %d outside the cache's [0, %lld)", (int)rows[b],
+                     (long long)R);
+    if (key_mask) {
+        if (!ops_check_f32("sdpa_cache", "key_mask", key_mask)) return NULL;
+        if (key_mask->ndim != 2 || key_mask->shape[0] != B || key_mask->shape[1] != len)
+            OPS_FAIL("sdpa_cache: key_mask %s must be (B, len) = (%lld, %lld)",
+                     OPS_SHAPE(key_mask), (long long)B, (long long)len);
+    }
+    mrg_device *dev = q->dev;
+    if (mrg_grad_enabled(dev) && q->requires_grad)
+        OPS_FAIL("sdpa_cache: no gradient flows through the cache read (use mrg_sdpa)");
+
+    int64_t G = H / Hkv, M = G * Tq;
+    mrg_tensor *qr = mrg_reshape(mrg_scale(q, scale), MRG_SHAPE(B * Hkv, M, D));
+    mrg_tensor *s = mrg_tensor_new(dev, MRG_F32, 3, (const int64_t[]){B * Hkv, M, len});
+    if (!qr || !s) return NULL;
+    for (int64_t b0 = 0, n; b0 < B; b0 += n) {
+        n = run_length(rows, B, b0);
+        int64_t r0 = rows ? rows[b0] : b0;
+        mrg_ptr a = mrg_ptr_of(qr), k = mrg_ptr_of(k_cache), c = mrg_ptr_of(s);
+        a.off += b0 * Hkv * M * D;
+        k.off += r0 * Hkv * Lmax * D;
+        c.off += b0 * Hkv * M * len;
+        MRG_TRY_NULL(dev->be->gemm(dev, false, true, M, len, D, 1.0f, a, D, M * D, k, D, Lmax * D,
+                                   0.0f, c, len, M * len, n * Hkv));
+    }
+    if (key_mask)
+        s = mrg_add(mrg_reshape(s, MRG_SHAPE(B, Hkv * M, len)),
+                    mrg_reshape(key_mask, MRG_SHAPE(B, 1, len)));
+    mrg_tensor *p = mrg_reshape(mrg_softmax(mrg_reshape(s, MRG_SHAPE(B * H, Tq, len)), causal),
+                                MRG_SHAPE(B * Hkv, M, len));
+    mrg_tensor *o = mrg_tensor_new(dev, MRG_F32, 3, (const int64_t[]){B * Hkv, M, Dv});
+    if (!p || !o) return NULL;
+    for (int64_t b0 = 0, n; b0 < B; b0 += n) {
+        n = run_length(rows, B, b0);
+        int64_t r0 = rows ? rows[b0] : b0;
+        mrg_ptr a = mrg_ptr_of(p), v = mrg_ptr_of(v_cache), c = mrg_ptr_of(o);
+        a.off += b0 * Hkv * M * len;
+        v.off += r0 * Hkv * Lmax * Dv;
+        c.off += b0 * Hkv * M * Dv;
+        MRG_TRY_NULL(dev->be->gemm(dev, false, false, M, Dv, len, 1.0f, a, len, M * len, v, Dv,
+                                   Lmax * Dv, 0.0f, c, Dv, M * Dv, n * Hkv));
+    }
+    return mrg_reshape(o, MRG_SHAPE(B, H, Tq, Dv));
+}
