@@ -10,7 +10,8 @@ pkgs=(build-essential cmake pkg-config
       ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd clinfo
       libdcmtk-dev dcmtk
       python3 python3-numpy python3-sentencepiece python3-pydicom python3-pip
-      wordnet-base)
+      wordnet-base
+      clang libclang-rt-14-dev libomp-dev llvm) # the last line: tools/fuzz.sh (libFuzzer)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

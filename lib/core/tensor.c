@@ -170,16 +170,21 @@ void mrg_step_reset(mrg_device *dev) {
 
 /* ---- transfers -------------------------------------------------------- */
 
-/* Records the value range of host ids (see mrg_tensor.id_range_known). */
-static void note_id_range(mrg_tensor *t, const int32_t *ids) {
+/* Records the value range of host ids (see mrg_tensor.id_range_known).
+ * The ids may be unaligned (a safetensors mapping): read with memcpy. */
+static void note_id_range(mrg_tensor *t, const void *host) {
+    const unsigned char *p = host;
     int64_t n = mrg_numel(t);
-    t->id_range_known = n > 0;
-    t->id_min = n ? ids[0] : 0;
-    t->id_max = n ? ids[0] : 0;
-    for (int64_t i = 1; i < n; i++) {
-        if (ids[i] < t->id_min) t->id_min = ids[i];
-        if (ids[i] > t->id_max) t->id_max = ids[i];
+    int32_t lo = 0, hi = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t v;
+        memcpy(&v, p + (size_t)i * sizeof v, sizeof v);
+        if (i == 0 || v < lo) lo = v;
+        if (i == 0 || v > hi) hi = v;
     }
+    t->id_range_known = n > 0;
+    t->id_min = lo;
+    t->id_max = hi;
 }
 
 mrg_status mrg_tensor_upload(mrg_tensor *t, const void *host) {

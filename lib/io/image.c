@@ -65,12 +65,17 @@ static mrg_status read_file(const char *path, unsigned char **buf, size_t *len) 
     return MRG_OK;
 }
 
-/* stb_image 2.27 (Debian's libstb) trusts the symbol counts of a JPEG
- * Huffman table (DHT): counts summing past 256 overflow its tables (fixed
- * upstream in 2.28). Walk every marker segment, inside and between scans,
- * and refuse such tables before stb sees the file. */
+/* stb_image 2.27 (Debian's libstb) trusts two things in a JPEG that it
+ * must not (both fixed upstream in 2.28): the symbol counts of a Huffman
+ * table (DHT), whose sum past 256 overflows its tables, and that a scan
+ * (SOS) only names Huffman tables defined before it: an undefined one is
+ * uninitialised memory, and decoding with it reads outside the tables.
+ * Walk every marker segment, inside and between scans, and refuse such
+ * files before stb sees them. */
 static bool jpeg_tables_sane(const uint8_t *p, size_t n) {
     if (n < 2 || p[0] != 0xFF || p[1] != 0xD8) return true; /* not a JPEG */
+    unsigned defined = 0; /* bit 4·class + id: DC 0-3, AC 4-7 */
+    bool progressive = false;
     size_t i = 2;
     while (i + 1 < n) {
         if (p[i] != 0xFF) { /* entropy-coded data: find the next marker */
@@ -92,13 +97,32 @@ static bool jpeg_tables_sane(const uint8_t *p, size_t n) {
         if (len < 2) return false;
         size_t body = i + 4, end = i + 2 + len;
         if (end > n) end = n;
+        if (m == 0xC2) progressive = true; /* SOF2; stb reads the first SOF */
         if (m == 0xC4) {
             for (size_t k = body; k < end;) {
                 if (k + 17 > end) return false;
                 size_t count = 0;
                 for (int j = 1; j <= 16; j++) count += p[k + (size_t)j];
                 if (count > 256) return false;
+                unsigned cls = p[k] >> 4, id = p[k] & 15;
+                if (cls <= 1 && id <= 3) defined |= 1u << (4 * cls + id);
                 k += 17 + count;
+            }
+        }
+        if (m == 0xDA && body < end) {
+            /* Ns, Ns × (component, DC table << 4 | AC table), Ss, Se, Ah << 4 | Al */
+            size_t ns = p[body];
+            if (body + 1 + 2 * ns + 3 > end) return true; /* stb reports a bad SOS */
+            uint8_t ss = p[body + 1 + 2 * ns], se = p[body + 2 + 2 * ns];
+            uint8_t ah = p[body + 3 + 2 * ns] >> 4;
+            /* what stb decodes with Huffman codes: DC unless this is a
+             * progressive refinement or AC-only scan; AC in every baseline
+             * scan (stb forces Se = 63 there) and progressive AC scans */
+            bool need_dc = ss == 0 && ah == 0, need_ac = !progressive || ss > 0 || se > 0;
+            for (size_t c = 0; c < ns; c++) {
+                unsigned dc = p[body + 2 + 2 * c] >> 4, ac = p[body + 2 + 2 * c] & 15;
+                if (need_dc && dc <= 3 && !(defined & (1u << dc))) return false;
+                if (need_ac && ac <= 3 && !(defined & (1u << (4 + ac)))) return false;
             }
         }
         i = i + 2 + len;
@@ -207,6 +231,22 @@ static mrg_status decode_dicom(const unsigned char *file, size_t len, const char
 #endif
 }
 
+/* stb_image grows its buffer to a PNG chunk's claimed length before it
+ * reads the chunk, so a few bytes claiming a 2 GiB IDAT allocate 2 GiB.
+ * Refuse chunks that run past the end of the file before stb sees them. */
+static bool png_chunks_sane(const uint8_t *p, size_t n) {
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n < 8 || memcmp(p, sig, 8)) return true; /* not a PNG */
+    size_t i = 8;
+    while (i + 8 <= n) {
+        size_t len = be32(p + i);
+        if (len > n - i - 8 || n - i - 8 - len < 4) return false; /* data + CRC past the end */
+        if (!memcmp(p + i + 4, "IEND", 4)) return true;
+        i += 12 + len;
+    }
+    return true; /* no IEND: stb reports what is missing */
+}
+
 mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_image *out) {
     if (!out) return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_decode: NULL argument");
     out->data = NULL;
@@ -217,7 +257,7 @@ mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_
     const unsigned char *file = data;
     int w, h, comp;
     if (!jpeg_tables_sane(file, len))
-        return mrg_error(MRG_ERR_FORMAT, "%s: corrupt JPEG (bad Huffman table)", name);
+        return mrg_error(MRG_ERR_FORMAT, "%s: corrupt JPEG (bad or undefined Huffman table)", name);
     /* the stated size is checked before stb allocates anything for it */
     uint32_t hw, hh;
     char kind = header_size(file, len, &hw, &hh);
@@ -236,6 +276,9 @@ mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_
                          "%lld pixels in all (MRG_MAX_IMAGE_SIDE, MRG_MAX_IMAGE_PIXELS)",
                          name, kind == 'p' ? "PNG" : "JPEG", hw, hh, MRG_MAX_IMAGE_SIDE,
                          MRG_MAX_IMAGE_PIXELS);
+    if (!png_chunks_sane(file, len))
+        return mrg_error(MRG_ERR_FORMAT, "%s: truncated or corrupt PNG (a chunk runs past the end)",
+                         name);
     if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp))
         return mrg_error(MRG_ERR_FORMAT, "%s: not a readable PNG or JPEG image (%s)", name,
                          stbi_failure_reason());

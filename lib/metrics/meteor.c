@@ -35,7 +35,8 @@ int32_t mv_java_hash(const char *s) {
         else if (c >= 0xE0 && c < 0xF0) { c &= 15; k = 2; }
         else if (c >= 0xC0 && c < 0xE0) { c &= 31; k = 1; }
         int ok = 1;
-        for (int i = 1; i <= k; i++) ok &= (p[i] & 0xC0) == 0x80;
+        /* stop at the first non-continuation byte: it may be the final NUL */
+        for (int i = 1; ok && i <= k; i++) ok = (p[i] & 0xC0) == 0x80;
         if (!ok) k = 0, c = *p;
         for (int i = 1; i <= k; i++) c = (c << 6) | (p[i] & 0x3F);
         p += k + 1;

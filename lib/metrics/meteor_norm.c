@@ -42,7 +42,8 @@ static int decode(const char *u, cps *out) {
         else if (c >= 0xE0) { c &= 15; k = 2; }
         else if (c >= 0xC0) { c &= 31; k = 1; }
         int ok = 1;
-        for (int i = 1; i <= k; i++)
+        /* stop at the first non-continuation byte: it may be the final NUL */
+        for (int i = 1; ok && i <= k; i++)
             if ((p[i] & 0xC0) != 0x80) ok = 0;
         if (k && ok) {
             for (int i = 1; i <= k; i++) c = (c << 6) | (p[i] & 0x3F);

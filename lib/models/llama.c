@@ -2,6 +2,7 @@
  * listing and freeing. Loading lives in llama_load.c / io/llama2c.c, the
  * forward pass in llama_forward.c, the KV cache in llama_cache.c. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +27,10 @@ mrg_status mrg_llama_config_check(const mrg_llama_config *c) {
     if ((c->dim / c->n_heads) % 2 != 0)
         return mrg_error(MRG_ERR_INVALID_ARG, "llama config: head size %d must be even for RoPE",
                          c->dim / c->n_heads);
-    if (!(c->norm_eps > 0) || !(c->rope_theta > 0))
-        return mrg_error(MRG_ERR_INVALID_ARG, "llama config: norm_eps and rope_theta must be > 0");
+    if (!(c->norm_eps > 0) || !(c->rope_theta > 0) || !isfinite(c->norm_eps) ||
+        !isfinite(c->rope_theta))
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "llama config: norm_eps and rope_theta must be finite and > 0");
     if (c->rope_layout != MRG_ROPE_HALF && c->rope_layout != MRG_ROPE_INTERLEAVED)
         return mrg_error(MRG_ERR_INVALID_ARG, "llama config: unknown RoPE layout %d",
                          (int)c->rope_layout);

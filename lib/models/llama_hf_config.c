@@ -90,7 +90,7 @@ mrg_status mrg_llama_config_read_hf(const char *path, mrg_llama_config *cfg) {
         fail = mrg_error(MRG_ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported (silu only)",
                          path, act->valuestring);
     }
-    if (ok && cJSON_IsNumber(hd) && c.n_heads > 0 && hd->valueint * c.n_heads != c.dim) {
+    if (ok && cJSON_IsNumber(hd) && c.n_heads > 0 && (int64_t)hd->valueint * c.n_heads != c.dim) {
         ok = false;
         fail = mrg_error(MRG_ERR_UNSUPPORTED, "%s: head_dim %d differs from hidden_size / heads",
                          path, hd->valueint);

@@ -114,7 +114,8 @@ static mrg_status read_header(l2c_reader *r, int64_t file_size, mrg_llama_config
     c->n_heads = h[3];
     c->n_kv_heads = h[4];
     c->tied_embeddings = h[5] > 0;
-    c->vocab_size = h[5] < 0 ? -h[5] : h[5];
+    /* INT32_MIN has no positive counterpart: leave vocab_size 0 (refused below) */
+    c->vocab_size = h[5] == INT32_MIN ? 0 : h[5] < 0 ? -h[5] : h[5];
     c->max_seq = h[6];
     c->norm_eps = 1e-5f;
     c->rope_theta = 10000.0f;

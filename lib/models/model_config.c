@@ -200,6 +200,12 @@ mrg_status mrg_model_config_check(const mrg_model_config *c) {
         !memchr(c->prompt_after, 0, sizeof c->prompt_after) ||
         !memchr(c->preset, 0, sizeof c->preset))
         return BAD("unterminated string");
+    /* every float finite (a config is written as JSON, which has no infinity) */
+    const float floats[] = {c->lm_weight, c->con_weight, c->lr, c->weight_decay, c->min_lr,
+                            c->warmup_frac, c->clip_norm, c->repetition_penalty, c->length_penalty};
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
+        if (!isfinite(floats[i])) return BAD("loss weights, optimizer and generation values must be finite");
+    if (c->seed > (UINT64_C(1) << 53)) return BAD("seed must be at most 2^53");
     if (!(c->lm_weight >= 0) || !(c->con_weight >= 0) || !(c->lm_weight + c->con_weight > 0))
         return BAD("loss weights must be >= 0 and not both 0");
     if (!(c->temperature > 0) || !isfinite(c->temperature)) return BAD("temperature must be > 0");

@@ -1,5 +1,8 @@
 /* The report generator's configuration as JSON: every field under its C
  * name, the ViT and LLaMA shapes as nested "vit" and "lm" objects. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -105,9 +108,13 @@ static bool add_fields(cJSON *o, const void *base, const field *fs, int n) {
             case F_BOOL:
                 v = cJSON_CreateBool(*(const bool *)(b + f->off));
                 break;
-            case F_U64:
-                v = cJSON_CreateNumber((double)*(const uint64_t *)(b + f->off));
+            case F_U64: {
+                /* exactly: cJSON prints doubles past 2^49 with 15 digits */
+                char u[32];
+                snprintf(u, sizeof u, "%" PRIu64, *(const uint64_t *)(b + f->off));
+                v = cJSON_CreateRaw(u);
                 break;
+            }
             case F_STR:
                 v = cJSON_CreateString(b + f->off);
                 break;
@@ -167,9 +174,10 @@ static mrg_status set_field(void *base, const field *f, const cJSON *v, const ch
             *(int *)(b + f->off) = (int)v->valuedouble;
             return MRG_OK;
         case F_FLOAT:
-            if (!cJSON_IsNumber(v))
-                return mrg_error(MRG_ERR_FORMAT, "model config: \"%s%s\" must be a number", where,
-                                 f->key);
+            /* finite as a float: 1e999 or 1e39 would become infinity */
+            if (!cJSON_IsNumber(v) || !isfinite((float)v->valuedouble))
+                return mrg_error(MRG_ERR_FORMAT, "model config: \"%s%s\" must be a finite number",
+                                 where, f->key);
             *(float *)(b + f->off) = (float)v->valuedouble;
             return MRG_OK;
         case F_BOOL:

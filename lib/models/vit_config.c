@@ -39,10 +39,11 @@ mrg_status mrg_vit_config_check(const mrg_vit_config *c) {
                          "ViT config: depth %d, mlp_hidden %d, num_classes %d, in_chans %d "
                          "(need depth >= 1, mlp_hidden > 0, num_classes >= 0, 3 channels)",
                          c->depth, c->mlp_hidden, c->num_classes, c->in_chans);
-    if (!(c->eps > 0)) return mrg_error(MRG_ERR_INVALID_ARG, "ViT config: eps must be > 0");
+    if (!(c->eps > 0) || !isfinite(c->eps))
+        return mrg_error(MRG_ERR_INVALID_ARG, "ViT config: eps must be finite and > 0");
     for (int i = 0; i < 3; i++)
-        if (!(c->std[i] > 0) || !isfinite(c->mean[i]))
-            return mrg_error(MRG_ERR_INVALID_ARG, "ViT config: std must be > 0, mean finite");
+        if (!(c->std[i] > 0) || !isfinite(c->std[i]) || !isfinite(c->mean[i]))
+            return mrg_error(MRG_ERR_INVALID_ARG, "ViT config: std must be finite and > 0, mean finite");
     return MRG_OK;
 }
 
@@ -255,6 +256,11 @@ static mrg_status parse(const cJSON *root, const mrg_st_file *weights, mrg_vit_c
                 if (in[1] != in[2])
                     return mrg_error(MRG_ERR_UNSUPPORTED,
                                      "pretrained_cfg.input_size: only square inputs");
+                for (int i = 0; i < 2; i++)
+                    if (!(in[i] >= 1 && in[i] <= 1e6f && in[i] == floorf(in[i])))
+                        return mrg_error(MRG_ERR_FORMAT,
+                                         "pretrained_cfg.input_size: channels and side must be "
+                                         "integers from 1 to 10^6");
                 expl.in_chans = (int)in[0];
                 expl.image_size = (int)in[1];
             }

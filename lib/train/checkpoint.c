@@ -9,7 +9,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,17 +107,28 @@ static bool add_u64_str(cJSON *o, const char *key, uint64_t v) {
 
 mrg_status mrg_train_state_write(const char *path, const mrg_train_state *st,
                                  const char *options_json, const char *config_json) {
+    if (!isfinite(st->best_score))
+        return mrg_error(MRG_ERR_INVALID_ARG, "train state: best_score %g is not finite",
+                         st->best_score);
     cJSON *o = cJSON_CreateObject();
     if (!o) return mrg_error(MRG_ERR_OOM, "train state: out of memory");
-    bool ok = cJSON_AddNumberToObject(o, "step", (double)st->step) &&
+    /* cJSON prints doubles with 15 significant digits when they compare
+     * equal within a relative epsilon, which changes the last bits of a
+     * score and counts past 2^49: these numbers are printed exactly here */
+    char step[32], samples[32], best[40], skipped[32];
+    snprintf(step, sizeof step, "%" PRId64, st->step);
+    snprintf(skipped, sizeof skipped, "%" PRId64, st->skipped);
+    snprintf(samples, sizeof samples, "%" PRId64, st->samples);
+    snprintf(best, sizeof best, "%.17g", st->best_score);
+    bool ok = cJSON_AddRawToObject(o, "step", step) &&
               cJSON_AddNumberToObject(o, "epoch", st->epoch) &&
               cJSON_AddNumberToObject(o, "batch", st->batch) &&
-              cJSON_AddNumberToObject(o, "samples", (double)st->samples) &&
+              cJSON_AddRawToObject(o, "samples", samples) &&
               /* 64-bit values as decimal strings: JSON numbers are doubles */
               add_u64_str(o, "data_seed", st->data_seed) &&
-              cJSON_AddNumberToObject(o, "best_score", st->best_score) &&
+              cJSON_AddRawToObject(o, "best_score", best) &&
               cJSON_AddNumberToObject(o, "best_epoch", st->best_epoch) &&
-              cJSON_AddNumberToObject(o, "skipped", (double)st->skipped);
+              cJSON_AddRawToObject(o, "skipped", skipped);
     const char *raw[2] = {options_json, config_json};
     const char *keys[2] = {"options", "config"};
     for (int i = 0; i < 2 && ok; i++) {
@@ -134,9 +148,10 @@ mrg_status mrg_train_state_write(const char *path, const mrg_train_state *st,
     return s;
 }
 
-static bool get_num(const cJSON *o, const char *key, double *out) {
+/* A number in [lo, hi] (NaN and infinities are not). */
+static bool get_num(const cJSON *o, const char *key, double lo, double hi, double *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) return false;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) return false;
     *out = v->valuedouble;
     return true;
 }
@@ -164,9 +179,13 @@ mrg_status mrg_train_state_read(const char *path, mrg_train_state *st, char **op
     if (!o) return mrg_error(MRG_ERR_FORMAT, "%s: not valid JSON", path);
     double step, epoch, batch, samples, best, best_epoch;
     mrg_train_state s = {0};
-    if (!get_num(o, "step", &step) || !get_num(o, "epoch", &epoch) || !get_num(o, "batch", &batch) ||
-        !get_num(o, "samples", &samples) || !get_num(o, "best_score", &best) ||
-        !get_num(o, "best_epoch", &best_epoch) || !get_u64(o, "data_seed", &s.data_seed) || step < 0 || epoch < 0 || batch < 0) {
+    /* counts must fit their C types before the casts below (2^53: the
+     * largest integer a JSON number holds exactly) */
+    const double max_count = 9007199254740992.0;
+    if (!get_num(o, "step", 0, max_count, &step) || !get_num(o, "epoch", 0, INT_MAX, &epoch) ||
+        !get_num(o, "batch", 0, INT_MAX, &batch) || !get_num(o, "samples", 0, max_count, &samples) ||
+        !get_num(o, "best_score", -DBL_MAX, DBL_MAX, &best) ||
+        !get_num(o, "best_epoch", -1, INT_MAX, &best_epoch) || !get_u64(o, "data_seed", &s.data_seed)) {
         cJSON_Delete(o);
         return mrg_error(MRG_ERR_FORMAT, "%s: missing or invalid trainer state fields", path);
     }
@@ -177,7 +196,12 @@ mrg_status mrg_train_state_read(const char *path, mrg_train_state *st, char **op
     s.best_score = best;
     s.best_epoch = (int)best_epoch;
     double skipped = 0; /* absent in older states */
-    if (get_num(o, "skipped", &skipped) && skipped >= 0) s.skipped = (int64_t)skipped;
+    if (cJSON_GetObjectItemCaseSensitive(o, "skipped") &&
+        !get_num(o, "skipped", 0, max_count, &skipped)) {
+        cJSON_Delete(o);
+        return mrg_error(MRG_ERR_FORMAT, "%s: invalid \"skipped\" count", path);
+    }
+    s.skipped = (int64_t)skipped;
     *st = s;
     char **outs[2] = {options_json, config_json};
     const char *keys[2] = {"options", "config"};

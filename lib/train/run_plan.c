@@ -3,6 +3,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "train/run_plan.h"
 
+#include <float.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +35,12 @@ char *run_plan_to_json(const run_plan *p, const char *data_dir) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddNumberToObject(o, "epochs", p->epochs);
-    cJSON_AddNumberToObject(o, "total_steps", (double)p->total_steps);
-    cJSON_AddNumberToObject(o, "max_steps", (double)(p->max_steps > 0 ? p->max_steps : 0));
+    /* counts exactly: cJSON prints doubles past 10^15 with 15 digits */
+    char total[32], max_steps[32];
+    snprintf(total, sizeof total, "%" PRId64, p->total_steps);
+    snprintf(max_steps, sizeof max_steps, "%" PRId64, p->max_steps > 0 ? p->max_steps : 0);
+    cJSON_AddRawToObject(o, "total_steps", total);
+    cJSON_AddRawToObject(o, "max_steps", max_steps);
     cJSON_AddNumberToObject(o, "save_every", p->save_every);
     cJSON_AddNumberToObject(o, "eval_max", p->eval_max);
     cJSON_AddBoolToObject(o, "no_eval", p->no_eval);
@@ -68,6 +75,10 @@ mrg_status run_plan_from_json(const char *json, run_plan *p) {
     if (!o) return mrg_error(MRG_ERR_FORMAT, "trainer state: no run options");
     const char *num_keys[] = {"epochs", "total_steps", "save_every", "eval_max", "lr",
                               "min_lr", "weight_decay", "warmup_frac", "clip_norm"};
+    /* what fits the fields below (the casts of out-of-range doubles are
+     * undefined; 2^53: the largest integer a JSON number holds exactly) */
+    const double most[9] = {INT_MAX, 9007199254740992.0, INT_MAX, INT_MAX,
+                            FLT_MAX, FLT_MAX, FLT_MAX, FLT_MAX, FLT_MAX};
     double v[9];
     for (int i = 0; i < 9; i++) {
         const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, num_keys[i]);
@@ -76,6 +87,11 @@ mrg_status run_plan_from_json(const char *json, run_plan *p) {
             return mrg_error(MRG_ERR_FORMAT, "trainer state: option \"%s\" missing", num_keys[i]);
         }
         v[i] = j->valuedouble;
+        if (!(v[i] >= (i < 4 ? 0 : -FLT_MAX) && v[i] <= most[i])) {
+            cJSON_Delete(o);
+            return mrg_error(MRG_ERR_FORMAT, "trainer state: option \"%s\" is out of range",
+                             num_keys[i]);
+        }
     }
     p->epochs = (int)v[0];
     p->total_steps = (int64_t)v[1];
@@ -87,6 +103,10 @@ mrg_status run_plan_from_json(const char *json, run_plan *p) {
     p->warmup_frac = (float)v[7];
     p->clip_norm = (float)v[8];
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "max_steps");
+    if (cJSON_IsNumber(ms) && !(ms->valuedouble >= 0 && ms->valuedouble <= 9007199254740992.0)) {
+        cJSON_Delete(o);
+        return mrg_error(MRG_ERR_FORMAT, "trainer state: option \"max_steps\" is out of range");
+    }
     p->max_steps = cJSON_IsNumber(ms) ? (int64_t)ms->valuedouble : -1;
     p->no_eval = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "no_eval"));
     p->eval_beam = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "eval_beam"));
