@@ -83,7 +83,7 @@ mrg_status mrg_bleu(const char *const *preds, const char *const *const *refs, co
             free(rc);
             rc = NULL;
         }
-        qsort(all, (size_t)nall, sizeof *all, cmp_count);
+        if (nall) qsort(all, (size_t)nall, sizeof *all, cmp_count); /* all is NULL while empty */
         double correct[4] = {0}, guess[4];
         int a = 0;
         for (int k = 0; k < nh; k++) {
