@@ -11,8 +11,8 @@
 #include <stdlib.h>
 
 #include "bench.h"
-#include "clock.h"
 #include "opts.h"
+#include "mrg/clock.h"
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
@@ -58,9 +58,9 @@ int bench_bandwidth(int argc, char **argv) {
     uint64_t check = read_all(x, n); /* warm-up */
     double best = 1e30;
     for (int r = 0; r < repeat; r++) {
-        double t0 = now_s();
+        double t0 = mrg_now_s();
         uint64_t s = read_all(x, n);
-        double t = now_s() - t0;
+        double t = mrg_now_s() - t0;
         if (s != check) {
             fprintf(stderr, "mrg bench bandwidth: the buffer's sum changed between passes\n");
             free(x);

@@ -10,11 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench.h"
-#include "clock.h"
 #include "opts.h"
+#include "mrg/clock.h"
 #include "mrg/mrg.h"
 #ifdef MRG_HAVE_OPENCL
 #include <clblast_c.h>
@@ -102,12 +101,12 @@ static mrg_status time_it(bench_case *bc, int which, int repeat, double *sec) {
     for (int r = -1; r < repeat && st == MRG_OK; r++) {
         if (r == 0) {
             st = mrg_device_sync(bc->dev);
-            *sec = now_s();
+            *sec = mrg_now_s();
         }
         if (st == MRG_OK) st = which == 2 ? run_raw(bc) : run_backend(bc, which == 1);
     }
     if (st == MRG_OK) st = mrg_device_sync(bc->dev);
-    *sec = (now_s() - *sec) / repeat;
+    *sec = (mrg_now_s() - *sec) / repeat;
     return st;
 }
 
@@ -205,11 +204,8 @@ int bench_gemm(int argc, char **argv) {
                              "--sizes must be 1 to %d sizes from 1 to 65536 separated by commas, not '%s'",
                              MAX_SIZES, size_list);
     }
-    mrg_device *dev = mrg_device_open(device ? device : mrg_default_device_name());
-    if (!dev) {
-        fprintf(stderr, "mrg bench gemm: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("bench gemm", device ? device : mrg_default_device_name());
+    if (!dev) return 2;
     mrg_grad_set_enabled(dev, false);
     bool cpu = mrg_device_is_cpu(dev);
     cJSON *report = NULL;

@@ -10,11 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench.h"
-#include "clock.h"
 #include "opts.h"
+#include "mrg/clock.h"
 #include "mrg/llama.h"
 #include "mrg/mrg.h"
 #include "mrg/sampling.h"
@@ -105,8 +104,6 @@ static int print_json(const mrg_llama *m, const char *path, mrg_device *dev, int
 
 int bench_lm(int argc, char **argv) {
     const char *model_path = NULL, *device = NULL;
-    static const char *const dtypes[] = {"f32", "bf16", "f16", NULL};
-    static const mrg_dtype dtype_of[] = {MRG_F32, MRG_BF16, MRG_F16};
     int P = 128, G = 128, repeat = 3, dtype_index = -1;
     bool json = false;
     opt_spec specs[] = {
@@ -115,27 +112,24 @@ int bench_lm(int argc, char **argv) {
         OPT_INTEGER("--prompt", &P, 1, 1000000),
         OPT_INTEGER("--gen", &G, 0, 1000000),
         OPT_INTEGER("--repeat", &repeat, 1, 1000000),
-        OPT_ONE_OF("--dtype", &dtype_index, dtypes),
+        OPT_ONE_OF("--dtype", &dtype_index, opts_float_dtype_names()),
         OPT_SET("--json", &json),
     };
     int rc = opts_parse("bench lm", argc, argv, specs, OPTS_COUNT(specs));
     if (rc) return rc == 1 ? usage(0) : rc;
     if ((rc = opts_require("bench lm", specs, OPTS_COUNT(specs), "--model", NULL))) return rc;
-    const int dtype = dtype_index < 0 ? -1 : (int)dtype_of[dtype_index];
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg bench lm: %s\n", mrg_last_error());
-        return 2;
-    }
+    const int dtype = dtype_index < 0 ? -1 : (int)opts_float_dtype[dtype_index];
+    mrg_device *dev = opts_device("bench lm", device);
+    if (!dev) return 2;
     mrg_grad_set_enabled(dev, false);
     rc = 1;
     mrg_kv_cache *kv = NULL;
     int32_t *ids = NULL;
     float *logits = NULL;
     long rss_before = bench_status_kib("VmRSS");
-    double t_load = now_s();
+    double t_load = mrg_now_s();
     mrg_llama *m = mrg_llama_load(model_path, dev, &(mrg_llama_load_opts){.weight_dtype = dtype});
-    t_load = now_s() - t_load;
+    t_load = mrg_now_s() - t_load;
     if (!m) goto fail;
     const mrg_llama_config *c = &m->cfg;
     if (P >= c->max_seq) {
@@ -164,11 +158,11 @@ int bench_lm(int argc, char **argv) {
         goto fail;
     double best_p = 1e30, best_d = 1e30;
     for (int r = 0; r < repeat; r++) {
-        double t0 = now_s();
+        double t0 = mrg_now_s();
         if (prefill(m, kv, ids, P, logits) != MRG_OK) goto fail;
-        double t1 = now_s();
+        double t1 = mrg_now_s();
         if (decode(m, kv, G, logits) != MRG_OK) goto fail;
-        double t2 = now_s();
+        double t2 = mrg_now_s();
         if (t1 - t0 < best_p) best_p = t1 - t0;
         if (t2 - t1 < best_d) best_d = t2 - t1;
     }

@@ -16,9 +16,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "clock.h"
 #include "bench.h"
 #include "opts.h"
+#include "mrg/clock.h"
 #include "mrg/generate.h"
 #include "mrg/mrg.h"
 #include "mrg/phantom.h"
@@ -257,10 +257,10 @@ static mrg_status run(mrg_model *m, const bench_args *a, bench_result *r) {
     double total = 0;
     r->t_step = INFINITY;
     for (int i = 0; st == MRG_OK && i < a->warmup + a->steps; i++) {
-        double t0 = now_s();
+        double t0 = mrg_now_s();
         st = mrg_trainer_step(tr, &b, &r->stats);
         if (st == MRG_OK) st = mrg_device_sync(dev);
-        double t = now_s() - t0;
+        double t = mrg_now_s() - t0;
         if (i >= a->warmup) {
             total += t;
             if (t < r->t_step) r->t_step = t;
@@ -287,13 +287,13 @@ static mrg_status run(mrg_model *m, const bench_args *a, bench_result *r) {
     if (st == MRG_OK) st = mrg_gen_opts_check(&r->g);
     if (st == MRG_OK && !a->no_generate) {
         bool prev = mrg_grad_set_enabled(dev, false);
-        double t0 = now_s();
+        double t0 = mrg_now_s();
         mrg_tensor *x = NULL; /* (1, T0, D) */
         mrg_gen_stats gs = {0};
         st = mrg_generate_input(m, b.images, 1, &x);
         if (st == MRG_OK)
             st = mrg_generate_batch_from_embeddings(lm, x, &r->g, ids, &r->new_tokens, &gs);
-        r->t_gen = now_s() - t0;
+        r->t_gen = mrg_now_s() - t0;
         r->steps = gs.steps;
         mrg_step_reset(dev);
         mrg_grad_set_enabled(dev, prev);
@@ -418,16 +418,13 @@ int bench_step(int argc, char **argv) {
         fprintf(stderr, "mrg bench step: no such LLaMA directory: %s\n", a.lm);
         return 1;
     }
-    mrg_device *dev = mrg_device_open(a.device);
-    if (!dev) {
-        fprintf(stderr, "mrg bench step: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("bench step", a.device);
+    if (!dev) return 2;
     bench_result r = {0};
     r.rss_start = rss_kib();
-    double t0 = now_s();
+    double t0 = mrg_now_s();
     mrg_model *m = mrg_model_create(&cfg, dev, a.lm, a.vit, a.tokenizer);
-    r.t_load = now_s() - t0;
+    r.t_load = mrg_now_s() - t0;
     r.rss_load = rss_kib();
     r.peak_load = peak_kib();
     mrg_status st = m ? run(m, &a, &r) : MRG_ERR_IO;

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 
 #include "bench.h"
-#include "clock.h"
 #include "opts.h"
+#include "mrg/clock.h"
 #include "mrg/mrg.h"
 #include "mrg/vit.h"
 
@@ -111,11 +111,8 @@ int bench_vit(int argc, char **argv) {
     if (rc) return rc == 1 ? usage(0) : rc;
     c.mlp_hidden = mlp > 0 ? mlp : 4 * c.dim;
     if (mrg_vit_config_check(&c) != MRG_OK) return opts_fail("bench vit", "%s", mrg_last_error());
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg bench vit: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("bench vit", device);
+    if (!dev) return 2;
     rc = 1;
     vit_run r = {0};
     float *host = NULL;
@@ -145,9 +142,9 @@ int bench_vit(int argc, char **argv) {
     if (pass(&r, dev) != MRG_OK) goto fail; /* warm-up */
     double best = 1e30, total = 0;
     for (int i = 0; i < repeat; i++) {
-        double t0 = now_s();
+        double t0 = mrg_now_s();
         if (pass(&r, dev) != MRG_OK) goto fail;
-        double t = now_s() - t0;
+        double t = mrg_now_s() - t0;
         total += t;
         if (t < best) best = t;
     }

@@ -95,6 +95,12 @@ mrg_status mrg_cl_backend_init(mrg_device *dev, int index);
 
 /* ---- program (cl_program.c) ------------------------------------------- */
 
+/* Every .cl file of cl/kernels/ as a string, generated at build time by
+ * cl/embed_kernels.cmake: names (file names without .cl) and sources. */
+extern const char *const mrg_cl_kernel_names[];
+extern const char *const mrg_cl_kernel_sources[];
+extern const int mrg_cl_kernel_count;
+
 /* Chooses the tuning for the device, builds one program from every embedded
  * kernel source with the -D options and creates every kernel. The error
  * message carries the build log on failure. */
@@ -153,8 +159,11 @@ mrg_status mrg_cl_enqueue_rows(mrg_cl_ctx *c, const mrg_cl_args *a, int64_t rows
                                const char *op);
 /* Scratch of at least `bytes` on the device. */
 mrg_status mrg_cl_scratch(mrg_cl_ctx *c, size_t bytes, cl_mem *out);
+/* MRG_OK when every present operand (buf != NULL) of ps[0..n) is f32;
+ * otherwise MRG_ERR_UNSUPPORTED naming op and the operand's index. */
+mrg_status mrg_cl_check_f32(const char *op, int n, const mrg_ptr *ps);
 
-/* ---- kernel families (one file each) ----------------------------------- */
+/* ---- op families (one file each; see the table in core/backend.h) ------ */
 
 /* cl_elementwise.c */
 mrg_status mrg_cl_fill(mrg_device *dev, mrg_ptr dst, int64_t n, float value);
@@ -170,17 +179,19 @@ mrg_status mrg_cl_unary(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr y, int6
 mrg_status mrg_cl_unary_backward(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr dy,
                                  mrg_ptr dx, int64_t n);
 
-/* cl_gemm.c */
+/* cl_matmul.c */
 mrg_status mrg_cl_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
                        int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
                        mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
                        int64_t ldc, int64_t stride_c, int64_t batch);
 
-/* cl_norm.c */
+/* cl_softmax.c */
 mrg_status mrg_cl_softmax(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t rows, int64_t cols,
                           int64_t causal_tq, bool log);
 mrg_status mrg_cl_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
                                    int64_t rows, int64_t cols, bool log);
+
+/* cl_norm.c */
 mrg_status mrg_cl_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_ptr y,
                             mrg_ptr mean, mrg_ptr rstd, int64_t rows, int64_t cols, float eps);
 mrg_status mrg_cl_layernorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr mean,
@@ -197,23 +208,29 @@ mrg_status mrg_cl_l2norm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr
                                   mrg_ptr dy, mrg_ptr dx, int64_t rows, int64_t cols,
                                   float eps);
 
-/* cl_lookup.c: rope, embedding, reduce_sum */
+/* cl_rope.c */
 mrg_status mrg_cl_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t T,
                        int64_t heads, int64_t D, int64_t pos0, float theta, int layout,
                        bool inverse);
+
+/* cl_embedding.c */
 mrg_status mrg_cl_embedding(mrg_device *dev, mrg_ptr w, mrg_ptr ids, mrg_ptr out, int64_t n,
                             int64_t D, int64_t V);
 mrg_status mrg_cl_embedding_backward(mrg_device *dev, mrg_ptr dy, mrg_ptr ids, mrg_ptr dw,
                                      int64_t n, int64_t D, int64_t V);
+
+/* cl_reduce.c */
 mrg_status mrg_cl_reduce_sum(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t n,
                              int64_t inner, float scale);
 
-/* cl_train.c: losses and optimizer */
+/* cl_cross_entropy.c */
 mrg_status mrg_cl_cross_entropy(mrg_device *dev, mrg_ptr logits, mrg_ptr targets,
                                 mrg_ptr loss, int64_t rows, int64_t V, int ignore);
 mrg_status mrg_cl_cross_entropy_backward(mrg_device *dev, mrg_ptr logits, mrg_ptr targets,
                                          mrg_ptr dloss, mrg_ptr dlogits, int64_t rows,
                                          int64_t V, int ignore);
+
+/* cl_optim.c */
 mrg_status mrg_cl_adamw(mrg_device *dev, mrg_ptr p, mrg_ptr g, mrg_ptr m, mrg_ptr v, int64_t n,
                         float lr, float b1, float b2, float eps, float wd, float bc1, float bc2);
 mrg_status mrg_cl_sum_squares(mrg_device *dev, mrg_ptr x, int64_t n, mrg_ptr acc);

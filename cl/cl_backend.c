@@ -1,6 +1,6 @@
 /* The OpenCL backend: device selection, context, queue, memory and the
- * vtable. Kernel families live in cl_elementwise.c, cl_gemm.c, cl_norm.c,
- * cl_lookup.c and cl_train.c. */
+ * vtable. Each op family's host code lives in cl_<family>.c (the table at
+ * the top of lib/core/backend.h lists them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +55,16 @@ mrg_status mrg_cl_scratch(mrg_cl_ctx *c, size_t bytes, cl_mem *out) {
         c->scratch_bytes = bytes;
     }
     *out = c->scratch;
+    return MRG_OK;
+}
+
+/* ---- argument checks shared by the kernel files ------------------------- */
+
+mrg_status mrg_cl_check_f32(const char *op, int n, const mrg_ptr *ps) {
+    for (int i = 0; i < n; i++)
+        if (ps[i].buf && ps[i].dt != MRG_F32)
+            return mrg_error(MRG_ERR_UNSUPPORTED, "opencl: %s: operand %d is %s, not f32", op, i,
+                             mrg_dtype_name(ps[i].dt));
     return MRG_OK;
 }
 
@@ -117,26 +127,30 @@ static mrg_status check_range(const mrg_buffer *buf, size_t off, size_t bytes, c
     return MRG_OK;
 }
 
+/* A blocking host transfer: an upload's source may be freed as soon as it
+ * returns; a download waits for the queued kernels, whose errors surface
+ * here. src for an upload, dst for a download. */
+static mrg_status transfer(mrg_device *dev, mrg_buffer *buf, size_t off, const void *src,
+                           void *dst, size_t bytes) {
+    const char *op = src ? "upload" : "download";
+    if (bytes == 0) return MRG_OK;
+    mrg_status st = check_range(buf, off, bytes, op);
+    if (st != MRG_OK) return st;
+    cl_command_queue q = mrg_cl_of(dev)->queue;
+    cl_mem m = (cl_mem)buf->handle;
+    cl_int err = src ? clEnqueueWriteBuffer(q, m, CL_TRUE, off, bytes, src, 0, NULL, NULL)
+                     : clEnqueueReadBuffer(q, m, CL_TRUE, off, bytes, dst, 0, NULL, NULL);
+    return err == CL_SUCCESS ? MRG_OK : mrg_cl_fail(err, op);
+}
+
 static mrg_status cl_upload(mrg_device *dev, mrg_buffer *buf, size_t off, const void *src,
                             size_t bytes) {
-    if (bytes == 0) return MRG_OK;
-    mrg_status st = check_range(buf, off, bytes, "upload");
-    if (st != MRG_OK) return st;
-    /* blocking: the caller may free src as soon as we return */
-    cl_int err = clEnqueueWriteBuffer(mrg_cl_of(dev)->queue, (cl_mem)buf->handle, CL_TRUE, off,
-                                      bytes, src, 0, NULL, NULL);
-    return err == CL_SUCCESS ? MRG_OK : mrg_cl_fail(err, "upload");
+    return transfer(dev, buf, off, src, NULL, bytes);
 }
 
 static mrg_status cl_download(mrg_device *dev, mrg_buffer *buf, size_t off, void *dst,
                               size_t bytes) {
-    if (bytes == 0) return MRG_OK;
-    mrg_status st = check_range(buf, off, bytes, "download");
-    if (st != MRG_OK) return st;
-    cl_int err = clEnqueueReadBuffer(mrg_cl_of(dev)->queue, (cl_mem)buf->handle, CL_TRUE, off,
-                                     bytes, dst, 0, NULL, NULL);
-    /* errors of earlier kernels surface here */
-    return err == CL_SUCCESS ? MRG_OK : mrg_cl_fail(err, "download");
+    return transfer(dev, buf, off, NULL, dst, bytes);
 }
 
 static mrg_status cl_sync(mrg_device *dev) {

@@ -44,6 +44,16 @@ static cl_long8 pack8(int ndim, const int64_t *v, int64_t fill) {
     return r;
 }
 
+/* The (ndim, shape, stride0, stride1) arguments of a strided kernel. */
+static void arg_strided(mrg_cl_args *a, int ndim, const int64_t *shape, const int64_t *s0,
+                        const int64_t *s1) {
+    mrg_cl_arg_int(a, ndim);
+    cl_long8 sh = pack8(ndim, shape, 1), p0 = pack8(ndim, s0, 0), p1 = pack8(ndim, s1, 0);
+    mrg_cl_arg(a, sizeof sh, &sh);
+    mrg_cl_arg(a, sizeof p0, &p0);
+    mrg_cl_arg(a, sizeof p1, &p1);
+}
+
 static int64_t shape_numel(int ndim, const int64_t *shape) {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
@@ -64,12 +74,7 @@ mrg_status mrg_cl_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int nd
     mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_copy_strided);
     mrg_cl_arg_ptr(&a, src);
     mrg_cl_arg_ptr(&a, dst);
-    mrg_cl_arg_int(&a, ndim);
-    cl_long8 sh = pack8(ndim, shape, 1), ss = pack8(ndim, src_stride, 0),
-             ds = pack8(ndim, dst_stride, 0);
-    mrg_cl_arg(&a, sizeof sh, &sh);
-    mrg_cl_arg(&a, sizeof ss, &ss);
-    mrg_cl_arg(&a, sizeof ds, &ds);
+    arg_strided(&a, ndim, shape, src_stride, dst_stride);
     mrg_cl_arg_long(&a, n);
     mrg_cl_arg_int(&a, accumulate ? 1 : 0);
     return mrg_cl_enqueue_1d(c, &a, n, "copy_strided");
@@ -91,12 +96,7 @@ mrg_status mrg_cl_binary(mrg_device *dev, mrg_binop op, mrg_ptr a_, mrg_ptr b_, 
     mrg_cl_arg_ptr(&a, b_);
     mrg_cl_arg_ptr(&a, out);
     mrg_cl_arg_int(&a, (int)op);
-    mrg_cl_arg_int(&a, ndim);
-    cl_long8 sh = pack8(ndim, shape, 1), as = pack8(ndim, a_stride, 0),
-             bs = pack8(ndim, b_stride, 0);
-    mrg_cl_arg(&a, sizeof sh, &sh);
-    mrg_cl_arg(&a, sizeof as, &as);
-    mrg_cl_arg(&a, sizeof bs, &bs);
+    arg_strided(&a, ndim, shape, a_stride, b_stride);
     mrg_cl_arg_long(&a, n);
     return mrg_cl_enqueue_1d(c, &a, n, "binary");
 }

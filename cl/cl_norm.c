@@ -1,48 +1,12 @@
-/* Row-wise softmax and normalisations (cl/kernels/norm.cl): one work-group
- * per row with local-memory reductions; affine gradients one item per
- * column (deterministic). */
+/* LayerNorm, RMSNorm and L2 normalisation (cl/kernels/norm.cl): one
+ * work-group per row with local-memory reductions; affine gradients one
+ * item per column (deterministic). */
 #include "cl/cl.h"
-
-static mrg_status check_f32(const char *op, int n, const mrg_ptr *ps) {
-    for (int i = 0; i < n; i++)
-        if (ps[i].buf && ps[i].dt != MRG_F32)
-            return mrg_error(MRG_ERR_UNSUPPORTED, "opencl: %s: operand %d is %s, not f32", op, i,
-                             mrg_dtype_name(ps[i].dt));
-    return MRG_OK;
-}
-
-mrg_status mrg_cl_softmax(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t rows, int64_t cols,
-                          int64_t causal_tq, bool log) {
-    mrg_cl_ctx *c = mrg_cl_of(dev);
-    mrg_status st = check_f32("softmax", 2, (mrg_ptr[]){x, y});
-    if (st != MRG_OK) return st;
-    mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_softmax_rows);
-    mrg_cl_arg_ptr(&a, x);
-    mrg_cl_arg_ptr(&a, y);
-    mrg_cl_arg_long(&a, cols);
-    mrg_cl_arg_long(&a, causal_tq > 0 ? causal_tq : 0);
-    mrg_cl_arg_int(&a, log);
-    return mrg_cl_enqueue_rows(c, &a, rows, "softmax");
-}
-
-mrg_status mrg_cl_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
-                                   int64_t rows, int64_t cols, bool log) {
-    mrg_cl_ctx *c = mrg_cl_of(dev);
-    mrg_status st = check_f32("softmax_backward", 3, (mrg_ptr[]){y, dy, dx});
-    if (st != MRG_OK) return st;
-    mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_softmax_backward_rows);
-    mrg_cl_arg_ptr(&a, y);
-    mrg_cl_arg_ptr(&a, dy);
-    mrg_cl_arg_ptr(&a, dx);
-    mrg_cl_arg_long(&a, cols);
-    mrg_cl_arg_int(&a, log);
-    return mrg_cl_enqueue_rows(c, &a, rows, "softmax_backward");
-}
 
 mrg_status mrg_cl_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_ptr y,
                             mrg_ptr mean, mrg_ptr rstd, int64_t rows, int64_t cols, float eps) {
     mrg_cl_ctx *c = mrg_cl_of(dev);
-    mrg_status st = check_f32("layernorm", 6, (mrg_ptr[]){x, w, b, y, mean, rstd});
+    mrg_status st = mrg_cl_check_f32("layernorm", 6, (mrg_ptr[]){x, w, b, y, mean, rstd});
     if (st != MRG_OK) return st;
     mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_layernorm_rows);
     mrg_cl_arg_ptr(&a, x);
@@ -82,7 +46,7 @@ mrg_status mrg_cl_layernorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_
                                      mrg_ptr db, int64_t rows, int64_t cols) {
     mrg_cl_ctx *c = mrg_cl_of(dev);
     mrg_status st =
-        check_f32("layernorm_backward", 8, (mrg_ptr[]){x, w, mean, rstd, dy, dx, dw, db});
+        mrg_cl_check_f32("layernorm_backward", 8, (mrg_ptr[]){x, w, mean, rstd, dy, dx, dw, db});
     if (st != MRG_OK) return st;
     if (dx.buf) {
         mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_layernorm_backward_rows);
@@ -105,7 +69,7 @@ static bool float_dtype(mrg_dtype dt) { return dt == MRG_F32 || dt == MRG_BF16 |
 mrg_status mrg_cl_rmsnorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr y, mrg_ptr rstd,
                           int64_t rows, int64_t cols, float eps) {
     mrg_cl_ctx *c = mrg_cl_of(dev);
-    mrg_status st = check_f32("rmsnorm", 3, (mrg_ptr[]){x, y, rstd});
+    mrg_status st = mrg_cl_check_f32("rmsnorm", 3, (mrg_ptr[]){x, y, rstd});
     if (st != MRG_OK) return st;
     if (w.buf && !float_dtype(w.dt))
         return mrg_error(MRG_ERR_UNSUPPORTED, "opencl: rmsnorm: weight dtype %s",
@@ -126,7 +90,7 @@ mrg_status mrg_cl_rmsnorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_pt
                                    mrg_ptr dy, mrg_ptr dx, mrg_ptr dw, int64_t rows,
                                    int64_t cols) {
     mrg_cl_ctx *c = mrg_cl_of(dev);
-    mrg_status st = check_f32("rmsnorm_backward", 5, (mrg_ptr[]){x, rstd, dy, dx, dw});
+    mrg_status st = mrg_cl_check_f32("rmsnorm_backward", 5, (mrg_ptr[]){x, rstd, dy, dx, dw});
     if (st != MRG_OK) return st;
     if (w.buf && !float_dtype(w.dt))
         return mrg_error(MRG_ERR_UNSUPPORTED, "opencl: rmsnorm_backward: weight dtype %s",
@@ -151,7 +115,7 @@ mrg_status mrg_cl_rmsnorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_pt
 mrg_status mrg_cl_l2norm(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm, int64_t rows,
                          int64_t cols, float eps) {
     mrg_cl_ctx *c = mrg_cl_of(dev);
-    mrg_status st = check_f32("l2norm", 3, (mrg_ptr[]){x, y, norm});
+    mrg_status st = mrg_cl_check_f32("l2norm", 3, (mrg_ptr[]){x, y, norm});
     if (st != MRG_OK) return st;
     mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_l2norm_rows);
     mrg_cl_arg_ptr(&a, x);
@@ -167,7 +131,7 @@ mrg_status mrg_cl_l2norm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr
                                   float eps) {
     mrg_cl_ctx *c = mrg_cl_of(dev);
     (void)x; /* ‖x‖ > eps is norm > eps, and y = x / norm */
-    mrg_status st = check_f32("l2norm_backward", 4, (mrg_ptr[]){y, norm, dy, dx});
+    mrg_status st = mrg_cl_check_f32("l2norm_backward", 4, (mrg_ptr[]){y, norm, dy, dx});
     if (st != MRG_OK) return st;
     mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_l2norm_backward_rows);
     mrg_cl_arg_ptr(&a, y);

@@ -11,10 +11,6 @@
 
 #include "cl/cl.h"
 
-extern const char *const mrg_cl_kernel_names[];
-extern const char *const mrg_cl_kernel_sources[];
-extern const int mrg_cl_kernel_count;
-
 static const char *const kernel_names[MRG_CLK_COUNT] = {
 #define MRG_CL_NAME(name) #name,
     MRG_CL_KERNEL_LIST(MRG_CL_NAME)
@@ -122,7 +118,7 @@ static mrg_status build_once(mrg_cl_ctx *c, const char *src) {
 }
 
 /* The local size the host launches kernel `id` with (cl_backend.c,
- * cl_gemm.c, cl_train.c). */
+ * cl_matmul.c, cl_cross_entropy.c, cl_optim.c). */
 static size_t launch_wg(const mrg_cl_tuning *t, int id) {
     switch (id) {
     case MRG_CLK_gemm_tiled:

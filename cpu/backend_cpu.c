@@ -12,20 +12,10 @@
 
 /* ---- argument checks shared by the kernels ------------------------------ */
 
-static const char *dt_name(mrg_dtype dt) {
-    switch (dt) {
-    case MRG_F32: return "f32";
-    case MRG_BF16: return "bf16";
-    case MRG_F16: return "f16";
-    case MRG_I32: return "i32";
-    }
-    return "?";
-}
-
 static mrg_status check_dtype(const char *kernel, const char *name, mrg_ptr p, unsigned dtypes) {
     if ((unsigned)p.dt > MRG_I32 || !(dtypes & CPU_DT(p.dt)))
         return mrg_error(MRG_ERR_UNSUPPORTED, "cpu %s: %s has unsupported dtype %s", kernel,
-                         name, dt_name(p.dt));
+                         name, mrg_dtype_name(p.dt));
     return MRG_OK;
 }
 
@@ -43,6 +33,14 @@ mrg_status cpu_check(const char *kernel, const char *name, mrg_ptr p, int64_t n,
         return mrg_error(MRG_ERR_INVALID_ARG,
                          "cpu %s: %s elements [%" PRId64 ", %" PRId64 ") exceed its buffer of %zu bytes",
                          kernel, name, p.off, p.off + n, p.buf->bytes);
+    return MRG_OK;
+}
+
+mrg_status cpu_check_f32(const char *kernel, int n_args, const cpu_arg *args) {
+    for (int i = 0; i < n_args; i++) {
+        mrg_status st = cpu_check(kernel, args[i].name, args[i].p, args[i].n, CPU_DT(MRG_F32));
+        if (st != MRG_OK) return st;
+    }
     return MRG_OK;
 }
 
@@ -195,7 +193,7 @@ static void blas_version(char *out, size_t n) {
 
 /* OpenMP threads: OMP_NUM_THREADS when set, else one per available core
  * (omp_get_max_threads() already defaults to that). OpenBLAS runs
- * single-threaded unless OPENBLAS_NUM_THREADS says otherwise: cpu_gemm.c
+ * single-threaded unless OPENBLAS_NUM_THREADS says otherwise: cpu_matmul.c
  * splits each GEMM over the OpenMP threads itself. */
 static mrg_status cpu_init(mrg_device *dev, int index) {
     (void)index; /* one device: the registry entry is not numbered */
@@ -203,7 +201,7 @@ static mrg_status cpu_init(mrg_device *dev, int index) {
     if (!c) return mrg_error(MRG_ERR_OOM, "cpu: out of host memory");
     c->threads = omp_get_max_threads();
     if (c->threads < 1) c->threads = 1;
-    /* one thread pool: GEMMs are split over the OpenMP threads (cpu_gemm.c) */
+    /* one thread pool: GEMMs are split over the OpenMP threads (cpu_matmul.c) */
     if (openblas_get_parallel() != 0 && !getenv("OPENBLAS_NUM_THREADS"))
         openblas_set_num_threads(1);
     /* a program whose OpenBLAS runs kernels below the CPU hears it once */

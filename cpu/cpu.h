@@ -101,7 +101,21 @@ mrg_status cpu_check_strided(const char *kernel, const char *name, mrg_ptr p, in
 #define CPU_DT(d) (1u << (d))
 #define CPU_FLOATS (CPU_DT(MRG_F32) | CPU_DT(MRG_BF16) | CPU_DT(MRG_F16))
 
-/* ---- kernels (one file per family) ---------------------------------- */
+/* An operand for cpu_check_f32: its name in messages, the ptr and its
+ * element count. */
+typedef struct cpu_arg {
+    const char *name;
+    mrg_ptr p;
+    int64_t n;
+} cpu_arg;
+/* cpu_check of f32 operands in order (the first failure is reported):
+ * CPU_CHECK_F32("rmsnorm", {"x", x, n}, {"rstd", rstd, rows}). */
+mrg_status cpu_check_f32(const char *kernel, int n_args, const cpu_arg *args);
+#define CPU_CHECK_F32(kernel, ...)                                                             \
+    cpu_check_f32((kernel), (int)(sizeof((cpu_arg[]){__VA_ARGS__}) / sizeof(cpu_arg)),        \
+                  (cpu_arg[]){__VA_ARGS__})
+
+/* ---- op families (one file each; see the table in core/backend.h) -- */
 
 /* cpu_elementwise.c */
 mrg_status cpu_fill(mrg_device *dev, mrg_ptr dst, int64_t n, float value);
@@ -117,7 +131,7 @@ mrg_status cpu_unary(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr y, int64_t
 mrg_status cpu_unary_backward(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr dy, mrg_ptr dx,
                               int64_t n);
 
-/* cpu_gemm.c */
+/* cpu_matmul.c */
 mrg_status cpu_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
                     int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
                     mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
@@ -128,6 +142,8 @@ mrg_status cpu_softmax(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t rows, int6
                        int64_t causal_tq, bool log);
 mrg_status cpu_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
                                 int64_t rows, int64_t cols, bool log);
+
+/* cpu_cross_entropy.c */
 mrg_status cpu_cross_entropy(mrg_device *dev, mrg_ptr logits, mrg_ptr targets, mrg_ptr loss,
                              int64_t rows, int64_t V, int ignore);
 mrg_status cpu_cross_entropy_backward(mrg_device *dev, mrg_ptr logits, mrg_ptr targets,
@@ -149,14 +165,18 @@ mrg_status cpu_l2norm(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm, int64
 mrg_status cpu_l2norm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm, mrg_ptr dy,
                                mrg_ptr dx, int64_t rows, int64_t cols, float eps);
 
-/* cpu_misc.c */
+/* cpu_rope.c */
 mrg_status cpu_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t T,
                     int64_t heads, int64_t D, int64_t pos0, float theta, int layout,
                     bool inverse);
+
+/* cpu_embedding.c */
 mrg_status cpu_embedding(mrg_device *dev, mrg_ptr w, mrg_ptr ids, mrg_ptr out, int64_t n,
                          int64_t D, int64_t V);
 mrg_status cpu_embedding_backward(mrg_device *dev, mrg_ptr dy, mrg_ptr ids, mrg_ptr dw,
                                   int64_t n, int64_t D, int64_t V);
+
+/* cpu_reduce.c */
 mrg_status cpu_reduce_sum(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t n,
                           int64_t inner, float scale);
 

@@ -300,9 +300,7 @@ mrg_status cpu_unary(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr y, int64_t
 mrg_status cpu_unary_backward(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr dy, mrg_ptr dx,
                               int64_t n) {
     (void)dev;
-    mrg_status st = cpu_check("unary_backward", "x", x, n, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check("unary_backward", "dy", dy, n, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check("unary_backward", "dx", dx, n, CPU_DT(MRG_F32));
+    mrg_status st = CPU_CHECK_F32("unary_backward", {"x", x, n}, {"dy", dy, n}, {"dx", dx, n});
     if (st != MRG_OK) return st;
     const float *px = cpu_f32(x), *pdy = cpu_f32(dy);
     float *pdx = cpu_f32(dx);

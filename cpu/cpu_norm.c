@@ -46,15 +46,75 @@ static mrg_status check_rc(const char *kernel, int64_t rows, int64_t cols) {
     return MRG_OK;
 }
 
+/* Σ x² over a row, in double. */
+static double row_sumsq(const float *xr, int64_t cols) {
+    double ss = 0.0;
+    for (int64_t j = 0; j < cols; j++) ss += (double)xr[j] * xr[j];
+    return ss;
+}
+
+/* Parameter gradients summed over rows, one block of columns per task in
+ * row order (deterministic): dw[c] = Σ_rows dy·x̂ and db[c] = Σ_rows dy
+ * (either may be NULL), x̂ = (x − mean[r])·rstd[r] (mean NULL: x·rstd[r]). */
+static void affine_grads(const float *px, const float *pg, const float *pm, const float *pr,
+                         float *pdw, float *pdb, int64_t rows, int64_t cols) {
+    int64_t nblk = (cols + COL_BLOCK - 1) / COL_BLOCK;
+#pragma omp parallel for if (rows * cols > CPU_PAR_MIN && nblk > 1) schedule(static)
+    for (int64_t q = 0; q < nblk; q++) {
+        int64_t c0 = q * COL_BLOCK, nc = cols - c0 < COL_BLOCK ? cols - c0 : COL_BLOCK;
+        double aw[COL_BLOCK] = {0}, ab[COL_BLOCK] = {0};
+        for (int64_t r = 0; r < rows; r++) {
+            const float *xr = px + r * cols + c0, *gr = pg + r * cols + c0;
+            float rs = pr[r];
+            if (pm) {
+                float mu = pm[r];
+                for (int64_t j = 0; j < nc; j++) {
+                    aw[j] += (double)(gr[j] * ((xr[j] - mu) * rs));
+                    ab[j] += gr[j];
+                }
+            } else {
+                for (int64_t j = 0; j < nc; j++) aw[j] += (double)(gr[j] * (xr[j] * rs));
+            }
+        }
+        for (int64_t j = 0; j < nc; j++) {
+            if (pdw) pdw[c0 + j] = (float)aw[j];
+            if (pdb) pdb[c0 + j] = (float)ab[j];
+        }
+    }
+}
+
 /* ---- LayerNorm ------------------------------------------------------------ */
+
+/* y = (x − mean)·rstd·w + b over one row (w, b may be NULL); the row's
+ * statistics go to *mean and *rstd when not NULL. */
+static void layernorm_row(const float *xr, float *yr, int64_t cols, const float *pw,
+                          const float *pb, float eps, float *mean, float *rstd) {
+    /* two passes: mean, then the biased variance around it (as torch) */
+    double s = 0.0;
+    for (int64_t j = 0; j < cols; j++) s += xr[j];
+    double mu = s / (double)cols, v = 0.0;
+    for (int64_t j = 0; j < cols; j++) {
+        double d = (double)xr[j] - mu;
+        v += d * d;
+    }
+    double rs = 1.0 / sqrt(v / (double)cols + (double)eps);
+    float fmu = (float)mu, frs = (float)rs;
+    for (int64_t j = 0; j < cols; j++) {
+        float h = (xr[j] - fmu) * frs;
+        if (pw) h *= pw[j];
+        if (pb) h += pb[j];
+        yr[j] = h;
+    }
+    if (mean) *mean = fmu;
+    if (rstd) *rstd = frs;
+}
 
 mrg_status cpu_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_ptr y,
                          mrg_ptr mean, mrg_ptr rstd, int64_t rows, int64_t cols, float eps) {
     (void)dev;
     const char *k = "layernorm";
     mrg_status st = check_rc(k, rows, cols);
-    if (st == MRG_OK) st = cpu_check(k, "x", x, rows * cols, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "y", y, rows * cols, CPU_DT(MRG_F32));
+    if (st == MRG_OK) st = CPU_CHECK_F32(k, {"x", x, rows * cols}, {"y", y, rows * cols});
     float *pm = NULL, *pr = NULL;
     if (st == MRG_OK) st = opt_f32(k, "mean", mean, rows, &pm);
     if (st == MRG_OK) st = opt_f32(k, "rstd", rstd, rows, &pr);
@@ -69,28 +129,9 @@ mrg_status cpu_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_p
     const float *px = cpu_f32(x);
     float *py = cpu_f32(y);
 #pragma omp parallel for if (rows * cols > CPU_PAR_MIN && rows > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = px + r * cols;
-        float *yr = py + r * cols;
-        /* two passes: mean, then the biased variance around it (as torch) */
-        double s = 0.0;
-        for (int64_t j = 0; j < cols; j++) s += xr[j];
-        double mu = s / (double)cols, v = 0.0;
-        for (int64_t j = 0; j < cols; j++) {
-            double d = (double)xr[j] - mu;
-            v += d * d;
-        }
-        double rs = 1.0 / sqrt(v / (double)cols + (double)eps);
-        float fmu = (float)mu, frs = (float)rs;
-        for (int64_t j = 0; j < cols; j++) {
-            float h = (xr[j] - fmu) * frs;
-            if (pw) h *= pw[j];
-            if (pb) h += pb[j];
-            yr[j] = h;
-        }
-        if (pm) pm[r] = fmu;
-        if (pr) pr[r] = frs;
-    }
+    for (int64_t r = 0; r < rows; r++)
+        layernorm_row(px + r * cols, py + r * cols, cols, pw, pb, eps, pm ? pm + r : NULL,
+                      pr ? pr + r : NULL);
     free(tw);
     free(tb);
     return MRG_OK;
@@ -103,10 +144,9 @@ mrg_status cpu_layernorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr
     const char *k = "layernorm_backward";
     int64_t n = rows * cols;
     mrg_status st = check_rc(k, rows, cols);
-    if (st == MRG_OK) st = cpu_check(k, "x", x, n, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "mean", mean, rows, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "rstd", rstd, rows, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "dy", dy, n, CPU_DT(MRG_F32));
+    if (st == MRG_OK)
+        st = CPU_CHECK_F32(k, {"x", x, n}, {"mean", mean, rows}, {"rstd", rstd, rows},
+                           {"dy", dy, n});
     float *pdx = NULL, *pdw = NULL, *pdb = NULL;
     if (st == MRG_OK) st = opt_f32(k, "dx", dx, n, &pdx);
     if (st == MRG_OK) st = opt_f32(k, "dw", dw, cols, &pdw);
@@ -140,40 +180,27 @@ mrg_status cpu_layernorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr
             }
         }
     }
-    if (pdw || pdb) {
-        /* dw = Σ_rows dy·x̂, db = Σ_rows dy */
-        int64_t nblk = (cols + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for if (n > CPU_PAR_MIN && nblk > 1) schedule(static)
-        for (int64_t q = 0; q < nblk; q++) {
-            int64_t c0 = q * COL_BLOCK, nc = cols - c0 < COL_BLOCK ? cols - c0 : COL_BLOCK;
-            double aw[COL_BLOCK] = {0}, ab[COL_BLOCK] = {0};
-            for (int64_t r = 0; r < rows; r++) {
-                const float *xr = px + r * cols + c0, *gr = pg + r * cols + c0;
-                float mu = pm[r], rs = pr[r];
-                for (int64_t j = 0; j < nc; j++) {
-                    aw[j] += (double)(gr[j] * ((xr[j] - mu) * rs));
-                    ab[j] += gr[j];
-                }
-            }
-            for (int64_t j = 0; j < nc; j++) {
-                if (pdw) pdw[c0 + j] = (float)aw[j];
-                if (pdb) pdb[c0 + j] = (float)ab[j];
-            }
-        }
-    }
+    if (pdw || pdb) affine_grads(px, pg, pm, pr, pdw, pdb, rows, cols);
     free(tw);
     return MRG_OK;
 }
 
 /* ---- RMSNorm ---------------------------------------------------------------- */
 
+/* y = x·rstd·w over one row (w may be NULL); rstd to *rstd when not NULL. */
+static void rmsnorm_row(const float *xr, float *yr, int64_t cols, const float *pw, float eps,
+                        float *rstd) {
+    float rs = (float)(1.0 / sqrt(row_sumsq(xr, cols) / (double)cols + (double)eps));
+    for (int64_t j = 0; j < cols; j++) yr[j] = pw ? (xr[j] * rs) * pw[j] : xr[j] * rs;
+    if (rstd) *rstd = rs;
+}
+
 mrg_status cpu_rmsnorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr y, mrg_ptr rstd,
                        int64_t rows, int64_t cols, float eps) {
     (void)dev;
     const char *k = "rmsnorm";
     mrg_status st = check_rc(k, rows, cols);
-    if (st == MRG_OK) st = cpu_check(k, "x", x, rows * cols, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "y", y, rows * cols, CPU_DT(MRG_F32));
+    if (st == MRG_OK) st = CPU_CHECK_F32(k, {"x", x, rows * cols}, {"y", y, rows * cols});
     float *pr = NULL;
     if (st == MRG_OK) st = opt_f32(k, "rstd", rstd, rows, &pr);
     const float *pw = NULL;
@@ -183,15 +210,8 @@ mrg_status cpu_rmsnorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr y, mrg_ptr
     const float *px = cpu_f32(x);
     float *py = cpu_f32(y);
 #pragma omp parallel for if (rows * cols > CPU_PAR_MIN && rows > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = px + r * cols;
-        float *yr = py + r * cols;
-        double ss = 0.0;
-        for (int64_t j = 0; j < cols; j++) ss += (double)xr[j] * xr[j];
-        float rs = (float)(1.0 / sqrt(ss / (double)cols + (double)eps));
-        for (int64_t j = 0; j < cols; j++) yr[j] = pw ? (xr[j] * rs) * pw[j] : xr[j] * rs;
-        if (pr) pr[r] = rs;
-    }
+    for (int64_t r = 0; r < rows; r++)
+        rmsnorm_row(px + r * cols, py + r * cols, cols, pw, eps, pr ? pr + r : NULL);
     free(tw);
     return MRG_OK;
 }
@@ -202,9 +222,7 @@ mrg_status cpu_rmsnorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr r
     const char *k = "rmsnorm_backward";
     int64_t n = rows * cols;
     mrg_status st = check_rc(k, rows, cols);
-    if (st == MRG_OK) st = cpu_check(k, "x", x, n, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "rstd", rstd, rows, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "dy", dy, n, CPU_DT(MRG_F32));
+    if (st == MRG_OK) st = CPU_CHECK_F32(k, {"x", x, n}, {"rstd", rstd, rows}, {"dy", dy, n});
     float *pdx = NULL, *pdw = NULL;
     if (st == MRG_OK) st = opt_f32(k, "dx", dx, n, &pdx);
     if (st == MRG_OK) st = opt_f32(k, "dw", dw, cols, &pdw);
@@ -233,50 +251,36 @@ mrg_status cpu_rmsnorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr r
             }
         }
     }
-    if (pdw) {
-        /* dw = Σ_rows dy·x·r */
-        int64_t nblk = (cols + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for if (n > CPU_PAR_MIN && nblk > 1) schedule(static)
-        for (int64_t q = 0; q < nblk; q++) {
-            int64_t c0 = q * COL_BLOCK, nc = cols - c0 < COL_BLOCK ? cols - c0 : COL_BLOCK;
-            double aw[COL_BLOCK] = {0};
-            for (int64_t r = 0; r < rows; r++) {
-                const float *xr = px + r * cols + c0, *gr = pg + r * cols + c0;
-                float rs = pr[r];
-                for (int64_t j = 0; j < nc; j++) aw[j] += (double)(gr[j] * (xr[j] * rs));
-            }
-            for (int64_t j = 0; j < nc; j++) pdw[c0 + j] = (float)aw[j];
-        }
-    }
+    if (pdw) affine_grads(px, pg, NULL, pr, pdw, NULL, rows, cols); /* dw = Σ_rows dy·x·r */
     free(tw);
     return MRG_OK;
 }
 
 /* ---- L2 normalisation --------------------------------------------------------- */
 
+/* y = x / max(‖x‖, eps) over one row (as F.normalize); the divisor to *norm
+ * when not NULL. */
+static void l2norm_row(const float *xr, float *yr, int64_t cols, float eps, float *norm) {
+    float nr = (float)sqrt(row_sumsq(xr, cols));
+    if (!(nr > eps)) nr = eps;
+    for (int64_t j = 0; j < cols; j++) yr[j] = xr[j] / nr;
+    if (norm) *norm = nr;
+}
+
 mrg_status cpu_l2norm(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm, int64_t rows,
                       int64_t cols, float eps) {
     (void)dev;
     const char *k = "l2norm";
     mrg_status st = check_rc(k, rows, cols);
-    if (st == MRG_OK) st = cpu_check(k, "x", x, rows * cols, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "y", y, rows * cols, CPU_DT(MRG_F32));
+    if (st == MRG_OK) st = CPU_CHECK_F32(k, {"x", x, rows * cols}, {"y", y, rows * cols});
     float *pn = NULL;
     if (st == MRG_OK) st = opt_f32(k, "norm", norm, rows, &pn);
     if (st != MRG_OK) return st;
     const float *px = cpu_f32(x);
     float *py = cpu_f32(y);
 #pragma omp parallel for if (rows * cols > CPU_PAR_MIN && rows > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = px + r * cols;
-        float *yr = py + r * cols;
-        double ss = 0.0;
-        for (int64_t j = 0; j < cols; j++) ss += (double)xr[j] * xr[j];
-        float nr = (float)sqrt(ss);
-        if (!(nr > eps)) nr = eps; /* max(‖x‖, eps), as F.normalize */
-        for (int64_t j = 0; j < cols; j++) yr[j] = xr[j] / nr;
-        if (pn) pn[r] = nr;
-    }
+    for (int64_t r = 0; r < rows; r++)
+        l2norm_row(px + r * cols, py + r * cols, cols, eps, pn ? pn + r : NULL);
     return MRG_OK;
 }
 
@@ -286,11 +290,9 @@ mrg_status cpu_l2norm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr no
     const char *k = "l2norm_backward";
     int64_t n = rows * cols;
     mrg_status st = check_rc(k, rows, cols);
-    if (st == MRG_OK) st = cpu_check(k, "x", x, n, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "y", y, n, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "norm", norm, rows, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "dy", dy, n, CPU_DT(MRG_F32));
-    if (st == MRG_OK) st = cpu_check(k, "dx", dx, n, CPU_DT(MRG_F32));
+    if (st == MRG_OK)
+        st = CPU_CHECK_F32(k, {"x", x, n}, {"y", y, n}, {"norm", norm, rows}, {"dy", dy, n},
+                           {"dx", dx, n});
     if (st != MRG_OK) return st;
     const float *py = cpu_f32(y), *pn = cpu_f32(norm), *pg = cpu_f32(dy);
     float *pdx = cpu_f32(dx);

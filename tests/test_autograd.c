@@ -215,22 +215,16 @@ static void test_errors(mrg_device *dev) {
 }
 
 int main(void) {
-    char names[8][32];
-    int nd = test_devices(names, 8);
-    if (nd <= 0) return TEST_SKIP;
-    for (int d = 0; d < nd; d++) {
-        mrg_device *dev = mrg_device_open(names[d]);
-        if (!dev) fprintf(stderr, "cannot open %s: %s\n", names[d], mrg_last_error());
-        CHECK(dev != NULL);
-        if (!dev) continue;
+    test_device_iter it = {0};
+    while (test_next_device(&it)) {
+        mrg_device *dev = it.dev;
         int before = mrg_test_failures;
         test_no_grad_and_tape(dev);
         test_accumulation(dev);
         test_frozen(dev);
         test_reuse(dev);
         test_errors(dev);
-        fprintf(stderr, "%s: %d failures\n", names[d], mrg_test_failures - before);
-        mrg_device_free(dev);
+        fprintf(stderr, "%s: %d failures\n", it.name, mrg_test_failures - before);
     }
-    return test_finish("test_autograd");
+    return it.count ? test_finish("test_autograd") : TEST_SKIP;
 }

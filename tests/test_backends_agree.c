@@ -275,9 +275,7 @@ int main(void) {
     CHECK(cpu != NULL);
     for (int d = 0; cpu && d < nd; d++) {
         if (d == cpu_i) continue;
-        mrg_device *dev = mrg_device_open(names[d]);
-        if (!dev) fprintf(stderr, "cannot open %s: %s\n", names[d], mrg_last_error());
-        CHECK(dev != NULL);
+        mrg_device *dev = test_device_open(names[d]);
         if (!dev) continue;
         int before = mrg_test_failures;
         agree_ops(cpu, dev);

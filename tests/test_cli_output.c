@@ -9,7 +9,6 @@
  * the terminal and shows validation. */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,24 +23,9 @@ static const char *bin;
 static char dir[64] = "/tmp/mrg_cli_output_XXXXXX";
 static char out[1 << 18];
 
-/* Runs cmd through sh with stderr joined to stdout; returns the exit code. */
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return test_run_cmd(cmd, out, sizeof out);
-}
-
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
-}
+/* Runs a printf-formatted command through sh (stderr joined to stdout,
+ * kept in out); returns the exit code. */
+#define run(...) test_run_cmdf(out, sizeof out, __VA_ARGS__)
 
 /* Runs cmd with its stdout on a pipe whose reader has already gone (so
  * the first write fails with EPIPE, deterministically); its stderr is
@@ -93,9 +77,9 @@ static void test_eval(void) {
     char pred[128], ref[128], big[128], long_p[128], long_r[128];
     snprintf(pred, sizeof pred, "%s/pred.jsonl", dir);
     snprintf(ref, sizeof ref, "%s/ref.jsonl", dir);
-    write_file(pred, "{\"id\": \"1\", \"report\": \"no pleural effusion .\"}\n"
+    test_write_file(pred, "{\"id\": \"1\", \"report\": \"no pleural effusion .\"}\n"
                      "{\"id\": \"2\", \"report\": \"the heart is enlarged .\"}\n");
-    write_file(ref, "{\"id\": \"1\", \"report\": \"no effusion .\"}\n"
+    test_write_file(ref, "{\"id\": \"1\", \"report\": \"no effusion .\"}\n"
                     "{\"id\": \"2\", \"report\": \"heart is enlarged .\"}\n");
     CHECK(run("%s eval --pred %s --ref %s --no-meteor 2>&1", bin, pred, ref) == 0);
     CHECK(strstr(out, "BLEU") != NULL);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clitest.h"
+#include "core/files.h"
 #include "testutil.h"
 
 int main(void) {

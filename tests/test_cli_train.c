@@ -27,6 +27,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/files.h"
+#include "mrg/checkpoint.h"
+#include "mrg/train_run.h"
 #include "mrg/trainer.h"
 #include "clitest.h"
 #include "testutil.h"

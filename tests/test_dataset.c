@@ -602,16 +602,8 @@ static void test_tokens(const mrg_tokenizer *tok) {
 
 /* Raw reports of one split of an annotation, by id (a cJSON tree). */
 static cJSON *read_json(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-    fclose(f);
+    char *buf = test_read_file(path, NULL);
     if (!buf) return NULL;
-    buf[got] = '\0';
     cJSON *j = cJSON_Parse(buf);
     free(buf);
     return j;

@@ -34,7 +34,6 @@
 #include "mrg/tokenizer.h"
 #include "testutil.h"
 
-#define MAX_DEV 8
 #define MAX_NEW 64
 
 static const char *CASES[] = {"beam_r2gen", "beam_early", "greedy_rep", "greedy_plain"};
@@ -213,8 +212,7 @@ static void check_case(mrg_llama *m, const mrg_st_file *f, const char *name) {
 /* Greedy decoding from embeddings of the golden prompt equals the argmax
  * continuation computed by llama_ref.py. */
 static void check_argmax(mrg_llama *m, mrg_device *dev) {
-    mrg_st_file *f = mrg_st_open(test_golden_path("llama/expected.safetensors"));
-    CHECK(f != NULL);
+    mrg_st_file *f = test_golden_open("llama/expected.safetensors");
     if (!f) return;
     int64_t np, ng;
     float *p = test_golden_f32(f, "hf_mha_f32/prompt", &np);
@@ -524,17 +522,10 @@ static void check_model(mrg_device *dev, bool cli) {
 }
 
 int main(void) {
-    mrg_st_file *f = mrg_st_open(test_golden_path("generate/expected.safetensors"));
-    if (!f) fprintf(stderr, "%s\n", mrg_last_error());
-    CHECK(f != NULL);
+    mrg_st_file *f = test_golden_open("generate/expected.safetensors");
     if (!f) return test_finish("test_generate");
-    char names[MAX_DEV][32];
-    int nd = test_devices(names, MAX_DEV);
-    for (int d = 0; d < nd; d++) {
-        mrg_device *dev = mrg_device_open(names[d]);
-        CHECK(dev != NULL);
-        if (!dev) continue;
-        fprintf(stderr, "device %s\n", names[d]);
+    for (test_device_iter it = {0}; test_next_device(&it);) {
+        mrg_device *dev = it.dev;
         mrg_llama *m = mrg_llama_load(test_golden_path("llama/hf_mha_f32"), dev, NULL);
         CHECK(m != NULL);
         if (m) {
@@ -544,7 +535,6 @@ int main(void) {
         }
         mrg_llama_free(m);
         check_model(dev, mrg_device_is_cpu(dev));
-        mrg_device_free(dev);
     }
     mrg_st_close(f);
     return test_finish("test_generate");

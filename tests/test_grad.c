@@ -114,14 +114,9 @@ done:
 }
 
 int main(int argc, char **argv) {
-    char names[8][32];
-    int nd = test_devices(names, 8);
-    if (nd <= 0) return TEST_SKIP;
-    for (int d = 0; d < nd; d++) {
-        mrg_device *dev = mrg_device_open(names[d]);
-        if (!dev) fprintf(stderr, "cannot open %s: %s\n", names[d], mrg_last_error());
-        CHECK(dev != NULL);
-        if (!dev) continue;
+    test_device_iter it = {0};
+    while (test_next_device(&it)) {
+        mrg_device *dev = it.dev;
         int before = mrg_test_failures, checks = mrg_test_checks;
         mrg_st_file *f = NULL;
         const char *open_group = "";
@@ -139,9 +134,8 @@ int main(int argc, char **argv) {
             if (f) check_case(dev, c, f);
         }
         mrg_st_close(f);
-        fprintf(stderr, "%s: %d gradients checked, %d failures\n", names[d],
+        fprintf(stderr, "%s: %d gradients checked, %d failures\n", it.name,
                 mrg_test_checks - checks, mrg_test_failures - before);
-        mrg_device_free(dev);
     }
-    return test_finish("test_grad");
+    return it.count ? test_finish("test_grad") : TEST_SKIP;
 }

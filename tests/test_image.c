@@ -274,8 +274,7 @@ static void test_write_png(void) {
 }
 
 int main(void) {
-    mrg_st_file *g = mrg_st_open(test_golden_path("io/image_golden.safetensors"));
-    CHECK(g != NULL);
+    mrg_st_file *g = test_golden_open("io/image_golden.safetensors");
     if (!g) return test_finish("image");
     test_loading(g);
     test_resize(g);

@@ -18,11 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "mrg/llama.h"
 #include "mrg/sampling.h"
 #include "testutil.h"
 
-#define MAX_DEV 8
 #define N_NEW 32
 #define RTOL 1e-4
 
@@ -77,12 +77,6 @@ static bool golden_load(const mrg_st_file *f, const char *name, golden *g) {
     return g->logits && g->grad_x;
 }
 
-static float max_abs(const float *x, int64_t n) {
-    float m = 0;
-    for (int64_t i = 0; i < n; i++) m = fmaxf(m, fabsf(x[i]));
-    return m;
-}
-
 /* Logits of ids (1, T) as host floats (T·V, malloc'd); NULL on failure. */
 static float *logits_of(mrg_llama *m, const int32_t *ids, int T, mrg_kv_cache *kv, bool last_only) {
     mrg_tensor *t = mrg_tensor_from_i32(m->dev, MRG_SHAPE(1, T), ids);
@@ -99,7 +93,7 @@ static float *logits_of(mrg_llama *m, const int32_t *ids, int T, mrg_kv_cache *k
 /* Logits (full and last-only) against the reference. */
 static void check_logits(mrg_llama *m, const golden *g, const char *what) {
     int V = m->cfg.vocab_size, T = g->T;
-    double atol = RTOL * max_abs(g->logits, (int64_t)T * V);
+    double atol = RTOL * test_max_abs(g->logits, (int64_t)T * V);
     float *full = logits_of(m, g->prompt, T, NULL, false);
     CHECK(full != NULL);
     if (full) {
@@ -166,7 +160,7 @@ static void check_greedy(mrg_llama *m, const golden *g, const char *what) {
             char w[256];
             snprintf(w, sizeof w, "%s KV-cache vs full recompute", what);
             CHECK(test_close(w, cached, full + (size_t)(T - 1) * (size_t)V, (int64_t)N_NEW * V,
-                             1e-5, 1e-5 * max_abs(full, (int64_t)(total - 1) * V)));
+                             1e-5, 1e-5 * test_max_abs(full, (int64_t)(total - 1) * V)));
         }
         free(full);
     }
@@ -187,7 +181,7 @@ static void check_chunked(mrg_llama *m, const golden *g, const char *what) {
         char w[256];
         snprintf(w, sizeof w, "%s chunked prefill", what);
         CHECK(test_close(w, b, g->logits + (size_t)(T - 3) * (size_t)V, 3 * V, RTOL,
-                         RTOL * max_abs(g->logits, (int64_t)T * V)));
+                         RTOL * test_max_abs(g->logits, (int64_t)T * V)));
     }
     free(a);
     free(b);
@@ -208,7 +202,7 @@ static void check_chunked(mrg_llama *m, const golden *g, const char *what) {
         char w[256];
         snprintf(w, sizeof w, "%s chunked prefill with gradients", what);
         CHECK(test_tensor_close(w, lg, g->logits + (size_t)(T - 3) * (size_t)V, RTOL,
-                                RTOL * max_abs(g->logits, (int64_t)T * V)));
+                                RTOL * test_max_abs(g->logits, (int64_t)T * V)));
     }
     free(a);
     mrg_grad_set_enabled(dev, prev);
@@ -237,7 +231,7 @@ static void check_grad(mrg_llama *m, const golden *g, const char *what) {
             char w[256];
             snprintf(w, sizeof w, "%s d loss / d embeddings", what);
             CHECK(test_tensor_close(w, x->grad, g->grad_x, 1e-3,
-                                    1e-4 * max_abs(g->grad_x, (int64_t)T * D)));
+                                    1e-4 * test_max_abs(g->grad_x, (int64_t)T * D)));
         }
     }
     mrg_step_reset(dev);
@@ -276,7 +270,7 @@ static void check_batch_mask_reorder(mrg_llama *m, const golden *g, const char *
     CHECK(lg != NULL && ref1 && ref2 && got && kv);
     if (lg && ref1 && ref2 && got && mrg_tensor_to_f32(lg, got) == MRG_OK) {
         char w[256];
-        double atol = RTOL * max_abs(g->logits, (int64_t)T * V);
+        double atol = RTOL * test_max_abs(g->logits, (int64_t)T * V);
         snprintf(w, sizeof w, "%s batch row 0", what);
         CHECK(test_close(w, got, g->logits + (size_t)(T - 1) * (size_t)V, V, RTOL, atol));
         snprintf(w, sizeof w, "%s batch row 1 (left-padded, masked)", what);
@@ -315,7 +309,7 @@ static void check_batch_mask_reorder(mrg_llama *m, const golden *g, const char *
     float *ref3 = logits_of(m, alone, S + 1, NULL, true);
     CHECK(lg != NULL && ref3 != NULL && got != NULL);
     if (lg && ref3 && got && ref2 && mrg_tensor_to_f32(lg, got) == MRG_OK) {
-        double atol = RTOL * max_abs(g->logits, (int64_t)T * V);
+        double atol = RTOL * test_max_abs(g->logits, (int64_t)T * V);
         char w[256];
         snprintf(w, sizeof w, "%s fanned-out cache row 0", what);
         CHECK(test_close(w, got, ref2, V, RTOL, atol));
@@ -379,7 +373,7 @@ static void check_dtypes_and_save(mrg_device *dev, const mrg_st_file *exp) {
         float *lb = logits_of(bf, g.prompt, T, NULL, true);
         float *lh = logits_of(h16, g.prompt, T, NULL, true);
         /* rounding the weights moves the logits a little, not a lot */
-        double scale = max_abs(g.logits, (int64_t)T * V);
+        double scale = test_max_abs(g.logits, (int64_t)T * V);
         CHECK(lb && test_close("bf16-converted logits", lb, g.logits + (size_t)(T - 1) * (size_t)V,
                                V, 0, 0.05 * scale));
         CHECK(lh && test_close("f16-converted logits", lh, g.logits + (size_t)(T - 1) * (size_t)V,
@@ -401,12 +395,7 @@ static void check_dtypes_and_save(mrg_device *dev, const mrg_st_file *exp) {
             free(b);
         }
         mrg_llama_free(back);
-        char p[4200];
-        snprintf(p, sizeof p, "%s/config.json", dir);
-        unlink(p);
-        snprintf(p, sizeof p, "%s/model.safetensors", dir);
-        unlink(p);
-        rmdir(dir);
+        CHECK_OK(mrg_rm_tree(dir));
     }
     mrg_llama_free(f32);
     mrg_llama_free(bf);
@@ -531,23 +520,15 @@ static void check_sampler(void) {
 }
 
 int main(void) {
-    mrg_st_file *exp = mrg_st_open(test_golden_path("llama/expected.safetensors"));
-    if (!exp) fprintf(stderr, "%s\n", mrg_last_error());
-    CHECK(exp != NULL);
+    mrg_st_file *exp = test_golden_open("llama/expected.safetensors");
     if (!exp) return test_finish("test_llama");
     check_sampler();
-    char names[MAX_DEV][32];
-    int nd = test_devices(names, MAX_DEV);
-    for (int d = 0; d < nd; d++) {
-        mrg_device *dev = mrg_device_open(names[d]);
-        CHECK(dev != NULL);
-        if (!dev) continue;
-        fprintf(stderr, "device %s\n", names[d]);
+    for (test_device_iter it = {0}; test_next_device(&it);) {
+        mrg_device *dev = it.dev;
         for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
             check_model(dev, exp, &CASES[i]);
         check_dtypes_and_save(dev, exp);
         check_errors(dev);
-        mrg_device_free(dev);
     }
     mrg_st_close(exp);
     return test_finish("test_llama");

@@ -10,14 +10,6 @@
 
 #include "test_metrics_util.h"
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
-}
-
 static void test_golden(void) {
     const char *dir = test_golden_path("metrics");
     mrg_meteor *m = mrg_meteor_open(NULL);
@@ -74,7 +66,7 @@ static void test_reader(const char *tmp) {
     char path[4096];
     mrg_report_set s;
     snprintf(path, sizeof path, "%s/ok.jsonl", tmp);
-    write_file(path, "{\"id\":\"a\",\"report\":\"x y\"}\n\n{\"id\":\"b\",\"reports\":[\"p\",\"q\"]}\n{\"id\":7,\"report\":\"\"}");
+    test_write_file(path, "{\"id\":\"a\",\"report\":\"x y\"}\n\n{\"id\":\"b\",\"reports\":[\"p\",\"q\"]}\n{\"id\":7,\"report\":\"\"}");
     CHECK_OK(mrg_report_set_read(path, &s));
     CHECK(s.n == 3 && s.n_texts[1] == 2 && !strcmp(s.texts[1][1], "q") && !strcmp(s.ids[2], "7"));
     CHECK(mrg_report_set_find(&s, "b") == 1 && mrg_report_set_find(&s, "zz") == -1);
@@ -89,7 +81,7 @@ static void test_reader(const char *tmp) {
         "[1,2]\n",                                                         /* not an object */
     };
     for (int i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
-        write_file(path, bad[i]);
+        test_write_file(path, bad[i]);
         mrg_status st = mrg_report_set_read(path, &s);
         CHECK(st == MRG_ERR_FORMAT);
         CHECK(strstr(mrg_last_error(), "ok.jsonl:") != NULL);
@@ -111,12 +103,12 @@ static void test_cli(const char *tmp) {
     snprintf(bad, sizeof bad, "%s/bad.jsonl", tmp);
     snprintf(out, sizeof out, "%s/out.json", tmp);
     snprintf(per, sizeof per, "%s/per.jsonl", tmp);
-    write_file(pred, "{\"id\":\"1\",\"report\":\"The heart is enlarged. No pneumothorax.\"}\n"
+    test_write_file(pred, "{\"id\":\"1\",\"report\":\"The heart is enlarged. No pneumothorax.\"}\n"
                      "{\"id\":\"2\",\"report\":\"\"}\n{\"id\":\"9\",\"report\":\"orphan\"}\n");
-    write_file(ref, "{\"id\":\"1\",\"report\":\"The heart is enlarged. Small left effusion.\"}\n"
+    test_write_file(ref, "{\"id\":\"1\",\"report\":\"The heart is enlarged. Small left effusion.\"}\n"
                     "{\"id\":\"2\",\"reports\":[\"Normal chest.\",\"No acute disease.\"]}\n"
                     "{\"id\":\"3\",\"report\":\"unmatched\"}\n");
-    write_file(bad, "{\"id\":\"1\",\"report\":\"x\"}\nnot json\n");
+    test_write_file(bad, "{\"id\":\"1\",\"report\":\"x\"}\nnot json\n");
     snprintf(cmd, sizeof cmd, "%s eval --pred %s --ref %s --clean --json --no-meteor --per-report %s > %s 2>/dev/null",
              bin, pred, ref, per, out);
     CHECK(system(cmd) == 0);

@@ -69,9 +69,7 @@ out:
 }
 
 int main(void) {
-    mrg_st_file *f = mrg_st_open(test_golden_path("mlp.safetensors"));
-    if (!f) fprintf(stderr, "%s\n", mrg_last_error());
-    CHECK(f != NULL);
+    mrg_st_file *f = test_golden_open("mlp.safetensors");
     if (!f) return test_finish("test_mlp");
     int64_t nl = 0;
     float *ref = test_golden_f32(f, "losses", &nl);
@@ -81,9 +79,7 @@ int main(void) {
     static float losses[MAX_DEV][STEPS];
     int first = -1;
     for (int d = 0; ref && nl == STEPS && d < nd; d++) {
-        mrg_device *dev = mrg_device_open(names[d]);
-        if (!dev) fprintf(stderr, "cannot open %s: %s\n", names[d], mrg_last_error());
-        CHECK(dev != NULL);
+        mrg_device *dev = test_device_open(names[d]);
         if (!dev) continue;
         if (train(dev, f, losses[d])) {
             double worst = 0;

@@ -11,39 +11,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "models/model_internal.h"
 #include "mrg/autograd.h"
 #include "mrg/model.h"
 #include "mrg/optim.h"
-#include "mrg/trainer.h"
 #include "testutil.h"
 
 #define RTOL 1e-4
 #define STEPS 20
 #define MAX_DEV 8
 
-static double max_abs(const float *x, int64_t n) {
-    double m = 0;
-    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)x[i]));
-    return m;
-}
-
 /* tensor vs golden `name`: relative 1e-4, floor 1e-4 of the largest value.
  * Gradients that are zero in exact arithmetic (key biases: softmax ignores
  * a shift shared by all keys) are f32 rounding noise here: floor 1e-6. */
 static bool close_to(const char *what, const mrg_tensor *t, const mrg_st_file *exp,
                      const char *name) {
-    int64_t n = 0;
-    float *want = test_golden_f32(exp, name, &n);
-    if (!want) return false;
-    bool ok = t && mrg_numel(t) == n &&
-              test_tensor_close(what, t, want, RTOL,
-                                fmax(RTOL * max_abs(want, n), 1e-6 * (max_abs(want, n) < 1e-6)));
-    if (t && mrg_numel(t) != n)
-        fprintf(stderr, "  %s: %lld elements, want %lld\n", what, (long long)mrg_numel(t),
-                (long long)n);
-    free(want);
-    return ok;
+    return test_golden_close(what, t, exp, name, RTOL, 1e-6);
 }
 
 static bool scalar_close(const char *what, const mrg_tensor *t, float want) {
@@ -234,7 +218,7 @@ static void test_views(mrg_model *m, const golden *g) {
     int64_t n = (int64_t)b->B * (m->cfg.Kc + m->cfg.Kt) * m->cfg.lm.dim;
     CHECK(cat && mean &&
           test_close("prefix, mean vs concat of equal views", mean, cat, n, RTOL,
-                     RTOL * max_abs(cat, n)));
+                     RTOL * test_max_abs(cat, n)));
     free(cat);
     free(mean);
     free(same);
@@ -268,8 +252,7 @@ static void test_vit_dir(mrg_device *dev) {
     if (!m) return;
     const mrg_model_config *c = mrg_model_get_config(m);
     CHECK(c->vit.image_size == 32 && c->vit.dim == 48 && c->vit.num_classes == 0);
-    mrg_st_file *f = mrg_st_open(test_golden_path("vit/model.safetensors"));
-    CHECK(f != NULL);
+    mrg_st_file *f = test_golden_open("vit/model.safetensors");
     mrg_tensor *ps[256];
     const char *names[256];
     int n = mrg_model_params(m, ps, names, 256), vit = 0;
@@ -395,8 +378,7 @@ static void test_config(void) {
 
 int main(void) {
     test_config();
-    mrg_st_file *exp = mrg_st_open(test_golden_path("model/expected.safetensors"));
-    CHECK(exp != NULL);
+    mrg_st_file *exp = test_golden_open("model/expected.safetensors");
     if (!exp) return test_finish("model");
     golden g;
     CHECK(golden_load(exp, &g));

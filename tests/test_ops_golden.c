@@ -100,8 +100,7 @@ static void run_case(mrg_device *dev, const op_case *c, const mrg_st_file *f) {
  * parameters after each step and the final moments against torch.optim.AdamW. */
 static void test_adamw(mrg_device *dev) {
     char file[] = "ops/adamw.safetensors";
-    mrg_st_file *f = mrg_st_open(test_golden_path(file));
-    CHECK(f != NULL);
+    mrg_st_file *f = test_golden_open(file);
     if (!f) return;
     mrg_tensor *p = test_param(dev, f, "steps/p0", MRG_F32, true);
     mrg_tensor *q = test_param(dev, f, "steps/q0", MRG_F32, true);
@@ -151,8 +150,7 @@ static void test_adamw(mrg_device *dev) {
 
 /* clip_grad_norm_: clipped, not clipped, and measure-only (max_norm 0). */
 static void test_clip(mrg_device *dev) {
-    mrg_st_file *f = mrg_st_open(test_golden_path("ops/clip_grad_norm.safetensors"));
-    CHECK(f != NULL);
+    mrg_st_file *f = test_golden_open("ops/clip_grad_norm.safetensors");
     if (!f) return;
     const char *cases[3] = {"clip", "noclip", "measure"};
     const float max_norms[3] = {1.0f, 100.0f, 0.0f};
@@ -201,17 +199,9 @@ static void test_clip(mrg_device *dev) {
 
 int main(int argc, char **argv) {
     /* optional filter: only groups whose name is given on the command line */
-    char names[8][32];
-    int nd = test_devices(names, 8);
-    if (nd <= 0) {
-        fprintf(stderr, "no devices\n");
-        return TEST_SKIP;
-    }
-    for (int d = 0; d < nd; d++) {
-        mrg_device *dev = mrg_device_open(names[d]);
-        if (!dev) fprintf(stderr, "cannot open %s: %s\n", names[d], mrg_last_error());
-        CHECK(dev != NULL);
-        if (!dev) continue;
+    test_device_iter it = {0};
+    while (test_next_device(&it)) {
+        mrg_device *dev = it.dev;
         int before = mrg_test_failures;
         mrg_st_file *f = NULL;
         const char *open_group = "";
@@ -234,8 +224,8 @@ int main(int argc, char **argv) {
         all = argc < 2;
         for (int a = 1; a < argc; a++) all |= !strcmp(argv[a], "clip_grad_norm");
         if (all) test_clip(dev);
-        fprintf(stderr, "%s: %d failures\n", names[d], mrg_test_failures - before);
-        mrg_device_free(dev);
+        fprintf(stderr, "%s: %d failures\n", it.name, mrg_test_failures - before);
     }
-    return test_finish("test_ops_golden");
+    if (!it.count) fprintf(stderr, "no devices\n");
+    return it.count ? test_finish("test_ops_golden") : TEST_SKIP;
 }

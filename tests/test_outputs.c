@@ -21,6 +21,9 @@
 
 #include "mrg/content_hash.h"
 #include "mrg/outputs.h"
+#include "core/files.h"
+#include "mrg/checkpoint.h"
+#include "mrg/train_run.h"
 #include "mrg/trainer.h"
 #include "testutil.h"
 
@@ -246,34 +249,41 @@ static void test_files(void) {
     char tmp[700];
     CHECK_OK(mrg_mkdirs(at("f")));
     CHECK(put_text("f/preds.jsonl", "old\n"));
-    FILE *f = mrg_output_file_open(at("f/preds.jsonl"), tmp, sizeof tmp);
-    CHECK(f != NULL);
-    if (!f) return;
-    fputs("half", f);
+    mrg_atomic_file af;
+    if (mrg_atomic_begin(&af, at("f/preds.jsonl"), true) != MRG_OK) {
+        CHECK(!"mrg_atomic_begin");
+        return;
+    }
+    snprintf(tmp, sizeof tmp, "%s", af.tmp);
+    fputs("half", af.f);
     CHECK(text_is("f/preds.jsonl", "old\n")); /* nothing seen before the rename */
-    CHECK(mrg_output_file_close(f, tmp, at("f/preds.jsonl"), false) == MRG_ERR_IO);
-    CHECK(text_is("f/preds.jsonl", "old\n") && gone(tmp));
-    f = mrg_output_file_open(at("f/preds.jsonl"), tmp, sizeof tmp);
-    CHECK(f != NULL);
-    if (!f) return;
-    fputs("new\n", f);
-    CHECK_OK(mrg_output_file_close(f, tmp, at("f/preds.jsonl"), true));
-    CHECK(text_is("f/preds.jsonl", "new\n") && gone(tmp));
+    mrg_atomic_abort(&af);
+    struct stat sb;
+    CHECK(text_is("f/preds.jsonl", "old\n") && lstat(tmp, &sb) != 0);
+    if (mrg_atomic_begin(&af, at("f/preds.jsonl"), true) != MRG_OK) {
+        CHECK(!"mrg_atomic_begin");
+        return;
+    }
+    snprintf(tmp, sizeof tmp, "%s", af.tmp);
+    fputs("new\n", af.f);
+    CHECK_OK(mrg_atomic_commit(&af));
+    CHECK(text_is("f/preds.jsonl", "new\n") && lstat(tmp, &sb) != 0);
+    /* a temporary that a killed process left is removed the next time */
+    CHECK(put_text("f/.preds.jsonl.tmp-999999999", "junk"));
+    CHECK_OK(mrg_write_file_atomic(at("f/preds.jsonl"), "again\n", 6, false));
+    CHECK(text_is("f/preds.jsonl", "again\n") && gone("f/.preds.jsonl.tmp-999999999"));
     /* a device is written as it is, never replaced */
     CHECK_OK(mrg_output_file_check("cmd", "/dev/null", false, NULL, NULL, 0));
-    f = mrg_output_file_open("/dev/null", tmp, sizeof tmp);
-    CHECK(f != NULL && tmp[0] == 0);
-    if (f) {
-        fputs("x", f);
-        CHECK_OK(mrg_output_file_close(f, tmp, "/dev/null", true));
+    if (mrg_atomic_begin(&af, "/dev/null", true) == MRG_OK) {
+        CHECK(af.tmp == NULL);
+        fputs("x", af.f);
+        CHECK_OK(mrg_atomic_commit(&af));
     }
-    struct stat sb;
     CHECK(stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode));
     /* a full disk is an error with the reason */
-    f = mrg_output_file_open("/dev/full", tmp, sizeof tmp);
-    if (f) {
-        fputs("x", f);
-        CHECK(mrg_output_file_close(f, tmp, "/dev/full", true) == MRG_ERR_IO);
+    if (mrg_atomic_begin(&af, "/dev/full", true) == MRG_OK) {
+        fputs("x", af.f);
+        CHECK(mrg_atomic_commit(&af) == MRG_ERR_IO);
         CHECK(strstr(mrg_last_error(), "cannot write /dev/full: No space left on device") != NULL);
     }
     CHECK(stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode));

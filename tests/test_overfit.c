@@ -27,15 +27,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "mrg/autograd.h"
+#include "mrg/clock.h"
 #include "mrg/generate.h"
 #include "mrg/model.h"
 #include "mrg/optim.h"
+#include "mrg/pretrain.h"
 #include "mrg/tokenizer.h"
-#include "mrg/trainer.h"
 #include "testutil.h"
 
 #define NB 4          /* studies */
@@ -50,12 +51,6 @@ static const char *const REPORTS[NB] = {
     "the lungs are clear",
     "mild cardiomegaly",
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* images (NB, V, 3, S, S) in [-1, 1]: study i view v is a stripe pattern
  * whose level, direction and period depend on (i, v), so no two views of the
@@ -156,7 +151,7 @@ static void test_device(const char *name) {
     CHECK(dev != NULL);
     if (!dev) return;
     printf("%s\n", name);
-    double t0 = now_s();
+    double t0 = mrg_now_s();
     mrg_model_config cfg;
     CHECK_OK(mrg_model_preset("micro", &cfg));
     char tokpath[4096], lmdir[] = "/tmp/mrg_overfit_XXXXXX";
@@ -178,7 +173,7 @@ static void test_device(const char *name) {
     po.log_every = 0;
     float pf = NAN, pl = NAN;
     CHECK_OK(mrg_pretrain_lm_texts(REPORTS, NB, &cfg.lm, &po, dev, lmout, &pf, &pl));
-    printf("  LM pretraining: loss %.4f -> %.4f, %.1f s\n", pf, pl, now_s() - t0);
+    printf("  LM pretraining: loss %.4f -> %.4f, %.1f s\n", pf, pl, mrg_now_s() - t0);
     mrg_model *m = mrg_model_create(&cfg, dev, lmout, NULL, NULL);
     CHECK(m != NULL);
     mrg_batch b;
@@ -229,7 +224,7 @@ static void test_device(const char *name) {
             if (match == NB) break;
         }
     }
-    printf("  loss %.4f -> %.4f after %d steps, %.1f s\n", first, last, steps, now_s() - t0);
+    printf("  loss %.4f -> %.4f after %d steps, %.1f s\n", first, last, steps, mrg_now_s() - t0);
     CHECK(isfinite(last) && last < first);
     /* the final check: every study's greedy report is its reference, exactly */
     match = generate_matches(m, &b, true);

@@ -15,32 +15,15 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/files.h"
 #include "mrg/phantom.h"
-#include "mrg/trainer.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p) p[n] = 0;
-    if (len) *len = (size_t)n;
-    return p;
-}
-
 static bool same_file(const char *a, const char *b) {
     size_t na, nb;
-    char *pa = read_all(a, &na), *pb = read_all(b, &nb);
+    char *pa = test_read_file(a, &na), *pb = test_read_file(b, &nb);
     bool same = pa && pb && na == nb && memcmp(pa, pb, na) == 0;
     free(pa);
     free(pb);
@@ -298,7 +281,7 @@ static void test_findings_change_pixels(void) {
 static cJSON *check_layout(const char *dir, int n, int size) {
     char path[1024];
     snprintf(path, sizeof path, "%s/annotation.json", dir);
-    char *text = read_all(path, NULL);
+    char *text = test_read_file(path, NULL);
     CHECK(text != NULL);
     if (!text) return NULL;
     cJSON *root = cJSON_Parse(text);

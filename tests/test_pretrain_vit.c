@@ -10,9 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "mrg/model.h"
 #include "mrg/phantom.h"
-#include "mrg/trainer.h"
+#include "mrg/pretrain.h"
 #include "mrg/vit.h"
 #include "testutil.h"
 
@@ -109,18 +110,10 @@ int main(void) {
     float first[MAX_DEV], last[MAX_DEV];
     int done = 0;
     for (int d = 0; d < nd; d++) {
-        mrg_device *dev = mrg_device_open(names[d]);
-        CHECK(dev != NULL);
+        mrg_device *dev = test_device_open(names[d]);
         if (!dev) continue;
-        if (d == 0) { /* a frozen LM (with its tokenizer) for the generator */
-            mrg_model_config cfg;
-            CHECK_OK(mrg_model_preset("micro", &cfg));
-            mrg_pretrain_opts po = mrg_pretrain_defaults();
-            po.vocab_size = 300;
-            po.steps = 2;
-            po.log_every = 1000;
-            CHECK_OK(mrg_pretrain_lm(data, &cfg.lm, &po, dev, lm, NULL, NULL));
-        }
+        if (d == 0) /* a frozen LM (with its tokenizer) for the generator */
+            CHECK_OK(test_pretrain_micro_lm(dev, data, lm, 2));
         mrg_vit_pretrain_result r;
         if (pretrain_on(dev, data, lm, &r)) {
             first[done] = r.first_loss;

@@ -39,18 +39,6 @@ static void write_st(const char *path, const char *header, size_t data_bytes) {
     free(buf);
 }
 
-static uint8_t *read_all(const char *path, size_t *n) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, fp);
-    fclose(fp);
-    return b;
-}
-
 static float f32_at(const mrg_st_tensor *t, int i) {
     float v;
     memcpy(&v, (const char *)t->data + 4 * i, 4);
@@ -87,8 +75,7 @@ static void check_fixture_values(const mrg_st_file *f, bool has_bf16) {
 }
 
 static void test_python_fixtures(void) {
-    mrg_st_file *f = mrg_st_open(test_golden_path("io/st_python.safetensors"));
-    CHECK(f != NULL);
+    mrg_st_file *f = test_golden_open("io/st_python.safetensors");
     if (f) {
         CHECK(mrg_st_count(f) == 6);
         check_fixture_values(f, true);
@@ -169,7 +156,7 @@ static void test_roundtrip(void) {
 
     /* Header: length a multiple of 8, padded with spaces; no temp files. */
     size_t n;
-    uint8_t *raw = read_all(path, &n);
+    uint8_t *raw = (uint8_t *)test_read_file(path, &n);
     CHECK(raw && n > 8);
     uint64_t hl = 0;
     for (int i = 7; raw && i >= 0; i--) hl = (hl << 8) | raw[i];
@@ -216,8 +203,7 @@ static void test_device(const char *name) {
     mrg_device *dev = mrg_device_open(name);
     CHECK(dev != NULL);
     if (!dev) return;
-    mrg_st_file *f = mrg_st_open(test_golden_path("io/st_python.safetensors"));
-    CHECK(f != NULL);
+    mrg_st_file *f = test_golden_open("io/st_python.safetensors");
     if (!f) {
         mrg_device_free(dev);
         return;
@@ -369,7 +355,7 @@ static void test_corrupt(void) {
     write_st(tmp_path("trunc.safetensors"), good, 10);
     expect_bad("truncated data", tmp_path("trunc.safetensors"), "out of range");
     size_t n;
-    uint8_t *full = read_all(tmp_path("ok.safetensors"), &n);
+    uint8_t *full = (uint8_t *)test_read_file(tmp_path("ok.safetensors"), &n);
     write_bytes(tmp_path("trunc2.safetensors"), full, 30);
     free(full);
     expect_bad("truncated header", tmp_path("trunc2.safetensors"), "exceeds the file size");
@@ -483,7 +469,7 @@ static uint32_t rnd(void) {
 
 static void test_fuzz(int iters) {
     size_t n;
-    uint8_t *orig = read_all(test_golden_path("io/st_python.safetensors"), &n);
+    uint8_t *orig = (uint8_t *)test_read_file(test_golden_path("io/st_python.safetensors"), &n);
     CHECK(orig != NULL);
     if (!orig) return;
     uint8_t *buf = malloc(n);

@@ -13,15 +13,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/files.h"
+#include "mrg/checkpoint.h"
 #include "mrg/dataset.h"
+#include "mrg/evaluate.h"
 #include "mrg/generate.h"
 #include "mrg/image.h"
 #include "mrg/model.h"
+#include "mrg/pretrain.h"
+#include "mrg/schedule.h"
 #include "mrg/spm_train.h"
-#include "mrg/trainer.h"
+#include "mrg/train_run.h"
 #include "testutil.h"
 
-#define MAX_DEV 8
 
 static char root[256];
 
@@ -466,13 +470,7 @@ static void test_resume(mrg_device *dev, const char *data) {
     snprintf(a, sizeof a, "%s/run-a-%c", root, dn[0]);
     snprintf(b, sizeof b, "%s/run-b-%c", root, dn[0]);
     /* the frozen LM: pretrained briefly on the training reports */
-    mrg_model_config cfg;
-    CHECK_OK(mrg_model_preset("micro", &cfg));
-    mrg_pretrain_opts po = mrg_pretrain_defaults();
-    po.vocab_size = 300;
-    po.steps = 5;
-    po.log_every = 1000;
-    if (mrg_pretrain_lm(data, &cfg.lm, &po, dev, lm, NULL, NULL) != MRG_OK) {
+    if (test_pretrain_micro_lm(dev, data, lm, 5) != MRG_OK) {
         CHECK(!"pretrain-lm on the dataset");
         return;
     }
@@ -531,17 +529,11 @@ int main(void) {
     bool have_data = write_dataset(data);
     CHECK(have_data);
 
-    char names[MAX_DEV][32];
-    int nd = test_devices(names, MAX_DEV);
-    for (int d = 0; d < nd; d++) {
-        mrg_device *dev = mrg_device_open(names[d]);
-        CHECK(dev != NULL);
-        if (!dev) continue;
-        printf("device %s\n", names[d]);
+    for (test_device_iter it = {0}; test_next_device(&it);) {
+        mrg_device *dev = it.dev;
         test_adamw_roundtrip(dev);
         test_pretrain(dev);
         if (have_data) test_resume(dev, data);
-        mrg_device_free(dev);
     }
     if (mrg_test_failures == 0) mrg_rm_tree(root);
     return test_finish("trainer");

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "mrg/nn.h"
 #include "mrg/vit.h"
 #include "testutil.h"
@@ -25,25 +26,10 @@ static const char *gpath(const char *file) {
     return buf[k];
 }
 
-static double max_abs(const float *x, int64_t n) {
-    double m = 0;
-    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)x[i]));
-    return m;
-}
-
 /* tensor vs golden `name`: relative 1e-4, floor 1e-4 of the largest value */
 static bool close_to(const char *what, const mrg_tensor *t, const mrg_st_file *exp,
                      const char *name) {
-    int64_t n = 0;
-    float *want = test_golden_f32(exp, name, &n);
-    if (!want) return false;
-    bool ok =
-        t && mrg_numel(t) == n && test_tensor_close(what, t, want, RTOL, RTOL * max_abs(want, n));
-    if (t && mrg_numel(t) != n)
-        fprintf(stderr, "  %s: %lld elements, want %lld\n", what, (long long)mrg_numel(t),
-                (long long)n);
-    free(want);
-    return ok;
+    return test_golden_close(what, t, exp, name, RTOL, 0);
 }
 
 static mrg_vit *load(mrg_device *dev, const char *config, bool trainable) {
@@ -146,12 +132,7 @@ static void test_save_load(mrg_device *dev, const mrg_st_file *exp) {
         mrg_vit_free(b);
     }
     mrg_vit_free(a);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    remove(path);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    remove(path);
-    rmdir(dir);
+    CHECK_OK(mrg_rm_tree(dir));
 }
 
 static void write_text(const char *path, const char *text) {
@@ -259,7 +240,7 @@ static void test_nn(mrg_device *dev) {
         CHECK_OK(mrg_tensor_to_f32(ys, a));
         CHECK_OK(mrg_tensor_to_f32(yc, c));
         CHECK(test_close("cross == self attention", c, a, B * T * D, 1e-5, 1e-6));
-        CHECK(max_abs(a, B * T * D) > 1e-3);
+        CHECK(test_max_abs(a, B * T * D) > 1e-3);
     }
     /* shape errors are reported, not crashed on */
     CHECK(mrg_nn_attention_forward(&sa, mrg_tensor_zeros(dev, MRG_F32, MRG_SHAPE(B, T, D + 1)),
@@ -294,7 +275,7 @@ static int run_cli(const char *args, int *ids, float *vals, int max) {
 static void check_ranked(const char *what, const int *ids, const float *vals, int n, int k,
                          const float *want, int C) {
     CHECK(n == k);
-    double floor = RTOL * max_abs(want, C);
+    double floor = RTOL * test_max_abs(want, C);
     for (int i = 0; i < n && i < k; i++) {
         CHECK(ids[i] >= 0 && ids[i] < C);
         if (ids[i] < 0 || ids[i] >= C) continue;
@@ -342,7 +323,7 @@ static void test_cli(const char *device, const mrg_st_file *exp) {
         float data[17 * 48];
         CHECK(fread(data, sizeof(float), 17 * 48, f) == 17 * 48 && fgetc(f) == EOF);
         CHECK(test_close("mrg vit --features .npy", data, feats, 17 * 48, RTOL,
-                         RTOL * max_abs(feats, 17 * 48)));
+                         RTOL * test_max_abs(feats, 17 * 48)));
     }
     if (f) fclose(f);
     remove(npy);
@@ -359,7 +340,7 @@ static void test_cli(const char *device, const mrg_st_file *exp) {
         CHECK(t && l && t->dtype == MRG_F32);
         if (l && resize)
             CHECK(test_close("features file logits", (const float *)l->data, resize, 10, RTOL,
-                             RTOL * max_abs(resize, 10)));
+                             RTOL * test_max_abs(resize, 10)));
         mrg_st_close(sf);
     }
     remove(st);
@@ -378,21 +359,15 @@ int main(void) {
     mrg_st_file *exp = mrg_st_open(gpath("expected.safetensors"));
     CHECK(exp != NULL);
     if (!exp) return test_finish("vit");
-    char names[8][32];
-    int nd = test_devices(names, 8);
-    for (int d = 0; d < nd; d++) {
-        fprintf(stderr, "device %s\n", names[d]);
-        mrg_device *dev = mrg_device_open(names[d]);
-        CHECK(dev != NULL);
-        if (!dev) continue;
+    for (test_device_iter it = {0}; test_next_device(&it);) {
+        mrg_device *dev = it.dev;
         test_forward(dev, exp, "config.json");
         test_forward(dev, exp, "config_timm.json");
         test_grad(dev, exp);
         test_save_load(dev, exp);
         test_config_errors(dev);
         test_nn(dev);
-        test_cli(names[d], exp);
-        mrg_device_free(dev);
+        test_cli(it.name, exp);
     }
     mrg_st_close(exp);
     return test_finish("vit");

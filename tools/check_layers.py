@@ -11,7 +11,8 @@ It reads every C/C++ file under lib/, cpu/, cl/, tools/ and bench/ (the
     file's layer may not use, and a public header doing the same;
   - an #include of another folder's private header (core/internal.h is
     shared by core and ops; core/backend.h also by the backends;
-    core/registry.h also by lib/backends.c);
+    core/registry.h also by lib/backends.c; core/files.h, leaf utilities,
+    by the library folders that read and write files);
   - a call into the backend table (`->be`, `MRG_BE(`) outside lib/core
     (which owns device memory) and lib/ops (which dispatches every kernel),
     and outside the backends themselves.
@@ -44,6 +45,8 @@ FOLDER_LAYER = {
 # The layer of each public header. A new header must be added here.
 HEADER_LAYER = {
     "status.h": "core",
+    "clock.h": "core",
+    "atomic_file.h": "core",
     "limits.h": "core",  # constants only: every layer states its limits there
     "tensor.h": "core",
     "opencl.h": "core",  # interop: an OpenCL device's queue and buffers
@@ -57,7 +60,13 @@ HEADER_LAYER = {
     "generate.h": "generate",
     "sampling.h": "generate",
     "optim.h": "train",
+    "schedule.h": "train",
+    "checkpoint.h": "train",
+    "progress.h": "train",
     "trainer.h": "train",
+    "evaluate.h": "train",
+    "train_run.h": "train",
+    "pretrain.h": "train",
     "outputs.h": "train",  # safe outputs of the commands (uses the checkpoint swap)
     "safetensors.h": "io",
     "image.h": "io",
@@ -95,6 +104,9 @@ SHARED_PRIVATE = {
     "lib/core/internal.h": {"lib/core", "lib/ops"},
     "lib/core/backend.h": {"lib/core", "lib/ops", "cpu", "cl"},
     "lib/core/registry.h": {"lib/core", "lib/ops", "cpu", "cl", "lib"},
+    # leaf utilities: whole-file read, directories, copies
+    "lib/core/files.h": {"lib/core", "lib/io", "lib/text", "lib/metrics", "lib/models",
+                         "lib/train"},
 }
 
 # Folders whose code may call the backend table.

@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "commands.h"
 #include "opts.h"
 #include "out_guard.h"
 #include "demo_html.h"
+#include "mrg/clock.h"
 #include "mrg/dataset.h"
 #include "mrg/metrics.h"
 #include "mrg/phantom.h"
@@ -31,9 +31,8 @@
 #define DEMO_LM_STEPS 400
 #define DEMO_VIT_EPOCHS 16
 #define DEMO_EPOCHS 4
-/* the generator's peak rate over the demo's short schedule: 1e-3 reached a
- * higher test finding F1 than the preset's 5e-4 after 3 epochs (phantoms,
- * 2000 studies) and 2e-3 a lower one */
+/* the generator's peak rate over the demo's short schedule (README.md,
+ * "Presets": why not the preset's 5e-4) */
 #define DEMO_LR "1e-3"
 
 typedef struct demo_opts {
@@ -83,9 +82,9 @@ static int run_stage(const char *title, int (*cmd)(int, char **), const char *ar
     for (char *tok = strtok(buf, " "); tok && argc < 63; tok = strtok(NULL, " ")) argv[argc++] = tok;
     argv[argc] = NULL;
     fprintf(stderr, "\n== %s: mrg %s\n", title, args);
-    double t0 = now_s();
+    double t0 = mrg_now_s();
     int rc = cmd(argc, argv);
-    fprintf(stderr, "== %s: %s in %.1f s\n", title, rc ? "FAILED" : "done", now_s() - t0);
+    fprintf(stderr, "== %s: %s in %.1f s\n", title, rc ? "FAILED" : "done", mrg_now_s() - t0);
     return rc;
 }
 
@@ -169,14 +168,11 @@ int cmd_demo(int argc, char **argv) {
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
     /* an unknown device is a usage error before anything is written */
-    mrg_device *probe = mrg_device_open(o.device);
-    if (!probe) {
-        fprintf(stderr, "mrg demo: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *probe = opts_device("demo", o.device);
+    if (!probe) return 2;
     mrg_device_free(probe);
     if (!o.device) o.device = mrg_default_device_name();
-    double t_start = now_s();
+    double t_start = mrg_now_s();
     /* with --json, stdout carries only the final object */
     int saved_stdout = -1;
     if (o.json) {
@@ -281,14 +277,14 @@ int cmd_demo(int argc, char **argv) {
         cJSON *obj = cJSON_CreateObject();
         cJSON_AddItemToObject(obj, "model", scores_to_json(&ms, n));
         cJSON_AddItemToObject(obj, "baseline", scores_to_json(&bs, n));
-        cJSON_AddNumberToObject(obj, "seconds", now_s() - t_start);
+        cJSON_AddNumberToObject(obj, "seconds", mrg_now_s() - t_start);
         char *txt = cJSON_PrintUnformatted(obj);
         cJSON_Delete(obj);
         if (txt) printf("%s\n", txt);
         free(txt);
     } else {
         printf("\nheld-out test studies: %d (device %s, %.0f s in all)\n", n, o.device,
-               now_s() - t_start);
+               mrg_now_s() - t_start);
         print_comparison(&ms, &bs);
         char *shown = mrg_report_display(baseline);
         printf("\nbaseline report: %s\nresults page: %s\n", shown ? shown : baseline, html);

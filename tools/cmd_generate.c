@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "commands.h"
 #include "opts.h"
+#include "mrg/clock.h"
 #include "mrg/dataset.h"
 #include "mrg/generate.h"
 #include "mrg/image.h"
@@ -36,7 +36,8 @@ static int usage(int code) {
             "\"display\" and the terminal output the form people read (\"Heart is normal.\").\n\n"
             "  --model RUN             a checkpoint directory, or a run directory with a\n"
             "                          `best` checkpoint inside (RUN/last: the latest)\n"
-            "  --image FILE            a view (PNG/JPEG); repeat per view (at most 8); with\n"
+            "  --image FILE            a view: PNG, JPEG or DICOM (its first frame, windowed\n"
+            "                          to gray); repeat per view (at most 8); with\n"
             "                          fewer views than the model takes, the last one is\n"
             "                          repeated (and a note says so)\n"
             "  --lm DIR                the model's frozen LM from another place (when it\n"
@@ -105,7 +106,7 @@ static mrg_model *load_model(const char *run, const char *lm, mrg_device *dev) {
 /* "\r[bar] k/n studies  rate  ETA", cut to the terminal's width less one
  * column so it never wraps; the bar shrinks first. */
 static void progress(int done, int total, double t0) {
-    double el = now_s() - t0, rate = el > 0 ? done / el : 0;
+    double el = mrg_now_s() - t0, rate = el > 0 ? done / el : 0;
     char tail[128];
     int k = snprintf(tail, sizeof tail, "%d/%d studies  %.2f studies/s", done, total, rate);
     if (rate > 0 && done < total && k > 0 && k < (int)sizeof tail)
@@ -198,17 +199,17 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
     }
     /* written beside out_path and renamed into place at the end: a failed
      * run leaves an earlier output as it was */
-    char tmp_path[4400];
-    FILE *out = mrg_output_file_open(out_path, tmp_path, sizeof tmp_path);
-    if (!out) {
+    mrg_atomic_file af;
+    if (mrg_atomic_begin(&af, out_path, true) != MRG_OK) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         mrg_dataset_free(ds);
         return 1;
     }
+    FILE *out = af.f;
     int total = mrg_dataset_size(ds), done = 0, rc = 0;
     if (limit > 0 && limit < total) total = limit;
     bool bar = isatty(2);
-    double t0 = now_s();
+    double t0 = mrg_now_s();
     if (bar) progress(0, total, t0);
     while (done < total) {
         mrg_batch b;
@@ -249,12 +250,14 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         if (ferror(out)) break; /* a write failed: the check below says why */
     }
     if (bar) fputc('\n', stderr);
-    if (mrg_output_file_close(out, tmp_path, out_path, rc == 0) != MRG_OK && rc == 0) {
+    if (rc != 0) {
+        mrg_atomic_abort(&af); /* an earlier output stays as it was */
+    } else if (mrg_atomic_commit(&af) != MRG_OK) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         rc = 1;
     }
     if (rc == 0)
-        fprintf(stderr, "mrg generate: %d reports in %.1f s written to %s\n", done, now_s() - t0,
+        fprintf(stderr, "mrg generate: %d reports in %.1f s written to %s\n", done, mrg_now_s() - t0,
                 out_path);
     mrg_dataset_free(ds);
     return rc;
@@ -322,11 +325,8 @@ int cmd_generate(int argc, char **argv) {
     mrg_split_parse(splits[split_index], &split);
     const mrg_named_path inputs[] = {{"--data", data}, {"--model", model}};
     if (out && out_file_guard("generate", out, force, is_preds_file, inputs, 2)) return 2;
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("generate", device);
+    if (!dev) return 2;
     mrg_grad_set_enabled(dev, false);
     rc = 1;
     mrg_model *m = load_model(model, lm, dev);

@@ -20,11 +20,8 @@ int cmd_info(int argc, char **argv) {
     }
     if (rc) return rc;
     if (device) {
-        mrg_device *dev = mrg_device_open(device);
-        if (!dev) {
-            fprintf(stderr, "mrg info: %s\n", mrg_last_error());
-            return 2;
-        }
+        mrg_device *dev = opts_device("info", device);
+        if (!dev) return 2;
         printf("%s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
         mrg_device_free(dev);
         return 0;

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
 #include "commands.h"
 #include "opts.h"
+#include "mrg/clock.h"
 #include "mrg/llama.h"
 #include "mrg/mrg.h"
 #include "mrg/sampling.h"
@@ -62,8 +62,6 @@ static void emit_text(text_out *o, const char *s) {
 int cmd_lm(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = NULL, *prompt_ids = NULL;
     const char *device = NULL;
-    static const char *const dtypes[] = {"f32", "bf16", "f16", NULL};
-    static const mrg_dtype dtype_of[] = {MRG_F32, MRG_BF16, MRG_F16};
     int n_new = 128, dtype_index = -1;
     float temperature = 1.0f, top_p = 0.9f;
     bool greedy = false, ignore_eos = false, print_ids = false;
@@ -81,7 +79,7 @@ int cmd_lm(int argc, char **argv) {
         OPT_SEED("--seed", &seed),
         OPT_SET("--ignore-eos", &ignore_eos),
         OPT_SET("--print-ids", &print_ids),
-        OPT_ONE_OF("--dtype", &dtype_index, dtypes),
+        OPT_ONE_OF("--dtype", &dtype_index, opts_float_dtype_names()),
     };
     const int n = OPTS_COUNT(specs);
     int rc = opts_parse("lm", argc, argv, specs, n);
@@ -95,7 +93,7 @@ int cmd_lm(int argc, char **argv) {
     if (!prompt && !prompt_ids) return opts_fail("lm", "--prompt or --prompt-ids is required (see mrg lm --help)");
     if (prompt && !tok_path) return opts_fail("lm", "--prompt needs --tokenizer");
     if (!print_ids && !tok_path) return opts_fail("lm", "text output needs --tokenizer (or use --print-ids)");
-    const int dtype = dtype_index < 0 ? -1 : (int)dtype_of[dtype_index];
+    const int dtype = dtype_index < 0 ? -1 : (int)opts_float_dtype[dtype_index];
     const bool have_seed = opts_given(specs, n, "--seed") > 0;
     if (greedy) temperature = 0;
     if (!have_seed) seed = (uint64_t)time(NULL);
@@ -123,9 +121,8 @@ int cmd_lm(int argc, char **argv) {
     mrg_kv_cache *kv = NULL;
     mrg_sampler *sampler = NULL;
     float *logits = NULL;
-    mrg_device *dev = mrg_device_open(device);
+    mrg_device *dev = opts_device("lm", device);
     if (!dev) {
-        fprintf(stderr, "mrg lm: %s\n", mrg_last_error());
         free(ids);
         return 2;
     }
@@ -176,7 +173,7 @@ int cmd_lm(int argc, char **argv) {
         emit_text(&out, text);
         free(text);
     }
-    double t0 = now_s(), t_prefill = 0;
+    double t0 = mrg_now_s(), t_prefill = 0;
     int generated = 0;
     int32_t next = 0;
     for (int i = 0; i < n_new; i++) {
@@ -186,7 +183,7 @@ int cmd_lm(int argc, char **argv) {
         mrg_tensor *lg = mrg_llama_forward_ids(m, in, NULL, kv, true); /* (1, V) */
         if (!lg || mrg_tensor_to_f32(lg, logits) != MRG_OK) goto fail;
         mrg_step_reset(dev);
-        if (i == 0) t_prefill = now_s() - t0;
+        if (i == 0) t_prefill = mrg_now_s() - t0;
         next = mrg_sampler_sample(sampler, logits);
         if (next < 0) goto fail;
         generated++;
@@ -200,7 +197,7 @@ int cmd_lm(int argc, char **argv) {
         }
         if (next == c->eos_id && !ignore_eos) break;
     }
-    double total = now_s() - t0;
+    double total = mrg_now_s() - t0;
     printf("\n");
     fflush(stdout);
     double decode = total - t_prefill;

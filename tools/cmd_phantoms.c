@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "commands.h"
 #include "opts.h"
+#include "mrg/clock.h"
 #include "mrg/limits.h"
 #include "mrg/mrg.h"
 #include "mrg/phantom.h"
@@ -55,16 +55,14 @@ int cmd_phantoms(int argc, char **argv) {
     if (rc) return rc == 1 ? usage(0) : rc;
     if ((rc = opts_require("phantoms", specs, OPTS_COUNT(specs), "--out", "--n", NULL))) return rc;
     if (out_dir_guard("phantoms", out, force, NULL, 0)) return 2;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = mrg_now_s();
     mrg_phantom_summary sum;
     mrg_status st = out_phantoms(out, n, seed, size, &sum);
     if (st != MRG_OK) {
         fprintf(stderr, "mrg phantoms: %s\n", mrg_last_error());
         return mrg_status_exit_code(st);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double secs = mrg_now_s() - t0;
     printf("wrote %d studies (%d train, %d val, %d test), %dx%d px, to %s in %.2f s\n", n,
            sum.n_train, sum.n_val, sum.n_test, size, size, out, secs);
     printf("normal studies: %d\n", sum.n_normal);

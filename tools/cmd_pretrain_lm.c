@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "commands.h"
 #include "opts.h"
@@ -14,7 +13,7 @@
 #include "mrg/mrg.h"
 #include "mrg/model.h"
 #include "mrg/tokenizer.h"
-#include "mrg/trainer.h"
+#include "mrg/pretrain.h"
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
@@ -135,13 +134,9 @@ int cmd_pretrain_lm(int argc, char **argv) {
     const mrg_named_path inputs[] = {{"--data", data}, {"--config", config}};
     if (out_dir_guard("pretrain-lm", out, force, inputs, 2)) return 2;
     o.max_tokens = cfg.max_report_tokens;
-    o.bar = isatty(2);
-    o.jsonl_stdout = !isatty(1) || !o.bar;
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg pretrain-lm: %s\n", mrg_last_error());
-        return 2;
-    }
+    opts_progress(&o.bar, &o.jsonl_stdout);
+    mrg_device *dev = opts_device("pretrain-lm", device);
+    if (!dev) return 2;
     if (o.bar)
         fprintf(stderr, "pretraining the %s LM (%d layers, width %d) on %s\n", preset, cfg.lm.n_layers,
                 cfg.lm.dim, mrg_device_name(dev));

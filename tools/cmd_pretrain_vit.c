@@ -5,14 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "commands.h"
 #include "opts.h"
 #include "out_guard.h"
-#include "mrg/mrg.h"
 #include "mrg/model.h"
-#include "mrg/trainer.h"
+#include "mrg/mrg.h"
+#include "mrg/pretrain.h"
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
@@ -74,13 +73,9 @@ int cmd_pretrain_vit(int argc, char **argv) {
     const mrg_named_path inputs[] = {{"--data", data}, {"--config", config}};
     if (out_dir_guard("pretrain-vit", out, force, inputs, 2)) return 2;
     o.n_views = cfg.n_views;
-    o.bar = isatty(2);
-    o.jsonl_stdout = !isatty(1) || !o.bar;
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg pretrain-vit: %s\n", mrg_last_error());
-        return 2;
-    }
+    opts_progress(&o.bar, &o.jsonl_stdout);
+    mrg_device *dev = opts_device("pretrain-vit", device);
+    if (!dev) return 2;
     if (o.bar)
         fprintf(stderr, "pretraining the %s ViT (%d layers, width %d, %d-px patches) on %s\n", preset,
                 cfg.vit.depth, cfg.vit.dim, cfg.vit.patch_size, mrg_device_name(dev));

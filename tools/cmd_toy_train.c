@@ -58,11 +58,8 @@ int cmd_toy_train(int argc, char **argv) {
     };
     int rc = opts_parse("toy-train", argc, argv, specs, OPTS_COUNT(specs));
     if (rc) return rc == 1 ? usage(0) : rc;
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg toy-train: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("toy-train", device);
+    if (!dev) return 2;
     printf("device %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
 
     enum { N = 300 };

@@ -12,7 +12,7 @@
 #include "commands.h"
 #include "opts.h"
 #include "mrg/mrg.h"
-#include "mrg/trainer.h"
+#include "mrg/train_run.h"
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
@@ -172,13 +172,9 @@ int cmd_train(int argc, char **argv) {
         if (f) fclose(f);
         else fprintf(stderr, "mrg train: no checkpoint in %s/last; starting a new run\n", o.out_dir);
     }
-    o.bar = isatty(2);
-    o.jsonl_stdout = !o.bar || !isatty(1);
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg train: %s\n", mrg_last_error());
-        return 2;
-    }
+    opts_progress(&o.bar, &o.jsonl_stdout);
+    mrg_device *dev = opts_device("train", device);
+    if (!dev) return 2;
     if (o.bar) fprintf(stderr, "training on %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
     o.notes = stderr;
     o.stop = &stop_signal;

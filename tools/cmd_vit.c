@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "opts.h"
+#include "mrg/atomic_file.h"
 #include "mrg/image.h"
 #include "mrg/mrg.h"
 #include "mrg/safetensors.h"
@@ -16,12 +17,13 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg vit --model DIR --image IMG [--top K] [--device D] [--features OUT]\n"
             "               [--force]\n\n"
-            "Runs a Vision Transformer on one PNG/JPEG image and prints the K best classes,\n"
+            "Runs a Vision Transformer on one image and prints the K best classes,\n"
             "one line each, best first: class_id<TAB>logit.\n\n"
             "  --model DIR      model.safetensors (timm tensor names) + config.json, either\n"
             "                   ours {image_size, patch_size, dim, depth, heads, num_classes,\n"
             "                   mean, std} or timm's (architecture, pretrained_cfg)\n"
-            "  --image IMG      PNG or JPEG; grayscale is replicated to RGB; resized\n"
+            "  --image IMG      PNG, JPEG or DICOM (the first frame, windowed to gray);\n"
+            "                   grayscale is replicated to RGB; resized\n"
             "                   bilinearly to the model's input size unless it already has\n"
             "                   it; normalised with the model's mean/std\n"
             "  --top K          classes to print, 0..1000000 (default 5; 0 prints none; at\n"
@@ -61,24 +63,19 @@ static mrg_status write_npy(const char *path, const float *data, int ndim, const
     int hlen = total - 10;
     while (h < hlen - 1) header[h++] = ' ';
     header[h++] = '\n';
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return mrg_error(MRG_ERR_IO, "cannot write %s", path);
+    mrg_atomic_file af;
+    mrg_status st = mrg_atomic_begin(&af, path, false);
+    if (st != MRG_OK) return st;
     unsigned char pre[10];
     memcpy(pre, "\x93NUMPY\x01\x00", 8);
     pre[8] = (unsigned char)(hlen & 0xFF);
     pre[9] = (unsigned char)(hlen >> 8);
-    /* x86/ARM hosts are little-endian, as '<f4' says */
-    bool ok = fwrite(pre, 1, 10, f) == 10 && fwrite(header, 1, (size_t)hlen, f) == (size_t)hlen &&
-              fwrite(data, sizeof(float), (size_t)n, f) == (size_t)n;
-    if (fclose(f) != 0) ok = false;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return mrg_error(MRG_ERR_IO, "cannot write %s", path);
-    }
-    return MRG_OK;
+    /* x86/ARM hosts are little-endian, as '<f4' says; a failed write sets
+     * the stream's error flag, which the commit reports */
+    fwrite(pre, 1, 10, af.f);
+    fwrite(header, 1, (size_t)hlen, af.f);
+    fwrite(data, sizeof(float), (size_t)n, af.f);
+    return mrg_atomic_commit(&af);
 }
 
 static mrg_status write_features(const char *path, mrg_tensor *feats, mrg_tensor *logits) {
@@ -143,11 +140,8 @@ int cmd_vit(int argc, char **argv) {
     if ((rc = opts_require("vit", specs, OPTS_COUNT(specs), "--model", "--image", NULL))) return rc;
     const mrg_named_path inputs[] = {{"--model", model}, {"--image", image}};
     if (features && out_file_guard("vit", features, force, is_features_file, inputs, 2)) return 2;
-    mrg_device *dev = mrg_device_open(device);
-    if (!dev) {
-        fprintf(stderr, "mrg vit: %s\n", mrg_last_error());
-        return 2;
-    }
+    mrg_device *dev = opts_device("vit", device);
+    if (!dev) return 2;
     rc = 1;
     mrg_image img = {0};
     scored *ranked = NULL;

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "demo_html.h"
+#include "mrg/atomic_file.h"
 
 static void put_escaped(FILE *f, const char *s) {
     for (; s && *s; s++) {
@@ -36,10 +36,9 @@ static void score_row(FILE *f, const char *name, const mrg_scores *s) {
 
 int demo_write_html(const char *path, const demo_study *studies, int n, const mrg_scores *model,
                     const mrg_scores *baseline, const char *baseline_report) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return 1;
+    mrg_atomic_file af;
+    if (mrg_atomic_begin(&af, path, true) != MRG_OK) return 1;
+    FILE *f = af.f;
     fputs("<!doctype html>\n<html><head><meta charset=\"utf-8\">\n"
           "<title>mrg demo: generated reports</title>\n<style>\n"
           "body{font-family:sans-serif;margin:2em;max-width:1100px}\n"
@@ -76,10 +75,5 @@ int demo_write_html(const char *path, const demo_study *studies, int n, const mr
         fputs("</p></div></div>\n", f);
     }
     fputs("</body></html>\n", f);
-    int bad = ferror(f);
-    if (fflush(f) || fsync(fileno(f)) || fclose(f) || bad) {
-        unlink(tmp);
-        return 1;
-    }
-    return rename(tmp, path) ? 1 : 0;
+    return mrg_atomic_commit(&af) == MRG_OK ? 0 : 1;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int opts_fail(const char *cmd, const char *fmt, ...) {
     va_list ap;
@@ -219,4 +220,23 @@ int opts_model_config(const char *cmd, const char *preset, const char *config, m
     if (mrg_model_preset(preset, cfg) || (config && mrg_model_config_apply_file(cfg, config)))
         return opts_fail(cmd, "%s", mrg_last_error());
     return 0;
+}
+
+const mrg_dtype opts_float_dtype[3] = {MRG_F32, MRG_BF16, MRG_F16};
+
+const char *const *opts_float_dtype_names(void) {
+    static const char *names[4];
+    for (int i = 0; i < 3; i++) names[i] = mrg_dtype_name(opts_float_dtype[i]);
+    return names;
+}
+
+void opts_progress(bool *bar, bool *jsonl_stdout) {
+    *bar = isatty(2);
+    *jsonl_stdout = !*bar || !isatty(1);
+}
+
+mrg_device *opts_device(const char *cmd, const char *name) {
+    mrg_device *dev = mrg_device_open(name);
+    if (!dev) opts_fail(cmd, "%s", mrg_last_error());
+    return dev;
 }

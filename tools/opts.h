@@ -102,5 +102,18 @@ int opts_int_list(const char *s, int64_t lo, int64_t hi, int64_t **out);
 /* cfg = the preset, then the JSON file config (NULL: none) applied to it.
  * 0, or 2 after printing "mrg CMD: <error>". */
 int opts_model_config(const char *cmd, const char *preset, const char *config, mrg_model_config *cfg);
+/* The float storage dtypes a --dtype option takes, for OPT_ONE_OF: their
+ * names as mrg_dtype_name spells them ("f32", "bf16", "f16", NULL-ended);
+ * choice i is opts_float_dtype[i]. */
+extern const mrg_dtype opts_float_dtype[3];
+const char *const *opts_float_dtype_names(void);
+
+/* The device named `name` (--device; NULL: the default device), opened; NULL
+ * after printing "mrg CMD: <why>" (the caller exits with 2). */
+mrg_device *opts_device(const char *cmd, const char *name);
+/* How a training command shows progress: a bar on stderr when that is a
+ * terminal; JSON lines on stdout when there is no bar or stdout is not a
+ * terminal (a pipe or a file). */
+void opts_progress(bool *bar, bool *jsonl_stdout);
 
 #endif

@@ -6,7 +6,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "mrg/trainer.h"
 
 int out_dir_guard(const char *cmd, const char *out, bool force, const mrg_named_path *inputs, int n) {
     if (mrg_output_dir_check(cmd, out, force, inputs, n, NULL) == MRG_OK) return 0;
@@ -36,12 +35,7 @@ bool out_jsonl_has(const char *path, const char *key, const char *key2) {
 
 mrg_status out_phantoms(const char *out, int n, uint64_t seed, int size, mrg_phantom_summary *sum) {
     char tmp[4200];
-    mrg_status st = mrg_mkdirs_parent(out);
-    if (!st) st = mrg_ckpt_begin(out, tmp, sizeof tmp);
+    mrg_status st = mrg_output_begin(out, tmp, sizeof tmp);
     if (st) return st;
-    st = mrg_phantoms_write(tmp, n, seed, size, sum);
-    if (!st) st = mrg_output_mark(tmp, "phantoms");
-    if (!st) st = mrg_output_commit(tmp, out);
-    if (st) mrg_rm_tree(tmp);
-    return st;
+    return mrg_output_finish(tmp, out, "phantoms", mrg_phantoms_write(tmp, n, seed, size, sum));
 }

@@ -53,8 +53,7 @@ cJSON *scores_to_json(const mrg_scores *s, int n) {
     return o;
 }
 
-int scores_print_json(const mrg_scores *s, int n) {
-    cJSON *o = scores_to_json(s, n);
+int json_print(cJSON *o) {
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
     if (!txt) return 1;
@@ -62,6 +61,8 @@ int scores_print_json(const mrg_scores *s, int n) {
     free(txt);
     return 0;
 }
+
+int scores_print_json(const mrg_scores *s, int n) { return json_print(scores_to_json(s, n)); }
 
 void scores_print_table(const mrg_scores *s, int n) {
     printf("%d reports\n", n);

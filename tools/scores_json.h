@@ -12,6 +12,9 @@ const char *scores_label_name(mrg_finding_label l);
 void scores_add_json(cJSON *o, const double bleu[4], double meteor, double rouge, double cider);
 /* The whole object of `mrg eval --json`: the scores, "findings", "n". */
 cJSON *scores_to_json(const mrg_scores *s, int n);
+/* Prints o (pretty) on stdout and frees it; 0 on success, 1 when o is
+ * NULL or out of memory. */
+int json_print(cJSON *o);
 /* Prints scores_to_json on stdout; 0 on success. */
 int scores_print_json(const mrg_scores *s, int n);
 /* The human-readable table of `mrg eval`. */

@@ -60,3 +60,15 @@ inline float wg_max(float v, local float *s) {
     barrier(CLK_LOCAL_MEM_FENCE);
     return r;
 }
+
+/* The max m of xr[0..n) over the work-group and Σ exp(xr[j] − m), both to
+ * every item (n = 0 gives (−inf, 0)): the stable softmax of a row. */
+inline float2 wg_max_sumexp(global const float *xr, long n, local float *s) {
+    const int l = get_local_id(0);
+    float mx = -INFINITY;
+    for (long j = l; j < n; j += RED_WG) mx = fmax(mx, xr[j]);
+    mx = wg_max(mx, s);
+    float sum = 0.0f;
+    for (long j = l; j < n; j += RED_WG) sum += exp(xr[j] - mx);
+    return (float2)(mx, wg_sum(sum, s));
+}

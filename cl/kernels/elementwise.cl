@@ -14,24 +14,38 @@ kernel void convert_to_f32(global const uchar *s, ulong soff, int sdt, global fl
     GRID_LOOP(i, n) d[doff + i] = ld_any(s, soff + i, sdt);
 }
 
+/* The shape and two stride sets of a strided kernel, from the long8
+ * arguments into arrays that can be indexed by axis. */
+inline void unpack3(long8 shape, long8 s0, long8 s1, long *sh, long *a0, long *a1) {
+    vstore8(shape, 0, sh);
+    vstore8(s0, 0, a0);
+    vstore8(s1, 0, a1);
+}
+
+/* The element offsets, along strides s0 and s1, of flat index i over shape
+ * sh (ndim axes, the last varying fastest). */
+inline long2 strided_offsets(ulong i, int ndim, const long *sh, const long *s0, const long *s1) {
+    ulong r = i;
+    long o0 = 0, o1 = 0;
+    for (int k = ndim - 1; k >= 0; k--) {
+        long c = (long)(r % (ulong)sh[k]);
+        r /= (ulong)sh[k];
+        o0 += c * s0[k];
+        o1 += c * s1[k];
+    }
+    return (long2)(o0, o1);
+}
+
 /* Strided copy of 4-byte elements over shape (ndim <= 6, in .s0-.s5);
  * acc != 0 adds as f32. The flat index i is decomposed last axis fastest. */
 kernel void copy_strided(global const uint *src, ulong soff, global uint *dst, ulong doff,
                          int ndim, long8 shape, long8 sstride, long8 dstride, ulong n,
                          int acc) {
     long sh[8], ss[8], ds[8];
-    vstore8(shape, 0, sh);
-    vstore8(sstride, 0, ss);
-    vstore8(dstride, 0, ds);
+    unpack3(shape, sstride, dstride, sh, ss, ds);
     GRID_LOOP(i, n) {
-        ulong r = i;
-        long so = 0, dof = 0;
-        for (int k = ndim - 1; k >= 0; k--) {
-            long c = (long)(r % (ulong)sh[k]);
-            r /= (ulong)sh[k];
-            so += c * ss[k];
-            dof += c * ds[k];
-        }
+        const long2 off = strided_offsets(i, ndim, sh, ss, ds);
+        const long so = off.x, dof = off.y;
         uint v = src[soff + so];
         if (acc)
             dst[doff + dof] = as_uint(as_float(dst[doff + dof]) + as_float(v));
@@ -45,19 +59,10 @@ kernel void binary(global const float *a, ulong aoff, global const float *b, ulo
                    global float *o, ulong ooff, int op, int ndim, long8 shape, long8 astride,
                    long8 bstride, ulong n) {
     long sh[8], as[8], bs[8];
-    vstore8(shape, 0, sh);
-    vstore8(astride, 0, as);
-    vstore8(bstride, 0, bs);
+    unpack3(shape, astride, bstride, sh, as, bs);
     GRID_LOOP(i, n) {
-        ulong r = i;
-        long ai = 0, bi = 0;
-        for (int k = ndim - 1; k >= 0; k--) {
-            long c = (long)(r % (ulong)sh[k]);
-            r /= (ulong)sh[k];
-            ai += c * as[k];
-            bi += c * bs[k];
-        }
-        float x = a[aoff + ai], y = b[boff + bi];
+        const long2 off = strided_offsets(i, ndim, sh, as, bs);
+        float x = a[aoff + off.x], y = b[boff + off.y];
         o[ooff + i] = op == 0 ? x + y : (op == 1 ? x - y : x * y);
     }
 }

@@ -3,6 +3,35 @@
  * these; cpu/ and cl/ implement them. A new backend is one new folder that
  * fills this table and exposes a registry entry (core/registry.h).
  *
+ * Op families: one name X per family in every layer, so that
+ * `git ls-files '*X*'` finds them all:
+ *   lib/ops/X.c        front end (shape checks, dispatch) and backward rule
+ *   cpu/cpu_X.c        CPU kernels
+ *   cl/cl_X.c          OpenCL host code;  cl/kernels/X.cl  its kernels
+ *   tests              the op's rows in tests/util/opcases.c (run against
+ *                      tests/golden/ops/<op>.safetensors from
+ *                      tools/ref/ops_ref.py by test_ops_golden, by test_grad
+ *                      and by test_backends_agree); the kernel entries in
+ *                      tests/test_cpu_kernels.c
+ *
+ *   family         ops (mrg_...)                     backend entries
+ *   elementwise    add sub mul scale gelu silu       fill convert copy_strided
+ *                                                    binary unary unary_backward
+ *   shape          reshape permute transpose concat  (none of its own: the
+ *                  slice copy copy_into              elementwise copy_strided, convert)
+ *   matmul         matmul linear                     gemm
+ *   softmax        softmax log_softmax               softmax softmax_backward
+ *   norm           layernorm rmsnorm l2_normalize    layernorm rmsnorm l2norm (+ _backward)
+ *   rope           rope                              rope
+ *   embedding      embedding                         embedding embedding_backward
+ *   reduce         sum mean                          reduce_sum
+ *   cross_entropy  cross_entropy                     cross_entropy cross_entropy_backward
+ *   optim          adamw_update sum_squares_into     adamw sum_squares clip_scale
+ *                  clip_scale global_norm            (no-grad: lib/train's AdamW, clipping)
+ *   sdpa           sdpa                              (composed of recorded ops)
+ *                  sdpa_cache (sdpa_cache.c)         gemm on the KV cache in place, softmax
+ *   patch_embed    patch_embed                       (composed of recorded ops)
+ *
  * Conventions for every kernel:
  *   - a mrg_ptr names a buffer plus an ELEMENT offset and the element dtype;
  *   - all arrays are contiguous row-major unless explicit strides are given;

@@ -5,9 +5,6 @@
 #include "core/internal.h"
 #include "core/registry.h"
 
-void mrg_tape_free(mrg_tape *tape); /* autograd.c */
-void mrg_arena_destroy(mrg_device *dev); /* arena.c */
-
 /* Whether name names a device of r: its prefix or alias (*index = -1, the
  * default device) or, for a numbered backend, "prefix:N" (*index = N). */
 static bool name_matches(const mrg_backend_reg *r, const char *name, int *index) {

@@ -61,6 +61,19 @@ typedef struct mrg_arena_mark {
 mrg_arena_mark mrg_arena_get_mark(const mrg_device *dev);
 void mrg_arena_release(mrg_device *dev, const mrg_arena_mark *mark);
 
+/* ---- step and device lifetime (arena.c, autograd.c) ---------------------- */
+
+/* Called by mrg_step_reset once the step's tensors are gone: empties the
+ * arena (one chunk the size of the whole step is kept). */
+void mrg_arena_reset(mrg_device *dev);
+/* Frees every arena chunk (device close). */
+void mrg_arena_destroy(mrg_device *dev);
+/* Frees the step's host structs and mrg_step_malloc blocks. */
+void mrg_step_structs_free(mrg_device *dev);
+/* Drops every recorded node (the step is over). */
+void mrg_tape_clear(mrg_device *dev);
+void mrg_tape_free(mrg_tape *tape);
+
 /* ---- argument checking -------------------------------------------------- */
 
 /* Rows and columns of x viewed as (rows, last dim). */

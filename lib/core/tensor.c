@@ -4,10 +4,6 @@
 
 #include "core/internal.h"
 
-void mrg_arena_reset(mrg_device *dev);      /* arena.c */
-void mrg_step_structs_free(mrg_device *dev); /* arena.c */
-void mrg_tape_clear(mrg_device *dev);        /* autograd.c */
-
 int64_t mrg_numel(const mrg_tensor *t) {
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++) n *= t->shape[i];

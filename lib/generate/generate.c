@@ -134,25 +134,18 @@ void gen_session_end(gen_session *s, mrg_gen_stats *stats) {
 
 /* ---- processors ----------------------------------------------------------- */
 
-void gen_repetition(float *scores, const int32_t *toks, int n, float penalty, int *mark,
-                    int stamp) {
-    for (int i = 0; i < n; i++) {
-        int t = toks[i];
-        if (mark[t] == stamp) continue;
-        mark[t] = stamp;
-        scores[t] = scores[t] < 0 ? scores[t] * penalty : scores[t] / penalty;
+/* One body for float scores (greedy, sampling) and double ones (beam). */
+#define GEN_REPETITION(name, T)                                                    \
+    void name(T *scores, const int32_t *toks, int n, T penalty, int *mark, int stamp) { \
+        for (int i = 0; i < n; i++) {                                              \
+            int t = toks[i];                                                       \
+            if (mark[t] == stamp) continue;                                        \
+            mark[t] = stamp;                                                       \
+            scores[t] = scores[t] < 0 ? scores[t] * penalty : scores[t] / penalty; \
+        }                                                                          \
     }
-}
-
-void gen_repetition_d(double *scores, const int32_t *toks, int n, double penalty, int *mark,
-                      int stamp) {
-    for (int i = 0; i < n; i++) {
-        int t = toks[i];
-        if (mark[t] == stamp) continue;
-        mark[t] = stamp;
-        scores[t] = scores[t] < 0 ? scores[t] * penalty : scores[t] / penalty;
-    }
-}
+GEN_REPETITION(gen_repetition, float)
+GEN_REPETITION(gen_repetition_d, double)
 
 /* ---- greedy and sampling ---------------------------------------------------- */
 

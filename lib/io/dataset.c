@@ -3,15 +3,14 @@
  * order (synchronously or from the prefetch thread, dataset_thread.c).
  * Images are decoded lazily when a batch is built (dataset_batch.c). */
 #define _GNU_SOURCE
-#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/stat.h>
-
 #include <cjson/cJSON.h>
 
+#include "core/files.h"
 #include "dataset_internal.h"
 #include "mrg/limits.h"
 #include "mrg/text.h"
@@ -75,38 +74,6 @@ static mrg_status check_opts(const mrg_dataset_opts *o) {
     for (int c = 0; c < 3; c++)
         if (!(o->std[c] != 0.0f))
             return mrg_error(MRG_ERR_INVALID_ARG, "dataset: std[%d] must be non-zero", c);
-    return MRG_OK;
-}
-
-/* The whole file as a NUL-terminated string. */
-static mrg_status read_text(const char *path, char **out) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mrg_error(errno == ENOENT ? MRG_ERR_NOT_FOUND : MRG_ERR_IO, "cannot open %s: %s",
-                         path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        len += fread(buf + len, 1, cap - 1 - len, f);
-        if (len < cap - 1) break;
-        char *grown = realloc(buf, cap * 2);
-        if (!grown) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = grown;
-        cap *= 2;
-    }
-    bool err = ferror(f) != 0;
-    fclose(f);
-    if (!buf) return mrg_error(MRG_ERR_OOM, "out of memory reading %s", path);
-    if (err) {
-        free(buf);
-        return mrg_error(MRG_ERR_IO, "error reading %s", path);
-    }
-    buf[len] = '\0';
-    *out = buf;
     return MRG_OK;
 }
 
@@ -257,15 +224,8 @@ static mrg_status load_annotation(mrg_dataset *ds, const char *dir) {
     char *path = join3(dir, "/annotation.json", "");
     if (!path) return mrg_error(MRG_ERR_OOM, "out of memory");
     char *text = NULL;
-    struct stat sb;
-    if (stat(path, &sb) == 0 && (long long)sb.st_size > MRG_MAX_ANNOTATION_BYTES) {
-        mrg_status big = mrg_error(MRG_ERR_FORMAT,
-                                   "%s has %lld bytes; the limit is %lld (MRG_MAX_ANNOTATION_BYTES)",
-                                   path, (long long)sb.st_size, MRG_MAX_ANNOTATION_BYTES);
-        free(path);
-        return big;
-    }
-    mrg_status rs = read_text(path, &text);
+    mrg_status rs = mrg_read_file(path, (size_t)MRG_MAX_ANNOTATION_BYTES, "MRG_MAX_ANNOTATION_BYTES",
+                                  &text, NULL);
     if (rs != MRG_OK) {
         free(path);
         return mrg_error_context(rs, "opening the dataset in %s", dir);

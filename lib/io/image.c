@@ -1,11 +1,13 @@
-/* Host images: loading through stb_image (lib/io/stb_impl.c), bilinear
- * resize matching PyTorch, normalisation, PNG writing. See mrg/image.h. */
+/* Host images: loading through stb_image (lib/io/stb_impl.c) or, for
+ * DICOM, DCMTK (lib/io/dicom_read.cc), bilinear resize matching PyTorch,
+ * normalisation, PNG writing. See mrg/image.h. */
 #define _GNU_SOURCE
-#include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +17,8 @@
 #include <stb_image.h>
 #include <stb_image_write.h>
 
+#include "core/files.h"
+#include "io/dicom.h"
 #include "mrg/image.h"
 #include "mrg/limits.h"
 
@@ -44,42 +48,20 @@ void mrg_image_free(mrg_image *img) {
     img->channels = img->height = img->width = 0;
 }
 
-/* Reads a whole file; MRG_OK with *buf malloc'd. */
+/* Reads a whole image file; MRG_OK with *buf malloc'd. */
 static mrg_status read_file(const char *path, unsigned char **buf, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return mrg_error(errno == ENOENT ? MRG_ERR_NOT_FOUND : MRG_ERR_IO,
-                         "cannot open image %s: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(fp);
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
         return mrg_error(MRG_ERR_IO, "image %s is not a regular file", path);
-    }
-    if (sb.st_size <= 0) {
-        fclose(fp);
+    char *b;
+    mrg_status st = mrg_read_file(path, (size_t)MRG_MAX_IMAGE_FILE_BYTES,
+                                  "MRG_MAX_IMAGE_FILE_BYTES", &b, len);
+    if (st != MRG_OK) return mrg_error_context(st, "image");
+    if (*len == 0) {
+        free(b);
         return mrg_error(MRG_ERR_FORMAT, "image %s is empty", path);
     }
-    if ((long long)sb.st_size > MRG_MAX_IMAGE_FILE_BYTES) {
-        fclose(fp);
-        return mrg_error(MRG_ERR_FORMAT,
-                         "image %s has %lld bytes; the limit is %lld (MRG_MAX_IMAGE_FILE_BYTES)",
-                         path, (long long)sb.st_size, MRG_MAX_IMAGE_FILE_BYTES);
-    }
-    size_t n = (size_t)sb.st_size;
-    unsigned char *b = malloc(n);
-    if (!b) {
-        fclose(fp);
-        return mrg_error(MRG_ERR_OOM, "out of memory reading %s", path);
-    }
-    size_t got = fread(b, 1, n, fp);
-    int err = ferror(fp);
-    fclose(fp);
-    if (got != n || err) {
-        free(b);
-        return mrg_error(MRG_ERR_IO, "error reading image %s", path);
-    }
-    *buf = b;
-    *len = n;
+    *buf = (unsigned char *)b;
     return MRG_OK;
 }
 
@@ -194,6 +176,61 @@ static char header_size(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h) {
     return 'j';
 }
 
+bool mrg_image_reads_dicom(void) {
+#ifdef MRG_HAVE_DICOM
+    return true;
+#else
+    return false;
+#endif
+}
+
+/* A name ending in .dcm or .dicom: DICOM files written without the Part 10
+ * preamble (a bare data set) have no signature to recognise. */
+static bool dicom_name(const char *name) {
+    size_t n = strlen(name);
+    return (n >= 4 && !strcasecmp(name + n - 4, ".dcm")) ||
+           (n >= 6 && !strcasecmp(name + n - 6, ".dicom"));
+}
+
+#ifdef MRG_HAVE_DICOM
+/* One line per multi-frame file on stderr, the first few only: a data set
+ * of such files is read again every epoch. */
+static void warn_first_frame(const char *name, int frames) {
+    enum { SHOWN = 5 };
+    static atomic_int warned;
+    int k = atomic_fetch_add(&warned, 1);
+    if (k < SHOWN)
+        fprintf(stderr, "mrg: warning: %s has %d frames; only the first is used%s\n", name,
+                frames, k == SHOWN - 1 ? " (further such warnings are not shown)" : "");
+}
+#endif
+
+/* DICOM → (3, H, W) in [0, 1], the gray plane replicated like a gray PNG's. */
+static mrg_status decode_dicom(const unsigned char *file, size_t len, const char *name,
+                               mrg_image *out) {
+#ifdef MRG_HAVE_DICOM
+    mrg_dicom_frame f;
+    mrg_status st = mrg_dicom_read(file, len, name, &f);
+    if (st == MRG_OK && (st = mrg_image_alloc(out, 3, f.rows, f.cols)) != MRG_OK)
+        st = mrg_error_context(st, "decoding %s", name);
+    if (st == MRG_OK) {
+        const size_t plane = (size_t)f.rows * (size_t)f.cols;
+        mrg_dicom_render(&f, out->data);
+        memcpy(out->data + plane, out->data, plane * sizeof(float));
+        memcpy(out->data + 2 * plane, out->data, plane * sizeof(float));
+        if (f.frames > 1) warn_first_frame(name, f.frames);
+    }
+    mrg_dicom_frame_free(&f);
+    return st;
+#else
+    (void)file, (void)len, (void)out;
+    return mrg_error(MRG_ERR_UNSUPPORTED,
+                     "%s: a DICOM file, but this mrg was built without DICOM support (install "
+                     "DCMTK, Debian's libdcmtk-dev, and configure again with -DMRG_DICOM=ON)",
+                     name);
+#endif
+}
+
 /* stb_image grows its buffer to a PNG chunk's claimed length before it
  * reads the chunk, so a few bytes claiming a 2 GiB IDAT allocate 2 GiB.
  * Refuse chunks that run past the end of the file before stb sees them. */
@@ -230,9 +267,14 @@ mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_
     /* the stated size is checked before stb allocates anything for it */
     uint32_t hw, hh;
     char kind = header_size(file, len, &hw, &hh);
-    if (!kind)
-        return mrg_error(MRG_ERR_FORMAT, "%s: not a PNG or JPEG file (the first bytes are neither signature)",
+    if (!kind) {
+        if (mrg_dicom_sniff(file, len) || dicom_name(name))
+            return decode_dicom(file, len, name, out);
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: not a PNG or JPEG file (the first bytes are neither signature), nor "
+                         "DICOM (no \"DICM\" at byte 128)",
                          name);
+    }
     if (hw > MRG_MAX_IMAGE_SIDE || hh > MRG_MAX_IMAGE_SIDE ||
         (long long)hw * (long long)hh > MRG_MAX_IMAGE_PIXELS)
         return mrg_error(MRG_ERR_FORMAT,
@@ -381,61 +423,10 @@ mrg_status mrg_image_load_for_model(const char *path, int height, int width, con
 
 /* ---- PNG writing ----------------------------------------------------------- */
 
-typedef struct membuf {
-    unsigned char *p;
-    size_t n, cap;
-    bool oom;
-} membuf;
-
-static void membuf_write(void *ctx, void *data, int size) {
-    membuf *m = ctx;
-    if (m->oom || size <= 0) return;
-    if (m->n + (size_t)size > m->cap) {
-        size_t cap = m->cap ? m->cap : 4096;
-        while (cap < m->n + (size_t)size) cap *= 2;
-        unsigned char *p = realloc(m->p, cap);
-        if (!p) {
-            m->oom = true;
-            return;
-        }
-        m->p = p;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, data, (size_t)size);
-    m->n += (size_t)size;
-}
-
-static mrg_status write_atomic(const char *path, const void *data, size_t n) {
-    size_t tl = strlen(path) + 16;
-    char *tmp = malloc(tl);
-    if (!tmp) return mrg_error(MRG_ERR_OOM, "out of memory writing %s", path);
-    snprintf(tmp, tl, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        mrg_status st = mrg_error(MRG_ERR_IO, "cannot create a temporary file beside %s: %s", path,
-                                  strerror(errno));
-        free(tmp);
-        return st;
-    }
-    (void)fchmod(fd, 0644);
-    const unsigned char *p = data;
-    bool ok = true;
-    while (ok && n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        ok = k > 0;
-        if (ok) p += k, n -= (size_t)k;
-    }
-    int err = errno;
-    if (close(fd) != 0 && ok) ok = false, err = errno;
-    if (ok && rename(tmp, path) != 0) ok = false, err = errno;
-    mrg_status st = MRG_OK;
-    if (!ok) {
-        unlink(tmp);
-        st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(err));
-    }
-    free(tmp);
-    return st;
+/* stbi's output callback: appends to the atomic file (a failed write sets
+ * the stream's error flag, which the commit reports). */
+static void file_write(void *ctx, void *data, int size) {
+    if (size > 0) (void)fwrite(data, 1, (size_t)size, ctx);
 }
 
 mrg_status mrg_image_save_png(const char *path, const mrg_image *img) {
@@ -454,14 +445,16 @@ mrg_status mrg_image_save_png(const char *path, const mrg_image *img) {
             v = v != v ? 0.0f : v < 0 ? 0.0f : v > 1 ? 1.0f : v; /* NaN → 0 */
             pix[i * (size_t)c + (size_t)k] = (unsigned char)(v * 255.0f + 0.5f);
         }
-    membuf m = {0};
-    int ok = stbi_write_png_to_func(membuf_write, &m, w, h, c, pix, w * c);
+    mrg_atomic_file af;
+    mrg_status st = mrg_atomic_begin(&af, path, false);
+    if (st == MRG_OK) {
+        if (stbi_write_png_to_func(file_write, af.f, w, h, c, pix, w * c)) {
+            st = mrg_atomic_commit(&af);
+        } else {
+            mrg_atomic_abort(&af);
+            st = mrg_error(MRG_ERR_OOM, "cannot encode PNG %s", path);
+        }
+    }
     free(pix);
-    mrg_status st;
-    if (!ok || m.oom)
-        st = mrg_error(MRG_ERR_OOM, "cannot encode PNG %s", path);
-    else
-        st = write_atomic(path, m.p, m.n);
-    free(m.p);
     return st;
 }

@@ -1,14 +1,13 @@
 /* Phantom data sets: drawing the cases and writing the R2Gen layout
  * (annotation.json + images/<id>/{0,1}.png). Rendering is in
  * phantom_render.c, report text in phantom_report.c. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
+#include "core/files.h"
 #include "mrg/limits.h"
 #include "mrg/phantom.h"
 #include "phantom_internal.h"
@@ -52,35 +51,6 @@ void mrg_phantom_split_sizes(int n, int *n_train, int *n_val, int *n_test) {
     *n_train = n - 2 * v;
 }
 
-/* mkdir that accepts an existing directory */
-static mrg_status make_dir(const char *path) {
-    if (mkdir(path, 0755) == 0) return MRG_OK;
-    int err = errno;
-    struct stat sb;
-    if (err == EEXIST && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return MRG_OK;
-    return mrg_error(MRG_ERR_IO, "cannot create directory %s: %s", path,
-                     err == EEXIST ? "a file of that name exists" : strerror(err));
-}
-
-/* mkdir -p */
-static mrg_status make_dirs(const char *path) {
-    size_t n = strlen(path);
-    char *p = malloc(n + 1);
-    if (!p) return mrg_error(MRG_ERR_OOM, "out of memory");
-    memcpy(p, path, n + 1);
-    mrg_status st = MRG_OK;
-    for (size_t i = 1; i < n && st == MRG_OK; i++) {
-        if (p[i] != '/') continue;
-        p[i] = 0;
-        struct stat sb;
-        if (stat(p, &sb) != 0) st = make_dir(p);
-        p[i] = '/';
-    }
-    if (st == MRG_OK) st = make_dir(p);
-    free(p);
-    return st;
-}
-
 static void study_id(char *buf, size_t cap, int i) { snprintf(buf, cap, "PH%05d", i); }
 
 /* Renders study i and writes its two PNGs; *report receives its text. */
@@ -93,7 +63,7 @@ static mrg_status write_study(const char *dir, int i, uint64_t seed, int size, m
     char *path = malloc(cap);
     if (!path) return mrg_error(MRG_ERR_OOM, "out of memory");
     snprintf(path, cap, "%s/images/%s", dir, id);
-    mrg_status st = make_dir(path);
+    mrg_status st = mrg_mkdir(path);
     mrg_image views[2] = {{0}, {0}};
     if (st == MRG_OK) st = mrg_phantom_render(c, size, &views[0], &views[1]);
     for (int k = 0; k < 2 && st == MRG_OK; k++) {
@@ -135,30 +105,6 @@ static cJSON *study_json(int i, const char *split, const char *report, const mrg
     return o;
 }
 
-static mrg_status write_text_atomic(const char *path, const char *text) {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 8);
-    if (!tmp) return mrg_error(MRG_ERR_OOM, "out of memory");
-    snprintf(tmp, n + 8, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        mrg_status st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    size_t len = strlen(text);
-    bool ok = fwrite(text, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        mrg_status st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return st;
-    }
-    free(tmp);
-    return MRG_OK;
-}
-
 static mrg_status write_annotation(const char *dir, char **reports, const mrg_phantom_case *cases,
                                    const int split_n[3]) {
     static const char *const names[3] = {"train", "val", "test"};
@@ -182,7 +128,7 @@ static mrg_status write_annotation(const char *dir, char **reports, const mrg_ph
             st = mrg_error(MRG_ERR_OOM, "out of memory");
         } else {
             snprintf(path, cap, "%s/annotation.json", dir);
-            st = write_text_atomic(path, text);
+            st = mrg_write_file_atomic(path, text, strlen(text), false);
             free(path);
         }
     }
@@ -200,13 +146,13 @@ mrg_status mrg_phantoms_write(const char *dir, int n, uint64_t seed, int size,
     if (size < MRG_PHANTOM_MIN_SIZE || size > MRG_PHANTOM_MAX_SIZE)
         return mrg_error(MRG_ERR_INVALID_ARG, "phantoms: image size must be %d..%d, not %d",
                          MRG_PHANTOM_MIN_SIZE, MRG_PHANTOM_MAX_SIZE, size);
-    mrg_status st = make_dirs(dir);
+    mrg_status st = mrg_mkdirs(dir);
     if (st != MRG_OK) return st;
     size_t cap = strlen(dir) + 16;
     char *img_dir = malloc(cap);
     if (!img_dir) return mrg_error(MRG_ERR_OOM, "out of memory");
     snprintf(img_dir, cap, "%s/images", dir);
-    st = make_dir(img_dir);
+    st = mrg_mkdir(img_dir);
     free(img_dir);
     if (st != MRG_OK) return st;
 

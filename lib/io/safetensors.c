@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/files.h"
 #include "io/safetensors_internal.h"
 #include "mrg/limits.h"
 #include "mrg/safetensors.h"
@@ -383,49 +384,6 @@ static mrg_status build_index(mrg_st_file *f) {
 
 /* ---- sharded checkpoints --------------------------------------------------- */
 
-static mrg_status read_small_file(const char *path, char **out, size_t *len) {
-    *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return mrg_error(errno == ENOENT ? MRG_ERR_NOT_FOUND : MRG_ERR_IO, "cannot open %s: %s",
-                         path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    mrg_status st = MRG_OK;
-    while (buf) {
-        if (n == cap) {
-            if (cap >= ST_MAX_JSON) {
-                st = mrg_error(MRG_ERR_FORMAT,
-                               "%s: the index file is larger than %llu bytes "
-                               "(MRG_MAX_SAFETENSORS_HEADER)",
-                               path, (unsigned long long)ST_MAX_JSON);
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-        if (got == 0) break;
-    }
-    if (st == MRG_OK && !buf) st = mrg_error(MRG_ERR_OOM, "out of memory reading %s", path);
-    if (st == MRG_OK && ferror(fp)) st = mrg_error(MRG_ERR_IO, "error reading %s", path);
-    fclose(fp);
-    if (st != MRG_OK) {
-        free(buf);
-        return st;
-    }
-    *out = buf;
-    *len = n;
-    return MRG_OK;
-}
-
 static const mrg_st_tensor *find_in(const mrg_st_file *f, const char *name, int *index) {
     for (int i = 0; i < f->n; i++)
         if (!strcmp(f->tensors[i].name, name)) {
@@ -438,7 +396,7 @@ static const mrg_st_tensor *find_in(const mrg_st_file *f, const char *name, int 
 static mrg_status open_index(mrg_st_file *f, const char *path) {
     size_t len = 0;
     char *text = NULL;
-    mrg_status st = read_small_file(path, &text, &len);
+    mrg_status st = mrg_read_file(path, ST_MAX_JSON, "MRG_MAX_SAFETENSORS_HEADER", &text, &len);
     if (st != MRG_OK) return st;
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);

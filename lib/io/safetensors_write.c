@@ -7,14 +7,11 @@
  * data ordered by element size (largest first) and name, so every tensor
  * starts at an offset aligned to its element size. */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "core/files.h"
 #include "io/safetensors_internal.h"
 #include "mrg/safetensors.h"
 
@@ -235,20 +232,6 @@ static void order_entries(const mrg_st_writer *w, int *idx) {
     }
 }
 
-static bool write_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n) {
-        ssize_t k = write(fd, c, n > (1u << 30) ? (1u << 30) : n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        c += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
 /* Builds the padded header; returns false on OOM. */
 static bool build_header(const mrg_st_writer *w, const int *idx, sbuf *b) {
     sb_str(b, "{");
@@ -299,53 +282,18 @@ mrg_status mrg_st_writer_save(mrg_st_writer *w, const char *path) {
         free(hdr.p);
         return mrg_error(MRG_ERR_OOM, "out of memory saving %s", path);
     }
-    size_t tlen = strlen(path) + 16;
-    char *tmp = malloc(tlen);
-    if (!tmp) {
-        free(idx);
-        free(hdr.p);
-        return mrg_error(MRG_ERR_OOM, "out of memory saving %s", path);
+    mrg_atomic_file af;
+    mrg_status st = mrg_atomic_begin(&af, path, true);
+    if (st == MRG_OK) {
+        uint8_t len8[8];
+        for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hdr.n >> (8 * i));
+        /* a failed write sets the stream's error flag: the commit reports it */
+        fwrite(len8, 1, 8, af.f);
+        fwrite(hdr.p, 1, hdr.n, af.f);
+        for (int k = 0; k < w->n && !ferror(af.f); k++)
+            fwrite(w->e[idx[k]].data, 1, w->e[idx[k]].nbytes, af.f);
+        st = mrg_atomic_commit(&af);
     }
-    snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
-    mrg_status st = MRG_OK;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = mrg_error(MRG_ERR_IO, "cannot create a temporary file beside %s: %s", path,
-                       strerror(errno));
-        goto done;
-    }
-    (void)fchmod(fd, 0644); /* mkstemp creates 0600; checkpoints are shareable */
-    uint8_t len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hdr.n >> (8 * i));
-    bool ok = write_all(fd, len8, 8) && write_all(fd, hdr.p, hdr.n);
-    for (int k = 0; ok && k < w->n; k++) ok = write_all(fd, w->e[idx[k]].data, w->e[idx[k]].nbytes);
-    if (ok) ok = fsync(fd) == 0;
-    int err = errno;
-    if (close(fd) != 0 && ok) {
-        ok = false;
-        err = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = false;
-        err = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(err));
-        goto done;
-    }
-    /* Make the rename itself durable. */
-    char *dcopy = dup_str(path);
-    if (dcopy) {
-        int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(dcopy);
-    }
-done:
-    free(tmp);
     free(idx);
     free(hdr.p);
     return st;

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "core/files.h"
 #include "metrics/meteor_internal.h"
 #include "mrg/limits.h"
 #include "mrg/metrics.h"
@@ -20,6 +20,7 @@ struct mrg_meteor {
     mv_synonyms syn;
     bool have_syn;
     char para_path[4200]; /* "" when paraphrases are off */
+    mv_para_index *para_index; /* opened at the first score call */
     int truncated;        /* sentences the last score call cut (mrg/limits.h) */
 };
 
@@ -50,15 +51,6 @@ int32_t mv_java_hash(const char *s) {
     return (int32_t)h;
 }
 
-static bool is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-static bool is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* The meteor/ folder of an installed pycocoevalcap (jar + data/), or "". */
 static void find_pycocoevalcap(char *out, size_t cap) {
     static const char *const pats[] = {
@@ -87,13 +79,17 @@ static void find_pycocoevalcap(char *out, size_t cap) {
             for (size_t k = 0; k < g.gl_pathc && !out[0]; k++) {
                 char jar[4200];
                 snprintf(jar, sizeof jar, "%s/meteor-1.5.jar", g.gl_pathv[k]);
-                if (is_file(jar)) snprintf(out, cap, "%s", g.gl_pathv[k]);
+                if (mrg_is_file(jar)) snprintf(out, cap, "%s", g.gl_pathv[k]);
             }
             globfree(&g);
         }
         if (out[0]) return;
     }
 }
+
+/* Where tools/install-deps.sh puts METEOR's data (paraphrase-en.gz). */
+static const char *const installed_data_dirs[] = {"/usr/local/share/mrg/meteor", "/usr/share/mrg/meteor",
+                                                  NULL};
 
 static void add_note(mrg_meteor *m, const char *fmt, const char *a, const char *b) {
     size_t n = strlen(m->note);
@@ -121,17 +117,20 @@ mrg_meteor *mrg_meteor_open(const mrg_meteor_opts *opts) {
         path[0] = 0;
         if (data) {
             snprintf(path, sizeof path, "%s/paraphrase-en.gz", data);
-            if (!is_file(path) && is_file(data)) snprintf(path, sizeof path, "%s", data);
-        } else if (pyc[0]) {
-            snprintf(path, sizeof path, "%s/data/paraphrase-en.gz", pyc);
+            if (!mrg_is_file(path) && mrg_is_file(data)) snprintf(path, sizeof path, "%s", data);
+        } else {
+            for (int i = 0; installed_data_dirs[i] && !mrg_is_file(path); i++)
+                snprintf(path, sizeof path, "%s/paraphrase-en.gz", installed_data_dirs[i]);
+            if (!mrg_is_file(path) && pyc[0]) snprintf(path, sizeof path, "%s/data/paraphrase-en.gz", pyc);
         }
-        if (path[0] && is_file(path)) {
+        if (path[0] && mrg_is_file(path)) {
             snprintf(m->para_path, sizeof m->para_path, "%s", path);
             m->modules |= MRG_METEOR_PARAPHRASE;
         } else if (data) {
             add_note(m, "%sparaphrase off: no paraphrase-en.gz in %s%s", data, "");
         } else {
-            add_note(m, "%sparaphrase off: no paraphrase-en.gz found (give --meteor-data DIR%s%s)",
+            add_note(m, "%sparaphrase off: no paraphrase-en.gz found (run tools/install-deps.sh, "
+                        "give --meteor-data DIR%s%s)",
                      " or install pycocoevalcap", "");
         }
     }
@@ -144,11 +143,11 @@ mrg_meteor *mrg_meteor_open(const mrg_meteor_opts *opts) {
         int r = -1;
         if (wn) {
             snprintf(path, sizeof path, "%s/english.synsets", wn);
-            if (is_file(path))
+            if (mrg_is_file(path))
                 r = mv_synonyms_load_dir(&m->syn, wn, why, sizeof why);
-            else if (is_file(wn))
+            else if (mrg_is_file(wn))
                 r = mv_synonyms_load_jar(&m->syn, wn, why, sizeof why);
-            else if (is_dir(wn))
+            else if (mrg_is_dir(wn))
                 r = mv_synonyms_load_wordnet(&m->syn, wn, why, sizeof why);
             else
                 snprintf(why, sizeof why, "%s does not exist", wn);
@@ -157,17 +156,18 @@ mrg_meteor *mrg_meteor_open(const mrg_meteor_opts *opts) {
             r = -1;
             if (data) {
                 snprintf(path, sizeof path, "%s/../meteor-1.5.jar", data);
-                if (is_file(path)) r = mv_synonyms_load_jar(&m->syn, path, why, sizeof why);
+                if (mrg_is_file(path)) r = mv_synonyms_load_jar(&m->syn, path, why, sizeof why);
             }
             if (r && pyc[0]) {
                 snprintf(path, sizeof path, "%s/meteor-1.5.jar", pyc);
                 r = mv_synonyms_load_jar(&m->syn, path, why, sizeof why);
             }
-            if (r && is_dir("/usr/share/wordnet"))
+            if (r && mrg_is_dir("/usr/share/wordnet"))
                 r = mv_synonyms_load_wordnet(&m->syn, "/usr/share/wordnet", why, sizeof why);
             if (r && !why[0])
                 snprintf(why, sizeof why,
-                         "no WordNet found (give --wordnet DIR, install pycocoevalcap or wordnet-base)");
+                         "no WordNet found (run tools/install-deps.sh, give --wordnet DIR, or install "
+                         "wordnet-base or pycocoevalcap)");
         }
         if (r == 0) {
             m->have_syn = true;
@@ -182,6 +182,7 @@ mrg_meteor *mrg_meteor_open(const mrg_meteor_opts *opts) {
 void mrg_meteor_free(mrg_meteor *m) {
     if (!m) return;
     if (m->have_syn) mv_synonyms_free(&m->syn);
+    mv_para_index_close(m->para_index);
     free(m);
 }
 
@@ -209,9 +210,50 @@ static void lex_free(lexbuf *b) {
     free(b->lex.function);
     free(b->lex.syn_off);
     free(b->lex.syn);
-    free(b->lex.para_first);
-    free(b->lex.para_next);
+    free(b->lex.phr_slots);
+    free(b->lex.phr_next);
+    free(b->lex.para_maxlen);
     mv_paraphrases_free(&b->para);
+}
+
+/* The reference-phrase table of mv_lex (see meteor_internal.h). Entries
+ * come grouped by first word, in file order within a group, so appending
+ * each entry to its phrase's chain keeps every chain in file order. */
+static int index_phrases(mv_lex *L, const mv_paraphrases *p, int n_words) {
+    size_t ns = 16;
+    while (ns < 2 * (size_t)p->n + 2) ns *= 2;
+    int *tail = malloc((size_t)(p->n + 1) * sizeof *tail); /* [head entry] last entry of its chain */
+    L->phr_slots = malloc(ns * sizeof *L->phr_slots);
+    L->phr_next = malloc((size_t)(p->n + 1) * sizeof *L->phr_next);
+    L->para_maxlen = calloc((size_t)n_words + 1, sizeof *L->para_maxlen);
+    if (!tail || !L->phr_slots || !L->phr_next || !L->para_maxlen) {
+        free(tail);
+        return -1;
+    }
+    L->phr_nslots = ns;
+    for (size_t i = 0; i < ns; i++) L->phr_slots[i] = -1;
+    for (int e = 0; e < p->n; e++) {
+        const int *w = p->ref + p->ref_off[e];
+        int len = p->ref_off[e + 1] - p->ref_off[e];
+        if (len > L->para_maxlen[w[0]]) L->para_maxlen[w[0]] = len;
+        L->phr_next[e] = -1;
+        size_t i = (size_t)mv_hash(w, (size_t)len * sizeof *w, MV_HASH_SEED) & (ns - 1);
+        for (;; i = (i + 1) & (ns - 1)) {
+            int h = L->phr_slots[i];
+            if (h < 0) {
+                L->phr_slots[i] = tail[e] = e;
+                break;
+            }
+            if (p->ref_off[h + 1] - p->ref_off[h] == len &&
+                !memcmp(p->ref + p->ref_off[h], w, (size_t)len * sizeof *w)) {
+                L->phr_next[tail[h]] = e;
+                tail[h] = e;
+                break;
+            }
+        }
+    }
+    free(tail);
+    return 0;
 }
 
 static mrg_status build_lex(mrg_meteor *m, const mv_vocab *v, lexbuf *b) {
@@ -253,26 +295,29 @@ static mrg_status build_lex(mrg_meteor *m, const mv_vocab *v, lexbuf *b) {
     }
     if (m->modules & MRG_METEOR_PARAPHRASE) {
         char why[4400];
-        if (mv_paraphrases_load(&b->para, m->para_path, v, why, sizeof why))
-            return mrg_error(MRG_ERR_IO, "meteor: %s", why);
-        L->para = &b->para;
-        L->para_first = malloc((size_t)(n + 1) * sizeof *L->para_first);
-        L->para_next = malloc((size_t)(b->para.n + 1) * sizeof *L->para_next);
-        if (!L->para_first || !L->para_next) return MRG_ERR_OOM;
-        for (int i = 0; i < n; i++) L->para_first[i] = -1;
-        for (int e = b->para.n - 1; e >= 0; e--) { /* prepend in reverse: lists in file order */
-            int w = b->para.ref[b->para.ref_off[e]];
-            L->para_next[e] = L->para_first[w];
-            L->para_first[w] = e;
+        /* the table's compact index, built and cached on first use; one
+         * found corrupt is rebuilt */
+        int r = -2;
+        for (int attempt = 0; attempt < 2 && r == -2; attempt++) {
+            if (!m->para_index && !(m->para_index = mv_para_index_open(m->para_path, attempt, why, sizeof why)))
+                return mrg_error(MRG_ERR_IO, "meteor: %s", why);
+            if ((r = mv_para_index_select(m->para_index, v, &b->para, why, sizeof why)) == -2) {
+                mv_para_index_close(m->para_index);
+                m->para_index = NULL;
+            }
         }
+        if (r == -1) return MRG_ERR_OOM;
+        if (r) return mrg_error(MRG_ERR_IO, "meteor: %s (%s)", why, m->para_path);
+        L->para = &b->para;
+        if (index_phrases(L, &b->para, n)) return MRG_ERR_OOM;
     }
     return MRG_OK;
 }
 
-mrg_status mrg_meteor_score(mrg_meteor *m, const char *const *preds,
-                            const char *const *const *refs, const int *n_refs, int n,
-                            double *corpus, double *per) {
-    if (!m || !corpus) return mrg_error(MRG_ERR_INVALID_ARG, "meteor: NULL argument");
+mrg_status mv_meteor_segments(mrg_meteor *m, const char *const *preds,
+                              const char *const *const *refs, const int *n_refs, int n,
+                              mv_stats *best) {
+    if (!m || !best) return mrg_error(MRG_ERR_INVALID_ARG, "meteor: NULL argument");
     mrg_status st = mv_check_args("meteor", preds, refs, n_refs, n);
     if (st != MRG_OK) return st;
     mv_vocab v;
@@ -307,30 +352,47 @@ mrg_status mrg_meteor_score(mrg_meteor *m, const char *const *preds,
     st = build_lex(m, &v, &lb);
     if (st == MRG_ERR_OOM) st = mrg_error(MRG_ERR_OOM, "meteor: out of memory");
     if (st != MRG_OK) goto done;
-    mv_stats agg;
-    memset(&agg, 0, sizeof agg);
     for (int i = 0, k = 0; i < n; i++) {
         const mv_sent *t = &s[k];
-        mv_stats best;
-        best.score = -1;
+        best[i].score = -1;
         for (int r = 0; r < n_refs[i]; r++) {
             mv_stats cur;
             if (mv_meteor_align(&lb.lex, t, &s[k + 1 + r], &cur)) {
                 st = mrg_error(MRG_ERR_OOM, "meteor: out of memory");
                 goto done;
             }
-            if (cur.score > best.score) best = cur;
+            if (cur.score > best[i].score) best[i] = cur;
         }
-        if (per) per[i] = best.score;
-        mv_meteor_add(&agg, &best);
         k += 1 + n_refs[i];
     }
-    mv_meteor_compute(&agg);
-    *corpus = agg.score;
 done:
     lex_free(&lb);
     for (int i = 0; i < total; i++) free(s[i].w);
     free(s);
     mv_vocab_free(&v);
+    return st;
+}
+
+double mv_meteor_corpus(const mv_stats *best, const int *idx, int m) {
+    mv_stats agg;
+    memset(&agg, 0, sizeof agg);
+    for (int k = 0; k < m; k++) mv_meteor_add(&agg, &best[idx ? idx[k] : k]);
+    mv_meteor_compute(&agg);
+    return agg.score;
+}
+
+mrg_status mrg_meteor_score(mrg_meteor *m, const char *const *preds,
+                            const char *const *const *refs, const int *n_refs, int n,
+                            double *corpus, double *per) {
+    if (!m || !corpus) return mrg_error(MRG_ERR_INVALID_ARG, "meteor: NULL argument");
+    mrg_status st = mv_check_args("meteor", preds, refs, n_refs, n);
+    if (st != MRG_OK) return st;
+    mv_stats *best = malloc((size_t)n * sizeof *best);
+    if (!best) return mrg_error(MRG_ERR_OOM, "meteor: out of memory");
+    if ((st = mv_meteor_segments(m, preds, refs, n_refs, n, best)) == MRG_OK) {
+        for (int i = 0; per && i < n; i++) per[i] = best[i].score;
+        *corpus = mv_meteor_corpus(best, NULL, n);
+    }
+    free(best);
     return st;
 }

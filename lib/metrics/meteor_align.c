@@ -64,26 +64,57 @@ static bool sets_meet(const mv_lex *lex, int a, int b) {
     return false;
 }
 
-/* Paraphrase entries whose reference phrase matches line at pos, ordered
- * by phrase length, then file order (the jar's transducer order). */
-static int ref_paths(const mv_lex *lex, const mv_sent *line, int pos, int *out, int cap) {
+/* The first entry of the reference phrase w[0..len) (its hash h), or -1. */
+static int phrase_find(const mv_lex *lex, const int *w, int len, uint64_t h) {
     const mv_paraphrases *p = lex->para;
+    size_t mask = lex->phr_nslots - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        int e = lex->phr_slots[i];
+        if (e < 0) return -1;
+        if (p->ref_off[e + 1] - p->ref_off[e] == len &&
+            !memcmp(p->ref + p->ref_off[e], w, (size_t)len * sizeof *w))
+            return e;
+    }
+}
+
+/* Paraphrase entries whose reference phrase matches line at pos, ordered
+ * by phrase length, then file order (the jar's transducer order). The jar
+ * keeps the first cap matches in file order; when more match, the same
+ * ones are kept here. */
+static int ref_paths(const mv_lex *lex, const mv_sent *line, int pos, int *out, int cap) {
+    int maxl = lex->para_maxlen[line->w[pos]], head[MV_PHRASE_MAX_WORDS + 1], total = 0;
+    if (maxl > line->n - pos) maxl = line->n - pos;
+    uint64_t h = MV_HASH_SEED;
+    for (int len = 1; len <= maxl; len++) {
+        h = mv_hash(&line->w[pos + len - 1], sizeof(int), h); /* FNV-1a runs on */
+        head[len] = phrase_find(lex, line->w + pos, len, h);
+        for (int e = head[len]; e >= 0 && total <= cap; e = lex->phr_next[e]) total++;
+    }
     int n = 0;
-    for (int e = lex->para_first[line->w[pos]]; e >= 0; e = lex->para_next[e]) {
-        int len = p->ref_off[e + 1] - p->ref_off[e];
-        if (pos + len > line->n) continue;
-        if (memcmp(p->ref + p->ref_off[e], line->w + pos, (size_t)len * sizeof(int))) continue;
-        if (n < cap) out[n++] = e;
+    if (total <= cap) {
+        for (int len = 1; len <= maxl; len++)
+            for (int e = head[len]; e >= 0; e = lex->phr_next[e]) out[n++] = e;
+        return n;
     }
-    /* insertion sort by length keeps file order within a length */
-    for (int i = 1; i < n; i++) {
-        int e = out[i], len = p->ref_off[e + 1] - p->ref_off[e], j = i;
-        while (j > 0 && p->ref_off[out[j - 1] + 1] - p->ref_off[out[j - 1]] > len) {
-            out[j] = out[j - 1];
-            j--;
-        }
-        out[j] = e;
+    /* all the entries share the first word: their ids are in file order.
+     * Take the cap smallest ids (a merge of the per-length chains), then
+     * list them by length. */
+    int cur[MV_PHRASE_MAX_WORDS + 1], taken_len[256];
+    for (int len = 1; len <= maxl; len++) cur[len] = head[len];
+    if (cap > 256) cap = 256;
+    for (; n < cap; n++) {
+        int best = 0;
+        for (int len = 1; len <= maxl; len++)
+            if (cur[len] >= 0 && (!best || cur[len] < cur[best])) best = len;
+        out[n] = cur[best];
+        taken_len[n] = best;
+        cur[best] = lex->phr_next[cur[best]];
     }
+    int tmp[256], k = 0;
+    for (int len = 1; len <= maxl; len++)
+        for (int i = 0; i < n; i++)
+            if (taken_len[i] == len) tmp[k++] = out[i];
+    memcpy(out, tmp, (size_t)n * sizeof *out);
     return n;
 }
 

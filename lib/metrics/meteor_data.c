@@ -2,11 +2,13 @@
  * english.exceptions, read from a directory or straight out of the
  * meteor-1.5.jar, or built from a WordNet 3.0 database) and the paraphrase
  * table paraphrase-en.gz, streamed and filtered to the corpus vocabulary. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "core/files.h"
 #include "metrics/meteor_internal.h"
 
 /* ---- zip (jar) members ------------------------------------------------- */
@@ -14,30 +16,18 @@
 static uint32_t rd16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 static uint32_t rd32(const unsigned char *p) { return rd16(p) | rd16(p + 2) << 16; }
 
-static unsigned char *read_file(const char *path, long *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
-            if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            } else {
-                buf[n] = 0;
-                *len = n;
-            }
-        }
-    }
-    fclose(f);
-    return buf;
+/* The whole file, or NULL: a missing resource is normal here, and the
+ * caller says which one it lacked. */
+static char *read_file(const char *path, size_t *len) {
+    char *text;
+    return mrg_read_file(path, SIZE_MAX, NULL, &text, len) == MRG_OK ? text : NULL;
 }
 
 char *mv_zip_read(const char *zip_path, const char *member, long *len) {
-    long n = 0;
-    unsigned char *z = read_file(zip_path, &n);
+    size_t size = 0;
+    unsigned char *z = (unsigned char *)read_file(zip_path, &size);
     if (!z) return NULL;
+    long n = (long)size;
     char *out = NULL;
     long e = n - 22;
     while (e >= 0 && e >= n - 65557 && rd32(z + e) != 0x06054b50u) e--;
@@ -247,11 +237,10 @@ oom:
 
 int mv_synonyms_load_dir(mv_synonyms *s, const char *dir, char *why, int why_len) {
     char path[4096];
-    long n1 = 0, n2 = 0;
     snprintf(path, sizeof path, "%s/english.synsets", dir);
-    char *syn = (char *)read_file(path, &n1);
+    char *syn = read_file(path, NULL);
     snprintf(path, sizeof path, "%s/english.exceptions", dir);
-    char *exc = (char *)read_file(path, &n2);
+    char *exc = read_file(path, NULL);
     int r = -1;
     if (!syn)
         snprintf(why, (size_t)why_len, "cannot read %s/english.synsets", dir);
@@ -276,6 +265,20 @@ int mv_synonyms_load_jar(mv_synonyms *s, const char *jar, char *why, int why_len
     return r;
 }
 
+/* The words of l separated by runs of spaces, NUL-terminated in place (as
+ * strtok(l, " ") gives them, without its cost per call); at most cap. */
+static int split_spaces(char *l, char **tok, int cap) {
+    int n = 0;
+    for (char *q = l; *q && n < cap;) {
+        while (*q == ' ') q++;
+        if (!*q) break;
+        tok[n++] = q;
+        while (*q && *q != ' ') q++;
+        if (*q) *q++ = 0;
+    }
+    return n;
+}
+
 /* WordNet 3.0 database: index.<pos> lines "lemma pos n_synsets n_ptrs ptrs...
  * n_senses n_tagged offsets..." and <pos>.exc lines "form base...". */
 int mv_synonyms_load_wordnet(mv_synonyms *s, const char *dir, char *why, int why_len) {
@@ -288,16 +291,14 @@ int mv_synonyms_load_wordnet(mv_synonyms *s, const char *dir, char *why, int why
     char path[4096];
     int found = 0;
     for (int k = 0; k < 4; k++) {
-        long n = 0;
         snprintf(path, sizeof path, "%s/index.%s", dir, pos[k]);
-        char *txt = (char *)read_file(path, &n), *p = txt, *l;
+        char *txt = read_file(path, NULL), *p = txt, *l;
         if (!txt) continue;
         found++;
         while ((l = next_line(&p))) {
             if (l[0] == ' ' || !l[0]) continue; /* licence header */
             char *tok[4096];
-            int nt = 0;
-            for (char *q = strtok(l, " "); q && nt < 4096; q = strtok(NULL, " ")) tok[nt++] = q;
+            int nt = split_spaces(l, tok, 4096);
             if (nt < 6) continue;
             long n_syn = digits_value(tok[2], strlen(tok[2])), n_ptr = digits_value(tok[3], strlen(tok[3]));
             if (n_syn < 0 || n_ptr < 0 || 6 + n_ptr + n_syn > nt) continue; /* malformed line */
@@ -320,13 +321,15 @@ int mv_synonyms_load_wordnet(mv_synonyms *s, const char *dir, char *why, int why
         }
         free(txt);
         snprintf(path, sizeof path, "%s/%s.exc", dir, pos[k]);
-        txt = (char *)read_file(path, &n);
+        txt = read_file(path, NULL);
         p = txt;
         while (txt && (l = next_line(&p))) {
-            char *form = strtok(l, " "), *base;
-            if (!form) continue;
-            int f = mv_vocab_id(&s->forms, form, strlen(form));
-            while ((base = strtok(NULL, " "))) {
+            char *tok[4096];
+            int nt = split_spaces(l, tok, 4096);
+            if (!nt) continue;
+            int f = mv_vocab_id(&s->forms, tok[0], strlen(tok[0]));
+            for (int t = 1; t < nt; t++) {
+                const char *base = tok[t];
                 int bi = mv_vocab_id(&b.base_words, base, strlen(base));
                 if (f < 0 || bi < 0 || ipush(&b.form_id, f) || ipush(&b.base_name, bi)) {
                     free(txt);
@@ -407,17 +410,18 @@ void mv_paraphrases_free(mv_paraphrases *p) {
     memset(p, 0, sizeof *p);
 }
 
-/* Word ids of a phrase line, all in voc; -1 when a word is not (or OOM). */
-static int phrase_ids(const char *l, const char *e, const mv_vocab *voc, int *ids, int cap) {
+/* The words of a phrase line as (pointer, length) spans: the count, or -1
+ * when it has more than cap words. */
+static int phrase_words(const char *l, const char *e, mv_span *w, int cap) {
     int n = 0;
     for (const char *q = l; q < e;) {
         while (q < e && is_ws(*q)) q++;
         if (q >= e) break;
-        const char *w = q;
+        const char *b = q;
         while (q < e && !is_ws(*q)) q++;
-        int id = mv_vocab_find(voc, w, (size_t)(q - w));
-        if (id < 0 || n == cap) return -1;
-        ids[n++] = id;
+        if (n == cap) return -1;
+        w[n].s = b;
+        w[n++].len = (int)(q - b);
     }
     return n;
 }
@@ -521,21 +525,22 @@ static long gzr_read(gzr *g, char *out, size_t cap) {
     return (long)done;
 }
 
-int mv_paraphrases_load(mv_paraphrases *p, const char *gz_path, const mv_vocab *voc, char *why,
-                        int why_len) {
-    memset(p, 0, sizeof *p);
+int mv_paraphrase_stream(const char *gz_path, mv_paraphrase_fn fn, void *ctx, char *why,
+                         int why_len) {
     gzr g;
     if (gzr_open(&g, gz_path)) {
         snprintf(why, (size_t)why_len, "cannot open %s", gz_path);
         gzr_close(&g);
         return -1;
     }
-    ivec ro = {0}, rw = {0}, po = {0}, pw = {0};
     size_t cap = 1 << 22, have = 0;
     char *buf = malloc(cap);
     int rc = -1, line_no = 0, nref = -1;
-    int ref_ids[64], par_ids[64];
-    if (!buf || ipush(&ro, 0) || ipush(&po, 0)) goto oom;
+    mv_span ref[MV_PHRASE_MAX_WORDS], par[MV_PHRASE_MAX_WORDS];
+    if (!buf) {
+        snprintf(why, (size_t)why_len, "out of memory reading %s", gz_path);
+        goto out;
+    }
     for (;;) {
         long got = gzr_read(&g, buf + have, cap - have);
         if (got < 0) {
@@ -553,15 +558,12 @@ int mv_paraphrases_load(mv_paraphrases *p, const char *gz_path, const mv_vocab *
             /* lines: probability, reference phrase, paraphrase */
             int kind = line_no++ % 3;
             if (kind == 1) {
-                nref = phrase_ids(s, nl, voc, ref_ids, 64);
+                nref = phrase_words(s, nl, ref, MV_PHRASE_MAX_WORDS);
             } else if (kind == 2 && nref > 0) {
-                int npar = phrase_ids(s, nl, voc, par_ids, 64);
-                if (npar > 0) {
-                    for (int i = 0; i < nref; i++)
-                        if (ipush(&rw, ref_ids[i])) goto oom;
-                    for (int i = 0; i < npar; i++)
-                        if (ipush(&pw, par_ids[i])) goto oom;
-                    if (ipush(&ro, rw.n) || ipush(&po, pw.n)) goto oom;
+                int npar = phrase_words(s, nl, par, MV_PHRASE_MAX_WORDS);
+                if (npar > 0 && fn(ctx, ref, nref, par, npar)) {
+                    snprintf(why, (size_t)why_len, "out of memory reading %s", gz_path);
+                    goto out;
                 }
             }
             s = nl + (nl < end);
@@ -575,22 +577,56 @@ int mv_paraphrases_load(mv_paraphrases *p, const char *gz_path, const mv_vocab *
             goto out;
         }
     }
-    p->n = ro.n - 1;
-    p->ref_off = ro.v;
-    p->ref = rw.v;
-    p->par_off = po.v;
-    p->par = pw.v;
-    ro.v = rw.v = po.v = pw.v = NULL;
     rc = 0;
-    goto out;
-oom:
-    snprintf(why, (size_t)why_len, "out of memory reading %s", gz_path);
 out:
-    free(ro.v);
-    free(rw.v);
-    free(po.v);
-    free(pw.v);
     free(buf);
     gzr_close(&g);
     return rc;
+}
+
+/* Keeps the entries whose words are all in the vocabulary. */
+typedef struct filter_ctx {
+    const mv_vocab *voc;
+    ivec ro, rw, po, pw;
+} filter_ctx;
+
+static int ids_of(const mv_vocab *voc, const mv_span *w, int n, int *ids) {
+    for (int i = 0; i < n; i++)
+        if ((ids[i] = mv_vocab_find(voc, w[i].s, (size_t)w[i].len)) < 0) return -1;
+    return 0;
+}
+
+static int filter_entry(void *ctx, const mv_span *ref, int nref, const mv_span *par, int npar) {
+    filter_ctx *f = ctx;
+    int ri[MV_PHRASE_MAX_WORDS], pi[MV_PHRASE_MAX_WORDS];
+    if (ids_of(f->voc, ref, nref, ri) || ids_of(f->voc, par, npar, pi)) return 0;
+    for (int i = 0; i < nref; i++)
+        if (ipush(&f->rw, ri[i])) return -1;
+    for (int i = 0; i < npar; i++)
+        if (ipush(&f->pw, pi[i])) return -1;
+    return ipush(&f->ro, f->rw.n) || ipush(&f->po, f->pw.n) ? -1 : 0;
+}
+
+int mv_paraphrases_load(mv_paraphrases *p, const char *gz_path, const mv_vocab *voc, char *why,
+                        int why_len) {
+    memset(p, 0, sizeof *p);
+    filter_ctx f = {.voc = voc};
+    int rc = -1;
+    if (ipush(&f.ro, 0) || ipush(&f.po, 0))
+        snprintf(why, (size_t)why_len, "out of memory reading %s", gz_path);
+    else
+        rc = mv_paraphrase_stream(gz_path, filter_entry, &f, why, why_len);
+    if (rc == 0) {
+        p->n = f.ro.n - 1;
+        p->ref_off = f.ro.v;
+        p->ref = f.rw.v;
+        p->par_off = f.po.v;
+        p->par = f.pw.v;
+        return 0;
+    }
+    free(f.ro.v);
+    free(f.rw.v);
+    free(f.po.v);
+    free(f.pw.v);
+    return -1;
 }

@@ -43,7 +43,6 @@ int mv_py_space(unsigned char c);
 uint64_t mv_hash(const void *p, size_t n, uint64_t h);
 #define MV_HASH_SEED 1469598103934665603ull
 
-#endif
 
 /* ---- n-grams (n <= 4) of word ids, interned to dense ids ---------------- */
 typedef struct mv_ngrams {
@@ -69,3 +68,50 @@ int mv_ngram_counts(mv_ngrams *t, const mv_seq *s, int maxn, mv_count **out, int
 #include "mrg/status.h"
 mrg_status mv_check_args(const char *what, const char *const *preds,
                          const char *const *const *refs, const int *n_refs, int n);
+
+/* ---- per-study statistics, for scoring any sample of the studies -------- */
+
+/* BLEU's counts of one hypothesis (pycocoevalcap's BleuScorer, "closest"). */
+typedef struct mv_bleu_counts {
+    double correct[4], guess[4], testlen, reflen;
+} mv_bleu_counts;
+/* Counts of each of the n studies into out[n]. */
+mrg_status mv_bleu_counts_of(const char *const *preds, const char *const *const *refs,
+                             const int *n_refs, int n, mv_bleu_counts *out);
+/* BLEU-1..4 of summed counts. */
+void mv_bleu_from_counts(const double correct[4], const double guess[4], double testlen,
+                         double reflen, double out[4]);
+/* Corpus BLEU of the sample c[idx[0..m)] (idx NULL: c[0..m) in order). */
+void mv_bleu_corpus(const mv_bleu_counts *c, const int *idx, int m, double out[4]);
+
+/* CIDEr's n-gram tables of every sentence; a sample's document
+ * frequencies are recomputed from them (mv_cider_sample). */
+typedef struct mv_cider_vec {
+    mv_count *c; /* sorted n-gram counts */
+    int nc;
+    double *w;   /* [nc] tf-idf weights (of the last sample) */
+    double norm[4];
+    int length;  /* number of bigrams, pycocoevalcap's "length" */
+} mv_cider_vec;
+
+typedef struct mv_cider_data {
+    mv_vocab voc;
+    mv_ngrams ng;
+    int n, nv;
+    int *first;   /* [n + 1]: study i's hypothesis is v[first[i]], its references follow */
+    mv_cider_vec *v;
+    int *uni_off, *uni; /* study i's distinct reference n-grams: uni[uni_off[i]..uni_off[i+1]) */
+    /* scratch of mv_cider_sample */
+    int *mult, *df;
+    double *logdf, *score;
+} mv_cider_data;
+
+mrg_status mv_cider_prepare(const char *const *preds, const char *const *const *refs,
+                            const int *n_refs, int n, mv_cider_data *d);
+/* CIDEr of the sample idx[0..m) (idx NULL: every study in order), as
+ * pycocoevalcap computes it on that sample, each copy of a study a
+ * separate document; per (NULL or m values) gets the per-position scores. */
+mrg_status mv_cider_sample(mv_cider_data *d, const int *idx, int m, double *out, double *per);
+void mv_cider_free(mv_cider_data *d);
+
+#endif

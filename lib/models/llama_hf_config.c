@@ -6,33 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mrg/limits.h"
+#include "core/files.h"
 #include "models/llama_internal.h"
-
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mrg_error(MRG_ERR_IO, "cannot open %s", path);
-        return NULL;
-    }
-    char *s = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n >= 0 && n <= MRG_MAX_CONFIG_BYTES && fseek(f, 0, SEEK_SET) == 0) {
-        s = malloc((size_t)n + 1);
-        if (s && fread(s, 1, (size_t)n, f) == (size_t)n) {
-            s[n] = 0;
-        } else {
-            free(s);
-            s = NULL;
-        }
-    }
-    fclose(f);
-    if (!s)
-        mrg_error(MRG_ERR_IO, "cannot read %s (or it is larger than %lld bytes, MRG_MAX_CONFIG_BYTES)",
-                  path, MRG_MAX_CONFIG_BYTES);
-    return s;
-}
+#include "mrg/limits.h"
 
 /* An integer field: required (def < 0 means required) or defaulted. */
 static bool get_int(const cJSON *j, const char *key, int def, int *out, const char *path) {
@@ -71,8 +47,9 @@ static bool get_float(const cJSON *j, const char *key, float def, float *out, co
 
 mrg_status mrg_llama_config_read_hf(const char *path, mrg_llama_config *cfg) {
     if (!path || !cfg) return mrg_error(MRG_ERR_INVALID_ARG, "llama config: NULL argument");
-    char *text = read_text(path);
-    if (!text) return MRG_ERR_IO;
+    char *text;
+    mrg_status st = mrg_read_file(path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &text, NULL);
+    if (st != MRG_OK) return st;
     cJSON *j = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(j)) {
@@ -120,7 +97,7 @@ mrg_status mrg_llama_config_read_hf(const char *path, mrg_llama_config *cfg) {
     }
     cJSON_Delete(j);
     if (!ok) return fail;
-    mrg_status st = mrg_llama_config_check(&c);
+    st = mrg_llama_config_check(&c);
     if (st != MRG_OK) return mrg_error_context(MRG_ERR_FORMAT, "%s", path);
     *cfg = c;
     return MRG_OK;

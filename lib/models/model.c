@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/files.h"
+#include "mrg/limits.h"
 #include "models/model_internal.h"
 #include "mrg/autograd.h"
 #include "mrg/content_hash.h"
@@ -28,16 +30,6 @@
 #define ENC_MLP_RATIO 4
 #define ENC_EPS 1e-6f  /* LayerNorm eps of the encoder blocks (timm's ViT) */
 #define PROJ_EPS 1e-5f /* nn.LayerNorm's default, as R2GenGPT's llama_proj norm */
-
-static bool is_dir(const char *p) {
-    struct stat s;
-    return p && stat(p, &s) == 0 && S_ISDIR(s.st_mode);
-}
-
-static bool is_file(const char *p) {
-    struct stat s;
-    return p && stat(p, &s) == 0 && S_ISREG(s.st_mode);
-}
 
 /* Absolute form of an existing path into out (PATH_MAX-sized). */
 static mrg_status absolute(const char *p, char *out, size_t n) {
@@ -52,14 +44,14 @@ static mrg_status absolute(const char *p, char *out, size_t n) {
  * or beside a checkpoint file. */
 static mrg_status find_tokenizer(const char *lm_path, char *out, size_t n) {
     char cand[4200];
-    if (is_dir(lm_path)) {
+    if (mrg_is_dir(lm_path)) {
         snprintf(cand, sizeof cand, "%s/tokenizer.model", lm_path);
     } else {
         const char *slash = strrchr(lm_path, '/');
         int dl = !slash ? 1 : slash == lm_path ? 1 : (int)(slash - lm_path);
         snprintf(cand, sizeof cand, "%.*s/tokenizer.model", dl, slash ? lm_path : ".");
     }
-    if (!is_file(cand))
+    if (!mrg_is_file(cand))
         return mrg_error(MRG_ERR_NOT_FOUND,
                          "the LM %s has no tokenizer: %s does not exist (give the tokenizer's "
                          "path)",
@@ -239,7 +231,7 @@ static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const 
     mrg_params_init(&m->params);
     mrg_status st = MRG_OK;
     /* the LM first: a wrong path is named as what it is */
-    if (lm_path && !is_dir(lm_path) && !is_file(lm_path))
+    if (lm_path && !mrg_is_dir(lm_path) && !mrg_is_file(lm_path))
         st = mrg_error(MRG_ERR_NOT_FOUND,
                        "the LM %s does not exist (give the directory `mrg pretrain-lm` wrote, a "
                        "Hugging Face LLaMA directory or a llama2.c .bin file)",
@@ -354,14 +346,13 @@ static void lm_path_for(const char *dir, const char *lm, char *out, size_t n) {
 
 mrg_status mrg_model_save(const mrg_model *m, const char *dir) {
     if (!m || !dir) return mrg_error(MRG_ERR_INVALID_ARG, "model save: NULL argument");
-    if (mkdir(dir, 0755) != 0 && !is_dir(dir))
-        return mrg_error(MRG_ERR_IO, "cannot create directory %s", dir);
+    mrg_status st = mrg_mkdir(dir);
+    if (st != MRG_OK) return st;
     char path[4200];
-    mrg_status st = MRG_OK;
     if (m->lm_in_checkpoint) { /* a random LM lives only in memory: keep it with the model */
         snprintf(path, sizeof path, "%s/%s", dir, LM_SUBDIR);
-        if (mkdir(path, 0755) != 0 && !is_dir(path))
-            return mrg_error(MRG_ERR_IO, "cannot create directory %s", path);
+        st = mrg_mkdir(path);
+        if (st != MRG_OK) return st;
         st = mrg_llama_save_hf(m->lm, path);
         if (st != MRG_OK) return st;
     }
@@ -377,10 +368,11 @@ mrg_status mrg_model_save(const mrg_model *m, const char *dir) {
     /* the tokenizer travels with the checkpoint (small; read whole first, so
      * saving over the checkpoint it was loaded from is safe) */
     size_t tok_len = 0;
-    char *tok = mrg_model_read_file(m->tok_path, &tok_len);
-    if (!tok) return MRG_ERR_IO;
+    char *tok;
+    st = mrg_read_file(m->tok_path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &tok, &tok_len);
+    if (st != MRG_OK) return st;
     snprintf(path, sizeof path, "%s/%s", dir, TOK_FILE);
-    st = mrg_model_write_atomic(path, tok, tok_len);
+    st = mrg_write_file_atomic(path, tok, tok_len, true);
     free(tok);
     if (st != MRG_OK) return st;
     /* config.json last: a directory with a config always has its weights */
@@ -401,7 +393,7 @@ mrg_status mrg_model_save(const mrg_model *m, const char *dir) {
     cJSON_Delete(o);
     if (!text) return mrg_error(MRG_ERR_OOM, "model config JSON");
     snprintf(path, sizeof path, "%s/config.json", dir);
-    st = mrg_model_write_atomic(path, text, strlen(text));
+    st = mrg_write_file_atomic(path, text, strlen(text), true);
     free(text);
     return st;
 }
@@ -431,8 +423,8 @@ mrg_model *mrg_model_load_lm(const char *dir, mrg_device *dev, const char *lm_ov
     }
     char path[4200], lm_path[4200], tok_path[4200], lm_hash[17] = "";
     snprintf(path, sizeof path, "%s/config.json", dir);
-    char *text = mrg_model_read_file(path, NULL);
-    if (!text) return NULL;
+    char *text;
+    if (mrg_read_file(path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &text, NULL) != MRG_OK) return NULL;
     cJSON *o = cJSON_Parse(text);
     free(text);
     if (!o) {

@@ -19,6 +19,46 @@ static void set_topics(mrg_model_config *c, const char *const *words, int n) {
     c->Kt = n;
 }
 
+/* shape with LLaMA-2's conventions: RMSNorm eps 1e-5, RoPE theta 10000 in
+ * the Hugging Face layout, untied embeddings, BOS 1, EOS 2. */
+static mrg_llama_config llama2_like(mrg_llama_config shape) {
+    shape.norm_eps = 1e-5f;
+    shape.rope_theta = 10000.0f;
+    shape.rope_layout = MRG_ROPE_HALF;
+    shape.tied_embeddings = false;
+    shape.bos_id = 1;
+    shape.eos_id = 2;
+    return shape;
+}
+
+/* The ViT and semantic encoder sizes of a small preset (the encoders use the
+ * ViT's heads). */
+typedef struct small_encoders {
+    int image_size, patch_size, dim, depth, heads, mlp_hidden;
+    int Lc, Kc, Lt;
+} small_encoders;
+
+static void set_encoders(mrg_model_config *c, small_encoders e) {
+    c->vit.image_size = e.image_size;
+    c->vit.patch_size = e.patch_size;
+    c->vit.dim = e.dim;
+    c->vit.depth = e.depth;
+    c->vit.heads = e.heads;
+    c->vit.mlp_hidden = e.mlp_hidden;
+    c->enc_heads = e.heads;
+    c->Lc = e.Lc;
+    c->Kc = e.Kc;
+    c->Lt = e.Lt;
+}
+
+/* Plain decoding (no penalties) of at most max_new tokens. */
+static void plain_decoding(mrg_model_config *c, int max_new) {
+    c->min_new = 0;
+    c->max_new = max_new;
+    c->repetition_penalty = 1.0f;
+    c->length_penalty = 1.0f;
+}
+
 /* Fields every preset shares. */
 static void common(mrg_model_config *c) {
     memset(c, 0, sizeof *c);
@@ -27,19 +67,13 @@ static void common(mrg_model_config *c) {
     c->n_views = 2;
     c->view_combine = MRG_VIEWS_CONCAT;
     c->freeze_vit = false;
-    c->lm = (mrg_llama_config){.dim = 4096,
-                               .hidden_dim = 11008,
-                               .n_layers = 32,
-                               .n_heads = 32,
-                               .n_kv_heads = 32,
-                               .vocab_size = 32000,
-                               .max_seq = 4096,
-                               .norm_eps = 1e-5f,
-                               .rope_theta = 10000.0f,
-                               .rope_layout = MRG_ROPE_HALF,
-                               .tied_embeddings = false,
-                               .bos_id = 1,
-                               .eos_id = 2};
+    c->lm = llama2_like((mrg_llama_config){.dim = 4096, /* LLaMA-2-7B */
+                                           .hidden_dim = 11008,
+                                           .n_layers = 32,
+                                           .n_heads = 32,
+                                           .n_kv_heads = 32,
+                                           .vocab_size = 32000,
+                                           .max_seq = 4096});
     c->max_report_tokens = 60;
     snprintf(c->prompt_before, sizeof c->prompt_before, "%s", PROMPT_BEFORE);
     snprintf(c->prompt_after, sizeof c->prompt_after, "%s", PROMPT_AFTER);
@@ -75,59 +109,33 @@ static void preset_paper(mrg_model_config *c) {
 }
 
 /* CPU-trainable: a 64-pixel ViT of 16-pixel patches (16 tokens per view),
- * 192 wide, and a 192-wide 4-layer LLaMA pretrained on the reports. 16-pixel
- * patches rather than 8: on the demo's phantoms training runs 2.3x faster
- * (15 vs 6.5 samples/s on 2 cores) and reaches a higher finding F1 after the
- * same number of steps (0.24 vs 0.16 after 150 steps). */
+ * 192 wide, and a 192-wide 4-layer LLaMA pretrained on the reports. Where
+ * its sizes and rates depart from DESIGN.md, README.md ("Presets") gives
+ * the measurements behind the choice. */
 static void preset_tiny(mrg_model_config *c) {
     static const char *const topics[] = {"heart", "lungs", "pleura", "bones"};
     common(c);
     snprintf(c->preset, sizeof c->preset, "tiny");
-    c->vit.image_size = 64;
-    c->vit.patch_size = 16;
-    c->vit.dim = 192;
-    /* two blocks, not DESIGN's six: from scratch on 64-px phantoms the
-     * shallow ViT learns the findings faster per step and per second
-     * (PyTorch probe, supervised on the 7 findings, 800 studies, 5 epochs:
-     * macro F1 0.76 with 2 blocks vs 0.53 with 6) */
-    c->vit.depth = 2;
-    c->vit.heads = 3;
-    c->vit.mlp_hidden = 768;
-    c->enc_heads = 3;
-    c->Lc = 2;
-    c->Kc = 16;
-    c->Lt = 2;
+    /* ViT depth two, not DESIGN's six (README.md, "Presets") */
+    set_encoders(c, (small_encoders){.image_size = 64, .patch_size = 16, .dim = 192, .depth = 2,
+                                     .heads = 3, .mlp_hidden = 768, .Lc = 2, .Kc = 16, .Lt = 2});
     set_topics(c, topics, 4);
     /* 192 wide and 4 deep, not DESIGN's 288 x 6 (the llama2.c stories15M
-     * shape): 2.7x cheaper per token, so that in the demo's minutes the LM
-     * gets 600 pretraining updates instead of 250 (loss 0.16 vs 0.19 with
-     * span hints) and the generator, whose cost is mostly the frozen LM,
-     * twice the samples per second (34 vs 18); test finding F1 0.66 vs
-     * 0.64 at equal wall time, before any other change */
-    c->lm = (mrg_llama_config){.dim = 192,
-                               .hidden_dim = 512,
-                               .n_layers = 4,
-                               .n_heads = 4,
-                               .n_kv_heads = 4,
-                               .vocab_size = 512,
-                               .max_seq = 256,
-                               .norm_eps = 1e-5f,
-                               .rope_theta = 10000.0f,
-                               .rope_layout = MRG_ROPE_HALF,
-                               .tied_embeddings = false,
-                               .bos_id = 1,
-                               .eos_id = 2};
-    /* from scratch; 1e-3 scored a little higher after 4 epochs on the
-     * phantoms (test finding F1 0.25 vs 0.21) but over a 16-epoch schedule
-     * the visual prefix collapsed to a constant (InfoNCE stuck at ln B) */
+     * shape) (README.md, "Presets") */
+    c->lm = llama2_like((mrg_llama_config){.dim = 192,
+                                           .hidden_dim = 512,
+                                           .n_layers = 4,
+                                           .n_heads = 4,
+                                           .n_kv_heads = 4,
+                                           .vocab_size = 512,
+                                           .max_seq = 256});
+    /* from scratch; not 1e-3, at which the visual prefix collapsed to a
+     * constant over long schedules (README.md, "Presets") */
     c->lr = 5e-4f;
     c->min_lr = 1e-5f;
     c->batch_size = 16;
     c->epochs = 10;
-    c->min_new = 0;
-    c->max_new = 60;
-    c->repetition_penalty = 1.0f;
-    c->length_penalty = 1.0f;
+    plain_decoding(c, 60);
 }
 
 /* For tests: every size tiny, grouped-query LM. */
@@ -135,39 +143,22 @@ static void preset_micro(mrg_model_config *c) {
     static const char *const topics[] = {"heart", "lungs"};
     common(c);
     snprintf(c->preset, sizeof c->preset, "micro");
-    c->vit.image_size = 16;
-    c->vit.patch_size = 8;
-    c->vit.dim = 16;
-    c->vit.depth = 1;
-    c->vit.heads = 2;
-    c->vit.mlp_hidden = 64;
-    c->enc_heads = 2;
-    c->Lc = 1;
-    c->Kc = 4;
-    c->Lt = 1;
+    set_encoders(c, (small_encoders){.image_size = 16, .patch_size = 8, .dim = 16, .depth = 1,
+                                     .heads = 2, .mlp_hidden = 64, .Lc = 1, .Kc = 4, .Lt = 1});
     set_topics(c, topics, 2);
-    c->lm = (mrg_llama_config){.dim = 16,
-                               .hidden_dim = 32,
-                               .n_layers = 2,
-                               .n_heads = 2,
-                               .n_kv_heads = 1,
-                               .vocab_size = 128,
-                               .max_seq = 256,
-                               .norm_eps = 1e-5f,
-                               .rope_theta = 10000.0f,
-                               .rope_layout = MRG_ROPE_HALF,
-                               .tied_embeddings = false,
-                               .bos_id = 1,
-                               .eos_id = 2};
+    c->lm = llama2_like((mrg_llama_config){.dim = 16,
+                                           .hidden_dim = 32,
+                                           .n_layers = 2,
+                                           .n_heads = 2,
+                                           .n_kv_heads = 1,
+                                           .vocab_size = 128,
+                                           .max_seq = 256});
     c->lr = 1e-3f;
     c->min_lr = 1e-5f;
     c->warmup_frac = 0.0f;
     c->batch_size = 4;
     c->epochs = 1;
-    c->min_new = 0;
-    c->max_new = 40;
-    c->repetition_penalty = 1.0f;
-    c->length_penalty = 1.0f;
+    plain_decoding(c, 40);
 }
 
 mrg_status mrg_model_preset(const char *name, mrg_model_config *cfg) {

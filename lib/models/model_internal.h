@@ -39,11 +39,5 @@ struct mrg_model {
 /* Applies every key of a parsed JSON object to cfg (unknown keys are an
  * error naming the key). */
 mrg_status mrg_model_config_apply_cjson(mrg_model_config *cfg, const cJSON *obj);
-/* Whole file (up to 64 MiB), malloc'd with a NUL after its *len bytes
- * (len may be NULL); NULL with a message. */
-char *mrg_model_read_file(const char *path, size_t *len);
-/* Writes n bytes to path atomically (temporary file beside it, fsync,
- * rename). */
-mrg_status mrg_model_write_atomic(const char *path, const void *data, size_t n);
 
 #endif

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "core/files.h"
 #include "mrg/limits.h"
 #include "models/model_internal.h"
 
@@ -347,62 +347,13 @@ mrg_status mrg_model_config_apply_json(mrg_model_config *cfg, const char *json) 
     return st;
 }
 
-char *mrg_model_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mrg_error(MRG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n >= 0 && n <= MRG_MAX_CONFIG_BYTES && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-            buf[n] = 0;
-            if (len) *len = (size_t)n;
-        } else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    if (!buf)
-        mrg_error(MRG_ERR_IO, "cannot read %s (or it is larger than %lld bytes, MRG_MAX_CONFIG_BYTES)",
-                  path, MRG_MAX_CONFIG_BYTES);
-    return buf;
-}
-
 mrg_status mrg_model_config_apply_file(mrg_model_config *cfg, const char *path) {
     if (!cfg || !path) return mrg_error(MRG_ERR_INVALID_ARG, "model config: NULL argument");
-    char *text = mrg_model_read_file(path, NULL);
-    if (!text) return MRG_ERR_IO;
-    mrg_status st = mrg_model_config_apply_json(cfg, text);
+    char *text;
+    mrg_status st = mrg_read_file(path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &text, NULL);
+    if (st != MRG_OK) return st;
+    st = mrg_model_config_apply_json(cfg, text);
     free(text);
     if (st != MRG_OK) return mrg_error_context(st, "%s", path);
-    return MRG_OK;
-}
-
-mrg_status mrg_model_write_atomic(const char *path, const void *data, size_t n) {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return mrg_error(MRG_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-    size_t done = 0;
-    bool ok = true;
-    while (ok && done < n) {
-        ssize_t w = write(fd, (const char *)data + done, n - done);
-        if (w < 0 && errno == EINTR) continue;
-        ok = w > 0;
-        if (ok) done += (size_t)w;
-    }
-    ok = ok && fsync(fd) == 0;
-    ok = (close(fd) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        mrg_status st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return st;
-    }
     return MRG_OK;
 }

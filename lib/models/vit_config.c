@@ -2,10 +2,12 @@
  * the tensor shapes of a checkpoint imply. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/files.h"
 #include "mrg/limits.h"
 #include "mrg/vit.h"
 
@@ -46,31 +48,6 @@ mrg_status mrg_vit_config_check(const mrg_vit_config *c) {
 }
 
 /* ---- JSON helpers -------------------------------------------------------- */
-
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mrg_error(MRG_ERR_IO, "cannot open %s", path);
-        return NULL;
-    }
-    char *buf = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n >= 0 && n <= MRG_MAX_CONFIG_BYTES && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
-            buf[n] = 0;
-        else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    if (!buf)
-        mrg_error(MRG_ERR_IO, "cannot read %s (or it is larger than %lld bytes, MRG_MAX_CONFIG_BYTES)",
-                  path, MRG_MAX_CONFIG_BYTES);
-    return buf;
-}
 
 /* 1 found (into *out), 0 absent or null, -1 present but not an integer. */
 static int get_int(const cJSON *obj, const char *key, int *out) {
@@ -220,6 +197,33 @@ static mrg_status pick(const char *what, int shape, int explicit_v, int guess, i
     return MRG_OK;
 }
 
+/* The integer sizes a config.json may state, under timm's model_args names
+ * and under ours (NULL: not in that format; timm's img_size, which may be a
+ * pair, is read apart). */
+static const struct {
+    const char *timm, *ours;
+    size_t off;
+} size_keys[] = {
+    {NULL, "image_size", offsetof(vit_sizes, image_size)},
+    {"patch_size", "patch_size", offsetof(vit_sizes, patch_size)},
+    {"embed_dim", "dim", offsetof(vit_sizes, dim)},
+    {"depth", "depth", offsetof(vit_sizes, depth)},
+    {"num_heads", "heads", offsetof(vit_sizes, heads)},
+    {"num_classes", "num_classes", offsetof(vit_sizes, num_classes)},
+    {NULL, "mlp_hidden", offsetof(vit_sizes, mlp_hidden)},
+    {"in_chans", "in_chans", offsetof(vit_sizes, in_chans)},
+};
+
+/* Reads the sizes obj states into s; false (message set) when one of them
+ * is not an integer. */
+static bool read_sizes(const cJSON *obj, bool timm, vit_sizes *s) {
+    for (size_t i = 0; i < sizeof size_keys / sizeof size_keys[0]; i++) {
+        const char *key = timm ? size_keys[i].timm : size_keys[i].ours;
+        if (key && get_int(obj, key, (int *)((char *)s + size_keys[i].off)) < 0) return false;
+    }
+    return true;
+}
+
 #define READ_INT(obj, key, dst)                                                                    \
     do {                                                                                           \
         if (get_int((obj), (key), &(dst)) < 0) goto bad;                                           \
@@ -240,12 +244,7 @@ static mrg_status parse(const cJSON *root, const mrg_st_file *weights, mrg_vit_c
         const cJSON *margs = cJSON_GetObjectItemCaseSensitive(root, "model_args");
         if (cJSON_IsObject(margs)) {
             if (get_side(margs, "img_size", &expl.image_size) < 0) goto bad;
-            READ_INT(margs, "patch_size", expl.patch_size);
-            READ_INT(margs, "embed_dim", expl.dim);
-            READ_INT(margs, "depth", expl.depth);
-            READ_INT(margs, "num_heads", expl.heads);
-            READ_INT(margs, "num_classes", expl.num_classes);
-            READ_INT(margs, "in_chans", expl.in_chans);
+            if (!read_sizes(margs, true, &expl)) goto bad;
             const cJSON *r = cJSON_GetObjectItemCaseSensitive(margs, "mlp_ratio");
             if (cJSON_IsNumber(r)) mlp_ratio = (float)r->valuedouble;
         }
@@ -277,14 +276,7 @@ static mrg_status parse(const cJSON *root, const mrg_st_file *weights, mrg_vit_c
         have_mean = have_std = true;
     } else {
         /* ours */
-        READ_INT(root, "image_size", expl.image_size);
-        READ_INT(root, "patch_size", expl.patch_size);
-        READ_INT(root, "dim", expl.dim);
-        READ_INT(root, "depth", expl.depth);
-        READ_INT(root, "heads", expl.heads);
-        READ_INT(root, "num_classes", expl.num_classes);
-        READ_INT(root, "mlp_hidden", expl.mlp_hidden);
-        READ_INT(root, "in_chans", expl.in_chans);
+        if (!read_sizes(root, false, &expl)) goto bad;
         int m = get_floats(root, "mean", cfg->mean, 3), s = get_floats(root, "std", cfg->std, 3);
         if (m < 0 || s < 0) goto bad;
         have_mean = m > 0;
@@ -315,15 +307,16 @@ bad:
 }
 
 mrg_status mrg_vit_config_read(const char *path, const mrg_st_file *weights, mrg_vit_config *cfg) {
-    char *text = read_text(path);
-    if (!text) return MRG_ERR_IO;
+    char *text;
+    mrg_status st = mrg_read_file(path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &text, NULL);
+    if (st != MRG_OK) return st;
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return mrg_error(MRG_ERR_FORMAT, "%s: not a JSON object", path);
     }
-    mrg_status st = parse(root, weights, cfg);
+    st = parse(root, weights, cfg);
     cJSON_Delete(root);
     return st == MRG_OK ? MRG_OK : mrg_error_context(st, "%s", path);
 }
@@ -350,18 +343,13 @@ mrg_status mrg_vit_config_write(const mrg_vit_config *c, const char *path) {
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text) return mrg_error(MRG_ERR_OOM, "config.json");
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-        free(text);
-        return mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", path);
+    mrg_atomic_file af;
+    st = mrg_atomic_begin(&af, path, false);
+    if (st == MRG_OK) {
+        fputs(text, af.f);
+        fputc('\n', af.f);
+        st = mrg_atomic_commit(&af);
     }
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f && fclose(f) != 0) ok = false;
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return mrg_error(MRG_ERR_IO, "cannot write %s", path);
-    }
-    return MRG_OK;
+    return st;
 }

@@ -3,17 +3,30 @@
 #include "nn/nn_internal.h"
 #include "mrg/ops.h"
 
+/* The LayerNorm <name>.<part>. */
+static mrg_status norm_init(mrg_nn_layernorm *ln, mrg_nn_ctx *ctx, const char *name,
+                            const char *part, int64_t dim, float eps) {
+    char pn[64];
+    MRG_NN_TRY(mrg_nn_join(pn, name, part));
+    return mrg_nn_layernorm_init(ln, ctx, pn, dim, eps);
+}
+
+/* The feed-forward half every block ends with: <name>.norm2, <name>.mlp. */
+static mrg_status ffn_init(mrg_nn_layernorm *norm2, mrg_nn_mlp *mlp, mrg_nn_ctx *ctx,
+                           const char *name, int64_t dim, int64_t mlp_hidden, float eps) {
+    char pn[64];
+    MRG_NN_TRY(norm_init(norm2, ctx, name, "norm2", dim, eps));
+    MRG_NN_TRY(mrg_nn_join(pn, name, "mlp"));
+    return mrg_nn_mlp_init(mlp, ctx, pn, dim, mlp_hidden);
+}
+
 mrg_status mrg_nn_block_init(mrg_nn_block *b, mrg_nn_ctx *ctx, const char *name, int64_t dim,
                              int heads, int64_t mlp_hidden, float eps) {
     char pn[64];
-    MRG_NN_TRY(mrg_nn_join(pn, name, "norm1"));
-    MRG_NN_TRY(mrg_nn_layernorm_init(&b->norm1, ctx, pn, dim, eps));
+    MRG_NN_TRY(norm_init(&b->norm1, ctx, name, "norm1", dim, eps));
     MRG_NN_TRY(mrg_nn_join(pn, name, "attn"));
     MRG_NN_TRY(mrg_nn_attention_init(&b->attn, ctx, pn, dim, heads));
-    MRG_NN_TRY(mrg_nn_join(pn, name, "norm2"));
-    MRG_NN_TRY(mrg_nn_layernorm_init(&b->norm2, ctx, pn, dim, eps));
-    MRG_NN_TRY(mrg_nn_join(pn, name, "mlp"));
-    return mrg_nn_mlp_init(&b->mlp, ctx, pn, dim, mlp_hidden);
+    return ffn_init(&b->norm2, &b->mlp, ctx, name, dim, mlp_hidden, eps);
 }
 
 mrg_tensor *mrg_nn_block_forward(const mrg_nn_block *b, mrg_tensor *x, mrg_tensor *key_mask) {
@@ -27,16 +40,11 @@ mrg_status mrg_nn_cross_block_init(mrg_nn_cross_block *b, mrg_nn_ctx *ctx, const
                                    int64_t dim, int64_t ctx_dim, int heads, int64_t mlp_hidden,
                                    float eps) {
     char pn[64];
-    MRG_NN_TRY(mrg_nn_join(pn, name, "norm1"));
-    MRG_NN_TRY(mrg_nn_layernorm_init(&b->norm1, ctx, pn, dim, eps));
-    MRG_NN_TRY(mrg_nn_join(pn, name, "norm_ctx"));
-    MRG_NN_TRY(mrg_nn_layernorm_init(&b->norm_ctx, ctx, pn, ctx_dim, eps));
+    MRG_NN_TRY(norm_init(&b->norm1, ctx, name, "norm1", dim, eps));
+    MRG_NN_TRY(norm_init(&b->norm_ctx, ctx, name, "norm_ctx", ctx_dim, eps));
     MRG_NN_TRY(mrg_nn_join(pn, name, "attn"));
     MRG_NN_TRY(mrg_nn_cross_attention_init(&b->attn, ctx, pn, dim, ctx_dim, heads));
-    MRG_NN_TRY(mrg_nn_join(pn, name, "norm2"));
-    MRG_NN_TRY(mrg_nn_layernorm_init(&b->norm2, ctx, pn, dim, eps));
-    MRG_NN_TRY(mrg_nn_join(pn, name, "mlp"));
-    return mrg_nn_mlp_init(&b->mlp, ctx, pn, dim, mlp_hidden);
+    return ffn_init(&b->norm2, &b->mlp, ctx, name, dim, mlp_hidden, eps);
 }
 
 mrg_tensor *mrg_nn_cross_block_forward(const mrg_nn_cross_block *b, mrg_tensor *x,

@@ -3,7 +3,7 @@
  * Decoding attends each new query to every cached position. Slicing the
  * first len positions out of the cache tensors (R, Hkv, max_len, D) would
  * copy the whole prefix, in every layer, for every token. Here the two
- * GEMMs of mrg_sdpa (ops/attention.c) read the cache in place instead: a
+ * GEMMs of mrg_sdpa (ops/sdpa.c) read the cache in place instead: a
  * batch item (b, h) is the matrix at row rows[b], head h of the cache, so
  * the batch stride is max_len·D instead of len·D, and consecutive rows
  * rows[b0..b0+n) make one batched GEMM. Every GEMM item has the sizes and

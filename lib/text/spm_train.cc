@@ -5,9 +5,9 @@
 
 #include <sentencepiece_trainer.h>
 
-#include <cstdio>
 #include <string>
-#include <unistd.h>
+
+#include "core/files.h"
 
 /* Exported by libsentencepiece but not declared in its public headers: the
  * trainer logs its command line at INFO before it parses --minloglevel. */
@@ -79,16 +79,5 @@ extern "C" mrg_status mrg_spm_train(const char *const *texts, int n, const mrg_s
     if (!st.ok()) return mrg_error(MRG_ERR_INVALID_ARG, "spm_train: %s", st.ToString().c_str());
     if (proto.empty()) return mrg_error(MRG_ERR_DEVICE, "spm_train: the trainer returned no model");
 
-    std::string tmp = std::string(out_path) + ".tmp." + std::to_string((long)getpid());
-    FILE *f = std::fopen(tmp.c_str(), "wb");
-    if (!f) return mrg_error(MRG_ERR_IO, "spm_train: cannot write %s", tmp.c_str());
-    bool ok = std::fwrite(proto.data(), 1, proto.size(), f) == proto.size();
-    ok = std::fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    ok = std::fclose(f) == 0 && ok;
-    if (!ok || std::rename(tmp.c_str(), out_path) != 0) {
-        std::remove(tmp.c_str());
-        return mrg_error(MRG_ERR_IO, "spm_train: cannot write %s", out_path);
-    }
-    return MRG_OK;
+    return mrg_write_file_atomic(out_path, proto.data(), proto.size(), true);
 }

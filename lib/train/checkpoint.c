@@ -7,7 +7,6 @@
  * final → .old-<name>, tmp → final (a crash in between leaves .old-<name>,
  * which mrg_ckpt_recover puts back). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -22,105 +21,19 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/files.h"
 #include "mrg/limits.h"
 #include "mrg/outputs.h"
 #include "mrg/safetensors.h"
-#include "mrg/trainer.h"
-
-bool mrg_path_exists(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
-
-mrg_status mrg_mkdirs(const char *path) {
-    char buf[4096];
-    if (!path || !*path || strlen(path) >= sizeof buf)
-        return mrg_error(MRG_ERR_INVALID_ARG, "mkdir: bad path");
-    strcpy(buf, path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return mrg_error(MRG_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return mrg_error(MRG_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
-    return MRG_OK;
-}
-
-mrg_status mrg_mkdirs_parent(const char *path) {
-    char buf[4096];
-    if (!path || strlen(path) >= sizeof buf) return mrg_error(MRG_ERR_INVALID_ARG, "mkdir: bad path");
-    strcpy(buf, path);
-    char *slash = strrchr(buf, '/');
-    if (!slash || slash == buf) return MRG_OK; /* the current directory or / */
-    *slash = 0;
-    return mrg_mkdirs(buf);
-}
-
-static mrg_status fsync_path(const char *path, bool dir) {
-    int fd = open(path, dir ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-    if (fd < 0) return mrg_error(MRG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    int rc = fsync(fd);
-    close(fd);
-    /* some filesystems refuse fsync on directories; the data is synced anyway */
-    if (rc != 0 && !(dir && (errno == EINVAL || errno == EBADF)))
-        return mrg_error(MRG_ERR_IO, "cannot fsync %s: %s", path, strerror(errno));
-    return MRG_OK;
-}
-
-mrg_status mrg_rm_tree(const char *path) {
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return errno == ENOENT ? MRG_OK : mrg_error(MRG_ERR_IO, "cannot stat %s", path);
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        if (!d) return mrg_error(MRG_ERR_IO, "cannot open directory %s", path);
-        struct dirent *e;
-        mrg_status st = MRG_OK;
-        while ((e = readdir(d)) && st == MRG_OK) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char child[4096];
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            st = mrg_rm_tree(child);
-        }
-        closedir(d);
-        if (st) return st;
-        if (rmdir(path) != 0) return mrg_error(MRG_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
-    } else if (unlink(path) != 0) {
-        return mrg_error(MRG_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
-    }
-    return MRG_OK;
-}
-
-/* parent directory and base name of path; trailing slashes are ignored
- * ("run/last/" is "run" + "last"). base points into a thread-local copy. */
-static void split_path(const char *path, char *parent, size_t pcap, const char **base) {
-    static _Thread_local char copy[4096];
-    snprintf(copy, sizeof copy, "%s", path);
-    size_t n = strlen(copy);
-    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
-    const char *slash = strrchr(copy, '/');
-    if (!slash) {
-        snprintf(parent, pcap, ".");
-        *base = copy;
-    } else if (slash == copy) {
-        snprintf(parent, pcap, "/");
-        *base = slash + 1;
-    } else {
-        snprintf(parent, pcap, "%.*s", (int)(slash - copy), copy);
-        *base = slash + 1;
-    }
-}
+#include "mrg/checkpoint.h"
 
 mrg_status mrg_ckpt_begin(const char *final_dir, char *tmp, size_t cap) {
     static int counter = 0;
     /* the temporaries of a killed earlier run go first */
     mrg_status st = mrg_ckpt_clean(final_dir);
     if (st) return st;
-    char parent[4096];
-    const char *base;
-    split_path(final_dir, parent, sizeof parent, &base);
+    char parent[4096], base[1024];
+    mrg_path_split(final_dir, parent, sizeof parent, base, sizeof base);
     for (int tries = 0; tries < 1000; tries++) {
         int n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
         if ((size_t)snprintf(tmp, cap, "%s/.tmp-%s-%ld-%d", parent, base, (long)getpid(), n) >= cap)
@@ -138,17 +51,18 @@ static void strip_slashes(const char *in, char *out, size_t cap) {
     while (n > 1 && out[n - 1] == '/') out[--n] = 0;
 }
 
-static void old_path(const char *final_dir, char *out, size_t cap) {
-    char parent[4096];
-    const char *base;
-    split_path(final_dir, parent, sizeof parent, &base);
-    snprintf(out, cap, "%s/.old-%s", parent, base);
+/* parent/.old-<name> of final_dir into out; false when it does not fit. */
+static bool old_path(const char *final_dir, char *out, size_t cap) {
+    char parent[4096], base[1024];
+    mrg_path_split(final_dir, parent, sizeof parent, base, sizeof base);
+    return (size_t)snprintf(out, cap, "%s/.old-%s", parent, base) < cap;
 }
 
 mrg_status mrg_ckpt_recover(const char *final_in) {
     char old[4200], final_dir[4096];
     strip_slashes(final_in, final_dir, sizeof final_dir);
-    old_path(final_dir, old, sizeof old);
+    if (!old_path(final_dir, old, sizeof old))
+        return mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", final_dir);
     if (!mrg_path_exists(final_dir) && mrg_path_exists(old) && rename(old, final_dir) != 0)
         return mrg_error(MRG_ERR_IO, "cannot restore %s from %s: %s", final_dir, old, strerror(errno));
     return MRG_OK;
@@ -157,25 +71,14 @@ mrg_status mrg_ckpt_recover(const char *final_in) {
 mrg_status mrg_ckpt_commit(const char *tmp, const char *final_in) {
     char final_dir[4096];
     strip_slashes(final_in, final_dir, sizeof final_dir);
-    /* every file, then the directory itself */
-    DIR *d = opendir(tmp);
-    if (!d) return mrg_error(MRG_ERR_IO, "cannot open %s", tmp);
-    struct dirent *e;
-    mrg_status st = MRG_OK;
-    while ((e = readdir(d)) && st == MRG_OK) {
-        if (e->d_name[0] == '.') continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", tmp, e->d_name);
-        struct stat sb;
-        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) st = fsync_path(p, false);
-    }
-    closedir(d);
-    if (st || (st = fsync_path(tmp, true))) return st;
+    /* every file, then the directories themselves */
+    mrg_status st = mrg_fsync_tree(tmp);
+    if (st) return st;
 
-    char parent[4096], old[4200];
-    const char *base;
-    split_path(final_dir, parent, sizeof parent, &base);
-    old_path(final_dir, old, sizeof old);
+    char parent[4096], base[1024], old[4200];
+    mrg_path_split(final_dir, parent, sizeof parent, base, sizeof base);
+    if (!old_path(final_dir, old, sizeof old))
+        return mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", final_dir);
     if ((st = mrg_ckpt_recover(final_dir))) return st;
     if (!mrg_path_exists(final_dir)) {
         if (rename(tmp, final_dir) != 0)
@@ -191,45 +94,7 @@ mrg_status mrg_ckpt_commit(const char *tmp, const char *final_in) {
             return mrg_error(MRG_ERR_IO, "cannot rename %s to %s: %s", tmp, final_dir, strerror(errno));
         if ((st = mrg_rm_tree(old))) return st;
     }
-    return fsync_path(parent, true);
-}
-
-static mrg_status write_atomic(const char *path, const void *data, size_t len) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return mrg_error(MRG_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    bool ok = fwrite(data, 1, len, f) == len;
-    ok = fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return mrg_error(MRG_ERR_IO, "cannot write %s", path);
-    }
-    return MRG_OK;
-}
-
-mrg_status mrg_copy_file(const char *src, const char *dst) {
-    FILE *f = fopen(src, "rb");
-    if (!f) return mrg_error(MRG_ERR_NOT_FOUND, "cannot open %s: %s", src, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); buf = NULL; }
-            else buf = nb;
-        }
-    }
-    bool err = ferror(f);
-    fclose(f);
-    if (!buf) return mrg_error(MRG_ERR_OOM, "copying %s: out of memory", src);
-    mrg_status st = err ? mrg_error(MRG_ERR_IO, "cannot read %s", src) : write_atomic(dst, buf, len);
-    free(buf);
-    return st;
+    return mrg_fsync_path(parent, true);
 }
 
 /* ---- the sidecar -------------------------------------------------------- */
@@ -278,7 +143,7 @@ mrg_status mrg_train_state_write(const char *path, const mrg_train_state *st,
     char *text = ok ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
     if (!text) return mrg_error(MRG_ERR_OOM, "train state: out of memory");
-    mrg_status s = write_atomic(path, text, strlen(text));
+    mrg_status s = mrg_write_file_atomic(path, text, strlen(text), true);
     free(text);
     return s;
 }
@@ -306,24 +171,9 @@ mrg_status mrg_train_state_read(const char *path, mrg_train_state *st, char **op
                                 char **config_json) {
     if (options_json) *options_json = NULL;
     if (config_json) *config_json = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return mrg_error(MRG_ERR_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (len > MRG_MAX_CONFIG_BYTES) {
-        fclose(f);
-        return mrg_error(MRG_ERR_FORMAT, "%s has %ld bytes; the limit is %lld (MRG_MAX_CONFIG_BYTES)",
-                         path, len, MRG_MAX_CONFIG_BYTES);
-    }
-    char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
-    if (!text || fread(text, 1, (size_t)len, f) != (size_t)len) {
-        free(text);
-        fclose(f);
-        return mrg_error(MRG_ERR_IO, "cannot read %s", path);
-    }
-    fclose(f);
-    text[len] = 0;
+    char *text;
+    mrg_status rs = mrg_read_file(path, (size_t)MRG_MAX_CONFIG_BYTES, "MRG_MAX_CONFIG_BYTES", &text, NULL);
+    if (rs != MRG_OK) return rs;
     cJSON *o = cJSON_Parse(text);
     free(text);
     if (!o) return mrg_error(MRG_ERR_FORMAT, "%s: not valid JSON", path);

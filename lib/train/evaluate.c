@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "mrg/generate.h"
-#include "mrg/trainer.h"
+#include "mrg/evaluate.h"
 #include "train/train_internal.h"
 
 mrg_gen_opts mrg_eval_gen_opts(const mrg_model_config *cfg, bool beam) {

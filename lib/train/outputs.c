@@ -19,7 +19,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "mrg/trainer.h"
+#include "core/files.h"
+#include "mrg/checkpoint.h"
 
 /* ---- paths ---------------------------------------------------------------- */
 
@@ -178,63 +179,23 @@ mrg_status mrg_output_dir_check(const char *cmd, const char *out, bool force,
 
 /* ---- writing ------------------------------------------------------------- */
 
-static mrg_status fsync_fd_path(const char *path, bool dir) {
-    int fd = open(path, dir ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-    if (fd < 0) return mrg_error(MRG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    int rc = fsync(fd);
-    int err = errno;
-    close(fd);
-    if (rc != 0 && !(dir && (err == EINVAL || err == EBADF)))
-        return mrg_error(MRG_ERR_IO, "cannot fsync %s: %s", path, strerror(err));
-    return MRG_OK;
-}
-
 mrg_status mrg_output_mark(const char *dir, const char *cmd) {
-    char path[4200], tmp[4300];
+    char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, MRG_OUTPUT_MARKER);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     cJSON *o = cJSON_CreateObject();
     char *text = NULL;
     if (o && cJSON_AddStringToObject(o, "command", cmd)) text = cJSON_Print(o);
     cJSON_Delete(o);
-    if (!text) return mrg_error(MRG_ERR_OOM, "output marker: out of memory");
-    FILE *f = fopen(tmp, "wb");
-    mrg_status st = MRG_OK;
-    if (!f) {
-        st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    } else {
-        bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
-        int err = errno;
-        ok = fclose(f) == 0 && ok;
-        if (!ok || rename(tmp, path) != 0) {
-            st = mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(ok ? errno : err));
-            remove(tmp);
-        }
+    size_t n = text ? strlen(text) : 0;
+    char *line = text ? realloc(text, n + 2) : NULL;
+    if (!line) {
+        free(text);
+        return mrg_error(MRG_ERR_OOM, "output marker: out of memory");
     }
-    free(text);
+    memcpy(line + n, "\n", 2);
+    mrg_status st = mrg_write_file_atomic(path, line, n + 1, true);
+    free(line);
     return st;
-}
-
-/* fsyncs every regular file below dir, and each directory */
-static mrg_status fsync_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return mrg_error(MRG_ERR_IO, "cannot open %s: %s", dir, strerror(errno));
-    struct dirent *e;
-    mrg_status st = MRG_OK;
-    while (!st && (e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char p[4096];
-        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p) {
-            st = mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s/%s", dir, e->d_name);
-            break;
-        }
-        struct stat sb;
-        if (lstat(p, &sb) != 0) continue;
-        if (S_ISDIR(sb.st_mode)) st = fsync_tree(p);
-        else if (S_ISREG(sb.st_mode)) st = fsync_fd_path(p, false);
-    }
-    closedir(d);
-    return st ? st : fsync_fd_path(dir, true);
 }
 
 /* Every entry of out also an entry of tmp (so a swap replaces only what is
@@ -282,13 +243,25 @@ static mrg_status merge_into(const char *src, const char *dst) {
         }
     }
     closedir(d);
-    if (!st) st = fsync_fd_path(dst, true);
+    if (!st) st = mrg_fsync_path(dst, true);
     if (!st && rmdir(src) != 0) st = mrg_error(MRG_ERR_IO, "cannot remove %s: %s", src, strerror(errno));
     return st;
 }
 
+mrg_status mrg_output_begin(const char *out, char *tmp, size_t cap) {
+    mrg_status st = mrg_mkdirs_parent(out); /* the temporary goes beside out */
+    return st != MRG_OK ? st : mrg_ckpt_begin(out, tmp, cap);
+}
+
+mrg_status mrg_output_finish(const char *tmp, const char *out, const char *cmd, mrg_status st) {
+    if (st == MRG_OK) st = mrg_output_mark(tmp, cmd);
+    if (st == MRG_OK) st = mrg_output_commit(tmp, out);
+    if (st != MRG_OK) mrg_rm_tree(tmp);
+    return st;
+}
+
 mrg_status mrg_output_commit(const char *tmp, const char *out) {
-    mrg_status st = fsync_tree(tmp);
+    mrg_status st = mrg_fsync_tree(tmp);
     if (st) return st;
     struct stat sb;
     if (lstat(out, &sb) != 0 || !S_ISDIR(sb.st_mode) || all_rewritten(tmp, out))
@@ -298,48 +271,9 @@ mrg_status mrg_output_commit(const char *tmp, const char *out) {
 
 /* ---- temporaries of killed processes -------------------------------------- */
 
-/* parent directory and base name of path (trailing slashes ignored) */
-static void split(const char *path, char *parent, size_t pcap, char *base, size_t bcap) {
-    char copy[4096];
-    snprintf(copy, sizeof copy, "%s", path);
-    size_t n = strlen(copy);
-    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
-    char *slash = strrchr(copy, '/');
-    if (!slash) {
-        snprintf(parent, pcap, ".");
-        snprintf(base, bcap, "%s", copy);
-    } else {
-        snprintf(base, bcap, "%s", slash + 1);
-        if (slash == copy) snprintf(parent, pcap, "/");
-        else {
-            *slash = 0;
-            snprintf(parent, pcap, "%s", copy);
-        }
-    }
-}
-
-/* "<digits>" followed by end (or by sep and more when sep != 0); the
- * number into *v. Returns the position after the digits or NULL. */
-static const char *digits(const char *s, long *v) {
-    if (!isdigit((unsigned char)*s)) return NULL;
-    char *end;
-    errno = 0;
-    long x = strtol(s, &end, 10);
-    if (errno || x < 0) return NULL;
-    *v = x;
-    return end;
-}
-
-/* A process id that no longer runs (a live one, or one we cannot signal,
- * counts as running). */
-static bool pid_gone(long pid) {
-    if (pid <= 0 || pid == (long)getpid()) return false;
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-}
-
 mrg_status mrg_ckpt_clean(const char *final_dir) {
     char parent[4096], base[256];
-    split(final_dir, parent, sizeof parent, base, sizeof base);
+    mrg_path_split(final_dir, parent, sizeof parent, base, sizeof base);
     mrg_status st = mrg_ckpt_recover(final_dir);
     if (st) return st;
     char old[5200], fin[5200];
@@ -358,11 +292,11 @@ mrg_status mrg_ckpt_clean(const char *final_dir) {
         /* exactly .tmp-<base>-<pid>-<n> */
         if (strncmp(e->d_name, prefix, pl)) continue;
         long pid, n;
-        const char *p = digits(e->d_name + pl, &pid);
-        if (!p || *p != '-' || !(p = digits(p + 1, &n)) || *p) continue;
+        const char *p = mrg_scan_digits(e->d_name + pl, &pid);
+        if (!p || *p != '-' || !(p = mrg_scan_digits(p + 1, &n)) || *p) continue;
         char path[4400];
         snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
-        if (pid_gone(pid) && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) st = mrg_rm_tree(path);
+        if (mrg_process_gone(pid) && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) st = mrg_rm_tree(path);
     }
     closedir(d);
     return st;
@@ -392,80 +326,3 @@ mrg_status mrg_output_file_check(const char *cmd, const char *path, bool force,
                      cmd, path, cmd);
 }
 
-/* <dir>/.<name>.tmp-<pid> of path into out */
-static bool file_tmp_name(const char *path, long pid, char *out, size_t cap) {
-    char parent[4096], base[1024];
-    split(path, parent, sizeof parent, base, sizeof base);
-    return (size_t)snprintf(out, cap, "%s/.%s.tmp-%ld", parent, base, pid) < cap;
-}
-
-static void clean_file_temps(const char *path) {
-    char parent[4096], base[256], prefix[300];
-    split(path, parent, sizeof parent, base, sizeof base);
-    snprintf(prefix, sizeof prefix, ".%s.tmp-", base);
-    size_t pl = strlen(prefix);
-    DIR *d = opendir(parent);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        long pid;
-        const char *p;
-        if (strncmp(e->d_name, prefix, pl) || !(p = digits(e->d_name + pl, &pid)) || *p) continue;
-        char t[4400];
-        struct stat sb;
-        snprintf(t, sizeof t, "%s/%s", parent, e->d_name);
-        if (pid_gone(pid) && lstat(t, &sb) == 0 && S_ISREG(sb.st_mode)) unlink(t);
-    }
-    closedir(d);
-}
-
-FILE *mrg_output_file_open(const char *path, char *tmp, size_t cap) {
-    /* a device, a pipe or a terminal (/dev/stdout, a FIFO) is written as it
-     * is: there is nothing to replace atomically, and a temporary beside
-     * it could not be renamed over it (nor should be) */
-    struct stat sb;
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
-        if (cap) tmp[0] = 0;
-        FILE *f = fopen(path, "wb");
-        if (!f) mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        return f;
-    }
-    if (!file_tmp_name(path, (long)getpid(), tmp, cap)) {
-        mrg_error(MRG_ERR_INVALID_ARG, "path too long: %s", path);
-        return NULL;
-    }
-    clean_file_temps(path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) mrg_error(MRG_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    return f;
-}
-
-mrg_status mrg_output_file_close(FILE *f, const char *tmp, const char *path, bool ok) {
-    bool want = ok, direct = !tmp || !*tmp;
-    int err = 0;
-    if (ok) {
-        /* glibc keeps the bytes of a failed write and retries them at
-         * fflush, so errno then says why */
-        ok = !ferror(f);
-        errno = 0;
-        if (fflush(f) != 0) ok = false;
-        /* a pipe or a terminal cannot be synced (EINVAL): not an error */
-        else if (fsync(fileno(f)) != 0 && !(direct && (errno == EINVAL || errno == EROFS || errno == ENOTSUP)))
-            ok = false;
-        if (!ok) err = errno;
-    }
-    if (fclose(f) != 0 && ok) ok = false, err = errno;
-    if (direct) {
-        if (ok || !want) return ok ? MRG_OK : MRG_ERR_IO;
-        return mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, err ? strerror(err) : "a write failed");
-    }
-    if (ok && rename(tmp, path) != 0) ok = false, err = errno;
-    if (ok) {
-        char parent[4096], base[1024];
-        split(path, parent, sizeof parent, base, sizeof base);
-        return fsync_fd_path(parent, true);
-    }
-    unlink(tmp);
-    if (!want) return MRG_ERR_IO; /* the caller's message stands */
-    return mrg_error(MRG_ERR_IO, "cannot write %s: %s", path, err ? strerror(err) : "a write failed");
-}

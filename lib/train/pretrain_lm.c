@@ -15,7 +15,12 @@
 #include "mrg/spm_train.h"
 #include "mrg/text.h"
 #include "mrg/tokenizer.h"
-#include "mrg/trainer.h"
+#include "core/files.h"
+#include "mrg/checkpoint.h"
+#include "mrg/dataset.h"
+#include "mrg/pretrain.h"
+#include "mrg/progress.h"
+#include "mrg/schedule.h"
 #include "train/pretrain_lm_internal.h"
 #include "train/train_internal.h"
 
@@ -233,9 +238,7 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     if (o.batch_size < 1 || o.max_tokens < 1 || !(o.lr > 0) || (o.steps <= 0 && o.epochs <= 0))
         return mrg_error(MRG_ERR_INVALID_ARG, "pretrain: batch, max tokens, lr and steps/epochs must be positive");
     char tmp[4200], tok_path[4400];
-    /* the parent must exist for the temporary beside out_dir */
-    mrg_status st = mrg_mkdirs_parent(out_dir);
-    if (!st) st = mrg_ckpt_begin(out_dir, tmp, sizeof tmp);
+    mrg_status st = mrg_output_begin(out_dir, tmp, sizeof tmp);
     if (st) return st;
     snprintf(tok_path, sizeof tok_path, "%s/tokenizer.model", tmp);
 
@@ -350,14 +353,10 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     }
     /* the output must be finite: the LM is frozen from here on */
     if ((st = train_check_finite(params, NULL, np, "parameter"))) goto end;
-    if ((st = mrg_llama_save_hf(m, tmp))) goto end;
-    if ((st = mrg_output_mark(tmp, "pretrain-lm"))) goto end;
-    st = mrg_output_commit(tmp, out_dir);
+    st = mrg_llama_save_hf(m, tmp);
 end:
-    if (st) {
-        mrg_error_context(st, "pretraining the LM into %s", out_dir);
-        mrg_rm_tree(tmp);
-    }
+    st = mrg_output_finish(tmp, out_dir, "pretrain-lm", st);
+    if (st) mrg_error_context(st, "pretraining the LM into %s", out_dir);
     mrg_progress_free(prog);
     mrg_adamw_free(opt);
     mrg_llama_free(m);

@@ -8,7 +8,7 @@
 
 #include "mrg/llama.h"
 #include "mrg/text.h"
-#include "mrg/trainer.h"
+#include "mrg/pretrain.h"
 
 /* What a training sequence is made of: the report's ids (≤ max_tokens) of
  * every text, and the context around the image slot (constant). */

@@ -10,8 +10,13 @@
 #include "mrg/autograd.h"
 #include "mrg/nn.h"
 #include "mrg/ops.h"
+#include "core/files.h"
+#include "mrg/checkpoint.h"
+#include "mrg/dataset.h"
 #include "mrg/outputs.h"
-#include "mrg/trainer.h"
+#include "mrg/pretrain.h"
+#include "mrg/progress.h"
+#include "mrg/schedule.h"
 #include "train/train_internal.h"
 
 #define MAX_VIT_PARAMS 1024
@@ -182,7 +187,7 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
     mrg_vit_pretrain_result r;
     memset(&r, 0, sizeof r);
     char tmp[4200];
-    if ((st = mrg_mkdirs_parent(out_dir)) || (st = mrg_ckpt_begin(out_dir, tmp, sizeof tmp))) return st;
+    if ((st = mrg_output_begin(out_dir, tmp, sizeof tmp))) return st;
 
     vit_classifier c = {0};
     mrg_params_init(&c.head_params);
@@ -242,16 +247,13 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
         }
     }
     if ((st = train_check_finite(params, NULL, np, "parameter"))) goto end;
-    if ((st = mrg_vit_save(c.vit, tmp))) goto end;
-    if ((st = mrg_output_mark(tmp, "pretrain-vit"))) goto end;
-    st = mrg_output_commit(tmp, out_dir);
+    st = mrg_vit_save(c.vit, tmp);
 end:
-    if (st) {
+    st = mrg_output_finish(tmp, out_dir, "pretrain-vit", st);
+    if (st)
         mrg_error_context(st, "pretraining the ViT into %s", out_dir);
-        mrg_rm_tree(tmp);
-    } else if (res) {
+    else if (res)
         *res = r;
-    }
     mrg_progress_free(prog);
     mrg_adamw_free(opt);
     mrg_params_free(&c.head_params);

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "mrg/trainer.h"
+#include "mrg/clock.h"
+#include "mrg/progress.h"
 
 struct mrg_progress {
     mrg_progress_opts o;
@@ -33,12 +33,6 @@ int mrg_terminal_width(int fd) {
     return c && *c && !*end && v > 0 && v < 10000 ? (int)v : 80;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 mrg_progress *mrg_progress_new(const mrg_progress_opts *opts) {
     mrg_progress *p = calloc(1, sizeof *p);
     if (!p) {
@@ -55,7 +49,7 @@ mrg_progress *mrg_progress_new(const mrg_progress_opts *opts) {
             return NULL;
         }
     }
-    p->t0 = now_s();
+    p->t0 = mrg_now_s();
     return p;
 }
 
@@ -127,7 +121,7 @@ static void fmt_time(double s, char *buf, size_t n) {
 void mrg_progress_step(mrg_progress *p, const mrg_step_stats *s) {
     if (!p) return;
     p->samples += s->samples;
-    double el = now_s() - p->t0;
+    double el = mrg_now_s() - p->t0;
     int64_t done = s->step - p->o.first_step;
     double sps = el > 0 ? (double)p->samples / el : 0;
     double eta = done > 0 ? el / (double)done * (double)(p->o.total_steps - s->step) : -1;

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/files.h"
 #include "mrg/content_hash.h"
 #include "mrg/outputs.h"
 

@@ -8,7 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mrg/trainer.h"
+#include "mrg/checkpoint.h"
+#include "mrg/model.h"
+#include "mrg/train_run.h"
 
 typedef struct run_plan {
     int epochs, save_every, eval_max;

@@ -2,7 +2,7 @@
  * a resumed run gets exactly the same learning rates. */
 #include <math.h>
 
-#include "mrg/trainer.h"
+#include "mrg/schedule.h"
 
 mrg_lr_schedule mrg_lr_schedule_make(float lr, float min_lr, float warmup_frac, int64_t total_steps) {
     mrg_lr_schedule s = {lr, min_lr, 0, total_steps > 0 ? total_steps : 1};

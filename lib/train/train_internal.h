@@ -4,7 +4,11 @@
 #ifndef MRG_TRAIN_INTERNAL_H
 #define MRG_TRAIN_INTERNAL_H
 
+#include <signal.h>
+
+#include "mrg/evaluate.h"
 #include "mrg/optim.h"
+#include "mrg/progress.h"
 #include "mrg/tensor.h"
 #include "mrg/trainer.h"
 

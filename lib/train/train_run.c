@@ -21,7 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "core/files.h"
 #include "mrg/content_hash.h"
+#include "mrg/evaluate.h"
+#include "mrg/train_run.h"
 #include "mrg/trainer.h"
 #include "train/run_plan.h"
 #include "train/train_internal.h"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mrg/autograd.h"
+#include "core/files.h"
 #include "mrg/trainer.h"
 #include "train/train_internal.h"
 

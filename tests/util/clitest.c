@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/files.h"
 #include "mrg/content_hash.h"
 #include "mrg/safetensors.h"
 #include "mrg/trainer.h"

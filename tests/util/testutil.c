@@ -1,10 +1,13 @@
 /* Test harness helpers (see testutil.h). */
 #include "testutil.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include "core/files.h"
 
 int mrg_test_failures = 0;
 int mrg_test_checks = 0;
@@ -26,6 +29,62 @@ int test_devices(char names[][32], int max) {
         p += strcspn(p, " \t,");
     }
     return n;
+}
+
+mrg_device *test_device_open(const char *name) {
+    mrg_device *dev = mrg_device_open(name);
+    if (!dev) fprintf(stderr, "cannot open %s: %s\n", name, mrg_last_error());
+    CHECK(dev != NULL);
+    return dev;
+}
+
+bool test_next_device(test_device_iter *it) {
+    if (!it->started) {
+        it->count = test_devices(it->names, 8);
+        it->started = true;
+    }
+    mrg_device_free(it->dev);
+    it->dev = NULL;
+    while (it->next < it->count) {
+        it->name = it->names[it->next++];
+        it->dev = test_device_open(it->name);
+        if (it->dev) {
+            fprintf(stderr, "device %s\n", it->name);
+            return true;
+        }
+    }
+    return false;
+}
+
+char *test_read_file(const char *path, size_t *len) {
+    char *text;
+    return mrg_read_file(path, SIZE_MAX, NULL, &text, len) == MRG_OK ? text : NULL;
+}
+
+void test_write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK(fputs(text, f) >= 0);
+    CHECK(fclose(f) == 0);
+}
+
+mrg_status test_pretrain_micro_lm(mrg_device *dev, const char *data, const char *out, int steps) {
+    mrg_model_config cfg;
+    mrg_status st = mrg_model_preset("micro", &cfg);
+    if (st != MRG_OK) return st;
+    mrg_pretrain_opts po = mrg_pretrain_defaults();
+    po.vocab_size = 300;
+    po.steps = steps;
+    po.log_every = 1000;
+    return mrg_pretrain_lm(data, &cfg.lm, &po, dev, out, NULL, NULL);
+}
+
+mrg_st_file *test_golden_open(const char *file) {
+    mrg_st_file *f = mrg_st_open(test_golden_path(file));
+    if (!f) fprintf(stderr, "%s\n", mrg_last_error());
+    CHECK(f != NULL);
+    return f;
 }
 
 /* An element passes when |got − want| <= max(rtol·|want|, atol): relative
@@ -225,6 +284,21 @@ double test_max_abs(const float *x, int64_t n) {
     return m;
 }
 
+bool test_golden_close(const char *what, const mrg_tensor *t, const mrg_st_file *exp,
+                       const char *name, double rtol, double tiny) {
+    int64_t n = 0;
+    float *want = test_golden_f32(exp, name, &n);
+    if (!want) return false;
+    double m = test_max_abs(want, n);
+    bool ok = t && mrg_numel(t) == n &&
+              test_tensor_close(what, t, want, rtol, fmax(rtol * m, tiny * (m < tiny)));
+    if (t && mrg_numel(t) != n)
+        fprintf(stderr, "  %s: %lld elements, want %lld\n", what, (long long)mrg_numel(t),
+                (long long)n);
+    free(want);
+    return ok;
+}
+
 /* xorshift32 → [lo, hi) */
 void test_fill_uniform(float *x, int64_t n, unsigned seed, float lo, float hi) {
     uint32_t s = seed * 2654435761u + 0x9E3779B9u;
@@ -244,6 +318,15 @@ int test_finish(const char *suite) {
     printf("%d passed, %d failed\n", passed, mrg_test_failures);
     fflush(stdout);
     return mrg_test_failures ? 1 : 0;
+}
+
+int test_run_cmdf(char *out, size_t cap, const char *fmt, ...) {
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return test_run_cmd(cmd, out, cap);
 }
 
 int test_run_cmd(const char *cmd, char *out, size_t cap) {

@@ -17,7 +17,6 @@ Writes small files (a few KiB in all):
 PNGs are encoded by the small writer below (struct + zlib) so that 16-bit
 RGB is covered too; the palette PNG and the JPEG come from PIL.
 """
-import json
 import os
 import struct
 import sys
@@ -27,6 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+sys.dont_write_bytecode = True  # keep tools/ref free of __pycache__
+import st_write  # noqa: E402  (beside this file)
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -66,17 +68,11 @@ def planes(arr, maxval):
 
 
 def write_safetensors(path, tensors, metadata):
-    header, data, off = {"__metadata__": metadata}, b"", 0
-    for name in sorted(tensors):
-        raw = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape),
-                        "data_offsets": [off, off + len(raw)]}
-        data += raw
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + data)
+    """tensors: name -> array, stored as F32 in name order."""
+    st_write.write_safetensors(
+        path, [(name, "F32", tensors[name].shape,
+                np.ascontiguousarray(tensors[name], dtype="<f4").tobytes())
+               for name in sorted(tensors)], metadata)
 
 
 def bilinear(x, h, w):

@@ -36,6 +36,9 @@ import sys
 import numpy as np
 import torch
 
+sys.dont_write_bytecode = True  # keep tools/ref free of __pycache__
+import st_write  # noqa: E402  (beside this file)
+
 torch.set_default_dtype(torch.float64)
 
 N_NEW = 32
@@ -54,19 +57,8 @@ def bf16_round(x):
 
 
 def write_safetensors(path, tensors):
-    """tensors: name -> (dtype tag, shape, raw bytes)."""
-    header, blobs, off = {}, [], 0
-    for name, (dt, shape, raw) in tensors.items():
-        header[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    """tensors: name -> (dtype tag, shape, raw bytes), in file order."""
+    st_write.write_safetensors(path, [(k, *v) for k, v in tensors.items()])
 
 
 def f32_entry(a):

@@ -19,15 +19,16 @@ gradient), "out", and "grad/<input>" for each differentiable input. The
 scalar arguments of each case (transposes, axes, eps, ...) are mirrored in
 the case table of tests/util/opcases.c; keep both in step.
 """
-import json
 import os
-import struct
 import sys
 import zlib
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.dont_write_bytecode = True  # keep tools/ref free of __pycache__
+import st_write  # noqa: E402  (beside this file)
 
 torch.set_grad_enabled(True)
 
@@ -68,23 +69,11 @@ def as_tensor(v):
 
 
 def write_safetensors(path, tensors, metadata=None):
-    header, blobs, off = {}, [], 0
-    for name, v in tensors.items():
-        t = as_tensor(v)
-        header[name] = {"dtype": t.dtype, "shape": t.shape,
-                        "data_offsets": [off, off + len(t.raw)]}
-        blobs.append(t.raw)
-        off += len(t.raw)
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)  # data starts 8-byte aligned
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    """tensors: name -> value (as_tensor), in file order; metadata after them."""
+    entries = [(name, t.dtype, t.shape, t.raw)
+               for name, t in ((k, as_tensor(v)) for k, v in tensors.items())]
+    meta = {k: str(v) for k, v in metadata.items()} if metadata else None
+    st_write.write_safetensors(path, entries, meta, metadata_last=True)
 
 
 # ---- inputs and one case ---------------------------------------------------

@@ -22,6 +22,9 @@ import os
 import struct
 import sys
 
+sys.dont_write_bytecode = True  # keep tools/ref free of __pycache__
+import st_write  # noqa: E402  (beside this file)
+
 
 def f32_bytes(vals):
     return struct.pack("<%df" % len(vals), *vals)
@@ -47,24 +50,12 @@ def i32_bytes(vals):
 
 def write_safetensors(path, tensors, metadata=None):
     """tensors: list of (name, dtype tag, shape, raw bytes). Data ordered by
-    element size (largest first) then name, header padded with spaces to a
-    multiple of 8, as the reference implementation does."""
+    element size (largest first) then name, as the reference implementation
+    does."""
     size = {"F32": 4, "I32": 4, "BF16": 2, "F16": 2}
-    order = sorted(tensors, key=lambda t: (-size[t[1]], t[0]))
-    header, data, off = {}, b"", 0
-    if metadata:
-        header["__metadata__"] = metadata
-    for name, dt, shape, raw in order:
+    for name, dt, shape, raw in tensors:
         assert len(raw) == size[dt] * math.prod(shape), name
-        header[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [off, off + len(raw)]}
-        data += raw
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        f.write(data)
+    st_write.write_safetensors(path, sorted(tensors, key=lambda t: (-size[t[1]], t[0])), metadata)
 
 
 # The formulas the C test checks against (keep in sync with test_safetensors.c).

@@ -1,5 +1,6 @@
-/* Images on the host: PNG/JPEG loading (stb_image), bilinear resize,
- * mean/std normalisation and a PNG writer.
+/* Images on the host: PNG/JPEG loading (stb_image), DICOM loading (DCMTK,
+ * when built with it), bilinear resize, mean/std normalisation and a PNG
+ * writer.
  *
  * An mrg_image is float, planar (channels, height, width), row-major, with
  * values in [0, 1] after loading (8-bit / 255, 16-bit / 65535). Loading
@@ -8,6 +9,7 @@
 #ifndef MRG_IMAGE_H
 #define MRG_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,10 +30,24 @@ void mrg_image_free(mrg_image *img);
 
 /* PNG or JPEG, 8- or 16-bit, gray / gray+alpha / RGB / RGBA → (3, H, W) in
  * [0, 1]. MRG_ERR_IO/NOT_FOUND for an unreadable file, MRG_ERR_FORMAT for a
- * corrupt or unsupported one; the message names the file. */
+ * corrupt or unsupported one; the message names the file.
+ *
+ * DICOM (recognised by "DICM" at byte 128, or a name ending in .dcm or
+ * .dicom): the first frame of a MONOCHROME1/2 image, 8 or 16 bits
+ * allocated, through the modality LUT or rescale, then the VOI LUT, else
+ * the first window, else the frame's min–max, to [0, 1] with 1 white
+ * (lib/io/dicom.h); replicated to 3 channels like a gray PNG. A window
+ * centred at 2^(n-1) of width 2^n over n-bit data loads exactly as a PNG
+ * of the same pixels. Several frames: the first, with a warning on
+ * stderr. Colour, float pixels and transfer syntaxes without a decoder
+ * give MRG_ERR_UNSUPPORTED, as does any DICOM file in a build without
+ * DCMTK. */
 mrg_status mrg_image_load(const char *path, mrg_image *out);
-/* The same from an encoded file in memory; name is used in messages. */
+/* The same from an encoded file in memory; name is used in messages (and
+ * its extension to recognise a DICOM data set without a preamble). */
 mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_image *out);
+/* True when this build reads DICOM (DCMTK was found at configure time). */
+bool mrg_image_reads_dicom(void);
 
 /* Bilinear resize to (height, width), matching PyTorch
  * F.interpolate(mode="bilinear", align_corners=False, antialias=False):

@@ -9,14 +9,16 @@
 #ifndef MRG_LIMITS_H
 #define MRG_LIMITS_H
 
-/* ---- images (lib/io/image.c) --------------------------------------------- */
+/* ---- images (lib/io/image.c, lib/io/dicom_read.cc) ------------------------ */
 
-/* Bytes of one PNG/JPEG file. */
+/* Bytes of one PNG, JPEG or DICOM file. */
 #define MRG_MAX_IMAGE_FILE_BYTES ((long long)1 << 30)
 /* Width and height of a decoded image, each (stb_image's own bound). */
 #define MRG_MAX_IMAGE_SIDE 16384
-/* Width x height, read from the file's header before decoding: 32 Mi
- * pixels (e.g. 8192 x 4096; digital chest radiographs are 3-15 Mpx).
+/* Width x height, read from the file's header before decoding (a DICOM's
+ * Rows x Columns, for its first frame; a compressed frame must state the
+ * same size in its own header): 32 Mi pixels (e.g. 8192 x 4096; digital
+ * chest radiographs are 3-15 Mpx).
  * Decoding one costs up to about 28 bytes per pixel (stb_image's 16-bit
  * RGBA buffer and inflate buffer, then 3 float planes), so about 0.9 GiB. */
 #define MRG_MAX_IMAGE_PIXELS ((long long)1 << 25)

@@ -12,6 +12,7 @@
 #define MRG_METRICS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "mrg/status.h"
 #include "mrg/text.h"
@@ -32,12 +33,18 @@ enum {
 
 typedef struct mrg_meteor_opts {
     /* WordNet: a directory with METEOR's synonym files (english.synsets,
-     * english.exceptions, english.relations) or a WordNet 3.0 database
-     * (index.noun, data.noun, ..., noun.exc, ...). NULL: look next to an
-     * installed pycocoevalcap jar's extracted data, then /usr/share/wordnet. */
+     * english.exceptions, english.relations), a meteor-1.5.jar, or a
+     * WordNet 3.0 database (index.noun, data.noun, ..., noun.exc, ...).
+     * NULL: the jar of an installed pycocoevalcap, then /usr/share/wordnet
+     * (Debian's wordnet-base, which tools/install-deps.sh installs); both
+     * give the same synonyms. */
     const char *wordnet_dir;
-    /* A directory with paraphrase-en.gz (and optionally function/english.words).
-     * NULL: MRG_METEOR_DATA, then an installed pycocoevalcap's meteor/data. */
+    /* A directory with paraphrase-en.gz (or the file itself). NULL:
+     * MRG_METEOR_DATA, then /usr/local/share/mrg/meteor and
+     * /usr/share/mrg/meteor (where tools/install-deps.sh puts it), then an
+     * installed pycocoevalcap's meteor/data. The table is indexed on first
+     * use into $XDG_CACHE_HOME/mrg (else ~/.cache/mrg, else beside the
+     * table) and memory-mapped after that. */
     const char *meteor_data_dir;
     bool no_synonyms, no_paraphrases; /* turn modules off on purpose */
 } mrg_meteor_opts;
@@ -111,6 +118,73 @@ typedef struct mrg_report_scores {
 mrg_status mrg_eval_scores(const char *const *preds, const char *const *const *refs,
                            const int *n_refs, int n, const mrg_eval_opts *opts,
                            mrg_scores *out, mrg_report_scores *per_report);
+
+/* ---- samples of the studies: bootstrap intervals, paired comparisons ---- */
+
+/* Per-study sufficient statistics of one scored set (BLEU's n-gram counts,
+ * ROUGE-L per study, CIDEr's n-gram tables, METEOR's alignment statistics,
+ * the finding labels): enough to score any sample of its studies exactly
+ * as mrg_eval_scores would score that sample's texts, without aligning or
+ * labelling again. In a sample a study may repeat; each copy counts as a
+ * study of its own (for CIDEr a document of its own in the document
+ * frequencies, as when pycocoevalcap is given the copies under new ids). */
+typedef struct mrg_eval_stats mrg_eval_stats;
+
+/* The statistics of n predictions against their references (arguments as
+ * mrg_eval_scores; opts may be NULL). */
+mrg_status mrg_eval_stats_build(const char *const *preds, const char *const *const *refs,
+                                const int *n_refs, int n, const mrg_eval_opts *opts,
+                                mrg_eval_stats **out);
+void mrg_eval_stats_free(mrg_eval_stats *s);
+/* Number of studies. */
+int mrg_eval_stats_count(const mrg_eval_stats *s);
+/* Corpus scores of the sample idx[0..m) (0 <= idx[k] < count); idx NULL:
+ * every study once, in order, which equals mrg_eval_scores bit for bit.
+ * Uses scratch memory inside s: one thread per s at a time. */
+mrg_status mrg_eval_stats_score(mrg_eval_stats *s, const int *idx, int m, mrg_scores *out);
+
+/* The scores of all studies (as mrg_eval_scores) and, when per_report is
+ * not NULL, each study's own scores and labels (count entries). */
+mrg_status mrg_eval_stats_per_report(mrg_eval_stats *s, mrg_scores *out,
+                                     mrg_report_scores *per_report);
+
+/* The scores as one vector: BLEU_1..4, METEOR, ROUGE_L, CIDEr, the macro
+ * finding precision / recall / F1, then precision / recall / F1 of each
+ * finding (NaN for what was not computed). */
+enum {
+    MRG_METRIC_BLEU_1 = 0, /* .. MRG_METRIC_BLEU_1 + 3 = BLEU_4 */
+    MRG_METRIC_METEOR = 4,
+    MRG_METRIC_ROUGE_L = 5,
+    MRG_METRIC_CIDER = 6,
+    MRG_METRIC_MACRO = 7,   /* + 0 precision, + 1 recall, + 2 F1 */
+    MRG_METRIC_FINDING = 10, /* + 3 * finding + (0 precision, 1 recall, 2 F1) */
+    MRG_N_METRICS = MRG_METRIC_FINDING + 3 * MRG_N_FINDINGS
+};
+void mrg_scores_vector(const mrg_scores *s, double v[MRG_N_METRICS]);
+/* "BLEU_1", ..., "CIDEr", "findings.macro.f1", "findings.cardiomegaly.precision", ... */
+const char *mrg_metric_key(int k);
+
+/* Resample b (b = 0, 1, ...) of a bootstrap over n studies: idx[0..n)
+ * drawn uniformly from 0..n-1 with replacement, a function of (seed, b)
+ * only (splitmix64; the same on every machine). */
+void mrg_bootstrap_indices(uint64_t seed, int b, int n, int *idx);
+
+/* Percentile bootstrap: the metric vector of each of the n_resamples
+ * resamples of mrg_bootstrap_indices(seed, b, n, .), and per metric the
+ * (1-level)/2 and (1+level)/2 quantiles of those values (linear
+ * interpolation between order statistics, numpy's default). NaN where the
+ * metric was not computed. */
+mrg_status mrg_eval_bootstrap(mrg_eval_stats *s, int n_resamples, uint64_t seed, double level,
+                              double low[MRG_N_METRICS], double high[MRG_N_METRICS]);
+
+/* Paired bootstrap of two systems scored on the same studies in the same
+ * order: each resample draws the same studies for both, d = b - a per
+ * metric. diff_low / diff_high: the percentile interval of d (as above);
+ * p: the two-sided p-value of "no difference",
+ * min(1, 2 * (1 + min(#{d <= 0}, #{d >= 0})) / (n_resamples + 1)). */
+mrg_status mrg_eval_bootstrap_paired(mrg_eval_stats *a, mrg_eval_stats *b, int n_resamples,
+                                     uint64_t seed, double level, double diff_low[MRG_N_METRICS],
+                                     double diff_high[MRG_N_METRICS], double p[MRG_N_METRICS]);
 
 /* ---- {"id","report"} JSON-lines files (the `mrg eval` input) ------------ */
 

@@ -40,11 +40,18 @@ typedef struct mrg_model_config {
     int n_views;                   /* V (2 for IU X-Ray) */
     mrg_view_combine view_combine;
     bool freeze_vit;
-    /* semantic encoders (width = vit.dim) */
-    int enc_heads;
-    int Lc, Kc;                    /* content blocks and queries */
-    int Lt, Kt;                    /* topic blocks and queries (Kt topic words) */
-    char topic_words[MRG_MAX_TOPICS][24];
+    /* semantic encoders (width = vit.dim), with the paper's symbols */
+    int enc_heads;                 /* attention heads of every encoder block */
+    int Lc;                        /* content encoder depth: pre-LN self-attention
+                                    * blocks over the visual tokens (paper: 2) */
+    int Kc;                        /* content tokens: learned queries that then
+                                    * cross-attend to those tokens (paper: 64) */
+    int Lt;                        /* topic encoder depth: cross-attention blocks
+                                    * of the topic queries over the content tokens
+                                    * (paper: 2) */
+    int Kt;                        /* topic tokens: one query per topic word
+                                    * (paper: 8); the prefix has Kc + Kt positions */
+    char topic_words[MRG_MAX_TOPICS][24]; /* the Kt words, e.g. "heart", "lungs" */
     /* language model (shape used when none is loaded; frozen in training) */
     mrg_llama_config lm;
     int max_report_tokens;         /* 60: reports are truncated to this */

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "mrg/atomic_file.h"
 #include "mrg/status.h"
 
 #ifdef __cplusplus
@@ -49,6 +50,14 @@ mrg_status mrg_output_check_inputs(const char *cmd, const char *out, const mrg_n
  * *ours (may be NULL) gets whether out is a previous output of cmd. */
 mrg_status mrg_output_dir_check(const char *cmd, const char *out, bool force,
                                 const mrg_named_path *inputs, int n, bool *ours);
+/* The temporary directory a command builds its output out in, beside out
+ * (out's parent is created first); its path goes to tmp (cap bytes). Then
+ * mrg_output_finish. */
+mrg_status mrg_output_begin(const char *out, char *tmp, size_t cap);
+/* With st == MRG_OK (the build went well): marks tmp as cmd's output and
+ * makes it out (mrg_output_commit). Otherwise, or when that fails, removes
+ * tmp. Returns the first error (st itself when it is one). */
+mrg_status mrg_output_finish(const char *tmp, const char *out, const char *cmd, mrg_status st);
 /* Writes dir/.mrg-output naming cmd (atomically). */
 mrg_status mrg_output_mark(const char *dir, const char *cmd);
 /* true when dir holds the marker of cmd. */
@@ -72,21 +81,12 @@ mrg_status mrg_ckpt_clean(const char *final_dir);
  * equal to one of inputs[0..n), and path absent, empty, or (ours, may be
  * NULL) recognised as a previous output of cmd; otherwise refused
  * (MRG_ERR_INVALID_ARG) unless force. A directory is always refused; a
- * device or a pipe is always accepted (it is written, never replaced). */
+ * device or a pipe is always accepted (it is written, never replaced). The
+ * file itself is then written with mrg_atomic_begin/commit
+ * (mrg/atomic_file.h). */
 mrg_status mrg_output_file_check(const char *cmd, const char *path, bool force,
                                  bool (*ours)(const char *path), const mrg_named_path *inputs,
                                  int n);
-/* An output file written atomically: opens the temporary
- * <dir>/.<name>.tmp-<pid> (tmp, cap bytes, gets its path) for writing,
- * after removing such temporaries of processes that no longer run. An
- * existing path that is not a regular file (a device such as /dev/stdout,
- * a FIFO) is opened and written directly instead (tmp gets ""). */
-FILE *mrg_output_file_open(const char *path, char *tmp, size_t cap);
-/* With ok, flushes, fsyncs (not a pipe or a terminal) and closes f and
- * renames tmp to path (an error when any of it fails, with the reason:
- * "cannot write PATH: No space left on device"); without ok (or on
- * failure), closes f and removes tmp, leaving path as it was. */
-mrg_status mrg_output_file_close(FILE *f, const char *tmp, const char *path, bool ok);
 
 #ifdef __cplusplus
 }

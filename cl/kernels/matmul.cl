@@ -25,6 +25,13 @@
 #define WG_N (TILE_N / WPT_N)
 #define WG_SIZE (WG_M * WG_N)
 
+/* Position (x, k) in a TILE_X × TILE_K tile of load number l: consecutive
+ * loads run along the operand's contiguous axis in memory (x when
+ * x_contiguous, else k), so neighbouring items read neighbouring addresses. */
+inline int2 tile_pos(int l, int tile_x, int x_contiguous) {
+    return x_contiguous ? (int2)(l % tile_x, l / tile_x) : (int2)(l / TILE_K, l % TILE_K);
+}
+
 /* One work-group computes a TILE_M × TILE_N block of C; each item a
  * WPT_M × WPT_N sub-block strided by (WG_M, WG_N) so that neighbouring items
  * read neighbouring local-memory words. K is walked in TILE_K slices staged
@@ -48,34 +55,22 @@ kernel __attribute__((reqd_work_group_size(WG_N, WG_M, 1))) void gemm_tiled(
         for (int j = 0; j < WPT_N; j++) acc[i][j] = 0.0f;
 
     for (int k0 = 0; k0 < K; k0 += TILE_K) {
+        /* A stored K×M when ta (m contiguous), else M×K (k contiguous) */
         for (int l = lid; l < TILE_M * TILE_K; l += WG_SIZE) {
-            int m, k;
-            if (ta) { /* A stored K×M: m contiguous */
-                k = l / TILE_M;
-                m = l % TILE_M;
-            } else { /* A stored M×K: k contiguous */
-                m = l / TILE_K;
-                k = l % TILE_K;
-            }
-            const int gm = m0 + m, gk = k0 + k;
-            float v = 0.0f;
-            if (gm < M && gk < K) v = ta ? Ab[(long)gk * lda + gm] : Ab[(long)gm * lda + gk];
-            As[k][m] = v;
+            const int2 p = tile_pos(l, TILE_M, ta); /* (m, k) */
+            const int gm = m0 + p.x, gk = k0 + p.y;
+            As[p.y][p.x] = gm < M && gk < K
+                               ? (ta ? Ab[(long)gk * lda + gm] : Ab[(long)gm * lda + gk])
+                               : 0.0f;
         }
+        /* B stored N×K when tb (k contiguous), else K×N (n contiguous) */
         for (int l = lid; l < TILE_N * TILE_K; l += WG_SIZE) {
-            int n, k;
-            if (tb) { /* B stored N×K: k contiguous */
-                n = l / TILE_K;
-                k = l % TILE_K;
-            } else { /* B stored K×N: n contiguous */
-                k = l / TILE_N;
-                n = l % TILE_N;
-            }
-            const int gn = n0 + n, gk = k0 + k;
-            float v = 0.0f;
-            if (gn < N && gk < K)
-                v = ld_any(B, bb + (tb ? (ulong)gn * ldb + gk : (ulong)gk * ldb + gn), bdt);
-            Bs[k][n] = v;
+            const int2 p = tile_pos(l, TILE_N, !tb); /* (n, k) */
+            const int gn = n0 + p.x, gk = k0 + p.y;
+            Bs[p.y][p.x] =
+                gn < N && gk < K
+                    ? ld_any(B, bb + (tb ? (ulong)gn * ldb + gk : (ulong)gk * ldb + gn), bdt)
+                    : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int k = 0; k < TILE_K; k++) {
