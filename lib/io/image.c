@@ -247,6 +247,12 @@ static bool png_chunks_sane(const uint8_t *p, size_t n) {
     return true; /* no IEND: stb reports what is missing */
 }
 
+/* stb's reason for a failure; some of its paths fail without one */
+static const char *stb_reason(void) {
+    const char *r = stbi_failure_reason();
+    return r && *r ? r : "corrupt or truncated data";
+}
+
 mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_image *out) {
     if (!out) return mrg_error(MRG_ERR_INVALID_ARG, "mrg_image_decode: NULL argument");
     out->data = NULL;
@@ -281,13 +287,12 @@ mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_
                          name);
     if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp))
         return mrg_error(MRG_ERR_FORMAT, "%s: not a readable PNG or JPEG image (%s)", name,
-                         stbi_failure_reason());
+                         stb_reason());
     bool sixteen = stbi_is_16_bit_from_memory(file, (int)len);
     void *pix = sixteen ? (void *)stbi_load_16_from_memory(file, (int)len, &w, &h, &comp, 0)
                         : (void *)stbi_load_from_memory(file, (int)len, &w, &h, &comp, 0);
     if (!pix)
-        return mrg_error(MRG_ERR_FORMAT, "%s: cannot decode image (%s)", name,
-                         stbi_failure_reason());
+        return mrg_error(MRG_ERR_FORMAT, "%s: cannot decode image (%s)", name, stb_reason());
     mrg_status st;
     if (comp < 1 || comp > 4) {
         stbi_image_free(pix);

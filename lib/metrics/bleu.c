@@ -83,7 +83,7 @@ mrg_status mv_bleu_counts_of(const char *const *preds, const char *const *const 
             free(rc);
             rc = NULL;
         }
-        qsort(all, (size_t)nall, sizeof *all, cmp_count);
+        if (nall) qsort(all, (size_t)nall, sizeof *all, cmp_count); /* all is NULL while empty */
         mv_bleu_counts *c = &out[i];
         memset(c, 0, sizeof *c);
         int a = 0;
