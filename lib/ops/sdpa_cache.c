@@ -27,6 +27,29 @@ static int64_t run_length(const int32_t *rows, int64_t B, int64_t b0) {
     return n;
 }
 
+/* c = a · cache (trans_b: a · cacheᵀ), one (M, N, K) product per batch item
+ * (b, h): a (B·Hkv, M, K) and c (B·Hkv, M, N) are packed, the cache's item
+ * is the (len, W) matrix at row rows[b], head h of (R, Hkv, Lmax, W), with
+ * W = K under trans_b (keys) else N (values). One batched GEMM per run of
+ * consecutive cache rows. */
+static bool gemm_cache_rows(mrg_device *dev, const int32_t *rows, int64_t B, int64_t Hkv,
+                            bool trans_b, int64_t M, int64_t N, int64_t K, mrg_tensor *a,
+                            mrg_tensor *cache, mrg_tensor *c) {
+    const int64_t W = trans_b ? K : N, Lmax = cache->shape[2];
+    for (int64_t b0 = 0, n; b0 < B; b0 += n) {
+        n = run_length(rows, B, b0);
+        int64_t r0 = rows ? rows[b0] : b0;
+        mrg_ptr pa = mrg_ptr_of(a), pb = mrg_ptr_of(cache), pc = mrg_ptr_of(c);
+        pa.off += b0 * Hkv * M * K;
+        pb.off += r0 * Hkv * Lmax * W;
+        pc.off += b0 * Hkv * M * N;
+        if (dev->be->gemm(dev, false, trans_b, M, N, K, 1.0f, pa, K, M * K, pb, W, Lmax * W, 0.0f,
+                          pc, N, M * N, n * Hkv) != MRG_OK)
+            return false;
+    }
+    return true;
+}
+
 mrg_tensor *mrg_sdpa_cache(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cache,
                            const int32_t *rows, int64_t len, mrg_tensor *key_mask, bool causal,
                            float scale) {
@@ -75,16 +98,7 @@ mrg_tensor *mrg_sdpa_cache(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cac
     mrg_tensor *qr = mrg_reshape(mrg_scale(q, scale), MRG_SHAPE(B * Hkv, M, D));
     mrg_tensor *s = mrg_tensor_new(dev, MRG_F32, 3, (const int64_t[]){B * Hkv, M, len});
     if (!qr || !s) return NULL;
-    for (int64_t b0 = 0, n; b0 < B; b0 += n) {
-        n = run_length(rows, B, b0);
-        int64_t r0 = rows ? rows[b0] : b0;
-        mrg_ptr a = mrg_ptr_of(qr), k = mrg_ptr_of(k_cache), c = mrg_ptr_of(s);
-        a.off += b0 * Hkv * M * D;
-        k.off += r0 * Hkv * Lmax * D;
-        c.off += b0 * Hkv * M * len;
-        MRG_TRY_NULL(dev->be->gemm(dev, false, true, M, len, D, 1.0f, a, D, M * D, k, D, Lmax * D,
-                                   0.0f, c, len, M * len, n * Hkv));
-    }
+    if (!gemm_cache_rows(dev, rows, B, Hkv, true, M, len, D, qr, k_cache, s)) return NULL;
     if (key_mask)
         s = mrg_add(mrg_reshape(s, MRG_SHAPE(B, Hkv * M, len)),
                     mrg_reshape(key_mask, MRG_SHAPE(B, 1, len)));
@@ -92,15 +106,6 @@ mrg_tensor *mrg_sdpa_cache(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cac
                                 MRG_SHAPE(B * Hkv, M, len));
     mrg_tensor *o = mrg_tensor_new(dev, MRG_F32, 3, (const int64_t[]){B * Hkv, M, Dv});
     if (!p || !o) return NULL;
-    for (int64_t b0 = 0, n; b0 < B; b0 += n) {
-        n = run_length(rows, B, b0);
-        int64_t r0 = rows ? rows[b0] : b0;
-        mrg_ptr a = mrg_ptr_of(p), v = mrg_ptr_of(v_cache), c = mrg_ptr_of(o);
-        a.off += b0 * Hkv * M * len;
-        v.off += r0 * Hkv * Lmax * Dv;
-        c.off += b0 * Hkv * M * Dv;
-        MRG_TRY_NULL(dev->be->gemm(dev, false, false, M, Dv, len, 1.0f, a, len, M * len, v, Dv,
-                                   Lmax * Dv, 0.0f, c, Dv, M * Dv, n * Hkv));
-    }
+    if (!gemm_cache_rows(dev, rows, B, Hkv, false, M, Dv, len, p, v_cache, o)) return NULL;
     return mrg_reshape(o, MRG_SHAPE(B, H, Tq, Dv));
 }
