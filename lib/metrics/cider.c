@@ -108,7 +108,7 @@ mrg_status mv_cider_prepare(const char *const *preds, const char *const *const *
             }
             for (int c = 0; c < d->v[k].nc; c++) tmp[ntmp++] = d->v[k].c[c].id;
         }
-        qsort(tmp, (size_t)ntmp, sizeof *tmp, cmp_int);
+        if (ntmp) qsort(tmp, (size_t)ntmp, sizeof *tmp, cmp_int); /* tmp is NULL while empty */
         if (nuni + ntmp > capuni) {
             capuni = 2 * (nuni + ntmp) + 1024;
             int *u = realloc(d->uni, (size_t)capuni * sizeof *u);
