@@ -15,17 +15,10 @@
 
 static mrg_tokenizer *tok;
 
-static void free_tok(void) { mrg_tokenizer_free(tok); }
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    tok = mrg_tokenizer_load(fuzz_golden("model/lm/tokenizer.model"));
-    if (!tok) {
-        fprintf(stderr, "fuzz: %s\n", mrg_last_error());
-        abort();
-    }
-    atexit(free_tok);
+    tok = fuzz_golden_tokenizer();
     char link[1024];
     snprintf(link, sizeof link, "%s/images", fuzz_tmpdir());
     if (symlink(fuzz_golden("dataset/images"), link) != 0) {

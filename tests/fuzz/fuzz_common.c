@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/files.h"
+#include "mrg/tokenizer.h"
+
 #ifndef MRG_FUZZ_GOLDEN
 #error "MRG_FUZZ_GOLDEN (the tests/golden directory) must be defined by the build"
 #endif
@@ -79,20 +82,13 @@ const char *fuzz_golden(const char *rel) {
 
 void fuzz_copy_golden(const char *rel, const char *name) {
     const char *src = fuzz_golden(rel);
-    FILE *f = fopen(src, "rb");
-    if (!f) {
-        perror(src);
+    char *buf;
+    size_t n;
+    if (mrg_read_file(src, SIZE_MAX, NULL, &buf, &n) != MRG_OK) {
+        fprintf(stderr, "fuzz: %s\n", mrg_last_error());
         abort();
     }
-    size_t cap = 1 << 16, n = 0, got;
-    uint8_t *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) buf = realloc(buf, cap *= 2);
-    }
-    fclose(f);
-    if (!buf) abort();
-    fuzz_write(name, buf, n);
+    fuzz_write(name, (const uint8_t *)buf, n);
     free(buf);
 }
 
@@ -102,6 +98,21 @@ char *fuzz_cstr(const uint8_t *data, size_t size) {
     if (size) memcpy(s, data, size);
     s[size] = 0;
     return s;
+}
+
+static struct mrg_tokenizer *golden_tok;
+
+static void free_golden_tok(void) { mrg_tokenizer_free(golden_tok); }
+
+struct mrg_tokenizer *fuzz_golden_tokenizer(void) {
+    if (golden_tok) return golden_tok;
+    golden_tok = mrg_tokenizer_load(fuzz_golden("model/lm/tokenizer.model"));
+    if (!golden_tok) {
+        fprintf(stderr, "fuzz: %s\n", mrg_last_error());
+        abort();
+    }
+    atexit(free_golden_tok);
+    return golden_tok;
 }
 
 static mrg_device *cpu;

@@ -33,6 +33,9 @@ const char *fuzz_golden(const char *rel);
 char *fuzz_cstr(const uint8_t *data, size_t size);
 /* The CPU device, opened once. */
 mrg_device *fuzz_cpu(void);
+/* The small sentencepiece model of tests/golden/model/lm, loaded once
+ * (freed at exit; aborts when it cannot be loaded). */
+struct mrg_tokenizer *fuzz_golden_tokenizer(void);
 
 /* Honest failures: a call that fails must leave a message. Aborts (a
  * finding) when st is an error and mrg_last_error() is empty. Call

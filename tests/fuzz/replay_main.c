@@ -11,29 +11,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/files.h"
 #include "fuzz_common.h"
 
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static int run_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        return 1;
-    }
-    size_t cap = 4096, n = 0, got;
-    uint8_t *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            uint8_t *b = realloc(buf, cap *= 2);
-            if (!b) free(buf);
-            buf = b;
-        }
-    }
-    fclose(f);
-    if (!buf) {
-        fprintf(stderr, "%s: out of memory\n", path);
+    char *buf;
+    size_t n;
+    if (mrg_read_file(path, SIZE_MAX, NULL, &buf, &n) != MRG_OK) {
+        fprintf(stderr, "%s\n", mrg_last_error());
         return 1;
     }
     /* libFuzzer hands out an exactly sized buffer: do the same so that
