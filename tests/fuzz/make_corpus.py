@@ -61,6 +61,60 @@ def llama2c(dim, hidden, layers, heads, kv_heads, vocab, seq, shared):
     return hdr + struct.pack("<%df" % n, *vals)
 
 
+def dicom_element(group, elem, vr, value, explicit=True):
+    """One little-endian data element (explicit or implicit VR)."""
+    if isinstance(value, str):
+        value = value.encode()
+        if len(value) % 2:
+            value += b"\0" if vr == "UI" else b" "
+    tag = struct.pack("<HH", group, elem)
+    if not explicit:
+        return tag + struct.pack("<I", len(value)) + value
+    if vr in ("OB", "OW", "UN", "SQ", "UT"):
+        return tag + vr.encode() + b"\0\0" + struct.pack("<I", len(value)) + value
+    return tag + vr.encode() + struct.pack("<H", len(value)) + value
+
+
+def dicom(rows, cols, bits, monochrome="MONOCHROME2", window=None, part10=True, signed=False):
+    """A small grayscale DICOM image: a Part 10 file (explicit VR little
+    endian) or a bare implicit-VR data set."""
+    explicit = part10
+    e = lambda g, el, vr, v: dicom_element(g, el, vr, v, explicit)
+    us = lambda v: struct.pack("<H", v)
+    n = rows * cols
+    if bits == 8:
+        pixels = bytes((i * 37) % 256 for i in range(n))
+    else:
+        pixels = struct.pack("<%d%s" % (n, "h" if signed else "H"),
+                             *[((i * 997) % 4096) - (2048 if signed else 0) for i in range(n)])
+    ds = b"".join([
+        e(0x0008, 0x0016, "UI", "1.2.840.10008.5.1.4.1.1.1.1"),
+        e(0x0008, 0x0060, "CS", "DX"),
+        e(0x0028, 0x0002, "US", us(1)),
+        e(0x0028, 0x0004, "CS", monochrome),
+        e(0x0028, 0x0010, "US", us(rows)),
+        e(0x0028, 0x0011, "US", us(cols)),
+        e(0x0028, 0x0100, "US", us(bits)),
+        e(0x0028, 0x0101, "US", us(12 if bits == 16 else 8)),
+        e(0x0028, 0x0102, "US", us(11 if bits == 16 else 7)),
+        e(0x0028, 0x0103, "US", us(1 if signed else 0)),
+    ] + ([e(0x0028, 0x1050, "DS", window[0]), e(0x0028, 0x1051, "DS", window[1])]
+         if window else []) + [
+        e(0x7FE0, 0x0010, "OW" if bits == 16 else "OB", pixels),
+    ])
+    if not part10:
+        return ds
+    ts = dicom_element(0x0002, 0x0010, "UI", "1.2.840.10008.1.2.1")
+    meta = b"".join([
+        dicom_element(0x0002, 0x0001, "OB", b"\0\1"),
+        dicom_element(0x0002, 0x0002, "UI", "1.2.840.10008.5.1.4.1.1.1.1"),
+        dicom_element(0x0002, 0x0003, "UI", "1.2.3.4"),
+        ts,
+    ])
+    group_len = dicom_element(0x0002, 0x0000, "UL", struct.pack("<I", len(meta)))
+    return b"\0" * 128 + b"DICM" + group_len + meta + ds
+
+
 def main():
     # safetensors: golden files and one of every supported dtype
     for rel in ["io/st_official.safetensors", "io/st_python.safetensors", "mlp.safetensors",
@@ -116,6 +170,12 @@ def main():
         if name.startswith("img_"):
             put("image", name, golden("io/" + name))
     put("image", "dataset_s4_0.jpg", golden("dataset/images/s4/0.jpg"))
+
+    # DICOM: Part 10 and bare data sets, 8/16 bits, MONOCHROME1, a window
+    put("dicom", "mono2_8bit.dcm", dicom(8, 6, 8))
+    put("dicom", "mono1_16bit_window.dcm", dicom(6, 8, 16, "MONOCHROME1", ("2048", "4096")))
+    put("dicom", "signed_16bit.dcm", dicom(4, 4, 16, signed=True))
+    put("dicom", "bare_implicit.dcm", dicom(5, 5, 8, part10=False))
 
     # eval JSON lines: predictions, references, several references, raw text
     put("eval_jsonl", "hand.pred.jsonl", golden("metrics/hand.pred.jsonl"))
