@@ -17,7 +17,7 @@
 
 /* Every kernel of cl/kernels/ (.cl files) that the host calls, in one list. */
 #define MRG_CL_KERNEL_LIST(X)                                                    \
-    X(fill_f32) X(fill_i32) X(convert_to_f32) X(copy_strided) X(binary)         \
+    X(fill_f32) X(fill_i32) X(convert_to_f32) X(copy_strided) X(convert_strided) X(binary)         \
     X(unary) X(unary_backward) X(gemm_tiled) X(gemv_n) X(gemv_t) X(gemm_scale_c) \
     X(softmax_rows) X(softmax_backward_rows) X(layernorm_rows)                  \
     X(layernorm_backward_rows) X(norm_affine_grad) X(rmsnorm_rows)              \
@@ -171,6 +171,9 @@ mrg_status mrg_cl_convert(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int64_t n);
 mrg_status mrg_cl_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
                                const int64_t *shape, const int64_t *src_stride,
                                const int64_t *dst_stride, bool accumulate);
+mrg_status mrg_cl_convert_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                                  const int64_t *shape, const int64_t *src_stride,
+                                  const int64_t *dst_stride);
 mrg_status mrg_cl_binary(mrg_device *dev, mrg_binop op, mrg_ptr a, mrg_ptr b, mrg_ptr out,
                          int ndim, const int64_t *shape, const int64_t *a_stride,
                          const int64_t *b_stride);

@@ -169,6 +169,7 @@ static const mrg_backend cl_backend = {
     .fill = mrg_cl_fill,
     .convert = mrg_cl_convert,
     .copy_strided = mrg_cl_copy_strided,
+    .convert_strided = mrg_cl_convert_strided,
     .binary = mrg_cl_binary,
     .unary = mrg_cl_unary,
     .unary_backward = mrg_cl_unary_backward,

@@ -16,7 +16,8 @@
  *
  *   family         ops (mrg_...)                     backend entries
  *   elementwise    add sub mul scale gelu silu       fill convert copy_strided
- *                                                    binary unary unary_backward
+ *                                                    convert_strided binary unary
+ *                                                    unary_backward
  *   shape          reshape permute transpose concat  (none of its own: the
  *                  slice copy copy_into              elementwise copy_strided, convert)
  *   matmul         matmul linear                     gemm
@@ -98,6 +99,13 @@ typedef struct mrg_backend {
     mrg_status (*copy_strided)(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
                                const int64_t *shape, const int64_t *src_stride,
                                const int64_t *dst_stride, bool accumulate);
+
+    /* Strided conversion between float dtypes (f32, bf16, f16; dst and src
+     * may have the same one): dst[Σ i_k·dst_stride_k] = src[...] rounded to
+     * nearest even. A KV cache stored in bf16/f16 is written and read with it. */
+    mrg_status (*convert_strided)(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                                  const int64_t *shape, const int64_t *src_stride,
+                                  const int64_t *dst_stride);
 
     /* out[i] = a[·] op b[·] over `shape` (ndim <= 6), out contiguous;
      * a and b addressed with their strides (0 on broadcast axes). */

@@ -122,6 +122,12 @@ mrg_tensor *mrg_patch_embed(mrg_tensor *img, mrg_tensor *w, mrg_tensor *bias);
  * lie inside dst. E.g. a KV cache (B, H, max_len, D) takes new positions
  * (b, H, T, D) with start = {0, 0, pos, 0}. */
 mrg_status mrg_copy_into(mrg_tensor *dst, const int64_t *start, const mrg_tensor *src);
+/* Copies the block `shape` that starts at src_start in src into dst at
+ * dst_start (same rank; the blocks must lie inside both). Same 4-byte dtype:
+ * an exact copy; float dtypes (f32, bf16, f16) convert, rounding to nearest
+ * even (a bf16/f16 KV cache is written and read this way). */
+mrg_status mrg_copy_region(mrg_tensor *dst, const int64_t *dst_start, const mrg_tensor *src,
+                           const int64_t *src_start, const int64_t *shape);
 
 /* PyTorch AdamW on parameter p with gradient g and moments m, v (all f32,
  * one shape, one device):
