@@ -10,6 +10,19 @@
 
 #ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 120
+/* cl_decode.c (fused decoding; optional entries) */
+mrg_status mrg_cl_gemv_fused(mrg_device *dev, mrg_ptr x, int64_t M, int64_t K, int n_w,
+                             const mrg_ptr *w, const int64_t *N, const mrg_ptr *out, int epilogue,
+                             mrg_ptr r);
+mrg_status mrg_cl_rope_store_kv(mrg_device *dev, mrg_ptr q, mrg_ptr q_out, mrg_ptr k, mrg_ptr v,
+                                mrg_ptr k_cache, mrg_ptr v_cache, const int32_t *rows, int64_t B,
+                                int64_t H, int64_t Hkv, int64_t D, int64_t Lmax, int64_t pos,
+                                float theta, int layout);
+mrg_status mrg_cl_sdpa_decode(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_ptr v_cache,
+                              mrg_ptr key_mask, mrg_ptr scores, mrg_ptr out, const int32_t *rows,
+                              int64_t B, int64_t H, int64_t Hkv, int64_t D, int64_t Dv,
+                              int64_t Lmax, int64_t len, float scale);
+
 #endif
 #include <CL/cl.h>
 
@@ -24,7 +37,8 @@
     X(rmsnorm_backward_rows) X(rope) X(embedding) X(embedding_backward)         \
     X(reduce_sum_cols) X(reduce_sum_rows) X(l2norm_rows) X(l2norm_backward_rows) \
     X(ce_rows) X(ce_finish) X(ce_count) X(ce_backward_rows) X(adamw)            \
-    X(sumsq_partial) X(sumsq_finish) X(clip_scale)
+    X(sumsq_partial) X(sumsq_finish) X(clip_scale) X(gemv_fused) X(rope_store_kv)       \
+    X(sdpa_decode)
 
 typedef enum mrg_cl_kernel_id {
 #define MRG_CL_ENUM(name) MRG_CLK_##name,
@@ -239,5 +253,18 @@ mrg_status mrg_cl_adamw(mrg_device *dev, mrg_ptr p, mrg_ptr g, mrg_ptr m, mrg_pt
 mrg_status mrg_cl_sum_squares(mrg_device *dev, mrg_ptr x, int64_t n, mrg_ptr acc);
 mrg_status mrg_cl_clip_scale(mrg_device *dev, mrg_ptr sumsq, mrg_ptr x, int64_t n,
                              float max_norm);
+
+/* cl_decode.c (fused decoding; optional entries) */
+mrg_status mrg_cl_gemv_fused(mrg_device *dev, mrg_ptr x, int64_t M, int64_t K, int n_w,
+                             const mrg_ptr *w, const int64_t *N, const mrg_ptr *out, int epilogue,
+                             mrg_ptr r);
+mrg_status mrg_cl_rope_store_kv(mrg_device *dev, mrg_ptr q, mrg_ptr q_out, mrg_ptr k, mrg_ptr v,
+                                mrg_ptr k_cache, mrg_ptr v_cache, const int32_t *rows, int64_t B,
+                                int64_t H, int64_t Hkv, int64_t D, int64_t Lmax, int64_t pos,
+                                float theta, int layout);
+mrg_status mrg_cl_sdpa_decode(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_ptr v_cache,
+                              mrg_ptr key_mask, mrg_ptr scores, mrg_ptr out, const int32_t *rows,
+                              int64_t B, int64_t H, int64_t Hkv, int64_t D, int64_t Dv,
+                              int64_t Lmax, int64_t len, float scale);
 
 #endif

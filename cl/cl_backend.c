@@ -191,6 +191,9 @@ static const mrg_backend cl_backend = {
     .adamw = mrg_cl_adamw,
     .sum_squares = mrg_cl_sum_squares,
     .clip_scale = mrg_cl_clip_scale,
+    .gemv_fused = mrg_cl_gemv_fused,
+    .rope_store_kv = mrg_cl_rope_store_kv,
+    .sdpa_decode = mrg_cl_sdpa_decode,
 };
 
 /* ---- init ------------------------------------------------------------------ */

@@ -144,6 +144,16 @@ mrg_tensor *llama_cache_attend(mrg_kv_cache *c, int layer, mrg_tensor *q, int64_
     return mrg_sdpa_cache(q, c->k[layer], c->v[layer], c->row, len, key_mask, true, scale);
 }
 
+mrg_tensor *llama_cache_rope_store(mrg_kv_cache *c, int layer, mrg_tensor *q, mrg_tensor *k,
+                                   mrg_tensor *v, float theta, mrg_rope_layout layout) {
+    return mrg_rope_store_kv(q, k, v, c->k[layer], c->v[layer], c->row, c->len, theta, layout);
+}
+
+mrg_tensor *llama_cache_attend_decode(mrg_kv_cache *c, int layer, mrg_tensor *q, int64_t len,
+                                      mrg_tensor *key_mask, float scale) {
+    return mrg_sdpa_decode(q, c->k[layer], c->v[layer], c->row, len, key_mask, scale);
+}
+
 mrg_tensor *llama_cache_past(mrg_kv_cache *c, mrg_tensor *cached, int64_t len) {
     mrg_tensor **parts = mrg_step_malloc(c->dev, sizeof *parts * (size_t)c->batch);
     if (!parts) {

@@ -112,6 +112,34 @@ mrg_tensor *mrg_sdpa_cache(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cac
  * patches in row-major order. */
 mrg_tensor *mrg_patch_embed(mrg_tensor *img, mrg_tensor *w, mrg_tensor *bias);
 
+/* ---- fused decoding ops (lib/ops/decode.c) ---------------------------------
+ * Each is defined as the composition named in its comment and computed that
+ * way on a backend without the fused kernel (the CPU: bit for bit as the
+ * composition); OpenCL runs each as one kernel for decoding batches of at
+ * most MRG_DECODE_MAX_ROWS rows without gradients (f32 sums in another
+ * order: equal within rounding). Recorded for gradients when composed. */
+#define MRG_DECODE_MAX_ROWS 16
+
+/* out[i] = mrg_linear(x, w[i], NULL) for n (1..3) weights sharing x
+ * (q/k/v projections). */
+mrg_status mrg_linears(mrg_tensor *x, int n, mrg_tensor *const *w, mrg_tensor **out);
+/* mrg_mul(mrg_silu(x·w_gateᵀ), x·w_upᵀ): the SwiGLU MLP's first half. */
+mrg_tensor *mrg_swiglu_linear(mrg_tensor *x, mrg_tensor *w_gate, mrg_tensor *w_up);
+/* mrg_add(r, x·wᵀ): a projection with its residual. */
+mrg_tensor *mrg_linear_residual(mrg_tensor *x, mrg_tensor *w, mrg_tensor *r);
+/* RoPE on q (B, H, T, D) and k (B, Hkv, T, D) at positions pos.., then k
+ * and v (B, Hkv, T, D) stored at positions [pos, pos + T) of cache rows
+ * rows[b] (NULL: b) of k_cache/v_cache (R, Hkv, max_len, D; f32, bf16 or
+ * f16, rounded to nearest even). Returns the rotated q (B, H, T, D). Not
+ * recorded (the cache is no graph node). */
+mrg_tensor *mrg_rope_store_kv(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_tensor *k_cache,
+                              mrg_tensor *v_cache, const int32_t *rows, int64_t pos, float theta,
+                              mrg_rope_layout layout);
+/* mrg_sdpa_cache(q, k_cache, v_cache, rows, len, key_mask, causal, scale)
+ * for one new position per row (q (B, H, 1, D), causal or not alike). */
+mrg_tensor *mrg_sdpa_decode(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cache,
+                            const int32_t *rows, int64_t len, mrg_tensor *key_mask, float scale);
+
 /* ---- in place, never recorded ---------------------------------------------
  * These write into existing tensors and return a status. They are not
  * recorded on the autograd tape (no gradient flows through them): the
