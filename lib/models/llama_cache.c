@@ -185,22 +185,14 @@ mrg_status mrg_kv_cache_reorder(mrg_kv_cache *c, const int32_t *src) {
 }
 
 /* Copies positions [0, c->len) of cache row `from` into row `to`, in every
- * layer. */
+ * layer: one strided copy per tensor, in place. */
 static mrg_status copy_row(mrg_kv_cache *c, int32_t from, int32_t to) {
+    const int64_t shape[4] = {1, c->n_kv_heads, c->len, c->head_dim};
     for (int l = 0; l < c->n_layers; l++) {
         mrg_tensor *kv[2] = {c->k[l], c->v[l]};
-        for (int j = 0; j < 2; j++) {
-            if (c->dtype != MRG_F32) {
-                const int64_t shape[4] = {1, c->n_kv_heads, c->len, c->head_dim};
-                MRG_TRY(mrg_copy_region(kv[j], (const int64_t[]){to, 0, 0, 0}, kv[j],
-                                        (const int64_t[]){from, 0, 0, 0}, shape));
-                continue;
-            }
-            mrg_tensor *row = mrg_slice(kv[j], 0, from, 1);                /* a view */
-            mrg_tensor *past = row ? mrg_slice(row, 2, 0, c->len) : NULL; /* (1, Hkv, len, Dh) */
-            if (!past) return mrg_error_context(MRG_ERR_DEVICE, "kv cache select");
-            MRG_TRY(mrg_copy_into(kv[j], (const int64_t[]){to, 0, 0, 0}, past));
-        }
+        for (int j = 0; j < 2; j++)
+            MRG_TRY(mrg_copy_region(kv[j], (const int64_t[]){to, 0, 0, 0}, kv[j],
+                                    (const int64_t[]){from, 0, 0, 0}, shape));
     }
     return MRG_OK;
 }
