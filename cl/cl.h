@@ -71,7 +71,17 @@ typedef struct mrg_cl_ctx {
      * reuse because the queue is in order) */
     cl_mem scratch;
     size_t scratch_bytes;
+    /* host staging of small uploads (token ids while decoding): copied here
+     * and enqueued without blocking; a slot is reused only after a blocking
+     * download or sync, which the in-order queue completes after them */
+    unsigned char *staging;
+    size_t staging_used;
 } mrg_cl_ctx;
+
+/* Bytes of host staging for non-blocking uploads, and the largest upload
+ * that goes through it. */
+#define MRG_CL_STAGING_BYTES 65536
+#define MRG_CL_STAGED_MAX 4096
 
 static inline mrg_cl_ctx *mrg_cl_of(mrg_device *dev) { return (mrg_cl_ctx *)dev->ctx; }
 
