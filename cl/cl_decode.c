@@ -1,17 +1,17 @@
 /* Fused decoding kernels (cl/kernels/decode.cl): the GEMV with several
  * weights or an epilogue, RoPE + KV cache store, and attention of one new
  * position over the cache read in place. The host array of cache rows goes
- * to the kernels as an int16 argument (batches of at most 16 rows,
- * MRG_DECODE_MAX_ROWS), so no transfer precedes a launch. */
+ * to the kernels as an int16 argument, so no transfer precedes a launch:
+ * one launch per 16 rows (a batch of up to MRG_DECODE_MAX_ROWS). */
 #include "cl/cl.h"
 
 static bool float_dtype(mrg_dtype dt) { return dt == MRG_F32 || dt == MRG_BF16 || dt == MRG_F16; }
 
-static mrg_status rows_arg(const int32_t *rows, int64_t B, cl_int16 *out, const char *op) {
-    if (B < 1 || B > 16)
-        return mrg_error(MRG_ERR_INVALID_ARG, "opencl: %s: %lld rows (1..16)", op, (long long)B);
-    for (int i = 0; i < 16; i++) out->s[i] = i < B ? (rows ? rows[i] : i) : 0;
-    return MRG_OK;
+/* The cache rows of batch rows [b0, b0 + nb) (nb <= 16; rows NULL: b). */
+static cl_int16 rows_arg(const int32_t *rows, int64_t b0, int64_t nb) {
+    cl_int16 r;
+    for (int i = 0; i < 16; i++) r.s[i] = i < nb ? (rows ? rows[b0 + i] : (cl_int)(b0 + i)) : 0;
+    return r;
 }
 
 mrg_status mrg_cl_gemv_fused(mrg_device *dev, mrg_ptr x, int64_t M, int64_t K, int n_w,
@@ -66,26 +66,34 @@ mrg_status mrg_cl_rope_store_kv(mrg_device *dev, mrg_ptr q, mrg_ptr q_out, mrg_p
         H > INT32_MAX || Hkv > INT32_MAX || (layout != 0 && layout != 1))
         return mrg_error(MRG_ERR_INVALID_ARG, "opencl: rope_store_kv: cache %s, D %lld, layout %d",
                          mrg_dtype_name(k_cache.dt), (long long)D, layout);
-    cl_int16 rr;
-    if ((st = rows_arg(rows, B, &rr, "rope_store_kv")) != MRG_OK) return st;
-    mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_rope_store_kv);
-    mrg_cl_arg_ptr(&a, q);
-    mrg_cl_arg_ptr(&a, q_out);
-    mrg_cl_arg_ptr(&a, k);
-    mrg_cl_arg_ptr(&a, v);
-    mrg_cl_arg_ptr(&a, k_cache);
-    mrg_cl_arg_ptr(&a, v_cache);
-    mrg_cl_arg_int(&a, (int)k_cache.dt);
-    mrg_cl_arg_int(&a, (int)H);
-    mrg_cl_arg_int(&a, (int)Hkv);
-    mrg_cl_arg_int(&a, (int)D);
-    mrg_cl_arg_long(&a, Lmax);
-    mrg_cl_arg_long(&a, pos);
-    mrg_cl_arg_float(&a, theta);
-    mrg_cl_arg_int(&a, layout);
-    mrg_cl_arg(&a, sizeof rr, &rr);
-    mrg_cl_arg_int(&a, (int)B);
-    return mrg_cl_enqueue_1d(c, &a, B * (H + Hkv) * (D / 2), "rope_store_kv");
+    for (int64_t b0 = 0; b0 < B && st == MRG_OK; b0 += 16) {
+        int64_t nb = B - b0 < 16 ? B - b0 : 16;
+        cl_int16 rr = rows_arg(rows, b0, nb);
+        mrg_ptr qb = q, qob = q_out, kb = k, vb = v;
+        qb.off += b0 * H * D;
+        qob.off += b0 * H * D;
+        kb.off += b0 * Hkv * D;
+        vb.off += b0 * Hkv * D;
+        mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_rope_store_kv);
+        mrg_cl_arg_ptr(&a, qb);
+        mrg_cl_arg_ptr(&a, qob);
+        mrg_cl_arg_ptr(&a, kb);
+        mrg_cl_arg_ptr(&a, vb);
+        mrg_cl_arg_ptr(&a, k_cache);
+        mrg_cl_arg_ptr(&a, v_cache);
+        mrg_cl_arg_int(&a, (int)k_cache.dt);
+        mrg_cl_arg_int(&a, (int)H);
+        mrg_cl_arg_int(&a, (int)Hkv);
+        mrg_cl_arg_int(&a, (int)D);
+        mrg_cl_arg_long(&a, Lmax);
+        mrg_cl_arg_long(&a, pos);
+        mrg_cl_arg_float(&a, theta);
+        mrg_cl_arg_int(&a, layout);
+        mrg_cl_arg(&a, sizeof rr, &rr);
+        mrg_cl_arg_int(&a, (int)nb);
+        st = mrg_cl_enqueue_1d(c, &a, nb * (H + Hkv) * (D / 2), "rope_store_kv");
+    }
+    return st;
 }
 
 mrg_status mrg_cl_sdpa_decode(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_ptr v_cache,
@@ -99,24 +107,32 @@ mrg_status mrg_cl_sdpa_decode(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_p
         D > INT32_MAX || Dv > INT32_MAX || H > INT32_MAX)
         return mrg_error(MRG_ERR_INVALID_ARG, "opencl: sdpa_decode: cache %s, heads %lld/%lld",
                          mrg_dtype_name(k_cache.dt), (long long)H, (long long)Hkv);
-    cl_int16 rr;
-    if ((st = rows_arg(rows, B, &rr, "sdpa_decode")) != MRG_OK) return st;
-    mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_sdpa_decode);
-    mrg_cl_arg_ptr(&a, q);
-    mrg_cl_arg_ptr(&a, k_cache);
-    mrg_cl_arg_ptr(&a, v_cache);
-    mrg_cl_arg_int(&a, (int)k_cache.dt);
-    mrg_cl_arg_ptr(&a, key_mask.buf ? key_mask : q);
-    mrg_cl_arg_int(&a, key_mask.buf != NULL);
-    mrg_cl_arg_ptr(&a, scores);
-    mrg_cl_arg_ptr(&a, out);
-    mrg_cl_arg_int(&a, (int)H);
-    mrg_cl_arg_int(&a, (int)Hkv);
-    mrg_cl_arg_int(&a, (int)D);
-    mrg_cl_arg_int(&a, (int)Dv);
-    mrg_cl_arg_long(&a, Lmax);
-    mrg_cl_arg_long(&a, len);
-    mrg_cl_arg_float(&a, scale);
-    mrg_cl_arg(&a, sizeof rr, &rr);
-    return mrg_cl_enqueue_rows(c, &a, B * H, "sdpa_decode");
+    for (int64_t b0 = 0; b0 < B && st == MRG_OK; b0 += 16) {
+        int64_t nb = B - b0 < 16 ? B - b0 : 16;
+        cl_int16 rr = rows_arg(rows, b0, nb);
+        mrg_ptr qb = q, mb = key_mask.buf ? key_mask : q, sb = scores, ob = out;
+        qb.off += b0 * H * D;
+        if (key_mask.buf) mb.off += b0 * len;
+        sb.off += b0 * H * len;
+        ob.off += b0 * H * Dv;
+        mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_sdpa_decode);
+        mrg_cl_arg_ptr(&a, qb);
+        mrg_cl_arg_ptr(&a, k_cache);
+        mrg_cl_arg_ptr(&a, v_cache);
+        mrg_cl_arg_int(&a, (int)k_cache.dt);
+        mrg_cl_arg_ptr(&a, mb);
+        mrg_cl_arg_int(&a, key_mask.buf != NULL);
+        mrg_cl_arg_ptr(&a, sb);
+        mrg_cl_arg_ptr(&a, ob);
+        mrg_cl_arg_int(&a, (int)H);
+        mrg_cl_arg_int(&a, (int)Hkv);
+        mrg_cl_arg_int(&a, (int)D);
+        mrg_cl_arg_int(&a, (int)Dv);
+        mrg_cl_arg_long(&a, Lmax);
+        mrg_cl_arg_long(&a, len);
+        mrg_cl_arg_float(&a, scale);
+        mrg_cl_arg(&a, sizeof rr, &rr);
+        st = mrg_cl_enqueue_rows(c, &a, nb * H, "sdpa_decode");
+    }
+    return st;
 }

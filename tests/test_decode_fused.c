@@ -1,12 +1,13 @@
 /* The fused decoding ops (ops/decode.c) on every device against the CPU,
  * where each op is its composition of golden-tested ops:
  *   - mrg_linears (three weights of three dtypes in one call), mrg_swiglu_linear
- *     and mrg_linear_residual for 1..16 rows (several passes of the kernel's
- *     row block) and 17 rows (composed on every backend), against the
+ *     and mrg_linear_residual for 1..64 rows (several passes of the kernel's
+ *     row block) and 65 rows (composed on every backend), against the
  *     composition written out here: bit for bit on the CPU, within
  *     RTOL · |want| + ATOL_REL · max |want| elsewhere;
  *   - mrg_rope_store_kv (both RoPE layouts, f32/bf16/f16 caches, rows out of
- *     order): the rotated q and the whole caches; on the CPU the stored keys
+ *     order; 3 rows, and 20: two launches of 16 rows at most): the rotated q
+ *     and the whole caches; on the CPU the stored keys
  *     are exactly mrg_rope's, rounded to the cache dtype; elsewhere within
  *     one rounding step of the cache dtype;
  *   - mrg_sdpa_decode (plain and grouped heads, with and without a key mask
@@ -56,18 +57,18 @@ static float *host(const mrg_tensor *t) {
 static void test_gemvs(mrg_device *cpu, mrg_device *dev, const char *dname) {
     bool exact = dev == cpu;
     const int64_t K = 200, Nq = 24, Nk = 8, F = 40;
-    float *xw = malloc(sizeof(float) * 17 * K), *wq = malloc(sizeof(float) * Nq * K);
+    float *xw = malloc(sizeof(float) * 65 * K), *wq = malloc(sizeof(float) * Nq * K);
     float *wk = malloc(sizeof(float) * Nk * K), *wv = malloc(sizeof(float) * Nk * K);
     float *wg = malloc(sizeof(float) * F * K), *wu = malloc(sizeof(float) * F * K);
-    float *wd = malloc(sizeof(float) * K * F), *rr = malloc(sizeof(float) * 17 * K);
-    test_fill_uniform(xw, 17 * K, 1, -1, 1);
+    float *wd = malloc(sizeof(float) * K * F), *rr = malloc(sizeof(float) * 65 * K);
+    test_fill_uniform(xw, 65 * K, 1, -1, 1);
     test_fill_uniform(wq, Nq * K, 2, -0.3f, 0.3f);
     test_fill_uniform(wk, Nk * K, 3, -0.3f, 0.3f);
     test_fill_uniform(wv, Nk * K, 4, -0.3f, 0.3f);
     test_fill_uniform(wg, F * K, 5, -0.3f, 0.3f);
     test_fill_uniform(wu, F * K, 6, -0.3f, 0.3f);
     test_fill_uniform(wd, K * F, 7, -0.3f, 0.3f);
-    test_fill_uniform(rr, 17 * K, 8, -2, 2);
+    test_fill_uniform(rr, 65 * K, 8, -2, 2);
     mrg_device *ds[2] = {cpu, dev};
     mrg_tensor *W[2][7];
     for (int i = 0; i < 2; i++) {
@@ -79,8 +80,8 @@ static void test_gemvs(mrg_device *cpu, mrg_device *dev, const char *dname) {
         W[i][5] = test_param_f32(ds[i], MRG_F16, MRG_SHAPE(K, F), wd, false, "wd");
         W[i][6] = test_param_f32(ds[i], MRG_F32, MRG_SHAPE(Nq, K), wq, false, "wq2");
     }
-    static const int64_t Ms[6] = {1, 3, 4, 5, 16, 17};
-    for (int mi = 0; mi < 6; mi++) {
+    static const int64_t Ms[8] = {1, 3, 4, 5, 16, 17, 64, 65};
+    for (int mi = 0; mi < 8; mi++) {
         int64_t M = Ms[mi];
         char what[320];
         /* the reference: the composition on the CPU */
@@ -134,7 +135,15 @@ static void test_gemvs(mrg_device *cpu, mrg_device *dev, const char *dname) {
 
 /* ---- RoPE + cache store, and decode attention --------------------------------- */
 
-enum { R = 4, LMAX = 9, D = 8 };
+enum { R = 24, LMAX = 9, D = 8, BMAX = 20 };
+
+/* Cache rows of nb batch rows: 3 out of order, or 20 in reverse. */
+static const int32_t *rows_for(int64_t nb) {
+    static const int32_t three[3] = {2, 0, 3};
+    static int32_t twenty[BMAX];
+    for (int i = 0; i < BMAX; i++) twenty[i] = R - 1 - i;
+    return nb == 3 ? three : twenty;
+}
 
 /* A persistent cache (R, Hkv, LMAX, D) of dtype dt holding vals. */
 static mrg_tensor *cache_of(mrg_device *dev, mrg_dtype dt, int64_t Hkv, const float *vals) {
@@ -142,18 +151,20 @@ static mrg_tensor *cache_of(mrg_device *dev, mrg_dtype dt, int64_t Hkv, const fl
 }
 
 static void test_rope_store(mrg_device *cpu, mrg_device *dev, const char *dname) {
-    const int64_t B = 3, H = 4, Hkv = 2, pos = 5, n = R * Hkv * LMAX * D;
-    static const int32_t rows[3] = {2, 0, 3};
-    float qh[3 * 4 * D], kh[3 * 2 * D], vh[3 * 2 * D], kc[R * 2 * LMAX * D], vc[R * 2 * LMAX * D];
-    test_fill_uniform(qh, B * H * D, 11, -1, 1);
-    test_fill_uniform(kh, B * Hkv * D, 12, -1, 1);
-    test_fill_uniform(vh, B * Hkv * D, 13, -1, 1);
+    const int64_t H = 4, Hkv = 2, pos = 5, n = R * Hkv * LMAX * D;
+    float qh[BMAX * 4 * D], kh[BMAX * 2 * D], vh[BMAX * 2 * D], kc[R * 2 * LMAX * D],
+        vc[R * 2 * LMAX * D];
+    test_fill_uniform(qh, BMAX * H * D, 11, -1, 1);
+    test_fill_uniform(kh, BMAX * Hkv * D, 12, -1, 1);
+    test_fill_uniform(vh, BMAX * Hkv * D, 13, -1, 1);
     test_fill_uniform(kc, n, 14, -1, 1);
     test_fill_uniform(vc, n, 15, -1, 1);
     static const mrg_dtype dts[3] = {MRG_F32, MRG_BF16, MRG_F16};
+    for (int64_t B = 3; B <= BMAX; B += BMAX - 3)
     for (int layout = 0; layout <= 1; layout++)
         for (int di = 0; di < 3; di++) {
             mrg_dtype dt = dts[di];
+            const int32_t *rows = rows_for(B);
             mrg_device *ds[2] = {cpu, dev};
             float *q_out[2] = {0}, *k_out[2] = {0}, *v_out[2] = {0};
             for (int i = 0; i < 2; i++) {
@@ -177,8 +188,8 @@ static void test_rope_store(mrg_device *cpu, mrg_device *dev, const char *dname)
             float *kw = host(kr);
             mrg_step_reset(cpu);
             char what[320];
-            snprintf(what, sizeof what, "%s rope_store_kv layout %d %s", dname, layout,
-                     mrg_dtype_name(dt));
+            snprintf(what, sizeof what, "%s rope_store_kv B %lld layout %d %s", dname,
+                     (long long)B, layout, mrg_dtype_name(dt));
             bool ok = q_out[0] && q_out[1] && k_out[0] && k_out[1] && v_out[0] && v_out[1] && kw;
             CHECK(ok);
             if (!ok) continue;
@@ -203,12 +214,12 @@ static void test_rope_store(mrg_device *cpu, mrg_device *dev, const char *dname)
         }
     /* refusal: a row outside the cache */
     mrg_tensor *kt = cache_of(dev, MRG_F32, Hkv, kc), *vt = cache_of(dev, MRG_F32, Hkv, vc);
-    mrg_tensor *q = mrg_tensor_from_f32(dev, MRG_SHAPE(B, H, 1, D), qh);
-    mrg_tensor *k = mrg_tensor_from_f32(dev, MRG_SHAPE(B, Hkv, 1, D), kh);
-    CHECK(mrg_rope_store_kv(q, k, k, kt, vt, (const int32_t[]){0, 1, 4}, pos, 1e4f,
+    mrg_tensor *q = mrg_tensor_from_f32(dev, MRG_SHAPE(3, H, 1, D), qh);
+    mrg_tensor *k = mrg_tensor_from_f32(dev, MRG_SHAPE(3, Hkv, 1, D), kh);
+    CHECK(mrg_rope_store_kv(q, k, k, kt, vt, (const int32_t[]){0, 1, R}, pos, 1e4f,
                             MRG_ROPE_HALF) == NULL);
-    CHECK(strstr(mrg_last_error(), "row 4") != NULL);
-    CHECK(mrg_rope_store_kv(q, k, k, kt, vt, rows, LMAX, 1e4f, MRG_ROPE_HALF) == NULL);
+    CHECK(strstr(mrg_last_error(), "row 24") != NULL);
+    CHECK(mrg_rope_store_kv(q, k, k, kt, vt, rows_for(3), LMAX, 1e4f, MRG_ROPE_HALF) == NULL);
     CHECK(strstr(mrg_last_error(), "positions") != NULL);
     mrg_tensor_free(kt);
     mrg_tensor_free(vt);
@@ -216,20 +227,20 @@ static void test_rope_store(mrg_device *cpu, mrg_device *dev, const char *dname)
 }
 
 static void test_sdpa(mrg_device *cpu, mrg_device *dev, const char *dname) {
-    const int64_t B = 3, len = 7;
-    static const int32_t perm[3] = {2, 0, 3};
-    float kc[R * 2 * LMAX * D], vc[R * 2 * LMAX * D], qh[3 * 4 * D], mk[3 * 7];
+    const int64_t len = 7;
+    float kc[R * 2 * LMAX * D], vc[R * 2 * LMAX * D], qh[BMAX * 4 * D], mk[BMAX * 7];
     test_fill_uniform(kc, R * 2 * LMAX * D, 21, -1, 1);
     test_fill_uniform(vc, R * 2 * LMAX * D, 22, -1, 1);
-    test_fill_uniform(qh, 3 * 4 * D, 23, -1.5f, 1.5f);
-    for (int i = 0; i < B * len; i++) mk[i] = (i % 5 == 2) ? -1e9f : 0.0f;
+    test_fill_uniform(qh, BMAX * 4 * D, 23, -1.5f, 1.5f);
+    for (int i = 0; i < BMAX * len; i++) mk[i] = (i % 5 == 2) ? -1e9f : 0.0f;
     static const mrg_dtype dts[3] = {MRG_F32, MRG_BF16, MRG_F16};
+    for (int64_t B = 3; B <= BMAX; B += BMAX - 3)
     for (int64_t Hkv = 1; Hkv <= 2; Hkv++) /* H 4: grouped (G 4, G 2) */
         for (int masked = 0; masked <= 1; masked++)
             for (int pr = 0; pr <= 1; pr++)
                 for (int di = 0; di < 3; di++) {
                     const int64_t H = 4;
-                    const int32_t *rows = pr ? perm : NULL;
+                    const int32_t *rows = pr ? rows_for(B) : NULL;
                     float *out[2] = {0};
                     mrg_device *ds[2] = {cpu, dev};
                     for (int i = 0; i < 2; i++) {
@@ -254,8 +265,9 @@ static void test_sdpa(mrg_device *cpu, mrg_device *dev, const char *dname) {
                         mrg_step_reset(ds[i]);
                     }
                     char what[320];
-                    snprintf(what, sizeof what, "%s sdpa_decode Hkv %lld mask %d rows %d %s", dname,
-                             (long long)Hkv, masked, pr, mrg_dtype_name(dts[di]));
+                    snprintf(what, sizeof what, "%s sdpa_decode B %lld Hkv %lld mask %d rows %d %s",
+                             dname, (long long)B, (long long)Hkv, masked, pr,
+                             mrg_dtype_name(dts[di]));
                     CHECK(out[0] && out[1]);
                     if (out[0] && out[1])
                         CHECK(close_to(what, out[1], out[0], B * H * D, dev == cpu, RTOL, ATOL_REL));
@@ -264,11 +276,11 @@ static void test_sdpa(mrg_device *cpu, mrg_device *dev, const char *dname) {
                 }
     /* refusals */
     mrg_tensor *kt = cache_of(dev, MRG_F32, 2, kc), *vt = cache_of(dev, MRG_F32, 2, vc);
-    mrg_tensor *q = mrg_tensor_from_f32(dev, MRG_SHAPE(B, 4, 1, D), qh);
+    mrg_tensor *q = mrg_tensor_from_f32(dev, MRG_SHAPE(3, 4, 1, D), qh);
     CHECK(mrg_sdpa_decode(q, kt, vt, NULL, LMAX + 1, NULL, 1.0f) == NULL);
     CHECK(strstr(mrg_last_error(), "positions") != NULL);
-    CHECK(mrg_sdpa_decode(q, kt, vt, (const int32_t[]){0, 5, 1}, 3, NULL, 1.0f) == NULL);
-    CHECK(strstr(mrg_last_error(), "row 5") != NULL);
+    CHECK(mrg_sdpa_decode(q, kt, vt, (const int32_t[]){0, R + 1, 1}, 3, NULL, 1.0f) == NULL);
+    CHECK(strstr(mrg_last_error(), "row 25") != NULL);
     mrg_tensor_free(kt);
     mrg_tensor_free(vt);
     mrg_step_reset(dev);

@@ -1,6 +1,8 @@
 /* Fused decoding kernels (host: cl/cl_decode.c; semantics: the optional
  * gemv_fused / rope_store_kv / sdpa_decode entries of lib/core/backend.h).
- * Batches of at most 16 rows; cache rows come in an int16 argument. */
+ * rope_store_kv and sdpa_decode take at most 16 rows per launch (their
+ * cache rows come in an int16 argument); gemv_fused any number (in passes
+ * of FUSED_ROWS). */
 
 #define FUSED_ROWS 4 /* rows of x per pass of gemv_fused (more rows: more passes) */
 #define EPI_NONE 0

@@ -118,7 +118,7 @@ mrg_tensor *mrg_patch_embed(mrg_tensor *img, mrg_tensor *w, mrg_tensor *bias);
  * composition); OpenCL runs each as one kernel for decoding batches of at
  * most MRG_DECODE_MAX_ROWS rows without gradients (f32 sums in another
  * order: equal within rounding). Recorded for gradients when composed. */
-#define MRG_DECODE_MAX_ROWS 16
+#define MRG_DECODE_MAX_ROWS 64
 
 /* out[i] = mrg_linear(x, w[i], NULL) for n (1..3) weights sharing x
  * (q/k/v projections). */
