@@ -17,6 +17,7 @@
 
 #include "testutil.h"
 
+#ifdef MRG_CLCOUNT_LIB
 static char out[1 << 16];
 
 static double num(const cJSON *j, const char *key) {
@@ -24,7 +25,6 @@ static double num(const cJSON *j, const char *key) {
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-#ifdef MRG_CLCOUNT_LIB
 static void test_model(const char *bin, const char *model, const char *dir) {
     char summary[600];
     snprintf(summary, sizeof summary, "%s/clcount.json", dir);
