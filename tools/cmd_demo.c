@@ -107,7 +107,8 @@ static const char *most_common_report(const mrg_dataset *ds) {
     return best >= 0 ? mrg_dataset_report(ds, best) : "";
 }
 
-/* model, blank views, constant report: one row per metric. */
+/* model, blank views, constant report (the columns of the JSON's "model",
+ * "blank_image" and "baseline"): one row per metric. */
 static void print_row(const char *name, int metric, const mrg_scores *const s[3]) {
     printf("%-26s", name);
     for (int c = 0; c < 3; c++) {
@@ -119,13 +120,13 @@ static void print_row(const char *name, int metric, const mrg_scores *const s[3]
 }
 
 static void print_comparison(const mrg_scores *const s[3]) {
-    printf("\n%-26s %11s %11s %11s\n", "", "model", "blank image", "baseline");
+    printf("\n%-26s %11s %11s %11s\n", "", "model", "blank image", "constant");
     static const char *const bn[4] = {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4"};
     for (int k = 0; k < 4; k++) print_row(bn[k], MRG_METRIC_BLEU_1 + k, s);
     if (!isnan(s[0]->meteor)) print_row("METEOR", MRG_METRIC_METEOR, s);
     print_row("ROUGE-L", MRG_METRIC_ROUGE_L, s);
     print_row("CIDEr", MRG_METRIC_CIDER, s);
-    printf("\n%-26s %11s %11s %11s\n", "finding F1", "model", "blank image", "baseline");
+    printf("\n%-26s %11s %11s %11s\n", "finding F1", "model", "blank image", "constant");
     for (int k = 0; k < MRG_N_FINDINGS; k++)
         print_row(mrg_finding_name((mrg_finding)k), MRG_METRIC_FINDING + 3 * k + 2, s);
     print_row("macro", MRG_METRIC_MACRO + 2, s);
@@ -316,7 +317,8 @@ int cmd_demo(int argc, char **argv) {
                mrg_now_s() - t_start);
         print_comparison(all);
         char *shown = mrg_report_display(baseline);
-        printf("\nbaseline report: %s\nresults page: %s\n", shown ? shown : baseline, html);
+        printf("\nblank image: the model given blank views (text only); constant: the most common\n"
+               "training report for every study (chance level):\n  %s\nresults page: %s\n", shown ? shown : baseline, html);
         free(shown);
     }
     rc = 0;

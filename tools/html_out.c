@@ -44,20 +44,27 @@ static void base64(FILE *f, const unsigned char *b, size_t n) {
 mrg_status html_data_uri(FILE *f, const char *path, long max_bytes) {
     FILE *in = fopen(path, "rb");
     if (!in) return mrg_error(MRG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-    unsigned char *buf = malloc((size_t)max_bytes + 1);
+    long size = fseek(in, 0, SEEK_END) == 0 ? ftell(in) : -1;
+    if (size < 0 || fseek(in, 0, SEEK_SET) != 0) {
+        fclose(in);
+        return mrg_error(MRG_ERR_IO, "cannot read %s: not a seekable file", path);
+    }
+    if (size > max_bytes) {
+        fclose(in);
+        return mrg_error(MRG_ERR_FORMAT, "%s is larger than %ld bytes: not inlined in the page", path, max_bytes);
+    }
+    unsigned char *buf = malloc((size_t)size + 1);
     if (!buf) {
         fclose(in);
         return mrg_error(MRG_ERR_OOM, "out of memory reading %s", path);
     }
-    /* one byte more than allowed tells a file that is too large */
-    size_t n = fread(buf, 1, (size_t)max_bytes + 1, in);
-    bool bad = ferror(in);
+    size_t n = fread(buf, 1, (size_t)size, in);
+    bool bad = ferror(in) || n != (size_t)size;
     fclose(in);
     mrg_status st = MRG_OK;
-    if (bad) st = mrg_error(MRG_ERR_IO, "cannot read %s", path);
-    else if (n > (size_t)max_bytes)
-        st = mrg_error(MRG_ERR_FORMAT, "%s is larger than %ld bytes: not inlined in the page", path, max_bytes);
-    else {
+    if (bad) {
+        st = mrg_error(MRG_ERR_IO, "cannot read %s", path);
+    } else {
         fprintf(f, "data:%s;base64,", mime_of(buf, n));
         base64(f, buf, n);
     }
