@@ -1,8 +1,8 @@
 /* The demo's HTML page (see demo_html.h). Plain HTML with inline CSS and
  * inline SVG, no script and no external resource. The views are inlined as
- * data: URIs: the demo's 64-px phantom PNGs are about a kilobyte each, so a
- * few hundred studies make a page of a megabyte or two that loads as one
- * file, and the page keeps working wherever it is moved or copied, alone
+ * data: URIs: the demo's 64-px phantom PNGs are about 4 KB each, so a study
+ * takes about 15 KB and a few hundred make a page of a few megabytes that
+ * loads as one file, and the page keeps working wherever it is moved or copied, alone
  * or with its folder (a data/ folder beside it may be deleted). Studies
  * below the fold are not laid out until scrolled to (content-visibility). */
 #include <math.h>
