@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "mrg/ops.h"
 
 struct mrg_bf16_cache {
     int n, cap;

@@ -21,7 +21,6 @@
 
 #include "mrg/dataset.h"
 #include "mrg/llama.h"
-#include "mrg/ops.h"
 #include "mrg/tensor.h"
 #include "mrg/tokenizer.h"
 #include "mrg/vit.h"

@@ -18,34 +18,14 @@
 extern "C" {
 #endif
 
-/* ---- precision --------------------------------------------------------- */
-
-/* The arithmetic of mrg_matmul (and so mrg_linear and the attention
- * products) on a device, like PyTorch's autocast:
- *   f32         f32 × f32 → f32 (the default);
- *   bf16-mixed  both operands rounded to bf16 (round to nearest even),
- *               products summed in f32 (bf16 instructions where the CPU has
- *               them, AVX512-BF16; the same values through the f32 GEMM
- *               elsewhere, with a one-time notice); the backward products
- *               likewise. Results and gradients stay f32 (autocast would
- *               round a linear's output to bf16; mrg keeps the f32 sum), and
- *               so do weights, optimizer state, norms, softmax and losses.
- * A product takes the precision in force when it is recorded; its backward
- * uses the same. Returns the previous precision. */
-typedef enum mrg_precision { MRG_PRECISION_F32 = 0, MRG_PRECISION_BF16_MIXED = 1 } mrg_precision;
-mrg_precision mrg_set_precision(mrg_device *dev, mrg_precision p);
-mrg_precision mrg_get_precision(const mrg_device *dev);
-/* "f32", "bf16-mixed"; NULL for another value. */
-const char *mrg_precision_name(mrg_precision p);
-/* Parses those names (a clear error for anything else). */
-mrg_status mrg_precision_parse(const char *s, mrg_precision *out);
-
 /* ---- linear algebra --------------------------------------------------- */
 
 /* a (..., M, K) [or (..., K, M) with trans_a], b (..., K, N) [or (..., N, K)
  * with trans_b] → (..., M, N). b's leading (batch) dims must equal a's, or b
  * is 2-D and shared by every batch. b may be bf16/f16. */
 mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b);
+/* Under the bf16-mixed precision of the device (mrg_set_precision,
+ * mrg/tensor.h) both operands are rounded to bf16 and the sums are f32. */
 /* x (..., in) · w (out, in)ᵀ + bias (out) → (..., out); bias may be NULL. */
 mrg_tensor *mrg_linear(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias);
 
