@@ -337,6 +337,11 @@ def row_gemm(s):
         out.append(rate("bf16 N=%d" % n, "GFLOP/s", a["mrg_bf16_gflops"], b["bf16_gflops"],
                         "torch.matmul bf16 (%s)" % tv,
                         "mrg: B in bf16, A and compute f32; torch: bf16 x bf16 -> bf16"))
+        if "mrg_bf16_mixed_gflops" in a:
+            out.append(rate("bf16-mixed N=%d" % n, "GFLOP/s", a["mrg_bf16_mixed_gflops"],
+                            b["bf16_gflops"], "torch.matmul bf16 (%s)" % tv,
+                            "mrg: A rounded to bf16 each call, B in bf16, f32 sums (path: mrg "
+                            "info's bf16-mixed GEMM); torch: bf16 x bf16 -> bf16"))
     return out, {"mrg": m, "ref": r}
 
 
