@@ -177,6 +177,9 @@ static const mm_case CASES[] = {
     {"batched, trans_a", 3, 33, 40, 72, true, false, false, MRG_F32},
     {"batched, both transposed", 2, 48, 20, 100, true, true, false, MRG_F32},
     {"small (5x7x9)", 1, 5, 7, 9, false, true, true, MRG_F32},
+    /* the AVX512-BF16 kernel's edges: two column blocks with a tail, odd K */
+    {"wide 20x600x67", 1, 20, 600, 67, false, true, true, MRG_F32},
+    {"batched trans_a 64x80x66", 2, 64, 80, 66, true, false, false, MRG_F32},
 };
 
 static void test_products(mrg_device *dev) {
