@@ -267,7 +267,7 @@ static mrg_status cpu_describe(FILE *out) {
     fprintf(out, "  dtypes:         f32 compute; bf16/f16 weight storage\n");
     fprintf(out, "  bf16-mixed GEMM: %s\n",
             cpu_bf16_native() ? "AVX512-BF16 (mrg's vdpbf16ps kernel)"
-                              : "converted: bf16-rounded operands, f32 sgemm (no bf16 instructions)");
+                              : "converted: bf16-rounded operands, f32 sgemm (no AVX512-BF16)");
     return ferror(out) ? mrg_error(MRG_ERR_IO, "cpu: cannot write device info") : MRG_OK;
 }
 

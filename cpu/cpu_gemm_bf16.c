@@ -53,9 +53,10 @@ static void notice_converted(void) {
     static atomic_flag said = ATOMIC_FLAG_INIT;
     if (atomic_flag_test_and_set(&said)) return;
     fprintf(stderr,
-            "mrg: note: bf16-mixed: this CPU has no bf16 instructions (AVX512-BF16)%s; the GEMM "
-            "operands are rounded to bf16 and multiplied in f32 (same products, slower)\n",
-            getenv("MRG_CPU_BF16") ? " or MRG_CPU_BF16=off is set" : "");
+            "mrg: note: bf16-mixed: no AVX512-BF16 on this CPU%s, which mrg's bf16 GEMM kernel "
+            "needs; the GEMM operands are rounded to bf16 and multiplied in f32 (same products, "
+            "slower)\n",
+            getenv("MRG_CPU_BF16") ? " (or MRG_CPU_BF16=off)" : "");
 }
 
 #if CPU_HAVE_BF16_KERNEL
