@@ -16,9 +16,12 @@
  * residual (mrg bench lm counts them under tools/clcount). */
 #include "ops/ops_common.h"
 
-/* Whether the fused entry may serve M rows of x. */
+/* Whether the fused entry may serve M rows of x. Under bf16-mixed
+ * precision the products round their operands (ops/matmul.c), which the
+ * fused kernels do not: composed then. */
 static bool fusable(const void *entry, const mrg_tensor *x, int64_t M) {
-    return entry && M >= 1 && M <= MRG_DECODE_MAX_ROWS && !mrg_grad_enabled(x->dev);
+    return entry && M >= 1 && M <= MRG_DECODE_MAX_ROWS && !mrg_grad_enabled(x->dev) &&
+           x->dev->precision == MRG_PRECISION_F32;
 }
 
 static bool check_weight(const char *op, const mrg_tensor *x, const mrg_tensor *w) {
