@@ -27,30 +27,106 @@ static mrg_status check_dims(const char *kernel, const mrg_sdpa_dims *d) {
     return MRG_OK;
 }
 
-/* kT (D, KT) = the nk rows k[0..nk) (each D long) transposed. */
+/* kT (D, KT) = the nk rows k[0..nk) (each D long) transposed; the columns
+ * up to the next multiple of 16 are zeroed (tile_scores reads them). */
 static void transpose_tile(const float *k, int64_t nk, int64_t D, float *kT) {
     for (int64_t j = 0; j < nk; j++)
         for (int64_t c = 0; c < D; c++) kT[c * KT + j] = k[j * D + c];
+    for (int64_t c = 0; c < D; c++)
+        for (int64_t j = nk; j < (nk + 15) / 16 * 16; j++) kT[c * KT + j] = 0.0f;
 }
 
-/* s (nq, KT) = a (nq, D) · bT (D, KT) over the first nk columns. */
-CPU_CLONES static void tile_scores(const float *a, int64_t nq, int64_t D, const float *bT,
-                                   int64_t nk, float *s) {
-    for (int64_t i = 0; i < nq; i++) {
-        float *si = s + i * KT;
-        for (int64_t j = 0; j < nk; j++) si[j] = 0.0f;
-        for (int64_t c = 0; c < D; c++) {
-            const float aic = a[i * D + c], *bc = bT + c * KT;
-#pragma omp simd
-            for (int64_t j = 0; j < nk; j++) si[j] += aic * bc[j];
-        }
+/* C (m, n) += A (m, k) · B (k, n) with A(r, t) = a[r·ars + t·ats] (so Aᵀ
+ * is a stride swap), B rows ldb apart, C rows ldc apart: blocks of NR rows
+ * × NC columns of C held in registers while t runs, so each element of C
+ * sums its k products in order whatever the blocking. */
+#define GEMM_BLOCK(NR, NC)                                                                  \
+    static inline void gemm_block_##NR##_##NC(int64_t k, const float *a, int64_t ars,        \
+                                              int64_t ats, const float *b, int64_t ldb,      \
+                                              float *c, int64_t ldc) {                       \
+        float acc[NR][NC];                                                                  \
+        for (int r = 0; r < NR; r++)                                                        \
+            for (int j = 0; j < NC; j++) acc[r][j] = c[r * ldc + j];                        \
+        for (int64_t t = 0; t < k; t++) {                                                   \
+            const float *bt = b + t * ldb;                                                  \
+            for (int r = 0; r < NR; r++) {                                                  \
+                const float ar = a[r * ars + t * ats];                                      \
+                _Pragma("omp simd") for (int j = 0; j < NC; j++) acc[r][j] += ar * bt[j];   \
+            }                                                                               \
+        }                                                                                   \
+        for (int r = 0; r < NR; r++)                                                        \
+            for (int j = 0; j < NC; j++) c[r * ldc + j] = acc[r][j];                        \
+    }
+#if defined(__GNUC__)
+/* The 4 × 16 block with its 64 sums in eight named 8-float vectors, which
+ * the compiler keeps in registers (an array of them it kept in memory). */
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
+#define ld8(p) (*(const v8f_u *)(p))
+#define st8(p, v) (*(v8f_u *)(p) = (v))
+
+CPU_CLONES static void gemm_block_4_16(int64_t k, const float *a, int64_t ars, int64_t ats,
+                                   const float *b, int64_t ldb, float *c, int64_t ldc) {
+    v8f c00 = ld8(c), c01 = ld8(c + 8), c10 = ld8(c + ldc), c11 = ld8(c + ldc + 8);
+    v8f c20 = ld8(c + 2 * ldc), c21 = ld8(c + 2 * ldc + 8);
+    v8f c30 = ld8(c + 3 * ldc), c31 = ld8(c + 3 * ldc + 8);
+    for (int64_t t = 0; t < k; t++) {
+        const v8f b0 = ld8(b + t * ldb), b1 = ld8(b + t * ldb + 8);
+        const float *at = a + t * ats;
+        const float a0 = at[0], a1 = at[ars], a2 = at[2 * ars], a3 = at[3 * ars];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+    }
+    st8(c, c00);
+    st8(c + 8, c01);
+    st8(c + ldc, c10);
+    st8(c + ldc + 8, c11);
+    st8(c + 2 * ldc, c20);
+    st8(c + 2 * ldc + 8, c21);
+    st8(c + 3 * ldc, c30);
+    st8(c + 3 * ldc + 8, c31);
+}
+#else
+GEMM_BLOCK(4, 16)
+#endif
+GEMM_BLOCK(1, 16)
+GEMM_BLOCK(4, 1)
+GEMM_BLOCK(1, 1)
+
+CPU_CLONES static void gemm_acc(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
+                                int64_t ats, const float *b, int64_t ldb, float *c,
+                                int64_t ldc) {
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        int64_t r = 0;
+        for (; r + 4 <= m; r += 4)
+            gemm_block_4_16(k, a + r * ars, ars, ats, b + j, ldb, c + r * ldc + j, ldc);
+        for (; r < m; r++)
+            gemm_block_1_16(k, a + r * ars, ars, ats, b + j, ldb, c + r * ldc + j, ldc);
+    }
+    for (; j < n; j++) {
+        int64_t r = 0;
+        for (; r + 4 <= m; r += 4)
+            gemm_block_4_1(k, a + r * ars, ars, ats, b + j, ldb, c + r * ldc + j, ldc);
+        for (; r < m; r++)
+            gemm_block_1_1(k, a + r * ars, ars, ats, b + j, ldb, c + r * ldc + j, ldc);
     }
 }
 
-/* y[0..n) += alpha · x[0..n) */
-CPU_CLONES static void axpy(int64_t n, float alpha, const float *x, float *y) {
-#pragma omp simd
-    for (int64_t c = 0; c < n; c++) y[c] += alpha * x[c];
+/* s (nq, KT) = a (nq, D) · bT (D, KT) over the first nk columns rounded up
+ * to 16 (bT is zero there). */
+static void tile_scores(const float *a, int64_t nq, int64_t D, const float *bT, int64_t nk,
+                        float *s) {
+    int64_t n = (nk + 15) / 16 * 16;
+    for (int64_t i = 0; i < nq; i++)
+        for (int64_t j = 0; j < n; j++) s[i * KT + j] = 0.0f;
+    gemm_acc(nq, n, D, a, D, 1, bT, KT, s, KT);
 }
 
 /* The keys [0, n) of the tile at j0 that query t sees: all nk, or fewer
@@ -108,20 +184,22 @@ static void fwd_tile(const fwd_args *A, int64_t b, int64_t h, int64_t t0, int64_
                 mx = si[j] > mx ? si[j] : mx;
             }
             float mnew = mx > m[i] ? mx : m[i];
-            if (mnew == -INFINITY) continue; /* nothing seen yet: all weights 0 */
-            float alpha = expf(m[i] - mnew);
+            if (mnew == -INFINITY) n = 0; /* nothing seen yet: all weights 0 */
+            float alpha = n ? expf(m[i] - mnew) : 1.0f;
             double ps = 0.0;
             for (int64_t j = 0; j < n; j++) {
                 si[j] = expf(si[j] - mnew);
                 ps += si[j];
             }
+            for (int64_t j = n; j < nk; j++) si[j] = 0.0f; /* causally hidden */
+            if (!n) continue;
             l[i] = l[i] * alpha + ps;
             m[i] = mnew;
             float *ai = acc + i * Dv;
             if (alpha != 1.0f)
                 for (int64_t c = 0; c < Dv; c++) ai[c] *= alpha;
-            for (int64_t j = 0; j < n; j++) axpy(Dv, si[j], vb + (j0 + j) * Dv, ai);
         }
+        gemm_acc(nq, Dv, nk, s, KT, 1, vb + j0 * Dv, Dv, acc, Dv); /* O += P·V */
     }
     float *ob = A->o + ((b * d->H + h) * d->Tq + t0) * Dv;
     for (int64_t i = 0; i < nq; i++) {
@@ -191,7 +269,7 @@ static size_t bwd_scratch(const mrg_sdpa_dims *d) {
 /* Every gradient of kv head hk of batch item b. The G query heads of one kv
  * head are adjacent, so its query rows are the G·Tq rows from (b, hk·G, 0);
  * row r is query t = r % Tq. */
-CPU_CLONES static void bwd_group(const bwd_args *A, int64_t b, int64_t hk, float *ws) {
+static void bwd_group(const bwd_args *A, int64_t b, int64_t hk, float *ws) {
     const mrg_sdpa_dims *d = A->d;
     const int64_t D = d->D, Dv = d->Dv, Tq = d->Tq, Tk = d->Tk, G = d->H / d->Hkv;
     const int64_t nr = G * Tq, r_base = (b * d->H + hk * G) * Tq, kv = b * d->Hkv + hk;
@@ -226,17 +304,15 @@ CPU_CLONES static void bwd_group(const bwd_args *A, int64_t b, int64_t hk, float
                 float *pi = p + i * KT, *dsi = ds + i * KT;
                 int64_t n = visible(d, (r0 + i) % Tq, j0, nk);
                 float li = lg[r0 + i], di = Di[r0 + i];
-                for (int64_t j = 0; j < nk; j++) {
-                    float pij = j < n ? expf(pi[j] + (mk ? mk[j0 + j] : 0.0f) - li) : 0.0f;
-                    pi[j] = pij;
-                    dsi[j] = pij * (dsi[j] - di); /* dS = P∘(dP − D_i) */
-                }
                 for (int64_t j = 0; j < n; j++) {
-                    axpy(Dv, pi[j], dO + i * Dv, dvt + j * Dv);  /* dV += Pᵀ·dO */
-                    axpy(D, dsi[j], qs + i * D, dkt + j * D);    /* dK += dSᵀ·(scale·Q) */
-                    axpy(D, dsi[j], kb + (j0 + j) * D, dqg + (r0 + i) * D); /* dQ' += dS·K */
+                    pi[j] = expf(pi[j] + (mk ? mk[j0 + j] : 0.0f) - li);
+                    dsi[j] = pi[j] * (dsi[j] - di); /* dS = P∘(dP − D_i) */
                 }
+                for (int64_t j = n; j < nk; j++) pi[j] = dsi[j] = 0.0f; /* causally hidden */
             }
+            gemm_acc(nk, Dv, nq, p, 1, KT, dO, Dv, dvt, Dv);                /* dV += Pᵀ·dO */
+            gemm_acc(nk, D, nq, ds, 1, KT, qs, D, dkt, D);                  /* dK += dSᵀ·(scale·Q) */
+            gemm_acc(nq, D, nk, ds, KT, 1, kb + j0 * D, D, dqg + r0 * D, D); /* dQ' += dS·K */
         }
         for (int64_t i = 0; i < nk * D; i++) dkb[j0 * D + i] = dkt[i];
         for (int64_t i = 0; i < nk * Dv; i++) dvb[j0 * Dv + i] = dvt[i];
