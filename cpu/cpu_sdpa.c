@@ -10,8 +10,10 @@
  * every output element is summed by one thread in a fixed order and the
  * results are the same run to run.
  *
- * Inner loops run over a contiguous axis (keys of a transposed tile, or the
- * head dim) and carry `#pragma omp simd`; CPU_CLONES adds an AVX2+FMA copy. */
+ * The tile products (S = Q·Kᵀ, O += P·V; dP = dO·Vᵀ, dV += Pᵀ·dO,
+ * dK += dSᵀ·Q, dQ += dS·K) go through gemm_acc, whose 4 × 16 blocks keep
+ * their sums in registers (CPU_CLONES adds an AVX2+FMA copy); each element
+ * sums its products in index order, so the blocking never changes a bit. */
 #include <math.h>
 #include <stdlib.h>
 
