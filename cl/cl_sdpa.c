@@ -40,7 +40,7 @@ mrg_status mrg_cl_sdpa(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_p
         st = mrg_error(MRG_ERR_UNSUPPORTED, "opencl: sdpa: rows must be i32");
     if (st != MRG_OK) return st;
     const int64_t D = d->D, Dv = d->Dv, KT = MRG_CL_ATT_KT;
-    size_t qt = group_rows(c, D, KT * D + KT * MRG_CL_ATT_CH);
+    size_t qt = group_rows(c, D + 1, KT * D + KT * MRG_CL_ATT_CH);
     if (!qt) return too_wide("sdpa", d, c);
     mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_sdpa_fwd);
     mrg_cl_arg_ptr(&a, q);
@@ -59,7 +59,7 @@ mrg_status mrg_cl_sdpa(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_p
     mrg_cl_arg_long(&a, d->cap);
     mrg_cl_arg_int(&a, d->causal);
     mrg_cl_arg_float(&a, d->scale);
-    mrg_cl_arg_local(&a, qt * (size_t)D * sizeof(float));
+    mrg_cl_arg_local(&a, qt * (size_t)(D + 1) * sizeof(float));
     mrg_cl_arg_local(&a, (size_t)(KT * D) * sizeof(float));
     mrg_cl_arg_local(&a, (size_t)(KT * MRG_CL_ATT_CH) * sizeof(float));
     const size_t global[3] = {(size_t)d->Tq, (size_t)(d->B * d->H), chunks(Dv)};
@@ -79,8 +79,8 @@ mrg_status mrg_cl_sdpa_backward(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr
                               (mrg_ptr[]){q, k, v, mask, o, lse, dout, dq, dk, dv});
     if (st != MRG_OK) return st;
     const int64_t D = d->D, Dv = d->Dv, KT = MRG_CL_ATT_KT, nrows = d->B * d->H * d->Tq;
-    size_t kg = group_rows(c, D + Dv, KT * (D + Dv) + 2 * KT);
-    size_t qt = group_rows(c, D + Dv, KT * (D + Dv));
+    size_t kg = group_rows(c, D + Dv + 2, KT * (D + Dv) + 2 * KT);
+    size_t qt = group_rows(c, D + Dv + 2, KT * (D + Dv));
     if (!kg || !qt) return too_wide("sdpa_backward", d, c);
     if (nrows == 0) { /* no queries: zero key and value gradients */
         MRG_TRY(mrg_cl_fill(dev, dk, d->B * d->Hkv * d->Tk * D, 0.0f));
@@ -118,8 +118,8 @@ mrg_status mrg_cl_sdpa_backward(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr
     mrg_cl_arg_int(&a, d->causal);
     mrg_cl_arg_float(&a, d->scale);
     mrg_cl_arg_int(&a, (int)chunks(D));
-    mrg_cl_arg_local(&a, kg * (size_t)D * sizeof(float));
-    mrg_cl_arg_local(&a, kg * (size_t)Dv * sizeof(float));
+    mrg_cl_arg_local(&a, kg * (size_t)(D + 1) * sizeof(float));
+    mrg_cl_arg_local(&a, kg * (size_t)(Dv + 1) * sizeof(float));
     mrg_cl_arg_local(&a, (size_t)(KT * D) * sizeof(float));
     mrg_cl_arg_local(&a, (size_t)(KT * Dv) * sizeof(float));
     mrg_cl_arg_local(&a, (size_t)KT * sizeof(float));
@@ -146,8 +146,8 @@ mrg_status mrg_cl_sdpa_backward(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr
     mrg_cl_arg_int(&a, (int)Dv);
     mrg_cl_arg_int(&a, d->causal);
     mrg_cl_arg_float(&a, d->scale);
-    mrg_cl_arg_local(&a, qt * (size_t)D * sizeof(float));
-    mrg_cl_arg_local(&a, qt * (size_t)Dv * sizeof(float));
+    mrg_cl_arg_local(&a, qt * (size_t)(D + 1) * sizeof(float));
+    mrg_cl_arg_local(&a, qt * (size_t)(Dv + 1) * sizeof(float));
     mrg_cl_arg_local(&a, (size_t)(KT * D) * sizeof(float));
     mrg_cl_arg_local(&a, (size_t)(KT * Dv) * sizeof(float));
     const size_t gq[3] = {(size_t)d->Tq, (size_t)(d->B * d->H), chunks(D)};

@@ -7,7 +7,10 @@
  * rescales its accumulator; the backward recomputes P = exp(S − lse).
  * Every item accumulates ATT_CH output columns (dimension 2 of the launch
  * picks the chunk), so the head dim is not bounded by registers; D itself
- * is bounded only by local memory (the host sizes the groups).
+ * is bounded only by local memory (the host sizes the groups). A row that
+ * each item reads for itself sits in local memory with a stride of D + 1,
+ * so that the items of a group read different banks (a stride of 64 or 128
+ * would put them all on one).
  *
  * Layouts (all f32, element offsets after each pointer):
  *   q (B, H, Tq, D), o / dO (B, H, Tq, Dv), lse / Di (B, H, Tq)
@@ -35,7 +38,7 @@ inline long keys_seen(long t, long Tq, long Tk, int causal) {
 }
 
 /* Forward. Launch: (ceil(Tq / QT)·QT, B·H, ceil(Dv / ATT_CH)), local (QT, 1, 1).
- * Local: qs (QT·D), ks (ATT_KT·D), vs (ATT_KT·ATT_CH). lse is written by the
+ * Local: qs (QT·(D+1)), ks (ATT_KT·D), vs (ATT_KT·ATT_CH). lse is written by the
  * first column chunk when lse is not NULL. */
 kernel void sdpa_fwd(global const float *q, ulong qoff, global const float *k, ulong koff,
                      global const float *v, ulong voff, global const float *mask, ulong moff,
@@ -53,11 +56,11 @@ kernel void sdpa_fwd(global const float *q, ulong qoff, global const float *k, u
     global const float *mk = mask ? mask + moff + b * Tk : 0;
     const long nq = min((long)QT, Tq - t0);
     global const float *qb = q + qoff + (bh * Tq + t0) * D;
-    for (long i = li; i < nq * D; i += QT) qs[i] = scale * qb[i];
+    for (long i = li; i < nq * D; i += QT) qs[i / D * (D + 1) + i % D] = scale * qb[i];
     const bool live = t < Tq;
     const long seen = keys_seen(t, Tq, Tk, causal);
     const long kend = keys_seen(t0 + nq - 1, Tq, Tk, causal);
-    local const float *qi = qs + li * D;
+    local const float *qi = qs + li * (D + 1);
     float m = -INFINITY, l = 0.0f, acc[ATT_CH];
     for (int c = 0; c < ATT_CH; c++) acc[c] = 0.0f;
     for (long j0 = 0; j0 < kend; j0 += ATT_KT) {
@@ -114,7 +117,7 @@ kernel void sdpa_bwd_rowdot(global const float *dO, ulong doff, global const flo
  * q, row r is query r % Tq) in tiles of ATT_KT. Dimension 2 picks the
  * chunk: z < nzk gives dK columns z·ATT_CH.., else dV columns (z − nzk)·ATT_CH..
  * Launch: (ceil(Tk / KG)·KG, B·Hkv, nzk + ceil(Dv / ATT_CH)), local (KG, 1, 1).
- * Local: ks (KG·D), vs (KG·Dv), qs (ATT_KT·D), dos (ATT_KT·Dv), ls, ds (ATT_KT). */
+ * Local: ks (KG·(D+1)), vs (KG·(Dv+1)), qs (ATT_KT·D), dos (ATT_KT·Dv), ls, ds (ATT_KT). */
 kernel void sdpa_bwd_dkdv(global const float *q, ulong qoff, global const float *k, ulong koff,
                           global const float *v, ulong voff, global const float *mask,
                           ulong moff, global const float *lse, ulong loff,
@@ -131,12 +134,14 @@ kernel void sdpa_bwd_dkdv(global const float *q, ulong qoff, global const float 
     const int c0 = (want_dk ? z : z - nzk) * ATT_CH;
     const int nc = min(ATT_CH, (want_dk ? D : Dv) - c0);
     const long nk = min((long)KG, Tk - j0);
-    for (long i = li; i < nk * D; i += KG) ks[i] = k[koff + (bk * Tk + j0) * D + i];
-    for (long i = li; i < nk * Dv; i += KG) vs[i] = v[voff + (bk * Tk + j0) * Dv + i];
+    for (long i = li; i < nk * D; i += KG)
+        ks[i / D * (D + 1) + i % D] = k[koff + (bk * Tk + j0) * D + i];
+    for (long i = li; i < nk * Dv; i += KG)
+        vs[i / Dv * (Dv + 1) + i % Dv] = v[voff + (bk * Tk + j0) * Dv + i];
     const long r_base = bk * nr; /* = (b·H + hk·G)·Tq */
     const bool live = j < Tk;
     const float mj = live && mask ? mask[moff + b * Tk + j] : 0.0f;
-    local const float *kj = ks + li * D, *vj = vs + li * Dv;
+    local const float *kj = ks + li * (D + 1), *vj = vs + li * (Dv + 1);
     float acc[ATT_CH];
     for (int c = 0; c < ATT_CH; c++) acc[c] = 0.0f;
     for (long r0 = 0; r0 < nr; r0 += ATT_KT) {
@@ -172,7 +177,7 @@ kernel void sdpa_bwd_dkdv(global const float *q, ulong qoff, global const float 
 
 /* Backward, pass 3: dQ = scale · Σ_j dS_ij k_j with dS = P∘(dP − Di).
  * Launch: (ceil(Tq / QT)·QT, B·H, ceil(D / ATT_CH)), local (QT, 1, 1).
- * Local: qs (QT·D), dos (QT·Dv), ks (ATT_KT·D), vs (ATT_KT·Dv). */
+ * Local: qs (QT·(D+1)), dos (QT·(Dv+1)), ks (ATT_KT·D), vs (ATT_KT·Dv). */
 kernel void sdpa_bwd_dq(global const float *q, ulong qoff, global const float *k, ulong koff,
                         global const float *v, ulong voff, global const float *mask, ulong moff,
                         global const float *lse, ulong loff, global const float *dO, ulong doff,
@@ -184,15 +189,17 @@ kernel void sdpa_bwd_dq(global const float *q, ulong qoff, global const float *k
     const long b = bh / H, h = bh % H, kv = b * Hkv + h / (H / Hkv);
     const int c0 = get_group_id(2) * ATT_CH, nc = min(ATT_CH, D - c0);
     const long nq = min((long)QT, Tq - t0);
-    for (long i = li; i < nq * D; i += QT) qs[i] = scale * q[qoff + (bh * Tq + t0) * D + i];
-    for (long i = li; i < nq * Dv; i += QT) dos[i] = dO[doff + (bh * Tq + t0) * Dv + i];
+    for (long i = li; i < nq * D; i += QT)
+        qs[i / D * (D + 1) + i % D] = scale * q[qoff + (bh * Tq + t0) * D + i];
+    for (long i = li; i < nq * Dv; i += QT)
+        dos[i / Dv * (Dv + 1) + i % Dv] = dO[doff + (bh * Tq + t0) * Dv + i];
     const bool live = t < Tq;
     const float li_lse = live ? lse[loff + bh * Tq + t] : 0.0f;
     const float li_d = live ? di[bh * Tq + t] : 0.0f;
     const long seen = keys_seen(t, Tq, Tk, causal);
     const long kend = keys_seen(t0 + nq - 1, Tq, Tk, causal);
     global const float *mk = mask ? mask + moff + b * Tk : 0;
-    local const float *qi = qs + li * D, *doi = dos + li * Dv;
+    local const float *qi = qs + li * (D + 1), *doi = dos + li * (Dv + 1);
     float acc[ATT_CH];
     for (int c = 0; c < ATT_CH; c++) acc[c] = 0.0f;
     for (long j0 = 0; j0 < kend; j0 += ATT_KT) {
