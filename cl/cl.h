@@ -38,7 +38,7 @@ mrg_status mrg_cl_sdpa_decode(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_p
     X(reduce_sum_cols) X(reduce_sum_rows) X(l2norm_rows) X(l2norm_backward_rows) \
     X(ce_rows) X(ce_finish) X(ce_count) X(ce_backward_rows) X(adamw)            \
     X(sumsq_partial) X(sumsq_finish) X(clip_scale) X(gemv_fused) X(rope_store_kv)       \
-    X(sdpa_decode)
+    X(sdpa_decode) X(sdpa_fwd) X(sdpa_bwd_rowdot) X(sdpa_bwd_dkdv) X(sdpa_bwd_dq)
 
 typedef enum mrg_cl_kernel_id {
 #define MRG_CL_ENUM(name) MRG_CLK_##name,
@@ -54,7 +54,13 @@ typedef struct mrg_cl_tuning {
     size_t red_wg;      /* reduction work-group size (power of two) */
     int tile_m, tile_n, tile_k, wpt_m, wpt_n; /* tiled GEMM */
     size_t gemv_wg;     /* GEMV (trans B) work-group size (power of two) */
+    size_t attn_wg;     /* fused attention: most rows per work-group (power of two) */
 } mrg_cl_tuning;
+
+/* Fused attention (cl/kernels/sdpa.cl): rows of the other side per local
+ * tile, and output columns per work-item. */
+#define MRG_CL_ATT_KT 16
+#define MRG_CL_ATT_CH 32
 
 typedef struct mrg_cl_ctx {
     cl_platform_id platform;
@@ -217,6 +223,13 @@ mrg_status mrg_cl_softmax(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t rows, i
                           int64_t causal_tq, bool log);
 mrg_status mrg_cl_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
                                    int64_t rows, int64_t cols, bool log);
+
+/* cl_sdpa.c */
+mrg_status mrg_cl_sdpa(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k, mrg_ptr v,
+                       mrg_ptr mask, mrg_ptr rows, mrg_ptr o, mrg_ptr lse);
+mrg_status mrg_cl_sdpa_backward(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k,
+                                mrg_ptr v, mrg_ptr mask, mrg_ptr o, mrg_ptr lse, mrg_ptr dout,
+                                mrg_ptr dq, mrg_ptr dk, mrg_ptr dv);
 
 /* cl_norm.c */
 mrg_status mrg_cl_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_ptr y,

@@ -163,6 +163,13 @@ mrg_status cpu_softmax(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t rows, int6
 mrg_status cpu_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
                                 int64_t rows, int64_t cols, bool log);
 
+/* cpu_sdpa.c */
+mrg_status cpu_sdpa(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k, mrg_ptr v,
+                    mrg_ptr mask, mrg_ptr rows, mrg_ptr o, mrg_ptr lse);
+mrg_status cpu_sdpa_backward(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k,
+                             mrg_ptr v, mrg_ptr mask, mrg_ptr o, mrg_ptr lse, mrg_ptr dout,
+                             mrg_ptr dq, mrg_ptr dk, mrg_ptr dv);
+
 /* cpu_cross_entropy.c */
 mrg_status cpu_cross_entropy(mrg_device *dev, mrg_ptr logits, mrg_ptr targets, mrg_ptr loss,
                              int64_t rows, int64_t V, int ignore);

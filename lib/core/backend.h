@@ -29,7 +29,7 @@
  *   cross_entropy  cross_entropy                     cross_entropy cross_entropy_backward
  *   optim          adamw_update sum_squares_into     adamw sum_squares clip_scale
  *                  clip_scale global_norm            (no-grad: lib/train's AdamW, clipping)
- *   sdpa           sdpa                              (composed of recorded ops)
+ *   sdpa           sdpa                              sdpa sdpa_backward (fused, flash style)
  *                  sdpa_cache (sdpa_cache.c)         gemm on the KV cache in place, softmax
  *   patch_embed    patch_embed                       (composed of recorded ops)
  *   decode         linears swiglu_linear             gemv_fused rope_store_kv sdpa_decode
@@ -62,6 +62,16 @@ struct mrg_buffer {
     void *handle;
     size_t bytes;
 };
+
+/* Sizes of one fused attention call (the sdpa entries below). */
+typedef struct mrg_sdpa_dims {
+    int64_t B, H, Hkv; /* query batch, query heads, kv heads (H % Hkv == 0) */
+    int64_t Tq, Tk;    /* queries, keys (Tk >= 1; causal needs Tq <= Tk) */
+    int64_t D, Dv;     /* head dims of q/k and of v/o */
+    int64_t R, cap;    /* k, v hold R rows of cap >= Tk positions (plain: R = B, cap = Tk) */
+    bool causal;       /* query t sees keys j <= t + Tk − Tq */
+    float scale;
+} mrg_sdpa_dims;
 
 typedef enum mrg_binop { MRG_BIN_ADD, MRG_BIN_SUB, MRG_BIN_MUL } mrg_binop;
 
@@ -156,6 +166,26 @@ typedef struct mrg_backend {
     /* softmax: dx = y·(dy − Σ dy·y); log-softmax: dx = dy − exp(y)·Σ dy. */
     mrg_status (*softmax_backward)(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
                                    int64_t rows, int64_t cols, bool log);
+
+    /* Fused scaled dot-product attention (flash style: tiles of keys, an
+     * online softmax, no Tq × Tk score matrix in memory), all f32:
+     *   q (B, H, Tq, D) → o (B, H, Tq, Dv), lse (B, H, Tq) (buf NULL: not written)
+     *   k (R, Hkv, cap, D), v (R, Hkv, cap, Dv): batch item b reads kv row
+     *     rows[b] (i32, B entries; buf NULL: row b), positions [0, Tk);
+     *   query head h uses kv head h / (H / Hkv); mask (B, Tk) additive or
+     *   buf NULL;
+     *   s = (scale·q)·kᵀ + mask (scale·q rounded to f32 first, as mrg_scale),
+     *   causal entries dropped; o = softmax(s)·v; lse = log Σ exp(s) per row.
+     * A row whose every key is −inf gets NaN (as a softmax of such a row). */
+    mrg_status (*sdpa)(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k,
+                       mrg_ptr v, mrg_ptr mask, mrg_ptr rows, mrg_ptr o, mrg_ptr lse);
+    /* Its backward (FlashAttention-2: scores recomputed tile by tile from
+     * lse, D_i = Σ dO∘O per row), with rows NULL and R = B, cap = Tk:
+     * writes dq (B, H, Tq, D), dk (B, Hkv, Tk, D), dv (B, Hkv, Tk, Dv);
+     * dk and dv sum over the H / Hkv query heads of each kv head. */
+    mrg_status (*sdpa_backward)(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k,
+                                mrg_ptr v, mrg_ptr mask, mrg_ptr o, mrg_ptr lse, mrg_ptr dout,
+                                mrg_ptr dq, mrg_ptr dk, mrg_ptr dv);
 
     /* LayerNorm over cols; w, b may have buf == NULL (no affine).
      * Writes mean and rstd (rows) for the backward. */

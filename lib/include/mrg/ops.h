@@ -95,9 +95,18 @@ mrg_tensor *mrg_cross_entropy(mrg_tensor *logits, mrg_tensor *targets, int ignor
 /* q (B, H, Tq, D), k and v (B, Hkv, Tk, D) with H a multiple of Hkv
  * (grouped-query heads: query head h uses kv head h / (H/Hkv));
  * key_mask (B, Tk) additive (0 keep, −inf/large negative drop) or NULL;
- * causal as in mrg_softmax; scale usually 1/√D → (B, H, Tq, D). */
+ * causal as in mrg_softmax; scale usually 1/√D → (B, H, Tq, D).
+ * Runs the backend's fused (flash-style) kernels: no (Tq × Tk) score matrix
+ * is held, the backward recomputes it from the saved per-row logsumexp.
+ * A query row whose every key is masked with −inf gives NaN (as softmax
+ * does); key_mask gets no gradient (refused when it wants one). */
 mrg_tensor *mrg_sdpa(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_tensor *key_mask,
                      bool causal, float scale);
+/* The same attention composed of recorded ops (batched GEMM, mask add,
+ * softmax, batched GEMM; materialises every score matrix): the reference
+ * the fused kernels are tested against. */
+mrg_tensor *mrg_sdpa_composed(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_tensor *key_mask,
+                              bool causal, float scale);
 /* The same over the first len positions of a KV cache, read in place
  * instead of sliced out (decoding): k_cache (R, Hkv, max_len, D), v_cache
  * (R, Hkv, max_len, Dv); row b of q attends to cache row rows[b] (rows NULL:
