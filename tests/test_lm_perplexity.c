@@ -3,7 +3,7 @@
  * device, with and without a prompt; its rules (empty lines skipped and
  * counted, a line longer than the model refused, bad option combinations);
  * and `mrg pretrain-lm`'s validation perplexity after each epoch (stdout and
- * log.jsonl), which for a context-free LM must equal `mrg lm --perplexity`
+ * pretrain_log.jsonl), which for a context-free LM must equal `mrg lm --perplexity`
  * on the same cleaned validation reports. */
 #include <math.h>
 #include <stdio.h>
@@ -131,7 +131,7 @@ static void check_pretrain_validation(void) {
     CHECK(cli_sh("%s pretrain-lm --data ph --preset micro --config plain.json --no-slot-hints --out lm "
                  "--epochs 2 --batch 4 --vocab 300 --device cpu > run.jsonl",
                  cli_bin) == 0);
-    char *run = test_read_file(cli_at("run.jsonl"), NULL), *log = test_read_file(cli_at("lm/log.jsonl"), NULL);
+    char *run = test_read_file(cli_at("run.jsonl"), NULL), *log = test_read_file(cli_at("lm/pretrain_log.jsonl"), NULL);
     CHECK(run && log);
     int n_run = 0, n_log = 0;
     double ppl = last_val(run, &n_run), ppl_log = last_val(log, &n_log);

@@ -388,7 +388,7 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     int64_t total = o.steps > 0 ? o.steps : (int64_t)o.epochs * per_epoch;
     mrg_lr_schedule sched = mrg_lr_schedule_make(o.lr, o.min_lr, o.warmup_frac, total);
     char log_path[4400];
-    snprintf(log_path, sizeof log_path, "%s/log.jsonl", tmp);
+    snprintf(log_path, sizeof log_path, "%s/pretrain_log.jsonl", tmp);
     mrg_progress_opts po = {log_path, o.bar, o.jsonl_stdout, total, 0, o.log_every};
     if (!(prog = mrg_progress_new(&po))) { st = MRG_ERR_OOM; goto end; }
 

@@ -98,7 +98,9 @@ mrg_pretrain_opts mrg_pretrain_defaults(void);
  * from a seeded random init as a causal LM on BOS + text + EOS (with the
  * options' context and slot hints around the text, when set), and writes a
  * Hugging Face directory out_dir (config.json, model.safetensors,
- * tokenizer.model, and log.jsonl: the JSONL progress records) atomically. *final_loss (may be NULL) gets the mean loss
+ * tokenizer.model, and pretrain_log.jsonl: the JSONL progress records;
+ * not log.jsonl, which marks a `mrg train` run) atomically. *final_loss
+ * (may be NULL) gets the mean loss
  * of the last update, *first_loss the first. */
 mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llama_config *lm,
                                  const mrg_pretrain_opts *o, mrg_device *dev, const char *out_dir,
