@@ -163,6 +163,13 @@ int cmd_train(int argc, char **argv) {
         (rc = opts_exclusive("train", specs, n, "--no-eval", "--eval-max")) ||
         (rc = opts_exclusive("train", specs, n, "--no-eval", "--eval-beam")))
         return rc;
+    /* the preset and config file are read here first, as pretrain-lm and
+     * pretrain-vit read theirs, so that every error in them is a usage
+     * error (exit 2) whatever the run's state */
+    mrg_model_config cfg;
+    if ((o.preset || o.config_path) &&
+        opts_model_config("train", o.preset ? o.preset : "tiny", o.config_path, &cfg))
+        return 2;
     if (o.resume) {
         char state[4200];
         snprintf(state, sizeof state, "%s/last/trainer_state.json", o.out_dir);

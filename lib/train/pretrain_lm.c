@@ -278,7 +278,9 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         free(corpus);
     }
     if (st) goto end;
-    if (!(tok = mrg_tokenizer_load(tok_path))) { st = MRG_ERR_FORMAT; goto end; }
+    /* a given tokenizer is read from the user's file (the copy has the same
+     * bytes), so that a bad one is named as the user knows it */
+    if (!(tok = mrg_tokenizer_load(o.tokenizer ? o.tokenizer : tok_path))) { st = MRG_ERR_FORMAT; goto end; }
     /* the trainer stops early when the texts hold too few distinct pieces */
     if (!o.tokenizer && o.vocab_exact && mrg_tokenizer_vocab_size(tok) < o.vocab_size) {
         st = mrg_error(MRG_ERR_INVALID_ARG,

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -167,6 +169,10 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
     snprintf(state_path, sizeof state_path, "%s/trainer_state.json", last);
     snprintf(log_path, sizeof log_path, "%s/log.jsonl", o->out_dir);
     bool resuming = false;
+    /* a run directory this call makes is removed again when the run fails
+     * before it writes anything into it (rmdir: only when empty) */
+    struct stat out_sb;
+    bool made_out = stat(o->out_dir, &out_sb) != 0;
     mrg_status st = hooks_set(o->test_signal);
     if (!st) st = run_dir_prepare(o, &resuming);
     if (st) return st;
@@ -393,5 +399,6 @@ end:
     mrg_trainer_free(tr);
     mrg_model_free(m);
     n_hooks = 0;
+    if (st && made_out) (void)rmdir(o->out_dir);
     return st;
 }
