@@ -136,17 +136,6 @@ static void expand(const char *in, const char *fx, const char *golden, char *out
     out[n] = 0;
 }
 
-static char *slurp(const char *path) {
-    static char buf[1 << 16];
-    buf[0] = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return buf;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
 int main(void) {
     const char *bin = getenv("MRG_BIN");
     if (!bin) {
@@ -210,7 +199,8 @@ int main(void) {
         snapshot(root, &before, &nb);
         snprintf(cmd, sizeof cmd, "cd '%s' && %s'%s' %s 2>'%s'", work, env, bin, args, err_path);
         int rc = test_run_cmd(cmd, out, sizeof out);
-        const char *err = slurp(err_path);
+        char *err_text = test_read_file(err_path, NULL);
+        const char *err = err_text ? err_text : "";
         unlink(err_path);
         snapshot(root, &after, &na);
         bool ok_rc = rc == r->exit, ok_msg = strstr(err, want) != NULL,
@@ -223,6 +213,7 @@ int main(void) {
             fprintf(stderr, "%s row %d: mrg %s\n    exit %d (want %d), stderr \"%.400s\"%s%.200s%s\n",
                     ok_rc && ok_msg && ok_out && ok_files ? "  " : "FAIL", i + 1, args, rc, r->exit, err,
                     out[0] ? ", stdout \"" : "", out, out[0] ? "\"" : "");
+        free(err_text);
     }
     fprintf(stderr, "%d rows\n", n_rows);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

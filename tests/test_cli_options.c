@@ -20,16 +20,6 @@ static int entries(const char *dir) {
     return n;
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
 int main(void) {
     const char *bin = getenv("MRG_BIN");
     if (!bin) {
@@ -52,9 +42,10 @@ int main(void) {
     for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
         snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s --help 2>'%s'", work, bin, helps[i], err_path);
         int rc = test_run_cmd(cmd, out, sizeof out);
-        const char *err = slurp(err_path);
+        char *err = test_read_file(err_path, NULL);
         CHECK(rc == 0 && strstr(out, "usage: mrg") != NULL && err && !err[0]);
         if (rc != 0 || !strstr(out, "usage: mrg")) fprintf(stderr, "  mrg %s --help: exit %d\n", helps[i], rc);
+        free(err);
     }
     CHECK(entries(work) == 0);
 
