@@ -378,11 +378,11 @@ mrg_status mrg_pretrain_lm(const char *data_dir, const mrg_llama_config *lm, con
     dopt.prefetch = 0;
     dopt.batch_size = 1;
     mrg_dataset *ds = mrg_dataset_open(data_dir, MRG_SPLIT_TRAIN, &dopt);
-    if (!ds) return mrg_error_context(MRG_ERR_INVALID_ARG, "pretrain: reading %s", data_dir);
+    if (!ds) return mrg_error_context(MRG_ERR_FORMAT, "pretrain: reading %s", data_dir);
     int n = mrg_dataset_size(ds);
     const char **texts = n > 0 ? malloc(sizeof(char *) * (size_t)n) : NULL;
     mrg_status st;
-    if (n <= 0) st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: %s has no training reports", data_dir);
+    if (n <= 0) st = mrg_error(MRG_ERR_FORMAT, "pretrain: %s has no training reports", data_dir);
     else if (!texts) st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
     else {
         for (int i = 0; i < n; i++) texts[i] = mrg_dataset_report(ds, i); /* cleaned */
