@@ -220,7 +220,7 @@ static const catalogue_row rows[] = {
     {"head -c 700 @/lm/tokenizer.model > t.model", "tokenize --tokenizer t.model hello", 1,
      "t.model: not a valid sentencepiece model"},
     {": > t.model", "tokenize --tokenizer t.model hello", 1, "t.model: not a valid sentencepiece model"},
-    {NULL, "tokenize --tokenizer @/lm hello", 1, "@/lm: cannot load tokenizer"},
+    {NULL, "tokenize --tokenizer @/lm hello", 1, "@/lm is a directory, not a sentencepiece model file"},
     {NULL, "tokenize --tokenizer @/lm/tokenizer.model --decode 99999", 2, "token id 99999 out of range"},
 
     /* eval: JSON lines */
