@@ -115,6 +115,7 @@ static const catalogue_row rows[] = {
     {NULL, "generate --model m --image a.png --split val", 2, "--split applies to --data only, not to --image"},
     {NULL, "generate --model m --image a.png --out p", 2, "--out applies to --data only, not to --image"},
     {NULL, "generate --model m --image a.png --limit 2", 2, "--limit applies to --data only"},
+    {NULL, "generate --model m --image a.png --blank-images", 2, "--blank-images applies to --data only"},
     {NULL, "generate --model m --data d", 2, "--data needs --out"},
     {NULL, "generate --model m", 2, "--image or --data is required"},
     {NULL, "generate --data d --out p", 2, "--model is required"},
