@@ -383,7 +383,7 @@ def row_llama(s, row):
     P, G, R = ("16", "8", "1") if q else (("128", "64", "3") if row == "llama-1b" else
                                           ("128", "16", "2"))
     m = s.mrg("lm", "--model", d, "--prompt", P, "--gen", G, "--repeat", R, "--device", "cpu",
-              "--json", what="mrg bench lm")
+              "--beam", "3", "--bw-mb", "0", "--json", what="mrg bench lm")
     r = s.torch_ref("lm", "--model", d, "--prompt", P, "--gen", G, "--repeat", R)
     bw = bandwidth(s)
     limit = bw["read_gb_per_s"] * 1e9 / m["decode_read_bytes"]
@@ -403,6 +403,10 @@ def row_llama(s, row):
                  "%.2f GB/s over %s per token; transformers reaches %.2f of it" %
                  (bw["read_gb_per_s"], human_bytes(m["decode_read_bytes"]),
                   r["decode_tokens_per_s"] / limit)),
+            rate("beam-3 step vs greedy token", "steps/s", m["beam_steps_per_s"],
+                 m["decode_tokens_per_s"], "mrg greedy decode, same run",
+                 "3 rows per step, reordered as beam search does; target: a step costs at "
+                 "most 1.5x a greedy token (ratio >= 0.67)"),
             mem("peak RSS", m["peak_rss_bytes"], r["peak_rss_bytes"], ref)], \
         {"mrg": m, "ref": r, "bandwidth": bw, "limit_tokens_per_s": limit}
 
@@ -433,7 +437,8 @@ def row_stories(s):
     # mrg: BOS, then steps - 1 greedy tokens; run.c: the same from an empty
     # prompt at temperature 0 (it times every token after the first)
     m = s.mrg("lm", "--model", model, "--prompt", "1", "--gen", str(steps - 1), "--repeat",
-              str(reps), "--device", "cpu", "--json", what="mrg bench lm")
+              str(reps), "--device", "cpu", "--beam", "0", "--bw-mb", "0", "--json",
+              what="mrg bench lm")
     best = 0.0
     for _ in range(reps):
         out = s.run([run, model, "-z", tok, "-t", "0", "-n", str(steps), "-i", ""],

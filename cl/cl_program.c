@@ -123,7 +123,7 @@ static size_t launch_wg(const mrg_cl_tuning *t, int id) {
     switch (id) {
     case MRG_CLK_gemm_tiled:
         return (size_t)(t->tile_m / t->wpt_m) * (size_t)(t->tile_n / t->wpt_n);
-    case MRG_CLK_gemv_t:
+    case MRG_CLK_gemv_t: case MRG_CLK_gemv_fused:
         return t->gemv_wg;
     case MRG_CLK_gemm_scale_c:
         return 16;
@@ -133,6 +133,7 @@ static size_t launch_wg(const mrg_cl_tuning *t, int id) {
     case MRG_CLK_reduce_sum_rows: case MRG_CLK_l2norm_rows: case MRG_CLK_l2norm_backward_rows:
     case MRG_CLK_ce_rows: case MRG_CLK_ce_finish: case MRG_CLK_ce_count:
     case MRG_CLK_ce_backward_rows: case MRG_CLK_sumsq_partial: case MRG_CLK_sumsq_finish:
+    case MRG_CLK_sdpa_decode:
         return t->red_wg;
     default:
         return t->wg1d;

@@ -140,6 +140,7 @@ static const mrg_backend cpu_backend = {
     .fill = cpu_fill,
     .convert = cpu_convert,
     .copy_strided = cpu_copy_strided,
+    .convert_strided = cpu_convert_strided,
     .binary = cpu_binary,
     .unary = cpu_unary,
     .unary_backward = cpu_unary_backward,

@@ -132,6 +132,9 @@ mrg_status cpu_convert(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int64_t n);
 mrg_status cpu_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
                             const int64_t *shape, const int64_t *src_stride,
                             const int64_t *dst_stride, bool accumulate);
+mrg_status cpu_convert_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                               const int64_t *shape, const int64_t *src_stride,
+                               const int64_t *dst_stride);
 mrg_status cpu_binary(mrg_device *dev, mrg_binop op, mrg_ptr a, mrg_ptr b, mrg_ptr out,
                       int ndim, const int64_t *shape, const int64_t *a_stride,
                       const int64_t *b_stride);

@@ -54,6 +54,18 @@ kernel void copy_strided(global const uint *src, ulong soff, global uint *dst, u
     }
 }
 
+/* Strided conversion between float dtypes (sdt, ddt: f32, bf16, f16). */
+kernel void convert_strided(global const uchar *src, ulong soff, int sdt, global uchar *dst,
+                            ulong doff, int ddt, int ndim, long8 shape, long8 sstride,
+                            long8 dstride, ulong n) {
+    long sh[8], ss[8], ds[8];
+    unpack3(shape, sstride, dstride, sh, ss, ds);
+    GRID_LOOP(i, n) {
+        const long2 off = strided_offsets(i, ndim, sh, ss, ds);
+        st_any(dst, doff + off.y, ddt, ld_any(src, soff + off.x, sdt));
+    }
+}
+
 /* o[i] = a[.] op b[.]; op: 0 add, 1 sub, 2 mul (mrg_binop). */
 kernel void binary(global const float *a, ulong aoff, global const float *b, ulong boff,
                    global float *o, ulong ooff, int op, int ndim, long8 shape, long8 astride,

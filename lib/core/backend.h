@@ -16,7 +16,8 @@
  *
  *   family         ops (mrg_...)                     backend entries
  *   elementwise    add sub mul scale gelu silu       fill convert copy_strided
- *                                                    binary unary unary_backward
+ *                                                    convert_strided binary unary
+ *                                                    unary_backward
  *   shape          reshape permute transpose concat  (none of its own: the
  *                  slice copy copy_into              elementwise copy_strided, convert)
  *   matmul         matmul linear                     gemm
@@ -31,6 +32,9 @@
  *   sdpa           sdpa                              (composed of recorded ops)
  *                  sdpa_cache (sdpa_cache.c)         gemm on the KV cache in place, softmax
  *   patch_embed    patch_embed                       (composed of recorded ops)
+ *   decode         linears swiglu_linear             gemv_fused rope_store_kv sdpa_decode
+ *                  linear_residual rope_store_kv     (optional; NULL: composed)
+ *                  sdpa_decode
  *
  * Conventions for every kernel:
  *   - a mrg_ptr names a buffer plus an ELEMENT offset and the element dtype;
@@ -60,6 +64,9 @@ struct mrg_buffer {
 };
 
 typedef enum mrg_binop { MRG_BIN_ADD, MRG_BIN_SUB, MRG_BIN_MUL } mrg_binop;
+
+/* Epilogues of the fused decoding GEMV (gemv_fused). */
+enum { MRG_EPI_NONE, MRG_EPI_SWIGLU, MRG_EPI_RESIDUAL };
 
 typedef enum mrg_unop {
     MRG_UN_GELU,  /* exact erf form */
@@ -101,6 +108,13 @@ typedef struct mrg_backend {
     mrg_status (*copy_strided)(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
                                const int64_t *shape, const int64_t *src_stride,
                                const int64_t *dst_stride, bool accumulate);
+
+    /* Strided conversion between float dtypes (f32, bf16, f16; dst and src
+     * may have the same one): dst[Σ i_k·dst_stride_k] = src[...] rounded to
+     * nearest even. A KV cache stored in bf16/f16 is written and read with it. */
+    mrg_status (*convert_strided)(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                                  const int64_t *shape, const int64_t *src_stride,
+                                  const int64_t *dst_stride);
 
     /* out[i] = a[·] op b[·] over `shape` (ndim <= 6), out contiguous;
      * a and b addressed with their strides (0 on broadcast axes). */
@@ -209,6 +223,33 @@ typedef struct mrg_backend {
     /* x *= min(1, max_norm / (sqrt(sumsq[0]) + 1e-6)). */
     mrg_status (*clip_scale)(mrg_device *dev, mrg_ptr sumsq, mrg_ptr x, int64_t n,
                              float max_norm);
+
+    /* ---- fused decoding (optional: NULL entries are composed by
+     * lib/ops/decode.c of the kernels above). Batches of at most
+     * MRG_DECODE_MAX_ROWS rows; rows is a host array of B cache rows or
+     * NULL (row b). ---- */
+
+    /* out_i (M, N_i) = x (M, K) · w_iᵀ for n_w (1..3) weights w_i (N_i, K)
+     * of any float dtype, with epilogue: MRG_EPI_NONE; MRG_EPI_SWIGLU
+     * (n_w 2, N_0 == N_1): out_0 = silu(x·w_0ᵀ)·(x·w_1ᵀ); MRG_EPI_RESIDUAL
+     * (n_w 1): out_0 = r + x·w_0ᵀ (r (M, N_0) f32). */
+    mrg_status (*gemv_fused)(mrg_device *dev, mrg_ptr x, int64_t M, int64_t K, int n_w,
+                             const mrg_ptr *w, const int64_t *N, const mrg_ptr *out,
+                             int epilogue, mrg_ptr r);
+    /* q (B, H, D) → q_out rotated at position pos (as rope); k (B, Hkv, D)
+     * rotated and v (B, Hkv, D) stored at position pos of cache rows rows[b]
+     * of k_cache, v_cache (R, Hkv, Lmax, D) of dtype f32/bf16/f16. */
+    mrg_status (*rope_store_kv)(mrg_device *dev, mrg_ptr q, mrg_ptr q_out, mrg_ptr k, mrg_ptr v,
+                                mrg_ptr k_cache, mrg_ptr v_cache, const int32_t *rows, int64_t B,
+                                int64_t H, int64_t Hkv, int64_t D, int64_t Lmax, int64_t pos,
+                                float theta, int layout);
+    /* out (B, H, Dv) = softmax(scale·q·kᵀ + key_mask)·v for q (B, H, D) over
+     * positions [0, len) of cache rows rows[b], kv head h / (H / Hkv);
+     * key_mask (B, len) f32 or buf NULL; scores: scratch of B·H·len f32. */
+    mrg_status (*sdpa_decode)(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_ptr v_cache,
+                              mrg_ptr key_mask, mrg_ptr scores, mrg_ptr out, const int32_t *rows,
+                              int64_t B, int64_t H, int64_t Hkv, int64_t D, int64_t Dv,
+                              int64_t Lmax, int64_t len, float scale);
 } mrg_backend;
 
 /* Device object shared by all backends; backend-specific state hangs off ctx. */

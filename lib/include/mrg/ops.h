@@ -114,6 +114,34 @@ mrg_tensor *mrg_sdpa_cache(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cac
  * patches in row-major order. */
 mrg_tensor *mrg_patch_embed(mrg_tensor *img, mrg_tensor *w, mrg_tensor *bias);
 
+/* ---- fused decoding ops (lib/ops/decode.c) ---------------------------------
+ * Each is defined as the composition named in its comment and computed that
+ * way on a backend without the fused kernel (the CPU: bit for bit as the
+ * composition); OpenCL runs each as one kernel for decoding batches of at
+ * most MRG_DECODE_MAX_ROWS rows without gradients (f32 sums in another
+ * order: equal within rounding). Recorded for gradients when composed. */
+#define MRG_DECODE_MAX_ROWS 64
+
+/* out[i] = mrg_linear(x, w[i], NULL) for n (1..3) weights sharing x
+ * (q/k/v projections). */
+mrg_status mrg_linears(mrg_tensor *x, int n, mrg_tensor *const *w, mrg_tensor **out);
+/* mrg_mul(mrg_silu(x·w_gateᵀ), x·w_upᵀ): the SwiGLU MLP's first half. */
+mrg_tensor *mrg_swiglu_linear(mrg_tensor *x, mrg_tensor *w_gate, mrg_tensor *w_up);
+/* mrg_add(r, x·wᵀ): a projection with its residual. */
+mrg_tensor *mrg_linear_residual(mrg_tensor *x, mrg_tensor *w, mrg_tensor *r);
+/* RoPE on q (B, H, T, D) and k (B, Hkv, T, D) at positions pos.., then k
+ * and v (B, Hkv, T, D) stored at positions [pos, pos + T) of cache rows
+ * rows[b] (NULL: b) of k_cache/v_cache (R, Hkv, max_len, D; f32, bf16 or
+ * f16, rounded to nearest even). Returns the rotated q (B, H, T, D). Not
+ * recorded (the cache is no graph node). */
+mrg_tensor *mrg_rope_store_kv(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_tensor *k_cache,
+                              mrg_tensor *v_cache, const int32_t *rows, int64_t pos, float theta,
+                              mrg_rope_layout layout);
+/* mrg_sdpa_cache(q, k_cache, v_cache, rows, len, key_mask, causal, scale)
+ * for one new position per row (q (B, H, 1, D), causal or not alike). */
+mrg_tensor *mrg_sdpa_decode(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cache,
+                            const int32_t *rows, int64_t len, mrg_tensor *key_mask, float scale);
+
 /* ---- in place, never recorded ---------------------------------------------
  * These write into existing tensors and return a status. They are not
  * recorded on the autograd tape (no gradient flows through them): the
@@ -124,6 +152,12 @@ mrg_tensor *mrg_patch_embed(mrg_tensor *img, mrg_tensor *w, mrg_tensor *bias);
  * lie inside dst. E.g. a KV cache (B, H, max_len, D) takes new positions
  * (b, H, T, D) with start = {0, 0, pos, 0}. */
 mrg_status mrg_copy_into(mrg_tensor *dst, const int64_t *start, const mrg_tensor *src);
+/* Copies the block `shape` that starts at src_start in src into dst at
+ * dst_start (same rank; the blocks must lie inside both). Same 4-byte dtype:
+ * an exact copy; float dtypes (f32, bf16, f16) convert, rounding to nearest
+ * even (a bf16/f16 KV cache is written and read this way). */
+mrg_status mrg_copy_region(mrg_tensor *dst, const int64_t *dst_start, const mrg_tensor *src,
+                           const int64_t *src_start, const int64_t *shape);
 
 /* PyTorch AdamW on parameter p with gradient g and moments m, v (all f32,
  * one shape, one device):
