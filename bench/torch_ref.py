@@ -68,8 +68,33 @@ def common(torch, threads):
             "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
+def start_model_run(threads, library):
+    """torch with its threads set, and the output's common fields plus the
+    version of the library that builds the model and the resident size
+    before it is built."""
+    torch = setup(threads)
+    out = common(torch, threads)
+    out[library.__name__] = library.__version__
+    out["rss_start_bytes"] = rss_bytes()
+    return torch, out
+
+
 def best_mean(times):
     return min(times), sum(times) / len(times)
+
+
+def timed_calls(fn, warmup, repeat):
+    """Calls fn() warmup times untimed, then repeat times timed: the seconds of
+    each timed call and the last call's result."""
+    result = None
+    for _ in range(warmup):
+        result = fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return times, result
 
 
 # ---- gemm ----------------------------------------------------------------------
@@ -86,11 +111,8 @@ def run_gemm(a):
             x = (torch.rand(n, n, generator=g) - 0.5).to(dt)
             y = (torch.rand(n, n, generator=g) - 0.5).to(dt)
             c = torch.empty(n, n, dtype=dt)
-            torch.matmul(x, y, out=c)  # warm-up
-            t0 = time.perf_counter()
-            for _ in range(a.repeat):
-                torch.matmul(x, y, out=c)
-            t = (time.perf_counter() - t0) / a.repeat
+            times, _ = timed_calls(lambda: torch.matmul(x, y, out=c), 1, a.repeat)
+            t = sum(times) / a.repeat
             row[name + "_gflops"] = 2.0 * n ** 3 / t * 1e-9
         out["sizes"].append(row)
     return out
@@ -99,12 +121,9 @@ def run_gemm(a):
 # ---- vit -----------------------------------------------------------------------
 
 def run_vit(a):
-    torch = setup(a.threads)
-    from timm.models.vision_transformer import VisionTransformer
-    out = common(torch, a.threads)
     import timm
-    out["timm"] = timm.__version__
-    out["rss_start_bytes"] = rss_bytes()
+    from timm.models.vision_transformer import VisionTransformer
+    torch, out = start_model_run(a.threads, timm)
     torch.manual_seed(1)
     m = VisionTransformer(img_size=a.image_size, patch_size=a.patch, embed_dim=a.dim,
                           depth=a.depth, num_heads=a.heads, mlp_ratio=a.mlp / a.dim,
@@ -116,12 +135,7 @@ def run_vit(a):
         m.zero_grad(set_to_none=False)
         m.forward_features(x).mean().backward()
 
-    one_pass()  # warm-up
-    times = []
-    for _ in range(a.repeat):
-        t0 = time.perf_counter()
-        one_pass()
-        times.append(time.perf_counter() - t0)
+    times, _ = timed_calls(one_pass, 1, a.repeat)
     best, mean = best_mean(times)
     out.update({"batch": a.batch, "views": a.views, "image_size": a.image_size,
                 "parameters": sum(p.numel() for p in m.parameters()), "repeat": a.repeat,
@@ -134,12 +148,9 @@ def run_vit(a):
 # ---- lm (Hugging Face transformers) ----------------------------------------------
 
 def run_lm(a):
-    torch = setup(a.threads)
     import transformers
     from transformers import LlamaForCausalLM
-    out = common(torch, a.threads)
-    out["transformers"] = transformers.__version__
-    out["rss_start_bytes"] = rss_bytes()
+    torch, out = start_model_run(a.threads, transformers)
     with open(os.path.join(a.model, "config.json")) as f:
         hf = json.load(f)
     dt = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(hf.get("torch_dtype"),
@@ -264,12 +275,7 @@ def run_step(a):
         opt.step()
         return total.item(), lml.item(), con.item(), float(norm)
 
-    times, stats = [], None
-    for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
-        stats = step()
-        if i >= a.warmup:
-            times.append(time.perf_counter() - t0)
+    times, stats = timed_calls(step, a.warmup, a.steps)
     best, mean = best_mean(times)
     wb = sum(v.numel() * v.element_size() for v in W.values())
     out.update({"precision": a.precision, "preset": cfg.get("preset"), "lm": a.lm,

@@ -1,11 +1,10 @@
 /* The `mrg` binary never loses a user's work (issue 16), on a small phantom
  * dataset and the micro preset:
- *   - outputs: pretrain-lm, pretrain-vit, phantoms, demo, generate, eval,
- *     vit and train refuse a non-empty output that is not their own (exit
- *     2, the input untouched), and an output inside their input; --force
- *     writes into it keeping the other files and replacing symbolic links
- *     without following them; an earlier output of the same command is
- *     replaced; temporaries of killed runs are removed, nothing else;
+ *   - outputs (their refusal without --force is in the catalogue,
+ *     test_cli_catalogue.c): --force writes into a user's directory keeping
+ *     the other files and replacing symbolic links without following them;
+ *     an earlier output of the same command is replaced, another command's
+ *     is not; temporaries of killed runs are removed, nothing else;
  *   - finite or nothing: a diverging run stops naming the update and the
  *     last good checkpoint, which holds finite weights only (a NaN loss and
  *     a NaN gradient norm with a finite loss); --skip-nonfinite skips and
@@ -37,22 +36,10 @@
 /* ---- outputs ------------------------------------------------------------ */
 
 static void test_outputs(void) {
-    /* pretrain-lm into a directory of the user's: refused, untouched */
+    /* (a user's non-empty --out and --out in --data refused without
+     * --force: rows of the catalogue, test_cli_catalogue.c) */
     CHECK(cli_sh("mkdir -p mine && echo 'my thesis' > mine/thesis.txt") == 0);
     uint64_t thesis = cli_hash("mine/thesis.txt"), ann = cli_hash("ph/annotation.json");
-    CHECK(cli_sh("%s pretrain-lm --data ph --preset micro --out mine --steps 1 --vocab 300 --device cpu", cli_bin) == 2);
-    CHECK(cli_has("not empty") && cli_has("--force"));
-    CHECK(cli_hash("mine/thesis.txt") == thesis && !cli_exists("mine/config.json"));
-    /* --out equal to or inside --data */
-    CHECK(cli_sh("%s pretrain-lm --data ph --preset micro --out ph --steps 1 --device cpu", cli_bin) == 2);
-    CHECK(cli_has("is --data"));
-    CHECK(cli_sh("%s pretrain-lm --data ph --preset micro --out ph/images/lm --steps 1 --device cpu", cli_bin) == 2);
-    CHECK(cli_has("lies inside --data"));
-    CHECK(cli_sh("%s pretrain-vit --data ph --preset micro --out ph --epochs 1 --device cpu", cli_bin) == 2);
-    CHECK(cli_sh("%s pretrain-vit --data ph --preset micro --out mine --epochs 1 --device cpu", cli_bin) == 2);
-    CHECK(cli_sh("%s phantoms --out mine --n 20 --size 32", cli_bin) == 2);
-    CHECK(cli_sh("%s demo --out mine --studies 20", cli_bin) == 2);
-    CHECK(cli_hash("ph/annotation.json") == ann && cli_hash("mine/thesis.txt") == thesis);
     /* --force: written into, the user's file kept; a symbolic link among
      * the outputs is replaced, not written through */
     CHECK(cli_sh("echo 'outside' > outside.txt && ln -s ../outside.txt mine/config.json") == 0);
@@ -71,33 +58,16 @@ static void test_outputs(void) {
     CHECK(cli_sh("mkdir -p empty && %s phantoms --out empty --n 20 --size 32 && %s phantoms --out empty --n 20 --size 32 --seed 2",
              cli_bin, cli_bin) == 0);
     CHECK(cli_exists("empty/annotation.json") && cli_hidden(".") == 0);
-    /* file outputs: a file that is not the command's own is refused */
-    CHECK(cli_write("notes.jsonl", "{\"my\": \"notes\"}\n"));
-    uint64_t notes = cli_hash("notes.jsonl");
-    CHECK(cli_sh("%s generate --model lm --data ph --out notes.jsonl --device cpu", cli_bin) == 2);
-    CHECK(cli_has("not an earlier output") && cli_has("--force"));
-    CHECK(cli_sh("%s generate --model lm --data ph --out ph/annotation.json --device cpu", cli_bin) == 2);
-    CHECK(cli_has("lies inside --data"));
-    CHECK(cli_sh("%s eval --pred none.jsonl --ref none.jsonl --per-report notes.jsonl", cli_bin) == 2);
-    CHECK(cli_has("not an earlier output"));
-    CHECK(cli_sh("%s vit --model lm --image ph/images/PH00000/0.png --features notes.jsonl --top 0", cli_bin) == 2);
-    CHECK(cli_hash("notes.jsonl") == notes && cli_hash("ph/annotation.json") == ann);
+    /* (file outputs that are not the command's own: catalogue rows) */
+    CHECK(cli_hash("ph/annotation.json") == ann);
 }
 
 /* ---- train: existing runs, stale temporaries --------------------------- */
 
 static void test_train_dirs(void) {
     CHECK(cli_sh(CLI_TRAIN " --device cpu --out run-x > /dev/null", cli_bin) == 0);
-    /* again without --resume: refused, the run untouched */
-    uint64_t state = cli_hash("run-x/last/trainer_state.json"), log = cli_hash("run-x/log.jsonl");
-    CHECK(cli_sh(CLI_TRAIN " --device cpu --out run-x", cli_bin) == 2);
-    CHECK(cli_has("already holds a training run") && cli_has("--resume") && cli_has("--force"));
-    CHECK(cli_hash("run-x/last/trainer_state.json") == state && cli_hash("run-x/log.jsonl") == log);
-    /* into a directory that holds no run, or inside the dataset */
-    CHECK(cli_sh(CLI_TRAIN " --device cpu --out mine", cli_bin) == 2);
-    CHECK(cli_has("holds no run"));
-    CHECK(cli_sh(CLI_TRAIN " --device cpu --out ph/run", cli_bin) == 2);
-    CHECK(cli_has("lies inside --data"));
+    /* (again without --resume, into a user's directory or inside the
+     * dataset: refused, catalogue rows) */
     /* temporaries of a killed run go at the next start, nothing else: a
      * process that has exited gives a pid that no longer runs */
     char line[64] = "";

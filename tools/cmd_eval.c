@@ -324,15 +324,15 @@ int cmd_eval(int argc, char **argv) {
         if (rc == 0 && per_path) rc = write_per_report(per_path, &pred[0], m.pi, n, per);
         goto done;
     }
-    eval_runs er;
-    memset(&er, 0, sizeof er);
-    er.n_runs = runs;
-    er.n = n;
-    er.paths = pred_paths;
-    er.scores = scores;
-    er.low = n_boot ? (const double(*)[MRG_N_METRICS])low : NULL;
-    er.high = n_boot ? (const double(*)[MRG_N_METRICS])high : NULL;
-    er.boot = boot;
+    eval_runs er = {
+        .n_runs = runs,
+        .n = n,
+        .paths = pred_paths,
+        .scores = scores,
+        .low = n_boot ? (const double(*)[MRG_N_METRICS])low : NULL,
+        .high = n_boot ? (const double(*)[MRG_N_METRICS])high : NULL,
+        .boot = boot,
+    };
     if (runs == 2) {
         er.paired = true;
         if (!er.boot.resamples) er.boot.resamples = 1000;

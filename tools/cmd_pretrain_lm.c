@@ -108,9 +108,7 @@ int cmd_pretrain_lm(int argc, char **argv) {
         OPT_STRING("--tokenizer", &o.tokenizer),
         OPT_INTEGER("--vocab", &o.vocab_size, 260, 1000000), /* what mrg_spm_train accepts */
         OPT_INT64("--steps", &o.steps, 1, 1000000000),
-        OPT_INTEGER("--epochs", &o.epochs, 1, 100000),
-        OPT_INTEGER("--batch", &o.batch_size, 1, 4096),
-        OPT_POSITIVE("--lr", &o.lr, 1),
+        OPTS_TRAINING_LOOP(o),
         OPT_SEED("--seed", &o.seed),
         OPT_STRING("--device", &device),
         OPT_INTEGER("--log-every", &o.log_every, 1, INT_MAX),

@@ -163,9 +163,7 @@ int cmd_train(int argc, char **argv) {
         OPT_ONE_OF("--precision", &precision, precisions),
         OPT_SET("--force", &o.force),
         OPT_SET("--skip-nonfinite", &o.skip_nonfinite),
-        OPT_INTEGER("--epochs", &o.epochs, 1, 100000),
-        OPT_INTEGER("--batch", &o.batch_size, 1, 4096),
-        OPT_POSITIVE("--lr", &o.lr, 1),
+        OPTS_TRAINING_LOOP(o),
         OPT_INTEGER("--grad-accum", &o.grad_accum, 1, 4096),
         OPT_INT64("--max-steps", &o.max_steps, 1, 1000000000000LL),
         OPT_INTEGER("--save-every", &o.save_every, 1, INT_MAX),
@@ -179,6 +177,13 @@ int cmd_train(int argc, char **argv) {
         (rc = opts_exclusive("train", specs, n, "--no-eval", "--eval-max")) ||
         (rc = opts_exclusive("train", specs, n, "--no-eval", "--eval-beam")))
         return rc;
+    /* the preset and config file are read here first, as pretrain-lm and
+     * pretrain-vit read theirs, so that every error in them is a usage
+     * error (exit 2) whatever the run's state */
+    mrg_model_config cfg;
+    if ((o.preset || o.config_path) &&
+        opts_model_config("train", o.preset ? o.preset : "tiny", o.config_path, &cfg))
+        return 2;
     if (precision >= 0) o.precision = precisions[precision];
     if (o.resume) {
         char state[4200];

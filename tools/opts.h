@@ -65,6 +65,13 @@ typedef struct opt_spec {
 #define OPT_ONE_OF(n, d, list) {.name = (n), .kind = OPT_CHOICE, .dst = (d), .choices = (list)}
 #define OPT_SET(n, d) {.name = (n), .kind = OPT_FLAG, .dst = (d), .value = true}
 #define OPT_CLEAR(n, d) {.name = (n), .kind = OPT_FLAG, .dst = (d), .value = false}
+/* The three rows of the training loop that train, pretrain-lm and
+ * pretrain-vit share, with one range each: o is their options struct
+ * (fields epochs, batch_size, lr). */
+#define OPTS_TRAINING_LOOP(o)                              \
+    OPT_INTEGER("--epochs", &(o).epochs, 1, 100000),       \
+        OPT_INTEGER("--batch", &(o).batch_size, 1, 4096),  \
+        OPT_POSITIVE("--lr", &(o).lr, 1)
 
 #define OPTS_COUNT(specs) ((int)(sizeof(specs) / sizeof((specs)[0])))
 

@@ -410,7 +410,7 @@ static mrg_status take_path(cJSON *o, const char *key, const char *dir, char *ou
     const char *s = cJSON_GetStringValue(v);
     mrg_status st = MRG_OK;
     if (!s || !*s)
-        st = mrg_error(MRG_ERR_FORMAT, "%s/config.json: \"%s\" is missing", dir, key);
+        st = mrg_error(MRG_ERR_FORMAT, "\"%s\" is missing", key); /* the caller names the file */
     else if (s[0] == '/')
         snprintf(out, n, "%s", s);
     else
@@ -446,7 +446,7 @@ mrg_model *mrg_model_load_lm(const char *dir, mrg_device *dev, const char *lm_ov
     cJSON *h = cJSON_DetachItemFromObjectCaseSensitive(o, "lm_hash");
     uint64_t hv;
     if (h && (!cJSON_IsString(h) || !mrg_hash_parse(h->valuestring, &hv)))
-        st = mrg_error(MRG_ERR_FORMAT, "%s: \"lm_hash\" must be 16 hex digits", path);
+        st = mrg_error(MRG_ERR_FORMAT, "\"lm_hash\" must be 16 hex digits");
     else if (h)
         snprintf(lm_hash, sizeof lm_hash, "%s", h->valuestring);
     cJSON_Delete(h);

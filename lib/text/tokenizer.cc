@@ -4,11 +4,13 @@
 #include "mrg/tokenizer.h"
 
 #include <sentencepiece_processor.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -69,16 +71,21 @@ mrg_tokenizer *mrg_tokenizer_load(const char *path) {
             return nullptr;
         }
         std::fclose(fp);
-        auto *tok = new mrg_tokenizer;
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) { // fopen opens a directory too
+            mrg_error(MRG_ERR_FORMAT, "%s is a directory, not a sentencepiece model file", path);
+            return nullptr;
+        }
+        // owned until it is handed out: sentencepiece may throw from Load
+        std::unique_ptr<mrg_tokenizer> tok(new mrg_tokenizer);
         tok->path = path;
         auto st = tok->sp.Load(path);
         if (!st.ok() || tok->sp.GetPieceSize() <= 0) {
             mrg_error(MRG_ERR_FORMAT, "%s: not a valid sentencepiece model (%s)", path,
                       st.ok() ? "empty vocabulary" : st.ToString().c_str());
-            delete tok;
             return nullptr;
         }
-        return tok;
+        return tok.release();
     } catch (const std::bad_alloc &) {
         mrg_error(MRG_ERR_OOM, "out of memory loading tokenizer %s", path);
     } catch (const std::exception &e) {

@@ -348,7 +348,9 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         free(corpus);
     }
     if (st) goto end;
-    if (!(tok = mrg_tokenizer_load(tok_path))) { st = MRG_ERR_FORMAT; goto end; }
+    /* a given tokenizer is read from the user's file (the copy has the same
+     * bytes), so that a bad one is named as the user knows it */
+    if (!(tok = mrg_tokenizer_load(o.tokenizer ? o.tokenizer : tok_path))) { st = MRG_ERR_FORMAT; goto end; }
     /* the trainer stops early when the texts hold too few distinct pieces */
     if (!o.tokenizer && o.vocab_exact && mrg_tokenizer_vocab_size(tok) < o.vocab_size) {
         st = mrg_error(MRG_ERR_INVALID_ARG,
@@ -459,7 +461,7 @@ mrg_status mrg_pretrain_lm(const char *data_dir, const mrg_llama_config *lm, con
     dopt.prefetch = 0;
     dopt.batch_size = 1;
     mrg_dataset *ds = mrg_dataset_open(data_dir, MRG_SPLIT_TRAIN, &dopt);
-    if (!ds) return mrg_error_context(MRG_ERR_INVALID_ARG, "pretrain: reading %s", data_dir);
+    if (!ds) return mrg_error_context(MRG_ERR_FORMAT, "pretrain: reading %s", data_dir);
     int n = mrg_dataset_size(ds);
     const char **texts = n > 0 ? malloc(sizeof(char *) * (size_t)n) : NULL;
     /* validation reports; without them the run goes on unvalidated */
@@ -471,7 +473,7 @@ mrg_status mrg_pretrain_lm(const char *data_dir, const mrg_llama_config *lm, con
         fprintf(stderr, "pretrain: no validation perplexity: %s\n",
                 vs ? "the val split is empty" : mrg_last_error());
     mrg_status st;
-    if (n <= 0) st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: %s has no training reports", data_dir);
+    if (n <= 0) st = mrg_error(MRG_ERR_FORMAT, "pretrain: %s has no training reports", data_dir);
     else if (!texts || (n_val > 0 && !val)) st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
     else {
         for (int i = 0; i < n; i++) texts[i] = mrg_dataset_report(ds, i); /* cleaned */

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -167,6 +169,10 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
     snprintf(state_path, sizeof state_path, "%s/trainer_state.json", last);
     snprintf(log_path, sizeof log_path, "%s/log.jsonl", o->out_dir);
     bool resuming = false;
+    /* a run directory this call makes is removed again when the run fails
+     * before it writes anything into it (rmdir: only when empty) */
+    struct stat out_sb;
+    bool made_out = stat(o->out_dir, &out_sb) != 0;
     mrg_status st = hooks_set(o->test_signal);
     if (!st) st = run_dir_prepare(o, &resuming);
     if (st) return st;
@@ -231,9 +237,10 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
     dopt.batch_size = cfg.batch_size;
     dopt.shuffle = true;
     dopt.seed = state.data_seed;
-    if (!(ds = mrg_dataset_open(o->data_dir, MRG_SPLIT_TRAIN, &dopt))) { st = MRG_ERR_INVALID_ARG; goto end; }
+    /* a dataset that cannot be read is bad data (exit 1), as in pretrain-vit and generate */
+    if (!(ds = mrg_dataset_open(o->data_dir, MRG_SPLIT_TRAIN, &dopt))) { st = MRG_ERR_FORMAT; goto end; }
     int nb = mrg_dataset_batches_per_epoch(ds), ga = cfg.grad_accum > 0 ? cfg.grad_accum : 1;
-    if (nb <= 0) { st = mrg_error(MRG_ERR_INVALID_ARG, "train: the training split is empty"); goto end; }
+    if (nb <= 0) { st = mrg_error(MRG_ERR_FORMAT, "train: the training split of %s is empty", o->data_dir); goto end; }
     int64_t upe = (nb + ga - 1) / ga;
 
     if (!resuming) {
@@ -275,7 +282,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
     if (!plan.no_eval) {
         mrg_dataset_opts vopt = dopt;
         vopt.shuffle = false;
-        if (!(val = mrg_dataset_open(o->data_dir, MRG_SPLIT_VAL, &vopt))) { st = MRG_ERR_INVALID_ARG; goto end; }
+        if (!(val = mrg_dataset_open(o->data_dir, MRG_SPLIT_VAL, &vopt))) { st = MRG_ERR_FORMAT; goto end; }
         if (mrg_dataset_size(val) == 0) { mrg_dataset_free(val); val = NULL; }
     }
     mrg_progress_opts popt = {log_path, o->bar, o->jsonl_stdout, plan.total_steps, state.step, o->log_every};
@@ -397,5 +404,6 @@ end:
     mrg_trainer_free(tr);
     mrg_model_free(m);
     n_hooks = 0;
+    if (st && made_out) (void)rmdir(o->out_dir);
     return st;
 }

@@ -80,4 +80,21 @@ static void fuzz_st_exercise(mrg_st_file *f) {
     unlink(out);
 }
 
+/* Opens path with mrg_st_try_open (what: the call's name in findings); a
+ * failure must leave a message and no file, a file that opens is
+ * exercised and closed. Returns the open's status. */
+static mrg_status fuzz_st_open_and_exercise(const char *path, const char *what) {
+    mrg_st_file *f = NULL;
+    mrg_clear_error();
+    mrg_status st = mrg_st_try_open(path, &f);
+    fuzz_expect_message(st, what);
+    if (st != MRG_OK) {
+        FUZZ_CHECK(!f, "a failed open returned a file");
+        return st;
+    }
+    fuzz_st_exercise(f);
+    mrg_st_close(f);
+    return st;
+}
+
 #endif
