@@ -125,28 +125,36 @@ mrg_status mrg_dist_bcast(void *buf, size_t bytes, int root) {
     return MRG_OK;
 }
 
-mrg_status mrg_dist_allgather_f32(const float *mine, int n_mine, float *all, int *counts) {
+mrg_status mrg_dist_allgather_f32(const float *mine, int n_mine, float **all, int *counts) {
+    *all = NULL;
     if (job.size <= 1) {
-        if (n_mine > 0) memmove(all, mine, sizeof(float) * (size_t)n_mine);
+        *all = malloc(sizeof(float) * (size_t)(n_mine > 0 ? n_mine : 1));
+        if (!*all) return mrg_error(MRG_ERR_OOM, "dist: out of memory");
+        if (n_mine > 0) memcpy(*all, mine, sizeof(float) * (size_t)n_mine);
         counts[0] = n_mine;
         return MRG_OK;
     }
     int rc = MPI_Allgather(&n_mine, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Allgather");
     int *displs = malloc(sizeof(int) * (size_t)job.size);
-    if (!displs) return mrg_error(MRG_ERR_OOM, "dist: out of memory");
     int64_t off = 0;
-    for (int r = 0; r < job.size; r++) {
+    for (int r = 0; displs && r < job.size; r++) {
         displs[r] = (int)off;
         off += counts[r];
     }
-    if (off > INT_MAX) {
+    /* the same sizes on every rank: all fail here together, or none */
+    if (!displs || off > INT_MAX || !(*all = malloc(sizeof(float) * (size_t)(off > 0 ? off : 1)))) {
         free(displs);
-        return mrg_error(MRG_ERR_INVALID_ARG, "dist: all-gather of %lld floats is too large", (long long)off);
+        return mrg_error(MRG_ERR_OOM, "dist: cannot hold an all-gather of %lld floats", (long long)off);
     }
-    rc = MPI_Allgatherv(mine, n_mine, MPI_FLOAT, all, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
+    rc = MPI_Allgatherv(mine, n_mine, MPI_FLOAT, *all, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
     free(displs);
-    return rc == MPI_SUCCESS ? MRG_OK : mpi_fail(rc, "MPI_Allgatherv");
+    if (rc != MPI_SUCCESS) {
+        free(*all);
+        *all = NULL;
+        return mpi_fail(rc, "MPI_Allgatherv");
+    }
+    return MRG_OK;
 }
 
 mrg_status mrg_dist_gather_bytes(const void *mine, size_t n, char **all, size_t *counts) {

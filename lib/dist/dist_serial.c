@@ -45,8 +45,10 @@ mrg_status mrg_dist_bcast(void *buf, size_t bytes, int root) {
     (void)root;
     return MRG_OK;
 }
-mrg_status mrg_dist_allgather_f32(const float *mine, int n_mine, float *all, int *counts) {
-    if (n_mine > 0) memmove(all, mine, sizeof(float) * (size_t)n_mine);
+mrg_status mrg_dist_allgather_f32(const float *mine, int n_mine, float **all, int *counts) {
+    *all = malloc(sizeof(float) * (size_t)(n_mine > 0 ? n_mine : 1));
+    if (!*all) return mrg_error(MRG_ERR_OOM, "dist: out of memory");
+    if (n_mine > 0) memcpy(*all, mine, sizeof(float) * (size_t)n_mine);
     counts[0] = n_mine;
     return MRG_OK;
 }

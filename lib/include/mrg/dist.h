@@ -50,9 +50,10 @@ mrg_status mrg_dist_sum_f64(double *buf, int n);
 mrg_status mrg_dist_any(bool *flag);
 /* Rank root's bytes into every rank's buf. */
 mrg_status mrg_dist_bcast(void *buf, size_t bytes, int root);
-/* Every rank's n_mine floats, in rank order, into all (room for the sum of
- * the counts); counts (size entries) gets each rank's n. Sizes may differ. */
-mrg_status mrg_dist_allgather_f32(const float *mine, int n_mine, float *all, int *counts);
+/* Every rank's n_mine floats, in rank order, into *all (malloc'd, freed by
+ * the caller) on every rank; counts (size entries) gets each rank's n.
+ * Sizes may differ. */
+mrg_status mrg_dist_allgather_f32(const float *mine, int n_mine, float **all, int *counts);
 /* Every rank's n bytes, concatenated in rank order, into *all on rank 0
  * (malloc'd; freed by the caller; counts, size entries, gets each rank's
  * n); *all = NULL elsewhere. */
