@@ -84,7 +84,7 @@ static int finish_stdout(const char *cmd, int rc) {
 /* The commands that run data-parallel under an MPI launcher (lib/dist):
  * they join the job first; every other command stays a job of one. */
 static bool data_parallel(const char *name) {
-    return !strcmp(name, "train") || !strcmp(name, "generate") || !strcmp(name, "info");
+    return !strcmp(name, "train") || !strcmp(name, "generate") || !strcmp(name, "info") || !strcmp(name, "bench");
 }
 
 static int run_command(const mrg_command *c, int argc, char **argv) {
