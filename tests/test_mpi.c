@@ -8,7 +8,9 @@
  *   - generation across 2 ranks writes the same preds.jsonl as 1 process;
  *   - a rank killed mid-run ends the job in bounded time, naming the rank,
  *     with RUN/last intact; the run resumes on 2 ranks bit for bit, and on 1
- *     process (another N, the same global batch) to 1e-5.
+ *     process (another N, the same global batch) to 1e-5;
+ *   - where network namespaces can be made (root, CAP_NET_ADMIN), 2 ranks
+ *     in two namespaces joined by a veth pair, over TCP: the same losses.
  * Skipped when mrg was built without MPI or mpirun cannot start 2 ranks.
  * Open MPI as root needs --allow-run-as-root; --oversubscribe lets 2 ranks
  * share fewer cores; one OpenMP thread per rank. */
@@ -155,6 +157,20 @@ int main(void) {
     CHECK(cli_sh("OMP_NUM_THREADS=1 %s " TRAIN " --epochs 5 --device cpu --out kill1 --resume > /dev/null", cli_bin) ==
           0);
     CHECK(same_losses("plain-0-2", "kill1", 20, 1e-5));
+
+    /* across a network interface: 2 ranks in two network namespaces joined
+     * by a veth pair (tools/mpi-netns.sh), Open MPI over TCP on their
+     * addresses only; skipped without root / CAP_NET_ADMIN */
+    const char *src = getenv("MRG_SOURCE_DIR");
+    if (src && cli_sh("timeout 60 %s/tools/mpi-netns.sh %s info", src, cli_bin) == 0 && cli_has("a job of 2 ranks")) {
+        CHECK(cli_has("rank 1 on mrgB"));
+        CHECK(cli_sh("timeout 300 %s/tools/mpi-netns.sh %s " TRAIN " --epochs 5 --device cpu --out net > /dev/null", src,
+                     cli_bin) == 0);
+        CHECK(same_losses("plain-0-1", "net", 20, 1e-5));
+    } else {
+        printf("  network namespaces not available here (tools/mpi-netns.sh needs root and CAP_NET_ADMIN): "
+               "the veth run is skipped\n");
+    }
 
     if (mrg_test_failures == 0) mrg_rm_tree(cli_root);
     return test_finish("mpi");
