@@ -69,7 +69,12 @@ static int usage(int code) {
             "checkpoint. Ctrl-C (SIGINT) or SIGTERM finishes the current update (or\n"
             "abandons a validation), writes RUN/last, prints how to resume and exits 130\n"
             "(SIGINT) or 143 (SIGTERM); a second signal exits at once (checkpoints are\n"
-            "swapped in atomically, so RUN/last stays whole).\n");
+            "swapped in atomically, so RUN/last stays whole).\n\n"
+            "Data parallel: `mpirun -np N mrg train ...` (or srun) trains one model on N\n"
+            "processes, one device each (--device opencl: the host's GPUs round-robin by\n"
+            "local rank); --batch is the global batch, shared by the ranks; the losses are\n"
+            "one process's to within summation order; rank 0 writes RUN (see README.md,\n"
+            "\"Several GPUs and machines\").\n");
     return code;
 }
 
