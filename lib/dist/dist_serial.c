@@ -11,6 +11,16 @@ static char host[256];
 mrg_status mrg_dist_init(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
+    /* N copies of one process would each train alone into the same RUN */
+    static const char *const sizes[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", NULL};
+    for (int i = 0; sizes[i]; i++) {
+        const char *v = getenv(sizes[i]);
+        if (v && atoi(v) > 1)
+            return mrg_error(MRG_ERR_UNSUPPORTED,
+                             "started by an MPI launcher with %s=%s, but this mrg was built without MPI "
+                             "(install libopenmpi-dev and rebuild; CMake then prints 'mrg: MPI ON')",
+                             sizes[i], v);
+    }
     return MRG_OK;
 }
 void mrg_dist_finalize(void) {}
