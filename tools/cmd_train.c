@@ -170,7 +170,7 @@ int cmd_train(int argc, char **argv) {
         (rc = opts_exclusive("train", specs, n, "--no-eval", "--eval-max")) ||
         (rc = opts_exclusive("train", specs, n, "--no-eval", "--eval-beam")))
         return rc;
-    if (o.resume) {
+    if (o.resume && mrg_dist_rank() == 0) {
         char state[4200];
         snprintf(state, sizeof state, "%s/last/trainer_state.json", o.out_dir);
         FILE *f = fopen(state, "r");
@@ -180,7 +180,7 @@ int cmd_train(int argc, char **argv) {
     opts_progress(&o.bar, &o.jsonl_stdout);
     mrg_device *dev = opts_device("train", device);
     if (!dev) return 2;
-    if (o.bar) fprintf(stderr, "training on %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
+    if (o.bar && mrg_dist_rank() == 0) fprintf(stderr, "training on %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
     o.notes = stderr;
     o.stop = &stop_signal;
     o.test_signal = getenv("MRG_TRAIN_TEST_SIGNAL"); /* test hook (see mrg_train_run_opts) */
@@ -199,11 +199,19 @@ int cmd_train(int argc, char **argv) {
     }
     if (r.interrupted) {
         int sig = stop_signal ? (int)stop_signal : SIGINT;
+        if (mrg_dist_rank() != 0) { /* data parallel: rank 0 says it */
+            mrg_train_run_result_free(&r);
+            return 128 + sig;
+        }
         fprintf(stderr, "mrg train: stopped by %s after update %lld; %s/last holds it\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)r.steps, o.out_dir);
         print_resume_command(argc, argv);
         mrg_train_run_result_free(&r);
         return 128 + sig;
+    }
+    if (mrg_dist_rank() != 0) { /* data parallel: rank 0 reports */
+        mrg_train_run_result_free(&r);
+        return 0;
     }
     if (r.skipped > 0)
         fprintf(stderr, "mrg train: %lld non-finite updates were skipped (see %s/log.jsonl)\n",

@@ -103,8 +103,7 @@ static int run_command(const mrg_command *c, int argc, char **argv) {
         fflush(stdout);
         mrg_dist_abort(rc, msg);
     }
-    fflush(stdout);
-    mrg_dist_finalize();
+    mrg_dist_finalize(); /* stdout is flushed (and checked) by finish_stdout */
     return rc;
 }
 
