@@ -23,7 +23,14 @@
 #include "core/files.h"
 #include "testutil.h"
 
-#define MPIRUN "mpirun --allow-run-as-root --oversubscribe --bind-to none -x OMP_NUM_THREADS=1"
+/* In the sanitizer build the ranks check everything but leaks: Open MPI
+ * leaves allocations of its dlopen'ed components at MPI_Finalize, which
+ * LeakSanitizer cannot attribute (nor suppress by library); the same code
+ * is leak-checked in the runs without mpirun here and in the other tests. */
+#define MPIRUN                                                                                     \
+    "mpirun --allow-run-as-root --oversubscribe --bind-to none -x OMP_NUM_THREADS=1 "              \
+    "-x ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\""
+#define NETNS "ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" timeout 300 %s/tools/mpi-netns.sh"
 #define MAX_UPDATES 64
 
 /* 16 training studies, batch 4: 4 updates an epoch, 5 epochs */
@@ -162,9 +169,9 @@ int main(void) {
      * by a veth pair (tools/mpi-netns.sh), Open MPI over TCP on their
      * addresses only; skipped without root / CAP_NET_ADMIN */
     const char *src = getenv("MRG_SOURCE_DIR");
-    if (src && cli_sh("timeout 60 %s/tools/mpi-netns.sh %s info", src, cli_bin) == 0 && cli_has("a job of 2 ranks")) {
+    if (src && cli_sh(NETNS " %s info", src, cli_bin) == 0 && cli_has("a job of 2 ranks")) {
         CHECK(cli_has("rank 1 on mrgB"));
-        CHECK(cli_sh("timeout 300 %s/tools/mpi-netns.sh %s " TRAIN " --epochs 5 --device cpu --out net > /dev/null", src,
+        CHECK(cli_sh(NETNS " %s " TRAIN " --epochs 5 --device cpu --out net > /dev/null", src,
                      cli_bin) == 0);
         CHECK(same_losses("plain-0-1", "net", 20, 1e-5));
     } else {

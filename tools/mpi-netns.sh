@@ -14,7 +14,7 @@
 # that enters B (`ip netns exec`, with its own hostname), where ssh would
 # reach another machine. Everything it creates is removed on exit.
 # Environment: MRG_NETNS_SUBNET (default 77: addresses 10.77.<pid % 250>.x),
-# OMP_NUM_THREADS (default 1 per rank).
+# OMP_NUM_THREADS (default 1 per rank); ASAN_OPTIONS is passed on when set.
 set -euo pipefail
 (($# >= 1)) || { sed -n '2,18p' "$0" >&2; exit 2; }
 id=$$
@@ -56,4 +56,4 @@ exec_a=(ip netns exec "$a" unshare --uts sh -c "hostname $a && exec \"\$0\" \"\$
 "${exec_a[@]}" mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 --host "$net.1,$net.2" \
   --mca plm_rsh_agent "$tmp/agent" --mca btl self,tcp \
   --mca btl_tcp_if_include "$net.0/24" --mca oob_tcp_if_include "$net.0/24" \
-  -x OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" "$@"
+  -x OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" ${ASAN_OPTIONS:+-x ASAN_OPTIONS} "$@"
