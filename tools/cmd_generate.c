@@ -50,6 +50,10 @@ static int usage(int code) {
             "  --split S               train, val or test (default test)\n"
             "  --batch N               studies decoded together, 1..1024 (default 8)\n"
             "  --limit N               only the first N >= 1 studies of the split\n"
+            "  --blank-images          every view replaced by a blank image (uniform, at the\n"
+            "                          model's normalisation mean): what the model writes\n"
+            "                          from no image at all, the text-only baseline that\n"
+            "                          mrg demo reports; no image file is read\n"
             "decoding (defaults from the model's config, else R2GenGPT's):\n"
             "  --beam K                beams, 1..64 (default 3)\n"
             "  --greedy                greedy decoding instead of beam search\n"
@@ -212,12 +216,17 @@ static char *study_line(const char *id, const char *report) {
  * batches one process makes, so the same reports), rank 0 gathers the
  * lines and writes them in dataset order, atomically. */
 static int whole_split_shared(mrg_model *m, const mrg_gen_opts *g, mrg_dataset *ds, const char *out_path,
-                              int batch, int total) {
+                              int batch, int total, bool blank) {
     const int ranks = mrg_dist_size(), rank = mrg_dist_rank();
     const int needed = (total + batch - 1) / batch;
     char *mine = NULL;
     size_t used = 0, room = 0;
     mrg_status st = MRG_OK;
+    /* --blank-images: the blank views of whole_split */
+    const mrg_model_config *cfg = mrg_model_get_config(m);
+    const size_t study_floats = (size_t)cfg->n_views * 3 * (size_t)cfg->vit.image_size * (size_t)cfg->vit.image_size;
+    float *blank_images = blank ? calloc((size_t)batch * study_floats, sizeof(float)) : NULL;
+    if (blank && !blank_images) st = mrg_error(MRG_ERR_OOM, "out of memory");
     double t0 = mrg_now_s();
     for (int k = rank; k < needed && !st; k += ranks) {
         mrg_batch b = {0};
@@ -227,7 +236,7 @@ static int whole_split_shared(mrg_model *m, const mrg_gen_opts *g, mrg_dataset *
         int n = b.B < total - k * batch ? b.B : total - k * batch;
         char **reports = st ? NULL : calloc((size_t)(b.B > 0 ? b.B : 1), sizeof *reports);
         if (!st && !reports) st = mrg_error(MRG_ERR_OOM, "out of memory");
-        if (!st) st = mrg_generate_batch(m, b.images, n, g, reports);
+        if (!st) st = mrg_generate_batch(m, blank ? blank_images : b.images, n, g, reports);
         for (int i = 0; !st && i < n; i++) {
             char *line = study_line(b.ids[i], reports[i]);
             size_t len = line ? strlen(line) : 0;
@@ -254,6 +263,7 @@ static int whole_split_shared(mrg_model *m, const mrg_gen_opts *g, mrg_dataset *
         free(reports);
         mrg_batch_free(&b);
     }
+    free(blank_images);
     if (st) { /* this rank ends the job (mrg.c aborts on a failed command) */
         fprintf(stderr, "mrg generate: rank %d: %s\n", rank, mrg_last_error());
         free(mine);
@@ -313,7 +323,7 @@ static int whole_split_shared(mrg_model *m, const mrg_gen_opts *g, mrg_dataset *
 }
 
 static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mrg_split split,
-                       const char *out_path, int batch, int limit) {
+                       const char *out_path, int batch, int limit, bool blank) {
     const mrg_model_config *cfg = mrg_model_get_config(m);
     mrg_dataset_opts o = mrg_dataset_defaults();
     o.image_size = cfg->vit.image_size;
@@ -325,6 +335,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
     o.batch_size = batch;
     o.shuffle = false;
     o.drop_last = false;
+    o.load_images = !blank;
     mrg_dataset *ds = mrg_dataset_open(data, split, &o);
     if (!ds) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
@@ -333,7 +344,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
     if (mrg_dist_size() > 1) {
         int total = mrg_dataset_size(ds);
         if (limit > 0 && limit < total) total = limit;
-        int rc = whole_split_shared(m, g, ds, out_path, batch, total);
+        int rc = whole_split_shared(m, g, ds, out_path, batch, total, blank);
         mrg_dataset_free(ds);
         return rc;
     }
@@ -346,6 +357,16 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         return 1;
     }
     FILE *out = af.f;
+    /* blank views: 0 everywhere after normalisation, i.e. every pixel at
+     * the normalisation mean, a constant image with no structure */
+    const size_t study_floats = (size_t)cfg->n_views * 3 * (size_t)cfg->vit.image_size * (size_t)cfg->vit.image_size;
+    float *blank_images = blank ? calloc((size_t)batch * study_floats, sizeof(float)) : NULL;
+    if (blank && !blank_images) {
+        fprintf(stderr, "mrg generate: out of memory\n");
+        mrg_atomic_abort(&af);
+        mrg_dataset_free(ds);
+        return 1;
+    }
     int total = mrg_dataset_size(ds), done = 0, rc = 0;
     if (limit > 0 && limit < total) total = limit;
     bool bar = isatty(2);
@@ -362,7 +383,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         }
         int n = b.B < total - done ? b.B : total - done;
         char **reports = calloc((size_t)b.B, sizeof *reports);
-        st = reports ? mrg_generate_batch(m, b.images, n, g, reports) : MRG_ERR_OOM;
+        st = reports ? mrg_generate_batch(m, blank ? blank_images : b.images, n, g, reports) : MRG_ERR_OOM;
         for (int i = 0; st == MRG_OK && i < n; i++) {
             cJSON *o_json = cJSON_CreateObject();
             cJSON_AddStringToObject(o_json, "id", b.ids[i]);
@@ -399,6 +420,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
     if (rc == 0)
         fprintf(stderr, "mrg generate: %d reports in %.1f s written to %s\n", done, mrg_now_s() - t0,
                 out_path);
+    free(blank_images);
     mrg_dataset_free(ds);
     return rc;
 }
@@ -412,7 +434,7 @@ int cmd_generate(int argc, char **argv) {
     int beam = -1, min_new = -1, max_new = -1;
     float rep = -1, lp = NAN, temperature = 1.0f, top_p = 0.9f;
     uint64_t seed = 0;
-    bool greedy = false, sample = false, force = false;
+    bool greedy = false, sample = false, force = false, blank = false;
     opt_spec specs[] = {
         OPT_STRING("--model", &model),
         OPT_STRING("--lm", &lm),
@@ -424,6 +446,7 @@ int cmd_generate(int argc, char **argv) {
         OPT_STRING("--device", &device),
         OPT_INTEGER("--batch", &batch, 1, 1024),
         OPT_INTEGER("--limit", &limit, 1, INT_MAX),
+        OPT_SET("--blank-images", &blank),
         OPT_SET("--greedy", &greedy),
         OPT_SET("--sample", &sample),
         OPT_INTEGER("--beam", &beam, 1, 64),
@@ -444,8 +467,8 @@ int cmd_generate(int argc, char **argv) {
         (rc = opts_exclusive("generate", specs, n, "--greedy", "--sample")))
         return rc;
     if (!n_images && !data) return opts_fail("generate", "--image or --data is required (see mrg generate --help)");
-    static const char *const split_only[] = {"--split", "--out", "--batch", "--limit"};
-    for (int k = 0; k < 4; k++)
+    static const char *const split_only[] = {"--split", "--out", "--batch", "--limit", "--blank-images"};
+    for (int k = 0; k < 5; k++)
         if (n_images && opts_given(specs, n, split_only[k]))
             return opts_fail("generate", "%s applies to --data only, not to --image", split_only[k]);
     if (data && !out) return opts_fail("generate", "--data needs --out FILE");
@@ -515,7 +538,7 @@ int cmd_generate(int argc, char **argv) {
         rc = 2;
         goto done;
     }
-    rc = data ? whole_split(m, &g, data, split, out, batch, limit)
+    rc = data ? whole_split(m, &g, data, split, out, batch, limit, blank)
               : mrg_dist_rank() == 0 ? one_study(m, &g, images, n_images)
                                      : 0; /* under mpirun one study is rank 0's */
 done:
