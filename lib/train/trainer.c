@@ -88,6 +88,9 @@ mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group
     mrg_step_stats s = {0};
     mrg_loss_parts parts = {0};
     mrg_tensor *norm = NULL;
+    /* forward and backward in the model's precision (the backward of
+     * recomputed LLaMA blocks records products too) */
+    mrg_precision prev = mrg_set_precision(tr->dev, mrg_model_get_config(tr->m)->precision);
     mrg_status st;
     bool shared = mrg_dist_size() > 1;
     if (!shared) {
@@ -111,6 +114,7 @@ mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group
     }
     /* a non-finite loss spoils the update anyway: no backward for it */
     if (!st && !tr->group_nonfinite) st = mrg_backward_scaled(parts.total, 1.0f / (float)group);
+    mrg_set_precision(tr->dev, prev);
     int64_t step = mrg_adamw_steps(tr->opt);
     s.step = step + 1;
     if (!st && last) {
