@@ -61,6 +61,10 @@ static int usage(int code) {
             "  --json             one JSON object instead of text (with the full model\n"
             "                     config and the prompt lengths, for a side-by-side\n"
             "                     reference)\n\n"
+            "Under mpirun -np N (N > 1) every rank runs the step on its own --batch\n"
+            "studies (the global batch is N x B) with the gradient all-reduce of a\n"
+            "data-parallel update, and the all-reduce is also timed alone: rank 0 reports\n"
+            "the bytes all-reduced per update, its time and the compute time left.\n\n"
             "Peak memory is getrusage's ru_maxrss of the whole process. Without --warmup\n"
             "nothing is warmed up: on OpenCL the first step includes kernel builds.\n"
             "Example (LLaMA-2-7B shape, ~13.5 GB in /tmp):\n"
@@ -182,6 +186,9 @@ typedef struct bench_result {
     mrg_step_stats stats;
     mrg_gen_opts g;
     char *report;
+    int ranks;                 /* processes of the job (mpirun) */
+    int64_t allreduce_bytes;   /* gradient bytes each rank all-reduces per update */
+    double t_allreduce, t_allreduce_mean;
 } bench_result;
 
 static const char *const PRECISIONS[] = {"f32", "bf16-mixed", NULL};
@@ -279,6 +286,23 @@ static mrg_status run(mrg_model *m, const bench_args *a, bench_result *r) {
                            (double)r->stats.loss, (double)r->stats.grad_norm, i + 1);
     }
     r->t_step_mean = total / a->steps;
+    /* data parallel (under mpirun): the gradient all-reduce alone, as
+     * often as the timed steps, on the gradients the steps left (their
+     * values do not matter to the time); every rank starts together */
+    r->ranks = mrg_dist_size();
+    if (st == MRG_OK && r->ranks > 1) {
+        double sum = 0;
+        r->t_allreduce = INFINITY;
+        for (int i = 0; st == MRG_OK && i < a->steps; i++) {
+            st = mrg_dist_barrier();
+            double t0 = mrg_now_s();
+            if (st == MRG_OK) st = mrg_dist_sum_grads(tp, nt, &r->allreduce_bytes);
+            double t = mrg_now_s() - t0;
+            sum += t;
+            if (t < r->t_allreduce) r->t_allreduce = t;
+        }
+        r->t_allreduce_mean = sum / a->steps;
+    }
     r->rss_step = rss_kib();
     r->peak_step = peak_kib();
 
@@ -346,6 +370,15 @@ static void print_text(const bench_args *a, mrg_model *m, const bench_result *r)
                r->t_gen > 0 ? r->new_tokens / r->t_gen : 0.0);
     if (r->report && !a->no_generate)
         printf("text      %.120s%s\n", r->report, strlen(r->report) > 120 ? "..." : "");
+    if (r->ranks > 1) {
+        /* a ring all-reduce moves 2(N-1)/N of the buffer through each link */
+        double bus = r->t_allreduce > 0 ? 2.0 * (r->ranks - 1) / r->ranks * (double)r->allreduce_bytes / r->t_allreduce : 0;
+        printf("allreduce %d ranks: %.1f MiB of gradients per update (%lld trained parameters, buckets of %d MiB): "
+               "best %.4f s, mean %.4f s (bus bandwidth %.2f GB/s); the step above includes it: compute ~%.4f s\n",
+               r->ranks, (double)r->allreduce_bytes / 1048576.0, (long long)r->trained,
+               (int)(MRG_DIST_BUCKET * sizeof(float) >> 20), r->t_allreduce, r->t_allreduce_mean, bus / 1e9,
+               r->t_step - r->t_allreduce);
+    }
     printf("memory    peak RSS %.2f GiB: %.2f by the end of loading, %.2f by the end of the "
            "step; RSS %.2f at start, %.2f after load, %.2f after the step\n",
            gib(r->peak), gib(r->peak_load), gib(r->peak_step), gib(r->rss_start),
@@ -382,6 +415,12 @@ static int print_json(const bench_args *a, mrg_model *m, const bench_result *r) 
     cJSON_AddNumberToObject(j, "timed_steps", a->steps);
     cJSON_AddNumberToObject(j, "step_s", r->t_step);
     cJSON_AddNumberToObject(j, "step_mean_s", r->t_step_mean);
+    cJSON_AddNumberToObject(j, "ranks", r->ranks);
+    if (r->ranks > 1) {
+        cJSON_AddNumberToObject(j, "allreduce_bytes", (double)r->allreduce_bytes);
+        cJSON_AddNumberToObject(j, "allreduce_s", r->t_allreduce);
+        cJSON_AddNumberToObject(j, "allreduce_mean_s", r->t_allreduce_mean);
+    }
     cJSON_AddBoolToObject(j, "generated", !a->no_generate);
     cJSON_AddNumberToObject(j, "loss", r->stats.loss);
     cJSON_AddNumberToObject(j, "loss_lm", r->stats.lm);
@@ -440,7 +479,8 @@ int bench_step(int argc, char **argv) {
     r.peak_load = peak_kib();
     mrg_status st = m ? run(m, &a, &r) : MRG_ERR_IO;
     r.peak = peak_kib();
-    if (st == MRG_OK) rc = a.json ? print_json(&a, m, &r) : (print_text(&a, m, &r), 0);
+    if (st == MRG_OK && mrg_dist_rank() != 0) rc = 0; /* under mpirun rank 0 reports */
+    else if (st == MRG_OK) rc = a.json ? print_json(&a, m, &r) : (print_text(&a, m, &r), 0);
     else {
         fprintf(stderr, "mrg bench step: %s\n", mrg_last_error());
         rc = st == MRG_ERR_INVALID_ARG ? 2 : 1;

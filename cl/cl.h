@@ -114,6 +114,8 @@ int mrg_cl_enumerate(mrg_cl_devref *out, int max, int *default_index);
 int mrg_cl_device_count(void);
 /* OpenCL devices of type GPU (a CPU device such as PoCL is not one). */
 int mrg_cl_gpu_count(void);
+/* The device index (opencl:N) of GPU k < mrg_cl_gpu_count(); -1 without. */
+int mrg_cl_gpu_index(int k);
 /* The `mrg info` section: every platform and device. */
 mrg_status mrg_cl_print_devices(FILE *out);
 

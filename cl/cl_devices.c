@@ -63,6 +63,14 @@ int mrg_cl_gpu_count(void) {
     return gpus;
 }
 
+int mrg_cl_gpu_index(int k) {
+    mrg_cl_devref refs[64];
+    int n = mrg_cl_enumerate(refs, 64, NULL);
+    for (int i = 0; i < n && i < 64; i++)
+        if (is_gpu(refs[i].device) && k-- == 0) return i;
+    return -1;
+}
+
 static void info_str(cl_device_id d, cl_device_info what, char *buf, size_t n) {
     buf[0] = 0;
     if (clGetDeviceInfo(d, what, n, buf, NULL) != CL_SUCCESS) snprintf(buf, n, "?");

@@ -25,6 +25,7 @@ const mrg_backend_reg mrg_cl_registry = {
 #ifdef MRG_HAVE_OPENCL
     .count = mrg_cl_device_count,
     .accelerators = mrg_cl_gpu_count,
+    .accelerator_index = mrg_cl_gpu_index,
     .init = mrg_cl_backend_init,
     .describe = mrg_cl_print_devices,
     .supports = cl_supports,

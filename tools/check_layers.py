@@ -3,7 +3,8 @@
 
     tools -> train -> generate -> models -> nn -> ops -> core
     io, text, metrics: leaves over core (io and metrics use text) that nn
-    and above may use; cpu/ and cl/ (the backends) see only core.
+    and above may use; dist (lib/dist: the ranks of a data-parallel job and
+    their collectives) a leaf over core that models and above may use; cpu/ and cl/ (the backends) see only core.
 
 It reads every C/C++ file under lib/, cpu/, cl/, tools/ and bench/ (the
 `mrg bench` modes, a part of the tools layer) and fails on
@@ -35,6 +36,7 @@ FOLDER_LAYER = {
     "lib/io": "io",
     "lib/text": "text",
     "lib/metrics": "metrics",
+    "lib/dist": "dist",
     "lib": "registry",  # lib/backends.c: the list of backends
     "cpu": "backend",
     "cl": "backend",
@@ -77,10 +79,11 @@ HEADER_LAYER = {
     "tokenizer.h": "text",
     "spm_train.h": "text",
     "metrics.h": "metrics",
+    "dist.h": "dist",
     "mrg.h": "umbrella",
 }
 
-_BELOW_MODELS = {"core", "ops", "nn", "io", "text", "metrics"}
+_BELOW_MODELS = {"core", "ops", "nn", "io", "text", "metrics", "dist"}
 # The layers a layer may use (its own included).
 ALLOWED = {
     "core": {"core"},
@@ -93,6 +96,7 @@ ALLOWED = {
     "io": {"core", "io", "text"},
     "text": {"core", "text"},
     "metrics": {"core", "text", "metrics"},
+    "dist": {"core", "dist"},
     "backend": {"core"},
     "registry": {"core"},
     "tools": _BELOW_MODELS | {"models", "generate", "train", "umbrella", "tools"},

@@ -80,7 +80,12 @@ static int usage(int code) {
             "checkpoint. Ctrl-C (SIGINT) or SIGTERM finishes the current update (or\n"
             "abandons a validation), writes RUN/last, prints how to resume and exits 130\n"
             "(SIGINT) or 143 (SIGTERM); a second signal exits at once (checkpoints are\n"
-            "swapped in atomically, so RUN/last stays whole).\n");
+            "swapped in atomically, so RUN/last stays whole).\n\n"
+            "Data parallel: `mpirun -np N mrg train ...` (or srun) trains one model on N\n"
+            "processes, one device each (--device opencl: the host's GPUs round-robin by\n"
+            "local rank); --batch is the global batch, shared by the ranks; the losses are\n"
+            "one process's to within summation order; rank 0 writes RUN (see README.md,\n"
+            "\"Several GPUs and machines\").\n");
     return code;
 }
 
@@ -185,7 +190,7 @@ int cmd_train(int argc, char **argv) {
         opts_model_config("train", o.preset ? o.preset : "tiny", o.config_path, &cfg))
         return 2;
     if (precision >= 0) o.precision = precisions[precision];
-    if (o.resume) {
+    if (o.resume && mrg_dist_rank() == 0) {
         char state[4200];
         snprintf(state, sizeof state, "%s/last/trainer_state.json", o.out_dir);
         FILE *f = fopen(state, "r");
@@ -195,7 +200,7 @@ int cmd_train(int argc, char **argv) {
     opts_progress(&o.bar, &o.jsonl_stdout);
     mrg_device *dev = opts_device("train", device);
     if (!dev) return 2;
-    if (o.bar) fprintf(stderr, "training on %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
+    if (o.bar && mrg_dist_rank() == 0) fprintf(stderr, "training on %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
     o.notes = stderr;
     o.stop = &stop_signal;
     o.test_signal = getenv("MRG_TRAIN_TEST_SIGNAL"); /* test hook (see mrg_train_run_opts) */
@@ -214,11 +219,19 @@ int cmd_train(int argc, char **argv) {
     }
     if (r.interrupted) {
         int sig = stop_signal ? (int)stop_signal : SIGINT;
+        if (mrg_dist_rank() != 0) { /* data parallel: rank 0 says it */
+            mrg_train_run_result_free(&r);
+            return 128 + sig;
+        }
         fprintf(stderr, "mrg train: stopped by %s after update %lld; %s/last holds it\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)r.steps, o.out_dir);
         print_resume_command(argc, argv);
         mrg_train_run_result_free(&r);
         return 128 + sig;
+    }
+    if (mrg_dist_rank() != 0) { /* data parallel: rank 0 reports */
+        mrg_train_run_result_free(&r);
+        return 0;
     }
     if (r.skipped > 0)
         fprintf(stderr, "mrg train: %lld non-finite updates were skipped (see %s/log.jsonl)\n",

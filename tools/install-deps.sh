@@ -9,6 +9,7 @@ pkgs=(build-essential cmake pkg-config
       libopenblas-dev libcjson-dev libstb-dev libsentencepiece-dev sentencepiece zlib1g-dev
       ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd clinfo
       libdcmtk-dev dcmtk
+      libopenmpi-dev openmpi-bin # MRG_MPI: data-parallel training (mpirun)
       python3 python3-numpy python3-sentencepiece python3-pydicom python3-pip
       wordnet-base
       clang libclang-rt-14-dev libomp-dev llvm) # the last line: tools/fuzz.sh (libFuzzer)

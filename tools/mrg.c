@@ -81,6 +81,32 @@ static int finish_stdout(const char *cmd, int rc) {
     return rc ? rc : 1;
 }
 
+/* The commands that run data-parallel under an MPI launcher (lib/dist):
+ * they join the job first; every other command stays a job of one. */
+static bool data_parallel(const char *name) {
+    return !strcmp(name, "train") || !strcmp(name, "generate") || !strcmp(name, "info") || !strcmp(name, "bench");
+}
+
+static int run_command(const mrg_command *c, int argc, char **argv) {
+    if (!data_parallel(c->name)) return c->run(argc - 1, argv + 1);
+    if (mrg_dist_init(&argc, &argv) != MRG_OK) {
+        fprintf(stderr, "mrg %s: %s\n", c->name, mrg_last_error());
+        return 1;
+    }
+    int rc = c->run(argc - 1, argv + 1);
+    /* a rank that failed alone would leave the others waiting in a
+     * collective: the job ends with it (the message is already printed);
+     * a stop by signal is agreed between the ranks (mrg train) */
+    if (rc != 0 && rc != 128 + SIGINT && rc != 128 + SIGTERM && mrg_dist_size() > 1) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "mrg %s failed (exit status %d); ending the job", c->name, rc);
+        fflush(stdout);
+        mrg_dist_abort(rc, msg);
+    }
+    mrg_dist_finalize(); /* stdout is flushed (and checked) by finish_stdout */
+    return rc;
+}
+
 int main(int argc, char **argv) {
     reexec_with_runtime_settings(argv);
     /* a closed pipe is a write error with a message (EPIPE), not a silent
@@ -100,7 +126,7 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n_commands; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return finish_stdout(commands[i].name, commands[i].run(argc - 1, argv + 1));
+            return finish_stdout(commands[i].name, run_command(&commands[i], argc, argv));
     fprintf(stderr, "mrg: unknown command '%s' (see mrg --help)\n", argv[1]);
     return 2;
 }

@@ -1,5 +1,6 @@
 /* Table-driven option parsing for the commands (see opts.h). */
 #include "opts.h"
+#include "mrg/dist.h"
 
 #include <errno.h>
 #include <float.h>
@@ -236,7 +237,8 @@ void opts_progress(bool *bar, bool *jsonl_stdout) {
 }
 
 mrg_device *opts_device(const char *cmd, const char *name) {
-    mrg_device *dev = mrg_device_open(name);
+    /* under an MPI launcher the ranks of a host share its GPUs round-robin */
+    mrg_device *dev = mrg_device_open_shared(name, mrg_dist_local_rank(), mrg_dist_local_size());
     if (!dev) opts_fail(cmd, "%s", mrg_last_error());
     return dev;
 }

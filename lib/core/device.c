@@ -88,6 +88,24 @@ mrg_device *mrg_device_open(const char *name) {
     return dev;
 }
 
+mrg_device *mrg_device_open_shared(const char *name, int local_rank, int local_size) {
+    const char *resolved = name && *name ? name : mrg_default_device_name();
+    int index = -1, i = 0;
+    while (mrg_backends[i] && !name_matches(mrg_backends[i], resolved, &index)) i++;
+    const mrg_backend_reg *r = mrg_backends[i];
+    if (local_size <= 1 || !r || index >= 0 || !r->init || !r->accelerators || !r->accelerator_index)
+        return mrg_device_open(name);
+    /* the backend's default device: the ranks of this host take its
+     * accelerators in turn; without any they share the default device */
+    int n = r->accelerators();
+    if (n <= 0) return mrg_device_open(name);
+    int k = r->accelerator_index(local_rank % n);
+    if (k < 0) return mrg_device_open(name);
+    char indexed[64];
+    snprintf(indexed, sizeof indexed, "%s:%d", r->prefix, k);
+    return mrg_device_open(indexed);
+}
+
 void mrg_device_free(mrg_device *dev) {
     if (!dev) return;
     mrg_step_reset(dev);

@@ -51,6 +51,10 @@ typedef struct mrg_backend_reg {
     /* Devices that make this backend the default one (GPUs); NULL when it
      * never is (the first entry of the list is the default otherwise). */
     int (*accelerators)(void);
+    /* The device index of accelerator k < accelerators() (the ranks of a
+     * data-parallel job on one host share them round-robin); NULL when the
+     * backend has none. */
+    int (*accelerator_index)(int k);
     /* Opens device `index` (< 0: the backend's default device) into dev:
      * sets dev->be, dev->ctx and dev->description, and dev->name when the
      * index is resolved by the backend (lib/core names the device

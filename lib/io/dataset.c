@@ -66,6 +66,8 @@ static mrg_status check_opts(const mrg_dataset_opts *o) {
                          o->max_report_tokens);
     if (o->tok && mrg_tokenizer_eos(o->tok) < 0)
         return mrg_error(MRG_ERR_INVALID_ARG, "dataset: the tokenizer has no </s> token");
+    if (o->shard_count < 0 || (o->shard_count > 1 && (o->shard_rank < 0 || o->shard_rank >= o->shard_count)))
+        return mrg_error(MRG_ERR_INVALID_ARG, "dataset: shard %d of %d", o->shard_rank, o->shard_count);
     if (!o->load_images) return MRG_OK;
     if (o->image_size < 1 || o->n_views < 1)
         return mrg_error(MRG_ERR_INVALID_ARG,
@@ -342,6 +344,7 @@ void mrg_dataset_free(mrg_dataset *ds) {
 
 int mrg_dataset_size(const mrg_dataset *ds) { return ds ? ds->n : 0; }
 int mrg_dataset_batches_per_epoch(const mrg_dataset *ds) { return ds ? ds->n_batches : 0; }
+int mrg_dataset_batch_size(const mrg_dataset *ds) { return ds ? ds->opts.batch_size : 0; }
 
 const char *mrg_dataset_id(const mrg_dataset *ds, int i) {
     return ds && i >= 0 && i < ds->n ? ds->studies[i].id : NULL;

@@ -122,8 +122,14 @@ mrg_status mrg_ds_build_batch(const mrg_dataset *ds, const int *perm, int bi, bo
                               mrg_batch *out) {
     memset(out, 0, sizeof *out);
     const int bs = ds->opts.batch_size;
-    const int first = bi * bs;
-    const int B = ds->n - first < bs ? ds->n - first : bs;
+    int first = bi * bs;
+    int B = ds->n - first < bs ? ds->n - first : bs;
+    if (ds->opts.shard_count > 1) { /* this rank's contiguous share */
+        const int r = ds->opts.shard_rank, n = ds->opts.shard_count;
+        const int lo = (int)((int64_t)B * r / n), hi = (int)((int64_t)B * (r + 1) / n);
+        first += lo;
+        B = hi - lo;
+    }
     const int *idx = perm + first;
     mrg_batch b = {.B = B, .V = ds->opts.n_views, .S = ds->opts.image_size};
     b.ids = calloc((size_t)B, sizeof *b.ids);

@@ -1,9 +1,11 @@
 /* The report generator's forward: images → prefix P, and the training
  * losses (LM cross-entropy on the report, symmetric InfoNCE). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/model_internal.h"
+#include "mrg/dist.h"
 #include "mrg/nn.h"
 #include "mrg/ops.h"
 
@@ -135,10 +137,50 @@ static mrg_tensor *lm_loss(mrg_model *m, const mrg_batch *b, mrg_tensor *P) {
     return mrg_cross_entropy(logits, targets, -1);
 }
 
+/* z (b, D), this rank's rows of a global batch sharded over the ranks →
+ * (B, D), every rank's rows in rank order (the global batch's order), the
+ * other ranks' as constants: the loss then sees every pair of the global
+ * batch, and the gradient reaches the parameters only through this rank's
+ * rows, so the ranks' gradients sum to the single-process one. */
+static mrg_tensor *with_peer_rows(mrg_model *m, mrg_tensor *z) {
+    if (!z) return NULL;
+    int size = mrg_dist_size(), rank = mrg_dist_rank();
+    int64_t b = z->shape[0], D = z->shape[1];
+    int *counts = malloc(sizeof(int) * (size_t)size);
+    float *mine = malloc(sizeof(float) * (size_t)(b * D)), *all = NULL;
+    if (!counts || !mine) {
+        free(counts);
+        free(mine);
+        mrg_error(MRG_ERR_OOM, "contrastive loss: out of memory");
+        return NULL;
+    }
+    mrg_status st = mrg_tensor_to_f32(z, mine);
+    if (!st) st = mrg_dist_allgather_f32(mine, (int)(b * D), &all, counts);
+    free(mine);
+    mrg_tensor *out = NULL;
+    if (!st) {
+        int64_t before = 0, total = 0;
+        for (int r = 0; r < size; r++) {
+            if (r < rank) before += counts[r];
+            total += counts[r];
+        }
+        int64_t after = total - before - b * D;
+        mrg_tensor *parts[3];
+        int np = 0;
+        if (before > 0) parts[np++] = mrg_tensor_from_f32(m->dev, MRG_SHAPE(before / D, D), all);
+        parts[np++] = z;
+        if (after > 0) parts[np++] = mrg_tensor_from_f32(m->dev, MRG_SHAPE(after / D, D), all + before + b * D);
+        out = np == 1 ? z : mrg_concat(parts, np, 0); /* (B, D) */
+    }
+    free(all);
+    free(counts);
+    return out;
+}
+
 /* Symmetric InfoNCE between z_img = normalize(mean over the prefix tokens)
  * and z_txt = normalize(mean of the frozen input embeddings of the report
  * tokens; </s> and padding excluded, as they say nothing about the study). */
-static mrg_tensor *con_loss(mrg_model *m, const mrg_batch *b, mrg_tensor *P) {
+static mrg_tensor *con_loss(mrg_model *m, const mrg_batch *b, mrg_tensor *P, bool global) {
     int64_t B = b->B, T = b->T;
     int32_t eos = mrg_tokenizer_eos(m->tok) >= 0 ? mrg_tokenizer_eos(m->tok) : m->cfg.lm.eos_id;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * T));
@@ -166,6 +208,10 @@ static mrg_tensor *con_loss(mrg_model *m, const mrg_batch *b, mrg_tensor *P) {
     free(w);
     mrg_tensor *txt = mrg_sum(mrg_mul(emb, wt), 1, false); /* (B, D) */
     mrg_tensor *img = mrg_mean(P, 1, false);               /* (B, D) */
+    if (global) {
+        img = with_peer_rows(m, img);
+        txt = with_peer_rows(m, txt);
+    }
     return mrg_nn_info_nce(img, txt, m->cfg.temperature);  /* image i vs text j */
 }
 
@@ -181,9 +227,72 @@ mrg_status mrg_model_loss(mrg_model *m, const mrg_batch *b, mrg_loss_parts *out)
                                           b->images); /* (B, V, 3, S, S) */
     mrg_tensor *P = mrg_model_prefix(m, img);         /* (B, K, D) */
     mrg_tensor *lm = P ? lm_loss(m, b, P) : NULL;
-    mrg_tensor *con = P ? con_loss(m, b, P) : NULL;
+    mrg_tensor *con = P ? con_loss(m, b, P, false) : NULL;
     mrg_tensor *total = mrg_add(mrg_scale(lm, c->lm_weight), mrg_scale(con, c->con_weight));
     mrg_set_precision(m->dev, prev);
+    if (!total) return mrg_error_context(MRG_ERR_DEVICE, "model loss");
+    out->total = total;
+    out->lm = lm;
+    out->con = con;
+    return MRG_OK;
+}
+
+mrg_status mrg_model_loss_shard(mrg_model *m, const mrg_batch *b, mrg_loss_parts *out,
+                                mrg_loss_global *global) {
+    if (!m || !out || !global) return mrg_error(MRG_ERR_INVALID_ARG, "model loss: NULL argument");
+    memset(out, 0, sizeof *out);
+    memset(global, 0, sizeof *global);
+    if (mrg_dist_size() <= 1) { /* the job is this process: the plain loss */
+        mrg_status st = mrg_model_loss(m, b, out);
+        float v[3] = {0};
+        if (!st) st = mrg_tensor_item(out->total, &v[0]);
+        if (!st) st = mrg_tensor_item(out->lm, &v[1]);
+        if (!st) st = mrg_tensor_item(out->con, &v[2]);
+        global->loss = v[0];
+        global->lm = v[1];
+        global->con = v[2];
+        global->finite = isfinite(v[0]);
+        global->samples = b ? b->B : 0;
+        return st;
+    }
+    /* a rank that fails here returns at once: its error ends the job
+     * (mrg_dist_abort in the command), the others need not be told */
+    mrg_status st = check_batch(m, b);
+    if (st != MRG_OK) return st;
+    const mrg_model_config *c = &m->cfg;
+    /* the products recorded here keep this precision for their backward */
+    mrg_precision prev = mrg_set_precision(m->dev, c->precision);
+    mrg_tensor *img = mrg_tensor_from_f32(m->dev, MRG_SHAPE(b->B, b->V, 3, b->S, b->S),
+                                          b->images); /* (b, V, 3, S, S) */
+    mrg_tensor *P = mrg_model_prefix(m, img);         /* (b, K, D) */
+    mrg_tensor *lm = P ? lm_loss(m, b, P) : NULL;     /* mean over this rank's tokens */
+    /* the global batch's InfoNCE (two all-gathers) */
+    mrg_tensor *con = lm ? con_loss(m, b, P, true) : NULL;
+    mrg_set_precision(m->dev, prev); /* the rest is elementwise */
+    if (!con) return mrg_error_context(MRG_ERR_DEVICE, "model loss");
+    /* this rank's report tokens (incl. </s>): the global LM loss is the
+     * mean over every rank's, as one process takes it over the batch's */
+    int64_t tokens = 0;
+    for (int i = 0; i < b->B; i++) tokens += b->report_len[i];
+    float lm_v = 0, con_v = 0;
+    if (!st) st = mrg_tensor_item(lm, &lm_v);
+    if (!st) st = mrg_tensor_item(con, &con_v);
+    if (st) return st;
+    /* a non-finite loss on any rank makes the global one non-finite */
+    double v[4] = {(double)lm_v * (double)tokens, (double)tokens,
+                   isfinite(lm_v) && isfinite(con_v) ? 0.0 : 1.0, (double)b->B};
+    if ((st = mrg_dist_sum_f64(v, 4))) return st;
+    double lm_g = v[1] > 0 ? v[0] / v[1] : 0.0;
+    global->lm = (float)lm_g;
+    global->con = con_v; /* the same on every rank: the global batch's */
+    global->loss = (float)(c->lm_weight * lm_g + c->con_weight * (double)con_v);
+    global->finite = v[2] == 0 && isfinite(global->loss);
+    global->samples = (int64_t)v[3];
+    /* this rank's part of the global loss: its token share of the LM mean
+     * (the ranks' parts sum to the global mean) and the contrastive loss,
+     * whose gradient reaches this rank's rows only */
+    float share = v[1] > 0 ? (float)((double)tokens / v[1]) : 0.0f;
+    mrg_tensor *total = mrg_add(mrg_scale(lm, c->lm_weight * share), mrg_scale(con, c->con_weight));
     if (!total) return mrg_error_context(MRG_ERR_DEVICE, "model loss");
     out->total = total;
     out->lm = lm;

@@ -27,6 +27,7 @@
 
 #include "core/files.h"
 #include "mrg/content_hash.h"
+#include "mrg/dist.h"
 #include "mrg/evaluate.h"
 #include "mrg/train_run.h"
 #include "mrg/trainer.h"
@@ -100,6 +101,7 @@ static mrg_status push_loss(mrg_train_run_result *r, float loss, int64_t *cap) {
 }
 
 static mrg_status save_best(mrg_trainer *tr, mrg_model *m, const char *dir) {
+    if (mrg_dist_rank() != 0) return MRG_OK; /* data parallel: rank 0 writes */
     char tmp[4200];
     /* RUN/best must always be finite too */
     mrg_status st = mrg_trainer_check_finite(tr);
@@ -120,7 +122,10 @@ static mrg_status run_eval(mrg_trainer *tr, mrg_model *m, mrg_dataset *val, cons
     mrg_eval_result r;
     mrg_gen_opts g = mrg_eval_gen_opts(mrg_model_get_config(m), plan->eval_beam);
     train_test_point("eval", step);
-    mrg_status st = train_evaluate(m, val, plan->eval_max, &g, prog, &r, stop);
+    /* data parallel: the ranks share the studies and agree on the scores;
+     * a stop waits for the end of the validation (the ranks could not
+     * agree on where to abandon it) */
+    mrg_status st = train_evaluate(m, val, plan->eval_max, &g, prog, &r, mrg_dist_size() > 1 ? NULL : stop);
     if (st == MRG_END) return st;
     if (st) return mrg_error_context(st, "validation after epoch %d", epoch + 1);
     bool better = r.score > state->best_score;
@@ -159,8 +164,77 @@ static mrg_status nonfinite_stop(const char *last, int64_t saved_step) {
                      why, where);
 }
 
-mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train_run_result *res) {
+/* ---- data parallelism (a job of one: each of these is the plain step) --- */
+
+/* RUN/last of a data-parallel run: rank 0 writes it (atomically); the other
+ * ranks hold the same state and write nothing. */
+static mrg_status save_last(mrg_trainer *tr, const char *dir, const mrg_train_state *st, const char *options) {
+    if (mrg_dist_rank() != 0) return MRG_OK;
+    return mrg_trainer_save(tr, dir, st, options);
+}
+
+/* The run directory checked and prepared by rank 0 alone (the others would
+ * race it), its verdict shared: the others fail with a pointer to rank 0's
+ * message, or resume as rank 0 does. */
+static mrg_status prepare_dir(const mrg_train_run_opts *o, bool *resuming) {
+    if (mrg_dist_size() <= 1) return run_dir_prepare(o, resuming);
+    int v[2] = {0, 0};
+    mrg_status st = MRG_OK;
+    if (mrg_dist_rank() == 0) {
+        st = run_dir_prepare(o, resuming);
+        v[0] = (int)st;
+        v[1] = *resuming;
+    }
+    mrg_status cst = mrg_dist_bcast(v, sizeof v, 0);
+    if (mrg_dist_rank() == 0) return st ? st : cst;
+    if (cst) return cst;
+    *resuming = v[1] != 0;
+    if (v[0]) return mrg_error((mrg_status)v[0], "train: rank 0 refused the run directory %s (see its message)", o->out_dir);
+    return MRG_OK;
+}
+
+/* Whether a graceful stop was asked for, agreed between the ranks (a
+ * signal may reach them at different moments): every rank stops at the
+ * same update. */
+static bool stopping(const volatile sig_atomic_t *stop) {
+    bool any = stop && *stop;
+    if (mrg_dist_size() > 1 && mrg_dist_any(&any) != MRG_OK) {
+        mrg_dist_abort(1, mrg_last_error()); /* a rank is gone: end the job */
+    }
+    return any;
+}
+
+/* Every rank of a data-parallel run takes a non-empty share of every
+ * global batch: the batch holds at least one study per rank, and so does
+ * the last (smaller) batch of an epoch. */
+static mrg_status check_shares(int n_studies, int batch) {
+    int ranks = mrg_dist_size();
+    if (ranks <= 1) return MRG_OK;
+    int last = n_studies % batch;
+    if (batch < ranks)
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "train: --batch %d is the global batch, shared by %d ranks: give at least %d", batch,
+                         ranks, ranks);
+    if (last > 0 && last < ranks)
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "train: the last batch of each epoch holds %d studies (%d %% %d), fewer than the %d ranks "
+                         "sharing it; choose a --batch that leaves 0 or at least %d",
+                         last, n_studies, batch, ranks, ranks);
+    return MRG_OK;
+}
+
+mrg_status mrg_train_run(const mrg_train_run_opts *o_in, mrg_device *dev, mrg_train_run_result *res) {
     memset(res, 0, sizeof *res);
+    if (!o_in) return mrg_error(MRG_ERR_INVALID_ARG, "train: --data and --out are required");
+    /* data parallel: rank 0 speaks (notes, bar, JSON lines, RUN/log.jsonl) */
+    mrg_train_run_opts o_local = *o_in;
+    const mrg_train_run_opts *o = &o_local;
+    bool speaker = mrg_dist_rank() == 0;
+    if (!speaker) {
+        o_local.notes = NULL;
+        o_local.bar = false;
+        o_local.jsonl_stdout = false;
+    }
     if (!o || !o->data_dir || !o->out_dir)
         return mrg_error(MRG_ERR_INVALID_ARG, "train: --data and --out are required");
     char last[4200], best[4200], state_path[4400], log_path[4200];
@@ -174,7 +248,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
     struct stat out_sb;
     bool made_out = stat(o->out_dir, &out_sb) != 0;
     mrg_status st = hooks_set(o->test_signal);
-    if (!st) st = run_dir_prepare(o, &resuming);
+    if (!st) st = prepare_dir(o, &resuming);
     if (st) return st;
 
     mrg_model *m = NULL;
@@ -187,7 +261,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
     mrg_train_state state = {0};
     mrg_model_config cfg;
     const volatile sig_atomic_t *stop = o->stop;
-#define STOPPING (stop && *stop)
+#define STOPPING stopping(stop)
 
     if (resuming) {
         char *opt_json = NULL;
@@ -237,8 +311,12 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
     dopt.batch_size = cfg.batch_size;
     dopt.shuffle = true;
     dopt.seed = state.data_seed;
+    /* one seeded order for the job; each rank takes its share of a batch */
+    dopt.shard_rank = mrg_dist_rank();
+    dopt.shard_count = mrg_dist_size();
     /* a dataset that cannot be read is bad data (exit 1), as in pretrain-vit and generate */
     if (!(ds = mrg_dataset_open(o->data_dir, MRG_SPLIT_TRAIN, &dopt))) { st = MRG_ERR_FORMAT; goto end; }
+    if ((st = check_shares(mrg_dataset_size(ds), cfg.batch_size))) goto end;
     int nb = mrg_dataset_batches_per_epoch(ds), ga = cfg.grad_accum > 0 ? cfg.grad_accum : 1;
     if (nb <= 0) { st = mrg_error(MRG_ERR_FORMAT, "train: the training split of %s is empty", o->data_dir); goto end; }
     int64_t upe = (nb + ga - 1) / ga;
@@ -274,6 +352,15 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
                            plan.total_steps};
     if (!(tr = mrg_trainer_create(m, &topt))) { st = MRG_ERR_INVALID_ARG; goto end; }
     if (resuming && (st = mrg_trainer_restore(tr, last, NULL))) goto end;
+    if (mrg_dist_size() > 1) {
+        /* the same starting weights on every rank: rank 0's (a resume reads
+         * them from RUN/last on every rank, which must be on a shared
+         * file system; the moments come from there too) */
+        mrg_tensor *ps[4096];
+        int np = mrg_model_params(m, ps, NULL, 4096);
+        if (np < 0 || np > 4096) { st = mrg_error(MRG_ERR_INVALID_ARG, "train: %d parameters", np); goto end; }
+        if ((st = mrg_dist_bcast_tensors(ps, np, 0))) goto end;
+    }
     if (mrg_trainer_steps(tr) != state.step) {
         st = mrg_error(MRG_ERR_FORMAT, "%s: optimizer step %lld does not match state step %lld", last,
                        (long long)mrg_trainer_steps(tr), (long long)state.step);
@@ -282,10 +369,11 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
     if (!plan.no_eval) {
         mrg_dataset_opts vopt = dopt;
         vopt.shuffle = false;
+        vopt.shard_rank = vopt.shard_count = 0; /* whole batches: validation shares them out */
         if (!(val = mrg_dataset_open(o->data_dir, MRG_SPLIT_VAL, &vopt))) { st = MRG_ERR_FORMAT; goto end; }
         if (mrg_dataset_size(val) == 0) { mrg_dataset_free(val); val = NULL; }
     }
-    mrg_progress_opts popt = {log_path, o->bar, o->jsonl_stdout, plan.total_steps, state.step, o->log_every};
+    mrg_progress_opts popt = {speaker ? log_path : NULL, o->bar, o->jsonl_stdout, plan.total_steps, state.step, o->log_every};
     if (!(prog = mrg_progress_new(&popt))) { st = MRG_ERR_IO; goto end; }
 
     int64_t this_call = 0;
@@ -341,7 +429,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
                 mrg_progress_step(prog, &s);
                 this_call++;
                 if (b != nb && plan.save_every > 0 && state.step % plan.save_every == 0) {
-                    if ((st = mrg_trainer_save(tr, last, &state, options))) goto save_failed;
+                    if ((st = save_last(tr, last, &state, options))) goto save_failed;
                     saved_step = state.step;
                     dirty = false;
                 }
@@ -362,7 +450,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
         }
         state.epoch = e + 1;
         state.batch = 0;
-        if ((st = mrg_trainer_save(tr, last, &state, options))) goto save_failed;
+        if ((st = save_last(tr, last, &state, options))) goto save_failed;
         saved_step = state.step;
         dirty = false;
         res->epochs_done = e + 1;
@@ -379,11 +467,11 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
             if (st == MRG_ERR_NONFINITE) { st = nonfinite_stop(last, saved_step); goto end; }
             if (st) goto end;
         }
-        if ((st = mrg_trainer_save(tr, last, &state, options))) goto save_failed;
+        if ((st = save_last(tr, last, &state, options))) goto save_failed;
     }
     goto end;
 interrupted:
-    if (dirty && (st = mrg_trainer_save(tr, last, &state, options))) goto save_failed;
+    if (dirty && (st = save_last(tr, last, &state, options))) goto save_failed;
     res->interrupted = true;
     goto end;
 save_failed:
@@ -404,6 +492,6 @@ end:
     mrg_trainer_free(tr);
     mrg_model_free(m);
     n_hooks = 0;
-    if (st && made_out) (void)rmdir(o->out_dir);
+    if (st && made_out && mrg_dist_rank() == 0) (void)rmdir(o->out_dir); /* rank 0 made it */
     return st;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mrg/autograd.h"
+#include "mrg/dist.h"
 #include "core/files.h"
 #include "mrg/trainer.h"
 #include "train/train_internal.h"
@@ -90,22 +91,41 @@ mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group
     /* forward and backward in the model's precision (the backward of
      * recomputed LLaMA blocks records products too) */
     mrg_precision prev = mrg_set_precision(tr->dev, mrg_model_get_config(tr->m)->precision);
-    mrg_status st = mrg_model_loss(tr->m, b, &parts);
-    if (!st) st = mrg_tensor_item(parts.total, &s.loss);
-    if (!st && parts.lm) st = mrg_tensor_item(parts.lm, &s.lm);
-    if (!st && parts.con) st = mrg_tensor_item(parts.con, &s.con);
-    if (!st && !isfinite(s.loss)) tr->group_nonfinite = true;
+    mrg_status st;
+    bool shared = mrg_dist_size() > 1;
+    if (!shared) {
+        st = mrg_model_loss(tr->m, b, &parts);
+        if (!st) st = mrg_tensor_item(parts.total, &s.loss);
+        if (!st && parts.lm) st = mrg_tensor_item(parts.lm, &s.lm);
+        if (!st && parts.con) st = mrg_tensor_item(parts.con, &s.con);
+        if (!st && !isfinite(s.loss)) tr->group_nonfinite = true;
+        s.samples = b->B;
+    } else {
+        /* b is this rank's share of the global batch: the losses logged
+         * are the global batch's, and a non-finite one on any rank stops
+         * the backward on every rank */
+        mrg_loss_global g;
+        st = mrg_model_loss_shard(tr->m, b, &parts, &g);
+        s.loss = g.loss;
+        s.lm = g.lm;
+        s.con = g.con;
+        s.samples = (int)g.samples;
+        if (!st && !g.finite) tr->group_nonfinite = true;
+    }
     /* a non-finite loss spoils the update anyway: no backward for it */
     if (!st && !tr->group_nonfinite) st = mrg_backward_scaled(parts.total, 1.0f / (float)group);
     mrg_set_precision(tr->dev, prev);
-    s.samples = b->B;
     int64_t step = mrg_adamw_steps(tr->opt);
     s.step = step + 1;
     if (!st && last) {
         s.lr = mrg_lr_at(&tr->sched, step);
         s.grad_norm = NAN;
         if (!tr->group_nonfinite) {
-            st = mrg_clip_grad_norm(tr->params, tr->n, tr->o.clip_norm, &norm);
+            /* data parallel: the ranks' gradients sum to the global
+             * batch's (each rank's loss is its part of the global mean);
+             * the flag is the same on every rank, so all of them are here */
+            if (shared) st = mrg_dist_sum_grads(tr->params, tr->n, NULL);
+            if (!st) st = mrg_clip_grad_norm(tr->params, tr->n, tr->o.clip_norm, &norm);
             if (!st && norm) st = mrg_tensor_item(norm, &s.grad_norm);
         }
         /* never apply a non-finite update: the parameters and moments stay

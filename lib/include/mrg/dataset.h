@@ -51,6 +51,11 @@ typedef struct mrg_dataset_opts {
     int prefetch;              /* batches prepared ahead on a thread; 0: none */
     bool load_images;          /* false: report-only batches (images NULL, no image
                                   files read; used by `mrg pretrain-lm`) (default on) */
+    /* Data parallelism: with shard_count > 1 every batch is this rank's
+     * share of the global batch of batch_size studies (the same seeded
+     * order on every rank): the contiguous studies [B·r/n, B·(r+1)/n) of a
+     * batch of B, r = shard_rank, n = shard_count. 0 or 1: whole batches. */
+    int shard_rank, shard_count;
 } mrg_dataset_opts;
 
 /* S 224, mean = std = 0.5, 2 views, 60 tokens, no tokenizer, cleaning on,
@@ -63,6 +68,9 @@ mrg_dataset *mrg_dataset_open(const char *dir, mrg_split split, const mrg_datase
 void mrg_dataset_free(mrg_dataset *ds);
 int mrg_dataset_size(const mrg_dataset *ds);
 int mrg_dataset_batches_per_epoch(const mrg_dataset *ds);
+/* The batch size it was opened with (batch k holds studies k·size onward
+ * of the epoch's order; the global batch when sharded). */
+int mrg_dataset_batch_size(const mrg_dataset *ds);
 /* The study at index i of the split (file order): id and cleaned report. */
 const char *mrg_dataset_id(const mrg_dataset *ds, int i);
 const char *mrg_dataset_report(const mrg_dataset *ds, int i);

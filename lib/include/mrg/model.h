@@ -138,6 +138,24 @@ typedef struct mrg_loss_parts {
  * gradients are on). */
 mrg_status mrg_model_loss(mrg_model *m, const mrg_batch *b, mrg_loss_parts *out);
 
+/* The losses of the global batch, as one process would compute them. */
+typedef struct mrg_loss_global {
+    float loss, lm, con;
+    int64_t samples; /* studies in the global batch */
+    bool finite;     /* every rank's losses are finite */
+} mrg_loss_global;
+
+/* Data parallelism (mrg/dist.h): b is this rank's share of a global batch
+ * split over the ranks in rank order. Every rank calls this together. The
+ * forward is this rank's; out->total is this rank's part of the global loss
+ * (its token share of the LM mean, plus the InfoNCE over the whole global
+ * batch with the other ranks' embeddings as constants), so the sum over the
+ * ranks of the gradients of out->total is the gradient of the global loss;
+ * *global gets the global batch's values. In a job of one this is
+ * mrg_model_loss (the same tensors, bit for bit). */
+mrg_status mrg_model_loss_shard(mrg_model *m, const mrg_batch *b, mrg_loss_parts *out,
+                                mrg_loss_global *global);
+
 /* Token ids of the prompt around the prefix: before (with BOS) and after. */
 mrg_status mrg_model_prompt_ids(const mrg_model *m, const int32_t **before, int *n_before,
                                 const int32_t **after, int *n_after);

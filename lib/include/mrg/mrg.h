@@ -20,6 +20,7 @@
 #include "mrg/sampling.h"
 #include "mrg/text.h"
 #include "mrg/metrics.h"
+#include "mrg/dist.h"
 #include "mrg/model.h"
 #include "mrg/dataset.h"
 #include "mrg/generate.h"

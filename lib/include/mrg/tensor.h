@@ -65,6 +65,12 @@ typedef struct mrg_tensor {
 /* Opens "cpu", "opencl" (first GPU, else first device) or "opencl:N".
  * NULL with a message for an unknown name or a missing backend. */
 mrg_device *mrg_device_open(const char *name);
+/* mrg_device_open for one of local_size processes on this host (the ranks
+ * of a data-parallel job, local_rank among them): a backend's default
+ * device ("opencl", "gpu", or the default name) becomes its accelerator
+ * local_rank mod count (OpenCL GPUs round-robin); a named one ("cpu",
+ * "opencl:K") is opened as named. local_size 1: mrg_device_open. */
+mrg_device *mrg_device_open_shared(const char *name, int local_rank, int local_size);
 void mrg_device_free(mrg_device *dev);
 /* "cpu" or "opencl:N" */
 const char *mrg_device_name(const mrg_device *dev);
