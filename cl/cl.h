@@ -53,6 +53,13 @@ typedef struct mrg_cl_ctx {
     size_t max_wg;
     cl_ulong local_mem, max_alloc, global_mem;
     mrg_cl_tuning tune;
+    /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes: where a sub-buffer may start */
+    size_t base_align;
+    /* the largest element index (offset + extent) CLBlast may be handed:
+     * INT32_MAX (its kernels take int offsets), lower with MRG_CL_MAX_OFFSET */
+    int64_t clblast_max_index;
+    /* how GEMMs were run (mrg_opencl_gemm_counts) */
+    uint64_t gemm_clblast, gemm_clblast_subbuffer, gemm_own;
     /* device scratch for two-stage reductions (grown on demand; safe to
      * reuse because the queue is in order) */
     cl_mem scratch;

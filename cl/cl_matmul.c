@@ -7,7 +7,16 @@
  *   B bf16 / f16                     own tiled kernel: B is converted tile by
  *                                    tile in local memory, never as a whole
  *
- * CLBlast gets our queue and a NULL event, so it only enqueues. */
+ * CLBlast gets our queue and a NULL event, so it only enqueues.
+ *
+ * 64-bit safety: CLBlast 1.5.3 hands its kernels element offsets and
+ * indices as 32-bit int, while an arena chunk may hold more than 2^31
+ * floats (NVIDIA allows allocations of 20+ GiB). An operand whose last
+ * element lies beyond c->clblast_max_index is therefore given to CLBlast
+ * through a sub-buffer that starts just before it (one per cl_mem, so that
+ * no two sub-buffers of a call overlap), and a GEMM whose operands span
+ * more than that even so runs in the own tiled kernel, which indexes with
+ * 64 bits. Own kernels take M, N, K as int: larger ones are refused. */
 #include <clblast_c.h>
 #include <limits.h>
 
@@ -95,6 +104,100 @@ static mrg_status gemm_tiled(mrg_cl_ctx *c, bool ta, bool tb, int64_t M, int64_t
     return mrg_cl_enqueue(c, &a, 3, global, local, "gemm (tiled)");
 }
 
+/* ---- 64-bit safe CLBlast calls -------------------------------------------- */
+
+/* An f32 operand and its extent: the element after its last one, counted
+ * from its offset (-1 when that does not fit 64 bits). */
+typedef struct operand {
+    mrg_ptr p;
+    int64_t ext;
+} operand;
+
+/* (batch−1)·stride + (rows−1)·ld + cols for rows × cols stored with row
+ * stride ld, batch copies stride apart. */
+static int64_t extent(int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) {
+    int64_t a, b, r;
+    if (rows <= 0 || cols <= 0 || batch <= 0) return 0;
+    if (__builtin_mul_overflow(batch - 1, stride, &a) || __builtin_mul_overflow(rows - 1, ld, &b) ||
+        __builtin_add_overflow(a, b, &r) || __builtin_add_overflow(r, cols, &r))
+        return -1;
+    return r;
+}
+
+/* CLBlast on sub-buffers: each operand gets one from its first element
+ * (rounded down to the device's base alignment) to past its last, so the
+ * offsets CLBlast sees are small; operands whose regions overlap in one
+ * cl_mem share one (OpenCL leaves overlapping sub-buffers undefined).
+ * *fits is false (and nothing enqueued) when such a region still exceeds
+ * c->clblast_max_index: the caller then uses its own kernel. */
+static mrg_status gemm_clblast_sub(mrg_cl_ctx *c, const operand *ops, bool ta, bool tb,
+                                   int64_t M, int64_t N, int64_t K, float alpha, int64_t lda,
+                                   int64_t sa, int64_t ldb, int64_t sb, float beta, int64_t ldc,
+                                   int64_t sc, int64_t batch, bool *fits) {
+    *fits = false;
+    const int64_t esz = 4, align_el = (int64_t)c->base_align / esz;
+    /* region g of operand i: group[i]; regions in elements [lo, hi) */
+    mrg_buffer *parent[3];
+    int64_t lo[3], hi[3];
+    int group[3], ngroups = 3;
+    for (int i = 0; i < 3; i++) {
+        if (ops[i].ext < 0 || ops[i].p.off > INT64_MAX - ops[i].ext) return MRG_OK;
+        parent[i] = ops[i].p.buf;
+        lo[i] = ops[i].p.off / align_el * align_el;
+        hi[i] = ops[i].p.off + ops[i].ext;
+        group[i] = i;
+    }
+    /* merge overlapping regions of one buffer (three regions: two rounds) */
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) {
+                int gi = group[i], gj = group[j];
+                if (gi == gj || parent[gi] != parent[gj] || lo[gi] >= hi[gj] || lo[gj] >= hi[gi])
+                    continue;
+                if (lo[gj] < lo[gi]) lo[gi] = lo[gj];
+                if (hi[gj] > hi[gi]) hi[gi] = hi[gj];
+                for (int k = 0; k < 3; k++)
+                    if (group[k] == gj) group[k] = gi;
+            }
+    for (int g = 0; g < ngroups; g++) {
+        bool used = group[0] == g || group[1] == g || group[2] == g;
+        if (used && hi[g] - lo[g] > c->clblast_max_index) return MRG_OK;
+    }
+    cl_mem sub[3] = {NULL, NULL, NULL};
+    mrg_buffer view[3];
+    mrg_status st = MRG_OK;
+    for (int g = 0; g < ngroups && st == MRG_OK; g++) {
+        if (group[0] != g && group[1] != g && group[2] != g) continue;
+        /* the parent may end before the padded span of its last row */
+        size_t origin = (size_t)lo[g] * esz, size = (size_t)(hi[g] - lo[g]) * esz;
+        if (origin + size > parent[g]->bytes) size = parent[g]->bytes - origin;
+        cl_buffer_region region = {origin, size};
+        cl_int err;
+        sub[g] = clCreateSubBuffer((cl_mem)parent[g]->handle, CL_MEM_READ_WRITE,
+                                   CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
+        if (err != CL_SUCCESS) st = mrg_cl_fail(err, "gemm: clCreateSubBuffer");
+        view[g].handle = sub[g];
+        view[g].bytes = size;
+    }
+    if (st == MRG_OK) {
+        mrg_ptr p[3];
+        for (int i = 0; i < 3; i++) {
+            p[i] = ops[i].p;
+            p[i].buf = &view[group[i]];
+            p[i].off -= lo[group[i]];
+        }
+        *fits = true;
+        c->gemm_clblast_subbuffer++;
+        st = gemm_clblast(c, ta, tb, M, N, K, alpha, p[0], lda, sa, p[1], ldb, sb, beta, p[2],
+                          ldc, sc, batch);
+    }
+    /* the queued kernels keep the sub-buffers alive until they finish */
+    for (int g = 0; g < ngroups; g++)
+        if (sub[g]) clReleaseMemObject(sub[g]);
+    if (st != MRG_OK) *fits = true; /* an error, not a reason to try another path */
+    return st;
+}
+
 mrg_status mrg_cl_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
                        int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
                        mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
@@ -136,12 +239,30 @@ mrg_status mrg_cl_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, i
         stride_a = stride_c = 0;
     }
 
-    if (M == 1)
+    if (M == 1) {
+        c->gemm_own++;
         return gemv(c, trans_a, trans_b, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
                     stride_c, batch);
-    if (B.dt == MRG_F32)
-        return gemm_clblast(c, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb,
-                            stride_b, beta, C, ldc, stride_c, batch);
+    }
+    if (B.dt == MRG_F32) {
+        /* op(A) M×K stored K×M when transposed; op(B) K×N stored N×K */
+        operand ops[3] = {
+            {A, extent(trans_a ? K : M, trans_a ? M : K, lda, stride_a, batch)},
+            {B, extent(trans_b ? N : K, trans_b ? K : N, ldb, stride_b, batch)},
+            {C, extent(M, N, ldc, stride_c, batch)}};
+        int64_t lim = c->clblast_max_index;
+        if (ops[0].ext >= 0 && ops[1].ext >= 0 && ops[2].ext >= 0 && A.off <= lim - ops[0].ext &&
+            B.off <= lim - ops[1].ext && C.off <= lim - ops[2].ext) {
+            c->gemm_clblast++;
+            return gemm_clblast(c, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb,
+                                stride_b, beta, C, ldc, stride_c, batch);
+        }
+        bool fits = false;
+        mrg_status st = gemm_clblast_sub(c, ops, trans_a, trans_b, M, N, K, alpha, lda, stride_a,
+                                         ldb, stride_b, beta, ldc, stride_c, batch, &fits);
+        if (fits || st != MRG_OK) return st;
+    }
+    c->gemm_own++;
     return gemm_tiled(c, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b,
                       beta, C, ldc, stride_c, batch);
 }

@@ -20,4 +20,12 @@ mrg_status mrg_opencl_queue(mrg_device *dev, void **queue);
  * MRG_ERR_UNSUPPORTED for a tensor on a device of another backend. */
 mrg_status mrg_opencl_buffer(const mrg_tensor *t, void **mem, size_t *offset_bytes);
 
+/* How an OpenCL device has run its GEMMs so far: CLBlast on the buffers as
+ * they are, CLBlast on sub-buffers (operands beyond the 32-bit element
+ * offsets CLBlast's kernels take), or mrg's own kernels. */
+typedef struct mrg_opencl_gemm_counts {
+    uint64_t clblast, clblast_subbuffer, own;
+} mrg_opencl_gemm_counts;
+mrg_status mrg_opencl_gemm_counts_get(mrg_device *dev, mrg_opencl_gemm_counts *out);
+
 #endif
