@@ -20,9 +20,10 @@
     X(fill_f32) X(fill_i32) X(convert_to_f32) X(copy_strided) X(binary)         \
     X(unary) X(unary_backward) X(gemm_tiled) X(gemv_n) X(gemv_t) X(gemm_scale_c) \
     X(softmax_rows) X(softmax_backward_rows) X(layernorm_rows)                  \
-    X(layernorm_backward_rows) X(norm_affine_grad) X(rmsnorm_rows)              \
-    X(rmsnorm_backward_rows) X(rope) X(embedding) X(embedding_backward)         \
-    X(reduce_sum_cols) X(reduce_sum_rows) X(l2norm_rows) X(l2norm_backward_rows) \
+    X(layernorm_backward_rows) X(norm_affine_partial) X(rmsnorm_rows)              \
+    X(rmsnorm_backward_rows) X(rope) X(embedding) X(embedding_links) X(embedding_backward_partial) \
+    X(embedding_backward_finish)         \
+    X(colsum_partial) X(colsum_finish) X(reduce_sum_rows) X(l2norm_rows) X(l2norm_backward_rows) \
     X(ce_rows) X(ce_finish) X(ce_count) X(ce_backward_rows) X(adamw)            \
     X(sumsq_partial) X(sumsq_finish) X(clip_scale)
 
@@ -220,13 +221,27 @@ mrg_status mrg_cl_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int
                        int64_t heads, int64_t D, int64_t pos0, float theta, int layout,
                        bool inverse);
 
-/* cl_embedding.c */
+/* cl_embedding.c: the backward adds the rows of one id in blocks of
+ * MRG_CL_EMB_BLOCK rows, then the blocks in order (deterministic). */
+#define MRG_CL_EMB_BLOCK 64
 mrg_status mrg_cl_embedding(mrg_device *dev, mrg_ptr w, mrg_ptr ids, mrg_ptr out, int64_t n,
                             int64_t D, int64_t V);
 mrg_status mrg_cl_embedding_backward(mrg_device *dev, mrg_ptr dy, mrg_ptr ids, mrg_ptr dw,
                                      int64_t n, int64_t D, int64_t V);
 
-/* cl_reduce.c */
+/* cl_reduce.c: column sums in two passes over a partition that depends on
+ * MRG_CL_COL_BLOCK alone (deterministic on every device): partial sums of
+ * blocks of that many rows, then colsum_finish adds them in block order. */
+#define MRG_CL_COL_BLOCK 64
+/* The number of row blocks of n rows (1 when one pass is enough). */
+int64_t mrg_cl_col_parts(int64_t n);
+/* The local size of a launch with one item per column. */
+size_t mrg_cl_cols_wg(const mrg_cl_ctx *c, int64_t cols);
+/* y[o, i] = scale·Σ_p part[poff + (o·nparts + p)·inner + i], p in order. */
+mrg_status mrg_cl_colsum_finish(mrg_cl_ctx *c, cl_mem part, int64_t poff, int64_t nparts,
+                                int64_t inner, int64_t outer, float scale, mrg_ptr y,
+                                const char *op);
+
 mrg_status mrg_cl_reduce_sum(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t n,
                              int64_t inner, float scale);
 

@@ -83,8 +83,9 @@ static mrg_status build_once(mrg_cl_ctx *c, const char *src) {
     char opts[512];
     snprintf(opts, sizeof opts,
              "-cl-std=CL1.2 -w -DRED_WG=%zu -DGEMV_WG=%zu -DTILE_M=%d -DTILE_N=%d -DTILE_K=%d "
-             "-DWPT_M=%d -DWPT_N=%d",
-             t->red_wg, t->gemv_wg, t->tile_m, t->tile_n, t->tile_k, t->wpt_m, t->wpt_n);
+             "-DWPT_M=%d -DWPT_N=%d -DCOL_BLOCK=%d -DEMB_BLOCK=%d",
+             t->red_wg, t->gemv_wg, t->tile_m, t->tile_n, t->tile_k, t->wpt_m, t->wpt_n,
+             MRG_CL_COL_BLOCK, MRG_CL_EMB_BLOCK);
     cl_int err;
     c->program = clCreateProgramWithSource(c->context, 1, &src, NULL, &err);
     if (err != CL_SUCCESS) return mrg_cl_fail(err, "clCreateProgramWithSource");
