@@ -1,13 +1,19 @@
 /* GEMM on OpenCL.
  *
- *   M == 1 (decoding, any B dtype)   own GEMV kernels (gemv_t for the
- *                                    nn.Linear layout B stored N×K, gemv_n else)
- *   B f32                            CLBlast: CLBlastSgemm (batch 1) or
- *                                    CLBlastSgemmStridedBatched
- *   B bf16 / f16                     own tiled kernel: B is converted tile by
- *                                    tile in local memory, never as a whole
+ *   M <= 16 (decoding, beams)        own small-M split-K kernels (gemm.cl:
+ *                                    gemm_smallm_t for the nn.Linear layout B
+ *                                    stored N×K, gemm_smallm_n else)
+ *   otherwise                        own register-blocked kernel gemm_rb, any
+ *                                    B dtype (bf16/f16 converted as loaded)
+ *   B f32, M > 16, CLBlast first     CLBlast instead: CLBlastSgemm (batch 1) or
+ *                                    CLBlastSgemmStridedBatched; the default on
+ *                                    CPU devices (PoCL), MRG_CL_GEMM=clblast|own
+ *                                    chooses
  *
- * CLBlast gets our queue and a NULL event, so it only enqueues.
+ * The own kernels' tile sizes, vector widths and work-group shapes are the
+ * parameters of c->gemm (cl_gemm_program.c: tuned by `mrg tune`, cached per
+ * device, else per-vendor defaults). CLBlast gets our queue and a NULL
+ * event, so it only enqueues; `mrg bench gemm` times it beside ours.
  *
  * 64-bit safety: CLBlast 1.5.3 hands its kernels element offsets and
  * indices as 32-bit int, while an arena chunk may hold more than 2^31
@@ -15,7 +21,7 @@
  * element lies beyond c->clblast_max_index is therefore given to CLBlast
  * through a sub-buffer that starts just before it (one per cl_mem, so that
  * no two sub-buffers of a call overlap), and a GEMM whose operands span
- * more than that even so runs in the own tiled kernel, which indexes with
+ * more than that even so runs in the own kernel, which indexes with
  * 64 bits. Own kernels take M, N, K as int: larger ones are refused. */
 #include <clblast_c.h>
 #include <limits.h>
@@ -51,7 +57,7 @@ static mrg_status gemm_clblast(mrg_cl_ctx *c, bool ta, bool tb, int64_t M, int64
 
 /* Arguments shared by the own kernels after (ta[, tb], M, N, K). */
 static void gemm_args(mrg_cl_args *a, float alpha, mrg_ptr A, int64_t lda, int64_t sa, mrg_ptr B,
-                      int64_t ldb, int64_t sb, float beta, mrg_ptr C) {
+                      int64_t ldb, int64_t sb, float beta, mrg_ptr C, int64_t ldc, int64_t sc) {
     mrg_cl_arg_float(a, alpha);
     mrg_cl_arg_ptr(a, A);
     mrg_cl_arg_long(a, lda);
@@ -62,46 +68,81 @@ static void gemm_args(mrg_cl_args *a, float alpha, mrg_ptr A, int64_t lda, int64
     mrg_cl_arg_int(a, (int)B.dt);
     mrg_cl_arg_float(a, beta);
     mrg_cl_arg_ptr(a, C);
+    mrg_cl_arg_long(a, ldc);
+    mrg_cl_arg_long(a, sc);
 }
 
-static mrg_status gemv(mrg_cl_ctx *c, bool ta, bool tb, int64_t N, int64_t K, float alpha,
-                       mrg_ptr A, int64_t lda, int64_t sa, mrg_ptr B, int64_t ldb, int64_t sb,
-                       float beta, mrg_ptr C, int64_t sc, int64_t batch) {
-    mrg_cl_args a = mrg_cl_args_begin(c, tb ? MRG_CLK_gemv_t : MRG_CLK_gemv_n);
+/* M <= MRG_CL_SMALL_M: K in chunks of sm_kc, one split each; several
+ * splits write partial sums to scratch that gemm_split_finish adds in
+ * order (deterministic). */
+static mrg_status gemm_small_m(mrg_cl_ctx *c, const mrg_cl_gemm_prog *g, bool ta, bool tb,
+                               int64_t M, int64_t N, int64_t K, float alpha, mrg_ptr A,
+                               int64_t lda, int64_t sa, mrg_ptr B, int64_t ldb, int64_t sb,
+                               float beta, mrg_ptr C, int64_t ldc, int64_t sc, int64_t batch) {
+    const mrg_cl_gemm_params *p = &g->p;
+    const int64_t nsplit = (K + p->sm_kc - 1) / p->sm_kc;
+    cl_mem part = NULL;
+    if (nsplit > 1) {
+        mrg_status st =
+            mrg_cl_scratch(c, (size_t)(batch * nsplit * M * N) * sizeof(float), &part);
+        if (st != MRG_OK) return st;
+    }
+    mrg_cl_args a = {g->k[tb ? MRG_CL_GK_SMALLM_T : MRG_CL_GK_SMALLM_N], 0, CL_SUCCESS};
     mrg_cl_arg_int(&a, ta);
+    mrg_cl_arg_int(&a, (int)M);
     mrg_cl_arg_int(&a, (int)N);
     mrg_cl_arg_int(&a, (int)K);
-    gemm_args(&a, alpha, A, lda, sa, B, ldb, sb, beta, C);
-    mrg_cl_arg_long(&a, sc);
+    gemm_args(&a, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc);
+    mrg_cl_arg_mem(&a, part);
+    mrg_cl_arg_int(&a, (int)nsplit);
+    mrg_status st;
     if (tb) {
-        size_t local[2] = {c->tune.gemv_wg, 1};
-        size_t global[2] = {(size_t)N * c->tune.gemv_wg, (size_t)batch};
-        return mrg_cl_enqueue(c, &a, 2, global, local, "gemm (gemv)");
+        size_t cols = (size_t)(p->sm_wg / p->sm_lanes);
+        size_t local[3] = {(size_t)p->sm_wg, 1, 1};
+        size_t global[3] = {((size_t)N + cols - 1) / cols * (size_t)p->sm_wg, (size_t)nsplit,
+                            (size_t)batch};
+        st = mrg_cl_enqueue(c, &a, 3, global, local, "gemm (small M)");
+    } else {
+        size_t local[3] = {mrg_cl_cols_wg(c, N), 1, 1};
+        size_t global[3] = {(size_t)N, (size_t)nsplit, (size_t)batch};
+        st = mrg_cl_enqueue(c, &a, 3, global, local, "gemm (small M)");
     }
-    size_t local[2] = {c->tune.wg1d, 1};
-    size_t global[2] = {(size_t)N, (size_t)batch};
-    return mrg_cl_enqueue(c, &a, 2, global, local, "gemm (gemv)");
+    if (st != MRG_OK || nsplit == 1) return st;
+    mrg_cl_args f = {g->k[MRG_CL_GK_FINISH], 0, CL_SUCCESS};
+    mrg_cl_arg_int(&f, (int)M);
+    mrg_cl_arg_int(&f, (int)N);
+    mrg_cl_arg_int(&f, (int)nsplit);
+    mrg_cl_arg_float(&f, alpha);
+    mrg_cl_arg_float(&f, beta);
+    mrg_cl_arg_mem(&f, part);
+    mrg_cl_arg_ptr(&f, C);
+    mrg_cl_arg_long(&f, ldc);
+    mrg_cl_arg_long(&f, sc);
+    size_t local[3] = {mrg_cl_cols_wg(c, N), 1, 1};
+    size_t global[3] = {(size_t)N, (size_t)M, (size_t)batch};
+    return mrg_cl_enqueue(c, &f, 3, global, local, "gemm (small M)");
 }
 
-static mrg_status gemm_tiled(mrg_cl_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                             float alpha, mrg_ptr A, int64_t lda, int64_t sa, mrg_ptr B,
-                             int64_t ldb, int64_t sb, float beta, mrg_ptr C, int64_t ldc,
-                             int64_t sc, int64_t batch) {
-    const mrg_cl_tuning *t = &c->tune;
-    mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_gemm_tiled);
+mrg_status mrg_cl_gemm_own(mrg_cl_ctx *c, const mrg_cl_gemm_prog *g, bool ta, bool tb, int64_t M,
+                           int64_t N, int64_t K, float alpha, mrg_ptr A, int64_t lda,
+                           int64_t sa, mrg_ptr B, int64_t ldb, int64_t sb, float beta, mrg_ptr C,
+                           int64_t ldc, int64_t sc, int64_t batch) {
+    if (M <= MRG_CL_SMALL_M)
+        return gemm_small_m(c, g, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc,
+                            sc, batch);
+    const mrg_cl_gemm_params *p = &g->p;
+    mrg_cl_args a = {g->k[MRG_CL_GK_RB], 0, CL_SUCCESS};
     mrg_cl_arg_int(&a, ta);
     mrg_cl_arg_int(&a, tb);
     mrg_cl_arg_int(&a, (int)M);
     mrg_cl_arg_int(&a, (int)N);
     mrg_cl_arg_int(&a, (int)K);
-    gemm_args(&a, alpha, A, lda, sa, B, ldb, sb, beta, C);
-    mrg_cl_arg_long(&a, ldc);
-    mrg_cl_arg_long(&a, sc);
-    size_t wg_n = (size_t)(t->tile_n / t->wpt_n), wg_m = (size_t)(t->tile_m / t->wpt_m);
+    gemm_args(&a, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc);
+    size_t wg_n = (size_t)(p->tn / p->wn), wg_m = (size_t)(p->tm / p->wm);
     size_t local[3] = {wg_n, wg_m, 1};
-    size_t global[3] = {(size_t)((N + t->tile_n - 1) / t->tile_n) * wg_n,
-                        (size_t)((M + t->tile_m - 1) / t->tile_m) * wg_m, (size_t)batch};
-    return mrg_cl_enqueue(c, &a, 3, global, local, "gemm (tiled)");
+    size_t global[3] = {(size_t)((N + p->tn - 1) / p->tn) * wg_n,
+                        (size_t)((M + p->tm - 1) / p->tm) * wg_m, (size_t)batch};
+    return mrg_cl_enqueue(c, &a, 3, global, local, "gemm");
 }
 
 /* ---- 64-bit safe CLBlast calls -------------------------------------------- */
@@ -239,12 +280,7 @@ mrg_status mrg_cl_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, i
         stride_a = stride_c = 0;
     }
 
-    if (M == 1) {
-        c->gemm_own++;
-        return gemv(c, trans_a, trans_b, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
-                    stride_c, batch);
-    }
-    if (B.dt == MRG_F32) {
+    if (B.dt == MRG_F32 && M > MRG_CL_SMALL_M && c->gemm_clblast_first) {
         /* op(A) M×K stored K×M when transposed; op(B) K×N stored N×K */
         operand ops[3] = {
             {A, extent(trans_a ? K : M, trans_a ? M : K, lda, stride_a, batch)},
@@ -263,6 +299,6 @@ mrg_status mrg_cl_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, i
         if (fits || st != MRG_OK) return st;
     }
     c->gemm_own++;
-    return gemm_tiled(c, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b,
-                      beta, C, ldc, stride_c, batch);
+    return mrg_cl_gemm_own(c, &c->gemm, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B,
+                           ldb, stride_b, beta, C, ldc, stride_c, batch);
 }

@@ -11,7 +11,9 @@
  *                           next identical step allocates nothing (no
  *                           silent regrowth every step); one tensor larger
  *                           than an allocation is a clear error.
- * Every result against a double-precision loop on the host. Skipped (77)
+ * f32 GEMMs go to CLBlast here (MRG_CL_GEMM=clblast; by default they run
+ * in mrg's own kernels, 64-bit throughout). Every result against a
+ * double-precision loop on the host. Skipped (77)
  * without an OpenCL device. */
 #include <string.h>
 
@@ -106,9 +108,10 @@ static void run_gemm(mrg_device *dev, const gemm_case *g) {
 
 /* f32 GEMMs near and beyond the (lowered) CLBlast index limit. */
 static void test_gemm_offsets(mrg_device *dev) {
-    /* all below the limit: CLBlast as before */
+    /* all below the limit: CLBlast as before (M > 16: the small-M path is
+     * always mrg's own) */
     mrg_opencl_gemm_counts c0 = counts(dev);
-    gemm_case below = {"below", 9, 11, 13, 1, false, false, false, 17, 600, 1000, 0.0f};
+    gemm_case below = {"below", 19, 11, 13, 1, false, false, false, 17, 600, 1000, 0.0f};
     run_gemm(dev, &below);
     mrg_opencl_gemm_counts c1 = counts(dev);
     CHECK(c1.clblast == c0.clblast + 1 && c1.clblast_subbuffer == c0.clblast_subbuffer);
@@ -116,12 +119,12 @@ static void test_gemm_offsets(mrg_device *dev) {
     /* beyond it, every transpose, batched, B in the same or another
      * buffer, odd offsets: sub-buffers */
     for (int t = 0; t < 4; t++) {
-        gemm_case g = {"beyond", 9, 11, 13, 3, t & 1, t >> 1, t == 2, 30001, 20011, 25003,
+        gemm_case g = {"beyond", 19, 11, 13, 3, t & 1, t >> 1, t == 2, 30001, 20011, 25003,
                        t == 1 ? 0.5f : 0.0f};
         if (g.separate_b) g.boff = 5001;
         run_gemm(dev, &g);
     }
-    gemm_case m2 = {"beyond, M 2", 2, 70, 33, 1, false, true, false, 12345, 17777, 30303, 1.0f};
+    gemm_case m2 = {"beyond, M 20", 20, 70, 33, 1, false, true, false, 12345, 17777, 30303, 1.0f};
     run_gemm(dev, &m2);
     mrg_opencl_gemm_counts c2 = counts(dev);
     CHECK(c2.clblast_subbuffer == c1.clblast_subbuffer + 5);
@@ -197,6 +200,7 @@ int main(void) {
     return TEST_SKIP;
 #else
     setenv("MRG_CL_MAX_OFFSET", "4096", 1);
+    setenv("MRG_CL_GEMM", "clblast", 1); /* f32 GEMMs with M > 16 on CLBlast */
     char alloc[32];
     snprintf(alloc, sizeof alloc, "%d", MAX_ALLOC);
     setenv("MRG_CL_MAX_ALLOC", alloc, 1);
