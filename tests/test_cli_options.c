@@ -117,6 +117,7 @@ static const bad_case cases[] = {
     {"generate --model m --image a.png --split val", "--split applies to --data only, not to --image"},
     {"generate --model m --image a.png --out p", "--out applies to --data only, not to --image"},
     {"generate --model m --image a.png --limit 2", "--limit applies to --data only"},
+    {"generate --model m --image a.png --blank-images", "--blank-images applies to --data only"},
     {"generate --model m --data d", "--data needs --out"},
     {"generate --model m", "--image or --data is required"},
     {"generate --data d --out p", "--model is required"},

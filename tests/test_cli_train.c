@@ -238,6 +238,14 @@ static void test_resume_checks(void) {
     CHECK(cli_sh("%s train --data ph --out run-x --resume --epochs 5 --lm lm-moved --device cpu > /dev/null", cli_bin) == 0);
     CHECK(cli_state_step("run-x") == 10);
     CHECK(cli_sh("%s generate --model run-x/last --data ph --out preds.jsonl --greedy --device cpu", cli_bin) == 0);
+    /* --blank-images (the demo's text-only baseline): no image is read, and
+     * the one blank input gives one report for every study of the split */
+    CHECK(cli_sh("mv ph/images ph-images && %s generate --model run-x/last --data ph --out blank.jsonl --greedy "
+                 "--blank-images --device cpu; rc=$?; mv ph-images ph/images; exit $rc",
+                 cli_bin) == 0);
+    CHECK(cli_sh("wc -l < preds.jsonl; wc -l < blank.jsonl") == 0 && atoi(cli_out) >= 2 &&
+          atoi(cli_out) == atoi(strchr(cli_out, '\n') + 1));
+    CHECK(cli_sh("sed 's/.*\"report\"//' blank.jsonl | sort -u | wc -l") == 0 && atoi(cli_out) == 1);
     CHECK(cli_sh("mv lm-moved lm") == 0);
     /* the run and its LM moved together still resume */
     CHECK(cli_sh("mkdir -p proj && cp -r lm ph proj/ && cd proj && MRG_TRAIN_TEST_SIGNAL=2@step:2 " CLI_TRAIN

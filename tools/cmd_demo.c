@@ -2,8 +2,9 @@
  * images. It renders synthetic two-view phantoms, pretrains the tiny LLaMA on
  * their training reports, warms the ViT up on the findings those reports
  * state, trains the `tiny` report generator from that ViT with the LLaMA
- * frozen, generates reports for the held-out test studies, scores them next
- * to the constant most-common-report baseline, and writes DIR/index.html.
+ * frozen, generates reports for the held-out test studies, and again with
+ * every view blank (the text-only baseline), scores both next to the
+ * constant most-common-report baseline, and writes DIR/index.html.
  *
  * Each stage is the same code path as its own subcommand (mrg phantoms,
  * pretrain-lm, pretrain-vit, train, generate), called in-process, so the
@@ -52,15 +53,19 @@ static int usage(int code) {
             "generator on that ViT with the ViT and the LLaMA frozen (mrg train --vit\n"
             "--freeze-vit), generates reports for the held-out test studies (mrg\n"
             "generate), and prints BLEU-1..4, METEOR, ROUGE-L, CIDEr and per-finding F1\n"
-            "next to the constant most-common-report baseline.\n"
-            "Writes DIR/index.html with each test study's images, generated report and\n"
-            "reference (DIR defaults to demo-out). --json prints the final metrics as one\n"
-            "JSON object {\"model\": {...}, \"baseline\": {...}} with the keys of\n"
-            "`mrg eval --json` (stage logs then go to stderr).\n"
+            "next to two baselines: the same model given blank views (mrg generate\n"
+            "--blank-images: what it writes from the text alone) and the constant\n"
+            "most-common training report (chance level).\n"
+            "Writes DIR/index.html (DIR defaults to demo-out), one self-contained file: the\n"
+            "scores, the training curves, and each test study's views with the generated\n"
+            "and the reference report side by side, the findings the labeler read marked\n"
+            "where the two agree and where they do not. --json prints the final metrics as\n"
+            "one JSON object {\"model\": {...}, \"blank_image\": {...}, \"baseline\": {...}}\n"
+            "with the keys of `mrg eval --json` (stage logs then go to stderr).\n"
             "DIR must be new, empty or an earlier demo's output (whose stages it then\n"
             "redoes from scratch); --force uses another non-empty DIR anyway, replacing\n"
             "what the demo writes there (data/, lm/, vit/, run/, preds.jsonl,\n"
-            "index.html) and keeping the rest.\n\n"
+            "preds-blank.jsonl, index.html) and keeping the rest.\n\n"
             "  --studies N     phantom studies, split 80/10/10, 20..1000000 (default 2000)\n"
             "  --lm-steps N    LLaMA pretraining updates of 16 reports, 1..1000000 (default %d)\n"
             "  --vit-epochs N  ViT warm-up epochs, 1..100000 (default %d)\n"
@@ -102,18 +107,29 @@ static const char *most_common_report(const mrg_dataset *ds) {
     return best >= 0 ? mrg_dataset_report(ds, best) : "";
 }
 
-static void print_comparison(const mrg_scores *m, const mrg_scores *b) {
-    printf("\n%-26s %10s %10s\n", "", "model", "baseline");
+/* model, blank views, constant report (the columns of the JSON's "model",
+ * "blank_image" and "baseline"): one row per metric. */
+static void print_row(const char *name, int metric, const mrg_scores *const s[3]) {
+    printf("%-26s", name);
+    for (int c = 0; c < 3; c++) {
+        double v[MRG_N_METRICS];
+        mrg_scores_vector(s[c], v);
+        printf(" %11.4f", v[metric]);
+    }
+    printf("\n");
+}
+
+static void print_comparison(const mrg_scores *const s[3]) {
+    printf("\n%-26s %11s %11s %11s\n", "", "model", "blank image", "constant");
     static const char *const bn[4] = {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4"};
-    for (int k = 0; k < 4; k++) printf("%-26s %10.4f %10.4f\n", bn[k], m->bleu[k], b->bleu[k]);
-    if (!isnan(m->meteor)) printf("%-26s %10.4f %10.4f\n", "METEOR", m->meteor, b->meteor);
-    printf("%-26s %10.4f %10.4f\n", "ROUGE-L", m->rouge_l, b->rouge_l);
-    printf("%-26s %10.4f %10.4f\n", "CIDEr", m->cider, b->cider);
-    printf("\n%-26s %10s %10s\n", "finding F1", "model", "baseline");
+    for (int k = 0; k < 4; k++) print_row(bn[k], MRG_METRIC_BLEU_1 + k, s);
+    if (!isnan(s[0]->meteor)) print_row("METEOR", MRG_METRIC_METEOR, s);
+    print_row("ROUGE-L", MRG_METRIC_ROUGE_L, s);
+    print_row("CIDEr", MRG_METRIC_CIDER, s);
+    printf("\n%-26s %11s %11s %11s\n", "finding F1", "model", "blank image", "constant");
     for (int k = 0; k < MRG_N_FINDINGS; k++)
-        printf("%-26s %10.4f %10.4f\n", mrg_finding_name((mrg_finding)k), m->findings.f1[k],
-               b->findings.f1[k]);
-    printf("%-26s %10.4f %10.4f\n", "macro", m->findings.macro_f1, b->findings.macro_f1);
+        print_row(mrg_finding_name((mrg_finding)k), MRG_METRIC_FINDING + 3 * k + 2, s);
+    print_row("macro", MRG_METRIC_MACRO + 2, s);
 }
 
 static int parse(int argc, char **argv, demo_opts *o) {
@@ -180,12 +196,15 @@ int cmd_demo(int argc, char **argv) {
         saved_stdout = dup(1);
         dup2(2, 1);
     }
-    char data[1024], lm[1024], vit[1024], run[1024], preds_path[1024], args[6144];
+    char data[1024], lm[1024], vit[1024], run[1024], preds_path[1024], blank_path[1024], log_path[1024],
+        args[6144];
     snprintf(data, sizeof data, "%s/data", o.out);
     snprintf(lm, sizeof lm, "%s/lm", o.out);
     snprintf(vit, sizeof vit, "%s/vit", o.out);
     snprintf(run, sizeof run, "%s/run", o.out);
     snprintf(preds_path, sizeof preds_path, "%s/preds.jsonl", o.out);
+    snprintf(blank_path, sizeof blank_path, "%s/preds-blank.jsonl", o.out);
+    snprintf(log_path, sizeof log_path, "%s/run/log.jsonl", o.out);
     if (out_dir_guard("demo", o.out, o.force, NULL, 0)) return 2;
     if (mkdir(o.out, 0777) && errno != EEXIST) {
         fprintf(stderr, "mrg demo: cannot create %s: %s\n", o.out, strerror(errno));
@@ -219,6 +238,11 @@ int cmd_demo(int argc, char **argv) {
     snprintf(args, sizeof args, "generate --model %s --data %s --split test --out %s --device %s --force",
              run, data, preds_path, o.device);
     if (run_stage("generate test reports", cmd_generate, args)) return 1;
+    /* the text-only baseline: the same model, every view blank */
+    snprintf(args, sizeof args,
+             "generate --model %s --data %s --split test --blank-images --out %s --device %s --force", run, data,
+             blank_path, o.device);
+    if (run_stage("generate test reports from blank views", cmd_generate, args)) return 1;
 
     /* score: model and baseline against the cleaned test references */
     mrg_dataset_opts dopts = mrg_dataset_defaults();
@@ -226,49 +250,54 @@ int cmd_demo(int argc, char **argv) {
     dopts.shuffle = false;
     mrg_dataset *train = mrg_dataset_open(data, MRG_SPLIT_TRAIN, &dopts);
     mrg_dataset *test = mrg_dataset_open(data, MRG_SPLIT_TEST, &dopts);
-    mrg_report_set preds = {0};
+    mrg_report_set preds = {0}, blank_preds = {0};
     rc = 1;
     int n = test ? mrg_dataset_size(test) : 0;
     const char **pred = calloc((size_t)n + 1, sizeof *pred), **ref = calloc((size_t)n + 1, sizeof *ref),
-               **base = calloc((size_t)n + 1, sizeof *base);
+               **base = calloc((size_t)n + 1, sizeof *base), **blank = calloc((size_t)n + 1, sizeof *blank);
     demo_study *studies = calloc((size_t)n + 1, sizeof *studies);
-    char (*imgs)[2][256] = calloc((size_t)n + 1, sizeof *imgs);
-    const char *(*img_ptrs)[2] = calloc((size_t)n + 1, sizeof *img_ptrs);
     mrg_meteor *met = NULL;
-    if (!train || !test || !pred || !ref || !base || !studies || !imgs || !img_ptrs ||
-        mrg_report_set_read(preds_path, &preds) != MRG_OK)
+    if (!train || !test || !pred || !ref || !base || !blank || !studies ||
+        mrg_report_set_read(preds_path, &preds) != MRG_OK || mrg_report_set_read(blank_path, &blank_preds) != MRG_OK)
         goto done;
     const char *baseline = most_common_report(train);
     for (int i = 0; i < n; i++) {
         const char *id = mrg_dataset_id(test, i);
-        int j = mrg_report_set_find(&preds, id);
-        if (j < 0) {
-            mrg_error(MRG_ERR_FORMAT, "%s has no prediction for test study %s", preds_path, id);
+        int j = mrg_report_set_find(&preds, id), jb = mrg_report_set_find(&blank_preds, id);
+        if (j < 0 || jb < 0) {
+            mrg_error(MRG_ERR_FORMAT, "%s has no prediction for test study %s", j < 0 ? preds_path : blank_path, id);
             goto done;
         }
         pred[i] = preds.texts[j][0];
+        blank[i] = blank_preds.texts[jb][0];
         ref[i] = mrg_dataset_report(test, i);
         base[i] = baseline;
         int nv = 0;
         const char *const *paths = mrg_dataset_image_paths(test, i, &nv);
-        for (int k = 0; k < 2 && k < nv; k++) {
-            /* relative to DIR/index.html: data/images/<id>/<k>.png */
-            const char *rel = strstr(paths[k], "/images/");
-            snprintf(imgs[i][k], sizeof imgs[i][k], "data%s", rel ? rel : paths[k]);
-            img_ptrs[i][k] = imgs[i][k];
-        }
-        studies[i] = (demo_study){id, img_ptrs[i], nv < 2 ? nv : 2, pred[i], ref[i]};
+        /* the page inlines the views: it needs no file beside it */
+        studies[i] = (demo_study){id, paths, nv < 2 ? nv : 2, pred[i], ref[i], blank[i]};
     }
     mrg_meteor_opts mo = {0};
     met = mrg_meteor_open(&mo);
-    mrg_scores ms, bs;
-    if (score(pred, ref, n, met, &ms) != MRG_OK || score(base, ref, n, met, &bs) != MRG_OK) goto done;
-    char html[1100];
-    snprintf(html, sizeof html, "%s/index.html", o.out);
-    if (demo_write_html(html, studies, n, &ms, &bs, baseline)) {
-        mrg_error(MRG_ERR_IO, "cannot write %s", html);
+    mrg_scores ms, blank_s, bs;
+    if (score(pred, ref, n, met, &ms) != MRG_OK || score(blank, ref, n, met, &blank_s) != MRG_OK ||
+        score(base, ref, n, met, &bs) != MRG_OK)
         goto done;
-    }
+    const mrg_scores *const all[3] = {&ms, &blank_s, &bs};
+    char html[1100], settings[512];
+    snprintf(html, sizeof html, "%s/index.html", o.out);
+    snprintf(settings, sizeof settings,
+             "mrg demo --seed %llu --studies %d --lm-steps %d --vit-epochs %d --epochs %d on %s, %.0f s.",
+             (unsigned long long)o.seed, o.n_studies, o.lm_steps, o.vit_epochs, o.epochs, o.device,
+             mrg_now_s() - t_start);
+    const demo_system systems[3] = {
+        {"model", "the trained model on each study's two views", &ms},
+        {"blank image", "the same model with every view replaced by a blank image: what it writes from the text alone",
+         &blank_s},
+        {"constant report", "the most common training report for every study (chance level)", &bs},
+    };
+    const demo_page page = {studies, n, systems, 3, baseline, log_path, settings};
+    if (demo_write_html(html, &page) != MRG_OK) goto done;
     if (o.json) {
         fflush(stdout);
         dup2(saved_stdout, 1);
@@ -276,6 +305,7 @@ int cmd_demo(int argc, char **argv) {
         saved_stdout = -1;
         cJSON *obj = cJSON_CreateObject();
         cJSON_AddItemToObject(obj, "model", scores_to_json(&ms, n));
+        cJSON_AddItemToObject(obj, "blank_image", scores_to_json(&blank_s, n));
         cJSON_AddItemToObject(obj, "baseline", scores_to_json(&bs, n));
         cJSON_AddNumberToObject(obj, "seconds", mrg_now_s() - t_start);
         char *txt = cJSON_PrintUnformatted(obj);
@@ -285,9 +315,10 @@ int cmd_demo(int argc, char **argv) {
     } else {
         printf("\nheld-out test studies: %d (device %s, %.0f s in all)\n", n, o.device,
                mrg_now_s() - t_start);
-        print_comparison(&ms, &bs);
+        print_comparison(all);
         char *shown = mrg_report_display(baseline);
-        printf("\nbaseline report: %s\nresults page: %s\n", shown ? shown : baseline, html);
+        printf("\nblank image: the model given blank views (text only); constant: the most common\n"
+               "training report for every study (chance level):\n  %s\nresults page: %s\n", shown ? shown : baseline, html);
         free(shown);
     }
     rc = 0;
@@ -300,13 +331,13 @@ done:
     }
     mrg_meteor_free(met);
     mrg_report_set_free(&preds);
+    mrg_report_set_free(&blank_preds);
     mrg_dataset_free(train);
     mrg_dataset_free(test);
     free(pred);
     free(ref);
     free(base);
+    free(blank);
     free(studies);
-    free(imgs);
-    free(img_ptrs);
     return rc;
 }

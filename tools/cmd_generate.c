@@ -50,6 +50,10 @@ static int usage(int code) {
             "  --split S               train, val or test (default test)\n"
             "  --batch N               studies decoded together, 1..1024 (default 8)\n"
             "  --limit N               only the first N >= 1 studies of the split\n"
+            "  --blank-images          every view replaced by a blank image (uniform, at the\n"
+            "                          model's normalisation mean): what the model writes\n"
+            "                          from no image at all, the text-only baseline that\n"
+            "                          mrg demo reports; no image file is read\n"
             "decoding (defaults from the model's config, else R2GenGPT's):\n"
             "  --beam K                beams, 1..64 (default 3)\n"
             "  --greedy                greedy decoding instead of beam search\n"
@@ -180,7 +184,7 @@ static int one_study(mrg_model *m, const mrg_gen_opts *g, const char **images, i
 }
 
 static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mrg_split split,
-                       const char *out_path, int batch, int limit) {
+                       const char *out_path, int batch, int limit, bool blank) {
     const mrg_model_config *cfg = mrg_model_get_config(m);
     mrg_dataset_opts o = mrg_dataset_defaults();
     o.image_size = cfg->vit.image_size;
@@ -192,6 +196,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
     o.batch_size = batch;
     o.shuffle = false;
     o.drop_last = false;
+    o.load_images = !blank;
     mrg_dataset *ds = mrg_dataset_open(data, split, &o);
     if (!ds) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
@@ -206,6 +211,16 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         return 1;
     }
     FILE *out = af.f;
+    /* blank views: 0 everywhere after normalisation, i.e. every pixel at
+     * the normalisation mean, a constant image with no structure */
+    const size_t study_floats = (size_t)cfg->n_views * 3 * (size_t)cfg->vit.image_size * (size_t)cfg->vit.image_size;
+    float *blank_images = blank ? calloc((size_t)batch * study_floats, sizeof(float)) : NULL;
+    if (blank && !blank_images) {
+        fprintf(stderr, "mrg generate: out of memory\n");
+        mrg_atomic_abort(&af);
+        mrg_dataset_free(ds);
+        return 1;
+    }
     int total = mrg_dataset_size(ds), done = 0, rc = 0;
     if (limit > 0 && limit < total) total = limit;
     bool bar = isatty(2);
@@ -222,7 +237,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         }
         int n = b.B < total - done ? b.B : total - done;
         char **reports = calloc((size_t)b.B, sizeof *reports);
-        st = reports ? mrg_generate_batch(m, b.images, n, g, reports) : MRG_ERR_OOM;
+        st = reports ? mrg_generate_batch(m, blank ? blank_images : b.images, n, g, reports) : MRG_ERR_OOM;
         for (int i = 0; st == MRG_OK && i < n; i++) {
             cJSON *o_json = cJSON_CreateObject();
             cJSON_AddStringToObject(o_json, "id", b.ids[i]);
@@ -259,6 +274,7 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
     if (rc == 0)
         fprintf(stderr, "mrg generate: %d reports in %.1f s written to %s\n", done, mrg_now_s() - t0,
                 out_path);
+    free(blank_images);
     mrg_dataset_free(ds);
     return rc;
 }
@@ -272,7 +288,7 @@ int cmd_generate(int argc, char **argv) {
     int beam = -1, min_new = -1, max_new = -1;
     float rep = -1, lp = NAN, temperature = 1.0f, top_p = 0.9f;
     uint64_t seed = 0;
-    bool greedy = false, sample = false, force = false;
+    bool greedy = false, sample = false, force = false, blank = false;
     opt_spec specs[] = {
         OPT_STRING("--model", &model),
         OPT_STRING("--lm", &lm),
@@ -284,6 +300,7 @@ int cmd_generate(int argc, char **argv) {
         OPT_STRING("--device", &device),
         OPT_INTEGER("--batch", &batch, 1, 1024),
         OPT_INTEGER("--limit", &limit, 1, INT_MAX),
+        OPT_SET("--blank-images", &blank),
         OPT_SET("--greedy", &greedy),
         OPT_SET("--sample", &sample),
         OPT_INTEGER("--beam", &beam, 1, 64),
@@ -304,8 +321,8 @@ int cmd_generate(int argc, char **argv) {
         (rc = opts_exclusive("generate", specs, n, "--greedy", "--sample")))
         return rc;
     if (!n_images && !data) return opts_fail("generate", "--image or --data is required (see mrg generate --help)");
-    static const char *const split_only[] = {"--split", "--out", "--batch", "--limit"};
-    for (int k = 0; k < 4; k++)
+    static const char *const split_only[] = {"--split", "--out", "--batch", "--limit", "--blank-images"};
+    for (int k = 0; k < 5; k++)
         if (n_images && opts_given(specs, n, split_only[k]))
             return opts_fail("generate", "%s applies to --data only, not to --image", split_only[k]);
     if (data && !out) return opts_fail("generate", "--data needs --out FILE");
@@ -375,7 +392,7 @@ int cmd_generate(int argc, char **argv) {
         rc = 2;
         goto done;
     }
-    rc = data ? whole_split(m, &g, data, split, out, batch, limit)
+    rc = data ? whole_split(m, &g, data, split, out, batch, limit, blank)
               : one_study(m, &g, images, n_images);
 done:
     mrg_model_free(m);
