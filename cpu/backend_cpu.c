@@ -144,6 +144,7 @@ static const mrg_backend cpu_backend = {
     .unary = cpu_unary,
     .unary_backward = cpu_unary_backward,
     .gemm = cpu_gemm,
+    .gemm_bf16 = cpu_gemm_bf16,
     .softmax = cpu_softmax,
     .softmax_backward = cpu_softmax_backward,
     .layernorm = cpu_layernorm,
@@ -264,6 +265,9 @@ static mrg_status cpu_describe(FILE *out) {
                                                                           : "generic");
 #endif
     fprintf(out, "  dtypes:         f32 compute; bf16/f16 weight storage\n");
+    fprintf(out, "  bf16-mixed GEMM: %s\n",
+            cpu_bf16_native() ? "AVX512-BF16 (mrg's vdpbf16ps kernel)"
+                              : "converted: bf16-rounded operands, f32 sgemm (no AVX512-BF16)");
     return ferror(out) ? mrg_error(MRG_ERR_IO, "cpu: cannot write device info") : MRG_OK;
 }
 

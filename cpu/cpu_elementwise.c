@@ -291,6 +291,10 @@ mrg_status cpu_unary(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr y, int64_t
 #pragma omp parallel for if (n > 4 * CPU_PAR_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) py[i] = alpha * px[i];
         break;
+    case MRG_UN_ROUND_BF16:
+#pragma omp parallel for if (n > 4 * CPU_PAR_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) py[i] = cpu_round_bf16(px[i]);
+        break;
     default:
         return mrg_error(MRG_ERR_UNSUPPORTED, "cpu unary: unknown op %d", (int)op);
     }

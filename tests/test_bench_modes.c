@@ -56,7 +56,7 @@ static void test_gemm(const char *bin, const char *dev) {
     cJSON_ArrayForEach(s, sizes) {
         CHECK(num(s, "n") == (i == 0 ? 8 : 24));
         CHECK(num(s, "mrg_f32_gflops") > 0 && num(s, "mrg_bf16_gflops") > 0 &&
-              num(s, "raw_gflops") > 0);
+              num(s, "raw_gflops") > 0 && num(s, "mrg_bf16_mixed_gflops") > 0);
         i++;
     }
     cJSON_Delete(j);

@@ -87,7 +87,8 @@ kernel void binary(global const float *a, ulong aoff, global const float *b, ulo
 #define INV_SQRT2 0.70710678118654752f
 #define INV_SQRT_2PI 0.39894228040143268f
 
-/* op: 0 GELU (erf form), 1 SiLU, 2 scale by alpha (mrg_unop). x, y may alias. */
+/* op: 0 GELU (erf form), 1 SiLU, 2 scale by alpha, 3 round to the nearest
+ * bf16 kept as f32 (ties to even, NaN stays NaN) (mrg_unop). x, y may alias. */
 kernel void unary(global const float *x, ulong xoff, global float *y, ulong yoff, ulong n,
                   int op, float alpha) {
     GRID_LOOP(i, n) {
@@ -97,8 +98,13 @@ kernel void unary(global const float *x, ulong xoff, global float *y, ulong yoff
             r = 0.5f * v * (1.0f + erf(v * INV_SQRT2));
         else if (op == 1)
             r = v / (1.0f + exp(-v));
-        else
+        else if (op == 2)
             r = alpha * v;
+        else {
+            uint u = as_uint(v);
+            if ((u & 0x7fffffffu) <= 0x7f800000u) u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+            r = as_float(u);
+        }
         y[yoff + i] = r;
     }
 }

@@ -65,6 +65,9 @@ typedef enum mrg_unop {
     MRG_UN_GELU,  /* exact erf form */
     MRG_UN_SILU,
     MRG_UN_SCALE, /* y = alpha·x */
+    /* y = x rounded to the nearest bf16 (ties to even; NaN stays NaN), kept
+     * as f32: the operands of a bf16-mixed GEMM (no derivative). */
+    MRG_UN_ROUND_BF16,
 } mrg_unop;
 
 typedef struct mrg_backend {
@@ -121,6 +124,15 @@ typedef struct mrg_backend {
                        int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
                        mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
                        int64_t ldc, int64_t stride_c, int64_t batch);
+    /* gemm whose A and B hold bf16 values only (MRG_UN_ROUND_BF16 output or
+     * bf16 storage): the backend may multiply them with bf16 instructions
+     * (bf16 × bf16 → f32 accumulation), which gives gemm's result up to the
+     * order of the sums, since every product of two bf16 values is exact in
+     * f32. Same arguments as gemm. NULL: the front end calls gemm. */
+    mrg_status (*gemm_bf16)(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                            int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
+                            mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
+                            int64_t ldc, int64_t stride_c, int64_t batch);
 
     /* Row softmax (or log-softmax) of x (rows, cols) into y.
      * causal_tq > 0: row r is query q = r % causal_tq; column j is masked
@@ -225,6 +237,12 @@ struct mrg_device {
     size_t n_step_structs, cap_step_structs;
     mrg_tape *tape;
     bool grad_enabled;
+    /* GEMM precision of mrg_matmul (mrg_set_precision), and under
+     * bf16-mixed the bf16-rounded copies of persistent weights made this
+     * step (ops/matmul.c; emptied by mrg_step_reset, arena releases and
+     * optimizer updates). */
+    int precision;
+    struct mrg_bf16_cache *bf16_cache;
 };
 
 static inline mrg_ptr mrg_ptr_of(const mrg_tensor *t) {

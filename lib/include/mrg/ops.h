@@ -24,6 +24,8 @@ extern "C" {
  * with trans_b] → (..., M, N). b's leading (batch) dims must equal a's, or b
  * is 2-D and shared by every batch. b may be bf16/f16. */
 mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b);
+/* Under the bf16-mixed precision of the device (mrg_set_precision,
+ * mrg/tensor.h) both operands are rounded to bf16 and the sums are f32. */
 /* x (..., in) · w (out, in)ᵀ + bias (out) → (..., out); bias may be NULL. */
 mrg_tensor *mrg_linear(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias);
 
