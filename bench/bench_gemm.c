@@ -226,6 +226,11 @@ int bench_gemm(int argc, char **argv) {
         }
     } else {
         printf("device %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
+#ifdef MRG_HAVE_OPENCL
+        char gp[400];
+        if (!cpu && mrg_opencl_gemm_describe(dev, gp, sizeof gp) == MRG_OK)
+            printf("mrg's GEMM kernels: %s (mrg tune searches them)\n", gp);
+#endif
         printf("C = A·B, row-major, square; mean of %d calls after 1 warm-up\n", repeat);
         printf("%6s  %12s  %12s  %7s  %12s  %12s\n", "N", "mrg f32", cpu ? "OpenBLAS" : "CLBlast",
                "ratio", "mrg bf16 B", "bf16-mixed");

@@ -31,11 +31,12 @@ mrg_status mrg_cl_sdpa_decode(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_p
 /* Every kernel of cl/kernels/ (.cl files) that the host calls, in one list. */
 #define MRG_CL_KERNEL_LIST(X)                                                    \
     X(fill_f32) X(fill_i32) X(convert_to_f32) X(copy_strided) X(convert_strided) X(binary)         \
-    X(unary) X(unary_backward) X(gemm_tiled) X(gemv_n) X(gemv_t) X(gemm_scale_c) \
+    X(unary) X(unary_backward) X(gemm_scale_c) \
     X(softmax_rows) X(softmax_backward_rows) X(layernorm_rows)                  \
-    X(layernorm_backward_rows) X(norm_affine_grad) X(rmsnorm_rows)              \
-    X(rmsnorm_backward_rows) X(rope) X(embedding) X(embedding_backward)         \
-    X(reduce_sum_cols) X(reduce_sum_rows) X(l2norm_rows) X(l2norm_backward_rows) \
+    X(layernorm_backward_rows) X(norm_affine_partial) X(rmsnorm_rows)              \
+    X(rmsnorm_backward_rows) X(rope) X(embedding) X(embedding_links) X(embedding_backward_partial) \
+    X(embedding_backward_finish)         \
+    X(colsum_partial) X(colsum_finish) X(reduce_sum_rows) X(l2norm_rows) X(l2norm_backward_rows) \
     X(ce_rows) X(ce_finish) X(ce_count) X(ce_backward_rows) X(adamw)            \
     X(sumsq_partial) X(sumsq_finish) X(clip_scale) X(gemv_fused) X(rope_store_kv)       \
     X(sdpa_decode) X(sdpa_fwd) X(sdpa_bwd_rowdot) X(sdpa_bwd_dkdv) X(sdpa_bwd_dq)
@@ -52,8 +53,7 @@ typedef enum mrg_cl_kernel_id {
 typedef struct mrg_cl_tuning {
     size_t wg1d;        /* elementwise work-group size */
     size_t red_wg;      /* reduction work-group size (power of two) */
-    int tile_m, tile_n, tile_k, wpt_m, wpt_n; /* tiled GEMM */
-    size_t gemv_wg;     /* GEMV (trans B) work-group size (power of two) */
+    size_t gemv_wg;     /* fused decoding GEMV (decode.cl) work-group size (power of two) */
     size_t attn_wg;     /* fused attention: most rows per work-group (power of two) */
 } mrg_cl_tuning;
 
@@ -61,6 +61,25 @@ typedef struct mrg_cl_tuning {
  * tile, and output columns per work-item. */
 #define MRG_CL_ATT_KT 16
 #define MRG_CL_ATT_CH 32
+
+/* The parameters of the tunable GEMM program (cl/kernels/gemm.cl, whose
+ * header explains each); `mrg tune` searches them per device. */
+typedef struct mrg_cl_gemm_params {
+    int tm, tn, tk, wm, wn, vw; /* register-blocked kernel */
+    int sm_wg, sm_lanes, sm_kc; /* small-M split-K kernels */
+} mrg_cl_gemm_params;
+
+enum { MRG_CL_GK_RB, MRG_CL_GK_SMALLM_T, MRG_CL_GK_SMALLM_N, MRG_CL_GK_FINISH, MRG_CL_GK_COUNT };
+
+/* A built GEMM program and its kernels. */
+typedef struct mrg_cl_gemm_prog {
+    mrg_cl_gemm_params p;
+    cl_program program;
+    cl_kernel k[MRG_CL_GK_COUNT];
+} mrg_cl_gemm_prog;
+
+/* The largest M of the small-M path (SM_MAXM in gemm.cl). */
+#define MRG_CL_SMALL_M 16
 
 typedef struct mrg_cl_ctx {
     cl_platform_id platform;
@@ -73,6 +92,20 @@ typedef struct mrg_cl_ctx {
     size_t max_wg;
     cl_ulong local_mem, max_alloc, global_mem;
     mrg_cl_tuning tune;
+    /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes: where a sub-buffer may start */
+    size_t base_align;
+    /* the largest element index (offset + extent) CLBlast may be handed:
+     * INT32_MAX (its kernels take int offsets), lower with MRG_CL_MAX_OFFSET */
+    int64_t clblast_max_index;
+    /* the GEMM program in use and where its parameters came from
+     * ("default", "cache <path>", "tuned") */
+    mrg_cl_gemm_prog gemm;
+    char gemm_origin[96];
+    /* f32 GEMMs with M > 16 go to CLBlast: CPU devices, or MRG_CL_GEMM=clblast
+     * (MRG_CL_GEMM=own: never) */
+    bool gemm_clblast_first;
+    /* how GEMMs were run (mrg_opencl_gemm_counts) */
+    uint64_t gemm_clblast, gemm_clblast_subbuffer, gemm_own;
     /* device scratch for two-stage reductions (grown on demand; safe to
      * reuse because the queue is in order) */
     cl_mem scratch;
@@ -138,6 +171,35 @@ extern const int mrg_cl_kernel_count;
  * message carries the build log on failure. */
 mrg_status mrg_cl_build(mrg_cl_ctx *c);
 void mrg_cl_release_program(mrg_cl_ctx *c);
+
+/* ---- the tunable GEMM program (cl_gemm_program.c, cl_tune.c) ---------- */
+
+/* The untuned parameters for the device's class (GPU vendor or CPU), fitted
+ * to its work-group and local-memory limits. */
+mrg_cl_gemm_params mrg_cl_gemm_default(const mrg_cl_ctx *c);
+/* MRG_OK when p is in the search space and fits the device's limits
+ * (before building; the build checks the compiled kernels' limits too). */
+mrg_status mrg_cl_gemm_check(const mrg_cl_ctx *c, const mrg_cl_gemm_params *p);
+/* Builds common.cl + gemm.cl with p's -D options into g. */
+mrg_status mrg_cl_gemm_build(mrg_cl_ctx *c, const mrg_cl_gemm_params *p, mrg_cl_gemm_prog *g);
+void mrg_cl_gemm_release(mrg_cl_gemm_prog *g);
+/* At init: the cached winner for this device when there is one that
+ * builds, else the default. */
+mrg_status mrg_cl_gemm_init(mrg_cl_ctx *c);
+/* The cache file ($XDG_CACHE_HOME/mrg, else ~/.cache/mrg), the device's key
+ * in it ("name | driver version"). false when no path can be formed. */
+bool mrg_cl_tune_cache_path(char *path, size_t n);
+void mrg_cl_tune_key(const mrg_cl_ctx *c, char *key, size_t n);
+/* Reads the entry of key from the cache file into p (false: none). */
+bool mrg_cl_tune_cache_read(const char *path, const char *key, mrg_cl_gemm_params *p);
+/* Sets key's entry, keeping the others, written atomically. */
+mrg_status mrg_cl_tune_cache_write(const char *path, const char *key,
+                                   const mrg_cl_gemm_params *p);
+/* Runs a GEMM with program g (any M; the dispatcher's own-kernel path). */
+mrg_status mrg_cl_gemm_own(mrg_cl_ctx *c, const mrg_cl_gemm_prog *g, bool ta, bool tb, int64_t M,
+                           int64_t N, int64_t K, float alpha, mrg_ptr A, int64_t lda,
+                           int64_t sa, mrg_ptr B, int64_t ldb, int64_t sb, float beta, mrg_ptr C,
+                           int64_t ldc, int64_t sc, int64_t batch);
 
 /* ---- launching -------------------------------------------------------- */
 
@@ -255,13 +317,27 @@ mrg_status mrg_cl_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int
                        int64_t heads, int64_t D, int64_t pos0, float theta, int layout,
                        bool inverse);
 
-/* cl_embedding.c */
+/* cl_embedding.c: the backward adds the rows of one id in blocks of
+ * MRG_CL_EMB_BLOCK rows, then the blocks in order (deterministic). */
+#define MRG_CL_EMB_BLOCK 64
 mrg_status mrg_cl_embedding(mrg_device *dev, mrg_ptr w, mrg_ptr ids, mrg_ptr out, int64_t n,
                             int64_t D, int64_t V);
 mrg_status mrg_cl_embedding_backward(mrg_device *dev, mrg_ptr dy, mrg_ptr ids, mrg_ptr dw,
                                      int64_t n, int64_t D, int64_t V);
 
-/* cl_reduce.c */
+/* cl_reduce.c: column sums in two passes over a partition that depends on
+ * MRG_CL_COL_BLOCK alone (deterministic on every device): partial sums of
+ * blocks of that many rows, then colsum_finish adds them in block order. */
+#define MRG_CL_COL_BLOCK 64
+/* The number of row blocks of n rows (1 when one pass is enough). */
+int64_t mrg_cl_col_parts(int64_t n);
+/* The local size of a launch with one item per column. */
+size_t mrg_cl_cols_wg(const mrg_cl_ctx *c, int64_t cols);
+/* y[o, i] = scale·Σ_p part[poff + (o·nparts + p)·inner + i], p in order. */
+mrg_status mrg_cl_colsum_finish(mrg_cl_ctx *c, cl_mem part, int64_t poff, int64_t nparts,
+                                int64_t inner, int64_t outer, float scale, mrg_ptr y,
+                                const char *op);
+
 mrg_status mrg_cl_reduce_sum(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t n,
                              int64_t inner, float scale);
 

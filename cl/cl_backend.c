@@ -1,6 +1,7 @@
 /* The OpenCL backend: device selection, context, queue, memory and the
  * vtable. Each op family's host code lives in cl_<family>.c (the table at
  * the top of lib/core/backend.h lists them). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +94,7 @@ static mrg_status cl_buffer_alloc(mrg_device *dev, mrg_buffer *buf, size_t bytes
     if ((cl_ulong)bytes > c->max_alloc)
         return mrg_error(MRG_ERR_OOM,
                          "opencl: cannot allocate %.3f GiB: the device's largest allocation "
-                         "(CL_DEVICE_MAX_MEM_ALLOC_SIZE) is %.3f GiB",
+                         "(CL_DEVICE_MAX_MEM_ALLOC_SIZE, or MRG_CL_MAX_ALLOC) is %.3f GiB",
                          (double)bytes / (1 << 30), (double)c->max_alloc / (1 << 30));
     cl_int err;
     cl_mem m = clCreateBuffer(c->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
@@ -219,6 +220,24 @@ static const mrg_backend cl_backend = {
 
 #define MAX_ENUM 256
 
+/* *out = the whole number in environment variable name (1 to max), 0 when
+ * it is unset or empty; anything else is an error naming the variable. */
+static mrg_status env_limit(const char *name, uint64_t max, uint64_t *out) {
+    *out = 0;
+    const char *s = getenv(name);
+    if (!s || !*s) return MRG_OK;
+    size_t len = strspn(s, "0123456789");
+    uint64_t v = 0;
+    bool ok = len >= 1 && len <= 16 && !s[len];
+    for (size_t i = 0; ok && i < len; i++) v = 10 * v + (uint64_t)(s[i] - '0');
+    if (!ok || v < 1 || v > max)
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "opencl: %s must be a whole number from 1 to %llu, not '%s'", name,
+                         (unsigned long long)max, s);
+    *out = v;
+    return MRG_OK;
+}
+
 static void dev_str(cl_device_id d, cl_device_info what, char *buf, size_t n) {
     buf[0] = 0;
     if (clGetDeviceInfo(d, what, n, buf, NULL) != CL_SUCCESS) snprintf(buf, n, "?");
@@ -250,19 +269,30 @@ mrg_status mrg_cl_backend_init(mrg_device *dev, int index) {
                     NULL);
     clGetDeviceInfo(c->device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof c->global_mem, &c->global_mem,
                     NULL);
-    /* MRG_CL_MAX_WG caps the work-group size: a debugging aid for the small
-     * fallback geometries, and a way around drivers that overstate it. */
-    const char *cap = getenv("MRG_CL_MAX_WG");
-    if (cap && *cap) {
-        size_t len = strspn(cap, "0123456789"), v = 0;
-        for (size_t i = 0; i < len && i < 6; i++) v = 10 * v + (size_t)(cap[i] - '0');
-        if (len < 1 || len > 5 || cap[len] || v < 1 || v > 65536) {
-            free(c);
-            return mrg_error(MRG_ERR_INVALID_ARG,
-                             "opencl: MRG_CL_MAX_WG must be a whole number from 1 to 65536, not '%s'", cap);
-        }
-        if (v < c->max_wg) c->max_wg = v;
+    /* Limits that the environment may lower (never raise): debugging aids,
+     * ways around drivers that overstate them, and how the tests reach the
+     * paths of large buffers with small ones.
+     *   MRG_CL_MAX_WG      work-group size (the small fallback geometries)
+     *   MRG_CL_MAX_ALLOC   bytes of one allocation (arena chunks)
+     *   MRG_CL_MAX_OFFSET  largest element index handed to CLBlast, whose
+     *                      kernels take 32-bit int offsets (cl_matmul.c) */
+    uint64_t v;
+    mrg_status est = env_limit("MRG_CL_MAX_WG", 65536, &v);
+    if (est == MRG_OK && v && v < c->max_wg) c->max_wg = (size_t)v;
+    if (est == MRG_OK) est = env_limit("MRG_CL_MAX_ALLOC", (uint64_t)1 << 50, &v);
+    if (est == MRG_OK && v && v < c->max_alloc) c->max_alloc = v;
+    c->clblast_max_index = INT32_MAX;
+    if (est == MRG_OK) est = env_limit("MRG_CL_MAX_OFFSET", INT32_MAX, &v);
+    if (est == MRG_OK && v) c->clblast_max_index = (int64_t)v;
+    if (est != MRG_OK) {
+        free(c);
+        return est;
     }
+    cl_uint align_bits = 0;
+    clGetDeviceInfo(c->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits,
+                    NULL);
+    c->base_align = align_bits >= 8 ? align_bits / 8 : 128;
+    if (c->base_align % 4) c->base_align *= 4; /* whole f32 elements */
     if (c->max_wg == 0) c->max_wg = 1;
     if (c->local_mem == 0) c->local_mem = 16384;
 
@@ -294,5 +324,7 @@ mrg_status mrg_cl_backend_init(mrg_device *dev, int index) {
      * backend to leave the resolved index here */
     snprintf(dev->name, sizeof dev->name, "opencl:%d", index);
     dev->be = &cl_backend;
+    /* no arena chunk larger than one allocation may be */
+    dev->arena_max_chunk = c->max_alloc > (cl_ulong)SIZE_MAX ? SIZE_MAX : (size_t)c->max_alloc;
     return MRG_OK;
 }

@@ -44,9 +44,35 @@ static cl_long8 pack8(int ndim, const int64_t *v, int64_t fill) {
     return r;
 }
 
-/* The (ndim, shape, stride0, stride1) arguments of a strided kernel. */
-static void arg_strided(mrg_cl_args *a, int ndim, const int64_t *shape, const int64_t *s0,
-                        const int64_t *s1) {
+/* The (ndim, shape, stride0, stride1) arguments of a strided kernel, with
+ * the axes simplified so the kernel divides less: axes of size 1 are
+ * dropped and an axis is merged into the next one when both stride sets
+ * step over it contiguously (s[k] == s[k+1]·shape[k+1]). The flat order of
+ * the elements, and so every result, is unchanged. */
+static void arg_strided(mrg_cl_args *a, int ndim, const int64_t *shape_in, const int64_t *s0_in,
+                        const int64_t *s1_in) {
+    int64_t shape[6], s0[6], s1[6];
+    int nd = 0;
+    for (int k = 0; k < ndim; k++) {
+        if (shape_in[k] == 1) continue;
+        if (nd > 0 && s0[nd - 1] == s0_in[k] * shape_in[k] &&
+            s1[nd - 1] == s1_in[k] * shape_in[k]) {
+            shape[nd - 1] *= shape_in[k]; /* the outer axis continues into this one */
+            s0[nd - 1] = s0_in[k];
+            s1[nd - 1] = s1_in[k];
+            continue;
+        }
+        shape[nd] = shape_in[k];
+        s0[nd] = s0_in[k];
+        s1[nd] = s1_in[k];
+        nd++;
+    }
+    if (nd == 0 && ndim > 0) { /* a single element */
+        shape[0] = 1;
+        s0[0] = s1[0] = 0;
+        nd = 1;
+    }
+    ndim = nd;
     mrg_cl_arg_int(a, ndim);
     cl_long8 sh = pack8(ndim, shape, 1), p0 = pack8(ndim, s0, 0), p1 = pack8(ndim, s1, 0);
     mrg_cl_arg(a, sizeof sh, &sh);

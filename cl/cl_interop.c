@@ -26,3 +26,15 @@ mrg_status mrg_opencl_buffer(const mrg_tensor *t, void **mem, size_t *offset_byt
     *offset_bytes = (size_t)t->offset * mrg_dtype_size(t->dtype);
     return MRG_OK;
 }
+
+mrg_status mrg_opencl_gemm_counts_get(mrg_device *dev, mrg_opencl_gemm_counts *out) {
+    if (!out) return mrg_error(MRG_ERR_INVALID_ARG, "opencl gemm counts: no output");
+    if (!is_opencl(dev))
+        return mrg_error(MRG_ERR_UNSUPPORTED, "opencl gemm counts: %s is not an OpenCL device",
+                         mrg_device_name(dev));
+    const mrg_cl_ctx *c = mrg_cl_of(dev);
+    out->clblast = c->gemm_clblast;
+    out->clblast_subbuffer = c->gemm_clblast_subbuffer;
+    out->own = c->gemm_own;
+    return MRG_OK;
+}

@@ -1,6 +1,6 @@
 /* LayerNorm, RMSNorm and L2 normalisation (cl/kernels/norm.cl): one
- * work-group per row with local-memory reductions; affine gradients one
- * item per column (deterministic). */
+ * work-group per row with local-memory reductions; affine gradients as
+ * two-pass column sums (deterministic). */
 #include "cl/cl.h"
 
 mrg_status mrg_cl_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_ptr y,
@@ -22,23 +22,45 @@ mrg_status mrg_cl_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mr
     return mrg_cl_enqueue_rows(c, &a, rows, "layernorm");
 }
 
-/* dw[c] = Σ_r dy·(x − mean)·rstd and db[c] = Σ_r dy (mean optional). */
+/* dw[c] = Σ_r dy·(x − mean)·rstd and db[c] = Σ_r dy (mean optional), in
+ * the two passes of the column sums (cl_reduce.c): deterministic. */
 static mrg_status affine_grad(mrg_cl_ctx *c, mrg_ptr x, mrg_ptr mean, mrg_ptr rstd, mrg_ptr dy,
                               mrg_ptr dw, mrg_ptr db, int64_t rows, int64_t cols, const char *op) {
     if (!dw.buf && !db.buf) return MRG_OK;
-    mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_norm_affine_grad);
+    if (cols <= 0) return MRG_OK;
+    int64_t nparts = mrg_cl_col_parts(rows);
+    cl_mem part = NULL;
+    mrg_ptr pw = dw, pb = db;
+    mrg_buffer scratch;
+    if (nparts > 1) { /* partials of dw at 0, of db after them */
+        mrg_status st = mrg_cl_scratch(c, (size_t)(2 * nparts * cols) * sizeof(float), &part);
+        if (st != MRG_OK) return st;
+        scratch.handle = part;
+        scratch.bytes = (size_t)(2 * nparts * cols) * sizeof(float);
+        mrg_ptr w0 = {&scratch, 0, MRG_F32}, b0 = {&scratch, nparts * cols, MRG_F32};
+        if (dw.buf) pw = w0;
+        if (db.buf) pb = b0;
+    }
+    mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_norm_affine_partial);
     mrg_cl_arg_ptr(&a, x);
     mrg_cl_arg_ptr(&a, mean);
     mrg_cl_arg_ptr(&a, rstd);
     mrg_cl_arg_ptr(&a, dy);
-    mrg_cl_arg_ptr(&a, dw);
-    mrg_cl_arg_ptr(&a, db);
+    mrg_cl_arg_ptr(&a, pw);
+    mrg_cl_arg_ptr(&a, pb);
     mrg_cl_arg_long(&a, rows);
     mrg_cl_arg_long(&a, cols);
     mrg_cl_arg_int(&a, mean.buf != NULL);
     mrg_cl_arg_int(&a, dw.buf != NULL);
     mrg_cl_arg_int(&a, db.buf != NULL);
-    return mrg_cl_enqueue_1d(c, &a, cols, op);
+    size_t local[2] = {mrg_cl_cols_wg(c, cols), 1};
+    size_t global[2] = {(size_t)cols, (size_t)nparts};
+    mrg_status st = mrg_cl_enqueue(c, &a, 2, global, local, op);
+    if (st != MRG_OK || nparts == 1) return st;
+    if (dw.buf) st = mrg_cl_colsum_finish(c, part, 0, nparts, cols, 1, 1.0f, dw, op);
+    if (st == MRG_OK && db.buf)
+        st = mrg_cl_colsum_finish(c, part, nparts * cols, nparts, cols, 1, 1.0f, db, op);
+    return st;
 }
 
 mrg_status mrg_cl_layernorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr mean,

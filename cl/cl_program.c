@@ -1,10 +1,9 @@
-/* Builds the one OpenCL program of the backend: every embedded kernel source
- * (cl/kernels/ (.cl files), common.cl first) with the launch geometry as -D options.
- *
- * The defaults suit NVIDIA A100-class GPUs (warps of 32, 48+ KiB of local
- * memory): 256-item reductions, 64×64 GEMM tiles with 4×4 outputs per item.
- * Smaller devices get smaller tiles, so that the work-group fits both the
- * device limit and the compiled kernel's own limit (register pressure). */
+/* Builds the main OpenCL program of the backend: every embedded kernel
+ * source (cl/kernels/ (.cl files), common.cl first) but gemm.cl, with the
+ * launch geometry as -D options, then the GEMM program
+ * (cl_gemm_program.c). 256-item reductions suit GPUs (warps of 32 or 64);
+ * smaller devices get smaller work-groups, so that they fit both the device
+ * limit and the compiled kernels' own limits (register pressure). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,19 +29,6 @@ static void choose_tuning(mrg_cl_ctx *c, size_t wg) {
     t->red_wg = pow2_floor(wg < 256 ? wg : 256);
     t->gemv_wg = pow2_floor(wg < 128 ? wg : 128);
     t->attn_wg = pow2_floor(wg < 64 ? wg : 64);
-    t->tile_k = 16;
-    t->wpt_m = t->wpt_n = 4;
-    t->tile_m = t->tile_n = 64;
-    /* shrink until (tile_m/4)·(tile_n/4) items fit and the two padded
-     * tiles fit in local memory */
-    while (t->tile_m > 4 &&
-           ((size_t)(t->tile_m / t->wpt_m) * (size_t)(t->tile_n / t->wpt_n) > wg ||
-            (cl_ulong)t->tile_k * (cl_ulong)(t->tile_m + t->tile_n + 2) * 4 > c->local_mem)) {
-        if (t->tile_n >= t->tile_m)
-            t->tile_n /= 2;
-        else
-            t->tile_m /= 2;
-    }
 }
 
 static char *concat_sources(void) {
@@ -58,6 +44,8 @@ static char *concat_sources(void) {
         for (int i = 0; i < mrg_cl_kernel_count; i++) {
             bool common = strcmp(mrg_cl_kernel_names[i], "common") == 0;
             if (common != (pass == 0)) continue;
+            /* gemm.cl is a program of its own (cl_gemm_program.c) */
+            if (!strcmp(mrg_cl_kernel_names[i], "gemm")) continue;
             n += (size_t)sprintf(s + n, "\n/* ---- %.40s.cl ---- */\n", mrg_cl_kernel_names[i]);
             size_t len = strlen(mrg_cl_kernel_sources[i]);
             memcpy(s + n, mrg_cl_kernel_sources[i], len);
@@ -68,6 +56,7 @@ static char *concat_sources(void) {
 }
 
 void mrg_cl_release_program(mrg_cl_ctx *c) {
+    mrg_cl_gemm_release(&c->gemm);
     for (int i = 0; i < MRG_CLK_COUNT; i++)
         if (c->k[i]) {
             clReleaseKernel(c->k[i]);
@@ -83,10 +72,9 @@ static mrg_status build_once(mrg_cl_ctx *c, const char *src) {
     const mrg_cl_tuning *t = &c->tune;
     char opts[512];
     snprintf(opts, sizeof opts,
-             "-cl-std=CL1.2 -w -DRED_WG=%zu -DGEMV_WG=%zu -DTILE_M=%d -DTILE_N=%d -DTILE_K=%d "
-             "-DWPT_M=%d -DWPT_N=%d -DATT_KT=%d -DATT_CH=%d",
-             t->red_wg, t->gemv_wg, t->tile_m, t->tile_n, t->tile_k, t->wpt_m, t->wpt_n,
-             MRG_CL_ATT_KT, MRG_CL_ATT_CH);
+             "-cl-std=CL1.2 -w -DRED_WG=%zu -DCOL_BLOCK=%d -DEMB_BLOCK=%d -DGEMV_WG=%zu "
+             "-DATT_KT=%d -DATT_CH=%d",
+             t->red_wg, MRG_CL_COL_BLOCK, MRG_CL_EMB_BLOCK, t->gemv_wg, MRG_CL_ATT_KT, MRG_CL_ATT_CH);
     cl_int err;
     c->program = clCreateProgramWithSource(c->context, 1, &src, NULL, &err);
     if (err != CL_SUCCESS) return mrg_cl_fail(err, "clCreateProgramWithSource");
@@ -123,9 +111,7 @@ static mrg_status build_once(mrg_cl_ctx *c, const char *src) {
  * cl_matmul.c, cl_cross_entropy.c, cl_optim.c; cl_sdpa.c: at most). */
 static size_t launch_wg(const mrg_cl_tuning *t, int id) {
     switch (id) {
-    case MRG_CLK_gemm_tiled:
-        return (size_t)(t->tile_m / t->wpt_m) * (size_t)(t->tile_n / t->wpt_n);
-    case MRG_CLK_gemv_t: case MRG_CLK_gemv_fused:
+    case MRG_CLK_gemv_fused:
         return t->gemv_wg;
     case MRG_CLK_gemm_scale_c:
         return 16;
@@ -178,5 +164,6 @@ mrg_status mrg_cl_build(mrg_cl_ctx *c) {
                        lim);
     }
     free(src);
+    if (st == MRG_OK) st = mrg_cl_gemm_init(c);
     return st;
 }

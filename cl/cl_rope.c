@@ -1,4 +1,6 @@
 /* RoPE: rotates head vectors by their positions (cl/kernels/rope.cl). */
+#include <stdint.h>
+
 #include "cl/cl.h"
 
 mrg_status mrg_cl_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t T,
@@ -9,6 +11,9 @@ mrg_status mrg_cl_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int
         return mrg_error(MRG_ERR_UNSUPPORTED, "opencl: rope: f32 only");
     if (D <= 0 || D % 2 != 0)
         return mrg_error(MRG_ERR_INVALID_ARG, "opencl: rope: head size %lld is not even",
+                         (long long)D);
+    if (D > INT32_MAX) /* the kernel takes the head size as int */
+        return mrg_error(MRG_ERR_UNSUPPORTED, "opencl: rope: head size %lld above 2^31",
                          (long long)D);
     if (layout != 0 && layout != 1)
         return mrg_error(MRG_ERR_INVALID_ARG, "opencl: rope: unknown layout %d", layout);

@@ -110,7 +110,7 @@ SHARED_PRIVATE = {
     "lib/core/registry.h": {"lib/core", "lib/ops", "cpu", "cl", "lib"},
     # leaf utilities: whole-file read, directories, copies
     "lib/core/files.h": {"lib/core", "lib/io", "lib/text", "lib/metrics", "lib/models",
-                         "lib/train"},
+                         "lib/train", "cl"},  # cl: the tuning cache
 }
 
 # Folders whose code may call the backend table.

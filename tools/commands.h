@@ -23,6 +23,7 @@ int cmd_pretrain_lm(int argc, char **argv);
 int cmd_pretrain_vit(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 /* mrg bench <mode> (tools/cmd_bench.c) dispatches to bench/bench.h. */
 int cmd_bench(int argc, char **argv);
 

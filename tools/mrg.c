@@ -24,6 +24,7 @@ static const mrg_command commands[] = {
     {"pretrain-vit", "warm up the ViT on the findings read in a dataset's reports", cmd_pretrain_vit},
     {"train", "train the report generator; evaluate each epoch; resume bit-for-bit", cmd_train},
     {"generate", "write reports for a study's images or a whole dataset split", cmd_generate},
+    {"tune", "search the OpenCL GEMM kernels' parameters on a device and cache them", cmd_tune},
     {"bench", "benchmarks (bench/): bench gemm, bench lm, bench step (mrg bench --help)", cmd_bench},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

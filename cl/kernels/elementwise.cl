@@ -23,17 +23,32 @@ inline void unpack3(long8 shape, long8 s0, long8 s1, long *sh, long *a0, long *a
 }
 
 /* The element offsets, along strides s0 and s1, of flat index i over shape
- * sh (ndim axes, the last varying fastest). */
-inline long2 strided_offsets(ulong i, int ndim, const long *sh, const long *s0, const long *s1) {
-    ulong r = i;
+ * sh (ndim axes, the last varying fastest). The host merges axes that are
+ * contiguous in both stride sets and drops axes of size 1, so most shapes
+ * reach here with one or two axes; the outermost axis needs no division,
+ * and when every flat index fits 32 bits (narrow) the divisions are 32-bit
+ * ones, several times cheaper on GPUs than 64-bit. */
+inline long2 strided_offsets(ulong i, int ndim, const long *sh, const long *s0, const long *s1,
+                             int narrow) {
     long o0 = 0, o1 = 0;
-    for (int k = ndim - 1; k >= 0; k--) {
-        long c = (long)(r % (ulong)sh[k]);
-        r /= (ulong)sh[k];
-        o0 += c * s0[k];
-        o1 += c * s1[k];
+    if (narrow) {
+        uint r = (uint)i;
+        for (int k = ndim - 1; k > 0; k--) {
+            const uint q = r / (uint)sh[k], c = r - q * (uint)sh[k];
+            r = q;
+            o0 += (long)c * s0[k];
+            o1 += (long)c * s1[k];
+        }
+        return (long2)(o0 + (long)r * s0[0], o1 + (long)r * s1[0]);
     }
-    return (long2)(o0, o1);
+    ulong r = i;
+    for (int k = ndim - 1; k > 0; k--) {
+        const ulong q = r / (ulong)sh[k], c = r - q * (ulong)sh[k];
+        r = q;
+        o0 += (long)c * s0[k];
+        o1 += (long)c * s1[k];
+    }
+    return (long2)(o0 + (long)r * s0[0], o1 + (long)r * s1[0]);
 }
 
 /* Strided copy of 4-byte elements over shape (ndim <= 6, in .s0-.s5);
@@ -43,8 +58,9 @@ kernel void copy_strided(global const uint *src, ulong soff, global uint *dst, u
                          int acc) {
     long sh[8], ss[8], ds[8];
     unpack3(shape, sstride, dstride, sh, ss, ds);
+    const int narrow = n <= 0xffffffffUL;
     GRID_LOOP(i, n) {
-        const long2 off = strided_offsets(i, ndim, sh, ss, ds);
+        const long2 off = strided_offsets(i, ndim, sh, ss, ds, narrow);
         const long so = off.x, dof = off.y;
         uint v = src[soff + so];
         if (acc)
@@ -60,8 +76,9 @@ kernel void convert_strided(global const uchar *src, ulong soff, int sdt, global
                             long8 dstride, ulong n) {
     long sh[8], ss[8], ds[8];
     unpack3(shape, sstride, dstride, sh, ss, ds);
+    const int narrow = n <= 0xffffffffUL;
     GRID_LOOP(i, n) {
-        const long2 off = strided_offsets(i, ndim, sh, ss, ds);
+        const long2 off = strided_offsets(i, ndim, sh, ss, ds, narrow);
         st_any(dst, doff + off.y, ddt, ld_any(src, soff + off.x, sdt));
     }
 }
@@ -72,8 +89,9 @@ kernel void binary(global const float *a, ulong aoff, global const float *b, ulo
                    long8 bstride, ulong n) {
     long sh[8], as[8], bs[8];
     unpack3(shape, astride, bstride, sh, as, bs);
+    const int narrow = n <= 0xffffffffUL;
     GRID_LOOP(i, n) {
-        const long2 off = strided_offsets(i, ndim, sh, as, bs);
+        const long2 off = strided_offsets(i, ndim, sh, as, bs, narrow);
         float x = a[aoff + off.x], y = b[boff + off.y];
         o[ooff + i] = op == 0 ? x + y : (op == 1 ? x - y : x * y);
     }

@@ -59,25 +59,28 @@ kernel void layernorm_backward_rows(global const float *x, ulong xoff, global co
     }
 }
 
-/* Affine gradients, one item per column looping over rows in order
- * (deterministic): dw[c] = Σ_r dy·(x − mean)·rstd, db[c] = Σ_r dy.
- * RMSNorm passes has_mean = 0 (x̂ = x·rstd). */
-kernel void norm_affine_grad(global const float *x, ulong xoff, global const float *mean,
-                             ulong moff, global const float *rstd, ulong roff,
-                             global const float *dy, ulong dyoff, global float *dw, ulong dwoff,
-                             global float *db, ulong dboff, long rows, long cols, int has_mean,
-                             int has_dw, int has_db) {
-    GRID_LOOP(c, cols) {
-        float aw = 0.0f, ab = 0.0f;
-        for (long r = 0; r < rows; r++) {
-            float g = dy[dyoff + r * cols + c];
-            float mu = has_mean ? mean[moff + r] : 0.0f;
-            aw += g * (x[xoff + r * cols + c] - mu) * rstd[roff + r];
-            ab += g;
-        }
-        if (has_dw) dw[dwoff + c] = aw;
-        if (has_db) db[dboff + c] = ab;
+/* Affine gradients, pass 1 (reduce.cl's column-sum scheme): item (c, p)
+ * adds the rows of block p (COL_BLOCK rows, in order) of
+ *   dw[c] = Σ_r dy·(x − mean)·rstd,  db[c] = Σ_r dy
+ * into pw[p·cols + c] and pb[p·cols + c]; colsum_finish adds the blocks.
+ * RMSNorm passes has_mean = 0 (x̂ = x·rstd). Dimensions (cols, nparts). */
+kernel void norm_affine_partial(global const float *x, ulong xoff, global const float *mean,
+                                ulong moff, global const float *rstd, ulong roff,
+                                global const float *dy, ulong dyoff, global float *pw,
+                                ulong pwoff, global float *pb, ulong pboff, long rows,
+                                long cols, int has_mean, int has_dw, int has_db) {
+    const long c = get_global_id(0), p = get_global_id(1);
+    if (c >= cols) return;
+    const long r0 = p * COL_BLOCK, r1 = min(rows, r0 + COL_BLOCK);
+    float aw = 0.0f, ab = 0.0f;
+    for (long r = r0; r < r1; r++) {
+        float g = dy[dyoff + r * cols + c];
+        float mu = has_mean ? mean[moff + r] : 0.0f;
+        aw += g * (x[xoff + r * cols + c] - mu) * rstd[roff + r];
+        ab += g;
     }
+    if (has_dw) pw[pwoff + p * cols + c] = aw;
+    if (has_db) pb[pboff + p * cols + c] = ab;
 }
 
 /* y = x·rstd·w, rstd = 1/sqrt(mean(x²) + eps); w of dtype wdt, optional. */

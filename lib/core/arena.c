@@ -1,8 +1,12 @@
 /* The step arena: device memory for the activations of one step, handed out
  * with a bump pointer from a list of chunks and released all at once by
- * mrg_step_reset(). After a step that needed several chunks, the next step
- * gets one chunk of the combined size, so a steady-state step allocates
- * nothing. Host-side tensor structs of the step are tracked here too.
+ * mrg_step_reset(). The chunks are kept in the order the step uses them;
+ * after a step that needed several, the next step gets as few as the
+ * device's largest allocation (dev->arena_max_chunk) allows, so a
+ * steady-state step allocates nothing. No chunk is larger than that limit:
+ * a step bigger than one allocation keeps several chunks instead of
+ * failing to merge them and regrowing every step. Host-side tensor structs
+ * of the step are tracked here too.
  *
  * Under AddressSanitizer every allocation gets a buffer of its own, so that
  * an out-of-bounds kernel on the CPU backend is caught. */
@@ -42,8 +46,14 @@ static mrg_status chunk_new(mrg_device *dev, size_t bytes, mrg_arena_chunk **out
         return st;
     }
     c->buf.bytes = bytes;
+    dev->arena_chunk_allocs++;
     *out = c;
     return MRG_OK;
+}
+
+static void chunk_free(mrg_device *dev, mrg_arena_chunk *c) {
+    dev->be->buffer_free(dev, &c->buf);
+    free(c);
 }
 
 static size_t arena_capacity(const mrg_device *dev) {
@@ -52,24 +62,37 @@ static size_t arena_capacity(const mrg_device *dev) {
     return cap;
 }
 
+/* The largest chunk the arena asks the device for. */
+static size_t max_chunk(const mrg_device *dev) {
+    return dev->arena_max_chunk ? dev->arena_max_chunk : (size_t)-1;
+}
+
+/* Takes need bytes at the bump pointer of c, which becomes the current chunk. */
+static void take(mrg_device *dev, mrg_arena_chunk *c, size_t need, mrg_buffer **buf,
+                 int64_t *off_bytes) {
+    *buf = &c->buf;
+    *off_bytes = (int64_t)c->used;
+    c->used += need;
+    dev->arena_cur = c;
+    dev->arena_used += need;
+    if (dev->arena_used > dev->arena_peak) dev->arena_peak = dev->arena_used;
+}
+
 mrg_status mrg_arena_alloc(mrg_device *dev, size_t bytes, mrg_buffer **buf, int64_t *off_bytes) {
     size_t need = align_up(bytes ? bytes : 1);
     if (!ARENA_SEPARATE) {
-        /* the newest chunk is at the head */
-        mrg_arena_chunk *c = dev->chunks;
-        if (c && c->buf.bytes - c->used >= need) {
-            *buf = &c->buf;
-            *off_bytes = (int64_t)c->used;
-            c->used += need;
-            dev->arena_used += need;
-            if (dev->arena_used > dev->arena_peak) dev->arena_peak = dev->arena_used;
-            return MRG_OK;
-        }
+        /* the current chunk, then the empty ones after it */
+        for (mrg_arena_chunk *c = dev->arena_cur ? dev->arena_cur : dev->chunks; c; c = c->next)
+            if (c->buf.bytes - c->used >= need) {
+                take(dev, c, need, buf, off_bytes);
+                return MRG_OK;
+            }
     }
     size_t want = need;
     if (!ARENA_SEPARATE) {
-        want = arena_capacity(dev); /* grow geometrically */
+        want = arena_capacity(dev); /* grow geometrically, up to the device's limit */
         if (want < ARENA_MIN_CHUNK) want = ARENA_MIN_CHUNK;
+        if (want > max_chunk(dev)) want = max_chunk(dev);
         if (want < need) want = need;
     }
     mrg_arena_chunk *c = NULL;
@@ -78,13 +101,11 @@ mrg_status mrg_arena_alloc(mrg_device *dev, size_t bytes, mrg_buffer **buf, int6
     if (st != MRG_OK)
         return mrg_error_context(st, "allocating %zu bytes of activations on %s", bytes,
                                  dev->name);
-    c->next = dev->chunks;
-    dev->chunks = c;
-    *buf = &c->buf;
-    *off_bytes = 0;
-    c->used = need;
-    dev->arena_used += need;
-    if (dev->arena_used > dev->arena_peak) dev->arena_peak = dev->arena_used;
+    /* right after the current chunk: the empty chunks after it stay usable */
+    mrg_arena_chunk **at = dev->arena_cur ? &dev->arena_cur->next : &dev->chunks;
+    c->next = *at;
+    *at = c;
+    take(dev, c, need, buf, off_bytes);
     return MRG_OK;
 }
 
@@ -92,53 +113,101 @@ static void free_chunks(mrg_device *dev) {
     mrg_arena_chunk *c = dev->chunks;
     while (c) {
         mrg_arena_chunk *next = c->next;
-        dev->be->buffer_free(dev, &c->buf);
-        free(c);
+        chunk_free(dev, c);
         c = next;
     }
     dev->chunks = NULL;
+    dev->arena_cur = NULL;
+}
+
+/* Chunks of the given sizes, in order, as the arena's list; false (and
+ * none kept) when the device cannot hold them all. */
+static bool make_chunks(mrg_device *dev, const size_t *sizes, size_t n) {
+    mrg_arena_chunk *head = NULL, **tail = &head;
+    for (size_t i = 0; i < n; i++) {
+        mrg_arena_chunk *c = NULL;
+        if (chunk_new(dev, sizes[i], &c) != MRG_OK) {
+            mrg_clear_error();
+            dev->chunks = head;
+            free_chunks(dev);
+            return false;
+        }
+        *tail = c;
+        tail = &c->next;
+    }
+    dev->chunks = head;
+    return true;
+}
+
+/* Several chunks become as few as the chunk limit allows, holding at least
+ * their combined size. If the device cannot give the merged layout, the
+ * chunks of the old sizes are made again (they fitted a moment ago): the
+ * next step then runs in them instead of regrowing. */
+static void merge_chunks(mrg_device *dev) {
+    size_t n_old = 0, total = 0, limit = max_chunk(dev);
+    for (mrg_arena_chunk *c = dev->chunks; c; c = c->next) {
+        n_old++;
+        total += c->buf.bytes;
+    }
+    size_t n_new = total / limit + (total % limit != 0);
+    if (n_old <= n_new) return; /* already as few as allowed */
+    size_t *old = malloc(n_old * sizeof *old), *fresh = malloc(n_new * sizeof *fresh);
+    if (!old || !fresh) { /* keep the chunks as they are */
+        free(old);
+        free(fresh);
+        return;
+    }
+    size_t i = 0;
+    for (mrg_arena_chunk *c = dev->chunks; c; c = c->next) old[i++] = c->buf.bytes;
+    for (i = 0; i < n_new; i++) fresh[i] = total - i * limit < limit ? total - i * limit : limit;
+    free_chunks(dev);
+    if (!make_chunks(dev, fresh, n_new)) make_chunks(dev, old, n_old);
+    free(old);
+    free(fresh);
 }
 
 /* Called by mrg_step_reset once the step's tensors are gone. */
 void mrg_arena_reset(mrg_device *dev) {
     if (ARENA_SEPARATE) {
         free_chunks(dev);
-    } else if (dev->chunks && dev->chunks->next) {
-        /* several chunks: replace them by one that holds the whole step */
-        size_t total = arena_capacity(dev);
-        free_chunks(dev);
-        mrg_arena_chunk *c = NULL;
-        if (chunk_new(dev, total, &c) == MRG_OK) dev->chunks = c;
-        else mrg_clear_error(); /* allocated lazily on the next step instead */
-    } else if (dev->chunks) {
-        dev->chunks->used = 0;
+    } else {
+        if (dev->chunks && dev->chunks->next) merge_chunks(dev);
+        for (mrg_arena_chunk *c = dev->chunks; c; c = c->next) c->used = 0;
     }
+    dev->arena_cur = NULL;
     dev->arena_used = 0;
 }
 
 void mrg_arena_destroy(mrg_device *dev) { free_chunks(dev); }
 
+size_t mrg_arena_chunk_count(const mrg_device *dev) {
+    size_t n = 0;
+    for (const mrg_arena_chunk *c = dev->chunks; c; c = c->next) n++;
+    return n;
+}
+
 mrg_arena_mark mrg_arena_get_mark(const mrg_device *dev) {
-    mrg_arena_mark m = {dev->chunks, dev->chunks ? dev->chunks->used : 0, dev->arena_used,
-                        dev->n_step_structs};
+    mrg_arena_mark m = {dev->arena_cur, dev->arena_cur ? dev->arena_cur->used : 0,
+                        dev->arena_used, dev->n_step_structs};
     return m;
 }
 
-/* Chunks made after the mark stay, emptied, and serve what comes next (the
- * bump pointer only looks at the newest chunk); under ASan they are freed. */
+/* Chunks used after the mark stay, emptied, and serve what comes next; under
+ * ASan (where every allocation has its own chunk) they are freed. */
 void mrg_arena_release(mrg_device *dev, const mrg_arena_mark *mark) {
     mrg_bf16_cache_clear(dev); /* it may hold tensors made after the mark */
+    mrg_arena_chunk **after = mark->chunk ? &mark->chunk->next : &dev->chunks;
     if (ARENA_SEPARATE) {
-        while (dev->chunks && dev->chunks != mark->chunk) {
-            mrg_arena_chunk *c = dev->chunks;
-            dev->chunks = c->next;
-            dev->be->buffer_free(dev, &c->buf);
-            free(c);
+        while (*after) {
+            mrg_arena_chunk *c = *after;
+            *after = c->next;
+            chunk_free(dev, c);
         }
     } else {
-        for (mrg_arena_chunk *c = dev->chunks; c && c != mark->chunk; c = c->next) c->used = 0;
+        for (mrg_arena_chunk *c = *after; c; c = c->next) c->used = 0;
     }
     if (mark->chunk) mark->chunk->used = mark->used;
+    dev->arena_cur = mark->chunk;
     dev->arena_used = mark->arena_used;
     for (size_t i = mark->n_structs; i < dev->n_step_structs; i++) free(dev->step_structs[i]);
     dev->n_step_structs = mark->n_structs;

@@ -292,9 +292,16 @@ struct mrg_device {
     void *ctx;              /* backend state */
     char name[32];          /* "cpu", "opencl:0" */
     char description[256];
-    /* step arena: device memory chunks with a bump pointer */
-    mrg_arena_chunk *chunks;
+    /* step arena: device memory chunks in the order they are used, a bump
+     * pointer in the current one (lib/core/arena.c) */
+    mrg_arena_chunk *chunks, *arena_cur;
     size_t arena_used, arena_peak;
+    /* the largest chunk the arena may ask for (0: no limit); a backend sets
+     * it at init (OpenCL: CL_DEVICE_MAX_MEM_ALLOC_SIZE) */
+    size_t arena_max_chunk;
+    /* device buffers the arena has allocated so far (a steady-state step
+     * allocates none: tests check it) */
+    uint64_t arena_chunk_allocs;
     size_t persistent_bytes;
     /* host-side list of step tensor structs, freed at reset */
     void **step_structs;

@@ -64,8 +64,11 @@ void mrg_arena_release(mrg_device *dev, const mrg_arena_mark *mark);
 /* ---- step and device lifetime (arena.c, autograd.c) ---------------------- */
 
 /* Called by mrg_step_reset once the step's tensors are gone: empties the
- * arena (one chunk the size of the whole step is kept). */
+ * arena (the step's chunks are kept, as few as the device's largest
+ * allocation allows). */
 void mrg_arena_reset(mrg_device *dev);
+/* How many device buffers the arena holds now. */
+size_t mrg_arena_chunk_count(const mrg_device *dev);
 /* Frees every arena chunk (device close). */
 void mrg_arena_destroy(mrg_device *dev);
 /* Frees the step's host structs and mrg_step_malloc blocks. */
