@@ -19,7 +19,7 @@
 #include "core/files.h"
 #include "testutil.h"
 
-#define DEMO_ARGS "--studies 400 --lm-steps 100 --vit-epochs 8 --epochs 2"
+#define DEMO_ARGS "--studies 400 --lm-steps 120 --vit-epochs 10 --epochs 3"
 /* macro finding F1 of the model on the test studies, at least */
 #define MIN_MACRO_F1 0.40
 /* and at least this much above the blank-image model's */
