@@ -5,7 +5,7 @@
 # CPU time (on a busy machine a harness gets a fraction of a core; the CPU
 # budget is what the fuzzer really spent). --parallel P runs P harnesses at
 # once. Fails when any harness finds a crash, a leak, a hang (> 10 s for one
-# input) or an out-of-memory (> 2 GiB).
+# input; 60 s of wall time with --cpu) or an out-of-memory (> 2 GiB).
 #   tools/fuzz.sh [--cpu] [--parallel P] [SECONDS] [TARGET...]
 #   e.g. tools/fuzz.sh 600 image; tools/fuzz.sh --cpu --parallel 2 600
 # Each target's growing corpus is kept in build-fuzz/corpus/<target> (the
@@ -76,11 +76,13 @@ fuzz_one() {
     [[ $t == image ]] && cp tests/fuzz/dict/image.dict "$dir/$t.dict"
     dict=(-dict="$dir/$t.dict")
   fi
-  local budget=(-max_total_time="$seconds") unit="s"
-  ((cpu_budget)) && budget=(-max_total_time=0) unit="CPU-s"
+  # libFuzzer's per-input timeout is wall time: on a machine busy enough to
+  # need --cpu, an input that takes 0.5 CPU-s can take 10 s, so allow 60
+  local budget=(-max_total_time="$seconds" -timeout=10) unit="s"
+  ((cpu_budget)) && budget=(-max_total_time=0 -timeout=60) unit="CPU-s"
   echo "== fuzz $t for $seconds $unit (log: $log)"
   local start=$SECONDS
-  "$bin" "${budget[@]}" -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
+  "$bin" "${budget[@]}" -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" \
     "$corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1 &
   local pid=$! used=0 rc=0
