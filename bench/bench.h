@@ -16,6 +16,11 @@ int bench_vit(int argc, char **argv);
 /* mrg bench bandwidth (bench/bench_bandwidth.c) */
 int bench_bandwidth(int argc, char **argv);
 
+/* Memory read bandwidth in GB/s (bench/bench_bandwidth.c): every OpenMP
+ * thread sums its share of an mb MiB buffer, best of repeat passes (best
+ * time in *seconds when not NULL); -1 when out of memory. */
+double bench_read_bandwidth(int mb, int repeat, double *seconds);
+
 /* The /proc/self/status field `key` ("VmRSS", "VmHWM") of this process in
  * KiB; -1 when unavailable (bench/proc_status.c). */
 long bench_status_kib(const char *key);

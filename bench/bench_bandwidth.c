@@ -35,22 +35,10 @@ static uint64_t read_all(const uint64_t *x, int64_t n) {
     return s;
 }
 
-int bench_bandwidth(int argc, char **argv) {
-    int mb = 1024, repeat = 5;
-    bool json = false;
-    opt_spec specs[] = {
-        OPT_INTEGER("--mb", &mb, 1, 1048576),
-        OPT_INTEGER("--repeat", &repeat, 1, 1000000),
-        OPT_SET("--json", &json),
-    };
-    int rc = opts_parse("bench bandwidth", argc, argv, specs, OPTS_COUNT(specs));
-    if (rc) return rc == 1 ? usage(0) : rc;
+double bench_read_bandwidth(int mb, int repeat, double *seconds) {
     int64_t n = (int64_t)mb * 1048576 / (int64_t)sizeof(uint64_t);
     uint64_t *x = malloc(sizeof *x * (size_t)n);
-    if (!x) {
-        fprintf(stderr, "mrg bench bandwidth: cannot allocate %d MiB\n", mb);
-        return 1;
-    }
+    if (!x) return -1;
     /* first touch by the thread that later reads each part (the same static
      * schedule), so pages sit near their reader on NUMA machines */
 #pragma omp parallel for schedule(static)
@@ -62,14 +50,36 @@ int bench_bandwidth(int argc, char **argv) {
         uint64_t s = read_all(x, n);
         double t = mrg_now_s() - t0;
         if (s != check) {
-            fprintf(stderr, "mrg bench bandwidth: the buffer's sum changed between passes\n");
             free(x);
-            return 1;
+            return -2;
         }
         if (t < best) best = t;
     }
     free(x);
-    double bytes = (double)n * sizeof(uint64_t), gbs = bytes / best * 1e-9;
+    if (seconds) *seconds = best;
+    return (double)n * sizeof(uint64_t) / best * 1e-9;
+}
+
+int bench_bandwidth(int argc, char **argv) {
+    int mb = 1024, repeat = 5;
+    bool json = false;
+    opt_spec specs[] = {
+        OPT_INTEGER("--mb", &mb, 1, 1048576),
+        OPT_INTEGER("--repeat", &repeat, 1, 1000000),
+        OPT_SET("--json", &json),
+    };
+    int rc = opts_parse("bench bandwidth", argc, argv, specs, OPTS_COUNT(specs));
+    if (rc) return rc == 1 ? usage(0) : rc;
+    double best = 0, gbs = bench_read_bandwidth(mb, repeat, &best);
+    if (gbs == -1) {
+        fprintf(stderr, "mrg bench bandwidth: cannot allocate %d MiB\n", mb);
+        return 1;
+    }
+    if (gbs < 0) {
+        fprintf(stderr, "mrg bench bandwidth: the buffer's sum changed between passes\n");
+        return 1;
+    }
+    double bytes = (double)mb * 1048576;
     int threads = omp_get_max_threads();
     if (!json) {
         printf("read %d MiB with %d thread%s: best of %d passes %.2f ms, %.2f GB/s\n", mb, threads,

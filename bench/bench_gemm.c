@@ -3,7 +3,9 @@
  * same run on the same data: OpenBLAS cblas_sgemm on the cpu device,
  * CLBlastSgemm on the OpenCL device's own queue and buffers (mrg/opencl.h).
  * Square row-major C = A·B; the bf16 column stores B in bf16 (the
- * frozen-weight case: converted inside the kernel). */
+ * frozen-weight case: converted inside the kernel), and the bf16-mixed one
+ * multiplies that B with A rounded to bf16 under the bf16-mixed precision
+ * (mrg_set_precision: bf16 × bf16 → f32, AVX512-BF16 where the CPU has it). */
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <omp.h>
@@ -29,7 +31,8 @@ static int usage(int code) {
             "                      [--budget S] [--json]\n\n"
             "GFLOP/s of square C = A·B (2·N³ flops) through mrg_matmul, with B in f32\n"
             "and in bf16, next to the raw library on the same device: OpenBLAS cblas_sgemm\n"
-            "(cpu) or CLBlastSgemm (opencl), and the ratio mrg f32 / raw.\n"
+            "(cpu) or CLBlastSgemm (opencl), and the ratio mrg f32 / raw; and under the\n"
+            "bf16-mixed precision (A rounded to bf16, B in bf16, f32 sums; see mrg info).\n"
             "  --device D   cpu, opencl, opencl:N (default: the default device)\n"
             "  --sizes L    up to %d comma-separated sizes, 1..65536 each (default\n"
             "               256,512,1024,2048,4096)\n"
@@ -39,8 +42,8 @@ static int usage(int code) {
             "  --budget S   stop before a size whose estimated time exceeds S > 0 seconds\n"
             "               (default 60; slow devices stop early)\n"
             "  --json       one JSON object instead of the table: device, threads, repeat\n"
-            "               and per size the GFLOP/s of mrg f32, mrg bf16 B and the raw\n"
-            "               library\n",
+            "               and per size the GFLOP/s of mrg f32, mrg bf16 B, mrg\n"
+            "               bf16-mixed and the raw library\n",
             MAX_SIZES);
     return code;
 }
@@ -52,10 +55,13 @@ typedef struct bench_case {
     float *ha, *hb, *hc; /* host copies for OpenBLAS */
 } bench_case;
 
-/* One C = A·B through the library, B f32 or bf16; the product (a step
- * tensor) is dropped at once, so every call writes the same memory. */
-static mrg_status run_backend(bench_case *bc, bool bf16) {
+/* One C = A·B through the library, B f32 or bf16, optionally under
+ * bf16-mixed; the product (a step tensor) is dropped at once, so every call
+ * writes the same memory. */
+static mrg_status run_backend(bench_case *bc, bool bf16, bool mixed) {
+    mrg_precision prev = mrg_set_precision(bc->dev, mixed ? MRG_PRECISION_BF16_MIXED : MRG_PRECISION_F32);
     mrg_tensor *c = mrg_matmul(bc->a, bf16 ? bc->b16 : bc->b, false, false);
+    mrg_set_precision(bc->dev, prev);
     mrg_step_reset(bc->dev);
     return c ? MRG_OK : MRG_ERR_DEVICE; /* the message is set */
 }
@@ -95,7 +101,7 @@ static mrg_status run_raw(bench_case *bc) {
 
 /* Seconds per call: one warm-up call (kernel builds, tuning caches), then
  * `repeat` calls enqueued back to back and one sync. which: 0 mrg f32,
- * 1 mrg bf16, 2 raw. */
+ * 1 mrg bf16, 2 raw, 3 mrg bf16-mixed. */
 static mrg_status time_it(bench_case *bc, int which, int repeat, double *sec) {
     mrg_status st = MRG_OK;
     for (int r = -1; r < repeat && st == MRG_OK; r++) {
@@ -103,7 +109,8 @@ static mrg_status time_it(bench_case *bc, int which, int repeat, double *sec) {
             st = mrg_device_sync(bc->dev);
             *sec = mrg_now_s();
         }
-        if (st == MRG_OK) st = which == 2 ? run_raw(bc) : run_backend(bc, which == 1);
+        if (st == MRG_OK)
+            st = which == 2 ? run_raw(bc) : run_backend(bc, which != 0, which == 3);
     }
     if (st == MRG_OK) st = mrg_device_sync(bc->dev);
     *sec = (mrg_now_s() - *sec) / repeat;
@@ -167,7 +174,7 @@ static cJSON *json_report(mrg_device *dev, int repeat) {
     return j;
 }
 
-static bool json_add_size(cJSON *j, int64_t n, const double t[3]) {
+static bool json_add_size(cJSON *j, int64_t n, const double t[4]) {
     double flop = 2.0 * (double)n * (double)n * (double)n;
     cJSON *row = cJSON_CreateObject();
     if (!row) return false;
@@ -175,7 +182,8 @@ static bool json_add_size(cJSON *j, int64_t n, const double t[3]) {
     return cJSON_AddNumberToObject(row, "n", (double)n) &&
            cJSON_AddNumberToObject(row, "mrg_f32_gflops", flop / t[0] * 1e-9) &&
            cJSON_AddNumberToObject(row, "mrg_bf16_gflops", flop / t[1] * 1e-9) &&
-           cJSON_AddNumberToObject(row, "raw_gflops", flop / t[2] * 1e-9);
+           cJSON_AddNumberToObject(row, "raw_gflops", flop / t[2] * 1e-9) &&
+           cJSON_AddNumberToObject(row, "mrg_bf16_mixed_gflops", flop / t[3] * 1e-9);
 }
 
 int bench_gemm(int argc, char **argv) {
@@ -219,8 +227,8 @@ int bench_gemm(int argc, char **argv) {
     } else {
         printf("device %s: %s\n", mrg_device_name(dev), mrg_device_description(dev));
         printf("C = A·B, row-major, square; mean of %d calls after 1 warm-up\n", repeat);
-        printf("%6s  %12s  %12s  %7s  %12s\n", "N", "mrg f32", cpu ? "OpenBLAS" : "CLBlast",
-               "ratio", "mrg bf16 B");
+        printf("%6s  %12s  %12s  %7s  %12s  %12s\n", "N", "mrg f32", cpu ? "OpenBLAS" : "CLBlast",
+               "ratio", "mrg bf16 B", "bf16-mixed");
     }
     int code = 0;
     double last_call = 0; /* seconds per call at the previous size */
@@ -241,8 +249,8 @@ int bench_gemm(int argc, char **argv) {
         }
         bench_case bc;
         mrg_status st = setup_case(&bc, dev, n);
-        double t[3] = {0, 0, 0};
-        for (int w = 0; w < 3 && st == MRG_OK; w++) st = time_it(&bc, w, repeat, &t[w]);
+        double t[4] = {0, 0, 0, 0};
+        for (int w = 0; w < 4 && st == MRG_OK; w++) st = time_it(&bc, w, repeat, &t[w]);
         free_case(&bc);
         if (st != MRG_OK) {
             fprintf(stderr, "mrg bench gemm: N = %lld: %s\n", (long long)n, mrg_last_error());
@@ -257,11 +265,13 @@ int bench_gemm(int argc, char **argv) {
                 break;
             }
         } else {
-            printf("%6lld  %8.1f GF/s  %8.1f GF/s  %7.2f  %8.1f GF/s\n", (long long)n,
-                   flop / t[0] * 1e-9, flop / t[2] * 1e-9, t[2] / t[0], flop / t[1] * 1e-9);
+            printf("%6lld  %8.1f GF/s  %8.1f GF/s  %7.2f  %8.1f GF/s  %8.1f GF/s\n", (long long)n,
+                   flop / t[0] * 1e-9, flop / t[2] * 1e-9, t[2] / t[0], flop / t[1] * 1e-9,
+                   flop / t[3] * 1e-9);
             fflush(stdout);
         }
-        last_call = t[0] > t[1] ? (t[0] > t[2] ? t[0] : t[2]) : (t[1] > t[2] ? t[1] : t[2]);
+        last_call = 0;
+        for (int w = 0; w < 4; w++) last_call = t[w] > last_call ? t[w] : last_call;
         last_n = n;
     }
     if (report && code == 0) {

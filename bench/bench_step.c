@@ -29,7 +29,8 @@ static int usage(int code) {
             "usage: mrg bench step --lm DIR [--preset P] [--config F] [--vit DIR]\n"
             "                      [--tokenizer FILE] [--device D] [--report-tokens N]\n"
             "                      [--beam K] [--min-new N] [--max-new N] [--seed S]\n"
-            "                      [--batch B] [--warmup N] [--steps N] [--no-generate] [--json]\n\n"
+            "                      [--batch B] [--warmup N] [--steps N] [--no-generate] [--json]\n"
+            "                      [--precision f32|bf16-mixed]\n\n"
             "One training step (forward, backward, AdamW update) and one generation of the\n"
             "report generator with the frozen LLaMA in DIR, on a batch of synthetic studies\n"
             "(one by default), with load time, step time, generation time and tokens/s, and\n"
@@ -54,6 +55,9 @@ static int usage(int code) {
             "  --steps N          timed steps, 1..1000000 (default 1): the best and the mean\n"
             "                     are reported\n"
             "  --no-generate      the training step(s) only\n"
+            "  --precision P      f32 or bf16-mixed (default: the config's, f32): the\n"
+            "                     training step as `mrg train --precision` runs it (the\n"
+            "                     LLaMA is then held in bf16)\n"
             "  --json             one JSON object instead of text (with the full model\n"
             "                     config and the prompt lengths, for a side-by-side\n"
             "                     reference)\n\n"
@@ -163,6 +167,7 @@ static void free_batch(mrg_batch *b) {
 
 typedef struct bench_args {
     const char *lm, *preset, *config, *vit, *tokenizer, *device;
+    int precision; /* index into PRECISIONS, -1: the config's */
     int report_tokens, beam, min_new, max_new, batch, warmup, steps;
     uint64_t seed;
     bool json, no_generate;
@@ -179,10 +184,13 @@ typedef struct bench_result {
     char *report;
 } bench_result;
 
+static const char *const PRECISIONS[] = {"f32", "bf16-mixed", NULL};
+
 /* 0: run; -1: --help was printed; else the exit code of a usage error. */
 static int parse(int argc, char **argv, bench_args *a) {
     *a = (bench_args){.preset = "paper", .report_tokens = -1, .beam = -1, .min_new = -1,
-                      .max_new = -1, .seed = 1, .batch = 1, .warmup = 0, .steps = 1};
+                      .max_new = -1, .seed = 1, .batch = 1, .warmup = 0, .steps = 1,
+                      .precision = -1};
     opt_spec specs[] = {
         OPT_STRING("--lm", &a->lm),
         OPT_STRING("--preset", &a->preset),
@@ -200,6 +208,7 @@ static int parse(int argc, char **argv, bench_args *a) {
         OPT_INTEGER("--steps", &a->steps, 1, 1000000),
         OPT_SET("--no-generate", &a->no_generate),
         OPT_SET("--json", &a->json),
+        OPT_ONE_OF("--precision", &a->precision, PRECISIONS),
     };
     const int n = OPTS_COUNT(specs);
     int rc = opts_parse("bench step", argc, argv, specs, n);
@@ -357,6 +366,7 @@ static int print_json(const bench_args *a, mrg_model *m, const bench_result *r) 
     cJSON_AddNumberToObject(j, "lm_layers", l->n_layers);
     cJSON_AddNumberToObject(j, "lm_vocab", l->vocab_size);
     cJSON_AddStringToObject(j, "weight_dtype", mrg_dtype_name(r->w_dtype));
+    cJSON_AddStringToObject(j, "precision", mrg_precision_name(c->precision));
     cJSON_AddNumberToObject(j, "weight_bytes", (double)r->w_bytes);
     cJSON_AddNumberToObject(j, "weight_f32_bytes", (double)r->w_f32_bytes);
     cJSON_AddNumberToObject(j, "trained_params", (double)r->trained);
@@ -413,6 +423,7 @@ int bench_step(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     mrg_model_config cfg;
     if (opts_model_config("bench step", a.preset, a.config, &cfg)) return 2;
+    if (a.precision >= 0) cfg.precision = (mrg_precision)a.precision; /* PRECISIONS' order */
     struct stat sb;
     if (stat(a.lm, &sb) != 0) {
         fprintf(stderr, "mrg bench step: no such LLaMA directory: %s\n", a.lm);

@@ -18,8 +18,8 @@ Rows (--rows picks some; all by default):
                llama2.c's run.c (built outside this repository: --llama2c)
   step-tiny    one training step of the report generator, preset tiny, vs
                tools/ref/model_ref.py in PyTorch: f32, and bf16-mixed
-               (torch.autocast) where mrg runs f32 (its bf16-mixed is not
-               implemented yet); step time and peak RSS on both sides
+               (torch.autocast) vs `mrg bench step --precision bf16-mixed`;
+               step time and peak RSS on both sides
   step-paper   the same, preset paper (ViT-B/16, 224 px) with a smaller
                LLaMA (768 wide, 12 layers, vocab 32000)
 Ratios: for rates (GFLOP/s, images/s, tokens/s) mrg / reference, for times
@@ -128,7 +128,8 @@ def cpu_info(mrg):
         for line in section.splitlines():
             k, _, v = line.strip().partition(":")
             if v and k.strip() in ("processor", "cores", "OpenMP threads", "BLAS", "BLAS config",
-                                   "SIMD", "ISA", "bf16/f16 GEMV", "dtypes", "BLAS kernels"):
+                                   "SIMD", "ISA", "bf16/f16 GEMV", "dtypes", "BLAS kernels",
+                                   "bf16-mixed GEMM"):
                 info["mrg_info"][k.strip()] = v.strip()
         m = re.search(r"core ([A-Za-z0-9_]+)", section)
         info["openblas_core"] = m.group(1) if m else None
@@ -336,6 +337,11 @@ def row_gemm(s):
         out.append(rate("bf16 N=%d" % n, "GFLOP/s", a["mrg_bf16_gflops"], b["bf16_gflops"],
                         "torch.matmul bf16 (%s)" % tv,
                         "mrg: B in bf16, A and compute f32; torch: bf16 x bf16 -> bf16"))
+        if "mrg_bf16_mixed_gflops" in a:
+            out.append(rate("bf16-mixed N=%d" % n, "GFLOP/s", a["mrg_bf16_mixed_gflops"],
+                            b["bf16_gflops"], "torch.matmul bf16 (%s)" % tv,
+                            "mrg: A rounded to bf16 each call, B in bf16, f32 sums (path: mrg "
+                            "info's bf16-mixed GEMM); torch: bf16 x bf16 -> bf16"))
     return out, {"mrg": m, "ref": r}
 
 
@@ -377,7 +383,7 @@ def row_llama(s, row):
     P, G, R = ("16", "8", "1") if q else (("128", "64", "3") if row == "llama-1b" else
                                           ("128", "16", "2"))
     m = s.mrg("lm", "--model", d, "--prompt", P, "--gen", G, "--repeat", R, "--device", "cpu",
-              "--json", what="mrg bench lm")
+              "--beam", "3", "--bw-mb", "0", "--json", what="mrg bench lm")
     r = s.torch_ref("lm", "--model", d, "--prompt", P, "--gen", G, "--repeat", R)
     bw = bandwidth(s)
     limit = bw["read_gb_per_s"] * 1e9 / m["decode_read_bytes"]
@@ -397,6 +403,10 @@ def row_llama(s, row):
                  "%.2f GB/s over %s per token; transformers reaches %.2f of it" %
                  (bw["read_gb_per_s"], human_bytes(m["decode_read_bytes"]),
                   r["decode_tokens_per_s"] / limit)),
+            rate("beam-3 step vs greedy token", "steps/s", m["beam_steps_per_s"],
+                 m["decode_tokens_per_s"], "mrg greedy decode, same run",
+                 "3 rows per step, reordered as beam search does; target: a step costs at "
+                 "most 1.5x a greedy token (ratio >= 0.67)"),
             mem("peak RSS", m["peak_rss_bytes"], r["peak_rss_bytes"], ref)], \
         {"mrg": m, "ref": r, "bandwidth": bw, "limit_tokens_per_s": limit}
 
@@ -427,7 +437,8 @@ def row_stories(s):
     # mrg: BOS, then steps - 1 greedy tokens; run.c: the same from an empty
     # prompt at temperature 0 (it times every token after the first)
     m = s.mrg("lm", "--model", model, "--prompt", "1", "--gen", str(steps - 1), "--repeat",
-              str(reps), "--device", "cpu", "--json", what="mrg bench lm")
+              str(reps), "--device", "cpu", "--beam", "0", "--bw-mb", "0", "--json",
+              what="mrg bench lm")
     best = 0.0
     for _ in range(reps):
         out = s.run([run, model, "-z", tok, "-t", "0", "-n", str(steps), "-i", ""],
@@ -461,6 +472,7 @@ def row_step(s, row):
     else:
         args += ["--batch", "16" if tiny else "8", "--warmup", "1", "--steps", "3"]
     m = s.mrg("step", *args)
+    m16 = s.mrg("step", *args, "--precision", "bf16-mixed")
     mj = os.path.join(s.a.out, "%s-mrg.json" % row)
     with open(mj, "w") as f:
         json.dump(m, f)
@@ -484,12 +496,13 @@ def row_step(s, row):
     return [secs("f32 step (best of %d)" % m["timed_steps"], m["step_s"], rf["step_s"], ref32,
                  what + same),
             mem("f32 peak RSS", m["peak_rss_bytes"], rf["peak_rss_bytes"], ref32, wnote),
-            secs("bf16-mixed step", m["step_s"], rb["step_s"], ref16,
-                 "mrg bf16-mixed: not implemented; the mrg column is its f32 step"),
-            mem("bf16-mixed peak RSS", m["peak_rss_bytes"], rb["peak_rss_bytes"], ref16,
-                "mrg bf16-mixed: not implemented; the mrg column is its f32 step; PyTorch "
-                "LLaMA weights bf16")], \
-        {"mrg": m, "ref_f32": rf, "ref_bf16_mixed": rb}
+            secs("bf16-mixed step", m16["step_s"], rb["step_s"], ref16,
+                 "mrg `bench step --precision bf16-mixed` (bf16-rounded GEMM operands, f32 "
+                 "sums; its GEMM path is mrg info's bf16-mixed GEMM line) vs torch.autocast "
+                 "bf16"),
+            mem("bf16-mixed peak RSS", m16["peak_rss_bytes"], rb["peak_rss_bytes"], ref16,
+                "LLaMA weights: mrg %s, PyTorch %s" % (m16["weight_dtype"], rb["weight_dtype"]))], \
+        {"mrg": m, "mrg_bf16_mixed": m16, "ref_f32": rf, "ref_bf16_mixed": rb}
 
 
 RUNNERS = {"gemm": row_gemm, "vit": row_vit, "llama-1b": lambda s: row_llama(s, "llama-1b"),

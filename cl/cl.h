@@ -10,6 +10,19 @@
 
 #ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 120
+/* cl_decode.c (fused decoding; optional entries) */
+mrg_status mrg_cl_gemv_fused(mrg_device *dev, mrg_ptr x, int64_t M, int64_t K, int n_w,
+                             const mrg_ptr *w, const int64_t *N, const mrg_ptr *out, int epilogue,
+                             mrg_ptr r);
+mrg_status mrg_cl_rope_store_kv(mrg_device *dev, mrg_ptr q, mrg_ptr q_out, mrg_ptr k, mrg_ptr v,
+                                mrg_ptr k_cache, mrg_ptr v_cache, const int32_t *rows, int64_t B,
+                                int64_t H, int64_t Hkv, int64_t D, int64_t Lmax, int64_t pos,
+                                float theta, int layout);
+mrg_status mrg_cl_sdpa_decode(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_ptr v_cache,
+                              mrg_ptr key_mask, mrg_ptr scores, mrg_ptr out, const int32_t *rows,
+                              int64_t B, int64_t H, int64_t Hkv, int64_t D, int64_t Dv,
+                              int64_t Lmax, int64_t len, float scale);
+
 #endif
 #include <CL/cl.h>
 
@@ -17,14 +30,15 @@
 
 /* Every kernel of cl/kernels/ (.cl files) that the host calls, in one list. */
 #define MRG_CL_KERNEL_LIST(X)                                                    \
-    X(fill_f32) X(fill_i32) X(convert_to_f32) X(copy_strided) X(binary)         \
+    X(fill_f32) X(fill_i32) X(convert_to_f32) X(copy_strided) X(convert_strided) X(binary)         \
     X(unary) X(unary_backward) X(gemm_tiled) X(gemv_n) X(gemv_t) X(gemm_scale_c) \
     X(softmax_rows) X(softmax_backward_rows) X(layernorm_rows)                  \
     X(layernorm_backward_rows) X(norm_affine_grad) X(rmsnorm_rows)              \
     X(rmsnorm_backward_rows) X(rope) X(embedding) X(embedding_backward)         \
     X(reduce_sum_cols) X(reduce_sum_rows) X(l2norm_rows) X(l2norm_backward_rows) \
     X(ce_rows) X(ce_finish) X(ce_count) X(ce_backward_rows) X(adamw)            \
-    X(sumsq_partial) X(sumsq_finish) X(clip_scale)
+    X(sumsq_partial) X(sumsq_finish) X(clip_scale) X(gemv_fused) X(rope_store_kv)       \
+    X(sdpa_decode) X(sdpa_fwd) X(sdpa_bwd_rowdot) X(sdpa_bwd_dkdv) X(sdpa_bwd_dq)
 
 typedef enum mrg_cl_kernel_id {
 #define MRG_CL_ENUM(name) MRG_CLK_##name,
@@ -40,7 +54,13 @@ typedef struct mrg_cl_tuning {
     size_t red_wg;      /* reduction work-group size (power of two) */
     int tile_m, tile_n, tile_k, wpt_m, wpt_n; /* tiled GEMM */
     size_t gemv_wg;     /* GEMV (trans B) work-group size (power of two) */
+    size_t attn_wg;     /* fused attention: most rows per work-group (power of two) */
 } mrg_cl_tuning;
+
+/* Fused attention (cl/kernels/sdpa.cl): rows of the other side per local
+ * tile, and output columns per work-item. */
+#define MRG_CL_ATT_KT 16
+#define MRG_CL_ATT_CH 32
 
 typedef struct mrg_cl_ctx {
     cl_platform_id platform;
@@ -57,7 +77,17 @@ typedef struct mrg_cl_ctx {
      * reuse because the queue is in order) */
     cl_mem scratch;
     size_t scratch_bytes;
+    /* host staging of small uploads (token ids while decoding): copied here
+     * and enqueued without blocking; a slot is reused only after a blocking
+     * download or sync, which the in-order queue completes after them */
+    unsigned char *staging;
+    size_t staging_used;
 } mrg_cl_ctx;
+
+/* Bytes of host staging for non-blocking uploads, and the largest upload
+ * that goes through it. */
+#define MRG_CL_STAGING_BYTES 65536
+#define MRG_CL_STAGED_MAX 4096
 
 static inline mrg_cl_ctx *mrg_cl_of(mrg_device *dev) { return (mrg_cl_ctx *)dev->ctx; }
 
@@ -171,6 +201,9 @@ mrg_status mrg_cl_convert(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int64_t n);
 mrg_status mrg_cl_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
                                const int64_t *shape, const int64_t *src_stride,
                                const int64_t *dst_stride, bool accumulate);
+mrg_status mrg_cl_convert_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                                  const int64_t *shape, const int64_t *src_stride,
+                                  const int64_t *dst_stride);
 mrg_status mrg_cl_binary(mrg_device *dev, mrg_binop op, mrg_ptr a, mrg_ptr b, mrg_ptr out,
                          int ndim, const int64_t *shape, const int64_t *a_stride,
                          const int64_t *b_stride);
@@ -190,6 +223,13 @@ mrg_status mrg_cl_softmax(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t rows, i
                           int64_t causal_tq, bool log);
 mrg_status mrg_cl_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
                                    int64_t rows, int64_t cols, bool log);
+
+/* cl_sdpa.c */
+mrg_status mrg_cl_sdpa(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k, mrg_ptr v,
+                       mrg_ptr mask, mrg_ptr rows, mrg_ptr o, mrg_ptr lse);
+mrg_status mrg_cl_sdpa_backward(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k,
+                                mrg_ptr v, mrg_ptr mask, mrg_ptr o, mrg_ptr lse, mrg_ptr dout,
+                                mrg_ptr dq, mrg_ptr dk, mrg_ptr dv);
 
 /* cl_norm.c */
 mrg_status mrg_cl_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_ptr y,
@@ -236,5 +276,18 @@ mrg_status mrg_cl_adamw(mrg_device *dev, mrg_ptr p, mrg_ptr g, mrg_ptr m, mrg_pt
 mrg_status mrg_cl_sum_squares(mrg_device *dev, mrg_ptr x, int64_t n, mrg_ptr acc);
 mrg_status mrg_cl_clip_scale(mrg_device *dev, mrg_ptr sumsq, mrg_ptr x, int64_t n,
                              float max_norm);
+
+/* cl_decode.c (fused decoding; optional entries) */
+mrg_status mrg_cl_gemv_fused(mrg_device *dev, mrg_ptr x, int64_t M, int64_t K, int n_w,
+                             const mrg_ptr *w, const int64_t *N, const mrg_ptr *out, int epilogue,
+                             mrg_ptr r);
+mrg_status mrg_cl_rope_store_kv(mrg_device *dev, mrg_ptr q, mrg_ptr q_out, mrg_ptr k, mrg_ptr v,
+                                mrg_ptr k_cache, mrg_ptr v_cache, const int32_t *rows, int64_t B,
+                                int64_t H, int64_t Hkv, int64_t D, int64_t Lmax, int64_t pos,
+                                float theta, int layout);
+mrg_status mrg_cl_sdpa_decode(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_ptr v_cache,
+                              mrg_ptr key_mask, mrg_ptr scores, mrg_ptr out, const int32_t *rows,
+                              int64_t B, int64_t H, int64_t Hkv, int64_t D, int64_t Dv,
+                              int64_t Lmax, int64_t len, float scale);
 
 #endif

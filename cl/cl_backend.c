@@ -75,6 +75,7 @@ static void cl_destroy(mrg_device *dev) {
     if (!c) return;
     if (c->queue) clFinish(c->queue);
     if (c->scratch) clReleaseMemObject(c->scratch);
+    free(c->staging); /* after clFinish: no write reads it any more */
     mrg_cl_release_program(c);
     if (c->queue) clReleaseCommandQueue(c->queue);
     if (c->context) clReleaseContext(c->context);
@@ -127,19 +128,34 @@ static mrg_status check_range(const mrg_buffer *buf, size_t off, size_t bytes, c
     return MRG_OK;
 }
 
-/* A blocking host transfer: an upload's source may be freed as soon as it
- * returns; a download waits for the queued kernels, whose errors surface
- * here. src for an upload, dst for a download. */
+/* A host transfer: an upload's source may be freed as soon as it returns
+ * (a small one is copied to the host staging area and enqueued without
+ * waiting, a large one blocks); a download waits for the queued kernels,
+ * whose errors surface here. src for an upload, dst for a download. */
 static mrg_status transfer(mrg_device *dev, mrg_buffer *buf, size_t off, const void *src,
                            void *dst, size_t bytes) {
     const char *op = src ? "upload" : "download";
     if (bytes == 0) return MRG_OK;
     mrg_status st = check_range(buf, off, bytes, op);
     if (st != MRG_OK) return st;
-    cl_command_queue q = mrg_cl_of(dev)->queue;
+    mrg_cl_ctx *c = mrg_cl_of(dev);
+    cl_command_queue q = c->queue;
     cl_mem m = (cl_mem)buf->handle;
-    cl_int err = src ? clEnqueueWriteBuffer(q, m, CL_TRUE, off, bytes, src, 0, NULL, NULL)
-                     : clEnqueueReadBuffer(q, m, CL_TRUE, off, bytes, dst, 0, NULL, NULL);
+    cl_int err;
+    if (src && bytes <= MRG_CL_STAGED_MAX && c->staging &&
+        c->staging_used + bytes <= MRG_CL_STAGING_BYTES) {
+        /* small: staged, not waited for (a decoded token's ids) */
+        unsigned char *slot = c->staging + c->staging_used;
+        memcpy(slot, src, bytes);
+        c->staging_used += (bytes + 63) / 64 * 64;
+        err = clEnqueueWriteBuffer(q, m, CL_FALSE, off, bytes, slot, 0, NULL, NULL);
+    } else if (src) {
+        err = clEnqueueWriteBuffer(q, m, CL_TRUE, off, bytes, src, 0, NULL, NULL);
+        c->staging_used = 0; /* everything before has completed */
+    } else {
+        err = clEnqueueReadBuffer(q, m, CL_TRUE, off, bytes, dst, 0, NULL, NULL);
+        if (err == CL_SUCCESS) c->staging_used = 0;
+    }
     return err == CL_SUCCESS ? MRG_OK : mrg_cl_fail(err, op);
 }
 
@@ -155,6 +171,7 @@ static mrg_status cl_download(mrg_device *dev, mrg_buffer *buf, size_t off, void
 
 static mrg_status cl_sync(mrg_device *dev) {
     cl_int err = clFinish(mrg_cl_of(dev)->queue);
+    if (err == CL_SUCCESS) mrg_cl_of(dev)->staging_used = 0;
     return err == CL_SUCCESS ? MRG_OK : mrg_cl_fail(err, "clFinish");
 }
 
@@ -169,12 +186,15 @@ static const mrg_backend cl_backend = {
     .fill = mrg_cl_fill,
     .convert = mrg_cl_convert,
     .copy_strided = mrg_cl_copy_strided,
+    .convert_strided = mrg_cl_convert_strided,
     .binary = mrg_cl_binary,
     .unary = mrg_cl_unary,
     .unary_backward = mrg_cl_unary_backward,
     .gemm = mrg_cl_gemm,
     .softmax = mrg_cl_softmax,
     .softmax_backward = mrg_cl_softmax_backward,
+    .sdpa = mrg_cl_sdpa,
+    .sdpa_backward = mrg_cl_sdpa_backward,
     .layernorm = mrg_cl_layernorm,
     .layernorm_backward = mrg_cl_layernorm_backward,
     .rmsnorm = mrg_cl_rmsnorm,
@@ -190,6 +210,9 @@ static const mrg_backend cl_backend = {
     .adamw = mrg_cl_adamw,
     .sum_squares = mrg_cl_sum_squares,
     .clip_scale = mrg_cl_clip_scale,
+    .gemv_fused = mrg_cl_gemv_fused,
+    .rope_store_kv = mrg_cl_rope_store_kv,
+    .sdpa_decode = mrg_cl_sdpa_decode,
 };
 
 /* ---- init ------------------------------------------------------------------ */
@@ -220,6 +243,7 @@ mrg_status mrg_cl_backend_init(mrg_device *dev, int index) {
     if (!c) return mrg_error(MRG_ERR_OOM, "opencl: out of host memory");
     c->platform = refs[index].platform;
     c->device = refs[index].device;
+    c->staging = malloc(MRG_CL_STAGING_BYTES); /* NULL: every upload blocks */
     clGetDeviceInfo(c->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof c->max_wg, &c->max_wg, NULL);
     clGetDeviceInfo(c->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof c->local_mem, &c->local_mem, NULL);
     clGetDeviceInfo(c->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof c->max_alloc, &c->max_alloc,

@@ -80,6 +80,28 @@ mrg_status mrg_cl_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int nd
     return mrg_cl_enqueue_1d(c, &a, n, "copy_strided");
 }
 
+static bool float_dtype(mrg_dtype dt) { return dt == MRG_F32 || dt == MRG_BF16 || dt == MRG_F16; }
+
+mrg_status mrg_cl_convert_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                                  const int64_t *shape, const int64_t *src_stride,
+                                  const int64_t *dst_stride) {
+    mrg_cl_ctx *c = mrg_cl_of(dev);
+    if (ndim < 0 || ndim > 6)
+        return mrg_error(MRG_ERR_INVALID_ARG, "opencl: convert_strided: ndim %d > 6", ndim);
+    if (!float_dtype(src.dt) || !float_dtype(dst.dt))
+        return mrg_error(MRG_ERR_UNSUPPORTED, "opencl: convert_strided: %s to %s",
+                         mrg_dtype_name(src.dt), mrg_dtype_name(dst.dt));
+    int64_t n = shape_numel(ndim, shape);
+    mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_convert_strided);
+    mrg_cl_arg_ptr(&a, src);
+    mrg_cl_arg_int(&a, (int)src.dt);
+    mrg_cl_arg_ptr(&a, dst);
+    mrg_cl_arg_int(&a, (int)dst.dt);
+    arg_strided(&a, ndim, shape, src_stride, dst_stride);
+    mrg_cl_arg_long(&a, n);
+    return mrg_cl_enqueue_1d(c, &a, n, "convert_strided");
+}
+
 mrg_status mrg_cl_binary(mrg_device *dev, mrg_binop op, mrg_ptr a_, mrg_ptr b_, mrg_ptr out,
                          int ndim, const int64_t *shape, const int64_t *a_stride,
                          const int64_t *b_stride) {

@@ -29,6 +29,7 @@ static void choose_tuning(mrg_cl_ctx *c, size_t wg) {
     t->wg1d = wg < 256 ? wg : 256;
     t->red_wg = pow2_floor(wg < 256 ? wg : 256);
     t->gemv_wg = pow2_floor(wg < 128 ? wg : 128);
+    t->attn_wg = pow2_floor(wg < 64 ? wg : 64);
     t->tile_k = 16;
     t->wpt_m = t->wpt_n = 4;
     t->tile_m = t->tile_n = 64;
@@ -83,8 +84,9 @@ static mrg_status build_once(mrg_cl_ctx *c, const char *src) {
     char opts[512];
     snprintf(opts, sizeof opts,
              "-cl-std=CL1.2 -w -DRED_WG=%zu -DGEMV_WG=%zu -DTILE_M=%d -DTILE_N=%d -DTILE_K=%d "
-             "-DWPT_M=%d -DWPT_N=%d",
-             t->red_wg, t->gemv_wg, t->tile_m, t->tile_n, t->tile_k, t->wpt_m, t->wpt_n);
+             "-DWPT_M=%d -DWPT_N=%d -DATT_KT=%d -DATT_CH=%d",
+             t->red_wg, t->gemv_wg, t->tile_m, t->tile_n, t->tile_k, t->wpt_m, t->wpt_n,
+             MRG_CL_ATT_KT, MRG_CL_ATT_CH);
     cl_int err;
     c->program = clCreateProgramWithSource(c->context, 1, &src, NULL, &err);
     if (err != CL_SUCCESS) return mrg_cl_fail(err, "clCreateProgramWithSource");
@@ -118,21 +120,24 @@ static mrg_status build_once(mrg_cl_ctx *c, const char *src) {
 }
 
 /* The local size the host launches kernel `id` with (cl_backend.c,
- * cl_matmul.c, cl_cross_entropy.c, cl_optim.c). */
+ * cl_matmul.c, cl_cross_entropy.c, cl_optim.c; cl_sdpa.c: at most). */
 static size_t launch_wg(const mrg_cl_tuning *t, int id) {
     switch (id) {
     case MRG_CLK_gemm_tiled:
         return (size_t)(t->tile_m / t->wpt_m) * (size_t)(t->tile_n / t->wpt_n);
-    case MRG_CLK_gemv_t:
+    case MRG_CLK_gemv_t: case MRG_CLK_gemv_fused:
         return t->gemv_wg;
     case MRG_CLK_gemm_scale_c:
         return 16;
+    case MRG_CLK_sdpa_fwd: case MRG_CLK_sdpa_bwd_dkdv: case MRG_CLK_sdpa_bwd_dq:
+        return t->attn_wg;
     case MRG_CLK_softmax_rows: case MRG_CLK_softmax_backward_rows:
     case MRG_CLK_layernorm_rows: case MRG_CLK_layernorm_backward_rows:
     case MRG_CLK_rmsnorm_rows: case MRG_CLK_rmsnorm_backward_rows:
     case MRG_CLK_reduce_sum_rows: case MRG_CLK_l2norm_rows: case MRG_CLK_l2norm_backward_rows:
     case MRG_CLK_ce_rows: case MRG_CLK_ce_finish: case MRG_CLK_ce_count:
     case MRG_CLK_ce_backward_rows: case MRG_CLK_sumsq_partial: case MRG_CLK_sumsq_finish:
+    case MRG_CLK_sdpa_decode:
         return t->red_wg;
     default:
         return t->wg1d;

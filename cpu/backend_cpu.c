@@ -140,12 +140,16 @@ static const mrg_backend cpu_backend = {
     .fill = cpu_fill,
     .convert = cpu_convert,
     .copy_strided = cpu_copy_strided,
+    .convert_strided = cpu_convert_strided,
     .binary = cpu_binary,
     .unary = cpu_unary,
     .unary_backward = cpu_unary_backward,
     .gemm = cpu_gemm,
+    .gemm_bf16 = cpu_gemm_bf16,
     .softmax = cpu_softmax,
     .softmax_backward = cpu_softmax_backward,
+    .sdpa = cpu_sdpa,
+    .sdpa_backward = cpu_sdpa_backward,
     .layernorm = cpu_layernorm,
     .layernorm_backward = cpu_layernorm_backward,
     .rmsnorm = cpu_rmsnorm,
@@ -264,6 +268,9 @@ static mrg_status cpu_describe(FILE *out) {
                                                                           : "generic");
 #endif
     fprintf(out, "  dtypes:         f32 compute; bf16/f16 weight storage\n");
+    fprintf(out, "  bf16-mixed GEMM: %s\n",
+            cpu_bf16_native() ? "AVX512-BF16 (mrg's vdpbf16ps kernel)"
+                              : "converted: bf16-rounded operands, f32 sgemm (no AVX512-BF16)");
     return ferror(out) ? mrg_error(MRG_ERR_IO, "cpu: cannot write device info") : MRG_OK;
 }
 

@@ -54,6 +54,15 @@ static inline float cpu_bf16_to_f32(uint16_t h) {
     return f;
 }
 
+/* x rounded to the nearest bf16 (ties to even), as f32; NaN and inf stay. */
+static inline float cpu_round_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) <= 0x7f800000u) u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
 /* IEEE half → f32 without branches, so loops over it vectorise: shift the
  * exponent and mantissa into f32 position and rescale by 2^(127−15), which
  * also turns half subnormals (f32 subnormals after the shift) into the
@@ -123,6 +132,9 @@ mrg_status cpu_convert(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int64_t n);
 mrg_status cpu_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
                             const int64_t *shape, const int64_t *src_stride,
                             const int64_t *dst_stride, bool accumulate);
+mrg_status cpu_convert_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                               const int64_t *shape, const int64_t *src_stride,
+                               const int64_t *dst_stride);
 mrg_status cpu_binary(mrg_device *dev, mrg_binop op, mrg_ptr a, mrg_ptr b, mrg_ptr out,
                       int ndim, const int64_t *shape, const int64_t *a_stride,
                       const int64_t *b_stride);
@@ -138,10 +150,25 @@ mrg_status cpu_gemm(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int6
                     int64_t ldc, int64_t stride_c, int64_t batch);
 
 /* cpu_softmax.c */
+/* gemm of bf16 values (core/backend.h gemm_bf16; cpu_gemm_bf16.c). */
+mrg_status cpu_gemm_bf16(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                         int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
+                         mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
+                         int64_t ldc, int64_t stride_c, int64_t batch);
+/* Whether gemm_bf16 runs bf16 instructions here (AVX512-BF16 and not
+ * MRG_CPU_BF16=off) rather than the f32 GEMM on the rounded values. */
+bool cpu_bf16_native(void);
 mrg_status cpu_softmax(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t rows, int64_t cols,
                        int64_t causal_tq, bool log);
 mrg_status cpu_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
                                 int64_t rows, int64_t cols, bool log);
+
+/* cpu_sdpa.c */
+mrg_status cpu_sdpa(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k, mrg_ptr v,
+                    mrg_ptr mask, mrg_ptr rows, mrg_ptr o, mrg_ptr lse);
+mrg_status cpu_sdpa_backward(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k,
+                             mrg_ptr v, mrg_ptr mask, mrg_ptr o, mrg_ptr lse, mrg_ptr dout,
+                             mrg_ptr dq, mrg_ptr dk, mrg_ptr dv);
 
 /* cpu_cross_entropy.c */
 mrg_status cpu_cross_entropy(mrg_device *dev, mrg_ptr logits, mrg_ptr targets, mrg_ptr loss,

@@ -175,6 +175,59 @@ mrg_status cpu_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
     return MRG_OK;
 }
 
+/* ---- convert_strided ------------------------------------------------------ */
+
+/* One element of a float dtype as f32, and an f32 stored rounded to
+ * nearest even (mrg_f32_to_bf16 / mrg_f32_to_f16, as tensor uploads do). */
+static inline float load_float(const void *base, int64_t i, mrg_dtype dt) {
+    if (dt == MRG_BF16) return cpu_bf16_to_f32(((const uint16_t *)base)[i]);
+    if (dt == MRG_F16) return cpu_f16_to_f32(((const uint16_t *)base)[i]);
+    return ((const float *)base)[i];
+}
+static inline void store_float(void *base, int64_t i, mrg_dtype dt, float v) {
+    if (dt == MRG_BF16)
+        ((uint16_t *)base)[i] = mrg_f32_to_bf16(v);
+    else if (dt == MRG_F16)
+        ((uint16_t *)base)[i] = mrg_f32_to_f16(v);
+    else
+        ((float *)base)[i] = v;
+}
+
+mrg_status cpu_convert_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                               const int64_t *shape, const int64_t *src_stride,
+                               const int64_t *dst_stride) {
+    (void)dev;
+    if (ndim < 1 || ndim > MRG_MAX_DIMS)
+        return mrg_error(MRG_ERR_INVALID_ARG, "cpu convert_strided: ndim %d outside 1..%d", ndim,
+                         MRG_MAX_DIMS);
+    mrg_status st =
+        cpu_check_strided("convert_strided", "src", src, ndim, shape, src_stride, CPU_FLOATS);
+    if (st == MRG_OK)
+        st = cpu_check_strided("convert_strided", "dst", dst, ndim, shape, dst_stride, CPU_FLOATS);
+    if (st != MRG_OK) return st;
+    int64_t sh[MRG_MAX_DIMS], str[2][MRG_MAX_DIMS];
+    int64_t total = 1;
+    for (int k = 0; k < ndim; k++) {
+        sh[k] = shape[k];
+        str[0][k] = src_stride[k];
+        str[1][k] = dst_stride[k];
+        total *= shape[k];
+    }
+    if (total == 0) return MRG_OK;
+    int nd = merge_axes(ndim, sh, 2, str);
+    int64_t inner = sh[nd - 1], ss = str[0][nd - 1], ds = str[1][nd - 1];
+    int64_t rows = total / inner;
+    const void *s = cpu_addr(src);
+    void *d = cpu_addr(dst);
+#pragma omp parallel for if (total > CPU_PAR_MIN && rows > 1) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t so = row_offset(r, nd, sh, str[0]), doff = row_offset(r, nd, sh, str[1]);
+        for (int64_t i = 0; i < inner; i++)
+            store_float(d, doff + i * ds, dst.dt, load_float(s, so + i * ss, src.dt));
+    }
+    return MRG_OK;
+}
+
 /* ---- binary -------------------------------------------------------------- */
 
 /* out[0..n) = a[i·as] op b[i·bs]; the common stride patterns get their own
@@ -290,6 +343,10 @@ mrg_status cpu_unary(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr y, int64_t
     case MRG_UN_SCALE:
 #pragma omp parallel for if (n > 4 * CPU_PAR_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) py[i] = alpha * px[i];
+        break;
+    case MRG_UN_ROUND_BF16:
+#pragma omp parallel for if (n > 4 * CPU_PAR_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) py[i] = cpu_round_bf16(px[i]);
         break;
     default:
         return mrg_error(MRG_ERR_UNSUPPORTED, "cpu unary: unknown op %d", (int)op);

@@ -6,7 +6,8 @@
  *   - bench bandwidth --json: the buffer size asked, a positive rate;
  *   - bench lm --json on the golden LLaMAs: decode_read_bytes is every
  *     weight but the embedding table plus one row of it (tied: the table is
- *     also the head, so all of it);
+ *     also the head, so all of it); a beam phase, a bf16 KV cache of the
+ *     expected size, the read bandwidth and the fraction decoding reaches;
  *   - usage errors of the new options;
  *   - bench/side_by_side.py --quick with a reference Python that does not
  *     exist and no llama2.c: exit 0, every row skipped with its reason, the
@@ -56,7 +57,7 @@ static void test_gemm(const char *bin, const char *dev) {
     cJSON_ArrayForEach(s, sizes) {
         CHECK(num(s, "n") == (i == 0 ? 8 : 24));
         CHECK(num(s, "mrg_f32_gflops") > 0 && num(s, "mrg_bf16_gflops") > 0 &&
-              num(s, "raw_gflops") > 0);
+              num(s, "raw_gflops") > 0 && num(s, "mrg_bf16_mixed_gflops") > 0);
         i++;
     }
     cJSON_Delete(j);
@@ -87,7 +88,9 @@ static void test_vit(const char *bin, const char *dev) {
 static void test_lm(const char *bin, const char *name, bool tied, int elem) {
     char cmd[4200];
     snprintf(cmd, sizeof cmd,
-             "%s bench lm --device cpu --model %s --prompt 4 --gen 3 --repeat 1 --json", bin,
+             "%s bench lm --device cpu --model %s --prompt 4 --gen 3 --repeat 1 --bw-mb 8 "
+             "--kv-cache bf16 --json",
+             bin,
              test_golden_path(name));
     cJSON *j = run_json(cmd);
     if (!j) return;
@@ -98,6 +101,14 @@ static void test_lm(const char *bin, const char *name, bool tied, int elem) {
     CHECK(num(j, "prompt_tokens") == 4 && num(j, "decode_tokens") == 3);
     CHECK(num(j, "prefill_tokens_per_s") > 0 && num(j, "decode_tokens_per_s") > 0);
     CHECK(num(j, "peak_rss_bytes") >= num(j, "rss_before_load_bytes"));
+    /* the beam phase (3 rows by default), the bf16 cache, the roofline */
+    CHECK(num(j, "beam") == 3 && num(j, "beam_steps_per_s") > 0 &&
+          num(j, "beam_step_over_greedy") > 0);
+    CHECK(strcmp(str(j, "kv_cache_dtype"), "bf16") == 0);
+    double row = 2 * num(j, "n_kv_heads") * (D / num(j, "n_heads")) * 2; /* k + v, bf16 */
+    CHECK(num(j, "kv_cache_bytes") == num(j, "n_layers") * row * 7);
+    CHECK(num(j, "read_bandwidth_gb_per_s") > 0 && num(j, "decode_bandwidth_fraction") > 0);
+    CHECK(cJSON_GetObjectItemCaseSensitive(j, "cl_greedy_launches_per_token") == NULL);
     cJSON_Delete(j);
 }
 

@@ -288,6 +288,14 @@ static void test_python_writer(const char *tmp, int64_t count) {
     mrg_device_free(dev);
 }
 
+/* o[key] is the string want. */
+static bool str_is(const cJSON *o, const char *key, const char *want) {
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    if (v && !strcmp(v, want)) return true;
+    fprintf(stderr, "  %s: %s, want %s\n", key, v ? v : "(none)", want);
+    return false;
+}
+
 /* --batch 2 --warmup 1 --steps 2 --no-generate on the cpu: the JSON that
  * bench/torch_ref.py builds its PyTorch twin from (config, prompt lengths,
  * batch) and the step statistics. */
@@ -320,6 +328,25 @@ static void test_batch_steps(const char *bin, const char *dir) {
                                        num(cfg, "Kt") + num(j, "prompt_after_tokens") + 9);
     /* two different studies: a contrastive loss above zero */
     CHECK(num(j, "loss_con") > 0 && isfinite(num(j, "loss")));
+    CHECK(str_is(j, "precision", "f32") && str_is(j, "weight_dtype", "bf16"));
+    double loss32 = num(j, "loss");
+    cJSON_Delete(j);
+    /* the same step under bf16-mixed (bench/side_by_side.py's bf16 row):
+     * a loss close to the f32 one (this LLaMA is stored in bf16 anyway) */
+    snprintf(cmd, sizeof cmd,
+             "%s bench step --lm %s --preset micro --device cpu --batch 2 --warmup 1 --steps 2 "
+             "--report-tokens 9 --no-generate --json --precision bf16-mixed",
+             bin, dir);
+    rc = test_run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 0);
+    j = rc == 0 ? cJSON_Parse(out) : NULL;
+    CHECK(j != NULL);
+    if (!j) return;
+    const cJSON *c16 = cJSON_GetObjectItemCaseSensitive(j, "config");
+    CHECK(str_is(j, "precision", "bf16-mixed") && str_is(c16, "precision", "bf16-mixed") &&
+          str_is(j, "weight_dtype", "bf16"));
+    printf("bench step --precision bf16-mixed: loss %.6f (f32 %.6f)\n", num(j, "loss"), loss32);
+    CHECK(fabs(num(j, "loss") - loss32) <= 2e-2 * fabs(loss32));
     cJSON_Delete(j);
 }
 

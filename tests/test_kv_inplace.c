@@ -1,6 +1,7 @@
 /* Decoding without copies, bit for bit as before, on every device:
  *   - mrg_sdpa_cache (attention reading a KV cache in place, in runs of
- *     cache rows) equals mrg_sdpa on the gathered, sliced keys and values
+ *     cache rows) equals mrg_sdpa_composed (the GEMM + softmax composition
+ *     it reads the cache with) on the gathered, sliced keys and values
  *     exactly (grouped and plain heads, one and two queries, with and
  *     without a key mask, rows in and out of order), and refuses what it
  *     cannot do;
@@ -73,7 +74,7 @@ static void test_op(mrg_device *dev, const char *dname) {
                                 }
                     mrg_tensor *q = mrg_tensor_from_f32(dev, MRG_SHAPE(B, H, Tq, D), qh);
                     mrg_tensor *m = masked ? mrg_tensor_from_f32(dev, MRG_SHAPE(B, len), mk) : NULL;
-                    mrg_tensor *want = mrg_sdpa(
+                    mrg_tensor *want = mrg_sdpa_composed(
                         q, mrg_tensor_from_f32(dev, MRG_SHAPE(B, Hkv, len, D), ks),
                         mrg_tensor_from_f32(dev, MRG_SHAPE(B, Hkv, len, D), vs), m, true, 0.5f);
                     mrg_tensor *got = mrg_sdpa_cache(q, kt, vt, rows, len, m, true, 0.5f);

@@ -68,6 +68,9 @@ static int usage(int code) {
             "  --max-new N             at most N tokens, 1..100000 (default 100) and below\n"
             "                          the LM's maximum sequence length; a --max-new below\n"
             "                          the model's min_new lowers min_new (with a note)\n"
+            "  --kv-cache D            KV cache storage: f32 (default), bf16 or f16 (half the\n"
+            "                          cache memory and decode reads; keys and values\n"
+            "                          rounded, so reports may differ slightly)\n"
             "  --device D              cpu, opencl, opencl:N\n\n"
             "Options the chosen decoding would ignore are refused (--beam with --greedy,\n"
             "--temperature without --sample, --split with --image, ...).\n"
@@ -285,7 +288,7 @@ int cmd_generate(int argc, char **argv) {
     int split_index = 2;
     const char *images[MAX_IMAGES];
     int batch = 8, limit = 0;
-    int beam = -1, min_new = -1, max_new = -1;
+    int beam = -1, min_new = -1, max_new = -1, kv_index = -1;
     float rep = -1, lp = NAN, temperature = 1.0f, top_p = 0.9f;
     uint64_t seed = 0;
     bool greedy = false, sample = false, force = false, blank = false;
@@ -311,6 +314,7 @@ int cmd_generate(int argc, char **argv) {
         OPT_REAL("--temperature", &temperature, 0, INFINITY),
         OPT_POSITIVE("--top-p", &top_p, 1),
         OPT_SEED("--seed", &seed),
+        OPT_ONE_OF("--kv-cache", &kv_index, opts_float_dtype_names()),
     };
     const int n = OPTS_COUNT(specs);
     int rc = opts_parse("generate", argc, argv, specs, n);
@@ -387,6 +391,7 @@ int cmd_generate(int argc, char **argv) {
     g.temperature = temperature;
     g.top_p = top_p;
     g.seed = seed;
+    if (kv_index >= 0) g.kv_dtype = opts_float_dtype[kv_index];
     if (mrg_gen_opts_check(&g) != MRG_OK) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         rc = 2;

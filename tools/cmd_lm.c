@@ -20,7 +20,8 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg lm --model PATH [--tokenizer FILE] (--prompt TEXT | --prompt-ids 1,2,3)\n"
             "              [-n N] [--greedy | --temperature T --top-p P --seed S]\n"
-            "              [--ignore-eos] [--print-ids] [--dtype f32|bf16|f16] [--device D]\n\n"
+            "              [--ignore-eos] [--print-ids] [--dtype f32|bf16|f16]\n"
+            "              [--kv-cache f32|bf16|f16] [--device D]\n\n"
             "Generates text with a LLaMA model. PATH is a Hugging Face directory (config.json +\n"
             "safetensors) or a llama2.c .bin checkpoint.\n\n"
             "  --tokenizer FILE   sentencepiece .model; needed for --prompt and for text output\n"
@@ -37,6 +38,8 @@ static int usage(int code) {
             "  --ignore-eos       keep generating after the end-of-sequence token\n"
             "  --print-ids        print only the new ids, space separated, on one line\n"
             "  --dtype D          convert the weights on load (default: as stored)\n"
+            "  --kv-cache D       KV cache storage (default f32; bf16/f16 halve its memory\n"
+            "                     and decode reads, rounding keys and values)\n"
             "  --device D         cpu, opencl, opencl:N (default: see mrg --help)\n\n"
             "The prompt and the continuation are printed as they are generated; tokens/s is\n"
             "reported on stderr.\n");
@@ -62,7 +65,7 @@ static void emit_text(text_out *o, const char *s) {
 int cmd_lm(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = NULL, *prompt_ids = NULL;
     const char *device = NULL;
-    int n_new = 128, dtype_index = -1;
+    int n_new = 128, dtype_index = -1, kv_index = -1;
     float temperature = 1.0f, top_p = 0.9f;
     bool greedy = false, ignore_eos = false, print_ids = false;
     uint64_t seed = 0;
@@ -80,6 +83,7 @@ int cmd_lm(int argc, char **argv) {
         OPT_SET("--ignore-eos", &ignore_eos),
         OPT_SET("--print-ids", &print_ids),
         OPT_ONE_OF("--dtype", &dtype_index, opts_float_dtype_names()),
+        OPT_ONE_OF("--kv-cache", &kv_index, opts_float_dtype_names()),
     };
     const int n = OPTS_COUNT(specs);
     int rc = opts_parse("lm", argc, argv, specs, n);
@@ -161,7 +165,8 @@ int cmd_lm(int argc, char **argv) {
         n_new = c->max_seq - n_prompt;
     }
     if (temperature > 0) fprintf(stderr, "mrg lm: seed %llu\n", (unsigned long long)seed);
-    kv = mrg_kv_cache_new(m, 1, n_prompt + n_new);
+    kv = mrg_kv_cache_new_dtype(m, 1, n_prompt + n_new,
+                                kv_index < 0 ? MRG_F32 : opts_float_dtype[kv_index]);
     sampler = mrg_sampler_new(c->vocab_size, temperature, top_p, seed);
     logits = malloc(sizeof(float) * (size_t)c->vocab_size);
     if (!kv || !sampler || !logits) goto fail;

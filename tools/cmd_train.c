@@ -20,7 +20,8 @@ static int usage(int code) {
             "                 [--tokenizer FILE] [--device D] [--resume] [--epochs N] [--batch N]\n"
             "                 [--lr X] [--grad-accum N] [--max-steps N] [--save-every N]\n"
             "                 [--eval-max N] [--no-eval] [--eval-beam] [--log-every N]\n"
-            "                 [--freeze-vit] [--force] [--skip-nonfinite]\n\n"
+            "                 [--freeze-vit] [--precision f32|bf16-mixed] [--force]\n"
+            "                 [--skip-nonfinite]\n\n"
             "Trains the report generator (DESIGN.md section 3) on DIR's train split.\n\n"
             "  --data DIR        dataset in the R2Gen layout (annotation.json, images/)\n"
             "  --preset P        paper, tiny or micro (default tiny)\n"
@@ -30,15 +31,25 @@ static int usage(int code) {
             "  --vit DIR         timm ViT weights to start the vision encoder from (e.g.\n"
             "                    `mrg pretrain-vit` output); its shape replaces the config's\n"
             "  --freeze-vit      keep the ViT's weights fixed (config field freeze_vit)\n"
+            "  --precision P     f32 (default) or bf16-mixed (config field precision): as\n"
+            "                    PyTorch's bf16 autocast, every matrix product of the\n"
+            "                    training step (ViT, encoders, frozen LLaMA, attention;\n"
+            "                    forward and backward) multiplies bf16-rounded operands\n"
+            "                    with f32 sums; weights, gradients, AdamW state, norms,\n"
+            "                    softmax and losses stay f32, the frozen LLaMA is held in\n"
+            "                    bf16. Uses AVX512-BF16 where the CPU has it; elsewhere\n"
+            "                    (and on OpenCL) the same products in f32, with a note.\n"
+            "                    A run keeps its precision: --resume with another is refused\n"
             "  --tokenizer FILE  sentencepiece model (default: the one inside --lm)\n"
             "  --out RUN         run directory: RUN/last, RUN/best, RUN/log.jsonl\n"
             "  --resume          continue from RUN/last with the options it was started with\n"
             "                    (same losses as an uninterrupted run); fresh when none.\n"
-            "                    Refused with another dataset, --preset, --config or --lm\n"
-            "                    than the run's (compared by content hash); other options\n"
-            "                    are ignored with a note, except --epochs and --max-steps,\n"
-            "                    which set the run's new length (so a finished run can be\n"
-            "                    extended; the learning-rate schedule stretches to it)\n"
+            "                    Refused with another dataset, --preset, --config, --lm\n"
+            "                    (compared by content hash) or --precision than the run's;\n"
+            "                    other options are ignored with a note, except --epochs\n"
+            "                    and --max-steps, which set the run's new length (so a\n"
+            "                    finished run can be extended; the learning-rate schedule\n"
+            "                    stretches to it)\n"
             "  --force           start over in a RUN that holds a run (deletes its last/,\n"
             "                    best/ and log.jsonl), or use a non-empty directory that\n"
             "                    holds none (its files are kept); without it both are refused\n"
@@ -133,6 +144,8 @@ static void print_resume_command(int argc, char **argv) {
 
 int cmd_train(int argc, char **argv) {
     mrg_train_run_opts o = mrg_train_run_defaults();
+    static const char *const precisions[] = {"f32", "bf16-mixed", NULL};
+    int precision = -1;
     const char *device = NULL;
     opt_spec specs[] = {
         OPT_STRING("--data", &o.data_dir),
@@ -147,6 +160,7 @@ int cmd_train(int argc, char **argv) {
         OPT_SET("--no-eval", &o.no_eval),
         OPT_SET("--eval-beam", &o.eval_beam),
         OPT_SET("--freeze-vit", &o.freeze_vit),
+        OPT_ONE_OF("--precision", &precision, precisions),
         OPT_SET("--force", &o.force),
         OPT_SET("--skip-nonfinite", &o.skip_nonfinite),
         OPT_INTEGER("--epochs", &o.epochs, 1, 100000),
@@ -165,6 +179,7 @@ int cmd_train(int argc, char **argv) {
         (rc = opts_exclusive("train", specs, n, "--no-eval", "--eval-max")) ||
         (rc = opts_exclusive("train", specs, n, "--no-eval", "--eval-beam")))
         return rc;
+    if (precision >= 0) o.precision = precisions[precision];
     if (o.resume) {
         char state[4200];
         snprintf(state, sizeof state, "%s/last/trainer_state.json", o.out_dir);

@@ -29,6 +29,24 @@ inline float ld_any(global const uchar *p, ulong i, int dt) {
     return ((global const float *)p)[i];
 }
 
+/* Stores v as element i of a float buffer of dtype dt (f32, bf16, f16),
+ * rounded to nearest even as the host's mrg_f32_to_bf16 / mrg_f32_to_f16
+ * (f16 through vstore_half_rte, which needs no cl_khr_fp16). */
+inline void st_any(global uchar *p, ulong i, int dt, float v) {
+    if (dt == DT_BF16) {
+        uint u = as_uint(v);
+        if ((u & 0x7fffffffu) > 0x7f800000u)
+            u = (u >> 16) | 0x40u; /* quiet NaN */
+        else
+            u = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        ((global ushort *)p)[i] = (ushort)u;
+    } else if (dt == DT_F16) {
+        vstore_half_rte(v, i, (global half *)p);
+    } else {
+        ((global float *)p)[i] = v;
+    }
+}
+
 /* Grid-stride loop: the host caps the global size, the kernel loops. */
 #define GRID_LOOP(i, n) for (ulong i = get_global_id(0); i < (ulong)(n); i += get_global_size(0))
 

@@ -54,6 +54,18 @@ kernel void copy_strided(global const uint *src, ulong soff, global uint *dst, u
     }
 }
 
+/* Strided conversion between float dtypes (sdt, ddt: f32, bf16, f16). */
+kernel void convert_strided(global const uchar *src, ulong soff, int sdt, global uchar *dst,
+                            ulong doff, int ddt, int ndim, long8 shape, long8 sstride,
+                            long8 dstride, ulong n) {
+    long sh[8], ss[8], ds[8];
+    unpack3(shape, sstride, dstride, sh, ss, ds);
+    GRID_LOOP(i, n) {
+        const long2 off = strided_offsets(i, ndim, sh, ss, ds);
+        st_any(dst, doff + off.y, ddt, ld_any(src, soff + off.x, sdt));
+    }
+}
+
 /* o[i] = a[.] op b[.]; op: 0 add, 1 sub, 2 mul (mrg_binop). */
 kernel void binary(global const float *a, ulong aoff, global const float *b, ulong boff,
                    global float *o, ulong ooff, int op, int ndim, long8 shape, long8 astride,
@@ -70,7 +82,8 @@ kernel void binary(global const float *a, ulong aoff, global const float *b, ulo
 #define INV_SQRT2 0.70710678118654752f
 #define INV_SQRT_2PI 0.39894228040143268f
 
-/* op: 0 GELU (erf form), 1 SiLU, 2 scale by alpha (mrg_unop). x, y may alias. */
+/* op: 0 GELU (erf form), 1 SiLU, 2 scale by alpha, 3 round to the nearest
+ * bf16 kept as f32 (ties to even, NaN stays NaN) (mrg_unop). x, y may alias. */
 kernel void unary(global const float *x, ulong xoff, global float *y, ulong yoff, ulong n,
                   int op, float alpha) {
     GRID_LOOP(i, n) {
@@ -80,8 +93,13 @@ kernel void unary(global const float *x, ulong xoff, global float *y, ulong yoff
             r = 0.5f * v * (1.0f + erf(v * INV_SQRT2));
         else if (op == 1)
             r = v / (1.0f + exp(-v));
-        else
+        else if (op == 2)
             r = alpha * v;
+        else {
+            uint u = as_uint(v);
+            if ((u & 0x7fffffffu) <= 0x7f800000u) u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+            r = as_float(u);
+        }
         y[yoff + i] = r;
     }
 }

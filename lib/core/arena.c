@@ -127,6 +127,7 @@ mrg_arena_mark mrg_arena_get_mark(const mrg_device *dev) {
 /* Chunks made after the mark stay, emptied, and serve what comes next (the
  * bump pointer only looks at the newest chunk); under ASan they are freed. */
 void mrg_arena_release(mrg_device *dev, const mrg_arena_mark *mark) {
+    mrg_bf16_cache_clear(dev); /* it may hold tensors made after the mark */
     if (ARENA_SEPARATE) {
         while (dev->chunks && dev->chunks != mark->chunk) {
             mrg_arena_chunk *c = dev->chunks;

@@ -16,7 +16,8 @@
  *
  *   family         ops (mrg_...)                     backend entries
  *   elementwise    add sub mul scale gelu silu       fill convert copy_strided
- *                                                    binary unary unary_backward
+ *                                                    convert_strided binary unary
+ *                                                    unary_backward
  *   shape          reshape permute transpose concat  (none of its own: the
  *                  slice copy copy_into              elementwise copy_strided, convert)
  *   matmul         matmul linear                     gemm
@@ -28,9 +29,12 @@
  *   cross_entropy  cross_entropy                     cross_entropy cross_entropy_backward
  *   optim          adamw_update sum_squares_into     adamw sum_squares clip_scale
  *                  clip_scale global_norm            (no-grad: lib/train's AdamW, clipping)
- *   sdpa           sdpa                              (composed of recorded ops)
+ *   sdpa           sdpa                              sdpa sdpa_backward (fused, flash style)
  *                  sdpa_cache (sdpa_cache.c)         gemm on the KV cache in place, softmax
  *   patch_embed    patch_embed                       (composed of recorded ops)
+ *   decode         linears swiglu_linear             gemv_fused rope_store_kv sdpa_decode
+ *                  linear_residual rope_store_kv     (optional; NULL: composed)
+ *                  sdpa_decode
  *
  * Conventions for every kernel:
  *   - a mrg_ptr names a buffer plus an ELEMENT offset and the element dtype;
@@ -59,12 +63,28 @@ struct mrg_buffer {
     size_t bytes;
 };
 
+/* Sizes of one fused attention call (the sdpa entries below). */
+typedef struct mrg_sdpa_dims {
+    int64_t B, H, Hkv; /* query batch, query heads, kv heads (H % Hkv == 0) */
+    int64_t Tq, Tk;    /* queries, keys (Tk >= 1; causal needs Tq <= Tk) */
+    int64_t D, Dv;     /* head dims of q/k and of v/o */
+    int64_t R, cap;    /* k, v hold R rows of cap >= Tk positions (plain: R = B, cap = Tk) */
+    bool causal;       /* query t sees keys j <= t + Tk − Tq */
+    float scale;
+} mrg_sdpa_dims;
+
 typedef enum mrg_binop { MRG_BIN_ADD, MRG_BIN_SUB, MRG_BIN_MUL } mrg_binop;
+
+/* Epilogues of the fused decoding GEMV (gemv_fused). */
+enum { MRG_EPI_NONE, MRG_EPI_SWIGLU, MRG_EPI_RESIDUAL };
 
 typedef enum mrg_unop {
     MRG_UN_GELU,  /* exact erf form */
     MRG_UN_SILU,
     MRG_UN_SCALE, /* y = alpha·x */
+    /* y = x rounded to the nearest bf16 (ties to even; NaN stays NaN), kept
+     * as f32: the operands of a bf16-mixed GEMM (no derivative). */
+    MRG_UN_ROUND_BF16,
 } mrg_unop;
 
 typedef struct mrg_backend {
@@ -99,6 +119,13 @@ typedef struct mrg_backend {
                                const int64_t *shape, const int64_t *src_stride,
                                const int64_t *dst_stride, bool accumulate);
 
+    /* Strided conversion between float dtypes (f32, bf16, f16; dst and src
+     * may have the same one): dst[Σ i_k·dst_stride_k] = src[...] rounded to
+     * nearest even. A KV cache stored in bf16/f16 is written and read with it. */
+    mrg_status (*convert_strided)(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
+                                  const int64_t *shape, const int64_t *src_stride,
+                                  const int64_t *dst_stride);
+
     /* out[i] = a[·] op b[·] over `shape` (ndim <= 6), out contiguous;
      * a and b addressed with their strides (0 on broadcast axes). */
     mrg_status (*binary)(mrg_device *dev, mrg_binop op, mrg_ptr a, mrg_ptr b, mrg_ptr out,
@@ -121,6 +148,15 @@ typedef struct mrg_backend {
                        int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
                        mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
                        int64_t ldc, int64_t stride_c, int64_t batch);
+    /* gemm whose A and B hold bf16 values only (MRG_UN_ROUND_BF16 output or
+     * bf16 storage): the backend may multiply them with bf16 instructions
+     * (bf16 × bf16 → f32 accumulation), which gives gemm's result up to the
+     * order of the sums, since every product of two bf16 values is exact in
+     * f32. Same arguments as gemm. NULL: the front end calls gemm. */
+    mrg_status (*gemm_bf16)(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                            int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
+                            mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
+                            int64_t ldc, int64_t stride_c, int64_t batch);
 
     /* Row softmax (or log-softmax) of x (rows, cols) into y.
      * causal_tq > 0: row r is query q = r % causal_tq; column j is masked
@@ -130,6 +166,26 @@ typedef struct mrg_backend {
     /* softmax: dx = y·(dy − Σ dy·y); log-softmax: dx = dy − exp(y)·Σ dy. */
     mrg_status (*softmax_backward)(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
                                    int64_t rows, int64_t cols, bool log);
+
+    /* Fused scaled dot-product attention (flash style: tiles of keys, an
+     * online softmax, no Tq × Tk score matrix in memory), all f32:
+     *   q (B, H, Tq, D) → o (B, H, Tq, Dv), lse (B, H, Tq) (buf NULL: not written)
+     *   k (R, Hkv, cap, D), v (R, Hkv, cap, Dv): batch item b reads kv row
+     *     rows[b] (i32, B entries; buf NULL: row b), positions [0, Tk);
+     *   query head h uses kv head h / (H / Hkv); mask (B, Tk) additive or
+     *   buf NULL;
+     *   s = (scale·q)·kᵀ + mask (scale·q rounded to f32 first, as mrg_scale),
+     *   causal entries dropped; o = softmax(s)·v; lse = log Σ exp(s) per row.
+     * A row whose every key is −inf gets NaN (as a softmax of such a row). */
+    mrg_status (*sdpa)(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k,
+                       mrg_ptr v, mrg_ptr mask, mrg_ptr rows, mrg_ptr o, mrg_ptr lse);
+    /* Its backward (FlashAttention-2: scores recomputed tile by tile from
+     * lse, D_i = Σ dO∘O per row), with rows NULL and R = B, cap = Tk:
+     * writes dq (B, H, Tq, D), dk (B, Hkv, Tk, D), dv (B, Hkv, Tk, Dv);
+     * dk and dv sum over the H / Hkv query heads of each kv head. */
+    mrg_status (*sdpa_backward)(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k,
+                                mrg_ptr v, mrg_ptr mask, mrg_ptr o, mrg_ptr lse, mrg_ptr dout,
+                                mrg_ptr dq, mrg_ptr dk, mrg_ptr dv);
 
     /* LayerNorm over cols; w, b may have buf == NULL (no affine).
      * Writes mean and rstd (rows) for the backward. */
@@ -197,6 +253,33 @@ typedef struct mrg_backend {
     /* x *= min(1, max_norm / (sqrt(sumsq[0]) + 1e-6)). */
     mrg_status (*clip_scale)(mrg_device *dev, mrg_ptr sumsq, mrg_ptr x, int64_t n,
                              float max_norm);
+
+    /* ---- fused decoding (optional: NULL entries are composed by
+     * lib/ops/decode.c of the kernels above). Batches of at most
+     * MRG_DECODE_MAX_ROWS rows; rows is a host array of B cache rows or
+     * NULL (row b). ---- */
+
+    /* out_i (M, N_i) = x (M, K) · w_iᵀ for n_w (1..3) weights w_i (N_i, K)
+     * of any float dtype, with epilogue: MRG_EPI_NONE; MRG_EPI_SWIGLU
+     * (n_w 2, N_0 == N_1): out_0 = silu(x·w_0ᵀ)·(x·w_1ᵀ); MRG_EPI_RESIDUAL
+     * (n_w 1): out_0 = r + x·w_0ᵀ (r (M, N_0) f32). */
+    mrg_status (*gemv_fused)(mrg_device *dev, mrg_ptr x, int64_t M, int64_t K, int n_w,
+                             const mrg_ptr *w, const int64_t *N, const mrg_ptr *out,
+                             int epilogue, mrg_ptr r);
+    /* q (B, H, D) → q_out rotated at position pos (as rope); k (B, Hkv, D)
+     * rotated and v (B, Hkv, D) stored at position pos of cache rows rows[b]
+     * of k_cache, v_cache (R, Hkv, Lmax, D) of dtype f32/bf16/f16. */
+    mrg_status (*rope_store_kv)(mrg_device *dev, mrg_ptr q, mrg_ptr q_out, mrg_ptr k, mrg_ptr v,
+                                mrg_ptr k_cache, mrg_ptr v_cache, const int32_t *rows, int64_t B,
+                                int64_t H, int64_t Hkv, int64_t D, int64_t Lmax, int64_t pos,
+                                float theta, int layout);
+    /* out (B, H, Dv) = softmax(scale·q·kᵀ + key_mask)·v for q (B, H, D) over
+     * positions [0, len) of cache rows rows[b], kv head h / (H / Hkv);
+     * key_mask (B, len) f32 or buf NULL; scores: scratch of B·H·len f32. */
+    mrg_status (*sdpa_decode)(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_ptr v_cache,
+                              mrg_ptr key_mask, mrg_ptr scores, mrg_ptr out, const int32_t *rows,
+                              int64_t B, int64_t H, int64_t Hkv, int64_t D, int64_t Dv,
+                              int64_t Lmax, int64_t len, float scale);
 } mrg_backend;
 
 /* Device object shared by all backends; backend-specific state hangs off ctx. */
@@ -218,6 +301,12 @@ struct mrg_device {
     size_t n_step_structs, cap_step_structs;
     mrg_tape *tape;
     bool grad_enabled;
+    /* GEMM precision of mrg_matmul (mrg_set_precision), and under
+     * bf16-mixed the bf16-rounded copies of persistent weights made this
+     * step (ops/matmul.c; emptied by mrg_step_reset, arena releases and
+     * optimizer updates). */
+    int precision;
+    struct mrg_bf16_cache *bf16_cache;
 };
 
 static inline mrg_ptr mrg_ptr_of(const mrg_tensor *t) {

@@ -22,6 +22,7 @@ mrg_gen_opts mrg_gen_defaults(void) {
         .top_p = 0.9f,
         .seed = 0,
         .eos_id = -1,
+        .kv_dtype = MRG_F32,
     };
     return o;
 }
@@ -40,6 +41,9 @@ mrg_status mrg_gen_opts_check(const mrg_gen_opts *o) {
     if (o->max_new < 1 || o->min_new < 0)
         return mrg_error(MRG_ERR_INVALID_ARG, "generate: need max_new >= 1 and min_new >= 0 "
                                               "(got %d, %d)", o->max_new, o->min_new);
+    if (o->kv_dtype != MRG_F32 && o->kv_dtype != MRG_BF16 && o->kv_dtype != MRG_F16)
+        return mrg_error(MRG_ERR_INVALID_ARG, "generate: KV cache dtype %d (f32, bf16 or f16)",
+                         (int)o->kv_dtype);
     if (o->mode == MRG_GEN_SAMPLE && (!(o->temperature >= 0) || !(o->top_p > 0 && o->top_p <= 1)))
         return mrg_error(MRG_ERR_INVALID_ARG,
                          "generate: need temperature >= 0 and top_p in (0, 1] (got %g, %g)",
@@ -92,7 +96,7 @@ mrg_status gen_session_start(gen_session *s, mrg_llama *lm, mrg_tensor *prefix,
     if (T0 + s->max_new > c->max_seq) s->max_new = (int)(c->max_seq - T0);
     s->grad_prev = mrg_grad_set_enabled(s->dev, false);
     s->logits = malloc(sizeof(float) * (size_t)capacity * (size_t)s->V);
-    s->kv = s->logits ? mrg_kv_cache_new(lm, capacity, T0 + s->max_new) : NULL;
+    s->kv = s->logits ? mrg_kv_cache_new_dtype(lm, capacity, T0 + s->max_new, opts->kv_dtype) : NULL;
     if (!s->logits) return mrg_error(MRG_ERR_OOM, "out of host memory");
     if (!s->kv) return MRG_ERR_OOM;
     /* the cache starts with B rows in use (its capacity holds the beams) */

@@ -1,5 +1,7 @@
-/* The KV cache of a LLaMA model: per layer a persistent f32 key and value
- * tensor (capacity, Hkv, max_len, Dh), and a map c->row from batch rows to
+/* The KV cache of a LLaMA model: per layer a persistent key and value
+ * tensor (capacity, Hkv, max_len, Dh) of f32, or of bf16/f16 (half the
+ * memory and the bytes each decoded token reads; keys and values are
+ * rounded to nearest even when written and read back as f32), and a map c->row from batch rows to
  * the tensors' rows. New positions are written where they belong, with one
  * strided copy per run of consecutive rows; the attention reads the cache
  * in place (mrg_sdpa_cache). Reordering along the batch axis (beam search)
@@ -11,6 +13,16 @@
 #include "models/llama_internal.h"
 
 mrg_kv_cache *mrg_kv_cache_new(const mrg_llama *m, int64_t batch, int64_t max_len) {
+    return mrg_kv_cache_new_dtype(m, batch, max_len, MRG_F32);
+}
+
+mrg_kv_cache *mrg_kv_cache_new_dtype(const mrg_llama *m, int64_t batch, int64_t max_len,
+                                     mrg_dtype dtype) {
+    if (dtype != MRG_F32 && dtype != MRG_BF16 && dtype != MRG_F16) {
+        mrg_error(MRG_ERR_INVALID_ARG, "kv cache: dtype %s (f32, bf16 or f16)",
+                  mrg_dtype_name(dtype));
+        return NULL;
+    }
     if (!m) {
         mrg_error(MRG_ERR_INVALID_ARG, "kv cache: no model");
         return NULL;
@@ -39,6 +51,7 @@ mrg_kv_cache *mrg_kv_cache_new(const mrg_llama *m, int64_t batch, int64_t max_le
     }
     for (int64_t b = 0; b < batch; b++) c->row[b] = (int32_t)b;
     c->dev = m->dev;
+    c->dtype = dtype;
     c->n_layers = cfg->n_layers;
     c->batch = batch;
     c->capacity = batch;
@@ -47,8 +60,8 @@ mrg_kv_cache *mrg_kv_cache_new(const mrg_llama *m, int64_t batch, int64_t max_le
     c->head_dim = cfg->dim / cfg->n_heads;
     const int64_t shape[4] = {batch, c->n_kv_heads, max_len, c->head_dim};
     for (int l = 0; l < c->n_layers; l++) {
-        c->k[l] = mrg_tensor_new_persistent(m->dev, MRG_F32, 4, shape);
-        c->v[l] = c->k[l] ? mrg_tensor_new_persistent(m->dev, MRG_F32, 4, shape) : NULL;
+        c->k[l] = mrg_tensor_new_persistent(m->dev, dtype, 4, shape);
+        c->v[l] = c->k[l] ? mrg_tensor_new_persistent(m->dev, dtype, 4, shape) : NULL;
         if (!c->v[l]) {
             mrg_error_context(MRG_ERR_OOM, "kv cache (%lld x %lld positions)", (long long)batch,
                               (long long)max_len);
@@ -114,8 +127,14 @@ mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tens
         /* (n, Hkv, T, Dh) into positions [len, len + T) of cache rows
          * row[b0].. of the tensors (capacity, Hkv, max_len, Dh) */
         const int64_t at[4] = {c->row[b0], 0, c->len, 0};
-        MRG_TRY(mrg_copy_into(c->k[layer], at, ks));
-        MRG_TRY(mrg_copy_into(c->v[layer], at, vs));
+        if (c->dtype == MRG_F32) {
+            MRG_TRY(mrg_copy_into(c->k[layer], at, ks));
+            MRG_TRY(mrg_copy_into(c->v[layer], at, vs));
+        } else { /* rounded to the cache's dtype */
+            static const int64_t zero[4] = {0, 0, 0, 0};
+            MRG_TRY(mrg_copy_region(c->k[layer], at, ks, zero, ks->shape));
+            MRG_TRY(mrg_copy_region(c->v[layer], at, vs, zero, vs->shape));
+        }
     }
     return MRG_OK;
 }
@@ -123,6 +142,16 @@ mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tens
 mrg_tensor *llama_cache_attend(mrg_kv_cache *c, int layer, mrg_tensor *q, int64_t len,
                                mrg_tensor *key_mask, float scale) {
     return mrg_sdpa_cache(q, c->k[layer], c->v[layer], c->row, len, key_mask, true, scale);
+}
+
+mrg_tensor *llama_cache_rope_store(mrg_kv_cache *c, int layer, mrg_tensor *q, mrg_tensor *k,
+                                   mrg_tensor *v, float theta, mrg_rope_layout layout) {
+    return mrg_rope_store_kv(q, k, v, c->k[layer], c->v[layer], c->row, c->len, theta, layout);
+}
+
+mrg_tensor *llama_cache_attend_decode(mrg_kv_cache *c, int layer, mrg_tensor *q, int64_t len,
+                                      mrg_tensor *key_mask, float scale) {
+    return mrg_sdpa_decode(q, c->k[layer], c->v[layer], c->row, len, key_mask, scale);
 }
 
 mrg_tensor *llama_cache_past(mrg_kv_cache *c, mrg_tensor *cached, int64_t len) {
@@ -134,6 +163,15 @@ mrg_tensor *llama_cache_past(mrg_kv_cache *c, mrg_tensor *cached, int64_t len) {
     int np = 0;
     for (int64_t b0 = 0, n; b0 < c->batch; b0 += n) {
         n = run_length(c, b0);
+        if (c->dtype != MRG_F32) { /* converted to f32 */
+            const int64_t shape[4] = {n, c->n_kv_heads, len, c->head_dim};
+            mrg_tensor *t = mrg_tensor_new(c->dev, MRG_F32, 4, shape);
+            if (!t || mrg_copy_region(t, (const int64_t[]){0, 0, 0, 0}, cached,
+                                      (const int64_t[]){c->row[b0], 0, 0, 0}, shape) != MRG_OK)
+                return NULL;
+            parts[np++] = t;
+            continue;
+        }
         mrg_tensor *rows = mrg_slice(cached, 0, c->row[b0], n); /* a view */
         parts[np++] = rows ? mrg_slice(rows, 2, 0, len) : NULL; /* (n, Hkv, len, Dh) */
         if (!parts[np - 1]) return NULL;
@@ -147,16 +185,14 @@ mrg_status mrg_kv_cache_reorder(mrg_kv_cache *c, const int32_t *src) {
 }
 
 /* Copies positions [0, c->len) of cache row `from` into row `to`, in every
- * layer. */
+ * layer: one strided copy per tensor, in place. */
 static mrg_status copy_row(mrg_kv_cache *c, int32_t from, int32_t to) {
+    const int64_t shape[4] = {1, c->n_kv_heads, c->len, c->head_dim};
     for (int l = 0; l < c->n_layers; l++) {
         mrg_tensor *kv[2] = {c->k[l], c->v[l]};
-        for (int j = 0; j < 2; j++) {
-            mrg_tensor *row = mrg_slice(kv[j], 0, from, 1);                /* a view */
-            mrg_tensor *past = row ? mrg_slice(row, 2, 0, c->len) : NULL; /* (1, Hkv, len, Dh) */
-            if (!past) return mrg_error_context(MRG_ERR_DEVICE, "kv cache select");
-            MRG_TRY(mrg_copy_into(kv[j], (const int64_t[]){to, 0, 0, 0}, past));
-        }
+        for (int j = 0; j < 2; j++)
+            MRG_TRY(mrg_copy_region(kv[j], (const int64_t[]){to, 0, 0, 0}, kv[j],
+                                    (const int64_t[]){from, 0, 0, 0}, shape));
     }
     return MRG_OK;
 }

@@ -40,6 +40,30 @@ static mrg_tensor *with_past(mrg_kv_cache *c, mrg_tensor *cached, int64_t pos0, 
     return parts[0] ? mrg_concat(parts, 2, 2) : NULL;
 }
 
+/* One block decoding one position per row through the cache, without
+ * gradients: x (B, 1, D) → (B, 1, D). The fused decoding ops (ops/decode.c)
+ * are the same ops as block()'s, composed where the backend has no fused
+ * kernel (bit for bit the same results there); on OpenCL each is one
+ * launch, 8 per layer. */
+static mrg_tensor *decode_block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask,
+                                mrg_kv_cache *cache, int64_t pos0) {
+    const mrg_llama_config *c = &m->cfg;
+    const mrg_llama_layer *L = &m->layers[l];
+    int64_t B = x->shape[0], H = c->n_heads, Hkv = c->n_kv_heads, Dh = c->dim / c->n_heads;
+    mrg_tensor *h = mrg_rmsnorm(x, L->attn_norm, c->norm_eps); /* (B, 1, D) */
+    mrg_tensor *const w[3] = {L->wq, L->wk, L->wv};
+    mrg_tensor *qkv[3];
+    if (!h || mrg_linears(h, 3, w, qkv) != MRG_OK) return NULL;
+    mrg_tensor *q = mrg_reshape(qkv[0], 4, (const int64_t[]){B, H, 1, Dh});
+    mrg_tensor *k = mrg_reshape(qkv[1], 4, (const int64_t[]){B, Hkv, 1, Dh});
+    mrg_tensor *v = mrg_reshape(qkv[2], 4, (const int64_t[]){B, Hkv, 1, Dh});
+    q = llama_cache_rope_store(cache, l, q, k, v, c->rope_theta, (mrg_rope_layout)c->rope_layout);
+    mrg_tensor *a = llama_cache_attend_decode(cache, l, q, pos0 + 1, mask, 1.0f / sqrtf((float)Dh));
+    x = mrg_linear_residual(from_heads(a), L->wo, x);          /* (B, 1, D) */
+    h = mrg_rmsnorm(x, L->ffn_norm, c->norm_eps);
+    return mrg_linear_residual(mrg_swiglu_linear(h, L->w_gate, L->w_up), L->w_down, x);
+}
+
 /* One block: x (B, T, D) → (B, T, D). */
 static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask, mrg_kv_cache *cache,
                          int64_t pos0) {
@@ -47,6 +71,8 @@ static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask, m
     const mrg_llama_layer *L = &m->layers[l];
     int64_t B = x->shape[0], T = x->shape[1];
     int64_t H = c->n_heads, Hkv = c->n_kv_heads, Dh = c->dim / c->n_heads;
+    if (cache && T == 1 && pos0 > 0 && !mrg_grad_enabled(m->dev))
+        return decode_block(m, l, x, mask, cache, pos0);
 
     /* attention */
     mrg_tensor *h = mrg_rmsnorm(x, L->attn_norm, c->norm_eps); /* (B, T, D) */

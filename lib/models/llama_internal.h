@@ -45,6 +45,14 @@ mrg_status llama_cache_write(mrg_kv_cache *c, int layer, mrg_tensor *k, mrg_tens
  * batch row of the cache, read in place → (B, H, T, Dh). No gradient. */
 mrg_tensor *llama_cache_attend(mrg_kv_cache *c, int layer, mrg_tensor *q, int64_t len,
                                mrg_tensor *key_mask, float scale);
+/* Decoding one position (llama_forward.c's decode_block): RoPE on q (B, H,
+ * 1, Dh) and k at position c->len, k and v stored there in layer's cache
+ * (mrg_rope_store_kv); returns the rotated q. */
+mrg_tensor *llama_cache_rope_store(mrg_kv_cache *c, int layer, mrg_tensor *q, mrg_tensor *k,
+                                   mrg_tensor *v, float theta, mrg_rope_layout layout);
+/* Attention of q (B, H, 1, Dh) over len positions (mrg_sdpa_decode). */
+mrg_tensor *llama_cache_attend_decode(mrg_kv_cache *c, int layer, mrg_tensor *q, int64_t len,
+                                      mrg_tensor *key_mask, float scale);
 /* The first len positions of each batch row of a cache tensor (c->k[l] or
  * c->v[l]) as a new (B, Hkv, len, Dh) tensor (a copy; for a forward that
  * needs gradients). */

@@ -262,14 +262,19 @@ static mrg_model *model_new(const mrg_model_config *cfg, mrg_device *dev, const 
     /* frozen language model */
     if (st == MRG_OK && lm_path) {
         st = absolute(lm_path, m->lm_path, sizeof m->lm_path);
-        if (st == MRG_OK && !(m->lm = mrg_llama_load(m->lm_path, dev, NULL))) st = MRG_ERR_IO;
+        /* bf16-mixed holds the frozen LLaMA in bf16, as R2GenGPT does */
+        mrg_llama_load_opts lo = {.weight_dtype = MRG_BF16};
+        bool mixed = cfg->precision == MRG_PRECISION_BF16_MIXED;
+        if (st == MRG_OK && !(m->lm = mrg_llama_load(m->lm_path, dev, mixed ? &lo : NULL)))
+            st = MRG_ERR_IO;
         if (st == MRG_OK) m->cfg.lm = m->lm->cfg;
     } else if (st == MRG_OK) {
         /* large random models (shape benchmarks) are kept in bf16 */
         const mrg_llama_config *l = &cfg->lm;
         double n =
             (double)l->dim * ((double)l->vocab_size * 2 + (double)l->n_layers * 3 * l->hidden_dim);
-        m->lm = mrg_llama_create(l, n > 1e8 ? MRG_BF16 : MRG_F32, false, dev);
+        bool bf16 = n > 1e8 || cfg->precision == MRG_PRECISION_BF16_MIXED;
+        m->lm = mrg_llama_create(l, bf16 ? MRG_BF16 : MRG_F32, false, dev);
         st = m->lm ? (skip_init ? MRG_OK : randomize_llama(m->lm, cfg->seed ^ 0x11a3aULL))
                    : MRG_ERR_OOM;
         m->lm_in_checkpoint = true;

@@ -185,6 +185,7 @@ mrg_status mrg_model_config_check(const mrg_model_config *c) {
     if (c->n_views < 1) return BAD("n_views %d must be >= 1", c->n_views);
     if (c->view_combine != MRG_VIEWS_CONCAT && c->view_combine != MRG_VIEWS_MEAN)
         return BAD("view_combine must be concat or mean");
+    if (!mrg_precision_name(c->precision)) return BAD("precision must be f32 or bf16-mixed");
     if (c->enc_heads < 1 || c->vit.dim % c->enc_heads)
         return BAD("enc_heads %d must divide the encoder width %d", c->enc_heads, c->vit.dim);
     if (c->Lc < 0 || c->Kc < 1 || c->Lt < 0 || c->Kt < 0 || c->Kt > MRG_MAX_TOPICS)

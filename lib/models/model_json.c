@@ -144,6 +144,7 @@ char *mrg_model_config_to_json(const mrg_model_config *c) {
     bool ok = o && add_fields(o, c, MODEL_FIELDS, NF(MODEL_FIELDS));
     ok = ok && cJSON_AddStringToObject(o, "view_combine",
                                        c->view_combine == MRG_VIEWS_MEAN ? "mean" : "concat");
+    ok = ok && cJSON_AddStringToObject(o, "precision", mrg_precision_name(c->precision));
     cJSON *topics = ok ? cJSON_AddArrayToObject(o, "topic_words") : NULL;
     ok = ok && topics;
     for (int i = 0; ok && i < c->Kt && i < MRG_MAX_TOPICS; i++)
@@ -325,6 +326,10 @@ mrg_status mrg_model_config_apply_cjson(mrg_model_config *cfg, const cJSON *obj)
             else
                 st = mrg_error(MRG_ERR_FORMAT,
                                "model config: \"view_combine\" must be \"concat\" or \"mean\"");
+        } else if (!strcmp(v->string, "precision")) {
+            if (mrg_precision_parse(cJSON_GetStringValue(v), &c.precision) != MRG_OK)
+                st = mrg_error(MRG_ERR_FORMAT,
+                               "model config: \"precision\" must be \"f32\" or \"bf16-mixed\"");
         } else {
             st = mrg_error(MRG_ERR_INVALID_ARG, "model config: unknown key \"%s\"", v->string);
         }

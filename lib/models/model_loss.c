@@ -175,13 +175,15 @@ mrg_status mrg_model_loss(mrg_model *m, const mrg_batch *b, mrg_loss_parts *out)
     mrg_status st = check_batch(m, b);
     if (st != MRG_OK) return st;
     const mrg_model_config *c = &m->cfg;
+    /* the products recorded here keep this precision for their backward */
+    mrg_precision prev = mrg_set_precision(m->dev, c->precision);
     mrg_tensor *img = mrg_tensor_from_f32(m->dev, MRG_SHAPE(b->B, b->V, 3, b->S, b->S),
                                           b->images); /* (B, V, 3, S, S) */
     mrg_tensor *P = mrg_model_prefix(m, img);         /* (B, K, D) */
-    if (!P) return mrg_error_context(MRG_ERR_DEVICE, "model loss");
-    mrg_tensor *lm = lm_loss(m, b, P);
-    mrg_tensor *con = con_loss(m, b, P);
+    mrg_tensor *lm = P ? lm_loss(m, b, P) : NULL;
+    mrg_tensor *con = P ? con_loss(m, b, P) : NULL;
     mrg_tensor *total = mrg_add(mrg_scale(lm, c->lm_weight), mrg_scale(con, c->con_weight));
+    mrg_set_precision(m->dev, prev);
     if (!total) return mrg_error_context(MRG_ERR_DEVICE, "model loss");
     out->total = total;
     out->lm = lm;

@@ -2,20 +2,72 @@
  *
  * With C = op(A)·op(B) (op = transpose when the flag is set), the backward
  * is d op(A) = dC·op(B)ᵀ and d op(B) = op(A)ᵀ·dC, written below for each
- * storage layout of A and B so that no transpose is ever materialised. */
+ * storage layout of A and B so that no transpose is ever materialised.
+ *
+ * Under bf16-mixed (mrg_set_precision) every product, forward and backward,
+ * multiplies bf16-rounded operands (MRG_UN_ROUND_BF16, f32 storage; a bf16
+ * weight as it is) through the backend's gemm_bf16; the gradients reach the
+ * unrounded a and b as they are (the cast's backward, as under autocast).
+ * The rounded copy of a persistent weight is made once per step. */
+#include <stdatomic.h>
+#include <stdio.h>
+
 #include "ops/ops_common.h"
 
 /* Geometry of one product, saved in the node:
  * i[0] M, i[1] N, i[2] K, i[3] batch; flag[0] trans_a, flag[1] trans_b,
- * flag[2] shared (b is 2-D and used by every batch). */
+ * flag[2] shared (b is 2-D and used by every batch), flag[3] bf16-mixed
+ * (saved[0], saved[1]: the rounded a and b). */
 typedef struct mm_geom {
     int64_t M, N, K, batch;
-    bool ta, tb, shared;
+    bool ta, tb, shared, bf16;
 } mm_geom;
 
 static mm_geom geom_of(const mrg_node *n) {
-    mm_geom g = {n->i[0], n->i[1], n->i[2], n->i[3], n->flag[0], n->flag[1], n->flag[2]};
+    mm_geom g = {n->i[0], n->i[1], n->i[2], n->i[3],
+                 n->flag[0], n->flag[1], n->flag[2], n->flag[3]};
     return g;
+}
+
+typedef mrg_status (*gemm_fn)(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                              int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
+                              mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
+                              int64_t ldc, int64_t stride_c, int64_t batch);
+
+/* The backend's GEMM for the product's precision. A backend without a
+ * gemm_bf16 (OpenCL) multiplies the rounded values with its f32 GEMM, which
+ * gives the same products; that is said once. */
+static gemm_fn gemm_for(mrg_device *dev, bool bf16) {
+    if (!bf16) return dev->be->gemm;
+    if (dev->be->gemm_bf16) return dev->be->gemm_bf16;
+    static atomic_flag said = ATOMIC_FLAG_INIT;
+    if (!atomic_flag_test_and_set(&said))
+        fprintf(stderr,
+                "mrg: note: bf16-mixed on %s: no bf16 GEMM kernel; the operands are rounded to "
+                "bf16 and multiplied in f32 (same products)\n",
+                dev->name);
+    return dev->be->gemm;
+}
+
+/* x with its values rounded to bf16: x itself when stored as bf16, a step
+ * tensor (f32) otherwise; a persistent x's copy is made once per step. */
+static mrg_tensor *bf16_operand(mrg_tensor *x) {
+    if (x->dtype == MRG_BF16) return x;
+    mrg_device *dev = x->dev;
+    if (x->persistent) {
+        mrg_tensor *hit = mrg_bf16_cache_get(dev, x);
+        if (hit) return hit;
+    }
+    mrg_tensor *r = mrg_tensor_like(x, MRG_F32);
+    if (!r) return NULL;
+    if (x->dtype != MRG_F32 &&
+        dev->be->convert(dev, mrg_ptr_of(x), mrg_ptr_of(r), mrg_numel(x)) != MRG_OK)
+        return NULL;
+    mrg_ptr src = x->dtype == MRG_F32 ? mrg_ptr_of(x) : mrg_ptr_of(r);
+    if (dev->be->unary(dev, MRG_UN_ROUND_BF16, src, mrg_ptr_of(r), mrg_numel(x), 0.0f) != MRG_OK)
+        return NULL;
+    if (x->persistent) mrg_bf16_cache_put(dev, x, r);
+    return r;
 }
 
 /* Row strides of A and B as stored. */
@@ -25,6 +77,7 @@ static int64_t ldb_of(const mm_geom *g) { return g->tb ? g->K : g->N; }
 /* dA for A stored (M, K) or, with trans_a, (K, M). */
 static mrg_status grad_a(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_tensor *dc) {
     mrg_device *dev = a->dev;
+    gemm_fn gemm = gemm_for(dev, g->bf16);
     mrg_tensor *da = mrg_tensor_like(a, MRG_F32);
     OPS_ALLOC_OR_FAIL(da);
     int64_t sb = g->shared ? 0 : g->K * g->N;
@@ -32,7 +85,7 @@ static mrg_status grad_a(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_ten
         /* dA (M, K) = dC (M, N) · op(B)ᵀ; op(B)ᵀ is B itself when trans_b.
          * A shared B lets the batch fold into the rows. */
         int64_t M = g->shared ? g->batch * g->M : g->M, batch = g->shared ? 1 : g->batch;
-        MRG_TRY(dev->be->gemm(dev, false, !g->tb, M, g->K, g->N, 1.0f, mrg_ptr_of(dc), g->N,
+        MRG_TRY(gemm(dev, false, !g->tb, M, g->K, g->N, 1.0f, mrg_ptr_of(dc), g->N,
                               g->M * g->N, mrg_ptr_of(b), ldb_of(g), sb, 0.0f, mrg_ptr_of(da),
                               g->K, g->M * g->K, batch));
     } else {
@@ -44,7 +97,7 @@ static mrg_status grad_a(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_ten
             OPS_ALLOC_OR_FAIL(bf);
             MRG_TRY(dev->be->convert(dev, mrg_ptr_of(b), mrg_ptr_of(bf), mrg_numel(b)));
         }
-        MRG_TRY(dev->be->gemm(dev, g->tb, true, g->K, g->M, g->N, 1.0f, mrg_ptr_of(bf),
+        MRG_TRY(gemm(dev, g->tb, true, g->K, g->M, g->N, 1.0f, mrg_ptr_of(bf),
                               ldb_of(g), sb, mrg_ptr_of(dc), g->N, g->M * g->N, 0.0f,
                               mrg_ptr_of(da), g->M, g->M * g->K, g->batch));
     }
@@ -55,6 +108,7 @@ static mrg_status grad_a(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_ten
  * when B is shared. */
 static mrg_status grad_b(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_tensor *dc) {
     mrg_device *dev = a->dev;
+    gemm_fn gemm = gemm_for(dev, g->bf16);
     mrg_tensor *db = mrg_tensor_like(b, MRG_F32);
     OPS_ALLOC_OR_FAIL(db);
     /* A shared B with A stored (batch·M, K) folds the batch into the summed
@@ -72,12 +126,12 @@ static mrg_status grad_b(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_ten
     int64_t sd = (batch > 1) ? g->K * g->N : 0;
     if (!g->tb) {
         /* dB (K, N) = op(A)ᵀ (K, M) · dC (M, N) */
-        MRG_TRY(dev->be->gemm(dev, !g->ta, false, g->K, g->N, M, 1.0f, mrg_ptr_of(a), lda_of(g),
+        MRG_TRY(gemm(dev, !g->ta, false, g->K, g->N, M, 1.0f, mrg_ptr_of(a), lda_of(g),
                               g->M * g->K, mrg_ptr_of(dc), g->N, g->M * g->N, 0.0f,
                               mrg_ptr_of(dst), g->N, sd, batch));
     } else {
         /* dB (N, K) = dCᵀ (N, M) · op(A) (M, K) */
-        MRG_TRY(dev->be->gemm(dev, true, g->ta, g->N, g->K, M, 1.0f, mrg_ptr_of(dc), g->N,
+        MRG_TRY(gemm(dev, true, g->ta, g->N, g->K, M, 1.0f, mrg_ptr_of(dc), g->N,
                               g->M * g->N, mrg_ptr_of(a), lda_of(g), g->M * g->K, 0.0f,
                               mrg_ptr_of(dst), g->K, sd, batch));
     }
@@ -90,8 +144,12 @@ static mrg_status grad_b(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_ten
 static mrg_status matmul_backward(mrg_node *n) {
     mm_geom g = geom_of(n);
     mrg_tensor *a = n->in[0], *b = n->in[1], *dc = n->out->grad;
-    if (mrg_wants_grad(a)) MRG_TRY(grad_a(&g, a, b, dc));
-    if (mrg_wants_grad(b)) MRG_TRY(grad_b(&g, a, b, dc));
+    /* the products use the operands of the forward (rounded under bf16-mixed)
+     * and a rounded dC; the gradients go to a and b themselves */
+    mrg_tensor *ua = g.bf16 ? n->saved[0] : a, *ub = g.bf16 ? n->saved[1] : b;
+    if (g.bf16) OPS_ALLOC_OR_FAIL(dc = bf16_operand(dc));
+    if (mrg_wants_grad(a)) MRG_TRY(grad_a(&g, a, ub, dc));
+    if (mrg_wants_grad(b)) MRG_TRY(grad_b(&g, ua, b, dc));
     return MRG_OK;
 }
 
@@ -132,16 +190,18 @@ mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b)
     mrg_tensor *c = mrg_tensor_new(a->dev, MRG_F32, na, shape);
     if (!c) return NULL;
     mrg_device *dev = a->dev;
+    g.bf16 = dev->precision == MRG_PRECISION_BF16_MIXED;
+    mrg_tensor *ua = a, *ub = b; /* the operands multiplied */
+    if (g.bf16 && (!(ua = bf16_operand(a)) || !(ub = bf16_operand(b)))) return NULL;
+    gemm_fn gemm = gemm_for(dev, g.bf16);
     if (g.shared && !trans_a) {
         /* one GEMM: a is (batch·M, K) */
-        MRG_TRY_NULL(dev->be->gemm(dev, false, trans_b, g.batch * g.M, g.N, g.K, 1.0f,
-                                   mrg_ptr_of(a), g.K, 0, mrg_ptr_of(b), ldb_of(&g), 0, 0.0f,
-                                   mrg_ptr_of(c), g.N, 0, 1));
+        MRG_TRY_NULL(gemm(dev, false, trans_b, g.batch * g.M, g.N, g.K, 1.0f, mrg_ptr_of(ua), g.K,
+                          0, mrg_ptr_of(ub), ldb_of(&g), 0, 0.0f, mrg_ptr_of(c), g.N, 0, 1));
     } else {
-        MRG_TRY_NULL(dev->be->gemm(dev, trans_a, trans_b, g.M, g.N, g.K, 1.0f, mrg_ptr_of(a),
-                                   lda_of(&g), g.M * g.K, mrg_ptr_of(b), ldb_of(&g),
-                                   g.shared ? 0 : g.K * g.N, 0.0f, mrg_ptr_of(c), g.N,
-                                   g.M * g.N, g.batch));
+        MRG_TRY_NULL(gemm(dev, trans_a, trans_b, g.M, g.N, g.K, 1.0f, mrg_ptr_of(ua), lda_of(&g),
+                          g.M * g.K, mrg_ptr_of(ub), ldb_of(&g), g.shared ? 0 : g.K * g.N, 0.0f,
+                          mrg_ptr_of(c), g.N, g.M * g.N, g.batch));
     }
     mrg_node *n = mrg_record(c, "matmul", matmul_backward, 2, ins);
     if (n) {
@@ -152,6 +212,9 @@ mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b)
         n->flag[0] = g.ta;
         n->flag[1] = g.tb;
         n->flag[2] = g.shared;
+        n->flag[3] = g.bf16;
+        n->saved[0] = ua;
+        n->saved[1] = ub;
     }
     return c;
 }

@@ -16,6 +16,7 @@
  *   s += key_mask (B, len); p = softmax(s) (causal: query i sees len−Tq+i)
  *   o = p·v            (B·Hkv, G·Tq, Dv) = (B, H, Tq, Dv), v read in place
  *
+ * The caches may be bf16/f16 (the GEMMs' B operand converts on load).
  * Not recorded: no gradient reaches q or the cache (decoding only). */
 #include "ops/ops_common.h"
 
@@ -56,9 +57,10 @@ mrg_tensor *mrg_sdpa_cache(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cac
     MRG_NULL_GUARD(q, k_cache, v_cache);
     mrg_tensor *const ins[4] = {q, k_cache, v_cache, key_mask};
     if (!ops_check_device("sdpa_cache", 4, ins)) return NULL;
-    if (!ops_check_f32("sdpa_cache", "q", q) || !ops_check_f32("sdpa_cache", "k_cache", k_cache) ||
-        !ops_check_f32("sdpa_cache", "v_cache", v_cache))
-        return NULL;
+    if (!ops_check_f32("sdpa_cache", "q", q)) return NULL;
+    if (k_cache->dtype == MRG_I32 || v_cache->dtype != k_cache->dtype)
+        OPS_FAIL("sdpa_cache: caches of %s and %s (one float dtype: f32, bf16, f16)",
+                 mrg_dtype_name(k_cache->dtype), mrg_dtype_name(v_cache->dtype));
     if (q->ndim != 4 || k_cache->ndim != 4 || v_cache->ndim != 4)
         OPS_FAIL("sdpa_cache: q %s, k_cache %s, v_cache %s must be 4-D", OPS_SHAPE(q),
                  OPS_SHAPE(k_cache), OPS_SHAPE(v_cache));

@@ -291,3 +291,41 @@ mrg_status mrg_copy_into(mrg_tensor *dst, const int64_t *start, const mrg_tensor
     return dst->dev->be->copy_strided(dst->dev, mrg_ptr_of(src), d, src->ndim, src->shape,
                                       sstride, dstride, false);
 }
+
+/* ---- copy region (in place, not recorded; converts float dtypes) ----------- */
+
+mrg_status mrg_copy_region(mrg_tensor *dst, const int64_t *dst_start, const mrg_tensor *src,
+                           const int64_t *src_start, const int64_t *shape) {
+    if (!dst || !src || !dst_start || !src_start || !shape)
+        return mrg_error(MRG_ERR_INVALID_ARG, "copy_region: NULL argument");
+    mrg_tensor *const ts[2] = {dst, (mrg_tensor *)src};
+    if (!ops_check_device("copy_region", 2, ts)) return MRG_ERR_INVALID_ARG;
+    bool same4 = src->dtype == dst->dtype && mrg_dtype_size(src->dtype) == 4;
+    bool floats = src->dtype != MRG_I32 && dst->dtype != MRG_I32;
+    if (src->ndim != dst->ndim || (!same4 && !floats))
+        return mrg_error(MRG_ERR_INVALID_ARG,
+                         "copy_region: src %s (%s) and dst %s (%s) need one rank and one 4-byte "
+                         "dtype or float dtypes",
+                         OPS_SHAPE(src), mrg_dtype_name(src->dtype), OPS_SHAPE(dst),
+                         mrg_dtype_name(dst->dtype));
+    int64_t sstride[MRG_MAX_DIMS], dstride[MRG_MAX_DIMS], n = 1;
+    ops_contig_strides(src->ndim, src->shape, sstride);
+    ops_contig_strides(dst->ndim, dst->shape, dstride);
+    mrg_ptr s = mrg_ptr_of(src), d = mrg_ptr_of(dst);
+    for (int i = 0; i < dst->ndim; i++) {
+        if (shape[i] < 0 || src_start[i] < 0 || src_start[i] > src->shape[i] - shape[i] ||
+            dst_start[i] < 0 || dst_start[i] > dst->shape[i] - shape[i])
+            return mrg_error(MRG_ERR_INVALID_ARG,
+                             "copy_region: %lld elements from %lld of src %s to %lld of dst %s "
+                             "(axis %d) lie outside",
+                             (long long)shape[i], (long long)src_start[i], OPS_SHAPE(src),
+                             (long long)dst_start[i], OPS_SHAPE(dst), i);
+        s.off += src_start[i] * sstride[i];
+        d.off += dst_start[i] * dstride[i];
+        n *= shape[i];
+    }
+    if (n == 0) return MRG_OK;
+    mrg_device *dev = dst->dev;
+    if (same4) return dev->be->copy_strided(dev, s, d, src->ndim, shape, sstride, dstride, false);
+    return dev->be->convert_strided(dev, s, d, src->ndim, shape, sstride, dstride);
+}

@@ -205,6 +205,20 @@ mrg_status run_resume_check_inputs(const mrg_train_run_opts *o, run_plan *plan, 
                          "its annotation.json %s, the run's %s); resume with the same dataset",
                          o->data_dir, hex, plan->data_hash);
     }
+    if (o->precision) {
+        mrg_precision want;
+        if ((st = mrg_precision_parse(o->precision, &want))) return mrg_error_context(st, "train: --precision");
+        cJSON *c = config_json ? cJSON_Parse(config_json) : NULL;
+        const char *rec = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "precision"));
+        char recorded[32];
+        snprintf(recorded, sizeof recorded, "%s", rec ? rec : "f32"); /* older runs: f32 */
+        cJSON_Delete(c);
+        if (strcmp(recorded, mrg_precision_name(want)))
+            return mrg_error(MRG_ERR_INVALID_ARG,
+                             "train: --precision %s differs from the run's precision %s; a run keeps "
+                             "its precision (leave --precision out to resume, or start a new run)",
+                             o->precision, recorded);
+    }
     if (o->preset) {
         cJSON *c = config_json ? cJSON_Parse(config_json) : NULL;
         const char *rec = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "preset"));

@@ -200,6 +200,10 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o, mrg_device *dev, mrg_train
         if (o->grad_accum > 0) cfg.grad_accum = o->grad_accum;
         if (o->lr > 0) cfg.lr = o->lr;
         if (o->freeze_vit) cfg.freeze_vit = true;
+        if (o->precision && (st = mrg_precision_parse(o->precision, &cfg.precision))) {
+            mrg_error_context(st, "train: --precision");
+            goto end;
+        }
         if ((st = mrg_model_config_check(&cfg))) goto end;
         /* what the run is started with, to recognise it on resume */
         uint64_t h;

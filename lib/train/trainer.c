@@ -87,6 +87,9 @@ mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group
     mrg_step_stats s = {0};
     mrg_loss_parts parts = {0};
     mrg_tensor *norm = NULL;
+    /* forward and backward in the model's precision (the backward of
+     * recomputed LLaMA blocks records products too) */
+    mrg_precision prev = mrg_set_precision(tr->dev, mrg_model_get_config(tr->m)->precision);
     mrg_status st = mrg_model_loss(tr->m, b, &parts);
     if (!st) st = mrg_tensor_item(parts.total, &s.loss);
     if (!st && parts.lm) st = mrg_tensor_item(parts.lm, &s.lm);
@@ -94,6 +97,7 @@ mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group
     if (!st && !isfinite(s.loss)) tr->group_nonfinite = true;
     /* a non-finite loss spoils the update anyway: no backward for it */
     if (!st && !tr->group_nonfinite) st = mrg_backward_scaled(parts.total, 1.0f / (float)group);
+    mrg_set_precision(tr->dev, prev);
     s.samples = b->B;
     int64_t step = mrg_adamw_steps(tr->opt);
     s.step = step + 1;

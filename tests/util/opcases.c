@@ -232,6 +232,7 @@ const op_case op_cases[] = {
     {"sdpa", "mask", run_sdpa, IN4(P("q"), P("k"), P("v"), W("mask", IN_MASK)), {0}, {0}},
     {"sdpa", "mask_causal", run_sdpa, IN4(P("q"), P("k"), P("v"), W("mask", IN_MASK)), {1},
      {0}},
+    {"sdpa", "tiles", run_sdpa, IN4(P("q"), P("k"), P("v"), W("mask", IN_MASK)), {1}, {0}},
 
     {"patch_embed", "bias", run_patch_embed, IN3(P("img"), P("w"), P("bias")), {0}, {0}},
     {"patch_embed", "nobias", run_patch_embed, IN2(P("img"), P("w")), {0}, {0}},

@@ -451,7 +451,10 @@ def gen_sdpa():
             ("gqa", 1, 4, 2, 3, 5, 4, 0, 0),
             ("gqa_causal_rect", 2, 4, 2, 3, 5, 4, 1, 0),
             ("mask", 2, 2, 1, 3, 5, 8, 0, 1),
-            ("mask_causal", 2, 4, 2, 5, 5, 4, 1, 1)):
+            ("mask_causal", 2, 4, 2, 5, 5, 4, 1, 1),
+            # spans several query and key tiles of the fused kernels (CPU 32 x 64,
+            # OpenCL 16 keys; test_sdpa_fused covers wider heads)
+            ("tiles", 1, 2, 1, 33, 66, 6, 1, 1)):
         c = G.case(case)
         q = c.f32("q", (B, H, Tq, D))
         k = c.f32("k", (B, Hkv, Tk, D))

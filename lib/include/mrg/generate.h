@@ -75,6 +75,7 @@ typedef struct mrg_gen_opts {
     float temperature, top_p; /* MRG_GEN_SAMPLE */
     uint64_t seed;            /* MRG_GEN_SAMPLE: row b uses seed + b */
     int eos_id;               /* < 0: the model's eos */
+    mrg_dtype kv_dtype;       /* KV cache storage: MRG_F32 (default, 0), MRG_BF16, MRG_F16 */
 } mrg_gen_opts;
 
 /* R2GenGPT's settings: beam 3, repetition penalty 2.0, length penalty 2.0,

@@ -111,7 +111,8 @@ typedef struct mrg_kv_cache {
     int64_t capacity; /* rows allocated */
     int64_t n_kv_heads, max_len, head_dim;
     int64_t len;    /* positions filled so far */
-    mrg_tensor **k; /* n_layers persistent f32 (capacity, Hkv, max_len, Dh) */
+    mrg_dtype dtype; /* of the cached keys and values: f32 (default), bf16, f16 */
+    mrg_tensor **k; /* n_layers persistent (capacity, Hkv, max_len, Dh) of dtype */
     mrg_tensor **v;
     /* row[b]: the row of k[l] and v[l] that holds batch row b (capacity
      * entries, a permutation). Reordering permutes it instead of moving the
@@ -119,8 +120,13 @@ typedef struct mrg_kv_cache {
     int32_t *row;
 } mrg_kv_cache;
 
-/* A cache of `batch` rows (its capacity) and max_len positions. */
+/* A cache of `batch` rows (its capacity) and max_len positions, f32. */
 mrg_kv_cache *mrg_kv_cache_new(const mrg_llama *m, int64_t batch, int64_t max_len);
+/* The same with keys and values stored as dtype: MRG_F32, or MRG_BF16 /
+ * MRG_F16 (half the memory and decode reads; each key and value is rounded
+ * to nearest even when written, attention computes in f32). */
+mrg_kv_cache *mrg_kv_cache_new_dtype(const mrg_llama *m, int64_t batch, int64_t max_len,
+                                     mrg_dtype dtype);
 void mrg_kv_cache_free(mrg_kv_cache *c);
 /* Forgets every position (len = 0); the memory is kept. */
 void mrg_kv_cache_clear(mrg_kv_cache *c);

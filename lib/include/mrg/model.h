@@ -59,6 +59,9 @@ typedef struct mrg_model_config {
     char prompt_after[160];        /* "</Img> Generate ... \nAssistant:" */
     /* losses */
     float lm_weight, con_weight, temperature;
+    /* GEMM precision of the loss forward and backward (mrg_set_precision):
+     * f32, or bf16-mixed, which also keeps the frozen LLaMA in bf16 */
+    mrg_precision precision;
     /* training defaults (mrg train may override) */
     float lr, weight_decay, min_lr, warmup_frac, clip_norm;
     int batch_size, grad_accum, epochs;

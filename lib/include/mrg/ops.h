@@ -24,6 +24,8 @@ extern "C" {
  * with trans_b] → (..., M, N). b's leading (batch) dims must equal a's, or b
  * is 2-D and shared by every batch. b may be bf16/f16. */
 mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b);
+/* Under the bf16-mixed precision of the device (mrg_set_precision,
+ * mrg/tensor.h) both operands are rounded to bf16 and the sums are f32. */
 /* x (..., in) · w (out, in)ᵀ + bias (out) → (..., out); bias may be NULL. */
 mrg_tensor *mrg_linear(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias);
 
@@ -93,9 +95,18 @@ mrg_tensor *mrg_cross_entropy(mrg_tensor *logits, mrg_tensor *targets, int ignor
 /* q (B, H, Tq, D), k and v (B, Hkv, Tk, D) with H a multiple of Hkv
  * (grouped-query heads: query head h uses kv head h / (H/Hkv));
  * key_mask (B, Tk) additive (0 keep, −inf/large negative drop) or NULL;
- * causal as in mrg_softmax; scale usually 1/√D → (B, H, Tq, D). */
+ * causal as in mrg_softmax; scale usually 1/√D → (B, H, Tq, D).
+ * Runs the backend's fused (flash-style) kernels: no (Tq × Tk) score matrix
+ * is held, the backward recomputes it from the saved per-row logsumexp.
+ * A query row whose every key is masked with −inf gives NaN (as softmax
+ * does); key_mask gets no gradient (refused when it wants one). */
 mrg_tensor *mrg_sdpa(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_tensor *key_mask,
                      bool causal, float scale);
+/* The same attention composed of recorded ops (batched GEMM, mask add,
+ * softmax, batched GEMM; materialises every score matrix): the reference
+ * the fused kernels are tested against. */
+mrg_tensor *mrg_sdpa_composed(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_tensor *key_mask,
+                              bool causal, float scale);
 /* The same over the first len positions of a KV cache, read in place
  * instead of sliced out (decoding): k_cache (R, Hkv, max_len, D), v_cache
  * (R, Hkv, max_len, Dv); row b of q attends to cache row rows[b] (rows NULL:
@@ -112,6 +123,34 @@ mrg_tensor *mrg_sdpa_cache(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cac
  * patches in row-major order. */
 mrg_tensor *mrg_patch_embed(mrg_tensor *img, mrg_tensor *w, mrg_tensor *bias);
 
+/* ---- fused decoding ops (lib/ops/decode.c) ---------------------------------
+ * Each is defined as the composition named in its comment and computed that
+ * way on a backend without the fused kernel (the CPU: bit for bit as the
+ * composition); OpenCL runs each as one kernel for decoding batches of at
+ * most MRG_DECODE_MAX_ROWS rows without gradients (f32 sums in another
+ * order: equal within rounding). Recorded for gradients when composed. */
+#define MRG_DECODE_MAX_ROWS 64
+
+/* out[i] = mrg_linear(x, w[i], NULL) for n (1..3) weights sharing x
+ * (q/k/v projections). */
+mrg_status mrg_linears(mrg_tensor *x, int n, mrg_tensor *const *w, mrg_tensor **out);
+/* mrg_mul(mrg_silu(x·w_gateᵀ), x·w_upᵀ): the SwiGLU MLP's first half. */
+mrg_tensor *mrg_swiglu_linear(mrg_tensor *x, mrg_tensor *w_gate, mrg_tensor *w_up);
+/* mrg_add(r, x·wᵀ): a projection with its residual. */
+mrg_tensor *mrg_linear_residual(mrg_tensor *x, mrg_tensor *w, mrg_tensor *r);
+/* RoPE on q (B, H, T, D) and k (B, Hkv, T, D) at positions pos.., then k
+ * and v (B, Hkv, T, D) stored at positions [pos, pos + T) of cache rows
+ * rows[b] (NULL: b) of k_cache/v_cache (R, Hkv, max_len, D; f32, bf16 or
+ * f16, rounded to nearest even). Returns the rotated q (B, H, T, D). Not
+ * recorded (the cache is no graph node). */
+mrg_tensor *mrg_rope_store_kv(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_tensor *k_cache,
+                              mrg_tensor *v_cache, const int32_t *rows, int64_t pos, float theta,
+                              mrg_rope_layout layout);
+/* mrg_sdpa_cache(q, k_cache, v_cache, rows, len, key_mask, causal, scale)
+ * for one new position per row (q (B, H, 1, D), causal or not alike). */
+mrg_tensor *mrg_sdpa_decode(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cache,
+                            const int32_t *rows, int64_t len, mrg_tensor *key_mask, float scale);
+
 /* ---- in place, never recorded ---------------------------------------------
  * These write into existing tensors and return a status. They are not
  * recorded on the autograd tape (no gradient flows through them): the
@@ -122,6 +161,12 @@ mrg_tensor *mrg_patch_embed(mrg_tensor *img, mrg_tensor *w, mrg_tensor *bias);
  * lie inside dst. E.g. a KV cache (B, H, max_len, D) takes new positions
  * (b, H, T, D) with start = {0, 0, pos, 0}. */
 mrg_status mrg_copy_into(mrg_tensor *dst, const int64_t *start, const mrg_tensor *src);
+/* Copies the block `shape` that starts at src_start in src into dst at
+ * dst_start (same rank; the blocks must lie inside both). Same 4-byte dtype:
+ * an exact copy; float dtypes (f32, bf16, f16) convert, rounding to nearest
+ * even (a bf16/f16 KV cache is written and read this way). */
+mrg_status mrg_copy_region(mrg_tensor *dst, const int64_t *dst_start, const mrg_tensor *src,
+                           const int64_t *src_start, const int64_t *shape);
 
 /* PyTorch AdamW on parameter p with gradient g and moments m, v (all f32,
  * one shape, one device):

@@ -85,6 +85,26 @@ int mrg_list_devices(char names[][32], int max);
 size_t mrg_device_arena_bytes(const mrg_device *dev);
 size_t mrg_device_persistent_bytes(const mrg_device *dev);
 
+/* Precision: the arithmetic of mrg_matmul (mrg/ops.h; so mrg_linear and
+ * the attention products) on a device, like PyTorch's autocast:
+ *   f32         f32 × f32 → f32 (the default);
+ *   bf16-mixed  both operands rounded to bf16 (round to nearest even),
+ *               products summed in f32 (bf16 instructions where the CPU has
+ *               them, AVX512-BF16; the same values through the f32 GEMM
+ *               elsewhere, with a one-time notice); the backward products
+ *               likewise. Results and gradients stay f32 (autocast would
+ *               round a linear's output to bf16; mrg keeps the f32 sum), and
+ *               so do weights, optimizer state, norms, softmax and losses.
+ * A product takes the precision in force when it is recorded; its backward
+ * uses the same. Returns the previous precision. */
+typedef enum mrg_precision { MRG_PRECISION_F32 = 0, MRG_PRECISION_BF16_MIXED = 1 } mrg_precision;
+mrg_precision mrg_set_precision(mrg_device *dev, mrg_precision p);
+mrg_precision mrg_get_precision(const mrg_device *dev);
+/* "f32", "bf16-mixed"; NULL for another value. */
+const char *mrg_precision_name(mrg_precision p);
+/* Parses those names (a clear error for anything else). */
+mrg_status mrg_precision_parse(const char *s, mrg_precision *out);
+
 /* Frees every step tensor and clears the autograd tape. Persistent tensors
  * (and the gradients of trainable parameters) are kept. */
 void mrg_step_reset(mrg_device *dev);

@@ -34,6 +34,9 @@ typedef struct mrg_train_run_opts {
     int epochs, batch_size, grad_accum;
     float lr;
     bool freeze_vit;        /* true: freeze the ViT (false: the config's choice) */
+    /* "f32" or "bf16-mixed" (mrg_set_precision); NULL: the config's. A run
+     * keeps its precision: resuming with another one is refused. */
+    const char *precision;
     int64_t max_steps;      /* stop after this many updates (the schedule spans them) */
     int save_every;         /* also checkpoint every this many updates (0: epoch ends) */
     int eval_max;           /* studies evaluated per epoch (0: the whole val split) */

@@ -1,0 +1,208 @@
+/* GEMM of bf16 values (the bf16-mixed precision of mrg_matmul) on the CPU.
+ *
+ * The front end hands over A and B whose values are bf16 already (rounded
+ * f32, or bf16 storage for B), so every product is exact in f32 and the
+ * only freedom left is the order of the f32 sums:
+ *
+ *   AVX512-BF16 CPUs: our own kernel. Debian's OpenBLAS 0.3.21 is built
+ *     without BUILD_BFLOAT16 (libopenblas exports no cblas_sbgemm although
+ *     cblas.h declares it) and oneDNN is not a dependency, so the kernel is
+ *     ours: op(A) is packed as bf16 rows, op(B) in tiles of 32 columns
+ *     with each k pair side by side; an 8×32 tile of C is 16 zmm
+ *     accumulators, each step broadcasting one row's k pair against two
+ *     zmm of the B tile in vdpbf16ps (32 products per instruction, twice
+ *     the f32 FMA's count per register; no horizontal sums). Packing takes
+ *     the top half of each f32, which is exact here.
+ *   Other CPUs (or MRG_CPU_BF16=off): the f32 GEMM on the same values (the
+ *     "converted" path): the same products, summed by sgemm. A notice says
+ *     so once per process.
+ *
+ * Small products (M·N·K below CPU_BF16_MIN_MNK, or the GEMV shapes of
+ * decoding) also take the f32 path: packing would cost more than it saves. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cpu/cpu.h"
+#include "mrg/cpu.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CPU_HAVE_BF16_KERNEL 1
+#include <immintrin.h>
+#else
+#define CPU_HAVE_BF16_KERNEL 0
+#endif
+
+#define CPU_BF16_MIN_MNK (64.0 * 64.0 * 64.0)
+#define MR 8     /* rows of a C tile: 16 zmm accumulators with NR */
+#define NR 32    /* columns of a C tile: two zmm of f32 */
+#define MB 64    /* rows of A per parallel block (stays in L2) */
+#define NB 512   /* columns of op(B) packed at a time */
+
+bool cpu_bf16_native(void) {
+    const char *env = getenv("MRG_CPU_BF16");
+    if (env && (!strcmp(env, "off") || !strcmp(env, "0"))) return false;
+#if CPU_HAVE_BF16_KERNEL
+    return mrg_cpu_isa_has(mrg_cpu_isa_get(), MRG_CPU_AVX512_BF16);
+#else
+    return false;
+#endif
+}
+
+static void notice_converted(void) {
+    static atomic_flag said = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&said)) return;
+    fprintf(stderr,
+            "mrg: note: bf16-mixed: no AVX512-BF16 on this CPU%s, which mrg's bf16 GEMM kernel "
+            "needs; the GEMM operands are rounded to bf16 and multiplied in f32 (same products, "
+            "slower)\n",
+            getenv("MRG_CPU_BF16") ? " (or MRG_CPU_BF16=off)" : "");
+}
+
+#if CPU_HAVE_BF16_KERNEL
+
+static inline uint16_t top_half(mrg_dtype dt, const void *base, int64_t i) {
+    if (dt == MRG_BF16) return ((const uint16_t *)base)[i];
+    uint32_t u;
+    memcpy(&u, (const float *)base + i, sizeof u);
+    return (uint16_t)(u >> 16);
+}
+
+/* op(A) (element (m, k) at m·rs + k·ks of A) → pa: Mp rows of Kp bf16
+ * (k pairs adjacent), zero-padded. */
+static void pack_a(const float *A, int64_t rs, int64_t ks, int64_t M, int64_t Mp, int64_t K,
+                   int64_t Kp, uint16_t *pa) {
+#pragma omp parallel for if (M * K > CPU_PAR_MIN) schedule(static)
+    for (int64_t m = 0; m < Mp; m++) {
+        uint16_t *d = pa + m * Kp;
+        int64_t k = 0;
+        if (m < M)
+            for (; k < K; k++) d[k] = top_half(MRG_F32, A, m * rs + k * ks);
+        for (; k < Kp; k++) d[k] = 0;
+    }
+}
+
+/* Columns [n0, n0 + nb) of op(B) (element (k, n) at n·rs + k·ks of B) →
+ * pb in tiles of NR columns: tile t, pair p holds for each column j the two
+ * values (2p, 2p + 1) side by side, the layout vdpbf16ps multiplies:
+ * pb[((t·Kp/2 + p)·NR + j)·2 + r]. Zero-padded past nb and K. */
+static void pack_b(mrg_dtype dt, const void *B, int64_t rs, int64_t ks, int64_t n0, int64_t nb,
+                   int64_t K, int64_t Kp, uint16_t *pb) {
+    int64_t tiles = (nb + NR - 1) / NR, pairs = Kp / 2;
+#pragma omp parallel for if (nb * K > CPU_PAR_MIN) schedule(static)
+    for (int64_t t = 0; t < tiles; t++)
+        for (int64_t j = 0; j < NR; j++) {
+            int64_t n = t * NR + j;
+            uint16_t *d = pb + t * pairs * NR * 2 + j * 2;
+            for (int64_t k = 0; k < Kp; k++)
+                d[(k / 2) * NR * 2 + (k & 1)] =
+                    n < nb && k < K ? top_half(dt, B, (n0 + n) * rs + k * ks) : 0;
+        }
+}
+
+/* acc (MR×NR f32, row-major) = the rows a (MR rows of Kp bf16) times the
+ * packed tile b: per k pair, each row's pair is broadcast and multiplied
+ * with the tile's NR columns (two zmm) by vdpbf16ps, so no horizontal sum
+ * is needed. */
+__attribute__((target("avx512f,avx512bf16"))) static void micro(const uint16_t *a,
+                                                                   const uint16_t *b,
+                                                                   int64_t Kp, float *acc) {
+    __m512 c[MR][2];
+    for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < Kp / 2; p++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * NR * 2);
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * NR * 2 + 32);
+        for (int i = 0; i < MR; i++) {
+            int32_t pair;
+            memcpy(&pair, a + i * Kp + 2 * p, sizeof pair);
+            __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
+            c[i][0] = _mm512_dpbf16_ps(c[i][0], av, b0);
+            c[i][1] = _mm512_dpbf16_ps(c[i][1], av, b1);
+        }
+    }
+    for (int i = 0; i < MR; i++) {
+        _mm512_storeu_ps(acc + i * NR, c[i][0]);
+        _mm512_storeu_ps(acc + i * NR + 16, c[i][1]);
+    }
+}
+
+/* One batch item: C (M×N, ldc) = alpha·op(A)·op(B) + beta·C. */
+static mrg_status item(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const void *B, mrg_dtype bdt, int64_t ldb,
+                       float beta, float *C, int64_t ldc) {
+    int64_t Kp = (K + 1) / 2 * 2, Mp = (M + MR - 1) / MR * MR;
+    int64_t nbw = (N < NB ? N : NB + NR - 1) / NR * NR + NR;
+    uint16_t *pa = aligned_alloc(64, ((size_t)(Mp + nbw) * Kp * 2 + 63) & ~(size_t)63);
+    if (!pa)
+        return mrg_error(MRG_ERR_OOM, "cpu gemm_bf16: cannot allocate %lld packed bf16 values",
+                         (long long)((Mp + nbw) * Kp));
+    uint16_t *pb = pa + Mp * Kp;
+    /* op(A)(m, k): A[m·lda + k], or A[k·lda + m] when transposed */
+    pack_a(A, ta ? 1 : lda, ta ? lda : 1, M, Mp, K, Kp, pa);
+    int64_t mblocks = (Mp + MB - 1) / MB;
+    for (int64_t n0 = 0; n0 < N; n0 += NB) {
+        int64_t nb = N - n0 < NB ? N - n0 : NB, tiles = (nb + NR - 1) / NR;
+        /* op(B)(k, n) = B[n·ldb + k] when transposed, else B[k·ldb + n] */
+        pack_b(bdt, B, tb ? ldb : 1, tb ? 1 : ldb, n0, nb, K, Kp, pb);
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int64_t q = 0; q < mblocks * tiles; q++) {
+            /* a block of A rows (in L2) against one B tile */
+            int64_t mb = q % mblocks, t = q / mblocks;
+            int64_t m_end = (mb + 1) * MB < Mp ? (mb + 1) * MB : Mp;
+            int64_t cols = nb - t * NR < NR ? nb - t * NR : NR;
+            for (int64_t m = mb * MB; m < m_end; m += MR) {
+                float acc[MR * NR];
+                micro(pa + m * Kp, pb + t * (Kp / 2) * NR * 2, Kp, acc);
+                for (int64_t i = 0; i < MR && m + i < M; i++) {
+                    float *c = C + (m + i) * ldc + n0 + t * NR;
+                    for (int64_t j = 0; j < cols; j++)
+                        c[j] = alpha * acc[i * NR + j] + (beta == 0.0f ? 0.0f : beta * c[j]);
+                }
+            }
+        }
+    }
+    free(pa);
+    return MRG_OK;
+}
+#endif
+
+mrg_status cpu_gemm_bf16(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                         int64_t K, float alpha, mrg_ptr A, int64_t lda, int64_t stride_a,
+                         mrg_ptr B, int64_t ldb, int64_t stride_b, float beta, mrg_ptr C,
+                         int64_t ldc, int64_t stride_c, int64_t batch) {
+    bool native = cpu_bf16_native();
+    if (!native) notice_converted();
+#if CPU_HAVE_BF16_KERNEL
+    bool small = (double)M * (double)N * (double)K < CPU_BF16_MIN_MNK || M <= 8 || K < 2;
+    if (native && !small && B.dt != MRG_F16 && batch >= 1 && A.dt == MRG_F32 &&
+        C.dt == MRG_F32 && M > 0 && N > 0 && K > 0) {
+        /* the f32 path's argument checks first (sizes, strides, bounds) */
+        int64_t a_rows = trans_a ? K : M, a_cols = trans_a ? M : K;
+        int64_t b_rows = trans_b ? N : K, b_cols = trans_b ? K : N;
+        if (lda < a_cols || ldb < b_cols || ldc < N || stride_a < 0 || stride_b < 0 ||
+            stride_c < 0 || M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+            return cpu_gemm(dev, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb,
+                            stride_b, beta, C, ldc, stride_c, batch); /* it says what is wrong */
+        mrg_status st = cpu_check("gemm_bf16", "A", A,
+                                  (batch - 1) * stride_a + (a_rows - 1) * lda + a_cols,
+                                  CPU_DT(MRG_F32));
+        if (st == MRG_OK)
+            st = cpu_check("gemm_bf16", "B", B, (batch - 1) * stride_b + (b_rows - 1) * ldb + b_cols,
+                           CPU_DT(MRG_F32) | CPU_DT(MRG_BF16));
+        if (st == MRG_OK)
+            st = cpu_check("gemm_bf16", "C", C, (batch - 1) * stride_c + (M - 1) * ldc + N,
+                           CPU_DT(MRG_F32));
+        if (st != MRG_OK) return st;
+        const float *pa = cpu_f32(A);
+        float *pc = cpu_f32(C);
+        const char *pbb = cpu_addr(B);
+        size_t bes = cpu_dtype_size(B.dt);
+        for (int64_t b = 0; b < batch && st == MRG_OK; b++)
+            st = item(trans_a, trans_b, M, N, K, alpha, pa + b * stride_a, lda,
+                      pbb + (size_t)(b * stride_b) * bes, B.dt, ldb, beta, pc + b * stride_c, ldc);
+        return st;
+    }
+#endif
+    return cpu_gemm(dev, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b,
+                    beta, C, ldc, stride_c, batch);
+}
