@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "lm_perplexity.h"
 #include "opts.h"
 #include "mrg/clock.h"
 #include "mrg/llama.h"
@@ -21,9 +22,11 @@ static int usage(int code) {
             "usage: mrg lm --model PATH [--tokenizer FILE] (--prompt TEXT | --prompt-ids 1,2,3)\n"
             "              [-n N] [--greedy | --temperature T --top-p P --seed S]\n"
             "              [--ignore-eos] [--print-ids] [--dtype f32|bf16|f16]\n"
-            "              [--kv-cache f32|bf16|f16] [--device D]\n\n"
-            "Generates text with a LLaMA model. PATH is a Hugging Face directory (config.json +\n"
-            "safetensors) or a llama2.c .bin checkpoint.\n\n"
+            "              [--kv-cache f32|bf16|f16] [--device D]\n"
+            "       mrg lm --model PATH --tokenizer FILE --perplexity FILE [--json]\n"
+            "              [--prompt TEXT | --prompt-ids 1,2,3] [--dtype D] [--device D]\n\n"
+            "Generates text with a LLaMA model, or scores text with --perplexity. PATH is a\n"
+            "Hugging Face directory (config.json + safetensors) or a llama2.c .bin checkpoint.\n\n"
             "  --tokenizer FILE   sentencepiece .model; needed for --prompt and for text output\n"
             "  --prompt TEXT      encoded with BOS (\"\" gives BOS alone)\n"
             "  --prompt-ids LIST  token ids used as given (comma or space separated)\n"
@@ -40,9 +43,22 @@ static int usage(int code) {
             "  --dtype D          convert the weights on load (default: as stored)\n"
             "  --kv-cache D       KV cache storage (default f32; bf16/f16 halve its memory\n"
             "                     and decode reads, rounding keys and values)\n"
-            "  --device D         cpu, opencl, opencl:N (default: see mrg --help)\n\n"
+            "  --device D         cpu, opencl, opencl:N (default: see mrg --help)\n"
+            "  --perplexity FILE  print the per-token perplexity of the lines of FILE ('-':\n"
+            "                     standard input) instead of generating\n"
+            "  --json             with --perplexity: one JSON object (perplexity,\n"
+            "                     nll_per_token, tokens, lines, empty_lines, context_tokens)\n\n"
             "The prompt and the continuation are printed as they are generated; tokens/s is\n"
-            "reported on stderr.\n");
+            "reported on stderr.\n\n"
+            "Perplexity: each non-empty line is one text, scored as BOS (or BOS + --prompt,\n"
+            "or the --prompt-ids as given), then the line's tokens, then EOS. The line's\n"
+            "tokens and EOS are predicted and counted, the BOS and prompt are given and not\n"
+            "counted; perplexity = exp(total negative log-likelihood / tokens counted) over\n"
+            "the whole file, in natural log. Empty lines are skipped (their count goes to\n"
+            "stderr). A line that does not fit the model's positions (prompt + line tokens\n"
+            "at most the maximum sequence length; the final EOS is predicted, not fed) is\n"
+            "refused with its line number and exit code 2: texts are never cut. The text\n"
+            "is scored as given (clean it first for a cleaned-report model).\n");
     return code;
 }
 
@@ -64,7 +80,8 @@ static void emit_text(text_out *o, const char *s) {
 
 int cmd_lm(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = NULL, *prompt_ids = NULL;
-    const char *device = NULL;
+    const char *device = NULL, *ppl_file = NULL;
+    bool json = false;
     int n_new = 128, dtype_index = -1, kv_index = -1;
     float temperature = 1.0f, top_p = 0.9f;
     bool greedy = false, ignore_eos = false, print_ids = false;
@@ -84,6 +101,8 @@ int cmd_lm(int argc, char **argv) {
         OPT_SET("--print-ids", &print_ids),
         OPT_ONE_OF("--dtype", &dtype_index, opts_float_dtype_names()),
         OPT_ONE_OF("--kv-cache", &kv_index, opts_float_dtype_names()),
+        OPT_STRING("--perplexity", &ppl_file),
+        OPT_SET("--json", &json),
     };
     const int n = OPTS_COUNT(specs);
     int rc = opts_parse("lm", argc, argv, specs, n);
@@ -94,7 +113,16 @@ int cmd_lm(int argc, char **argv) {
         (rc = opts_exclusive("lm", specs, n, "--greedy", "--top-p")) ||
         (rc = opts_exclusive("lm", specs, n, "--greedy", "--seed")))
         return rc;
-    if (!prompt && !prompt_ids) return opts_fail("lm", "--prompt or --prompt-ids is required (see mrg lm --help)");
+    if (ppl_file) {
+        static const char *const generation_only[] = {"-n", "--greedy", "--temperature", "--top-p",
+                                                      "--seed", "--ignore-eos", "--print-ids", "--kv-cache"};
+        for (size_t i = 0; i < sizeof generation_only / sizeof *generation_only; i++)
+            if ((rc = opts_exclusive("lm", specs, n, "--perplexity", generation_only[i]))) return rc;
+        if (!tok_path) return opts_fail("lm", "--perplexity needs --tokenizer");
+    } else if (json) {
+        return opts_fail("lm", "--json applies to --perplexity only");
+    }
+    if (!ppl_file && !prompt && !prompt_ids) return opts_fail("lm", "--prompt or --prompt-ids is required (see mrg lm --help)");
     if (prompt && !tok_path) return opts_fail("lm", "--prompt needs --tokenizer");
     if (!print_ids && !tok_path) return opts_fail("lm", "text output needs --tokenizer (or use --print-ids)");
     const int dtype = dtype_index < 0 ? -1 : (int)opts_float_dtype[dtype_index];
@@ -135,6 +163,9 @@ int cmd_lm(int argc, char **argv) {
     if (prompt) {
         if (mrg_tokenizer_encode(tok, prompt, true, &ids, &n_prompt) != MRG_OK) goto fail;
     }
+    if (ppl_file && !prompt && !prompt_ids) { /* BOS alone */
+        if (mrg_tokenizer_encode(tok, "", true, &ids, &n_prompt) != MRG_OK) goto fail;
+    }
     if (n_prompt == 0) {
         fprintf(stderr, "mrg lm: the prompt is empty (give at least one id)\n");
         rc = 2;
@@ -153,6 +184,10 @@ int cmd_lm(int argc, char **argv) {
     if (tok && mrg_tokenizer_vocab_size(tok) != c->vocab_size)
         fprintf(stderr, "mrg lm: warning: the tokenizer has %d pieces, the model %d\n",
                 mrg_tokenizer_vocab_size(tok), c->vocab_size);
+    if (ppl_file) {
+        rc = lm_perplexity(ppl_file, m, tok, ids, n_prompt, json);
+        goto out;
+    }
     if (n_prompt >= c->max_seq) {
         fprintf(stderr, "mrg lm: the prompt (%d tokens) fills the model's %d positions\n", n_prompt,
                 c->max_seq);

@@ -69,7 +69,12 @@ static int usage(int code) {
             "                    the whole report, -1: the whole report, 1: single tokens;\n"
             "                    -1..100000, default %d)\n"
             "\n"
-            "Progress: a bar on a terminal, JSON lines on stdout otherwise.\n",
+            "Progress: a bar on a terminal, JSON lines on stdout otherwise;\n"
+            "OUT/pretrain_log.jsonl keeps the JSON lines. After each epoch (and after the last update) the\n"
+            "perplexity on the cleaned val reports of DIR, with sequences built as in\n"
+            "training, is reported: {\"type\":\"val\",\"epoch\",\"val_perplexity\",\"val_nll\",\n"
+            "\"val_tokens\"} (next-token cross-entropy on the report and EOS; without a val\n"
+            "split the run goes on without it).\n",
             mrg_pretrain_defaults().slot_span);
     return code;
 }

@@ -230,6 +230,71 @@ static mrg_status lm_step(mrg_llama *m, mrg_adamw *opt, mrg_tensor **params, int
     return train_update(dev, l, "pretrain", params, np, opt, lr, o->clip_norm, loss, grad_norm);
 }
 
+/* Perplexity on the validation corpus: batches of B sequences built as
+ * training builds them (slot hints from a fixed seed), no gradients;
+ * exp(Σ cross-entropy / tokens scored). */
+static mrg_status val_perplexity(mrg_llama *m, const lm_corpus *v, int n, int B, const mrg_pretrain_opts *o,
+                                 mrg_tensor *codes, double *ppl, double *nll, int64_t *tokens) {
+    mrg_device *dev = m->dev;
+    bool prev = mrg_grad_set_enabled(dev, false);
+    uint64_t rng = o->seed ^ 0x7a11da7eull;
+    int idx[4096];
+    double sum = 0;
+    int64_t count = 0;
+    mrg_status st = MRG_OK;
+    for (int start = 0; !st && start < n; start += B) {
+        int k = n - start < B ? n - start : B;
+        for (int j = 0; j < k; j++) idx[j] = start + j;
+        int32_t *in = NULL, *tg = NULL;
+        int T = 0;
+        if ((st = batch_tokens(v, idx, k, &rng, &in, &tg, &T))) break;
+        int64_t scored = 0;
+        for (int64_t j = 0; j < (int64_t)k * T; j++) scored += tg[j] != IGNORE;
+        mrg_tensor *ids = mrg_tensor_from_i32(dev, MRG_SHAPE(k, T), in);
+        mrg_tensor *tgt = mrg_tensor_from_i32(dev, MRG_SHAPE(k * T), tg);
+        free(in);
+        free(tg);
+        mrg_tensor *x = NULL;
+        if (ids && v->slot > 0 && (o->slot_hint != MRG_SLOT_SPANS || o->slot_span != 1))
+            x = slot_hint_inputs(m, v, idx, k, T, o, codes, &rng, ids);
+        else if (ids)
+            x = mrg_llama_embed(m, ids);
+        mrg_tensor *logits = x ? mrg_llama_forward(m, x, NULL, NULL, false) : NULL; /* (k, T, V) */
+        mrg_tensor *flat = logits ? mrg_reshape(logits, MRG_SHAPE(k * T, m->cfg.vocab_size)) : NULL;
+        mrg_tensor *l = flat && tgt ? mrg_cross_entropy(flat, tgt, IGNORE) : NULL; /* mean over scored */
+        float mean = 0;
+        st = l ? mrg_tensor_item(l, &mean) : mrg_error_context(MRG_ERR_DEVICE, "pretrain: validation forward");
+        mrg_step_reset(dev);
+        sum += (double)mean * (double)scored;
+        count += scored;
+    }
+    mrg_grad_set_enabled(dev, prev);
+    if (st) return st;
+    *tokens = count;
+    *nll = count ? sum / (double)count : NAN;
+    *ppl = exp(*nll);
+    return MRG_OK;
+}
+
+/* Logs the validation perplexity after `step` updates in `epoch` (0-based). */
+static mrg_status log_validation(mrg_progress *prog, mrg_llama *m, const lm_corpus *v, int n, int B,
+                                 const mrg_pretrain_opts *o, mrg_tensor *codes, int64_t step, int epoch) {
+    double ppl = 0, nll = 0;
+    int64_t tokens = 0;
+    mrg_progress_phase(prog, "validating", 0, n);
+    mrg_status st = val_perplexity(m, v, n, B, o, codes, &ppl, &nll, &tokens);
+    if (st) return mrg_error_context(st, "validation after update %lld", (long long)step);
+    char json[256], text[160];
+    snprintf(json, sizeof json,
+             "{\"type\":\"val\",\"step\":%lld,\"epoch\":%d,\"val_perplexity\":%.9g,\"val_nll\":%.9g,"
+             "\"val_tokens\":%lld}",
+             (long long)step, epoch + 1, ppl, nll, (long long)tokens);
+    snprintf(text, sizeof text, "epoch %d: validation perplexity %.4f (%lld tokens)", epoch + 1, ppl,
+             (long long)tokens);
+    mrg_progress_record(prog, json, text);
+    return MRG_OK;
+}
+
 mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llama_config *lm,
                                  const mrg_pretrain_opts *opts, mrg_device *dev, const char *out_dir,
                                  float *first_loss, float *final_loss) {
@@ -246,14 +311,19 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     mrg_llama *m = NULL;
     mrg_adamw *opt = NULL;
     mrg_progress *prog = NULL;
-    lm_corpus corpus = {0};
+    lm_corpus corpus = {0}, val = {0};
+    const int n_val = o.val_texts ? o.n_val : 0;
     corpus.report = calloc((size_t)n, sizeof *corpus.report);
     corpus.report_len = calloc((size_t)n, sizeof *corpus.report_len);
     int *perm = calloc((size_t)n, sizeof *perm);
     mrg_tensor *params[MAX_LM_PARAMS + 1], *codes = NULL;
     mrg_params code_list; /* owns the finding codes; they are not saved */
     mrg_params_init(&code_list);
-    if (!corpus.report || !corpus.report_len || !perm) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto end; }
+    if (n_val > 0) {
+        val.report = calloc((size_t)n_val, sizeof *val.report);
+        val.report_len = calloc((size_t)n_val, sizeof *val.report_len);
+    }
+    if (!corpus.report || !corpus.report_len || !perm || (n_val > 0 && (!val.report || !val.report_len))) { st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory"); goto end; }
     if (o.tokenizer) {
         st = mrg_copy_file(o.tokenizer, tok_path);
     } else {
@@ -288,12 +358,14 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         goto end;
     }
     if ((st = corpus_encode(tok, texts, n, &o, &corpus))) goto end;
+    if (n_val > 0 && (st = corpus_encode(tok, o.val_texts, n_val, &o, &val))) goto end;
 
     mrg_llama_config cfg = *lm;
     cfg.vocab_size = mrg_tokenizer_vocab_size(tok);
     cfg.bos_id = mrg_tokenizer_bos(tok);
     cfg.eos_id = mrg_tokenizer_eos(tok);
     if (cfg.max_seq < corpus.max_len) cfg.max_seq = corpus.max_len;
+    if (n_val > 0 && cfg.max_seq < val.max_len) cfg.max_seq = val.max_len;
     if ((st = mrg_llama_config_check(&cfg))) goto end;
     if (!(m = mrg_llama_create(&cfg, MRG_F32, true, dev))) { st = MRG_ERR_OOM; goto end; }
     int np = mrg_llama_params(m, params, MAX_LM_PARAMS);
@@ -315,7 +387,9 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
     int64_t per_epoch = (n + B - 1) / B;
     int64_t total = o.steps > 0 ? o.steps : (int64_t)o.epochs * per_epoch;
     mrg_lr_schedule sched = mrg_lr_schedule_make(o.lr, o.min_lr, o.warmup_frac, total);
-    mrg_progress_opts po = {NULL, o.bar, o.jsonl_stdout, total, 0, o.log_every};
+    char log_path[4400];
+    snprintf(log_path, sizeof log_path, "%s/pretrain_log.jsonl", tmp);
+    mrg_progress_opts po = {log_path, o.bar, o.jsonl_stdout, total, 0, o.log_every};
     if (!(prog = mrg_progress_new(&po))) { st = MRG_ERR_OOM; goto end; }
 
     uint64_t rng = o.seed ^ 0x9e3779b97f4a7c15ull, hint_rng = o.seed ^ 0x51a7ull;
@@ -350,11 +424,19 @@ mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llam
         s.lm = s.loss - o.con_weight * s.con;
         s.samples = k;
         mrg_progress_step(prog, &s);
+        /* after each epoch, and after the last update */
+        if (n_val > 0 && (pos >= n || step + 1 == total) &&
+            (st = log_validation(prog, m, &val, n_val, B, &o, codes, step + 1, epoch)))
+            goto end;
     }
     /* the output must be finite: the LM is frozen from here on */
     if ((st = train_check_finite(params, NULL, np, "parameter"))) goto end;
     st = mrg_llama_save_hf(m, tmp);
 end:
+    /* the log is complete before the directory is committed (a failed log
+     * write was reported on stderr and does not cost the model) */
+    mrg_progress_free(prog);
+    prog = NULL;
     st = mrg_output_finish(tmp, out_dir, "pretrain-lm", st);
     if (st) mrg_error_context(st, "pretraining the LM into %s", out_dir);
     mrg_progress_free(prog);
@@ -363,6 +445,7 @@ end:
     mrg_params_free(&code_list);
     mrg_tokenizer_free(tok);
     corpus_free(&corpus, n);
+    corpus_free(&val, n_val);
     free(perm);
     return st;
 }
@@ -379,14 +462,27 @@ mrg_status mrg_pretrain_lm(const char *data_dir, const mrg_llama_config *lm, con
     if (!ds) return mrg_error_context(MRG_ERR_INVALID_ARG, "pretrain: reading %s", data_dir);
     int n = mrg_dataset_size(ds);
     const char **texts = n > 0 ? malloc(sizeof(char *) * (size_t)n) : NULL;
+    /* validation reports; without them the run goes on unvalidated */
+    mrg_pretrain_opts po = o ? *o : mrg_pretrain_defaults();
+    mrg_dataset *vs = mrg_dataset_open(data_dir, MRG_SPLIT_VAL, &dopt);
+    int n_val = vs ? mrg_dataset_size(vs) : 0;
+    const char **val = n_val > 0 ? malloc(sizeof(char *) * (size_t)n_val) : NULL;
+    if (!vs || n_val <= 0)
+        fprintf(stderr, "pretrain: no validation perplexity: %s\n",
+                vs ? "the val split is empty" : mrg_last_error());
     mrg_status st;
     if (n <= 0) st = mrg_error(MRG_ERR_INVALID_ARG, "pretrain: %s has no training reports", data_dir);
-    else if (!texts) st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
+    else if (!texts || (n_val > 0 && !val)) st = mrg_error(MRG_ERR_OOM, "pretrain: out of memory");
     else {
         for (int i = 0; i < n; i++) texts[i] = mrg_dataset_report(ds, i); /* cleaned */
-        st = mrg_pretrain_lm_texts(texts, n, lm, o, dev, out_dir, first_loss, final_loss);
+        for (int i = 0; i < n_val; i++) val[i] = mrg_dataset_report(vs, i);
+        po.val_texts = val;
+        po.n_val = n_val;
+        st = mrg_pretrain_lm_texts(texts, n, lm, &po, dev, out_dir, first_loss, final_loss);
     }
     free(texts);
+    free(val);
+    mrg_dataset_free(vs);
     mrg_dataset_free(ds);
     return st;
 }

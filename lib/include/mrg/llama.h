@@ -171,6 +171,15 @@ mrg_tensor *mrg_llama_forward(mrg_llama *m, mrg_tensor *x, mrg_tensor *key_mask,
 mrg_tensor *mrg_llama_forward_ids(mrg_llama *m, mrg_tensor *ids, mrg_tensor *key_mask,
                                   mrg_kv_cache *cache, bool last_only);
 
+/* ---- scoring ------------------------------------------------------------ */
+
+/* *nll = -Σ_{t=first}^{n-1} ln p(ids[t] | ids[0..t)), natural log, summed in
+ * double from one forward of ids[0..n-1) (positions 0..n-2; the last id is
+ * only predicted, so n - 1 <= max_seq). 1 <= first < n: ids[0..first) are
+ * given and not scored (BOS, a prompt). Gradients are off during the call;
+ * it ends with mrg_step_reset(m->dev). */
+mrg_status mrg_llama_nll(mrg_llama *m, const int32_t *ids, int n, int first, double *nll);
+
 #ifdef __cplusplus
 }
 #endif

@@ -80,6 +80,16 @@ typedef struct mrg_pretrain_opts {
      * the codes in place of its prefix (default 0: none; `mrg pretrain-lm`
      * uses the config's con_weight / lm_weight and temperature). */
     float con_weight, temperature;
+    /* Validation texts (NULL or n_val 0: none; mrg_pretrain_lm fills them
+     * with the dataset's cleaned "val" reports). After each epoch (and after
+     * the last update) the perplexity on them is logged as
+     * {"type":"val","step","epoch","val_perplexity","val_nll","val_tokens"}:
+     * exp(mean next-token cross-entropy) over the tokens that training
+     * scores (the text and EOS), on sequences built as training builds them
+     * (same context, truncation to max_tokens, slot hints drawn from a fixed
+     * seed so every epoch sees the same ones). */
+    const char *const *val_texts;
+    int n_val;
 } mrg_pretrain_opts;
 
 mrg_pretrain_opts mrg_pretrain_defaults(void);
@@ -88,12 +98,16 @@ mrg_pretrain_opts mrg_pretrain_defaults(void);
  * from a seeded random init as a causal LM on BOS + text + EOS (with the
  * options' context and slot hints around the text, when set), and writes a
  * Hugging Face directory out_dir (config.json, model.safetensors,
- * tokenizer.model) atomically. *final_loss (may be NULL) gets the mean loss
+ * tokenizer.model, and pretrain_log.jsonl: the JSONL progress records;
+ * not log.jsonl, which marks a `mrg train` run) atomically. *final_loss
+ * (may be NULL) gets the mean loss
  * of the last update, *first_loss the first. */
 mrg_status mrg_pretrain_lm_texts(const char *const *texts, int n, const mrg_llama_config *lm,
                                  const mrg_pretrain_opts *o, mrg_device *dev, const char *out_dir,
                                  float *first_loss, float *final_loss);
-/* The same on the cleaned training reports of an R2Gen-layout dataset. */
+/* The same on the cleaned training reports of an R2Gen-layout dataset,
+ * validated on its cleaned "val" reports (a dataset without a usable val
+ * split trains without validation; a line on stderr says why). */
 mrg_status mrg_pretrain_lm(const char *data_dir, const mrg_llama_config *lm,
                            const mrg_pretrain_opts *o, mrg_device *dev, const char *out_dir,
                            float *first_loss, float *final_loss);
