@@ -5,6 +5,10 @@
  *     mrg_vit_load reads back, and mrg_model_create(..., vit_dir) starts the
  *     report generator's ViT from exactly those weights (`mrg train --vit`);
  *   - every device gives the same first and last loss (1e-4);
+ *   - --pos-weight: at a weight of 1.0001 the weighted loss is the plain
+ *     cross-entropy (first loss within 1e-3); at 4 it trains (the loss
+ *     falls); --keep-best writes an epoch whose val F1 is at least the last
+ *     epoch's, and reports which;
  *   - the command: a missing dataset is an error with a message, exit 1,
  *     and leaves no output; unknown options exit 2. */
 #include <string.h>
@@ -51,6 +55,38 @@ static void check_model_starts_from(mrg_device *dev, const char *lm, const char 
     mrg_model_free(m);
 }
 
+static mrg_status pretrain_with(mrg_device *dev, const char *data, const char *name, float pos_weight,
+                                bool keep_best, mrg_vit_pretrain_result *r) {
+    mrg_model_config cfg;
+    CHECK_OK(mrg_model_preset("micro", &cfg));
+    mrg_vit_pretrain_opts o = mrg_vit_pretrain_defaults();
+    o.epochs = 4;
+    o.batch_size = 8;
+    o.log_every = 1000;
+    o.pos_weight = pos_weight;
+    o.keep_best = keep_best;
+    char out[400];
+    snprintf(out, sizeof out, "%s/%s", root, name);
+    return mrg_pretrain_vit(data, &cfg.vit, &o, dev, out, r);
+}
+
+/* the weighted loss and the choice of the epoch (on the CPU), against the
+ * plain run r0 of the same data and seed */
+static void test_weighting_and_best(mrg_device *dev, const char *data, const mrg_vit_pretrain_result *r0) {
+    mrg_vit_pretrain_result r;
+    CHECK_OK(pretrain_with(dev, data, "vit-w1", 1.0001f, false, &r));
+    CHECK(fabsf(r.first_loss - r0->first_loss) <= 1e-3f * r0->first_loss);
+    CHECK(r.epoch == 4);
+    CHECK_OK(pretrain_with(dev, data, "vit-w4", 4.0f, false, &r));
+    printf("pos-weight 4: loss %.4f -> %.4f, val finding F1 %.3f\n", r.first_loss, r.final_loss, r.val.macro_f1);
+    CHECK(isfinite(r.first_loss) && r.final_loss < r.first_loss);
+    CHECK_OK(pretrain_with(dev, data, "vit-best", 1.0f, true, &r));
+    printf("keep-best: epoch %d, val finding F1 %.3f (last epoch %.3f)\n", r.epoch, r.val.macro_f1, r0->val.macro_f1);
+    CHECK(r.epoch >= 1 && r.epoch <= 4 && r.val.macro_f1 >= r0->val.macro_f1);
+    CHECK(r.epoch < 4 || r.val.macro_f1 == r0->val.macro_f1);
+    CHECK(pretrain_with(dev, data, "vit-bad", 0.0f, false, &r) == MRG_ERR_INVALID_ARG);
+}
+
 static bool pretrain_on(mrg_device *dev, const char *data, const char *lm, mrg_vit_pretrain_result *r) {
     mrg_model_config cfg;
     CHECK_OK(mrg_model_preset("micro", &cfg));
@@ -94,6 +130,12 @@ static void test_command(const char *bin, const char *data) {
     CHECK(test_run_cmd(cmd, out, sizeof out) == 0);
     snprintf(cmd, sizeof cmd, "%s/config.json", dir);
     CHECK(mrg_path_exists(cmd));
+    snprintf(cmd, sizeof cmd,
+             "%s pretrain-vit --data %s --out %s --preset micro --epochs 2 --pos-weight 3 --keep-best "
+             "--device cpu --force 2>&1 >/dev/null", bin, data, dir);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0 && strstr(out, "kept epoch") != NULL);
+    snprintf(cmd, sizeof cmd, "%s pretrain-vit --data %s --out %s --pos-weight 0 2>&1", bin, data, dir);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2 && strstr(out, "--pos-weight") != NULL);
 }
 
 int main(void) {
@@ -116,6 +158,7 @@ int main(void) {
             CHECK_OK(test_pretrain_micro_lm(dev, data, lm, 2));
         mrg_vit_pretrain_result r;
         if (pretrain_on(dev, data, lm, &r)) {
+            if (done == 0) test_weighting_and_best(dev, data, &r);
             first[done] = r.first_loss;
             last[done++] = r.final_loss;
         }

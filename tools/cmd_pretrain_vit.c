@@ -17,7 +17,8 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg pretrain-vit --data DIR --out DIR [--preset P | --config F]\n"
             "                        [--epochs N] [--batch N] [--lr X] [--seed S]\n"
-            "                        [--device D] [--log-every N] [--force] [--skip-nonfinite]\n\n"
+            "                        [--pos-weight X] [--keep-best] [--device D] [--log-every N]\n"
+            "                        [--force] [--skip-nonfinite]\n\n"
             "Trains the ViT of a preset (its `vit` shape and views) from a random init on\n"
             "the training studies of DIR: every view through the ViT, a linear head on the\n"
             "mean of all their tokens, two logits per finding (cardiomegaly, left/right\n"
@@ -40,6 +41,12 @@ static int usage(int code) {
             "  --batch N         studies per update, 1..4096 (default 16)\n"
             "  --lr X            peak learning rate, 0 < X <= 1 (default 1e-3)\n"
             "  --seed S          initialisation and shuffling seed (default 1234)\n"
+            "  --pos-weight X    weight of a positive finding's loss term against a\n"
+            "                    negative one's, 0 < X <= 100 (default 1: plain\n"
+            "                    cross-entropy); each finding is present in a minority of\n"
+            "                    studies, and X > 1 makes the rare positives count more\n"
+            "  --keep-best       write the ViT of the epoch whose head scored the best val\n"
+            "                    finding F1 (default: the last epoch's)\n"
             "  --device D        cpu, opencl, opencl:N (default: see mrg --help)\n"
             "  --log-every N     JSONL line every N >= 1 updates (default 10)\n\n"
             "Progress: a bar on a terminal, JSON lines on stdout otherwise.\n");
@@ -57,6 +64,8 @@ int cmd_pretrain_vit(int argc, char **argv) {
         OPT_STRING("--config", &config),
         OPTS_TRAINING_LOOP(o),
         OPT_SEED("--seed", &o.seed),
+        OPT_POSITIVE("--pos-weight", &o.pos_weight, 100),
+        OPT_SET("--keep-best", &o.keep_best),
         OPT_STRING("--device", &device),
         OPT_INTEGER("--log-every", &o.log_every, 1, INT_MAX),
         OPT_SET("--force", &force),
@@ -86,6 +95,7 @@ int cmd_pretrain_vit(int argc, char **argv) {
     }
     fprintf(stderr, "loss %.4f -> %.4f", r.first_loss, r.final_loss);
     if (r.n_val) fprintf(stderr, "; val finding F1 %.3f (%d studies)", r.val.macro_f1, r.n_val);
+    if (o.keep_best) fprintf(stderr, "; kept epoch %d", r.epoch);
     fprintf(stderr, "; wrote %s\n", out);
     return 0;
 }

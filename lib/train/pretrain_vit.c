@@ -34,6 +34,8 @@ mrg_vit_pretrain_opts mrg_vit_pretrain_defaults(void) {
     o.clip_norm = 1.0f;
     o.seed = 1234;
     o.log_every = 10;
+    o.pos_weight = 1.0f;
+    o.keep_best = false;
     return o;
 }
 
@@ -80,18 +82,47 @@ static mrg_tensor *upload_images(mrg_device *dev, const mrg_batch *b) {
     return mrg_tensor_from_f32(dev, MRG_SHAPE(b->B, b->V, 3, b->S, b->S), b->images);
 }
 
+/* The weighted mean of the cross-entropy of logits (B·F, 2) against
+ * targets[i] ∈ {0, 1}, a positive target's term weighted pos_weight and a
+ * negative one's 1: −Σ_i w_i·log p_i(t_i) / Σ_i w_i, as
+ * −sum(log_softmax(logits) ⊙ W) with W[i][t_i] = w_i / Σ w and 0 elsewhere. */
+static mrg_tensor *weighted_cross_entropy(mrg_device *dev, mrg_tensor *logits, const int32_t *targets, int B,
+                                          float pos_weight) {
+    int n = B * MRG_N_FINDINGS;
+    float *w = calloc((size_t)n * 2, sizeof *w);
+    if (!w) {
+        mrg_error(MRG_ERR_OOM, "pretrain-vit: out of memory");
+        return NULL;
+    }
+    double total = 0;
+    for (int i = 0; i < n; i++) total += targets[i] ? pos_weight : 1.0;
+    for (int i = 0; i < n; i++) w[i * 2 + (targets[i] ? 1 : 0)] = (float)((targets[i] ? pos_weight : 1.0) / total);
+    mrg_tensor *weights = mrg_tensor_from_f32(dev, MRG_SHAPE(n, 2), w); /* (B·F, 2) */
+    free(w);
+    if (!weights) return NULL;
+    mrg_tensor *picked = mrg_mul(mrg_log_softmax(logits), weights);     /* (B·F, 2) */
+    mrg_tensor *sum = mrg_sum(mrg_sum(picked, 1, false), 0, false);      /* scalar */
+    return sum ? mrg_scale(sum, -1.0f) : NULL;
+}
+
 /* One update on a batch; *loss gets its mean cross-entropy. */
 static mrg_status train_step(vit_classifier *c, mrg_device *dev, mrg_adamw *opt, mrg_tensor **params,
-                             int np, const mrg_batch *b, float lr, float clip, mrg_step_stats *s) {
-    int32_t *tg = malloc(sizeof(int32_t) * (size_t)b->B * MRG_N_FINDINGS);
-    if (!tg) return mrg_error(MRG_ERR_OOM, "pretrain-vit: out of memory");
-    mrg_status st = report_targets(b, tg);
-    mrg_tensor *targets = st ? NULL : mrg_tensor_from_i32(dev, MRG_SHAPE(b->B * MRG_N_FINDINGS), tg);
-    free(tg);
-    if (st) return st; /* the labeler failed: no tensor was made */
+                             int np, const mrg_batch *b, float lr, float clip, float pos_weight,
+                             mrg_step_stats *s) {
+    int32_t *targets_host = malloc(sizeof(int32_t) * (size_t)b->B * MRG_N_FINDINGS);
+    if (!targets_host) return mrg_error(MRG_ERR_OOM, "pretrain-vit: out of memory");
+    mrg_status st = report_targets(b, targets_host);
+    mrg_tensor *targets = st ? NULL : mrg_tensor_from_i32(dev, MRG_SHAPE(b->B * MRG_N_FINDINGS), targets_host);
+    if (st) { /* the labeler failed: no tensor was made */
+        free(targets_host);
+        return st;
+    }
     mrg_tensor *images = targets ? upload_images(dev, b) : NULL;
     mrg_tensor *logits = images ? classifier_logits(c, images) : NULL;
-    mrg_tensor *loss = logits ? mrg_cross_entropy(logits, targets, -1) : NULL;
+    mrg_tensor *loss = !logits ? NULL
+                       : pos_weight == 1.0f ? mrg_cross_entropy(logits, targets, -1)
+                                            : weighted_cross_entropy(dev, logits, targets_host, b->B, pos_weight);
+    free(targets_host);
     return train_update(dev, loss, "pretrain-vit", params, np, opt, lr, clip, &s->loss, &s->grad_norm);
 }
 
@@ -178,8 +209,9 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
                             const mrg_vit_pretrain_opts *opts, mrg_device *dev, const char *out_dir,
                             mrg_vit_pretrain_result *res) {
     mrg_vit_pretrain_opts o = opts ? *opts : mrg_vit_pretrain_defaults();
-    if (o.batch_size < 1 || o.epochs < 1 || o.n_views < 1 || !(o.lr > 0))
-        return mrg_error(MRG_ERR_INVALID_ARG, "pretrain-vit: batch, epochs, views and lr must be positive");
+    if (o.batch_size < 1 || o.epochs < 1 || o.n_views < 1 || !(o.lr > 0) || !(o.pos_weight > 0) ||
+        !isfinite(o.pos_weight))
+        return mrg_error(MRG_ERR_INVALID_ARG, "pretrain-vit: batch, epochs, views, lr and pos_weight must be positive");
     mrg_vit_config vc = *vit;
     vc.num_classes = 0;
     mrg_status st = mrg_vit_config_check(&vc);
@@ -221,7 +253,7 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
             if (st) goto end;
             mrg_step_stats s = {0};
             s.lr = mrg_lr_at(&sched, step);
-            st = train_step(&c, dev, opt, params, np, &b, s.lr, o.clip_norm, &s);
+            st = train_step(&c, dev, opt, params, np, &b, s.lr, o.clip_norm, o.pos_weight, &s);
             s.samples = b.B;
             mrg_batch_free(&b);
             if (st == MRG_ERR_NONFINITE && o.skip_nonfinite) {
@@ -241,13 +273,29 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
             s.lm = s.loss;
             mrg_progress_step(prog, &s);
         }
+        mrg_finding_scores scores = {0};
+        int n_val = 0;
         if (mrg_dataset_size(val) > 0) {
-            if ((st = score_split(&c, dev, val, prog, &r.val, &r.n_val))) goto end;
-            log_scores(prog, epoch, step, &r.val, r.n_val);
+            if ((st = score_split(&c, dev, val, prog, &scores, &n_val))) goto end;
+            log_scores(prog, epoch, step, &scores, n_val);
+        }
+        /* the epoch to keep is chosen on val alone; the ViT is written now
+         * (over an earlier epoch's) because only the current one is held */
+        bool keep = !o.keep_best || epoch == 0 || n_val == 0 || scores.macro_f1 > r.val.macro_f1;
+        if (keep) {
+            r.val = scores;
+            r.n_val = n_val;
+            r.epoch = epoch + 1;
+            if (o.keep_best) {
+                if ((st = train_check_finite(params, NULL, np, "parameter"))) goto end;
+                if ((st = mrg_vit_save(c.vit, tmp))) goto end;
+            }
         }
     }
-    if ((st = train_check_finite(params, NULL, np, "parameter"))) goto end;
-    st = mrg_vit_save(c.vit, tmp);
+    if (!o.keep_best) {
+        if ((st = train_check_finite(params, NULL, np, "parameter"))) goto end;
+        st = mrg_vit_save(c.vit, tmp);
+    }
 end:
     st = mrg_output_finish(tmp, out_dir, "pretrain-vit", st);
     if (st)

@@ -133,6 +133,16 @@ typedef struct mrg_vit_pretrain_opts {
     int log_every;
     /* skip non-finite updates instead of stopping (see mrg_pretrain_opts) */
     bool skip_nonfinite;
+    /* weight of a positive target's cross-entropy term against a negative
+     * one's (the loss is the weighted mean); 1 (default): plain
+     * cross-entropy. Each finding is positive in about a fifth of the
+     * phantoms, so a head trained unweighted first learns "absent" and the
+     * small findings (a nodule is a few pixels at 64 px) late. */
+    float pos_weight;
+    /* true: write the ViT of the epoch whose head scored the best macro
+     * finding F1 on val (the first of equals; the last epoch without val
+     * studies); false (default): the ViT after the last epoch */
+    bool keep_best;
 } mrg_vit_pretrain_opts;
 
 mrg_vit_pretrain_opts mrg_vit_pretrain_defaults(void);
@@ -140,7 +150,8 @@ mrg_vit_pretrain_opts mrg_vit_pretrain_defaults(void);
 typedef struct mrg_vit_pretrain_result {
     float first_loss, final_loss;  /* of the first and last update */
     int n_val;                     /* validation studies scored (0: none) */
-    mrg_finding_scores val;        /* the head's findings on val, after training */
+    mrg_finding_scores val;        /* the head's findings on val, for the ViT written */
+    int epoch;                     /* the epoch (1-based) whose ViT was written */
 } mrg_vit_pretrain_result;
 
 /* Trains a ViT of shape vit (num_classes ignored: no head is kept) from a
