@@ -10,19 +10,6 @@
 
 #ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 120
-/* cl_decode.c (fused decoding; optional entries) */
-mrg_status mrg_cl_gemv_fused(mrg_device *dev, mrg_ptr x, int64_t M, int64_t K, int n_w,
-                             const mrg_ptr *w, const int64_t *N, const mrg_ptr *out, int epilogue,
-                             mrg_ptr r);
-mrg_status mrg_cl_rope_store_kv(mrg_device *dev, mrg_ptr q, mrg_ptr q_out, mrg_ptr k, mrg_ptr v,
-                                mrg_ptr k_cache, mrg_ptr v_cache, const int32_t *rows, int64_t B,
-                                int64_t H, int64_t Hkv, int64_t D, int64_t Lmax, int64_t pos,
-                                float theta, int layout);
-mrg_status mrg_cl_sdpa_decode(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_ptr v_cache,
-                              mrg_ptr key_mask, mrg_ptr scores, mrg_ptr out, const int32_t *rows,
-                              int64_t B, int64_t H, int64_t Hkv, int64_t D, int64_t Dv,
-                              int64_t Lmax, int64_t len, float scale);
-
 #endif
 #include <CL/cl.h>
 
