@@ -31,6 +31,26 @@ static mrg_status too_wide(const char *op, const mrg_sdpa_dims *d, const mrg_cl_
 
 static size_t chunks(int64_t n) { return (size_t)((n + MRG_CL_ATT_CH - 1) / MRG_CL_ATT_CH); }
 
+/* The arguments the two gradient kernels (dK/dV and dQ) share, in their
+ * order: q, k, v, mask, lse, dout, Di, then the n_out gradients written,
+ * then the sizes; each caller adds its own local tiles. */
+static mrg_cl_args bwd_args(mrg_cl_ctx *c, mrg_cl_kernel_id id, const mrg_sdpa_dims *d,
+                            const mrg_ptr in[6], cl_mem di, int n_out, const mrg_ptr *out) {
+    mrg_cl_args a = mrg_cl_args_begin(c, id);
+    for (int i = 0; i < 6; i++) mrg_cl_arg_ptr(&a, in[i]);
+    mrg_cl_arg_mem(&a, di);
+    for (int i = 0; i < n_out; i++) mrg_cl_arg_ptr(&a, out[i]);
+    mrg_cl_arg_long(&a, d->H);
+    mrg_cl_arg_long(&a, d->Hkv);
+    mrg_cl_arg_long(&a, d->Tq);
+    mrg_cl_arg_long(&a, d->Tk);
+    mrg_cl_arg_int(&a, (int)d->D);
+    mrg_cl_arg_int(&a, (int)d->Dv);
+    mrg_cl_arg_int(&a, d->causal);
+    mrg_cl_arg_float(&a, d->scale);
+    return a;
+}
+
 mrg_status mrg_cl_sdpa(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k, mrg_ptr v,
                        mrg_ptr mask, mrg_ptr rows, mrg_ptr o, mrg_ptr lse) {
     mrg_cl_ctx *c = mrg_cl_of(dev);
@@ -99,24 +119,8 @@ mrg_status mrg_cl_sdpa_backward(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr
     MRG_TRY(mrg_cl_enqueue_1d(c, &a, nrows, "sdpa_backward"));
 
     /* dK, dV: one item per key, chunks of dK columns then of dV columns */
-    a = mrg_cl_args_begin(c, MRG_CLK_sdpa_bwd_dkdv);
-    mrg_cl_arg_ptr(&a, q);
-    mrg_cl_arg_ptr(&a, k);
-    mrg_cl_arg_ptr(&a, v);
-    mrg_cl_arg_ptr(&a, mask);
-    mrg_cl_arg_ptr(&a, lse);
-    mrg_cl_arg_ptr(&a, dout);
-    mrg_cl_arg_mem(&a, di);
-    mrg_cl_arg_ptr(&a, dk);
-    mrg_cl_arg_ptr(&a, dv);
-    mrg_cl_arg_long(&a, d->H);
-    mrg_cl_arg_long(&a, d->Hkv);
-    mrg_cl_arg_long(&a, d->Tq);
-    mrg_cl_arg_long(&a, d->Tk);
-    mrg_cl_arg_int(&a, (int)D);
-    mrg_cl_arg_int(&a, (int)Dv);
-    mrg_cl_arg_int(&a, d->causal);
-    mrg_cl_arg_float(&a, d->scale);
+    const mrg_ptr in[6] = {q, k, v, mask, lse, dout};
+    a = bwd_args(c, MRG_CLK_sdpa_bwd_dkdv, d, in, di, 2, (mrg_ptr[]){dk, dv});
     mrg_cl_arg_int(&a, (int)chunks(D));
     mrg_cl_arg_local(&a, kg * (size_t)(D + 1) * sizeof(float));
     mrg_cl_arg_local(&a, kg * (size_t)(Dv + 1) * sizeof(float));
@@ -129,23 +133,7 @@ mrg_status mrg_cl_sdpa_backward(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr
     MRG_TRY(mrg_cl_enqueue(c, &a, 3, gk, lk, "sdpa_backward"));
 
     /* dQ: one item per query row */
-    a = mrg_cl_args_begin(c, MRG_CLK_sdpa_bwd_dq);
-    mrg_cl_arg_ptr(&a, q);
-    mrg_cl_arg_ptr(&a, k);
-    mrg_cl_arg_ptr(&a, v);
-    mrg_cl_arg_ptr(&a, mask);
-    mrg_cl_arg_ptr(&a, lse);
-    mrg_cl_arg_ptr(&a, dout);
-    mrg_cl_arg_mem(&a, di);
-    mrg_cl_arg_ptr(&a, dq);
-    mrg_cl_arg_long(&a, d->H);
-    mrg_cl_arg_long(&a, d->Hkv);
-    mrg_cl_arg_long(&a, d->Tq);
-    mrg_cl_arg_long(&a, d->Tk);
-    mrg_cl_arg_int(&a, (int)D);
-    mrg_cl_arg_int(&a, (int)Dv);
-    mrg_cl_arg_int(&a, d->causal);
-    mrg_cl_arg_float(&a, d->scale);
+    a = bwd_args(c, MRG_CLK_sdpa_bwd_dq, d, in, di, 1, &dq);
     mrg_cl_arg_local(&a, qt * (size_t)(D + 1) * sizeof(float));
     mrg_cl_arg_local(&a, qt * (size_t)(Dv + 1) * sizeof(float));
     mrg_cl_arg_local(&a, (size_t)(KT * D) * sizeof(float));
