@@ -10,6 +10,7 @@
 #include <CL/cl.h>
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,22 +252,30 @@ cl_int clReleaseMemObject(cl_mem m) {
 
 void mrg_clcount_snapshot(mrg_clcount_stats *out) { COUNT(*out = st); }
 
+/* The counters the JSON summary reports, in its order (tests and bench
+ * scripts read it by key). */
+#define FIELD(name) {#name, offsetof(mrg_clcount_stats, name)}
+static const struct {
+    const char *key;
+    size_t off;
+} json_fields[] = {
+    FIELD(launches), FIELD(writes), FIELD(write_bytes), FIELD(writes_blocking),
+    FIELD(reads), FIELD(read_bytes), FIELD(reads_blocking), FIELD(copies),
+    FIELD(copy_bytes), FIELD(fills), FIELD(maps), FIELD(finishes),
+    FIELD(waits), FIELD(allocs), FIELD(peak_live_bytes),
+};
+#undef FIELD
+
 static void write_summary(FILE *f, bool json) {
     const mrg_clcount_stats *s = &st;
     if (json) {
-        fprintf(f,
-                "{\"launches\":%llu,\"writes\":%llu,\"write_bytes\":%llu,\"writes_blocking\":%llu,"
-                "\"reads\":%llu,\"read_bytes\":%llu,\"reads_blocking\":%llu,\"copies\":%llu,"
-                "\"copy_bytes\":%llu,\"fills\":%llu,\"maps\":%llu,\"finishes\":%llu,"
-                "\"waits\":%llu,\"allocs\":%llu,\"peak_live_bytes\":%llu,\"kernels\":{",
-                (unsigned long long)s->launches, (unsigned long long)s->writes,
-                (unsigned long long)s->write_bytes, (unsigned long long)s->writes_blocking,
-                (unsigned long long)s->reads, (unsigned long long)s->read_bytes,
-                (unsigned long long)s->reads_blocking, (unsigned long long)s->copies,
-                (unsigned long long)s->copy_bytes, (unsigned long long)s->fills,
-                (unsigned long long)s->maps, (unsigned long long)s->finishes,
-                (unsigned long long)s->waits, (unsigned long long)s->allocs,
-                (unsigned long long)s->peak_live_bytes);
+        fputc('{', f);
+        for (size_t i = 0; i < sizeof json_fields / sizeof json_fields[0]; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)s + json_fields[i].off, sizeof v);
+            fprintf(f, "\"%s\":%llu,", json_fields[i].key, (unsigned long long)v);
+        }
+        fputs("\"kernels\":{", f);
         for (int i = 0; i < n_names; i++)
             fprintf(f, "%s\"%s\":%llu", i ? "," : "", names[i].name, (unsigned long long)names[i].n);
         fprintf(f, "}}\n");
