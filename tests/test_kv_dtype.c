@@ -178,16 +178,10 @@ static void test_model(mrg_device *dev, const char *dname, const char *model) {
 }
 
 int main(void) {
-    char devs[8][32];
-    int nd = test_devices(devs, 8);
-    for (int d = 0; d < nd; d++) {
-        mrg_device *dev = mrg_device_open(devs[d]);
-        CHECK(dev != NULL);
-        if (!dev) continue;
-        test_copy_region(dev, devs[d]);
-        test_model(dev, devs[d], "llama/hf_mha_f32");
-        test_model(dev, devs[d], "llama/hf_gqa_bf16");
-        mrg_device_free(dev);
+    for (test_device_iter it = {0}; test_next_device(&it);) {
+        test_copy_region(it.dev, it.name);
+        test_model(it.dev, it.name, "llama/hf_mha_f32");
+        test_model(it.dev, it.name, "llama/hf_gqa_bf16");
     }
     return test_finish("kv_dtype");
 }
