@@ -157,11 +157,7 @@ mrg_tensor *mrg_rope_store_kv(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_t
     if (pos < 0 || pos + T > Lmax)
         OPS_FAIL("rope_store_kv: positions [%lld, %lld) outside the cache's %lld", (long long)pos,
                  (long long)(pos + T), (long long)Lmax);
-    if (!rows && B > R) OPS_FAIL("rope_store_kv: batch %lld > %lld cache rows", (long long)B, (long long)R);
-    for (int64_t b = 0; rows && b < B; b++)
-        if (rows[b] < 0 || rows[b] >= R)
-            OPS_FAIL("rope_store_kv: row %d outside the cache's [0, %lld)", (int)rows[b],
-                     (long long)R);
+    if (!ops_check_cache_rows("rope_store_kv", rows, B, R)) return NULL;
     mrg_device *dev = q->dev;
     if (T == 1 && fusable((const void *)dev->be->rope_store_kv, q, B) && !q->requires_grad &&
         !k->requires_grad && !v->requires_grad) {
@@ -219,18 +215,11 @@ mrg_tensor *mrg_sdpa_decode(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_ca
         OPS_FAIL("sdpa_decode: q %s, k_cache %s, v_cache %s: expected float caches (R, Hkv, "
                  "max_len, D) of one dtype",
                  OPS_SHAPE(q), OPS_SHAPE(k_cache), OPS_SHAPE(v_cache));
-    if (Hkv < 1 || H % Hkv != 0)
-        OPS_FAIL("sdpa_decode: q heads %lld are not a multiple of kv heads %lld", (long long)H,
-                 (long long)Hkv);
+    if (!ops_check_heads("sdpa_decode", H, Hkv)) return NULL;
     if (len < 1 || len > Lmax)
         OPS_FAIL("sdpa_decode: %lld positions outside the cache's [1, %lld]", (long long)len,
                  (long long)Lmax);
-    if (!rows && B > R)
-        OPS_FAIL("sdpa_decode: batch %lld > %lld cache rows", (long long)B, (long long)R);
-    for (int64_t b = 0; rows && b < B; b++)
-        if (rows[b] < 0 || rows[b] >= R)
-            OPS_FAIL("sdpa_decode: row %d outside the cache's [0, %lld)", (int)rows[b],
-                     (long long)R);
+    if (!ops_check_cache_rows("sdpa_decode", rows, B, R)) return NULL;
     if (key_mask && (!ops_check_f32("sdpa_decode", "key_mask", key_mask) ||
                      key_mask->ndim != 2 || key_mask->shape[0] != B || key_mask->shape[1] != len))
         OPS_FAIL("sdpa_decode: key_mask %s must be f32 (B, len) = (%lld, %lld)",

@@ -8,6 +8,28 @@ bool ops_check_f32(const char *op, const char *name, const mrg_tensor *t) {
     return false;
 }
 
+bool ops_check_heads(const char *op, int64_t H, int64_t Hkv) {
+    if (Hkv >= 1 && H % Hkv == 0) return true;
+    mrg_error(MRG_ERR_INVALID_ARG, "%s: q heads %lld are not a multiple of kv heads %lld", op,
+              (long long)H, (long long)Hkv);
+    return false;
+}
+
+bool ops_check_cache_rows(const char *op, const int32_t *rows, int64_t B, int64_t R) {
+    if (!rows && B > R) {
+        mrg_error(MRG_ERR_INVALID_ARG, "%s: batch %lld > %lld cache rows", op, (long long)B,
+                  (long long)R);
+        return false;
+    }
+    for (int64_t b = 0; rows && b < B; b++)
+        if (rows[b] < 0 || rows[b] >= R) {
+            mrg_error(MRG_ERR_INVALID_ARG, "%s: row %d outside the cache's [0, %lld)", op,
+                      (int)rows[b], (long long)R);
+            return false;
+        }
+    return true;
+}
+
 bool ops_check_float(const char *op, const char *name, const mrg_tensor *t) {
     if (t->dtype == MRG_F32 || t->dtype == MRG_BF16 || t->dtype == MRG_F16) return true;
     mrg_error(MRG_ERR_INVALID_ARG, "%s: %s must be f32, bf16 or f16 (got %s)", op, name,

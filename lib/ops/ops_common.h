@@ -38,6 +38,13 @@ bool ops_check_float(const char *op, const char *name, const mrg_tensor *t);
 bool ops_check_weight(const char *op, const char *name, const mrg_tensor *t, mrg_kernel k);
 /* Returns false with a message unless a and b are on the same device. */
 bool ops_check_device(const char *op, int n, mrg_tensor *const *ts);
+/* Grouped-query attention: false with "op: q heads H are not a multiple of
+ * kv heads Hkv" unless Hkv >= 1 divides H. */
+bool ops_check_heads(const char *op, int64_t H, int64_t Hkv);
+/* A batch of B in a KV cache of R rows: rows holds each sequence's cache
+ * row (NULL: rows 0..B-1). False with a message naming op unless every row
+ * lies in [0, R). */
+bool ops_check_cache_rows(const char *op, const int32_t *rows, int64_t B, int64_t R);
 /* Maps a possibly negative axis into [0, ndim); false with a message when
  * it is out of range. */
 bool ops_axis(const char *op, int ndim, int axis, int *out);

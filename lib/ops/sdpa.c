@@ -46,9 +46,7 @@ static bool sdpa_check(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_tensor *
         v->shape[2] != Tk)
         SDPA_FAIL("sdpa: q %s, k %s, v %s: expected k, v (B, Hkv, Tk, D) for q (B, H, Tq, D)",
                  OPS_SHAPE(q), OPS_SHAPE(k), OPS_SHAPE(v));
-    if (Hkv < 1 || H % Hkv != 0)
-        SDPA_FAIL("sdpa: q heads %lld are not a multiple of kv heads %lld", (long long)H,
-                 (long long)Hkv);
+    if (!ops_check_heads("sdpa", H, Hkv)) return false;
     if (Tk < 1 || D < 1 || Dv < 1)
         SDPA_FAIL("sdpa: k %s, v %s: no keys or an empty head", OPS_SHAPE(k), OPS_SHAPE(v));
     if (causal && Tq > Tk)

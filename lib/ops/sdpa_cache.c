@@ -71,21 +71,14 @@ mrg_tensor *mrg_sdpa_cache(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cac
         v_cache->shape[2] != Lmax)
         OPS_FAIL("sdpa_cache: q %s, k_cache %s, v_cache %s: expected caches (R, Hkv, max_len, D)",
                  OPS_SHAPE(q), OPS_SHAPE(k_cache), OPS_SHAPE(v_cache));
-    if (Hkv < 1 || H % Hkv != 0)
-        OPS_FAIL("sdpa_cache: q heads %lld are not a multiple of kv heads %lld", (long long)H,
-                 (long long)Hkv);
+    if (!ops_check_heads("sdpa_cache", H, Hkv)) return NULL;
     if (len < 1 || len > Lmax)
         OPS_FAIL("sdpa_cache: %lld positions outside the cache's [1, %lld]", (long long)len,
                  (long long)Lmax);
     if (causal && Tq > len)
         OPS_FAIL("sdpa_cache: causal attention with Tq %lld > %lld positions", (long long)Tq,
                  (long long)len);
-    if (!rows && B > R)
-        OPS_FAIL("sdpa_cache: batch %lld > %lld cache rows", (long long)B, (long long)R);
-    for (int64_t b = 0; rows && b < B; b++)
-        if (rows[b] < 0 || rows[b] >= R)
-            OPS_FAIL("sdpa_cache: row %d outside the cache's [0, %lld)", (int)rows[b],
-                     (long long)R);
+    if (!ops_check_cache_rows("sdpa_cache", rows, B, R)) return NULL;
     if (key_mask) {
         if (!ops_check_f32("sdpa_cache", "key_mask", key_mask)) return NULL;
         if (key_mask->ndim != 2 || key_mask->shape[0] != B || key_mask->shape[1] != len)
