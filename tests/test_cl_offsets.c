@@ -24,19 +24,6 @@
 #include "mrg/opencl.h"
 #endif
 
-/* Under AddressSanitizer the arena gives every tensor a buffer of its own
- * (lib/core/arena.c), so there is no steady state to check. */
-#if defined(__SANITIZE_ADDRESS__)
-#define ARENA_SEPARATE 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ARENA_SEPARATE 1
-#endif
-#endif
-#ifndef ARENA_SEPARATE
-#define ARENA_SEPARATE 0
-#endif
-
 #define MAX_OFFSET 4096
 #define MAX_ALLOC (1 << 20)
 
@@ -187,7 +174,7 @@ static void test_arena_chunks(mrg_device *dev) {
         CHECK(mrg_device_arena_bytes(dev) > MAX_ALLOC);
         mrg_step_reset(dev);
         if (step == 0) allocs_after_first = dev->arena_chunk_allocs;
-        else if (!ARENA_SEPARATE) CHECK(dev->arena_chunk_allocs == allocs_after_first);
+        else if (!mrg_arena_separate_buffers()) CHECK(dev->arena_chunk_allocs == allocs_after_first);
     }
     /* a single step tensor larger than one allocation: a clear error */
     mrg_tensor *big = mrg_tensor_new(dev, MRG_F32, MRG_SHAPE(MAX_ALLOC / 4 + 1));

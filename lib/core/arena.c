@@ -35,6 +35,8 @@ struct mrg_arena_chunk {
     mrg_arena_chunk *next;
 };
 
+bool mrg_arena_separate_buffers(void) { return ARENA_SEPARATE; }
+
 static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN; }
 
 static mrg_status chunk_new(mrg_device *dev, size_t bytes, mrg_arena_chunk **out) {

@@ -52,6 +52,9 @@ mrg_tensor *mrg_tensor_like(const mrg_tensor *like, mrg_dtype dt);
 mrg_tensor *mrg_tensor_view(mrg_tensor *x, int ndim, const int64_t *shape, int64_t offset);
 /* Device-side arena allocation of `bytes` (256-byte aligned). */
 mrg_status mrg_arena_alloc(mrg_device *dev, size_t bytes, mrg_buffer **buf, int64_t *off_bytes);
+/* Whether the arena gives every allocation a buffer of its own (builds with
+ * AddressSanitizer), so that steps never reach a steady state of chunks. */
+bool mrg_arena_separate_buffers(void);
 /* A position in the step arena (and in its host structs). Releasing it
  * frees every step tensor made after it: the caller must hold none of them. */
 typedef struct mrg_arena_mark {
