@@ -118,6 +118,34 @@ static inline int64_t row_offset(int64_t row, int ndim, const int64_t *shape,
     return off;
 }
 
+/* A walk over a (src, dst) pair of strided views: the axes merged
+ * (merge_axes), `rows` outer rows of `inner` elements each, ss and ds the
+ * inner strides; row r starts at row_offset(r, nd, sh, str[0 or 1]). */
+typedef struct pair_walk {
+    int nd;
+    int64_t sh[MRG_MAX_DIMS], str[2][MRG_MAX_DIMS];
+    int64_t total, rows, inner, ss, ds;
+} pair_walk;
+
+/* Fills w; false when there is nothing to walk (a zero-size shape). */
+static bool pair_walk_init(pair_walk *w, int ndim, const int64_t *shape,
+                           const int64_t *src_stride, const int64_t *dst_stride) {
+    w->total = 1;
+    for (int k = 0; k < ndim; k++) {
+        w->sh[k] = shape[k];
+        w->str[0][k] = src_stride[k];
+        w->str[1][k] = dst_stride[k];
+        w->total *= shape[k];
+    }
+    if (w->total == 0) return false;
+    w->nd = merge_axes(ndim, w->sh, 2, w->str);
+    w->inner = w->sh[w->nd - 1];
+    w->ss = w->str[0][w->nd - 1];
+    w->ds = w->str[1][w->nd - 1];
+    w->rows = w->total / w->inner;
+    return true;
+}
+
 /* ---- copy_strided -------------------------------------------------------- */
 
 mrg_status cpu_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
@@ -135,23 +163,14 @@ mrg_status cpu_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
     if ((src.dt == MRG_I32) != (dst.dt == MRG_I32))
         return mrg_error(MRG_ERR_UNSUPPORTED, "cpu copy_strided: src and dst dtypes differ");
 
-    int64_t sh[MRG_MAX_DIMS], str[2][MRG_MAX_DIMS];
-    int64_t total = 1;
-    for (int k = 0; k < ndim; k++) {
-        sh[k] = shape[k];
-        str[0][k] = src_stride[k];
-        str[1][k] = dst_stride[k];
-        total *= shape[k];
-    }
-    if (total == 0) return MRG_OK;
     /* a zero dst stride on a real axis means several elements land on one
      * destination: keep that sequential (and deterministic) */
     bool overlap = false;
     for (int k = 0; k < ndim; k++)
-        if (sh[k] > 1 && str[1][k] == 0) overlap = true;
-    int nd = merge_axes(ndim, sh, 2, str);
-    int64_t inner = sh[nd - 1], ss = str[0][nd - 1], ds = str[1][nd - 1];
-    int64_t rows = total / inner;
+        if (shape[k] > 1 && dst_stride[k] == 0) overlap = true;
+    pair_walk w;
+    if (!pair_walk_init(&w, ndim, shape, src_stride, dst_stride)) return MRG_OK;
+    const int64_t total = w.total, rows = w.rows, inner = w.inner, ss = w.ss, ds = w.ds;
     /* 4-byte dtypes: copy bit patterns through uint32 for i32 and f32 alike */
     const uint32_t *s = (const uint32_t *)src.buf->handle + src.off;
     uint32_t *d = (uint32_t *)dst.buf->handle + dst.off;
@@ -160,7 +179,8 @@ mrg_status cpu_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
 
 #pragma omp parallel for if (!overlap && total > CPU_PAR_MIN && rows > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
-        int64_t so = row_offset(r, nd, sh, str[0]), doff = row_offset(r, nd, sh, str[1]);
+        int64_t so = row_offset(r, w.nd, w.sh, w.str[0]);
+        int64_t doff = row_offset(r, w.nd, w.sh, w.str[1]);
         if (accumulate) {
             if (ss == 1 && ds == 1)
                 for (int64_t i = 0; i < inner; i++) df[doff + i] += sf[so + i];
@@ -205,23 +225,15 @@ mrg_status cpu_convert_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int nd
     if (st == MRG_OK)
         st = cpu_check_strided("convert_strided", "dst", dst, ndim, shape, dst_stride, CPU_FLOATS);
     if (st != MRG_OK) return st;
-    int64_t sh[MRG_MAX_DIMS], str[2][MRG_MAX_DIMS];
-    int64_t total = 1;
-    for (int k = 0; k < ndim; k++) {
-        sh[k] = shape[k];
-        str[0][k] = src_stride[k];
-        str[1][k] = dst_stride[k];
-        total *= shape[k];
-    }
-    if (total == 0) return MRG_OK;
-    int nd = merge_axes(ndim, sh, 2, str);
-    int64_t inner = sh[nd - 1], ss = str[0][nd - 1], ds = str[1][nd - 1];
-    int64_t rows = total / inner;
+    pair_walk w;
+    if (!pair_walk_init(&w, ndim, shape, src_stride, dst_stride)) return MRG_OK;
+    const int64_t total = w.total, rows = w.rows, inner = w.inner, ss = w.ss, ds = w.ds;
     const void *s = cpu_addr(src);
     void *d = cpu_addr(dst);
 #pragma omp parallel for if (total > CPU_PAR_MIN && rows > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
-        int64_t so = row_offset(r, nd, sh, str[0]), doff = row_offset(r, nd, sh, str[1]);
+        int64_t so = row_offset(r, w.nd, w.sh, w.str[0]);
+        int64_t doff = row_offset(r, w.nd, w.sh, w.str[1]);
         for (int64_t i = 0; i < inner; i++)
             store_float(d, doff + i * ds, dst.dt, load_float(s, so + i * ss, src.dt));
     }
