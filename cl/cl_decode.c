@@ -7,11 +7,20 @@
 
 static bool float_dtype(mrg_dtype dt) { return dt == MRG_F32 || dt == MRG_BF16 || dt == MRG_F16; }
 
-/* The cache rows of batch rows [b0, b0 + nb) (nb <= 16; rows NULL: b). */
-static cl_int16 rows_arg(const int32_t *rows, int64_t b0, int64_t nb) {
-    cl_int16 r;
-    for (int i = 0; i < 16; i++) r.s[i] = i < nb ? (rows ? rows[b0 + i] : (cl_int)(b0 + i)) : 0;
-    return r;
+/* The launch of batch rows [b0, b0 + nb), nb = min(B − b0, 16), and its
+ * cache rows as the kernels' int16 argument (rows NULL: row b is b).
+ * Returns nb. */
+static int64_t rows_chunk(const int32_t *rows, int64_t B, int64_t b0, cl_int16 *rr) {
+    int64_t nb = B - b0 < 16 ? B - b0 : 16;
+    for (int i = 0; i < 16; i++)
+        rr->s[i] = i < nb ? (rows ? rows[b0 + i] : (cl_int)(b0 + i)) : 0;
+    return nb;
+}
+
+/* p moved on by n elements. */
+static mrg_ptr ptr_at(mrg_ptr p, int64_t n) {
+    p.off += n;
+    return p;
 }
 
 mrg_status mrg_cl_gemv_fused(mrg_device *dev, mrg_ptr x, int64_t M, int64_t K, int n_w,
@@ -67,18 +76,13 @@ mrg_status mrg_cl_rope_store_kv(mrg_device *dev, mrg_ptr q, mrg_ptr q_out, mrg_p
         return mrg_error(MRG_ERR_INVALID_ARG, "opencl: rope_store_kv: cache %s, D %lld, layout %d",
                          mrg_dtype_name(k_cache.dt), (long long)D, layout);
     for (int64_t b0 = 0; b0 < B && st == MRG_OK; b0 += 16) {
-        int64_t nb = B - b0 < 16 ? B - b0 : 16;
-        cl_int16 rr = rows_arg(rows, b0, nb);
-        mrg_ptr qb = q, qob = q_out, kb = k, vb = v;
-        qb.off += b0 * H * D;
-        qob.off += b0 * H * D;
-        kb.off += b0 * Hkv * D;
-        vb.off += b0 * Hkv * D;
+        cl_int16 rr;
+        int64_t nb = rows_chunk(rows, B, b0, &rr);
         mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_rope_store_kv);
-        mrg_cl_arg_ptr(&a, qb);
-        mrg_cl_arg_ptr(&a, qob);
-        mrg_cl_arg_ptr(&a, kb);
-        mrg_cl_arg_ptr(&a, vb);
+        mrg_cl_arg_ptr(&a, ptr_at(q, b0 * H * D));
+        mrg_cl_arg_ptr(&a, ptr_at(q_out, b0 * H * D));
+        mrg_cl_arg_ptr(&a, ptr_at(k, b0 * Hkv * D));
+        mrg_cl_arg_ptr(&a, ptr_at(v, b0 * Hkv * D));
         mrg_cl_arg_ptr(&a, k_cache);
         mrg_cl_arg_ptr(&a, v_cache);
         mrg_cl_arg_int(&a, (int)k_cache.dt);
@@ -108,22 +112,18 @@ mrg_status mrg_cl_sdpa_decode(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_p
         return mrg_error(MRG_ERR_INVALID_ARG, "opencl: sdpa_decode: cache %s, heads %lld/%lld",
                          mrg_dtype_name(k_cache.dt), (long long)H, (long long)Hkv);
     for (int64_t b0 = 0; b0 < B && st == MRG_OK; b0 += 16) {
-        int64_t nb = B - b0 < 16 ? B - b0 : 16;
-        cl_int16 rr = rows_arg(rows, b0, nb);
-        mrg_ptr qb = q, mb = key_mask.buf ? key_mask : q, sb = scores, ob = out;
-        qb.off += b0 * H * D;
-        if (key_mask.buf) mb.off += b0 * len;
-        sb.off += b0 * H * len;
-        ob.off += b0 * H * Dv;
+        cl_int16 rr;
+        int64_t nb = rows_chunk(rows, B, b0, &rr);
+        mrg_ptr mb = key_mask.buf ? ptr_at(key_mask, b0 * len) : q; /* q: an unread stand-in */
         mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_sdpa_decode);
-        mrg_cl_arg_ptr(&a, qb);
+        mrg_cl_arg_ptr(&a, ptr_at(q, b0 * H * D));
         mrg_cl_arg_ptr(&a, k_cache);
         mrg_cl_arg_ptr(&a, v_cache);
         mrg_cl_arg_int(&a, (int)k_cache.dt);
         mrg_cl_arg_ptr(&a, mb);
         mrg_cl_arg_int(&a, key_mask.buf != NULL);
-        mrg_cl_arg_ptr(&a, sb);
-        mrg_cl_arg_ptr(&a, ob);
+        mrg_cl_arg_ptr(&a, ptr_at(scores, b0 * H * len));
+        mrg_cl_arg_ptr(&a, ptr_at(out, b0 * H * Dv));
         mrg_cl_arg_int(&a, (int)H);
         mrg_cl_arg_int(&a, (int)Hkv);
         mrg_cl_arg_int(&a, (int)D);
