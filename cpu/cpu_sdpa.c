@@ -139,6 +139,29 @@ static int64_t visible(const mrg_sdpa_dims *d, int64_t t, int64_t j0, int64_t nk
     return n < 0 ? 0 : n > nk ? nk : n;
 }
 
+/* Runs body(args, i, ws) for i in [0, n), in parallel when par, each
+ * thread with a scratch of `floats` floats of its own. Every item writes
+ * its own outputs, so the split over threads changes no result. False when
+ * a scratch could not be allocated. */
+static bool for_each_with_scratch(int64_t n, bool par, size_t floats,
+                                  void (*body)(const void *args, int64_t i, float *ws),
+                                  const void *args) {
+    bool oom = false;
+#pragma omp parallel if (par)
+    {
+        float *ws = malloc(floats * sizeof(float));
+        if (!ws) {
+#pragma omp atomic write
+            oom = true;
+        }
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < n; i++)
+            if (ws) body(args, i, ws);
+        free(ws);
+    }
+    return !oom;
+}
+
 /* ---- forward ---------------------------------------------------------- */
 
 typedef struct fwd_args {
@@ -212,6 +235,17 @@ static void fwd_tile(const fwd_args *A, int64_t b, int64_t h, int64_t t0, int64_
     }
 }
 
+/* Query tiles per head. */
+static int64_t q_tiles(const mrg_sdpa_dims *d) { return (d->Tq + QT - 1) / QT; }
+
+/* Item it of the forward: tile it % tiles of head (b, h) = it / tiles. */
+static void fwd_item(const void *args, int64_t it, float *ws) {
+    const fwd_args *A = args;
+    const mrg_sdpa_dims *d = A->d;
+    int64_t tiles = q_tiles(d), bh = it / tiles, t0 = (it % tiles) * QT;
+    fwd_tile(A, bh / d->H, bh % d->H, t0, d->Tq - t0 < QT ? d->Tq - t0 : QT, ws);
+}
+
 mrg_status cpu_sdpa(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k, mrg_ptr v,
                     mrg_ptr mask, mrg_ptr rows, mrg_ptr o, mrg_ptr lse) {
     (void)dev;
@@ -232,24 +266,10 @@ mrg_status cpu_sdpa(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr 
     fwd_args A = {d, cpu_f32(q), cpu_f32(k), cpu_f32(v),
                   cpu_present(mask) ? cpu_f32(mask) : NULL, pr, cpu_f32(o),
                   cpu_present(lse) ? cpu_f32(lse) : NULL};
-    const int64_t tiles = (d->Tq + QT - 1) / QT, items = d->B * d->H * tiles;
-    bool oom = false;
-#pragma omp parallel if (items > 1 && nrow * d->Tk * d->D > CPU_PAR_MIN)
-    {
-        float *ws = malloc(fwd_scratch(d) * sizeof(float));
-        if (!ws) {
-#pragma omp atomic write
-            oom = true;
-        }
-#pragma omp for schedule(static)
-        for (int64_t it = 0; it < items; it++) {
-            if (!ws) continue;
-            int64_t bh = it / tiles, t0 = (it % tiles) * QT;
-            fwd_tile(&A, bh / d->H, bh % d->H, t0, d->Tq - t0 < QT ? d->Tq - t0 : QT, ws);
-        }
-        free(ws);
-    }
-    if (oom) return mrg_error(MRG_ERR_OOM, "cpu sdpa: out of host memory for the tile scratch");
+    const int64_t items = d->B * d->H * q_tiles(d);
+    if (!for_each_with_scratch(items, items > 1 && nrow * d->Tk * d->D > CPU_PAR_MIN,
+                               fwd_scratch(d), fwd_item, &A))
+        return mrg_error(MRG_ERR_OOM, "cpu sdpa: out of host memory for the tile scratch");
     return MRG_OK;
 }
 
@@ -323,6 +343,12 @@ static void bwd_group(const bwd_args *A, int64_t b, int64_t hk, float *ws) {
     for (int64_t i = 0; i < nr * D; i++) dqg[i] *= d->scale;
 }
 
+/* Item g of the backward: kv head g % Hkv of batch item g / Hkv. */
+static void bwd_item(const void *args, int64_t g, float *ws) {
+    const bwd_args *A = args;
+    bwd_group(A, g / A->d->Hkv, g % A->d->Hkv, ws);
+}
+
 mrg_status cpu_sdpa_backward(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k,
                              mrg_ptr v, mrg_ptr mask, mrg_ptr o, mrg_ptr lse, mrg_ptr dout,
                              mrg_ptr dq, mrg_ptr dk, mrg_ptr dv) {
@@ -343,20 +369,8 @@ mrg_status cpu_sdpa_backward(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q,
                   cpu_present(mask) ? cpu_f32(mask) : NULL, cpu_f32(o), cpu_f32(lse),
                   cpu_f32(dout), cpu_f32(dq), cpu_f32(dk), cpu_f32(dv)};
     const int64_t groups = d->B * d->Hkv;
-    bool oom = false;
-#pragma omp parallel if (groups > 1 && nq * d->Tk * d->D > CPU_PAR_MIN)
-    {
-        float *ws = malloc(bwd_scratch(d) * sizeof(float));
-        if (!ws) {
-#pragma omp atomic write
-            oom = true;
-        }
-#pragma omp for schedule(static)
-        for (int64_t g = 0; g < groups; g++)
-            if (ws) bwd_group(&A, g / d->Hkv, g % d->Hkv, ws);
-        free(ws);
-    }
-    if (oom)
+    if (!for_each_with_scratch(groups, groups > 1 && nq * d->Tk * d->D > CPU_PAR_MIN,
+                               bwd_scratch(d), bwd_item, &A))
         return mrg_error(MRG_ERR_OOM, "cpu sdpa_backward: out of host memory for the tile scratch");
     return MRG_OK;
 }
