@@ -69,7 +69,6 @@ expected.safetensors, for each case (its own seed and eos id):
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -78,26 +77,12 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import llama_ref  # noqa: E402  (sets float64 as torch's default dtype)
+from st_read import read_safetensors  # noqa: E402
 
 MIN_MARGIN = 5e-4
 N_EOS = 8  # eos ids tried per case and seed
 NEG = -1e9
 BOS = 1  # the model's bos_token_id
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        assert e["dtype"] == "F32"
-        a, b = e["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype="<f4").reshape(e["shape"])
-    return out
 
 
 def load_model():
@@ -109,7 +94,7 @@ def load_model():
                kv_heads=hc["num_key_value_heads"], vocab=hc["vocab_size"],
                eps=hc["rms_norm_eps"], theta=hc["rope_theta"], layout="half",
                tied=hc["tie_word_embeddings"])
-    w = read_safetensors(os.path.join(d, "model.safetensors"))
+    w = read_safetensors(os.path.join(d, "model.safetensors"), only_f32=True)
     W = {k: torch.from_numpy(v.astype(np.float64)) for k, v in w.items()}
     return cfg, W
 

@@ -18,7 +18,6 @@ rounds each linear's output to bf16 and the LLaMA's residual stream is bf16
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -28,25 +27,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model_ref  # noqa: E402
 from ops_ref import write_safetensors  # noqa: E402
-
-DT = {"F32": np.float32, "I32": np.int32, "BF16": np.uint16, "F64": np.float64, "I64": np.int64}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        head = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in head.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        arr = np.frombuffer(data[a:b], dtype=DT[v["dtype"]]).reshape(v["shape"])
-        if v["dtype"] == "BF16":
-            arr = (arr.astype(np.uint32) << 16).view(np.float32)
-        out[k] = arr.copy()
-    return out
+from st_read import read_safetensors  # noqa: E402
 
 
 def main():

@@ -27,6 +27,7 @@ import torch
 
 sys.dont_write_bytecode = True  # keep tools/ref free of __pycache__
 import llama_ref  # noqa: E402  (beside this file)
+from st_read import read_safetensors  # noqa: E402
 
 LINES = [
     "the heart is normal in size . the lungs are clear .",
@@ -40,21 +41,6 @@ LINES = [
 PROMPTS = [None, "findings :"]
 
 
-def read_safetensors(path):
-    with open(path, 'rb') as f:
-        n = int.from_bytes(f.read(8), 'little')
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == '__metadata__':
-            continue
-        assert e['dtype'] == 'F32', (name, e['dtype'])
-        a, b = e['data_offsets']
-        out[name] = np.frombuffer(data[a:b], dtype='<f4').reshape(e['shape'])
-    return out
-
-
 def main():
     model_dir = sys.argv[1] if len(sys.argv) > 1 else 'tests/golden/model/lm'
     out_dir = sys.argv[2] if len(sys.argv) > 2 else 'tests/golden/lm_perplexity'
@@ -66,8 +52,8 @@ def main():
                kv_heads=hf['num_key_value_heads'], layers=hf['num_hidden_layers'],
                eps=hf['rms_norm_eps'], theta=hf['rope_theta'], layout='half',
                tied=hf['tie_word_embeddings'])
-    W = {k: torch.from_numpy(v.astype(np.float64))
-         for k, v in read_safetensors(os.path.join(model_dir, 'model.safetensors')).items()}
+    st = read_safetensors(os.path.join(model_dir, 'model.safetensors'), only_f32=True)
+    W = {k: torch.from_numpy(v.astype(np.float64)) for k, v in st.items()}
     E = W['model.embed_tokens.weight']
     bos, eos = hf['bos_token_id'], hf['eos_token_id']
     cases = []
