@@ -55,14 +55,20 @@ static void check_model_starts_from(mrg_device *dev, const char *lm, const char 
     mrg_model_free(m);
 }
 
-static mrg_status pretrain_with(mrg_device *dev, const char *data, const char *name, float pos_weight,
-                                bool keep_best, mrg_vit_pretrain_result *r) {
-    mrg_model_config cfg;
-    CHECK_OK(mrg_model_preset("micro", &cfg));
+/* The runs of these tests: 4 epochs of batches of 8, quiet. */
+static mrg_vit_pretrain_opts short_run(void) {
     mrg_vit_pretrain_opts o = mrg_vit_pretrain_defaults();
     o.epochs = 4;
     o.batch_size = 8;
     o.log_every = 1000;
+    return o;
+}
+
+static mrg_status pretrain_with(mrg_device *dev, const char *data, const char *name, float pos_weight,
+                                bool keep_best, mrg_vit_pretrain_result *r) {
+    mrg_model_config cfg;
+    CHECK_OK(mrg_model_preset("micro", &cfg));
+    mrg_vit_pretrain_opts o = short_run();
     o.pos_weight = pos_weight;
     o.keep_best = keep_best;
     char out[400];
@@ -90,10 +96,7 @@ static void test_weighting_and_best(mrg_device *dev, const char *data, const mrg
 static bool pretrain_on(mrg_device *dev, const char *data, const char *lm, mrg_vit_pretrain_result *r) {
     mrg_model_config cfg;
     CHECK_OK(mrg_model_preset("micro", &cfg));
-    mrg_vit_pretrain_opts o = mrg_vit_pretrain_defaults();
-    o.epochs = 4;
-    o.batch_size = 8;
-    o.log_every = 1000;
+    mrg_vit_pretrain_opts o = short_run();
     char out[400];
     snprintf(out, sizeof out, "%s/vit-%s", root, mrg_device_name(dev));
     mrg_status st = mrg_pretrain_vit(data, &cfg.vit, &o, dev, out, r);
