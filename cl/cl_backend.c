@@ -285,6 +285,7 @@ mrg_status mrg_cl_backend_init(mrg_device *dev, int index) {
     if (est == MRG_OK) est = env_limit("MRG_CL_MAX_OFFSET", INT32_MAX, &v);
     if (est == MRG_OK && v) c->clblast_max_index = (int64_t)v;
     if (est != MRG_OK) {
+        free(c->staging);
         free(c);
         return est;
     }
