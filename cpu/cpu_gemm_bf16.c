@@ -69,70 +69,125 @@ static inline uint16_t top_half(mrg_dtype dt, const void *base, int64_t i) {
 }
 
 /* op(A) (element (m, k) at m·rs + k·ks of A) → pa: Mp rows of Kp bf16
- * (k pairs adjacent), zero-padded. */
+ * (k pairs adjacent), zero-padded. The loops follow A's contiguous index. */
 static void pack_a(const float *A, int64_t rs, int64_t ks, int64_t M, int64_t Mp, int64_t K,
                    int64_t Kp, uint16_t *pa) {
+    if (ks == 1) {
 #pragma omp parallel for if (M * K > CPU_PAR_MIN) schedule(static)
-    for (int64_t m = 0; m < Mp; m++) {
-        uint16_t *d = pa + m * Kp;
-        int64_t k = 0;
-        if (m < M)
-            for (; k < K; k++) d[k] = top_half(MRG_F32, A, m * rs + k * ks);
-        for (; k < Kp; k++) d[k] = 0;
+        for (int64_t m = 0; m < Mp; m++) {
+            uint16_t *d = pa + m * Kp;
+            int64_t k = 0;
+            if (m < M)
+                for (; k < K; k++) d[k] = top_half(MRG_F32, A, m * rs + k);
+            for (; k < Kp; k++) d[k] = 0;
+        }
+        return;
+    }
+    /* transposed A: rows of A are k; 64 of op(A)'s rows at a time so that
+     * the writes stay in cache */
+#pragma omp parallel for if (M * K > CPU_PAR_MIN) schedule(static)
+    for (int64_t m0 = 0; m0 < Mp; m0 += 64) {
+        int64_t m1 = m0 + 64 < Mp ? m0 + 64 : Mp;
+        for (int64_t k = 0; k < Kp; k++)
+            for (int64_t m = m0; m < m1; m++)
+                pa[m * Kp + k] = m < M && k < K ? top_half(MRG_F32, A, m * rs + k * ks) : 0;
     }
 }
 
-/* Columns [n0, n0 + nb) of op(B) (element (k, n) at n·rs + k·ks of B) →
- * pb in tiles of NR columns: tile t, pair p holds for each column j the two
- * values (2p, 2p + 1) side by side, the layout vdpbf16ps multiplies:
- * pb[((t·Kp/2 + p)·NR + j)·2 + r]. Zero-padded past nb and K. */
+/* Columns [n0, n0 + nb) and k values [k0, k0 + kc) of op(B) (element
+ * (k, n) at n·rs + k·ks of B) → pb in tiles of NR columns: tile t, pair p
+ * holds for each column j the two values (k0 + 2p, k0 + 2p + 1) side by
+ * side, the layout vdpbf16ps multiplies: pb[((t·kc/2 + p)·NR + j)·2 + r].
+ * Zero-padded past nb and K. The inner loop follows B's contiguous index
+ * (k for a transposed B, n otherwise). */
 static void pack_b(mrg_dtype dt, const void *B, int64_t rs, int64_t ks, int64_t n0, int64_t nb,
-                   int64_t K, int64_t Kp, uint16_t *pb) {
-    int64_t tiles = (nb + NR - 1) / NR, pairs = Kp / 2;
-#pragma omp parallel for if (nb * K > CPU_PAR_MIN) schedule(static)
-    for (int64_t t = 0; t < tiles; t++)
-        for (int64_t j = 0; j < NR; j++) {
-            int64_t n = t * NR + j;
-            uint16_t *d = pb + t * pairs * NR * 2 + j * 2;
-            for (int64_t k = 0; k < Kp; k++)
-                d[(k / 2) * NR * 2 + (k & 1)] =
-                    n < nb && k < K ? top_half(dt, B, (n0 + n) * rs + k * ks) : 0;
+                   int64_t k0, int64_t kc, int64_t K, uint16_t *pb) {
+    int64_t tiles = (nb + NR - 1) / NR, pairs = kc / 2;
+#pragma omp parallel for if (nb * kc > CPU_PAR_MIN) schedule(static)
+    for (int64_t t = 0; t < tiles; t++) {
+        uint16_t *tile = pb + t * pairs * NR * 2;
+        if (ks == 1) {
+            for (int64_t j = 0; j < NR; j++) {
+                int64_t n = t * NR + j;
+                for (int64_t k = 0; k < kc; k++)
+                    tile[(k / 2) * NR * 2 + j * 2 + (k & 1)] =
+                        n < nb && k0 + k < K ? top_half(dt, B, (n0 + n) * rs + k0 + k) : 0;
+            }
+        } else {
+            for (int64_t k = 0; k < kc; k++)
+                for (int64_t j = 0; j < NR; j++) {
+                    int64_t n = t * NR + j;
+                    tile[(k / 2) * NR * 2 + j * 2 + (k & 1)] =
+                        n < nb && k0 + k < K ? top_half(dt, B, (n0 + n) * rs + (k0 + k) * ks) : 0;
+                }
         }
+    }
 }
 
-/* acc (MR×NR f32, row-major) = the rows a (MR rows of Kp bf16) times the
- * packed tile b: per k pair, each row's pair is broadcast and multiplied
- * with the tile's NR columns (two zmm) by vdpbf16ps, so no horizontal sum
- * is needed. */
-__attribute__((target("avx512f,avx512bf16"))) static void micro(const uint16_t *a,
-                                                                   const uint16_t *b,
-                                                                   int64_t Kp, float *acc) {
+/* The packing buffer, kept for the thread's next call when it is small:
+ * allocating it anew each call costs a page fault per 4 KiB touched, as
+ * much as the packing itself for N = 1024. A larger one (a big product,
+ * whose arithmetic dwarfs the faults) is freed after its call, so that it
+ * does not add to the process's peak memory. */
+#define PACK_KEEP_BYTES ((size_t)16 << 20)
+static _Thread_local uint16_t *pack_buf;
+static _Thread_local size_t pack_cap;
+
+static uint16_t *pack_space(size_t values) {
+    size_t bytes = (values * 2 + 63) & ~(size_t)63;
+    if (bytes <= pack_cap) return pack_buf;
+    free(pack_buf);
+    pack_buf = aligned_alloc(64, bytes);
+    pack_cap = pack_buf ? bytes : 0;
+    return pack_buf;
+}
+
+/* acc (MR×NR f32, row-major) = the rows a (MR rows, ka bf16 apart) over kc
+ * k values times the packed tile b: per k pair, each row's pair is
+ * broadcast and multiplied with the tile's NR columns (two zmm) by
+ * vdpbf16ps, so no horizontal sum is needed. */
+__attribute__((target("avx512f,avx512bf16"))) static void micro(const uint16_t *a, int64_t ka,
+                                                                   const uint16_t *b, int64_t kc,
+                                                                   float *acc) {
+    /* the loops over i are unrolled so that the 16 accumulators live in
+     * registers (without it GCC keeps c on the stack and every vdpbf16ps
+     * waits for a store and a load: 40 % of the kernel's speed) */
     __m512 c[MR][2];
-    for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < Kp / 2; p++) {
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        c[i][0] = _mm512_setzero_ps();
+        c[i][1] = _mm512_setzero_ps();
+    }
+    for (int64_t p = 0; p < kc / 2; p++) {
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * NR * 2);
         __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * NR * 2 + 32);
+#pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             int32_t pair;
-            memcpy(&pair, a + i * Kp + 2 * p, sizeof pair);
+            memcpy(&pair, a + i * ka + 2 * p, sizeof pair);
             __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
             c[i][0] = _mm512_dpbf16_ps(c[i][0], av, b0);
             c[i][1] = _mm512_dpbf16_ps(c[i][1], av, b1);
         }
     }
+#pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
         _mm512_storeu_ps(acc + i * NR, c[i][0]);
         _mm512_storeu_ps(acc + i * NR + 16, c[i][1]);
     }
 }
 
-/* One batch item: C (M×N, ldc) = alpha·op(A)·op(B) + beta·C. */
+/* One batch item: C (M×N, ldc) = alpha·op(A)·op(B) + beta·C.
+ * op(A) is packed whole; op(B) in blocks of NB columns, each processed in
+ * parallel as blocks of MB rows of A against tiles of NR columns. (Blocking
+ * k as well, with C accumulated per block, measured slower on Zen 4: the
+ * extra passes over C cost more than the cache reuse saved.) */
 static mrg_status item(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *A, int64_t lda, const void *B, mrg_dtype bdt, int64_t ldb,
                        float beta, float *C, int64_t ldc) {
     int64_t Kp = (K + 1) / 2 * 2, Mp = (M + MR - 1) / MR * MR;
     int64_t nbw = (N < NB ? N : NB + NR - 1) / NR * NR + NR;
-    uint16_t *pa = aligned_alloc(64, ((size_t)(Mp + nbw) * Kp * 2 + 63) & ~(size_t)63);
+    uint16_t *pa = pack_space((size_t)(Mp + nbw) * (size_t)Kp);
     if (!pa)
         return mrg_error(MRG_ERR_OOM, "cpu gemm_bf16: cannot allocate %lld packed bf16 values",
                          (long long)((Mp + nbw) * Kp));
@@ -143,25 +198,32 @@ static mrg_status item(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float 
     for (int64_t n0 = 0; n0 < N; n0 += NB) {
         int64_t nb = N - n0 < NB ? N - n0 : NB, tiles = (nb + NR - 1) / NR;
         /* op(B)(k, n) = B[n·ldb + k] when transposed, else B[k·ldb + n] */
-        pack_b(bdt, B, tb ? ldb : 1, tb ? 1 : ldb, n0, nb, K, Kp, pb);
+        pack_b(bdt, B, tb ? ldb : 1, tb ? 1 : ldb, n0, nb, 0, Kp, K, pb);
 #pragma omp parallel for schedule(dynamic, 1)
         for (int64_t q = 0; q < mblocks * tiles; q++) {
-            /* a block of A rows (in L2) against one B tile */
+            /* a block of A rows against one B tile (which stays in L2) */
             int64_t mb = q % mblocks, t = q / mblocks;
             int64_t m_end = (mb + 1) * MB < Mp ? (mb + 1) * MB : Mp;
             int64_t cols = nb - t * NR < NR ? nb - t * NR : NR;
             for (int64_t m = mb * MB; m < m_end; m += MR) {
                 float acc[MR * NR];
-                micro(pa + m * Kp, pb + t * (Kp / 2) * NR * 2, Kp, acc);
+                micro(pa + m * Kp, Kp, pb + t * (Kp / 2) * NR * 2, Kp, acc);
                 for (int64_t i = 0; i < MR && m + i < M; i++) {
                     float *c = C + (m + i) * ldc + n0 + t * NR;
-                    for (int64_t j = 0; j < cols; j++)
-                        c[j] = alpha * acc[i * NR + j] + (beta == 0.0f ? 0.0f : beta * c[j]);
+                    const float *r = acc + i * NR;
+                    if (beta == 0.0f)
+                        for (int64_t j = 0; j < cols; j++) c[j] = alpha * r[j];
+                    else
+                        for (int64_t j = 0; j < cols; j++) c[j] = alpha * r[j] + beta * c[j];
                 }
             }
         }
     }
-    free(pa);
+    if (pack_cap > PACK_KEEP_BYTES) {
+        free(pack_buf);
+        pack_buf = NULL;
+        pack_cap = 0;
+    }
     return MRG_OK;
 }
 #endif

@@ -215,114 +215,21 @@ static char *study_line(const char *id, const char *report) {
     return nl;
 }
 
-/* --data under an MPI launcher: rank r decodes batches r, r + N, ... (the
- * batches one process makes, so the same reports), rank 0 gathers the
- * lines and writes them in dataset order, atomically. */
-static int whole_split_shared(mrg_model *m, const mrg_gen_opts *g, mrg_dataset *ds, const char *out_path,
-                              int batch, int total, bool blank) {
-    const int ranks = mrg_dist_size(), rank = mrg_dist_rank();
-    const int needed = (total + batch - 1) / batch;
-    char *mine = NULL;
-    size_t used = 0, room = 0;
-    mrg_status st = MRG_OK;
-    /* --blank-images: the blank views of whole_split */
-    const mrg_model_config *cfg = mrg_model_get_config(m);
-    const size_t study_floats = (size_t)cfg->n_views * 3 * (size_t)cfg->vit.image_size * (size_t)cfg->vit.image_size;
-    float *blank_images = blank ? calloc((size_t)batch * study_floats, sizeof(float)) : NULL;
-    if (blank && !blank_images) st = mrg_error(MRG_ERR_OOM, "out of memory");
-    double t0 = mrg_now_s();
-    for (int k = rank; k < needed && !st; k += ranks) {
-        mrg_batch b = {0};
-        st = mrg_dataset_seek(ds, 0, k);
-        if (!st) st = mrg_dataset_next(ds, &b);
-        if (st == MRG_END) st = mrg_error(MRG_ERR_FORMAT, "batch %d of the split is missing", k);
-        int n = b.B < total - k * batch ? b.B : total - k * batch;
-        char **reports = st ? NULL : calloc((size_t)(b.B > 0 ? b.B : 1), sizeof *reports);
-        if (!st && !reports) st = mrg_error(MRG_ERR_OOM, "out of memory");
-        if (!st) st = mrg_generate_batch(m, blank ? blank_images : b.images, n, g, reports);
-        for (int i = 0; !st && i < n; i++) {
-            char *line = study_line(b.ids[i], reports[i]);
-            size_t len = line ? strlen(line) : 0;
-            if (line && used + len + 1 > room) {
-                size_t nr = (used + len + 1) * 2;
-                char *nm = realloc(mine, nr);
-                if (nm) {
-                    mine = nm;
-                    room = nr;
-                } else {
-                    free(line);
-                    line = NULL;
-                }
-            }
-            if (!line) {
-                st = mrg_error(MRG_ERR_OOM, "out of memory");
-                break;
-            }
-            memcpy(mine + used, line, len);
-            used += len;
-            free(line);
-        }
-        for (int i = 0; reports && i < b.B; i++) free(reports[i]);
-        free(reports);
-        mrg_batch_free(&b);
+static void show_progress(void *t0, int done, int total) {
+    progress(done, total, *(const double *)t0);
+}
+
+/* Rank 0's part of whole_split: the lines of the reports, in dataset
+ * order, into the open output. */
+static mrg_status write_study_lines(FILE *out, const mrg_dataset *ds, char **reports, int total) {
+    for (int i = 0; i < total; i++) {
+        char *line = study_line(mrg_dataset_id(ds, i), reports[i]);
+        if (!line) return mrg_error(MRG_ERR_OOM, "out of memory");
+        fputs(line, out);
+        free(line);
+        if (ferror(out)) break; /* the commit says why */
     }
-    free(blank_images);
-    if (st) { /* this rank ends the job (mrg.c aborts on a failed command) */
-        fprintf(stderr, "mrg generate: rank %d: %s\n", rank, mrg_last_error());
-        free(mine);
-        return 1;
-    }
-    char *all = NULL;
-    size_t *counts = calloc((size_t)ranks, sizeof *counts);
-    st = counts ? mrg_dist_gather_bytes(mine ? mine : "", used, &all, counts) : mrg_error(MRG_ERR_OOM, "out of memory");
-    free(mine);
-    int rc = st ? 1 : 0;
-    if (st) fprintf(stderr, "mrg generate: rank %d: %s\n", rank, mrg_last_error());
-    if (!st && rank == 0) {
-        /* batch k's lines are the next ones of rank k mod N's part */
-        const char **at = calloc((size_t)ranks, sizeof *at), **end = calloc((size_t)ranks, sizeof *end);
-        mrg_atomic_file af;
-        if (!at || !end || mrg_atomic_begin(&af, out_path, true) != MRG_OK) {
-            fprintf(stderr, "mrg generate: %s\n", at && end ? mrg_last_error() : "out of memory");
-            rc = 1;
-        } else {
-            size_t off = 0;
-            for (int r = 0; r < ranks; r++) {
-                at[r] = all + off;
-                off += counts[r];
-                end[r] = all + off;
-            }
-            int done = 0;
-            for (int k = 0; k < needed && !rc; k++)
-                for (int i = 0; i < batch && done < total; i++, done++) {
-                    const char *p = at[k % ranks], *nl = p < end[k % ranks] ? memchr(p, '\n', (size_t)(end[k % ranks] - p)) : NULL;
-                    if (!nl) { /* cannot happen: every rank wrote its batches' lines */
-                        fprintf(stderr, "mrg generate: rank %d sent too few reports\n", k % ranks);
-                        rc = 1;
-                        break;
-                    }
-                    fwrite(p, 1, (size_t)(nl - p + 1), af.f);
-                    at[k % ranks] = nl + 1;
-                }
-            if (rc) {
-                mrg_atomic_abort(&af);
-            } else if (mrg_atomic_commit(&af) != MRG_OK) {
-                fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
-                rc = 1;
-            } else {
-                fprintf(stderr, "mrg generate: %d reports from %d ranks in %.1f s written to %s\n", done, ranks,
-                        mrg_now_s() - t0, out_path);
-            }
-        }
-        free(at);
-        free(end);
-    }
-    free(all);
-    free(counts);
-    /* every rank ends with rank 0's verdict on the file */
-    int v = rc;
-    if (mrg_dist_bcast(&v, sizeof v, 0) != MRG_OK) v = 1;
-    return rc ? rc : v;
+    return MRG_OK;
 }
 
 static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mrg_split split,
@@ -344,88 +251,63 @@ static int whole_split(mrg_model *m, const mrg_gen_opts *g, const char *data, mr
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         return 1;
     }
-    if (mrg_dist_size() > 1) {
-        int total = mrg_dataset_size(ds);
-        if (limit > 0 && limit < total) total = limit;
-        int rc = whole_split_shared(m, g, ds, out_path, batch, total, blank);
-        mrg_dataset_free(ds);
-        return rc;
-    }
     /* written beside out_path and renamed into place at the end: a failed
-     * run leaves an earlier output as it was */
+     * run leaves an earlier output as it was (opened first, so that a bad
+     * path fails before the generation) */
+    const int ranks = mrg_dist_size(), rank = mrg_dist_rank();
     mrg_atomic_file af;
-    if (mrg_atomic_begin(&af, out_path, true) != MRG_OK) {
+    if (rank == 0 && mrg_atomic_begin(&af, out_path, true) != MRG_OK) {
         fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         mrg_dataset_free(ds);
         return 1;
     }
-    FILE *out = af.f;
     /* blank views: 0 everywhere after normalisation, i.e. every pixel at
      * the normalisation mean, a constant image with no structure */
     const size_t study_floats = (size_t)cfg->n_views * 3 * (size_t)cfg->vit.image_size * (size_t)cfg->vit.image_size;
     float *blank_images = blank ? calloc((size_t)batch * study_floats, sizeof(float)) : NULL;
-    if (blank && !blank_images) {
-        fprintf(stderr, "mrg generate: out of memory\n");
-        mrg_atomic_abort(&af);
-        mrg_dataset_free(ds);
-        return 1;
-    }
-    int total = mrg_dataset_size(ds), done = 0, rc = 0;
+    int total = mrg_dataset_size(ds);
     if (limit > 0 && limit < total) total = limit;
-    bool bar = isatty(2);
+    bool bar = isatty(2) && rank == 0;
     double t0 = mrg_now_s();
     if (bar) progress(0, total, t0);
-    while (done < total) {
-        mrg_batch b;
-        mrg_status st = mrg_dataset_next(ds, &b);
-        if (st == MRG_END) break;
-        if (st != MRG_OK) {
-            fprintf(stderr, "%smrg generate: %s\n", bar ? "\n" : "", mrg_last_error());
-            rc = 1;
-            break;
-        }
-        int n = b.B < total - done ? b.B : total - done;
-        char **reports = calloc((size_t)b.B, sizeof *reports);
-        st = reports ? mrg_generate_batch(m, blank ? blank_images : b.images, n, g, reports) : MRG_ERR_OOM;
-        for (int i = 0; st == MRG_OK && i < n; i++) {
-            cJSON *o_json = cJSON_CreateObject();
-            cJSON_AddStringToObject(o_json, "id", b.ids[i]);
-            /* "report" is the form the metrics score; "display" the one to show */
-            cJSON_AddStringToObject(o_json, "report", reports[i]);
-            char *shown = mrg_report_display(reports[i]);
-            if (shown) cJSON_AddStringToObject(o_json, "display", shown);
-            free(shown);
-            char *line = cJSON_PrintUnformatted(o_json);
-            if (line) fprintf(out, "%s\n", line);
-            free(line);
-            cJSON_Delete(o_json);
-        }
-        if (reports)
-            for (int i = 0; i < b.B; i++) free(reports[i]);
-        free(reports);
-        mrg_batch_free(&b);
-        if (st != MRG_OK) {
-            fprintf(stderr, "%smrg generate: %s\n", bar ? "\n" : "", mrg_last_error());
-            rc = 1;
-            break;
-        }
-        done += n;
-        if (bar) progress(done, total, t0);
-        if (ferror(out)) break; /* a write failed: the check below says why */
-    }
+    mrg_split_gen how = {.images = blank_images, .on_batch = bar ? show_progress : NULL, .ctx = &t0};
+    char **reports = NULL;
+    mrg_status st = blank && !blank_images ? mrg_error(MRG_ERR_OOM, "out of memory")
+                                           : mrg_generate_split(m, ds, total, g, &how, &reports);
     if (bar) fputc('\n', stderr);
-    if (rc != 0) {
-        mrg_atomic_abort(&af); /* an earlier output stays as it was */
-    } else if (mrg_atomic_commit(&af) != MRG_OK) {
-        fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
+    free(blank_images);
+    int rc = 0;
+    if (st) {
+        if (ranks > 1) fprintf(stderr, "mrg generate: rank %d: %s\n", rank, mrg_last_error());
+        else fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
         rc = 1;
     }
-    if (rc == 0)
-        fprintf(stderr, "mrg generate: %d reports in %.1f s written to %s\n", done, mrg_now_s() - t0,
-                out_path);
-    free(blank_images);
+    if (rank == 0) {
+        if (!rc && write_study_lines(af.f, ds, reports, total) != MRG_OK) {
+            fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
+            rc = 1;
+        }
+        if (rc) {
+            mrg_atomic_abort(&af); /* an earlier output stays as it was */
+        } else if (mrg_atomic_commit(&af) != MRG_OK) {
+            fprintf(stderr, "mrg generate: %s\n", mrg_last_error());
+            rc = 1;
+        } else if (ranks > 1) {
+            fprintf(stderr, "mrg generate: %d reports from %d ranks in %.1f s written to %s\n", total, ranks,
+                    mrg_now_s() - t0, out_path);
+        } else {
+            fprintf(stderr, "mrg generate: %d reports in %.1f s written to %s\n", total, mrg_now_s() - t0,
+                    out_path);
+        }
+    }
+    mrg_reports_free(reports, total);
     mrg_dataset_free(ds);
-    return rc;
+    /* a failed generation ends the job (mrg.c); otherwise every rank ends
+     * with rank 0's verdict on the file */
+    if (st || ranks == 1) return rc;
+    int v = rc;
+    if (mrg_dist_bcast(&v, sizeof v, 0) != MRG_OK) v = 1;
+    return v;
 }
 
 int cmd_generate(int argc, char **argv) {

@@ -52,7 +52,18 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 tmpbase=${TMPDIR:-/tmp}
 [[ -d /dev/shm && -w /dev/shm ]] && tmpbase=/dev/shm
 scratch=$(mktemp -d "$tmpbase/mrg-fuzz-run.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
+running=()   # "pid:target" of the fuzz_one jobs still running
+# On the way out (done, failed, or stopped by a signal), the harnesses end
+# before their scratch folder goes: a harness still writing into a removed
+# folder would report a false finding, or run on with no one to stop it.
+stop_and_clean() {
+  local entry
+  for entry in "${running[@]}"; do kill -TERM "${entry%%:*}" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$scratch"
+}
+trap stop_and_clean EXIT
+trap 'exit 130' INT TERM
 export MRG_FUZZ_TMP=$scratch
 
 # CPU seconds (user + system) the process PID has used so far
@@ -86,6 +97,8 @@ fuzz_one() {
     -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" \
     "$corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1 &
   local pid=$! used=0 rc=0
+  # stopped (stop_and_clean): the harness ends first, cleanly, as on Ctrl-C
+  trap 'kill -INT "$pid" 2>/dev/null; wait "$pid"; exit 130' TERM
   if ((cpu_budget)); then
     # libFuzzer ends a run cleanly on SIGINT (exit code 72 by default)
     while kill -0 "$pid" 2>/dev/null; do
@@ -106,7 +119,6 @@ fuzz_one() {
 }
 
 failed=()
-running=()   # "pid:target"
 reap_one() {
   local entry=${running[0]}
   running=("${running[@]:1}")

@@ -51,92 +51,8 @@ static mrg_status score(char **preds, char **refs, int n, mrg_eval_result *res) 
     return st;
 }
 
-/* Validation shared by the ranks of a data-parallel job: rank r generates
- * batches r, r + N, r + 2N, ... (the same batches one process makes, so
- * the same reports), rank 0 puts the reports back in dataset order and
- * scores them, and every rank gets the result. */
-static mrg_status evaluate_shared(mrg_model *m, mrg_dataset *ds, int cap, const mrg_gen_opts *g,
-                                  mrg_progress *prog, mrg_eval_result *res) {
-    const int ranks = mrg_dist_size(), rank = mrg_dist_rank(), bs = mrg_dataset_batch_size(ds);
-    const int needed = (cap + bs - 1) / bs;
-    char *mine = NULL;
-    size_t used = 0, room = 0;
-    mrg_status st = MRG_OK;
-    mrg_progress_phase(prog, "validating", 0, cap);
-    for (int k = rank; k < needed && !st; k += ranks) {
-        mrg_batch b = {0};
-        st = mrg_dataset_seek(ds, 0, k);
-        if (!st) st = mrg_dataset_next(ds, &b);
-        if (st == MRG_END) st = mrg_error(MRG_ERR_FORMAT, "evaluate: batch %d is missing", k);
-        int n = b.B < cap - k * bs ? b.B : cap - k * bs;
-        char **p = st ? NULL : calloc((size_t)(b.B > 0 ? b.B : 1), sizeof(char *));
-        if (!st && !p) st = mrg_error(MRG_ERR_OOM, "evaluate: out of memory");
-        if (!st) st = mrg_generate_batch(m, b.images, n, g, p);
-        for (int i = 0; !st && i < n; i++) { /* "report\0" each */
-            size_t len = strlen(p[i]) + 1;
-            if (used + len > room) {
-                size_t nr = (used + len) * 2;
-                char *nm = realloc(mine, nr);
-                if (!nm) { st = mrg_error(MRG_ERR_OOM, "evaluate: out of memory"); break; }
-                mine = nm;
-                room = nr;
-            }
-            memcpy(mine + used, p[i], len);
-            used += len;
-        }
-        for (int i = 0; p && i < b.B; i++) free(p[i]);
-        free(p);
-        mrg_batch_free(&b);
-        mrg_progress_phase(prog, "validating", (k + 1) * bs < cap ? (k + 1) * bs : cap, cap);
-    }
-    /* a rank that failed ends the job (its command aborts), so the others
-     * may wait for it in the gather */
-    if (st) {
-        free(mine);
-        return st;
-    }
-    char *all = NULL;
-    size_t counts[4096];
-    if (ranks > 4096) st = mrg_error(MRG_ERR_INVALID_ARG, "evaluate: more than 4096 ranks");
-    if (!st) st = mrg_dist_gather_bytes(mine ? mine : "", used, &all, counts);
-    free(mine);
-    if (st) return st;
-    /* rank 0: the reports in dataset order, scored */
-    int sv[2] = {0, 0};
-    if (rank == 0) {
-        char **preds = calloc((size_t)cap, sizeof(char *)), **refs = calloc((size_t)cap, sizeof(char *));
-        const char **at = calloc((size_t)ranks, sizeof(char *));
-        if (!preds || !refs || !at) st = mrg_error(MRG_ERR_OOM, "evaluate: out of memory");
-        size_t off = 0;
-        for (int r = 0; at && r < ranks; r++) {
-            at[r] = all + off;
-            off += counts[r];
-        }
-        int n = 0;
-        for (int k = 0; !st && k < needed; k++)
-            for (int i = 0; i < bs && n < cap; i++) {
-                const char *pr = at[k % ranks];
-                at[k % ranks] += strlen(pr) + 1;
-                preds[n] = (char *)pr;
-                refs[n] = (char *)mrg_dataset_report(ds, n);
-                if (!refs[n]) refs[n] = "";
-                n++;
-            }
-        if (!st) st = score(preds, refs, n, res);
-        res->n = st ? 0 : n;
-        res->score = 0.5 * res->scores.bleu[3] + 0.5 * res->scores.cider;
-        free(preds);
-        free(refs);
-        free(at);
-        sv[0] = (int)st;
-    }
-    free(all);
-    mrg_status cst = mrg_dist_bcast(sv, sizeof sv, 0);
-    if (!cst) cst = mrg_dist_bcast(res, sizeof *res, 0);
-    if (st) return st;
-    if (cst) return cst;
-    if (sv[0]) return mrg_error((mrg_status)sv[0], "evaluate: rank 0 could not score the validation (see its message)");
-    return MRG_OK;
+static void show_validating(void *prog, int done, int total) {
+    mrg_progress_phase((mrg_progress *)prog, "validating", done, total);
 }
 
 mrg_status train_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const mrg_gen_opts *gen,
@@ -145,59 +61,32 @@ mrg_status train_evaluate(mrg_model *m, mrg_dataset *ds, int max_studies, const 
     int cap = mrg_dataset_size(ds);
     if (max_studies > 0 && max_studies < cap) cap = max_studies;
     if (cap <= 0) return mrg_error(MRG_ERR_INVALID_ARG, "evaluate: the split is empty");
-    if (mrg_dist_size() > 1) {
-        mrg_gen_opts g = gen ? *gen : mrg_eval_gen_opts(mrg_model_get_config(m), false);
-        return evaluate_shared(m, ds, cap, &g, prog, res);
-    }
-    char **preds = calloc((size_t)cap, sizeof(char *)), **refs = calloc((size_t)cap, sizeof(char *));
-    if (!preds || !refs) {
-        free(preds); free(refs);
-        return mrg_error(MRG_ERR_OOM, "evaluate: out of memory");
-    }
     mrg_gen_opts g = gen ? *gen : mrg_eval_gen_opts(mrg_model_get_config(m), false);
-    int n = 0;
-    mrg_status st = mrg_dataset_seek(ds, 0, 0);
+    /* every rank generates its share; rank 0 scores and tells the others */
+    mrg_split_gen how = {.on_batch = show_validating, .ctx = prog, .stop = stop};
     mrg_progress_phase(prog, "validating", 0, cap);
-    while (!st && n < cap) {
-        if (stop && *stop) { st = MRG_END; break; } /* abandoned */
-        mrg_batch b = {0};
-        st = mrg_dataset_next(ds, &b);
-        if (st == MRG_END) { st = MRG_OK; break; }
-        if (st) break;
-        char **p = calloc((size_t)b.B, sizeof(char *));
-        st = p ? mrg_generate_batch(m, b.images, b.B, &g, p) : mrg_error(MRG_ERR_OOM, "evaluate: out of memory");
-        for (int i = 0; i < b.B; i++) {
-            if (!st && n < cap) {
-                preds[n] = p[i];
-                refs[n] = strdup(b.reports[i] ? b.reports[i] : "");
-                n++;
-                if (!refs[n - 1]) st = mrg_error(MRG_ERR_OOM, "evaluate: out of memory");
-            } else if (p) {
-                free(p[i]);
-            }
+    char **preds = NULL;
+    mrg_status st = mrg_generate_split(m, ds, cap, &g, &how, &preds);
+    if (st) return st; /* MRG_END: abandoned (res->n stays 0) */
+    int sv[2] = {0, 0};
+    if (mrg_dist_rank() == 0) {
+        char **refs = calloc((size_t)cap, sizeof(char *));
+        st = refs ? MRG_OK : mrg_error(MRG_ERR_OOM, "evaluate: out of memory");
+        for (int i = 0; !st && i < cap; i++) {
+            const char *r = mrg_dataset_report(ds, i);
+            refs[i] = (char *)(r ? r : "");
         }
-        free(p);
-        mrg_batch_free(&b);
-        mrg_progress_phase(prog, "validating", n, cap);
+        if (!st) st = score(preds, refs, cap, res);
+        res->n = st ? 0 : cap;
+        res->score = 0.5 * res->scores.bleu[3] + 0.5 * res->scores.cider;
+        free(refs);
+        sv[0] = (int)st;
     }
-    if (!st && n == 0) st = mrg_error(MRG_ERR_INVALID_ARG, "evaluate: no studies");
-    if (!st) {
-        const char *const **rr = malloc(sizeof(*rr) * (size_t)n);
-        int *nr = malloc(sizeof(int) * (size_t)n);
-        if (!rr || !nr) st = mrg_error(MRG_ERR_OOM, "evaluate: out of memory");
-        for (int i = 0; !st && i < n; i++) {
-            rr[i] = (const char *const *)&refs[i];
-            nr[i] = 1;
-        }
-        mrg_eval_opts eo = {0};
-        eo.no_meteor = true;
-        if (!st)
-            st = mrg_eval_scores((const char *const *)preds, rr, nr, n, &eo, &res->scores, NULL);
-        free(rr); free(nr);
-    }
-    res->n = st == MRG_END ? 0 : n;
-    res->score = 0.5 * res->scores.bleu[3] + 0.5 * res->scores.cider;
-    for (int i = 0; i < n; i++) { free(preds[i]); free(refs[i]); }
-    free(preds); free(refs);
-    return st;
+    mrg_reports_free(preds, cap);
+    mrg_status cst = mrg_dist_bcast(sv, sizeof sv, 0);
+    if (!cst) cst = mrg_dist_bcast(res, sizeof *res, 0);
+    if (st) return st;
+    if (cst) return cst;
+    if (sv[0]) return mrg_error((mrg_status)sv[0], "evaluate: rank 0 could not score the validation (see its message)");
+    return MRG_OK;
 }
