@@ -35,7 +35,7 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg bench lm --model PATH [--prompt N] [--gen N] [--repeat R] [--beam K]\n"
             "                    [--dtype f32|bf16|f16] [--kv-cache f32|bf16|f16] [--bw-mb N]\n"
-            "                    [--device D] [--json]\n\n"
+            "                    [--precision f32|bf16-mixed] [--device D] [--json]\n\n"
             "Measures prefill, greedy decode and beam decode speed of a LLaMA model (Hugging\n"
             "Face directory or llama2.c .bin) and the peak resident memory of the process.\n"
             "  --model PATH the model (required)\n"
@@ -50,6 +50,9 @@ static int usage(int code) {
             "  --bw-mb N    on the cpu device: measure the read bandwidth over N MiB, 0..1048576\n"
             "               (default 512; 0 skips) and report the fraction of it a greedy\n"
             "               step reaches (weight bytes per token x tokens/s / bandwidth)\n"
+            "  --precision P f32 (default) or bf16-mixed: the GEMMs of more than 8 rows\n"
+            "               (prefill) with bf16-rounded activations, as `mrg train\n"
+            "               --precision` runs them (decoding's GEMVs are the same)\n"
             "  --device D   cpu, opencl, opencl:N\n"
             "  --json       one JSON object instead of text\n"
             "Reported: tokens/s (prefill, greedy, beam steps/s and the beam step's cost over\n"
@@ -190,6 +193,7 @@ static int print_json(const mrg_llama *m, const char *path, mrg_device *dev, con
               cJSON_AddNumberToObject(j, "n_kv_heads", c->n_kv_heads) &&
               cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size) &&
               cJSON_AddStringToObject(j, "weight_dtype", mrg_dtype_name(m->layers[0].wq->dtype)) &&
+              cJSON_AddStringToObject(j, "precision", mrg_precision_name(mrg_get_precision(dev))) &&
               cJSON_AddNumberToObject(j, "weight_bytes", (double)r->wbytes) &&
               cJSON_AddNumberToObject(j, "decode_read_bytes", (double)r->per_token) &&
               cJSON_AddStringToObject(j, "kv_cache_dtype", mrg_dtype_name(kv_dtype)) &&
@@ -238,7 +242,8 @@ static void print_cl(const char *what, const cl_per_step *c, int n_layers) {
 
 int bench_lm(int argc, char **argv) {
     const char *model_path = NULL, *device = NULL;
-    int P = 128, G = 128, repeat = 3, dtype_index = -1, kv_index = -1, K = 3, bw_mb = 512;
+    int P = 128, G = 128, repeat = 3, dtype_index = -1, kv_index = -1, K = 3, bw_mb = 512, precision = 0;
+    static const char *const precisions[] = {"f32", "bf16-mixed", NULL}; /* mrg_precision's order */
     bool json = false;
     opt_spec specs[] = {
         OPT_STRING("--model", &model_path),
@@ -250,6 +255,7 @@ int bench_lm(int argc, char **argv) {
         OPT_ONE_OF("--dtype", &dtype_index, opts_float_dtype_names()),
         OPT_ONE_OF("--kv-cache", &kv_index, opts_float_dtype_names()),
         OPT_INTEGER("--bw-mb", &bw_mb, 0, 1048576),
+        OPT_ONE_OF("--precision", &precision, precisions),
         OPT_SET("--json", &json),
     };
     int rc = opts_parse("bench lm", argc, argv, specs, OPTS_COUNT(specs));
@@ -261,6 +267,7 @@ int bench_lm(int argc, char **argv) {
     mrg_device *dev = opts_device("bench lm", device);
     if (!dev) return 2;
     mrg_grad_set_enabled(dev, false);
+    mrg_set_precision(dev, (mrg_precision)precision);
     rc = 1;
     mrg_kv_cache *kv = NULL, *kvb = NULL;
     int32_t *ids = NULL;
@@ -355,7 +362,8 @@ int bench_lm(int argc, char **argv) {
     }
     printf("model     %s: dim %d, hidden %d, layers %d, heads %d/%d kv, vocab %d\n", model_path,
            c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size);
-    printf("device    %s (%s)\n", mrg_device_name(dev), mrg_device_description(dev));
+    printf("device    %s (%s), precision %s\n", mrg_device_name(dev), mrg_device_description(dev),
+           mrg_precision_name(mrg_get_precision(dev)));
     printf("weights   %s, %.2f MiB (%.2f MiB read per decoded token); KV cache %s, %.2f MiB "
            "(%.2f MiB read per token on average); loaded in %.2f s\n",
            mrg_dtype_name(m->layers[0].wq->dtype), (double)r.wbytes / 1048576.0,

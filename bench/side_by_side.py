@@ -384,6 +384,11 @@ def row_llama(s, row):
                                           ("128", "16", "2"))
     m = s.mrg("lm", "--model", d, "--prompt", P, "--gen", G, "--repeat", R, "--device", "cpu",
               "--beam", "3", "--bw-mb", "0", "--json", what="mrg bench lm")
+    # prefill again under bf16-mixed (bf16 GEMM operands, as torch's bf16
+    # model computes them; decoding's GEMVs do not change)
+    mb = s.mrg("lm", "--model", d, "--prompt", P, "--gen", "0", "--repeat", R, "--device", "cpu",
+               "--beam", "0", "--bw-mb", "0", "--precision", "bf16-mixed", "--json",
+               what="mrg bench lm --precision bf16-mixed")
     r = s.torch_ref("lm", "--model", d, "--prompt", P, "--gen", G, "--repeat", R)
     bw = bandwidth(s)
     limit = bw["read_gb_per_s"] * 1e9 / m["decode_read_bytes"]
@@ -396,6 +401,8 @@ def row_llama(s, row):
                                      vocab=m["vocab_size"]))))
     return [rate("prefill %s tokens" % P, "tokens/s", m["prefill_tokens_per_s"],
                  r["prefill_tokens_per_s"], ref, shape),
+            rate("prefill %s tokens, mrg bf16-mixed" % P, "tokens/s", mb["prefill_tokens_per_s"],
+                 r["prefill_tokens_per_s"], ref),
             rate("decode %s tokens (batch 1, greedy)" % G, "tokens/s", m["decode_tokens_per_s"],
                  r["decode_tokens_per_s"], ref),
             rate("decode vs the bandwidth limit", "tokens/s", m["decode_tokens_per_s"], limit,
@@ -408,7 +415,8 @@ def row_llama(s, row):
                  "3 rows per step, reordered as beam search does; target: a step costs at "
                  "most 1.5x a greedy token (ratio >= 0.67)"),
             mem("peak RSS", m["peak_rss_bytes"], r["peak_rss_bytes"], ref)], \
-        {"mrg": m, "ref": r, "bandwidth": bw, "limit_tokens_per_s": limit}
+        {"mrg": m, "mrg_bf16_mixed_prefill": mb, "ref": r, "bandwidth": bw,
+         "limit_tokens_per_s": limit}
 
 
 def llama2c_binary(a):

@@ -1,7 +1,9 @@
 /* Autograd semantics on every test device: no_grad scopes, the tape size,
  * gradient accumulation across micro-batches and mrg_zero_grad, frozen
  * parameters (no gradient buffer, but gradients flow through them), a value
- * used twice, backward_scaled, and errors instead of aborts. */
+ * used twice, backward_scaled, a watched backward (each parameter's
+ * gradient reported complete once, when nothing more will add to it, also
+ * through an activation checkpoint), and errors instead of aborts. */
 #include <string.h>
 
 #include "testutil.h"
@@ -181,6 +183,106 @@ static void test_reuse(mrg_device *dev) {
     mrg_step_reset(dev);
 }
 
+/* What a watched backward reported: the order, a copy of each gradient
+ * at the moment it was called complete, the ticks. */
+enum { WATCHED = 4, WATCH_MAX = 64 };
+typedef struct watch_log {
+    mrg_tensor *const *params;
+    int order[WATCHED], calls, ticks;
+    float seen[WATCHED][WATCH_MAX];
+} watch_log;
+
+static mrg_status on_complete(void *ctx, int i) {
+    watch_log *w = ctx;
+    CHECK(i >= 0 && i < WATCHED && w->calls < WATCHED);
+    if (i < 0 || i >= WATCHED || w->calls >= WATCHED) return MRG_OK;
+    w->order[w->calls++] = i;
+    CHECK(mrg_numel(w->params[i]) <= WATCH_MAX);
+    if (w->params[i]->grad) CHECK_OK(mrg_tensor_to_f32(w->params[i]->grad, w->seen[i]));
+    return MRG_OK;
+}
+
+static mrg_status on_tick(void *ctx) {
+    ((watch_log *)ctx)->ticks++;
+    return MRG_OK;
+}
+
+/* the checkpointed block: x·s, s a (M) parameter */
+static mrg_tensor *scale_block(void *ctx, mrg_tensor *x) { return mrg_mul(x, (mrg_tensor *)ctx); }
+
+/* loss = g · (lin(lin(x, w1)·s, w2) + lin(x, w1)) with w1 read twice, s
+ * inside an activation checkpoint (when asked), and w3 never read. Each
+ * gradient must be reported once and be final when reported: what was seen
+ * then equals the gradient after the backward, bit for bit. */
+static void test_watched(mrg_device *dev, bool checkpointed) {
+    enum { N = 3, K = 4, M = 5 };
+    float xv[N * K], w1v[M * K], w2v[M * M], sv[M], w3v[6], gv[N * M];
+    test_fill_uniform(xv, N * K, 11, -1, 1);
+    test_fill_uniform(w1v, M * K, 12, -1, 1);
+    test_fill_uniform(w2v, M * M, 13, -1, 1);
+    test_fill_uniform(sv, M, 14, 0.5f, 1.5f);
+    test_fill_uniform(w3v, 6, 15, -1, 1);
+    test_fill_uniform(gv, N * M, 16, -1, 1);
+    mrg_tensor *x = test_param_f32(dev, MRG_F32, MRG_SHAPE(N, K), xv, false, "x");
+    mrg_tensor *w1 = test_param_f32(dev, MRG_F32, MRG_SHAPE(M, K), w1v, true, "w1");
+    mrg_tensor *w2 = test_param_f32(dev, MRG_F32, MRG_SHAPE(M, M), w2v, true, "w2");
+    mrg_tensor *s = test_param_f32(dev, MRG_F32, MRG_SHAPE(M), sv, true, "s");
+    mrg_tensor *w3 = test_param_f32(dev, MRG_F32, MRG_SHAPE(6), w3v, true, "w3");
+    mrg_tensor *g = test_param_f32(dev, MRG_F32, MRG_SHAPE(N, M), gv, false, "g");
+    mrg_tensor *params[WATCHED] = {w1, w2, s, w3};
+    if (!x || !w1 || !w2 || !s || !w3 || !g) goto out;
+    CHECK_OK(mrg_zero_grad(params, WATCHED));
+    mrg_tensor *h = mrg_linear(x, w1, NULL);
+    mrg_tensor *hs = checkpointed ? mrg_checkpoint(h, scale_block, s) : scale_block(s, h);
+    mrg_tensor *y = mrg_add(mrg_linear(hs, w2, NULL), mrg_linear(x, w1, NULL));
+    mrg_tensor *loss = test_dot_loss(y, g);
+    CHECK(loss != NULL);
+    if (!loss) goto out;
+    int nodes = mrg_tape_size(dev);
+    watch_log log = {.params = params};
+    mrg_grad_watch watch = {params, WATCHED, on_complete, on_tick, &log};
+    CHECK_OK(mrg_backward_watched(loss, 1.0f, &watch));
+    CHECK(log.calls == WATCHED);
+    CHECK(log.ticks == nodes);
+    for (int a = 0; a < log.calls; a++)
+        for (int b = 0; b < a; b++) CHECK(log.order[a] != log.order[b]);
+    /* w3 is read by nothing: reported first (with a checkpoint on the
+     * tape, not before the walk has passed it: its recompute might read it) */
+    if (!checkpointed) CHECK(log.calls > 0 && log.order[0] == 3);
+    /* w2's last use comes after w1's first: reported before w1 */
+    int at[WATCHED] = {0};
+    for (int a = 0; a < log.calls; a++) at[log.order[a]] = a;
+    CHECK(at[1] < at[0]);
+    for (int i = 0; i < WATCHED; i++) {
+        float now[WATCH_MAX];
+        CHECK_OK(mrg_tensor_to_f32(params[i]->grad, now));
+        CHECK(memcmp(now, log.seen[i], sizeof(float) * (size_t)mrg_numel(params[i])) == 0);
+    }
+    /* and the gradients are those of a plain backward */
+    float want[WATCHED][WATCH_MAX];
+    for (int i = 0; i < WATCHED; i++) CHECK_OK(mrg_tensor_to_f32(params[i]->grad, want[i]));
+    mrg_step_reset(dev);
+    CHECK_OK(mrg_zero_grad(params, WATCHED));
+    h = mrg_linear(x, w1, NULL);
+    hs = checkpointed ? mrg_checkpoint(h, scale_block, s) : scale_block(s, h);
+    y = mrg_add(mrg_linear(hs, w2, NULL), mrg_linear(x, w1, NULL));
+    loss = test_dot_loss(y, g);
+    CHECK(loss && mrg_backward(loss) == MRG_OK);
+    for (int i = 0; i < WATCHED; i++) {
+        float now[WATCH_MAX];
+        CHECK_OK(mrg_tensor_to_f32(params[i]->grad, now));
+        CHECK(memcmp(now, want[i], sizeof(float) * (size_t)mrg_numel(params[i])) == 0);
+    }
+out:
+    mrg_tensor_free(x);
+    mrg_tensor_free(w1);
+    mrg_tensor_free(w2);
+    mrg_tensor_free(s);
+    mrg_tensor_free(w3);
+    mrg_tensor_free(g);
+    mrg_step_reset(dev);
+}
+
 /* Misuse gives an error status, not an abort. */
 static void test_errors(mrg_device *dev) {
     float xv[4] = {1, 2, 3, 4};
@@ -223,6 +325,8 @@ int main(void) {
         test_accumulation(dev);
         test_frozen(dev);
         test_reuse(dev);
+        test_watched(dev, false);
+        test_watched(dev, true);
         test_errors(dev);
         fprintf(stderr, "%s: %d failures\n", it.name, mrg_test_failures - before);
     }

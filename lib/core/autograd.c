@@ -1,5 +1,6 @@
 /* The autograd tape: ops append nodes while recording; mrg_backward() walks
  * them newest first. The tape lives until mrg_step_reset(). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,22 +85,87 @@ mrg_status mrg_accum_grad(mrg_tensor *t, mrg_tensor *g) {
                                     &one, !fresh);
 }
 
+/* ---- gradients complete during the walk (mrg_grad_watch) ---------------- */
+
+static mrg_status checkpoint_backward(mrg_node *n);
+
+typedef struct watched {
+    const mrg_tensor *t;
+    int index; /* in watch->params */
+    int first; /* the first tape node that reads it; INT_MAX: none */
+} watched;
+
+static int by_tensor(const void *a, const void *b) {
+    const mrg_tensor *x = ((const watched *)a)->t, *y = ((const watched *)b)->t;
+    return (x > y) - (x < y);
+}
+
+static int by_first_desc(const void *a, const void *b) {
+    int x = ((const watched *)a)->first, y = ((const watched *)b)->first;
+    if (x != y) return x < y ? 1 : -1;
+    return ((const watched *)a)->index - ((const watched *)b)->index;
+}
+
+/* w[0..n): the watched parameters ordered by when their gradient is
+ * complete in a walk from the end of the tape: first use, latest first
+ * (unused ones lead: nothing writes them). */
+static mrg_status order_by_completion(const mrg_tape *tape, const mrg_grad_watch *watch, watched **out) {
+    int n = watch->n;
+    watched *w = malloc(sizeof *w * (size_t)(n > 0 ? n : 1));
+    if (!w) return mrg_error(MRG_ERR_OOM, "backward: out of memory");
+    for (int i = 0; i < n; i++) w[i] = (watched){watch->params[i], i, INT_MAX};
+    qsort(w, (size_t)n, sizeof *w, by_tensor);
+    int checkpoint = INT_MAX;
+    for (int i = tape ? tape->n - 1 : -1; i >= 0; i--) {
+        const mrg_node *node = &tape->nodes[i];
+        if (node->backward == checkpoint_backward) checkpoint = i;
+        for (int j = 0; j < node->n_in; j++) {
+            watched key = {node->in[j], 0, 0};
+            watched *hit = node->in[j] ? bsearch(&key, w, (size_t)n, sizeof *w, by_tensor) : NULL;
+            if (hit) hit->first = i; /* the walk goes down: the last one set is the first use */
+        }
+    }
+    /* a tensor listed twice: its copies complete together (bsearch marked one) */
+    for (int i = 1; i < n; i++)
+        if (w[i].t == w[i - 1].t && w[i - 1].first < w[i].first) w[i].first = w[i - 1].first;
+    for (int i = n - 2; i >= 0; i--)
+        if (w[i].t == w[i + 1].t && w[i + 1].first < w[i].first) w[i].first = w[i + 1].first;
+    for (int i = 0; i < n; i++)
+        if (checkpoint < w[i].first) w[i].first = checkpoint;
+    qsort(w, (size_t)n, sizeof *w, by_first_desc);
+    *out = w;
+    return MRG_OK;
+}
+
 /* Runs the backward of every node from the end of the tape down to index
  * start whose output received a gradient. Nodes are re-read through the
- * tape each time: a checkpoint's backward records (and may move) nodes. */
-static mrg_status backprop_tape(mrg_tape *tape, int start) {
-    mrg_status st = MRG_OK;
+ * tape each time: a checkpoint's backward records (and may move) nodes.
+ * watch (may be NULL; only for the whole tape, start 0) hears of each
+ * gradient as it completes. */
+static mrg_status backprop_tape(mrg_tape *tape, int start, const mrg_grad_watch *watch) {
+    watched *w = NULL;
+    int next = 0, n_watch = watch ? watch->n : 0;
+    mrg_status st = watch ? order_by_completion(tape, watch, &w) : MRG_OK;
+    /* the unused ones: complete before the walk */
+    for (; st == MRG_OK && next < n_watch && w[next].first == INT_MAX; next++)
+        st = watch->complete(watch->ctx, w[next].index);
     for (int i = tape ? tape->n - 1 : -1; i >= start && st == MRG_OK; i--) {
         mrg_node *n = &tape->nodes[i];
-        if (!n->out->grad) continue; /* does not reach the loss */
-        const char *op = n->op;
-        st = n->backward(n);
-        if (st != MRG_OK) st = mrg_error_context(st, "backward of %s", op);
+        if (n->out->grad) { /* else it does not reach the loss */
+            const char *op = n->op;
+            st = n->backward(n);
+            if (st != MRG_OK) st = mrg_error_context(st, "backward of %s", op);
+        }
+        for (; st == MRG_OK && next < n_watch && w[next].first >= i; next++)
+            st = watch->complete(watch->ctx, w[next].index);
+        if (st == MRG_OK && watch && watch->tick) st = watch->tick(watch->ctx);
     }
+    for (; st == MRG_OK && next < n_watch; next++) st = watch->complete(watch->ctx, w[next].index);
+    free(w);
     return st;
 }
 
-mrg_status mrg_backward_scaled(mrg_tensor *loss, float scale) {
+mrg_status mrg_backward_watched(mrg_tensor *loss, float scale, const mrg_grad_watch *watch) {
     if (!loss) return mrg_error(MRG_ERR_INVALID_ARG, "backward: no loss tensor");
     if (mrg_numel(loss) != 1)
         return mrg_error(MRG_ERR_INVALID_ARG, "backward: the loss must have one element");
@@ -107,16 +173,20 @@ mrg_status mrg_backward_scaled(mrg_tensor *loss, float scale) {
         return mrg_error(MRG_ERR_INVALID_ARG,
                          "backward: the loss does not depend on any trainable parameter "
                          "(or it was computed with gradients disabled)");
+    if (watch && (watch->n < 0 || (watch->n > 0 && (!watch->params || !watch->complete))))
+        return mrg_error(MRG_ERR_INVALID_ARG, "backward: an incomplete gradient watch");
     mrg_device *dev = loss->dev;
     mrg_tensor *seed = mrg_tensor_new(dev, MRG_F32, loss->ndim, loss->shape);
     if (!seed) return mrg_error_context(MRG_ERR_OOM, "backward");
     MRG_TRY(mrg_tensor_fill(seed, scale));
     MRG_TRY(mrg_accum_grad(loss, seed));
     bool prev = mrg_grad_set_enabled(dev, false);
-    mrg_status st = backprop_tape(dev->tape, 0);
+    mrg_status st = backprop_tape(dev->tape, 0, watch);
     mrg_grad_set_enabled(dev, prev);
     return st;
 }
+
+mrg_status mrg_backward_scaled(mrg_tensor *loss, float scale) { return mrg_backward_watched(loss, scale, NULL); }
 
 mrg_status mrg_backward(mrg_tensor *loss) { return mrg_backward_scaled(loss, 1.0f); }
 
@@ -149,7 +219,7 @@ static mrg_status recompute_backward(const checkpoint_ctx *c, mrg_tensor *x, mrg
     mrg_grad_set_enabled(dev, false);
     mrg_status st = y ? MRG_OK : mrg_error_context(MRG_ERR_DEVICE, "checkpoint recompute");
     if (st == MRG_OK && y->requires_grad) st = mrg_accum_grad(y, out_grad);
-    if (st == MRG_OK) st = backprop_tape(dev->tape, start);
+    if (st == MRG_OK) st = backprop_tape(dev->tape, start, NULL);
     if (st == MRG_OK) st = x2->grad ? mrg_tensor_copy(dx, x2->grad) : mrg_tensor_fill(dx, 0.0f);
     if (dev->tape) dev->tape->n = start;
     return st;

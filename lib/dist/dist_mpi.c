@@ -99,6 +99,46 @@ mrg_status mrg_dist_sum_f32(float *buf, int64_t n) {
     return MRG_OK;
 }
 
+/* The sums started and not yet waited for (mrg_dist_sum_f32_start). */
+static struct {
+    MPI_Request *req;
+    int n, cap;
+} pending;
+
+mrg_status mrg_dist_sum_f32_start(float *buf, int64_t n) {
+    if (job.size <= 1) return MRG_OK;
+    if (n > INT_MAX / 2) return mrg_dist_sum_f32(buf, n); /* one request counts an int */
+    if (pending.n == pending.cap) {
+        int cap = pending.cap ? 2 * pending.cap : 32;
+        MPI_Request *r = realloc(pending.req, sizeof *r * (size_t)cap);
+        if (!r) return mrg_error(MRG_ERR_OOM, "dist: out of memory for a request");
+        pending.req = r;
+        pending.cap = cap;
+    }
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                            &pending.req[pending.n]);
+    if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iallreduce");
+    pending.n++;
+    return MRG_OK;
+}
+
+mrg_status mrg_dist_progress(void) {
+    if (pending.n == 0) return MRG_OK;
+    int flag = 0; /* MPI_Testall moves the started sums on (Open MPI has no progress thread) */
+    int rc = MPI_Testall(pending.n, pending.req, &flag, MPI_STATUSES_IGNORE);
+    return rc == MPI_SUCCESS ? MRG_OK : mpi_fail(rc, "MPI_Testall");
+}
+
+mrg_status mrg_dist_sum_wait_all(void) {
+    if (pending.n == 0) return MRG_OK;
+    int rc = MPI_Waitall(pending.n, pending.req, MPI_STATUSES_IGNORE);
+    pending.n = 0;
+    free(pending.req);
+    pending.req = NULL;
+    pending.cap = 0;
+    return rc == MPI_SUCCESS ? MRG_OK : mpi_fail(rc, "MPI_Waitall");
+}
+
 mrg_status mrg_dist_sum_f64(double *buf, int n) {
     if (job.size <= 1) return MRG_OK;
     int rc = MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);

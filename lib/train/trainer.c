@@ -113,7 +113,25 @@ mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group
         if (!st && !g.finite) tr->group_nonfinite = true;
     }
     /* a non-finite loss spoils the update anyway: no backward for it */
-    if (!st && !tr->group_nonfinite) st = mrg_backward_scaled(parts.total, 1.0f / (float)group);
+    /* data parallel, last micro-batch: the ranks' gradients are summed
+     * (each rank's loss is its part of the global mean, so the sums are the
+     * global batch's), each bucket sent while the backward goes on; the
+     * non-finite flag is the same on every rank, so all of them are here */
+    bool sum_now = shared && last && !tr->group_nonfinite;
+    mrg_grad_sync *sync = NULL;
+    if (!st && sum_now) {
+        sync = mrg_grad_sync_begin(tr->params, tr->n);
+        if (!sync) st = mrg_error_context(MRG_ERR_OOM, "trainer");
+    }
+    if (!st && !tr->group_nonfinite) {
+        mrg_grad_watch watch = sync ? mrg_grad_sync_watch(sync) : (mrg_grad_watch){0};
+        st = mrg_backward_watched(parts.total, 1.0f / (float)group, sync ? &watch : NULL);
+    }
+    if (sync) {
+        mrg_status fst = mrg_grad_sync_finish(sync, NULL);
+        if (!st) st = fst;
+        mrg_grad_sync_free(sync);
+    }
     mrg_set_precision(tr->dev, prev);
     int64_t step = mrg_adamw_steps(tr->opt);
     s.step = step + 1;
@@ -121,11 +139,7 @@ mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group
         s.lr = mrg_lr_at(&tr->sched, step);
         s.grad_norm = NAN;
         if (!tr->group_nonfinite) {
-            /* data parallel: the ranks' gradients sum to the global
-             * batch's (each rank's loss is its part of the global mean);
-             * the flag is the same on every rank, so all of them are here */
-            if (shared) st = mrg_dist_sum_grads(tr->params, tr->n, NULL);
-            if (!st) st = mrg_clip_grad_norm(tr->params, tr->n, tr->o.clip_norm, &norm);
+            st = mrg_clip_grad_norm(tr->params, tr->n, tr->o.clip_norm, &norm);
             if (!st && norm) st = mrg_tensor_item(norm, &s.grad_norm);
         }
         /* never apply a non-finite update: the parameters and moments stay

@@ -17,6 +17,24 @@ extern "C" {
 /* loss must hold one element; its gradient is seeded with 1 (times scale). */
 mrg_status mrg_backward(mrg_tensor *loss);
 mrg_status mrg_backward_scaled(mrg_tensor *loss, float scale);
+/* Told during a backward when gradients are complete, so that work on them
+ * (data parallelism's sums over the ranks) runs while the backward goes on.
+ * A parameter's gradient is complete once the walk has passed the first
+ * node of the tape that reads it (a node's backward writes only the
+ * gradients of its own inputs; an activation checkpoint's recompute may
+ * read any parameter, so none is complete before the walk passes it). */
+typedef struct mrg_grad_watch {
+    mrg_tensor *const *params; /* the tensors watched */
+    int n;
+    /* params[i]'s gradient gets nothing more from this backward (called
+     * once per parameter, unused ones first, then in the walk's order) */
+    mrg_status (*complete)(void *ctx, int i);
+    /* after every node (may be NULL): a moment to let other work advance */
+    mrg_status (*tick)(void *ctx);
+    void *ctx;
+} mrg_grad_watch;
+/* mrg_backward_scaled, calling watch's functions as gradients complete. */
+mrg_status mrg_backward_watched(mrg_tensor *loss, float scale, const mrg_grad_watch *watch);
 /* Enables or disables recording; returns the previous setting, so a no_grad
  * scope reads: bool prev = mrg_grad_set_enabled(dev, false); ...;
  * mrg_grad_set_enabled(dev, prev); */

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mrg/autograd.h"
 #include "mrg/status.h"
 #include "mrg/tensor.h"
 
@@ -46,6 +47,15 @@ const char *mrg_dist_host(void);
  * values. */
 mrg_status mrg_dist_sum_f32(float *buf, int64_t n);
 mrg_status mrg_dist_sum_f64(double *buf, int n);
+/* The same sum started in the background (MPI_Iallreduce): buf must stay
+ * as it is until mrg_dist_sum_wait_all returns, which waits for every sum
+ * started. Every rank starts the same sums in the same order. Without a
+ * progress thread the sums advance only inside MPI calls:
+ * mrg_dist_progress makes them advance (call it often while computing). */
+mrg_status mrg_dist_sum_f32_start(float *buf, int64_t n);
+mrg_status mrg_dist_progress(void);
+mrg_status mrg_dist_sum_wait_all(void);
+
 /* True on every rank when flag is true on any. */
 mrg_status mrg_dist_any(bool *flag);
 /* Rank root's bytes into every rank's buf. */
@@ -75,6 +85,20 @@ mrg_status mrg_dist_bcast_tensors(mrg_tensor *const *ts, int n, int root);
  * each rank contributed. Nothing in a job of one. */
 #define MRG_DIST_BUCKET (4 << 20)
 mrg_status mrg_dist_sum_grads(mrg_tensor *const *params, int n, int64_t *bytes);
+
+/* The same sum overlapped with the backward: begin before the backward,
+ * pass mrg_grad_sync_watch(s) to mrg_backward_watched (each bucket is
+ * copied to the host and its sum started as soon as its gradients are
+ * complete, the buckets always in the same order on every rank: the last
+ * parameters' first, which the backward completes first), then finish
+ * (waits for the sums and writes them into the gradients) and free. The
+ * buckets are those of mrg_dist_sum_grads, counted on the parameters (a
+ * parameter without a gradient sends zeros). */
+typedef struct mrg_grad_sync mrg_grad_sync;
+mrg_grad_sync *mrg_grad_sync_begin(mrg_tensor *const *params, int n);
+mrg_grad_watch mrg_grad_sync_watch(mrg_grad_sync *s);
+mrg_status mrg_grad_sync_finish(mrg_grad_sync *s, int64_t *bytes);
+void mrg_grad_sync_free(mrg_grad_sync *s);
 
 /* The layout of the job for `mrg info`: built in or not, the library, and
  * under a launcher every rank with its host and local rank (collective:
