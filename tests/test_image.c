@@ -224,6 +224,12 @@ static void test_size_limits(void) {
     const uint8_t jpg[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8,
                            0xC3, 0x50, 0xEA, 0x60, 1, 1, 0x11, 0, 0xFF, 0xD9};
     expect_header_refused("huge.jpg", jpg, sizeof jpg, "60000 x 50000 pixels");
+    /* the same behind stray bytes after the APP0 segment, which stb skips
+     * to find the frame header (fuzzing found one that allocated 1.5 GB):
+     * the size stb reads is checked too */
+    const uint8_t junk[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0x14, 0x14, 0x14, 0xFF, 0xC0, 0, 11, 8,
+                            0x1F, 0x40, 0x1F, 0x40, 1, 1, 0x11, 0, 0xFF, 0xD9};
+    expect_header_refused("junk.jpg", junk, sizeof junk, "8000 x 8000 pixels");
     expect_header_refused("text.txt", "hello world", 11, "not a PNG or JPEG file");
 }
 

@@ -73,8 +73,8 @@ mrg_status mrg_accum_grad(mrg_tensor *t, mrg_tensor *g) {
     }
     bool fresh = false;
     if (!t->grad) {
-        /* step tensors get their gradient from the arena on first use */
-        t->grad = mrg_tensor_new(t->dev, MRG_F32, t->ndim, t->shape);
+        /* step tensors get their gradient from the pool on first use */
+        t->grad = mrg_grad_pool_take(t);
         if (!t->grad) return mrg_error_context(MRG_ERR_OOM, "gradient of a step tensor");
         fresh = true;
     }
@@ -151,10 +151,20 @@ static mrg_status backprop_tape(mrg_tape *tape, int start, const mrg_grad_watch 
         st = watch->complete(watch->ctx, w[next].index);
     for (int i = tape ? tape->n - 1 : -1; i >= start && st == MRG_OK; i--) {
         mrg_node *n = &tape->nodes[i];
-        if (n->out->grad) { /* else it does not reach the loss */
+        mrg_tensor *out = n->out;
+        if (out->grad) { /* else it does not reach the loss */
             const char *op = n->op;
+            /* what the op's backward allocates in the arena is temporary:
+             * the gradients it produces live in the pool */
+            mrg_arena_mark mark = mrg_arena_get_mark(out->dev);
             st = n->backward(n);
+            mrg_arena_release(out->dev, &mark);
             if (st != MRG_OK) st = mrg_error_context(st, "backward of %s", op);
+        }
+        /* every reader of out came later on the tape: its gradient is spent */
+        if (out->grad && out->grad->pooled) {
+            mrg_grad_pool_give(out->grad);
+            out->grad = NULL;
         }
         for (; st == MRG_OK && next < n_watch && w[next].first >= i; next++)
             st = watch->complete(watch->ctx, w[next].index);
@@ -221,6 +231,8 @@ static mrg_status recompute_backward(const checkpoint_ctx *c, mrg_tensor *x, mrg
     if (st == MRG_OK && y->requires_grad) st = mrg_accum_grad(y, out_grad);
     if (st == MRG_OK) st = backprop_tape(dev->tape, start, NULL);
     if (st == MRG_OK) st = x2->grad ? mrg_tensor_copy(dx, x2->grad) : mrg_tensor_fill(dx, 0.0f);
+    mrg_grad_pool_give(x2->grad); /* copied out */
+    x2->grad = NULL;
     if (dev->tape) dev->tape->n = start;
     return st;
 }

@@ -285,6 +285,7 @@ typedef struct mrg_backend {
 /* Device object shared by all backends; backend-specific state hangs off ctx. */
 typedef struct mrg_arena_chunk mrg_arena_chunk;
 typedef struct mrg_tape mrg_tape;
+typedef struct mrg_grad_slot mrg_grad_slot;
 
 struct mrg_device {
     const mrg_backend *be;
@@ -296,6 +297,8 @@ struct mrg_device {
      * pointer in the current one (lib/core/arena.c) */
     mrg_arena_chunk *chunks, *arena_cur;
     size_t arena_used, arena_peak;
+    /* gradients of step tensors (lib/core/grad_pool.c) */
+    mrg_grad_slot *grad_slots;
     /* the largest chunk the arena may ask for (0: no limit); a backend sets
      * it at init (OpenCL: CL_DEVICE_MAX_MEM_ALLOC_SIZE) */
     size_t arena_max_chunk;

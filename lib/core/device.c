@@ -112,6 +112,7 @@ void mrg_device_free(mrg_device *dev) {
     mrg_tape_free(dev->tape);
     mrg_bf16_cache_free(dev);
     mrg_arena_destroy(dev);
+    mrg_grad_pool_destroy(dev);
     free(dev->step_structs);
     if (dev->be && dev->be->destroy) dev->be->destroy(dev);
     free(dev);

@@ -36,10 +36,24 @@ struct mrg_node {
 mrg_node *mrg_record(mrg_tensor *out, const char *op, mrg_backward_fn fn, int n_in,
                      mrg_tensor *const *inputs);
 
-/* t->grad += g (shapes equal). Allocates t->grad (zeroed, in the step arena)
- * on first use for step tensors; trainable parameters have persistent grads.
+/* t->grad += g (shapes equal). Allocates t->grad on first use for step
+ * tensors (from the gradient pool); trainable parameters have persistent
+ * grads.
  * Does nothing when t is NULL or does not require a gradient. */
 mrg_status mrg_accum_grad(mrg_tensor *t, mrg_tensor *g);
+
+/* ---- gradients of step tensors (grad_pool.c) ---------------------------- */
+
+/* A gradient (f32, like's shape, contents undefined) in a pooled buffer of
+ * like's device; NULL with a message when out of memory. */
+mrg_tensor *mrg_grad_pool_take(mrg_tensor *like);
+/* g (from mrg_grad_pool_take) is no longer used: its buffer serves the next
+ * gradient of its size. Nothing for other tensors. */
+void mrg_grad_pool_give(mrg_tensor *g);
+/* Every pooled gradient free (step reset; the buffers are kept). */
+void mrg_grad_pool_reset(mrg_device *dev);
+/* Frees the buffers (device close). */
+void mrg_grad_pool_destroy(mrg_device *dev);
 
 /* True when the gradient of t is wanted. */
 static inline bool mrg_wants_grad(const mrg_tensor *t) { return t && t->requires_grad; }

@@ -167,6 +167,7 @@ void mrg_step_reset(mrg_device *dev) {
     mrg_tape_clear(dev);
     mrg_step_structs_free(dev);
     mrg_arena_reset(dev);
+    mrg_grad_pool_reset(dev);
 }
 
 /* ---- transfers -------------------------------------------------------- */

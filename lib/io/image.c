@@ -288,6 +288,15 @@ mrg_status mrg_image_decode(const void *data, size_t len, const char *name, mrg_
     if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp))
         return mrg_error(MRG_ERR_FORMAT, "%s: not a readable PNG or JPEG image (%s)", name,
                          stb_reason());
+    /* and the size stb itself read, which can differ: stb skips stray bytes
+     * between JPEG segments to find a frame header that the check above,
+     * stopping at the first of them, never saw (found by fuzzing: 11451 x
+     * 11032 pixels behind junk after the APP0 segment) */
+    if (w > MRG_MAX_IMAGE_SIDE || h > MRG_MAX_IMAGE_SIDE || (long long)w * (long long)h > MRG_MAX_IMAGE_PIXELS)
+        return mrg_error(MRG_ERR_FORMAT,
+                         "%s: the %s header states %d x %d pixels; the limits are %d per side and "
+                         "%lld pixels in all (MRG_MAX_IMAGE_SIDE, MRG_MAX_IMAGE_PIXELS)",
+                         name, kind == 'p' ? "PNG" : "JPEG", w, h, MRG_MAX_IMAGE_SIDE, MRG_MAX_IMAGE_PIXELS);
     bool sixteen = stbi_is_16_bit_from_memory(file, (int)len);
     void *pix = sixteen ? (void *)stbi_load_16_from_memory(file, (int)len, &w, &h, &comp, 0)
                         : (void *)stbi_load_from_memory(file, (int)len, &w, &h, &comp, 0);

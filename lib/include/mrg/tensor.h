@@ -53,6 +53,7 @@ typedef struct mrg_tensor {
     bool trainable;          /* a leaf parameter that receives a gradient */
     bool persistent;         /* not from the step arena */
     bool owns_buffer;        /* persistent tensor that frees buf */
+    bool pooled;             /* a step tensor's gradient, in a buffer reused within the backward */
     char name[64];           /* optional, for messages and checkpoints */
     /* I32 tensors filled from the host remember their value range, so that
      * ops such as mrg_embedding can reject bad ids without a device read. */
