@@ -147,16 +147,28 @@ static mrg_status matmul_backward(mrg_node *n) {
     /* the products use the operands of the forward (rounded under bf16-mixed)
      * and a rounded dC; the gradients go to a and b themselves */
     mrg_tensor *ua = g.bf16 ? n->saved[0] : a, *ub = g.bf16 ? n->saved[1] : b;
+    /* a fused bias (mrg_linear): its gradient sums dC over the rows, as
+     * add's backward would (before any rounding) */
+    mrg_tensor *bias = n->n_in > 2 ? n->in[2] : NULL;
+    if (mrg_wants_grad(bias)) {
+        mrg_tensor *db = ops_reduce_to(dc, bias, 1.0f);
+        OPS_ALLOC_OR_FAIL(db);
+        MRG_TRY(mrg_accum_grad(bias, db));
+    }
     if (g.bf16) OPS_ALLOC_OR_FAIL(dc = bf16_operand(dc));
     if (mrg_wants_grad(a)) MRG_TRY(grad_a(&g, a, ub, dc));
     if (mrg_wants_grad(b)) MRG_TRY(grad_b(&g, ua, b, dc));
     return MRG_OK;
 }
 
-mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b) {
+/* a·b, plus bias (N) on every row when given (already checked by
+ * mrg_linear): C starts as the bias and the GEMM adds the product (beta 1),
+ * so a linear layer keeps one activation instead of two. */
+static mrg_tensor *matmul_bias(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b,
+                               mrg_tensor *bias) {
     MRG_NULL_GUARD(a, b);
-    mrg_tensor *const ins[2] = {a, b};
-    if (!ops_check_device("matmul", 2, ins)) return NULL;
+    mrg_tensor *const ins[3] = {a, b, bias};
+    if (!ops_check_device("matmul", bias ? 3 : 2, ins)) return NULL;
     if (!ops_check_f32("matmul", "a", a) || !ops_check_weight("matmul", "b", b, MRG_KERNEL_GEMM))
         return NULL;
     if (a->ndim < 2 || b->ndim < 2)
@@ -190,6 +202,12 @@ mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b)
     mrg_tensor *c = mrg_tensor_new(a->dev, MRG_F32, na, shape);
     if (!c) return NULL;
     mrg_device *dev = a->dev;
+    float beta = 0.0f;
+    if (bias) { /* every row of c (rows of N) = bias */
+        int64_t rows = mrg_numel(c) / g.N, cshape[2] = {rows, g.N}, src[2] = {0, 1}, dst[2] = {g.N, 1};
+        MRG_TRY_NULL(dev->be->copy_strided(dev, mrg_ptr_of(bias), mrg_ptr_of(c), 2, cshape, src, dst, false));
+        beta = 1.0f;
+    }
     g.bf16 = dev->precision == MRG_PRECISION_BF16_MIXED;
     mrg_tensor *ua = a, *ub = b; /* the operands multiplied */
     if (g.bf16 && (!(ua = bf16_operand(a)) || !(ub = bf16_operand(b)))) return NULL;
@@ -197,13 +215,13 @@ mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b)
     if (g.shared && !trans_a) {
         /* one GEMM: a is (batch·M, K) */
         MRG_TRY_NULL(gemm(dev, false, trans_b, g.batch * g.M, g.N, g.K, 1.0f, mrg_ptr_of(ua), g.K,
-                          0, mrg_ptr_of(ub), ldb_of(&g), 0, 0.0f, mrg_ptr_of(c), g.N, 0, 1));
+                          0, mrg_ptr_of(ub), ldb_of(&g), 0, beta, mrg_ptr_of(c), g.N, 0, 1));
     } else {
         MRG_TRY_NULL(gemm(dev, trans_a, trans_b, g.M, g.N, g.K, 1.0f, mrg_ptr_of(ua), lda_of(&g),
                           g.M * g.K, mrg_ptr_of(ub), ldb_of(&g), g.shared ? 0 : g.K * g.N, 0.0f,
                           mrg_ptr_of(c), g.N, g.M * g.N, g.batch));
     }
-    mrg_node *n = mrg_record(c, "matmul", matmul_backward, 2, ins);
+    mrg_node *n = mrg_record(c, bias ? "linear" : "matmul", matmul_backward, bias ? 3 : 2, ins);
     if (n) {
         n->i[0] = g.M;
         n->i[1] = g.N;
@@ -217,6 +235,10 @@ mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b)
         n->saved[1] = ub;
     }
     return c;
+}
+
+mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b) {
+    return matmul_bias(a, b, trans_a, trans_b, NULL);
 }
 
 mrg_tensor *mrg_linear(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias) {
@@ -236,8 +258,7 @@ mrg_tensor *mrg_linear(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias) {
     }
     /* a 1-D x is one row */
     mrg_tensor *x2 = x->ndim == 1 ? mrg_reshape(x, MRG_SHAPE(1, x->shape[0])) : x;
-    mrg_tensor *y = mrg_matmul(x2, w, false, true); /* (..., out) */
-    if (bias) y = mrg_add(y, bias);
+    mrg_tensor *y = matmul_bias(x2, w, false, true, bias); /* (..., out) */
     if (y && x->ndim == 1) y = mrg_reshape(y, MRG_SHAPE(w->shape[0]));
     return y;
 }
