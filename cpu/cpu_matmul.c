@@ -116,9 +116,9 @@ static void sgemm_parallel(const gemm_args *g) {
  * inlined), with a_m = a + m·lda and b one stored row of B (K halves).
  * Each row keeps L partial sums (lanes) over the whole of K, so the rows
  * share one conversion of each piece of b, the sums stay in registers, and
- * there are L / (vector width) independent chains of additions per row
- * (one chain would wait on the FMA latency: batch-1 decoding reached 0.73
- * of the read bandwidth that way); one horizontal sum per row at the end. */
+ * there are L / (vector width) independent chains of additions per row;
+ * one horizontal sum per row at the end (the beam-3 step went from 2.8 to
+ * 2.0 greedy tokens; for one row the plain loop below stays faster). */
 typedef float v8f __attribute__((vector_size(32)));
 typedef uint32_t v8u __attribute__((vector_size(32)));
 typedef uint16_t v8h __attribute__((vector_size(16)));
@@ -174,8 +174,19 @@ static inline __attribute__((always_inline)) void dot_rows_fixed(mrg_dtype dt, c
 
 CPU_CLONES static void dot_rows_half(mrg_dtype dt, const uint16_t *b, int64_t K, const float *a,
                                      int64_t lda, int M, float *s) {
-    switch (M) { /* lanes: 4 chains of 8 for one row, fewer as the rows add chains */
-    case 1: dot_rows_fixed(dt, b, K, a, lda, s, 1, 32); break;
+    if (M == 1) { /* GCC's own vectorisation of the plain loop measured faster here */
+        float acc = 0.0f;
+        if (dt == MRG_BF16) {
+#pragma omp simd reduction(+ : acc)
+            for (int64_t k = 0; k < K; k++) acc += a[k] * cpu_bf16_to_f32(b[k]);
+        } else {
+#pragma omp simd reduction(+ : acc)
+            for (int64_t k = 0; k < K; k++) acc += a[k] * cpu_f16_to_f32(b[k]);
+        }
+        s[0] = acc;
+        return;
+    }
+    switch (M) { /* lanes: 2 chains of 8 for up to 3 rows, one for more */
     case 2: dot_rows_fixed(dt, b, K, a, lda, s, 2, 16); break;
     case 3: dot_rows_fixed(dt, b, K, a, lda, s, 3, 16); break;
     case 4: dot_rows_fixed(dt, b, K, a, lda, s, 4, 8); break;
