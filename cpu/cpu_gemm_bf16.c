@@ -94,31 +94,30 @@ static void pack_a(const float *A, int64_t rs, int64_t ks, int64_t M, int64_t Mp
     }
 }
 
-/* Columns [n0, n0 + nb) and k values [k0, k0 + kc) of op(B) (element
- * (k, n) at n·rs + k·ks of B) → pb in tiles of NR columns: tile t, pair p
- * holds for each column j the two values (k0 + 2p, k0 + 2p + 1) side by
- * side, the layout vdpbf16ps multiplies: pb[((t·kc/2 + p)·NR + j)·2 + r].
- * Zero-padded past nb and K. The inner loop follows B's contiguous index
- * (k for a transposed B, n otherwise). */
+/* Columns [n0, n0 + nb) of op(B) (element (k, n) at n·rs + k·ks of B) →
+ * pb in tiles of NR columns: tile t, pair p holds for each column j the two
+ * values (2p, 2p + 1) side by side, the layout vdpbf16ps multiplies:
+ * pb[((t·Kp/2 + p)·NR + j)·2 + r]. Zero-padded past nb and K. The inner
+ * loop follows B's contiguous index (k for a transposed B, n otherwise). */
 static void pack_b(mrg_dtype dt, const void *B, int64_t rs, int64_t ks, int64_t n0, int64_t nb,
-                   int64_t k0, int64_t kc, int64_t K, uint16_t *pb) {
-    int64_t tiles = (nb + NR - 1) / NR, pairs = kc / 2;
-#pragma omp parallel for if (nb * kc > CPU_PAR_MIN) schedule(static)
+                   int64_t K, int64_t Kp, uint16_t *pb) {
+    int64_t tiles = (nb + NR - 1) / NR, pairs = Kp / 2;
+#pragma omp parallel for if (nb * K > CPU_PAR_MIN) schedule(static)
     for (int64_t t = 0; t < tiles; t++) {
         uint16_t *tile = pb + t * pairs * NR * 2;
         if (ks == 1) {
             for (int64_t j = 0; j < NR; j++) {
                 int64_t n = t * NR + j;
-                for (int64_t k = 0; k < kc; k++)
+                for (int64_t k = 0; k < Kp; k++)
                     tile[(k / 2) * NR * 2 + j * 2 + (k & 1)] =
-                        n < nb && k0 + k < K ? top_half(dt, B, (n0 + n) * rs + k0 + k) : 0;
+                        n < nb && k < K ? top_half(dt, B, (n0 + n) * rs + k) : 0;
             }
         } else {
-            for (int64_t k = 0; k < kc; k++)
+            for (int64_t k = 0; k < Kp; k++)
                 for (int64_t j = 0; j < NR; j++) {
                     int64_t n = t * NR + j;
                     tile[(k / 2) * NR * 2 + j * 2 + (k & 1)] =
-                        n < nb && k0 + k < K ? top_half(dt, B, (n0 + n) * rs + (k0 + k) * ks) : 0;
+                        n < nb && k < K ? top_half(dt, B, (n0 + n) * rs + k * ks) : 0;
                 }
         }
     }
@@ -142,13 +141,13 @@ static uint16_t *pack_space(size_t values) {
     return pack_buf;
 }
 
-/* acc (MR×NR f32, row-major) = the rows a (MR rows, ka bf16 apart) over kc
- * k values times the packed tile b: per k pair, each row's pair is
+/* acc (MR×NR f32, row-major) = the rows a (MR rows of Kp bf16) times the
+ * packed tile b: per k pair, each row's pair is
  * broadcast and multiplied with the tile's NR columns (two zmm) by
  * vdpbf16ps, so no horizontal sum is needed. */
-__attribute__((target("avx512f,avx512bf16"))) static void micro(const uint16_t *a, int64_t ka,
-                                                                   const uint16_t *b, int64_t kc,
-                                                                   float *acc) {
+__attribute__((target("avx512f,avx512bf16"))) static void micro(const uint16_t *a,
+                                                                   const uint16_t *b,
+                                                                   int64_t Kp, float *acc) {
     /* the loops over i are unrolled so that the 16 accumulators live in
      * registers (without it GCC keeps c on the stack and every vdpbf16ps
      * waits for a store and a load: 40 % of the kernel's speed) */
@@ -158,13 +157,13 @@ __attribute__((target("avx512f,avx512bf16"))) static void micro(const uint16_t *
         c[i][0] = _mm512_setzero_ps();
         c[i][1] = _mm512_setzero_ps();
     }
-    for (int64_t p = 0; p < kc / 2; p++) {
+    for (int64_t p = 0; p < Kp / 2; p++) {
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * NR * 2);
         __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * NR * 2 + 32);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             int32_t pair;
-            memcpy(&pair, a + i * ka + 2 * p, sizeof pair);
+            memcpy(&pair, a + i * Kp + 2 * p, sizeof pair);
             __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
             c[i][0] = _mm512_dpbf16_ps(c[i][0], av, b0);
             c[i][1] = _mm512_dpbf16_ps(c[i][1], av, b1);
@@ -198,7 +197,7 @@ static mrg_status item(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float 
     for (int64_t n0 = 0; n0 < N; n0 += NB) {
         int64_t nb = N - n0 < NB ? N - n0 : NB, tiles = (nb + NR - 1) / NR;
         /* op(B)(k, n) = B[n·ldb + k] when transposed, else B[k·ldb + n] */
-        pack_b(bdt, B, tb ? ldb : 1, tb ? 1 : ldb, n0, nb, 0, Kp, K, pb);
+        pack_b(bdt, B, tb ? ldb : 1, tb ? 1 : ldb, n0, nb, K, Kp, pb);
 #pragma omp parallel for schedule(dynamic, 1)
         for (int64_t q = 0; q < mblocks * tiles; q++) {
             /* a block of A rows against one B tile (which stays in L2) */
@@ -207,7 +206,7 @@ static mrg_status item(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float 
             int64_t cols = nb - t * NR < NR ? nb - t * NR : NR;
             for (int64_t m = mb * MB; m < m_end; m += MR) {
                 float acc[MR * NR];
-                micro(pa + m * Kp, Kp, pb + t * (Kp / 2) * NR * 2, Kp, acc);
+                micro(pa + m * Kp, pb + t * (Kp / 2) * NR * 2, Kp, acc);
                 for (int64_t i = 0; i < MR && m + i < M; i++) {
                     float *c = C + (m + i) * ldc + n0 + t * NR;
                     const float *r = acc + i * NR;

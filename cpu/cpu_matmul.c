@@ -145,7 +145,7 @@ static inline __attribute__((always_inline)) void dot_rows_fixed(mrg_dtype dt, c
                                                                   int64_t K, const float *a,
                                                                   int64_t lda, float *s, const int M,
                                                                   const int L) {
-    v8f acc[CPU_SMALL_M][4]; /* L / 8 vectors per row */
+    v8f acc[CPU_SMALL_M][2]; /* L / 8 vectors per row (L is 8 or 16) */
 #pragma GCC unroll 8
     for (int m = 0; m < M; m++)
 #pragma GCC unroll 4

@@ -14,6 +14,7 @@
  * Together these bound a backward's memory by the forward's activations,
  * the gradients alive at one moment and one op's temporaries, instead of
  * the sum of every gradient and temporary of the step. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,11 +65,9 @@ mrg_tensor *mrg_grad_pool_take(mrg_tensor *like) {
 
 void mrg_grad_pool_give(mrg_tensor *g) {
     if (!g || !g->pooled) return;
-    for (mrg_grad_slot *s = g->dev->grad_slots; s; s = s->next)
-        if (&s->grad == g) {
-            s->busy = false;
-            return;
-        }
+    /* a pooled gradient is the tensor inside its slot */
+    mrg_grad_slot *s = (mrg_grad_slot *)((char *)g - offsetof(mrg_grad_slot, grad));
+    s->busy = false;
 }
 
 void mrg_grad_pool_reset(mrg_device *dev) {

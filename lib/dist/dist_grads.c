@@ -5,45 +5,30 @@
  * Gradients go in buckets: consecutive parameters are packed into one host
  * buffer of up to MRG_DIST_BUCKET floats and summed by one MPI_Allreduce, so
  * a model of hundreds of small tensors costs a few large messages instead
- * of one latency per tensor. mrg_dist_sum_grads sums after the backward;
- * mrg_grad_sync sends each bucket as soon as the backward has completed
- * its gradients (mrg_backward_watched), so the sums overlap the rest of the
- * backward. */
+ * of one latency per tensor. mrg_grad_sync sends each bucket as soon as
+ * the backward has completed its gradients (mrg_backward_watched), so the
+ * sums overlap the rest of the backward; mrg_dist_sum_grads sends them all
+ * after a backward, through the same buckets. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "mrg/dist.h"
 
-/* ts[first..end) through one host buffer: download, op, upload back. */
-typedef mrg_status (*host_op)(float *buf, int64_t n, int root);
-
-static mrg_status op_sum(float *buf, int64_t n, int root) {
-    (void)root;
-    return mrg_dist_sum_f32(buf, n);
-}
-
-static mrg_status op_bcast(float *buf, int64_t n, int root) {
-    return mrg_dist_bcast(buf, (size_t)n * sizeof(float), root);
-}
-
-/* The tensor that travels for parameter p: its gradient (sum) or itself. */
-static mrg_tensor *payload(mrg_tensor *p, bool grads) { return grads ? p->grad : p; }
-
-static mrg_status in_buckets(mrg_tensor *const *ts, int n, bool grads, host_op op, int root,
-                             int64_t *bytes) {
-    if (bytes) *bytes = 0;
+/* Rank root's values of ts in buckets of consecutive tensors (up to
+ * MRG_DIST_BUCKET floats, at least one tensor each), each through one host
+ * buffer: download, broadcast, upload. */
+static mrg_status bcast_in_buckets(mrg_tensor *const *ts, int n, int root) {
     if (n < 0 || (n > 0 && !ts)) return mrg_error(MRG_ERR_INVALID_ARG, "dist: no tensors");
     float *buf = NULL;
     int64_t cap = 0;
     mrg_status st = MRG_OK;
     int i = 0;
     while (i < n && !st) {
-        /* the bucket: parameters i..j (at least one, even when larger) */
+        /* the bucket: tensors i..j (at least one, even when larger) */
         int64_t used = 0;
         int j = i;
         while (j < n) {
-            mrg_tensor *t = ts[j] ? payload(ts[j], grads) : NULL;
-            int64_t k = t ? mrg_numel(t) : 0;
+            int64_t k = ts[j] ? mrg_numel(ts[j]) : 0;
             if (j > i && used + k > MRG_DIST_BUCKET) break;
             used += k;
             j++;
@@ -56,19 +41,16 @@ static mrg_status in_buckets(mrg_tensor *const *ts, int n, bool grads, host_op o
         }
         int64_t off = 0;
         for (int k = i; k < j && !st; k++) {
-            mrg_tensor *t = ts[k] ? payload(ts[k], grads) : NULL;
-            if (!t) continue;
-            st = mrg_tensor_to_f32(t, buf + off);
-            off += mrg_numel(t);
+            if (!ts[k]) continue;
+            st = mrg_tensor_to_f32(ts[k], buf + off);
+            off += mrg_numel(ts[k]);
         }
-        if (!st && used > 0) st = op(buf, used, root);
-        if (!st && bytes) *bytes += used * (int64_t)sizeof(float);
+        if (!st && used > 0) st = mrg_dist_bcast(buf, (size_t)used * sizeof(float), root);
         off = 0;
         for (int k = i; k < j && !st; k++) {
-            mrg_tensor *t = ts[k] ? payload(ts[k], grads) : NULL;
-            if (!t) continue;
-            st = mrg_tensor_upload_f32(t, buf + off); /* bf16/f16 round-trip f32 exactly */
-            off += mrg_numel(t);
+            if (!ts[k]) continue;
+            st = mrg_tensor_upload_f32(ts[k], buf + off); /* bf16/f16 round-trip f32 exactly */
+            off += mrg_numel(ts[k]);
         }
         i = j;
     }
@@ -78,15 +60,8 @@ static mrg_status in_buckets(mrg_tensor *const *ts, int n, bool grads, host_op o
 
 mrg_status mrg_dist_bcast_tensors(mrg_tensor *const *ts, int n, int root) {
     if (mrg_dist_size() <= 1) return MRG_OK;
-    mrg_status st = in_buckets(ts, n, false, op_bcast, root, NULL);
+    mrg_status st = bcast_in_buckets(ts, n, root);
     return st ? mrg_error_context(st, "broadcasting the initial weights from rank %d", root) : MRG_OK;
-}
-
-mrg_status mrg_dist_sum_grads(mrg_tensor *const *params, int n, int64_t *bytes) {
-    if (bytes) *bytes = 0;
-    if (mrg_dist_size() <= 1) return MRG_OK;
-    mrg_status st = in_buckets(params, n, true, op_sum, 0, bytes);
-    return st ? mrg_error_context(st, "summing the gradients over %d ranks", mrg_dist_size()) : MRG_OK;
 }
 
 /* ---- sums overlapped with the backward ------------------------------------ */
@@ -223,4 +198,15 @@ void mrg_grad_sync_free(mrg_grad_sync *s) {
     free(s->missing);
     free(s->floats);
     free(s);
+}
+
+/* After a backward: every bucket at once, through the same buckets. */
+mrg_status mrg_dist_sum_grads(mrg_tensor *const *params, int n, int64_t *bytes) {
+    if (bytes) *bytes = 0;
+    if (mrg_dist_size() <= 1) return MRG_OK;
+    mrg_grad_sync *s = mrg_grad_sync_begin(params, n);
+    if (!s) return mrg_error_context(MRG_ERR_OOM, "summing the gradients over %d ranks", mrg_dist_size());
+    mrg_status st = mrg_grad_sync_finish(s, bytes); /* sends what was not sent: all */
+    mrg_grad_sync_free(s);
+    return st;
 }

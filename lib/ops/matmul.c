@@ -218,7 +218,7 @@ static mrg_tensor *matmul_bias(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool 
                           0, mrg_ptr_of(ub), ldb_of(&g), 0, beta, mrg_ptr_of(c), g.N, 0, 1));
     } else {
         MRG_TRY_NULL(gemm(dev, trans_a, trans_b, g.M, g.N, g.K, 1.0f, mrg_ptr_of(ua), lda_of(&g),
-                          g.M * g.K, mrg_ptr_of(ub), ldb_of(&g), g.shared ? 0 : g.K * g.N, 0.0f,
+                          g.M * g.K, mrg_ptr_of(ub), ldb_of(&g), g.shared ? 0 : g.K * g.N, beta,
                           mrg_ptr_of(c), g.N, g.M * g.N, g.batch));
     }
     mrg_node *n = mrg_record(c, bias ? "linear" : "matmul", matmul_backward, bias ? 3 : 2, ins);

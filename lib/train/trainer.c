@@ -112,17 +112,16 @@ mrg_status mrg_trainer_micro_step(mrg_trainer *tr, const mrg_batch *b, int group
         s.samples = (int)g.samples;
         if (!st && !g.finite) tr->group_nonfinite = true;
     }
-    /* a non-finite loss spoils the update anyway: no backward for it */
     /* data parallel, last micro-batch: the ranks' gradients are summed
      * (each rank's loss is its part of the global mean, so the sums are the
      * global batch's), each bucket sent while the backward goes on; the
      * non-finite flag is the same on every rank, so all of them are here */
-    bool sum_now = shared && last && !tr->group_nonfinite;
     mrg_grad_sync *sync = NULL;
-    if (!st && sum_now) {
+    if (!st && shared && last && !tr->group_nonfinite) {
         sync = mrg_grad_sync_begin(tr->params, tr->n);
         if (!sync) st = mrg_error_context(MRG_ERR_OOM, "trainer");
     }
+    /* a non-finite loss spoils the update anyway: no backward for it */
     if (!st && !tr->group_nonfinite) {
         mrg_grad_watch watch = sync ? mrg_grad_sync_watch(sync) : (mrg_grad_watch){0};
         st = mrg_backward_watched(parts.total, 1.0f / (float)group, sync ? &watch : NULL);

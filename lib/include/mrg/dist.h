@@ -80,9 +80,10 @@ void mrg_dist_abort(int code, const char *msg);
  * of a data-parallel run), through the host. */
 mrg_status mrg_dist_bcast_tensors(mrg_tensor *const *ts, int n, int root);
 /* Sums the gradients of params[0..n) over the ranks, in place, in buckets of
- * up to MRG_DIST_BUCKET floats (one MPI_Allreduce per bucket; parameters
- * without a gradient send nothing). *bytes (may be NULL) gets the bytes
- * each rank contributed. Nothing in a job of one. */
+ * up to MRG_DIST_BUCKET floats of consecutive parameters (one all-reduce per
+ * bucket; frozen parameters send nothing, a trainable one without a
+ * gradient sends zeros). *bytes (may be NULL) gets the bytes each rank
+ * contributed. Nothing in a job of one. */
 #define MRG_DIST_BUCKET (4 << 20)
 mrg_status mrg_dist_sum_grads(mrg_tensor *const *params, int n, int64_t *bytes);
 
@@ -91,9 +92,8 @@ mrg_status mrg_dist_sum_grads(mrg_tensor *const *params, int n, int64_t *bytes);
  * copied to the host and its sum started as soon as its gradients are
  * complete, the buckets always in the same order on every rank: the last
  * parameters' first, which the backward completes first), then finish
- * (waits for the sums and writes them into the gradients) and free. The
- * buckets are those of mrg_dist_sum_grads, counted on the parameters (a
- * parameter without a gradient sends zeros). */
+ * (sends any bucket not yet sent, waits for the sums and writes them into
+ * the gradients) and free. mrg_dist_sum_grads is begin + finish. */
 typedef struct mrg_grad_sync mrg_grad_sync;
 mrg_grad_sync *mrg_grad_sync_begin(mrg_tensor *const *params, int n);
 mrg_grad_watch mrg_grad_sync_watch(mrg_grad_sync *s);
