@@ -8,7 +8,9 @@
  *     Hugging Face directory loads back);
  *   - on every device, with the micro preset on a synthetic dataset written
  *     here: training N updates straight equals N/2 + stop + resume + N/2,
- *     loss for loss, bit for bit; RUN/last, RUN/best and log.jsonl exist. */
+ *     loss for loss, bit for bit; RUN/last, RUN/best and log.jsonl exist;
+ *     --select-by finding-f1 keeps RUN/best by the val finding F1. */
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -383,9 +385,10 @@ static bool write_dataset(const char *dir) {
     return fclose(f) == 0;
 }
 
-static bool run(mrg_device *dev, const char *data, const char *lm, const char *out, bool resume,
-                int64_t stop_after, mrg_train_run_result *r) {
+static bool run_selecting(mrg_device *dev, const char *data, const char *lm, const char *out, bool resume,
+                          int64_t stop_after, const char *select_by, mrg_train_run_result *r) {
     mrg_train_run_opts o = mrg_train_run_defaults();
+    o.select_by = select_by;
     o.data_dir = data;
     o.preset = "micro";
     o.lm_dir = lm;
@@ -400,6 +403,60 @@ static bool run(mrg_device *dev, const char *data, const char *lm, const char *o
     mrg_status st = mrg_train_run(&o, dev, r);
     if (st) fprintf(stderr, "train run %s: %s\n", out, mrg_last_error());
     return st == MRG_OK;
+}
+
+static bool run(mrg_device *dev, const char *data, const char *lm, const char *out, bool resume,
+                int64_t stop_after, mrg_train_run_result *r) {
+    return run_selecting(dev, data, lm, out, resume, stop_after, NULL, r);
+}
+
+/* A number after "key": in a JSON line (NAN when absent). */
+static double json_number(const char *line, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(line, pat);
+    return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+/* --select-by finding-f1: every validation's score is its macro finding F1,
+ * RUN/best holds the epoch of the first best one, and a resume keeps the
+ * choice (started with it, resumed without it). */
+static void test_select_by_findings(mrg_device *dev, const char *data, const char *lm) {
+    char out[400], p[500];
+    snprintf(out, sizeof out, "%s/run-f1-%c", root, mrg_device_name(dev)[0]);
+    mrg_train_run_result r1 = {0}, r2 = {0};
+    CHECK(run_selecting(dev, data, lm, out, false, 3, "finding-f1", &r1));
+    CHECK(run_selecting(dev, data, lm, out, true, 0, NULL, &r2));
+    CHECK(r2.steps == 6);
+    snprintf(p, sizeof p, "%s/log.jsonl", out);
+    FILE *f = fopen(p, "r");
+    CHECK(f != NULL);
+    char line[4096];
+    int evals = 0, first_best = 0;
+    double best = -1;
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strstr(line, "\"type\":\"eval\"")) continue;
+        double f1 = json_number(line, "finding_f1"), score = json_number(line, "score");
+        CHECK(!isnan(f1) && score == f1);
+        evals++;
+        if (f1 > best) {
+            best = f1;
+            first_best = (int)json_number(line, "epoch");
+        }
+    }
+    if (f) fclose(f);
+    CHECK(evals == 3);
+    mrg_train_state st;
+    char *opts = NULL;
+    snprintf(p, sizeof p, "%s/last/trainer_state.json", out);
+    CHECK_OK(mrg_train_state_read(p, &st, &opts, NULL));
+    CHECK(st.best_epoch == first_best && fabs(st.best_score - best) < 1e-6);
+    CHECK(opts && strstr(opts, "\"select_by\":\"finding-f1\""));
+    printf("  %s select-by finding-f1: %d validations, best epoch %d (F1 %.3f)\n", mrg_device_name(dev), evals,
+           first_best, best);
+    free(opts);
+    mrg_train_run_result_free(&r1);
+    mrg_train_run_result_free(&r2);
 }
 
 /* The validation decoder (prompt + prefix prefilled once, then the
@@ -508,6 +565,7 @@ static void test_resume(mrg_device *dev, const char *data) {
     CHECK(st.step == 6 && st.epoch == 3 && st.batch == 0 && st.samples == 24 && st.best_epoch >= 0);
     snprintf(p, sizeof p, "%s/best", a);
     test_generate_reports(dev, data, p);
+    test_select_by_findings(dev, data, lm);
     mrg_train_run_result_free(&ra);
     mrg_train_run_result_free(&rb1);
     mrg_train_run_result_free(&rb2);

@@ -37,6 +37,9 @@
  * phantoms: 4 balances them) and keeps the epoch whose head scores best on
  * the val studies (README.md, the demo) */
 #define DEMO_VIT_POS_WEIGHT "4"
+/* RUN/best (what the demo generates with) is the epoch whose val reports
+ * name the findings best: the demo is judged by them, and BLEU-4 + CIDEr
+ * kept earlier, weaker epochs (README.md, the demo) */
 /* the generator's peak rate over the demo's short schedule (README.md,
  * "Presets": why not the preset's 5e-4) */
 #define DEMO_LR "1e-3"
@@ -240,7 +243,7 @@ int cmd_demo(int argc, char **argv) {
     /* the warmed-up ViT stays frozen: the prefix path learns on top of it */
     snprintf(args, sizeof args,
              "train --data %s --preset tiny --lm %s --vit %s --freeze-vit --out %s --epochs %d --lr %s "
-             "--device %s --force",
+             "--select-by finding-f1 --device %s --force",
              data, lm, vit, run, o.epochs, DEMO_LR, o.device);
     if (run_stage("train the report generator", cmd_train, args)) return 1;
     snprintf(args, sizeof args, "generate --model %s --data %s --split test --out %s --device %s --force",

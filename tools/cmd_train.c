@@ -21,7 +21,7 @@ static int usage(int code) {
             "                 [--lr X] [--grad-accum N] [--max-steps N] [--save-every N]\n"
             "                 [--eval-max N] [--no-eval] [--eval-beam] [--log-every N]\n"
             "                 [--freeze-vit] [--precision f32|bf16-mixed] [--force]\n"
-            "                 [--skip-nonfinite]\n\n"
+            "                 [--select-by bleu4-cider|finding-f1] [--skip-nonfinite]\n\n"
             "Trains the report generator (DESIGN.md section 3) on DIR's train split.\n\n"
             "  --data DIR        dataset in the R2Gen layout (annotation.json, images/)\n"
             "  --preset P        paper, tiny or micro (default tiny)\n"
@@ -68,11 +68,15 @@ static int usage(int code) {
             "                    split)\n"
             "  --no-eval         no validation (RUN/best is not written)\n"
             "  --eval-beam       validate with the config's beam search (default: greedy)\n"
+            "  --select-by S     what RUN/best keeps the best of on the val split:\n"
+            "                    bleu4-cider (default: 0.5*BLEU-4 + 0.5*CIDEr) or\n"
+            "                    finding-f1 (the macro finding F1 of the generated reports,\n"
+            "                    for a model judged by the findings it names)\n"
             "  --log-every N     JSONL line every N >= 1 updates (default 1)\n"
             "  --device D        cpu, opencl, opencl:N (default: see mrg --help)\n\n"
             "Defaults from the config: AdamW lr 1e-4, weight decay 1e-6, 5%% warmup then\n"
             "cosine to min_lr, clip norm 1. Validation generates (greedy by default) and scores\n"
-            "BLEU-4, CIDEr and finding F1; RUN/best keeps the best 0.5*BLEU-4 + 0.5*CIDEr.\n"
+            "BLEU-4, CIDEr and finding F1; RUN/best keeps the best score (--select-by).\n"
             "Progress: a bar (loss, lr, samples/s, ETA) on a terminal, JSON lines on\n"
             "stdout otherwise; RUN/log.jsonl always.\n\n"
             "A non-finite update is never applied and RUN/last and RUN/best only ever hold\n"
@@ -151,6 +155,8 @@ int cmd_train(int argc, char **argv) {
     mrg_train_run_opts o = mrg_train_run_defaults();
     static const char *const precisions[] = {"f32", "bf16-mixed", NULL};
     int precision = -1;
+    static const char *const selections[] = {"bleu4-cider", "finding-f1", NULL};
+    int select_by = -1;
     const char *device = NULL;
     opt_spec specs[] = {
         OPT_STRING("--data", &o.data_dir),
@@ -166,6 +172,7 @@ int cmd_train(int argc, char **argv) {
         OPT_SET("--eval-beam", &o.eval_beam),
         OPT_SET("--freeze-vit", &o.freeze_vit),
         OPT_ONE_OF("--precision", &precision, precisions),
+        OPT_ONE_OF("--select-by", &select_by, selections),
         OPT_SET("--force", &o.force),
         OPT_SET("--skip-nonfinite", &o.skip_nonfinite),
         OPTS_TRAINING_LOOP(o),
@@ -190,6 +197,7 @@ int cmd_train(int argc, char **argv) {
         opts_model_config("train", o.preset ? o.preset : "tiny", o.config_path, &cfg))
         return 2;
     if (precision >= 0) o.precision = precisions[precision];
+    if (select_by >= 0) o.select_by = selections[select_by];
     if (o.resume && mrg_dist_rank() == 0) {
         char state[4200];
         snprintf(state, sizeof state, "%s/last/trainer_state.json", o.out_dir);

@@ -45,6 +45,7 @@ char *run_plan_to_json(const run_plan *p, const char *data_dir) {
     cJSON_AddNumberToObject(o, "eval_max", p->eval_max);
     cJSON_AddBoolToObject(o, "no_eval", p->no_eval);
     cJSON_AddBoolToObject(o, "eval_beam", p->eval_beam);
+    cJSON_AddStringToObject(o, "select_by", p->select_by_f1 ? "finding-f1" : "bleu4-cider");
     /* floats widen to doubles exactly and cJSON prints 17 digits */
     cJSON_AddNumberToObject(o, "lr", p->lr);
     cJSON_AddNumberToObject(o, "min_lr", p->min_lr);
@@ -110,6 +111,14 @@ mrg_status run_plan_from_json(const char *json, run_plan *p) {
     p->max_steps = cJSON_IsNumber(ms) ? (int64_t)ms->valuedouble : -1;
     p->no_eval = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "no_eval"));
     p->eval_beam = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "eval_beam"));
+    /* absent in runs older than the choice: they selected by BLEU-4 and CIDEr */
+    const cJSON *sel = cJSON_GetObjectItemCaseSensitive(o, "select_by");
+    const char *sel_name = cJSON_GetStringValue(sel);
+    if (sel && !(sel_name && (!strcmp(sel_name, "finding-f1") || !strcmp(sel_name, "bleu4-cider")))) {
+        cJSON_Delete(o);
+        return mrg_error(MRG_ERR_FORMAT, "trainer state: option \"select_by\" must be \"bleu4-cider\" or \"finding-f1\"");
+    }
+    p->select_by_f1 = sel_name && !strcmp(sel_name, "finding-f1");
     bool ok = take_hash(o, "data_hash", p->data_hash) && take_hash(o, "config_hash", p->config_hash);
     cJSON_Delete(o);
     if (!ok) return mrg_error(MRG_ERR_FORMAT, "trainer state: a recorded content hash is malformed");
@@ -263,6 +272,9 @@ mrg_status run_resume_apply(const mrg_train_run_opts *o, const mrg_model_config 
         run_note(o, "train: --resume ignores --eval-max %d: the run keeps %d", o->eval_max, plan->eval_max);
     if (o->no_eval && !plan->no_eval) run_note(o, "train: --resume ignores --no-eval: the run validates");
     if (o->eval_beam && !plan->eval_beam) run_note(o, "train: --resume ignores --eval-beam: the run validates greedily");
+    if (o->select_by && strcmp(o->select_by, plan->select_by_f1 ? "finding-f1" : "bleu4-cider"))
+        run_note(o, "train: --resume ignores --select-by %s: the run keeps RUN/best by %s", o->select_by,
+                 plan->select_by_f1 ? "finding-f1" : "bleu4-cider");
     if (o->freeze_vit && !cfg->freeze_vit) run_note(o, "train: --resume ignores --freeze-vit: the run trains its ViT");
     if (o->vit_dir) run_note(o, "train: --resume ignores --vit: the run's ViT weights are in its checkpoint");
     if (o->tokenizer) run_note(o, "train: --resume ignores --tokenizer: the run keeps the copy in its checkpoint");

@@ -15,6 +15,7 @@
 typedef struct run_plan {
     int epochs, save_every, eval_max;
     bool no_eval, eval_beam;
+    bool select_by_f1;   /* RUN/best by val finding F1 (else 0.5 BLEU-4 + 0.5 CIDEr) */
     int64_t total_steps; /* updates the schedule spans: epochs · updates per epoch, capped by max_steps */
     int64_t max_steps;   /* 0: none; -1: not recorded (an older run) */
     float lr, min_lr, weight_decay, warmup_frac, clip_norm;

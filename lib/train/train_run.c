@@ -128,9 +128,10 @@ static mrg_status run_eval(mrg_trainer *tr, mrg_model *m, mrg_dataset *val, cons
     mrg_status st = train_evaluate(m, val, plan->eval_max, &g, prog, &r, mrg_dist_size() > 1 ? NULL : stop);
     if (st == MRG_END) return st;
     if (st) return mrg_error_context(st, "validation after epoch %d", epoch + 1);
+    double f1 = r.scores.has_findings ? r.scores.findings.macro_f1 : NAN;
+    if (plan->select_by_f1) r.score = isnan(f1) ? 0.0 : f1;
     bool better = r.score > state->best_score;
     char json[1536], text[256], per[512] = "";
-    double f1 = r.scores.has_findings ? r.scores.findings.macro_f1 : NAN;
     if (r.scores.has_findings) mrg_findings_json(per, sizeof per, &r.scores.findings);
     snprintf(json, sizeof json,
              "{\"type\":\"eval\",\"epoch\":%d,\"step\":%lld,\"n\":%d,\"bleu1\":%.6f,\"bleu4\":%.6f,"
@@ -330,6 +331,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o_in, mrg_device *dev, mrg_tr
         plan.eval_max = o->eval_max;
         plan.no_eval = o->no_eval;
         plan.eval_beam = o->eval_beam;
+        plan.select_by_f1 = o->select_by && !strcmp(o->select_by, "finding-f1");
         plan.lr = cfg.lr;
         plan.min_lr = cfg.min_lr;
         plan.weight_decay = cfg.weight_decay;

@@ -42,6 +42,10 @@ typedef struct mrg_train_run_opts {
     int eval_max;           /* studies evaluated per epoch (0: the whole val split) */
     bool no_eval;
     bool eval_beam;         /* validate with the config's beam search (default greedy) */
+    /* what RUN/best keeps the best of on the val split: "bleu4-cider"
+     * (0.5 BLEU-4 + 0.5 CIDEr, the default when NULL) or "finding-f1" (the
+     * macro finding F1 of the generated reports). A run keeps its choice. */
+    const char *select_by;
     int log_every;          /* JSONL every this many updates (default 1) */
     bool bar;               /* progress bar on stderr */
     bool jsonl_stdout;
