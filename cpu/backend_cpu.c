@@ -264,8 +264,9 @@ static mrg_status cpu_describe(FILE *out) {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
     fprintf(out, "  bf16/f16 GEMV:  %s code path\n",
-            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "AVX2+FMA"
-                                                                          : "generic");
+            CPU_HAVE_AVX512_GEMV && cpu_gemv_avx512()                        ? "AVX-512 (16 lanes)"
+            : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "AVX2+FMA"
+                                                                              : "generic");
 #endif
     fprintf(out, "  dtypes:         f32 compute; bf16/f16 weight storage\n");
     fprintf(out, "  bf16-mixed GEMM: %s\n",

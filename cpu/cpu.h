@@ -91,6 +91,22 @@ static inline float cpu_f16_to_f32(uint16_t h) {
 #define CPU_CLONES
 #endif
 
+/* Rows of activations up to which a product with half weights is a GEMV
+ * (decoding, beam search) rather than a converted sgemm. */
+#define CPU_SMALL_M 8
+
+/* cpu_gemv_avx512.c: those GEMVs' dot products with 16-lane chains, on CPUs
+ * with AVX-512 (cpu_gemv_avx512(), checked once). s[m] = Σ_k a_m[k]·b[k]
+ * for m < M <= CPU_SMALL_M, a_m = a + m·lda, b one stored row of K halves. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CPU_HAVE_AVX512_GEMV 1
+bool cpu_gemv_avx512(void);
+void cpu_dot_rows_half_avx512(mrg_dtype dt, const uint16_t *b, int64_t K, const float *a, int64_t lda, int M,
+                              float *s);
+#else
+#define CPU_HAVE_AVX512_GEMV 0
+#endif
+
 /* n elements of a float dtype (f32/bf16/f16) starting at src → f32 dst. */
 void cpu_to_f32(mrg_dtype dt, const void *src, float *dst, int64_t n);
 

@@ -20,7 +20,6 @@
 
 #include "cpu/cpu.h"
 
-#define CPU_SMALL_M 8
 /* OpenBLAS runs a GEMM single-threaded when M·N·K <= 65536·4 (its
  * GEMM_MULTITHREAD_THRESHOLD); below this bound we may call it from inside
  * our own parallel region without two thread pools fighting. */
@@ -174,6 +173,12 @@ static inline __attribute__((always_inline)) void dot_rows_fixed(mrg_dtype dt, c
 
 CPU_CLONES static void dot_rows_half(mrg_dtype dt, const uint16_t *b, int64_t K, const float *a,
                                      int64_t lda, int M, float *s) {
+#if CPU_HAVE_AVX512_GEMV
+    if (cpu_gemv_avx512()) {
+        cpu_dot_rows_half_avx512(dt, b, K, a, lda, M, s);
+        return;
+    }
+#endif
     if (M == 1) { /* GCC's own vectorisation of the plain loop measured faster here */
         float acc = 0.0f;
         if (dt == MRG_BF16) {

@@ -253,6 +253,13 @@ static void test_gemm(void) {
             CHECK(gemm_case((mrg_dtype)dt, false, tb, 1, 2000, 1500, 1, true, 1.0f, 0.0f, 0));
             CHECK(gemm_case((mrg_dtype)dt, true, tb, 5, 700, 2100, 1, true, 1.0f, 1.0f, 3));
         }
+    /* every GEMV row count (1..8: the AVX-512 kernel's chain layouts on CPUs
+     * that have it, the portable ones elsewhere), K with a tail after the
+     * 64- and 32-element steps */
+    for (int dt = 1; dt < 3; dt++)
+        for (int64_t m = 1; m <= 8; m++)
+            CHECK(gemm_case((mrg_dtype)dt, false, true, m, 67, 200 + 7 * m, 1, true, 1.0f, m & 1 ? 0.0f : 0.5f,
+                            (int)(m % 3)));
     /* K = 0 leaves beta·C; bad leading dimension and dtype are refused */
     mrg_ptr A = mk(MRG_F32, 4), B = mk(MRG_F32, 6), C = mk(MRG_F32, 6), Ah = mk(MRG_BF16, 4);
     for (int i = 0; i < 6; i++) F(C)[i] = (float)i;
