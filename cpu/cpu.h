@@ -94,6 +94,19 @@ static inline float cpu_f16_to_f32(uint16_t h) {
 /* Rows of activations up to which a product with half weights is a GEMV
  * (decoding, beam search) rather than a converted sgemm. */
 #define CPU_SMALL_M 8
+/* CALL(m) with m the compile-time constant equal to M in 1..CPU_SMALL_M (8
+ * for anything larger), so that the GEMV kernels unroll over the rows */
+#define CPU_SWITCH_ROWS(M, CALL)                                                                   \
+    switch (M) {                                                                                   \
+    case 1: CALL(1); break;                                                                        \
+    case 2: CALL(2); break;                                                                        \
+    case 3: CALL(3); break;                                                                        \
+    case 4: CALL(4); break;                                                                        \
+    case 5: CALL(5); break;                                                                        \
+    case 6: CALL(6); break;                                                                        \
+    case 7: CALL(7); break;                                                                        \
+    default: CALL(8); break;                                                                       \
+    }
 
 /* cpu_gemv_avx512.c: those GEMVs' dot products with 16-lane chains, on CPUs
  * with AVX-512 (cpu_gemv_avx512(), checked once). s[m] = Σ_k a_m[k]·b[k]

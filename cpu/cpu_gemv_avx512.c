@@ -64,16 +64,10 @@ dot_rows16(mrg_dtype dt, const uint16_t *b, int64_t K, const float *a, int64_t l
 
 __attribute__((target("avx512f"))) void cpu_dot_rows_half_avx512(mrg_dtype dt, const uint16_t *b, int64_t K,
                                                                  const float *a, int64_t lda, int M, float *s) {
-    switch (M) {
-    case 1: dot_rows16(dt, b, K, a, lda, s, 1, 2); break;
-    case 2: dot_rows16(dt, b, K, a, lda, s, 2, 2); break;
-    case 3: dot_rows16(dt, b, K, a, lda, s, 3, 2); break;
-    case 4: dot_rows16(dt, b, K, a, lda, s, 4, 1); break;
-    case 5: dot_rows16(dt, b, K, a, lda, s, 5, 1); break;
-    case 6: dot_rows16(dt, b, K, a, lda, s, 6, 1); break;
-    case 7: dot_rows16(dt, b, K, a, lda, s, 7, 1); break;
-    default: dot_rows16(dt, b, K, a, lda, s, 8, 1); break;
-    }
+    /* two chains per row up to 3 rows, one beyond */
+#define DOT_ROWS16(m) dot_rows16(dt, b, K, a, lda, s, m, (m) <= 3 ? 2 : 1)
+    CPU_SWITCH_ROWS(M, DOT_ROWS16)
+#undef DOT_ROWS16
 }
 
 #endif

@@ -191,15 +191,10 @@ CPU_CLONES static void dot_rows_half(mrg_dtype dt, const uint16_t *b, int64_t K,
         s[0] = acc;
         return;
     }
-    switch (M) { /* lanes: 2 chains of 8 for up to 3 rows, one for more */
-    case 2: dot_rows_fixed(dt, b, K, a, lda, s, 2, 16); break;
-    case 3: dot_rows_fixed(dt, b, K, a, lda, s, 3, 16); break;
-    case 4: dot_rows_fixed(dt, b, K, a, lda, s, 4, 8); break;
-    case 5: dot_rows_fixed(dt, b, K, a, lda, s, 5, 8); break;
-    case 6: dot_rows_fixed(dt, b, K, a, lda, s, 6, 8); break;
-    case 7: dot_rows_fixed(dt, b, K, a, lda, s, 7, 8); break;
-    default: dot_rows_fixed(dt, b, K, a, lda, s, 8, 8); break;
-    }
+    /* lanes: 2 chains of 8 for up to 3 rows, one for more */
+#define DOT_ROWS_FIXED(m) dot_rows_fixed(dt, b, K, a, lda, s, m, (m) <= 3 ? 16 : 8)
+    CPU_SWITCH_ROWS(M, DOT_ROWS_FIXED)
+#undef DOT_ROWS_FIXED
 }
 
 /* acc[m][j] += Σ_k a_m[k]·B[k][n0 + j] for j < nb over all k, with B stored
