@@ -263,8 +263,13 @@ static mrg_status cpu_describe(FILE *out) {
             isa->vendor, isa->amx_denied ? "; AMX present but Linux refused its permission" : "");
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
+#if CPU_HAVE_AVX512_GEMV
+    bool avx512_gemv = cpu_gemv_avx512();
+#else
+    bool avx512_gemv = false; /* a build without the AVX-512 kernel (clang) */
+#endif
     fprintf(out, "  bf16/f16 GEMV:  %s code path\n",
-            CPU_HAVE_AVX512_GEMV && cpu_gemv_avx512()                        ? "AVX-512 (16 lanes)"
+            avx512_gemv                                                       ? "AVX-512 (16 lanes)"
             : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "AVX2+FMA"
                                                                               : "generic");
 #endif
