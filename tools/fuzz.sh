@@ -5,7 +5,8 @@
 # CPU time (on a busy machine a harness gets a fraction of a core; the CPU
 # budget is what the fuzzer really spent). --parallel P runs P harnesses at
 # once. Fails when any harness finds a crash, a leak, a hang (> 10 s for one
-# input; 60 s of wall time with --cpu) or an out-of-memory (> 2 GiB).
+# input; 60 s of wall time with --cpu) or an out-of-memory (> 2 GiB):
+# exit 1; when the harnesses do not build: exit 3 (CI fails on that).
 #   tools/fuzz.sh [--cpu] [--parallel P] [SECONDS] [TARGET...]
 #   e.g. tools/fuzz.sh 600 image; tools/fuzz.sh --cpu --parallel 2 600
 # Each target's growing corpus is kept in build-fuzz/corpus/<target> (the
@@ -38,10 +39,11 @@ if ((${#targets[@]} == 0)); then
   done
 fi
 
+# exit 3: the harnesses do not build (a broken build, not a finding)
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
   -DCMAKE_CXX_COMPILER=clang++ -DMRG_FUZZ=ON -DMRG_BUILD_TESTS=OFF -DMRG_OPENCL=OFF \
-  -DBUILD_SHARED_LIBS=OFF >/dev/null
-cmake --build "$dir" -j"$(nproc)" >/dev/null
+  -DBUILD_SHARED_LIBS=OFF >/dev/null || { echo "fuzz: cannot configure the clang build" >&2; exit 3; }
+cmake --build "$dir" -j"$(nproc)" >/dev/null || { echo "fuzz: the harnesses do not build" >&2; exit 3; }
 
 # one thread: libFuzzer runs one input at a time, and coverage must not
 # depend on the OpenMP schedule
