@@ -109,7 +109,7 @@ static inline float cpu_f16_to_f32(uint16_t h) {
     }
 
 /* cpu_gemv_avx512.c: those GEMVs' dot products with 16-lane chains, on CPUs
- * with AVX-512 (cpu_gemv_avx512(), checked once). s[m] = Σ_k a_m[k]·b[k]
+ * with AVX-512 (cpu_gemv_avx512()). s[m] = Σ_k a_m[k]·b[k]
  * for m < M <= CPU_SMALL_M, a_m = a + m·lda, b one stored row of K halves. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CPU_HAVE_AVX512_GEMV 1

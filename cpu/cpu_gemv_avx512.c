@@ -9,8 +9,9 @@
  * by side"). Here every row has 16 lanes, and up to 3 rows have two
  * independent chains each (the sums of 4+ rows already make independent
  * chains). Measured on that machine (1.1B bf16, `mrg bench lm`, against
- * the AVX2 clone in the same minutes): one row 12.4 → 13.0-13.7 tokens/s,
- * and a beam-3 step 2.4 → 1.4 greedy tokens. Four chains for one row
+ * the AVX2 clone in the same minutes): one row 12.4-12.9 → 13.0-13.8
+ * tokens/s, a beam-3 step 5.2-5.3 → 6.9-7.2 steps/s (2.4 → 1.9-2.0 greedy
+ * tokens). Four chains for one row
  * measured 9.2 tokens/s and a software prefetch 512 or 2048 elements ahead
  * 10 to 10.6: both slower, left out. Nor is the widening of bf16 the limit
  * of the 3-row step: splitting bf16 pairs in-lane (a shift and a mask,

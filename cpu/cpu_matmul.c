@@ -173,12 +173,6 @@ static inline __attribute__((always_inline)) void dot_rows_fixed(mrg_dtype dt, c
 
 CPU_CLONES static void dot_rows_half(mrg_dtype dt, const uint16_t *b, int64_t K, const float *a,
                                      int64_t lda, int M, float *s) {
-#if CPU_HAVE_AVX512_GEMV
-    if (cpu_gemv_avx512()) {
-        cpu_dot_rows_half_avx512(dt, b, K, a, lda, M, s);
-        return;
-    }
-#endif
     if (M == 1) { /* GCC's own vectorisation of the plain loop measured faster here */
         float acc = 0.0f;
         if (dt == MRG_BF16) {
@@ -195,6 +189,17 @@ CPU_CLONES static void dot_rows_half(mrg_dtype dt, const uint16_t *b, int64_t K,
 #define DOT_ROWS_FIXED(m) dot_rows_fixed(dt, b, K, a, lda, s, m, (m) <= 3 ? 16 : 8)
     CPU_SWITCH_ROWS(M, DOT_ROWS_FIXED)
 #undef DOT_ROWS_FIXED
+}
+
+/* The dot products of a GEMV: the AVX-512 kernel where the CPU has it
+ * (cpu_gemv_avx512.c), else the portable one; chosen once per product. */
+typedef void (*dot_rows_fn)(mrg_dtype dt, const uint16_t *b, int64_t K, const float *a, int64_t lda, int M,
+                            float *s);
+static dot_rows_fn dot_rows_kernel(void) {
+#if CPU_HAVE_AVX512_GEMV
+    if (cpu_gemv_avx512()) return cpu_dot_rows_half_avx512;
+#endif
+    return dot_rows_half;
 }
 
 /* acc[m][j] += Σ_k a_m[k]·B[k][n0 + j] for j < nb over all k, with B stored
@@ -235,10 +240,11 @@ static void gemv_half_item(mrg_device *dev, const gemm_args *g, const float *A, 
     if (g->tb) {
         /* B stored N×K: one dot product per output column, rows of B
          * contiguous; 64 columns per task balance the threads. */
+        dot_rows_fn dot_rows = dot_rows_kernel();
 #pragma omp parallel for if (N * K > CPU_PAR_MIN) schedule(static, 64)
         for (int64_t n = 0; n < N; n++) {
             float s[CPU_SMALL_M];
-            dot_rows_half(g->bdt, B + n * g->ldb, K, A, lda, M, s);
+            dot_rows(g->bdt, B + n * g->ldb, K, A, lda, M, s);
             for (int m = 0; m < M; m++) store_c(g->C + m * g->ldc + n, s[m], g->alpha, g->beta);
         }
     } else {

@@ -457,6 +457,12 @@ static void test_select_by_findings(mrg_device *dev, const char *data, const cha
     free(opts);
     mrg_train_run_result_free(&r1);
     mrg_train_run_result_free(&r2);
+    /* an unknown choice is refused before anything is written */
+    mrg_train_run_result r3 = {0};
+    snprintf(out, sizeof out, "%s/run-bad-select-%c", root, mrg_device_name(dev)[0]);
+    CHECK(!run_selecting(dev, data, lm, out, false, 0, "finding_f1", &r3));
+    CHECK(!mrg_path_exists(out));
+    mrg_train_run_result_free(&r3);
 }
 
 /* The validation decoder (prompt + prefix prefilled once, then the

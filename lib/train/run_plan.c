@@ -31,6 +31,15 @@ void run_note(const mrg_train_run_opts *o, const char *fmt, ...) {
 
 /* ---- the plan as JSON ------------------------------------------------------ */
 
+const char *run_select_by_name(bool f1) { return f1 ? "finding-f1" : "bleu4-cider"; }
+
+mrg_status run_select_by_parse(const char *name, bool *f1) {
+    *f1 = name && !strcmp(name, run_select_by_name(true));
+    if (name && !*f1 && strcmp(name, run_select_by_name(false)))
+        return mrg_error(MRG_ERR_INVALID_ARG, "select_by \"%s\": expected \"bleu4-cider\" or \"finding-f1\"", name);
+    return MRG_OK;
+}
+
 char *run_plan_to_json(const run_plan *p, const char *data_dir) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -45,7 +54,7 @@ char *run_plan_to_json(const run_plan *p, const char *data_dir) {
     cJSON_AddNumberToObject(o, "eval_max", p->eval_max);
     cJSON_AddBoolToObject(o, "no_eval", p->no_eval);
     cJSON_AddBoolToObject(o, "eval_beam", p->eval_beam);
-    cJSON_AddStringToObject(o, "select_by", p->select_by_f1 ? "finding-f1" : "bleu4-cider");
+    cJSON_AddStringToObject(o, "select_by", run_select_by_name(p->select_by_f1));
     /* floats widen to doubles exactly and cJSON prints 17 digits */
     cJSON_AddNumberToObject(o, "lr", p->lr);
     cJSON_AddNumberToObject(o, "min_lr", p->min_lr);
@@ -113,12 +122,11 @@ mrg_status run_plan_from_json(const char *json, run_plan *p) {
     p->eval_beam = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "eval_beam"));
     /* absent in runs older than the choice: they selected by BLEU-4 and CIDEr */
     const cJSON *sel = cJSON_GetObjectItemCaseSensitive(o, "select_by");
-    const char *sel_name = cJSON_GetStringValue(sel);
-    if (sel && !(sel_name && (!strcmp(sel_name, "finding-f1") || !strcmp(sel_name, "bleu4-cider")))) {
+    if (sel && (!cJSON_IsString(sel) || run_select_by_parse(sel->valuestring, &p->select_by_f1))) {
         cJSON_Delete(o);
         return mrg_error(MRG_ERR_FORMAT, "trainer state: option \"select_by\" must be \"bleu4-cider\" or \"finding-f1\"");
     }
-    p->select_by_f1 = sel_name && !strcmp(sel_name, "finding-f1");
+    if (!sel) p->select_by_f1 = false;
     bool ok = take_hash(o, "data_hash", p->data_hash) && take_hash(o, "config_hash", p->config_hash);
     cJSON_Delete(o);
     if (!ok) return mrg_error(MRG_ERR_FORMAT, "trainer state: a recorded content hash is malformed");
@@ -272,9 +280,9 @@ mrg_status run_resume_apply(const mrg_train_run_opts *o, const mrg_model_config 
         run_note(o, "train: --resume ignores --eval-max %d: the run keeps %d", o->eval_max, plan->eval_max);
     if (o->no_eval && !plan->no_eval) run_note(o, "train: --resume ignores --no-eval: the run validates");
     if (o->eval_beam && !plan->eval_beam) run_note(o, "train: --resume ignores --eval-beam: the run validates greedily");
-    if (o->select_by && strcmp(o->select_by, plan->select_by_f1 ? "finding-f1" : "bleu4-cider"))
+    if (o->select_by && strcmp(o->select_by, run_select_by_name(plan->select_by_f1)))
         run_note(o, "train: --resume ignores --select-by %s: the run keeps RUN/best by %s", o->select_by,
-                 plan->select_by_f1 ? "finding-f1" : "bleu4-cider");
+                 run_select_by_name(plan->select_by_f1));
     if (o->freeze_vit && !cfg->freeze_vit) run_note(o, "train: --resume ignores --freeze-vit: the run trains its ViT");
     if (o->vit_dir) run_note(o, "train: --resume ignores --vit: the run's ViT weights are in its checkpoint");
     if (o->tokenizer) run_note(o, "train: --resume ignores --tokenizer: the run keeps the copy in its checkpoint");

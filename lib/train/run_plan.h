@@ -24,6 +24,12 @@ typedef struct run_plan {
     char data_hash[17], config_hash[17];
 } run_plan;
 
+/* What RUN/best keeps the best of, by name: "finding-f1" (select_by_f1)
+ * or "bleu4-cider"; parsing NULL gives bleu4-cider, an unknown name
+ * MRG_ERR_INVALID_ARG. */
+const char *run_select_by_name(bool f1);
+mrg_status run_select_by_parse(const char *name, bool *f1);
+
 /* The "options" JSON text (malloc'd; NULL when out of memory). */
 char *run_plan_to_json(const run_plan *p, const char *data_dir);
 mrg_status run_plan_from_json(const char *json, run_plan *p);

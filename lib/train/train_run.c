@@ -238,6 +238,8 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o_in, mrg_device *dev, mrg_tr
     }
     if (!o || !o->data_dir || !o->out_dir)
         return mrg_error(MRG_ERR_INVALID_ARG, "train: --data and --out are required");
+    bool select_by_f1;
+    if (run_select_by_parse(o->select_by, &select_by_f1)) return mrg_error_context(MRG_ERR_INVALID_ARG, "train");
     char last[4200], best[4200], state_path[4400], log_path[4200];
     snprintf(last, sizeof last, "%s/last", o->out_dir);
     snprintf(best, sizeof best, "%s/best", o->out_dir);
@@ -331,7 +333,7 @@ mrg_status mrg_train_run(const mrg_train_run_opts *o_in, mrg_device *dev, mrg_tr
         plan.eval_max = o->eval_max;
         plan.no_eval = o->no_eval;
         plan.eval_beam = o->eval_beam;
-        plan.select_by_f1 = o->select_by && !strcmp(o->select_by, "finding-f1");
+        plan.select_by_f1 = select_by_f1;
         plan.lr = cfg.lr;
         plan.min_lr = cfg.min_lr;
         plan.weight_decay = cfg.weight_decay;
