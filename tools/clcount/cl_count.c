@@ -15,11 +15,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cl_count.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static mrg_clcount_stats st;
+
+/* Whether this process made any counted call. LD_PRELOAD is inherited by
+ * every program a process runs (the compiler or linker an OpenCL driver
+ * starts, the program a wrapper such as /usr/bin/time or strace starts, a
+ * script's other commands), and so is MRG_CLCOUNT_OUT: a process that made
+ * no OpenCL call has nothing to report and must not overwrite the summary
+ * of the one that did (a wrapper exits after its child). */
+static int used;
+
+/* When this process started, on the coarse clock the kernel stamps file
+ * times with: a summary file modified since was written by another process
+ * of the same run (see summary_path). */
+static struct timespec started;
+__attribute__((constructor)) static void note_start(void) {
+    clock_gettime(CLOCK_REALTIME_COARSE, &started);
+}
 
 /* launches per kernel name */
 #define MAX_NAMES 256
@@ -29,12 +48,19 @@ static struct {
 } names[MAX_NAMES];
 static int n_names;
 
-/* live buffers: cl_mem → bytes, open addressing (deleted slots keep a
- * tombstone so probes run on) */
+/* live buffers: cl_mem → bytes and the references the program holds
+ * (clCreateBuffer 1, clRetainMemObject +1, clReleaseMemObject -1); open
+ * addressing (deleted slots keep a tombstone so probes run on). The
+ * driver's own references (an enqueued command holds its buffers until it
+ * completes) are not the program's and do not go through the shim, so the
+ * program's count decides when a buffer stops being live: asking the driver
+ * for its reference count at release made the peak depend on how far the
+ * queue had run. */
 #define MAX_BUFS 65536
 static struct {
     cl_mem m;
     size_t bytes;
+    uint32_t refs;
     int used; /* 0 empty, 1 live, 2 tombstone */
 } bufs[MAX_BUFS];
 
@@ -46,6 +72,7 @@ static void buf_add(cl_mem m, size_t bytes) {
         if (bufs[i].used != 1) {
             bufs[i].m = m;
             bufs[i].bytes = bytes;
+            bufs[i].refs = 1;
             bufs[i].used = 1;
             st.live_bytes += bytes;
             if (st.live_bytes > st.peak_live_bytes) st.peak_live_bytes = st.live_bytes;
@@ -53,14 +80,26 @@ static void buf_add(cl_mem m, size_t bytes) {
         }
 }
 
-static void buf_remove(cl_mem m) {
+/* the slot of a live buffer made by clCreateBuffer, or -1 (sub-buffers and
+ * images are not tracked) */
+static long buf_find(cl_mem m) {
     size_t i = slot_of(m);
     for (size_t n = 0; n < MAX_BUFS && bufs[i].used; n++, i = (i + 1) % MAX_BUFS)
-        if (bufs[i].used == 1 && bufs[i].m == m) {
-            st.live_bytes -= bufs[i].bytes;
-            bufs[i].used = 2;
-            return;
-        }
+        if (bufs[i].used == 1 && bufs[i].m == m) return (long)i;
+    return -1;
+}
+
+static void buf_retain(cl_mem m) {
+    long i = buf_find(m);
+    if (i >= 0) bufs[i].refs++;
+}
+
+static void buf_release(cl_mem m) {
+    long i = buf_find(m);
+    if (i >= 0 && --bufs[i].refs == 0) {
+        st.live_bytes -= bufs[i].bytes;
+        bufs[i].used = 2;
+    }
 }
 
 static void *real(const char *name) {
@@ -73,6 +112,7 @@ static void *real(const char *name) {
 }
 #define REAL(type, name)                                   \
     static type fn_##name;                                 \
+    __atomic_store_n(&used, 1, __ATOMIC_RELAXED);          \
     if (!fn_##name) fn_##name = (type)real(#name)
 
 static void count_launch(cl_kernel k) {
@@ -238,13 +278,19 @@ cl_mem clCreateBuffer(cl_context ctx, cl_mem_flags fl, size_t bytes, void *host,
     return m;
 }
 
-typedef cl_int (*release_fn)(cl_mem);
+typedef cl_int (*refcount_fn)(cl_mem);
+cl_int clRetainMemObject(cl_mem m) {
+    REAL(refcount_fn, clRetainMemObject);
+    cl_int r = fn_clRetainMemObject(m);
+    if (r == CL_SUCCESS) COUNT(buf_retain(m));
+    return r;
+}
+
+/* counted before the call: once the last reference is gone the driver may
+ * hand the same handle to another thread's clCreateBuffer */
 cl_int clReleaseMemObject(cl_mem m) {
-    REAL(release_fn, clReleaseMemObject);
-    cl_uint refs = 0;
-    if (clGetMemObjectInfo(m, CL_MEM_REFERENCE_COUNT, sizeof refs, &refs, NULL) == CL_SUCCESS &&
-        refs == 1)
-        COUNT(buf_remove(m));
+    REAL(refcount_fn, clReleaseMemObject);
+    COUNT(buf_release(m));
     return fn_clReleaseMemObject(m);
 }
 
@@ -269,7 +315,7 @@ static const struct {
 static void write_summary(FILE *f, bool json) {
     const mrg_clcount_stats *s = &st;
     if (json) {
-        fputc('{', f);
+        fprintf(f, "{\"pid\":%ld,", (long)getpid());
         for (size_t i = 0; i < sizeof json_fields / sizeof json_fields[0]; i++) {
             uint64_t v;
             memcpy(&v, (const char *)s + json_fields[i].off, sizeof v);
@@ -297,13 +343,57 @@ static void write_summary(FILE *f, bool json) {
         fprintf(f, "mrg clcount:   %-28s %llu\n", names[i].name, (unsigned long long)names[i].n);
 }
 
+/* The file MRG_CLCOUNT_OUT names, in out (false: none, or too long): each
+ * "%p" becomes the process id, "%%" a "%". Without a "%p", a file modified
+ * since this process started was written by another process of the same
+ * run: this summary goes next to it as PATH.PID, and stderr says so. */
+static bool summary_path(char *out, size_t cap) {
+    const char *t = getenv("MRG_CLCOUNT_OUT");
+    if (!t || !*t) return false;
+    size_t n = 0;
+    bool per_pid = false;
+    for (const char *c = t; *c; c++) {
+        int w;
+        if (c[0] == '%' && c[1] == 'p') {
+            w = snprintf(out + n, cap - n, "%ld", (long)getpid());
+            per_pid = true;
+            c++;
+        } else if (c[0] == '%' && c[1] == '%') {
+            w = snprintf(out + n, cap - n, "%%");
+            c++;
+        } else {
+            w = snprintf(out + n, cap - n, "%c", *c);
+        }
+        if (w < 0 || (size_t)w >= cap - n) return false;
+        n += (size_t)w;
+    }
+    struct stat sb;
+    if (per_pid || stat(out, &sb) != 0) return true;
+    if (sb.st_mtim.tv_sec < started.tv_sec ||
+        (sb.st_mtim.tv_sec == started.tv_sec && sb.st_mtim.tv_nsec < started.tv_nsec))
+        return true;
+    char first[4096];
+    snprintf(first, sizeof first, "%s", out);
+    int w = snprintf(out, cap, "%s.%ld", first, (long)getpid());
+    if (w < 0 || (size_t)w >= cap) return false;
+    fprintf(stderr,
+            "mrg clcount: %s was written by another process while this one ran; "
+            "this process's summary is in %s\n", first, out);
+    return true;
+}
+
 __attribute__((destructor)) static void at_exit_summary(void) {
-    const char *path = getenv("MRG_CLCOUNT_OUT");
+    if (!__atomic_load_n(&used, __ATOMIC_RELAXED)) return; /* no OpenCL call: nothing to say */
     pthread_mutex_lock(&lock);
-    FILE *f = path && *path ? fopen(path, "w") : NULL;
+    char path[4096];
+    bool to_file = summary_path(path, sizeof path);
+    FILE *f = to_file ? fopen(path, "w") : NULL;
     if (f) {
         write_summary(f, true);
         fclose(f);
+    } else if (to_file) {
+        fprintf(stderr, "mrg clcount: cannot write %s; the summary follows\n", path);
+        write_summary(stderr, false);
     } else if (!getenv("MRG_CLCOUNT_QUIET")) {
         write_summary(stderr, false);
     }

@@ -5,8 +5,22 @@
  *
  * It counts kernel launches, host<->device transfers (calls, bytes, how
  * many blocked), device copies, clFinish/clWaitForEvents, and the live and
- * peak bytes of buffers made by clCreateBuffer. At exit it prints a summary
- * to stderr, or writes it as JSON to the file named by MRG_CLCOUNT_OUT.
+ * peak bytes of buffers made by clCreateBuffer (live from the create until
+ * the program's last clReleaseMemObject, its clRetainMemObject calls
+ * counted). At exit it prints a summary to stderr, or writes it as JSON
+ * (with the process id, "pid") to the file named by MRG_CLCOUNT_OUT.
+ *
+ * LD_PRELOAD and MRG_CLCOUNT_OUT reach every program the process starts
+ * (the compiler or linker of an OpenCL driver, the program under
+ * /usr/bin/time or strace, a script's other commands), so:
+ *   - a process that made no counted OpenCL call writes nothing (no file,
+ *     no stderr summary): a wrapper that exits after its child leaves the
+ *     child's summary alone;
+ *   - "%p" in MRG_CLCOUNT_OUT becomes the process id ("%%" a "%"): one
+ *     file per counting process, e.g. MRG_CLCOUNT_OUT=/tmp/cl.%p.json;
+ *   - without "%p", a process that finds the file modified since it
+ *     started (another counting process of the run wrote it) writes
+ *     PATH.PID instead and says so on stderr.
  * A program may read the counters while it runs (mrg bench lm does, around
  * its decode phase) by looking the snapshot function up at run time:
  *
