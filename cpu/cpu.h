@@ -116,6 +116,10 @@ static inline float cpu_f16_to_f32(uint16_t h) {
 bool cpu_gemv_avx512(void);
 void cpu_dot_rows_half_avx512(mrg_dtype dt, const uint16_t *b, int64_t K, const float *a, int64_t lda, int M,
                               float *s);
+/* The same for 4 stored rows b_j = b + j·ldb at once (each activation
+ * vector loaded once for the 4): s[j·CPU_SMALL_M + m], j < 4. */
+void cpu_dot4_rows_half_avx512(mrg_dtype dt, const uint16_t *b, int64_t ldb, int64_t K, const float *a,
+                               int64_t lda, int M, float *s);
 #else
 #define CPU_HAVE_AVX512_GEMV 0
 #endif

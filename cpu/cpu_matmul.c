@@ -241,8 +241,25 @@ static void gemv_half_item(mrg_device *dev, const gemm_args *g, const float *A, 
         /* B stored N×K: one dot product per output column, rows of B
          * contiguous; 64 columns per task balance the threads. */
         dot_rows_fn dot_rows = dot_rows_kernel();
-#pragma omp parallel for if (N * K > CPU_PAR_MIN) schedule(static, 64)
-        for (int64_t n = 0; n < N; n++) {
+        int64_t n4 = 0;
+#if CPU_HAVE_AVX512_GEMV
+        /* 2+ rows (beam steps, short prompts): four columns at a time, so
+         * that each activation vector loaded serves four weight vectors;
+         * one row stays on dot_rows (cpu_gemv_avx512.c says why) */
+        if (M >= 2 && cpu_gemv_avx512()) {
+            n4 = N / 4 * 4;
+#pragma omp parallel for if (N * K > CPU_PAR_MIN) schedule(static, 16) /* 64 columns */
+            for (int64_t n = 0; n < n4; n += 4) {
+                float s[4 * CPU_SMALL_M];
+                cpu_dot4_rows_half_avx512(g->bdt, B + n * g->ldb, g->ldb, K, A, lda, M, s);
+                for (int j = 0; j < 4; j++)
+                    for (int m = 0; m < M; m++)
+                        store_c(g->C + m * g->ldc + n + j, s[j * CPU_SMALL_M + m], g->alpha, g->beta);
+            }
+        }
+#endif
+#pragma omp parallel for if ((N - n4) * K > CPU_PAR_MIN) schedule(static, 64)
+        for (int64_t n = n4; n < N; n++) {
             float s[CPU_SMALL_M];
             dot_rows(g->bdt, B + n * g->ldb, K, A, lda, M, s);
             for (int m = 0; m < M; m++) store_c(g->C + m * g->ldc + n, s[m], g->alpha, g->beta);
