@@ -82,6 +82,14 @@ static inline float cpu_f16_to_f32(uint16_t h) {
     return f;
 }
 
+/* r + Σ_{from <= q < K} a[q]·b[q], b stored as halves of dt, added in order:
+ * the scalar tail the GEMV dot products leave after their vector steps */
+static inline float cpu_dot_half_tail(mrg_dtype dt, const uint16_t *b, const float *a, int64_t from, int64_t K,
+                                      float r) {
+    for (int64_t q = from; q < K; q++) r += a[q] * (dt == MRG_BF16 ? cpu_bf16_to_f32(b[q]) : cpu_f16_to_f32(b[q]));
+    return r;
+}
+
 /* Hot loops get an AVX2+FMA clone picked at load time on x86-64 (the build
  * itself targets baseline x86-64). At -O2 GCC vectorises only loops marked
  * `#pragma omp simd`, so hot loops carry that mark. */

@@ -69,10 +69,7 @@ dot_rows16(mrg_dtype dt, const uint16_t *b, int64_t K, const float *a, int64_t l
     for (int m = 0; m < M; m++) {
         __m512 t = acc[m][0];
         for (int c = 1; c < C; c++) t = _mm512_add_ps(t, acc[m][c]);
-        float r = _mm512_reduce_add_ps(t);
-        for (int64_t q = k; q < K; q++)
-            r += a[m * lda + q] * (dt == MRG_BF16 ? cpu_bf16_to_f32(b[q]) : cpu_f16_to_f32(b[q]));
-        s[m] = r;
+        s[m] = cpu_dot_half_tail(dt, b, a + m * lda, k, K, _mm512_reduce_add_ps(t));
     }
 }
 
@@ -109,14 +106,9 @@ dot_cols16(mrg_dtype dt, const uint16_t *b, int64_t ldb, int64_t K, const float 
         }
     }
     for (int j = 0; j < NB; j++)
-        for (int m = 0; m < M; m++) {
-            float r = _mm512_reduce_add_ps(acc[m][j]);
-            for (int64_t q = k; q < K; q++) {
-                uint16_t h = b[j * ldb + q];
-                r += a[m * lda + q] * (dt == MRG_BF16 ? cpu_bf16_to_f32(h) : cpu_f16_to_f32(h));
-            }
-            s[j * CPU_SMALL_M + m] = r;
-        }
+        for (int m = 0; m < M; m++)
+            s[j * CPU_SMALL_M + m] =
+                cpu_dot_half_tail(dt, b + j * ldb, a + m * lda, k, K, _mm512_reduce_add_ps(acc[m][j]));
 }
 
 __attribute__((target("avx512f"))) void cpu_dot4_rows_half_avx512(mrg_dtype dt, const uint16_t *b, int64_t ldb,

@@ -165,9 +165,7 @@ static inline __attribute__((always_inline)) void dot_rows_fixed(mrg_dtype dt, c
         v8f t = acc[m][0];
         for (int v = 1; v < L / 8; v++) t += acc[m][v];
         float r = ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
-        for (int64_t q = k; q < K; q++)
-            r += a[m * lda + q] * (dt == MRG_BF16 ? cpu_bf16_to_f32(b[q]) : cpu_f16_to_f32(b[q]));
-        s[m] = r;
+        s[m] = cpu_dot_half_tail(dt, b, a + m * lda, k, K, r);
     }
 }
 
