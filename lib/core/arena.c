@@ -197,7 +197,6 @@ mrg_arena_mark mrg_arena_get_mark(const mrg_device *dev) {
 /* Chunks used after the mark stay, emptied, and serve what comes next; under
  * ASan (where every allocation has its own chunk) they are freed. */
 void mrg_arena_release(mrg_device *dev, const mrg_arena_mark *mark) {
-    mrg_bf16_cache_clear(dev); /* it may hold tensors made after the mark */
     mrg_arena_chunk **after = mark->chunk ? &mark->chunk->next : &dev->chunks;
     if (ARENA_SEPARATE) {
         while (*after) {

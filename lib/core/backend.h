@@ -311,12 +311,8 @@ struct mrg_device {
     size_t n_step_structs, cap_step_structs;
     mrg_tape *tape;
     bool grad_enabled;
-    /* GEMM precision of mrg_matmul (mrg_set_precision), and under
-     * bf16-mixed the bf16-rounded copies of persistent weights made this
-     * step (ops/matmul.c; emptied by mrg_step_reset, arena releases and
-     * optimizer updates). */
+    /* GEMM precision of mrg_matmul (mrg_set_precision) */
     int precision;
-    struct mrg_bf16_cache *bf16_cache;
 };
 
 static inline mrg_ptr mrg_ptr_of(const mrg_tensor *t) {

@@ -110,7 +110,6 @@ void mrg_device_free(mrg_device *dev) {
     if (!dev) return;
     mrg_step_reset(dev);
     mrg_tape_free(dev->tape);
-    mrg_bf16_cache_free(dev);
     mrg_arena_destroy(dev);
     mrg_grad_pool_destroy(dev);
     free(dev->step_structs);

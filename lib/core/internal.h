@@ -94,16 +94,6 @@ void mrg_step_structs_free(mrg_device *dev);
 void mrg_tape_clear(mrg_device *dev);
 void mrg_tape_free(mrg_tape *tape);
 
-/* ---- bf16-mixed weight cache (precision.c) --------------------------- */
-
-/* The bf16-rounded step copy of persistent tensor key made this step, or NULL. */
-mrg_tensor *mrg_bf16_cache_get(const mrg_device *dev, const mrg_tensor *key);
-/* Remembers it (silently not when out of memory: it is then recomputed). */
-void mrg_bf16_cache_put(mrg_device *dev, const mrg_tensor *key, mrg_tensor *val);
-/* Forgets every copy (their step tensors may go, or their weights change). */
-void mrg_bf16_cache_clear(mrg_device *dev);
-void mrg_bf16_cache_free(mrg_device *dev);
-
 /* ---- argument checking -------------------------------------------------- */
 
 /* Rows and columns of x viewed as (rows, last dim). */

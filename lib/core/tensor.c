@@ -163,7 +163,6 @@ void mrg_tensor_free(mrg_tensor *t) {
 
 void mrg_step_reset(mrg_device *dev) {
     if (!dev) return;
-    mrg_bf16_cache_clear(dev);
     mrg_tape_clear(dev);
     mrg_step_structs_free(dev);
     mrg_arena_reset(dev);
@@ -192,7 +191,6 @@ static void note_id_range(mrg_tensor *t, const void *host) {
 mrg_status mrg_tensor_upload(mrg_tensor *t, const void *host) {
     if (!t) return mrg_error(MRG_ERR_INVALID_ARG, "upload: no tensor");
     if (t->dtype == MRG_I32) note_id_range(t, host);
-    if (t->persistent) mrg_bf16_cache_clear(t->dev);
     size_t es = mrg_dtype_size(t->dtype);
     return t->dev->be->upload(t->dev, t->buf, (size_t)t->offset * es, host, mrg_nbytes(t));
 }
@@ -267,7 +265,6 @@ mrg_status mrg_tensor_item(const mrg_tensor *t, float *out) {
 
 mrg_status mrg_tensor_fill(mrg_tensor *t, float value) {
     if (!t) return mrg_error(MRG_ERR_INVALID_ARG, "fill: no tensor");
-    if (t->persistent) mrg_bf16_cache_clear(t->dev);
     if (t->dtype == MRG_F32 || t->dtype == MRG_I32)
         return t->dev->be->fill(t->dev, mrg_ptr_of(t), mrg_numel(t), value);
     /* 16-bit storage: only zero fill is needed (fresh buffers) */
@@ -294,7 +291,6 @@ mrg_status mrg_tensor_copy(mrg_tensor *dst, const mrg_tensor *src) {
     if (mrg_numel(dst) != mrg_numel(src))
         return mrg_error(MRG_ERR_INVALID_ARG, "copy: %lld elements into %lld",
                          (long long)mrg_numel(src), (long long)mrg_numel(dst));
-    if (dst->persistent) mrg_bf16_cache_clear(dst->dev);
     if (dst->dev != src->dev) {
         /* across devices: through the host */
         size_t bytes = mrg_nbytes(src);

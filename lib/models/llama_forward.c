@@ -78,10 +78,13 @@ static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask, m
     mrg_tensor *h = mrg_rmsnorm(x, L->attn_norm, c->norm_eps); /* (B, T, D) */
     mrg_tensor *q = mrg_reshape(mrg_linear(h, L->wq, NULL), 4, (const int64_t[]){B, T, H, Dh});
     mrg_tensor *k = mrg_reshape(mrg_linear(h, L->wk, NULL), 4, (const int64_t[]){B, T, Hkv, Dh});
-    mrg_tensor *v = mrg_reshape(mrg_linear(h, L->wv, NULL), 4, (const int64_t[]){B, T, Hkv, Dh});
+    /* (B, Hkv, T, Dh); for T > 1 in one op that keeps only the permuted copy */
+    mrg_tensor *v = T == 1 ? to_heads(mrg_reshape(mrg_linear(h, L->wv, NULL), 4,
+                                                  (const int64_t[]){B, T, Hkv, Dh}))
+                           : mrg_linear_permute(h, L->wv, NULL, 4, (const int64_t[]){B, T, Hkv, Dh},
+                                                (const int[]){0, 2, 1, 3});
     q = to_heads(mrg_rope(q, pos0, c->rope_theta, c->rope_layout)); /* (B, H, T, Dh) */
     k = to_heads(mrg_rope(k, pos0, c->rope_theta, c->rope_layout)); /* (B, Hkv, T, Dh) */
-    v = to_heads(v);                                                /* (B, Hkv, T, Dh) */
     if (!q || !k || !v) return NULL;
     float scale = 1.0f / sqrtf((float)Dh);
     mrg_tensor *a; /* (B, H, T, Dh) */
@@ -98,13 +101,14 @@ static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask, m
     } else {
         a = mrg_sdpa(q, k, v, mask, true, scale);
     }
-    x = mrg_add(x, mrg_linear(from_heads(a), L->wo, NULL));                 /* (B, T, D) */
+    /* the residual adds are fused into the projections (mrg_linear_add) */
+    x = mrg_linear_add(from_heads(a), L->wo, NULL, x); /* (B, T, D) */
 
     /* SwiGLU MLP */
     h = mrg_rmsnorm(x, L->ffn_norm, c->norm_eps);
     mrg_tensor *g = mrg_silu(mrg_linear(h, L->w_gate, NULL)); /* (B, T, F) */
     mrg_tensor *u = mrg_linear(h, L->w_up, NULL);             /* (B, T, F) */
-    return mrg_add(x, mrg_linear(mrg_mul(g, u), L->w_down, NULL));
+    return mrg_linear_add(mrg_mul(g, u), L->w_down, NULL, x);
 }
 
 /* A block as a checkpoint function (training without a cache). */

@@ -37,26 +37,32 @@ mrg_status mrg_nn_attention_init(mrg_nn_attention *a, mrg_nn_ctx *ctx, const cha
 /* o (B, H, T, hd) → (B, T, H·hd): heads back side by side, then the output
  * projection. */
 static mrg_tensor *merge_heads(const mrg_nn_linear *proj, mrg_tensor *o, int64_t B, int64_t T,
-                               int64_t D) {
+                               int64_t D, mrg_tensor *r) {
     static const int perm[4] = {0, 2, 1, 3};
-    mrg_tensor *m = mrg_permute(o, perm);                                   /* (B, T, H, hd) */
-    return mrg_nn_linear_forward(proj, mrg_reshape(m, MRG_SHAPE(B, T, D))); /* (B, T, D) */
+    mrg_tensor *m = mrg_reshape(mrg_permute(o, perm), MRG_SHAPE(B, T, D)); /* (B, T, H·hd) */
+    if (!m || !r) return mrg_nn_linear_forward(proj, m);                   /* (B, T, D) */
+    return mrg_linear_add(m, proj->weight, proj->bias, r);
 }
 
 mrg_tensor *mrg_nn_attention_forward(const mrg_nn_attention *a, mrg_tensor *x,
                                      mrg_tensor *key_mask) {
+    return mrg_nn_attention_residual(a, x, key_mask, NULL);
+}
+
+mrg_tensor *mrg_nn_attention_residual(const mrg_nn_attention *a, mrg_tensor *x,
+                                      mrg_tensor *key_mask, mrg_tensor *r) {
     if (!x || !check_input("self-attention", x, a->dim)) return NULL;
     int64_t B = x->shape[0], T = x->shape[1], D = a->dim, H = a->heads, hd = D / H;
-    mrg_tensor *qkv = mrg_nn_linear_forward(&a->qkv, x); /* (B, T, 3D) */
-    qkv = mrg_reshape(qkv, MRG_SHAPE(B, T, 3, H, hd));   /* (B, T, 3, H, hd) */
+    /* (B, T, 3D) viewed (B, T, 3, H, hd) → (3, B, H, T, hd) */
     static const int perm[5] = {2, 0, 3, 1, 4};
-    qkv = mrg_permute(qkv, perm); /* (3, B, H, T, hd) */
+    mrg_tensor *qkv =
+        mrg_linear_permute(x, a->qkv.weight, a->qkv.bias, MRG_SHAPE(B, T, 3, H, hd), perm);
     /* slices along the first axis are views */
     mrg_tensor *q = mrg_reshape(mrg_slice(qkv, 0, 0, 1), MRG_SHAPE(B, H, T, hd));
     mrg_tensor *k = mrg_reshape(mrg_slice(qkv, 0, 1, 1), MRG_SHAPE(B, H, T, hd));
     mrg_tensor *v = mrg_reshape(mrg_slice(qkv, 0, 2, 1), MRG_SHAPE(B, H, T, hd));
     mrg_tensor *o = mrg_sdpa(q, k, v, key_mask, false, 1.0f / sqrtf((float)hd)); /* (B, H, T, hd) */
-    return merge_heads(&a->proj, o, B, T, D);
+    return merge_heads(&a->proj, o, B, T, D, r);
 }
 
 mrg_status mrg_nn_cross_attention_init(mrg_nn_cross_attention *a, mrg_nn_ctx *ctx, const char *name,
@@ -78,14 +84,20 @@ mrg_status mrg_nn_cross_attention_init(mrg_nn_cross_attention *a, mrg_nn_ctx *ct
 
 /* x (B, T, in) → projection split into heads (B, H, T, hd) */
 static mrg_tensor *project_heads(const mrg_nn_linear *l, mrg_tensor *x, int64_t H, int64_t hd) {
+    /* (B, T, H·hd) viewed (B, T, H, hd) → (B, H, T, hd) */
     static const int perm[4] = {0, 2, 1, 3};
-    mrg_tensor *y = mrg_nn_linear_forward(l, x);                    /* (B, T, H·hd) */
-    y = mrg_reshape(y, MRG_SHAPE(x->shape[0], x->shape[1], H, hd)); /* (B, T, H, hd) */
-    return mrg_permute(y, perm);                                    /* (B, H, T, hd) */
+    return mrg_linear_permute(x, l->weight, l->bias, MRG_SHAPE(x->shape[0], x->shape[1], H, hd),
+                              perm);
 }
 
 mrg_tensor *mrg_nn_cross_attention_forward(const mrg_nn_cross_attention *a, mrg_tensor *x,
                                            mrg_tensor *context, mrg_tensor *key_mask) {
+    return mrg_nn_cross_attention_residual(a, x, context, key_mask, NULL);
+}
+
+mrg_tensor *mrg_nn_cross_attention_residual(const mrg_nn_cross_attention *a, mrg_tensor *x,
+                                            mrg_tensor *context, mrg_tensor *key_mask,
+                                            mrg_tensor *r) {
     if (!x || !context || !check_input("cross-attention query", x, a->dim) ||
         !check_input("cross-attention context", context, a->ctx_dim))
         return NULL;
@@ -101,5 +113,5 @@ mrg_tensor *mrg_nn_cross_attention_forward(const mrg_nn_cross_attention *a, mrg_
     mrg_tensor *v = project_heads(&a->v, context, H, hd); /* (B, H, Tk, hd) */
     mrg_tensor *o =
         mrg_sdpa(q, k, v, key_mask, false, 1.0f / sqrtf((float)hd)); /* (B, H, Tq, hd) */
-    return merge_heads(&a->proj, o, B, Tq, D);
+    return merge_heads(&a->proj, o, B, Tq, D, r);
 }

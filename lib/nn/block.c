@@ -30,10 +30,10 @@ mrg_status mrg_nn_block_init(mrg_nn_block *b, mrg_nn_ctx *ctx, const char *name,
 }
 
 mrg_tensor *mrg_nn_block_forward(const mrg_nn_block *b, mrg_tensor *x, mrg_tensor *key_mask) {
-    /* x (B, T, D) */
-    x = mrg_add(
-        x, mrg_nn_attention_forward(&b->attn, mrg_nn_layernorm_forward(&b->norm1, x), key_mask));
-    return mrg_add(x, mrg_nn_mlp_forward(&b->mlp, mrg_nn_layernorm_forward(&b->norm2, x)));
+    /* x (B, T, D); each residual add is fused into the layer's last linear */
+    x = mrg_nn_attention_residual(&b->attn, mrg_nn_layernorm_forward(&b->norm1, x), key_mask, x);
+    if (!x) return NULL;
+    return mrg_nn_mlp_residual(&b->mlp, mrg_nn_layernorm_forward(&b->norm2, x), x);
 }
 
 mrg_status mrg_nn_cross_block_init(mrg_nn_cross_block *b, mrg_nn_ctx *ctx, const char *name,
@@ -51,7 +51,8 @@ mrg_tensor *mrg_nn_cross_block_forward(const mrg_nn_cross_block *b, mrg_tensor *
                                        mrg_tensor *context, mrg_tensor *key_mask) {
     /* x (B, Tq, D), context (B, Tk, Dc) */
     mrg_tensor *c = mrg_nn_layernorm_forward(&b->norm_ctx, context);
-    x = mrg_add(x, mrg_nn_cross_attention_forward(&b->attn, mrg_nn_layernorm_forward(&b->norm1, x),
-                                                  c, key_mask));
-    return mrg_add(x, mrg_nn_mlp_forward(&b->mlp, mrg_nn_layernorm_forward(&b->norm2, x)));
+    x = mrg_nn_cross_attention_residual(&b->attn, mrg_nn_layernorm_forward(&b->norm1, x), c,
+                                        key_mask, x);
+    if (!x) return NULL;
+    return mrg_nn_mlp_residual(&b->mlp, mrg_nn_layernorm_forward(&b->norm2, x), x);
 }

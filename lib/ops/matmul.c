@@ -8,25 +8,35 @@
  * multiplies bf16-rounded operands (MRG_UN_ROUND_BF16, f32 storage; a bf16
  * weight as it is) through the backend's gemm_bf16; the gradients reach the
  * unrounded a and b as they are (the cast's backward, as under autocast).
- * The rounded copy of a persistent weight is made once per step. */
+ * The rounded copies are temporaries: the forward gives them back to the
+ * arena right after its GEMM and the backward rounds a and b again (the
+ * same values), so bf16-mixed keeps no activation or weight twice.
+ *
+ * The fused linear ops of linear_fused.c share the product and its
+ * backward through ops/matmul_internal.h. */
 #include <stdatomic.h>
 #include <stdio.h>
 
-#include "ops/ops_common.h"
+#include "ops/matmul_internal.h"
 
-/* Geometry of one product, saved in the node:
- * i[0] M, i[1] N, i[2] K, i[3] batch; flag[0] trans_a, flag[1] trans_b,
- * flag[2] shared (b is 2-D and used by every batch), flag[3] bf16-mixed
- * (saved[0], saved[1]: the rounded a and b). */
-typedef struct mm_geom {
-    int64_t M, N, K, batch;
-    bool ta, tb, shared, bf16;
-} mm_geom;
-
+/* The geometry of a product lives in its node: i[0] M, i[1] N, i[2] K,
+ * i[3] batch; flag[0] trans_a, flag[1] trans_b, flag[2] shared (b is 2-D
+ * and used by every batch), flag[3] bf16-mixed. */
 static mm_geom geom_of(const mrg_node *n) {
     mm_geom g = {n->i[0], n->i[1], n->i[2], n->i[3],
                  n->flag[0], n->flag[1], n->flag[2], n->flag[3]};
     return g;
+}
+
+void ops_mm_save(mrg_node *n, const mm_geom *g) {
+    n->i[0] = g->M;
+    n->i[1] = g->N;
+    n->i[2] = g->K;
+    n->i[3] = g->batch;
+    n->flag[0] = g->ta;
+    n->flag[1] = g->tb;
+    n->flag[2] = g->shared;
+    n->flag[3] = g->bf16;
 }
 
 typedef mrg_status (*gemm_fn)(mrg_device *dev, bool trans_a, bool trans_b, int64_t M, int64_t N,
@@ -49,15 +59,12 @@ static gemm_fn gemm_for(mrg_device *dev, bool bf16) {
     return dev->be->gemm;
 }
 
-/* x with its values rounded to bf16: x itself when stored as bf16, a step
- * tensor (f32) otherwise; a persistent x's copy is made once per step. */
+/* x with its values rounded to bf16: x itself when stored as bf16, else a
+ * new step tensor (f32) that the caller gives back to the arena once its
+ * product has run. */
 static mrg_tensor *bf16_operand(mrg_tensor *x) {
     if (x->dtype == MRG_BF16) return x;
     mrg_device *dev = x->dev;
-    if (x->persistent) {
-        mrg_tensor *hit = mrg_bf16_cache_get(dev, x);
-        if (hit) return hit;
-    }
     mrg_tensor *r = mrg_tensor_like(x, MRG_F32);
     if (!r) return NULL;
     if (x->dtype != MRG_F32 &&
@@ -66,7 +73,6 @@ static mrg_tensor *bf16_operand(mrg_tensor *x) {
     mrg_ptr src = x->dtype == MRG_F32 ? mrg_ptr_of(x) : mrg_ptr_of(r);
     if (dev->be->unary(dev, MRG_UN_ROUND_BF16, src, mrg_ptr_of(r), mrg_numel(x), 0.0f) != MRG_OK)
         return NULL;
-    if (x->persistent) mrg_bf16_cache_put(dev, x, r);
     return r;
 }
 
@@ -141,12 +147,10 @@ static mrg_status grad_b(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_ten
     return mrg_accum_grad(b, db);
 }
 
-static mrg_status matmul_backward(mrg_node *n) {
+mrg_status ops_mm_backward(mrg_node *n, mrg_tensor *dc) {
     mm_geom g = geom_of(n);
-    mrg_tensor *a = n->in[0], *b = n->in[1], *dc = n->out->grad;
-    /* the products use the operands of the forward (rounded under bf16-mixed)
-     * and a rounded dC; the gradients go to a and b themselves */
-    mrg_tensor *ua = g.bf16 ? n->saved[0] : a, *ub = g.bf16 ? n->saved[1] : b;
+    mrg_tensor *a = n->in[0], *b = n->in[1];
+    bool want_a = mrg_wants_grad(a), want_b = mrg_wants_grad(b);
     /* a fused bias (mrg_linear): its gradient sums dC over the rows, as
      * add's backward would (before any rounding) */
     mrg_tensor *bias = n->n_in > 2 ? n->in[2] : NULL;
@@ -155,24 +159,33 @@ static mrg_status matmul_backward(mrg_node *n) {
         OPS_ALLOC_OR_FAIL(db);
         MRG_TRY(mrg_accum_grad(bias, db));
     }
-    if (g.bf16) OPS_ALLOC_OR_FAIL(dc = bf16_operand(dc));
-    if (mrg_wants_grad(a)) MRG_TRY(grad_a(&g, a, ub, dc));
-    if (mrg_wants_grad(b)) MRG_TRY(grad_b(&g, ua, b, dc));
+    /* the products use the operands of the forward, rounded again under
+     * bf16-mixed (the same values; temporaries of this backward), and a
+     * rounded dC; the gradients go to a and b themselves */
+    mrg_tensor *ua = a, *ub = b;
+    if (g.bf16) {
+        OPS_ALLOC_OR_FAIL(dc = bf16_operand(dc));
+        if (want_b) OPS_ALLOC_OR_FAIL(ua = bf16_operand(a));
+        if (want_a) OPS_ALLOC_OR_FAIL(ub = bf16_operand(b));
+    }
+    if (want_a) MRG_TRY(grad_a(&g, a, ub, dc));
+    if (want_b) MRG_TRY(grad_b(&g, ua, b, dc));
     return MRG_OK;
 }
 
-/* a·b, plus bias (N) on every row when given (already checked by
- * mrg_linear): C starts as the bias and the GEMM adds the product (beta 1),
- * so a linear layer keeps one activation instead of two. */
-static mrg_tensor *matmul_bias(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b,
-                               mrg_tensor *bias) {
-    MRG_NULL_GUARD(a, b);
+static mrg_status matmul_backward(mrg_node *n) { return ops_mm_backward(n, n->out->grad); }
+
+bool ops_mm_plan(const char *op, mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b,
+                 mrg_tensor *bias, mm_geom *out, int64_t *c_shape) {
     mrg_tensor *const ins[3] = {a, b, bias};
-    if (!ops_check_device("matmul", bias ? 3 : 2, ins)) return NULL;
-    if (!ops_check_f32("matmul", "a", a) || !ops_check_weight("matmul", "b", b, MRG_KERNEL_GEMM))
-        return NULL;
-    if (a->ndim < 2 || b->ndim < 2)
-        OPS_FAIL("matmul: a %s and b %s: both need at least 2 dims", OPS_SHAPE(a), OPS_SHAPE(b));
+    if (!ops_check_device(op, bias ? 3 : 2, ins)) return false;
+    if (!ops_check_f32(op, "a", a) || !ops_check_weight(op, "b", b, MRG_KERNEL_GEMM))
+        return false;
+    if (a->ndim < 2 || b->ndim < 2) {
+        mrg_error(MRG_ERR_INVALID_ARG, "%s: a %s and b %s: both need at least 2 dims", op,
+                  OPS_SHAPE(a), OPS_SHAPE(b));
+        return false;
+    }
     mm_geom g = {0};
     g.ta = trans_a;
     g.tb = trans_b;
@@ -181,59 +194,79 @@ static mrg_tensor *matmul_bias(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool 
     g.K = trans_a ? a->shape[na - 2] : a->shape[na - 1];
     int64_t kb = trans_b ? b->shape[nb - 1] : b->shape[nb - 2];
     g.N = trans_b ? b->shape[nb - 2] : b->shape[nb - 1];
-    if (kb != g.K)
-        OPS_FAIL("matmul: a %s%s and b %s%s: inner dims differ (%lld vs %lld)", OPS_SHAPE(a),
-                 trans_a ? "^T" : "", OPS_SHAPE(b), trans_b ? "^T" : "", (long long)g.K,
-                 (long long)kb);
+    if (kb != g.K) {
+        mrg_error(MRG_ERR_INVALID_ARG, "%s: a %s%s and b %s%s: inner dims differ (%lld vs %lld)",
+                  op, OPS_SHAPE(a), trans_a ? "^T" : "", OPS_SHAPE(b), trans_b ? "^T" : "",
+                  (long long)g.K, (long long)kb);
+        return false;
+    }
     g.shared = nb == 2;
     if (!g.shared) {
         bool same = nb == na;
         for (int i = 0; same && i < na - 2; i++) same = a->shape[i] == b->shape[i];
-        if (!same)
-            OPS_FAIL("matmul: a %s and b %s: b's batch dims must equal a's, or b must be 2-D",
-                     OPS_SHAPE(a), OPS_SHAPE(b));
+        if (!same) {
+            mrg_error(MRG_ERR_INVALID_ARG,
+                      "%s: a %s and b %s: b's batch dims must equal a's, or b must be 2-D", op,
+                      OPS_SHAPE(a), OPS_SHAPE(b));
+            return false;
+        }
     }
     g.batch = ops_prod(a->shape, 0, na - 2);
+    g.bf16 = a->dev->precision == MRG_PRECISION_BF16_MIXED;
+    for (int i = 0; i < na - 2; i++) c_shape[i] = a->shape[i];
+    c_shape[na - 2] = g.M;
+    c_shape[na - 1] = g.N;
+    *out = g;
+    return true;
+}
 
-    int64_t shape[MRG_MAX_DIMS];
-    for (int i = 0; i < na - 2; i++) shape[i] = a->shape[i];
-    shape[na - 2] = g.M;
-    shape[na - 1] = g.N;
-    mrg_tensor *c = mrg_tensor_new(a->dev, MRG_F32, na, shape);
-    if (!c) return NULL;
+/* c = a·b, plus bias (N) on every row when given: c starts as the bias and
+ * the GEMM adds the product (beta 1), so a linear layer keeps one
+ * activation instead of two. Under bf16-mixed the rounded operands are
+ * made after c and given back to the arena after the GEMM. */
+mrg_status ops_mm_run(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_tensor *bias,
+                      mrg_tensor *c) {
     mrg_device *dev = a->dev;
     float beta = 0.0f;
     if (bias) { /* every row of c (rows of N) = bias */
-        int64_t rows = mrg_numel(c) / g.N, cshape[2] = {rows, g.N}, src[2] = {0, 1}, dst[2] = {g.N, 1};
-        MRG_TRY_NULL(dev->be->copy_strided(dev, mrg_ptr_of(bias), mrg_ptr_of(c), 2, cshape, src, dst, false));
+        int64_t rows = mrg_numel(c) / g->N, cshape[2] = {rows, g->N}, src[2] = {0, 1},
+                dst[2] = {g->N, 1};
+        MRG_TRY(dev->be->copy_strided(dev, mrg_ptr_of(bias), mrg_ptr_of(c), 2, cshape, src, dst,
+                                      false));
         beta = 1.0f;
     }
-    g.bf16 = dev->precision == MRG_PRECISION_BF16_MIXED;
+    mrg_arena_mark mark = mrg_arena_get_mark(dev);
     mrg_tensor *ua = a, *ub = b; /* the operands multiplied */
-    if (g.bf16 && (!(ua = bf16_operand(a)) || !(ub = bf16_operand(b)))) return NULL;
-    gemm_fn gemm = gemm_for(dev, g.bf16);
-    if (g.shared && !trans_a) {
+    mrg_status st = MRG_OK;
+    if (g->bf16 && (!(ua = bf16_operand(a)) || !(ub = bf16_operand(b))))
+        st = mrg_error_context(MRG_ERR_OOM, "matmul: the bf16-rounded operands");
+    gemm_fn gemm = gemm_for(dev, g->bf16);
+    if (st == MRG_OK && g->shared && !g->ta) {
         /* one GEMM: a is (batch·M, K) */
-        MRG_TRY_NULL(gemm(dev, false, trans_b, g.batch * g.M, g.N, g.K, 1.0f, mrg_ptr_of(ua), g.K,
-                          0, mrg_ptr_of(ub), ldb_of(&g), 0, beta, mrg_ptr_of(c), g.N, 0, 1));
-    } else {
-        MRG_TRY_NULL(gemm(dev, trans_a, trans_b, g.M, g.N, g.K, 1.0f, mrg_ptr_of(ua), lda_of(&g),
-                          g.M * g.K, mrg_ptr_of(ub), ldb_of(&g), g.shared ? 0 : g.K * g.N, beta,
-                          mrg_ptr_of(c), g.N, g.M * g.N, g.batch));
+        st = gemm(dev, false, g->tb, g->batch * g->M, g->N, g->K, 1.0f, mrg_ptr_of(ua), g->K, 0,
+                  mrg_ptr_of(ub), ldb_of(g), 0, beta, mrg_ptr_of(c), g->N, 0, 1);
+    } else if (st == MRG_OK) {
+        st = gemm(dev, g->ta, g->tb, g->M, g->N, g->K, 1.0f, mrg_ptr_of(ua), lda_of(g),
+                  g->M * g->K, mrg_ptr_of(ub), ldb_of(g), g->shared ? 0 : g->K * g->N, beta,
+                  mrg_ptr_of(c), g->N, g->M * g->N, g->batch);
     }
+    if (g->bf16) mrg_arena_release(dev, &mark);
+    return st;
+}
+
+/* a·b (+ bias, from mrg_linear, which has checked it). */
+static mrg_tensor *matmul_bias(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b,
+                               mrg_tensor *bias) {
+    MRG_NULL_GUARD(a, b);
+    mm_geom g;
+    int64_t shape[MRG_MAX_DIMS];
+    if (!ops_mm_plan("matmul", a, b, trans_a, trans_b, bias, &g, shape)) return NULL;
+    mrg_tensor *c = mrg_tensor_new(a->dev, MRG_F32, a->ndim, shape);
+    if (!c) return NULL;
+    MRG_TRY_NULL(ops_mm_run(&g, a, b, bias, c));
+    mrg_tensor *const ins[3] = {a, b, bias};
     mrg_node *n = mrg_record(c, bias ? "linear" : "matmul", matmul_backward, bias ? 3 : 2, ins);
-    if (n) {
-        n->i[0] = g.M;
-        n->i[1] = g.N;
-        n->i[2] = g.K;
-        n->i[3] = g.batch;
-        n->flag[0] = g.ta;
-        n->flag[1] = g.tb;
-        n->flag[2] = g.shared;
-        n->flag[3] = g.bf16;
-        n->saved[0] = ua;
-        n->saved[1] = ub;
-    }
+    if (n) ops_mm_save(n, &g);
     return c;
 }
 
@@ -241,21 +274,34 @@ mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b)
     return matmul_bias(a, b, trans_a, trans_b, NULL);
 }
 
+bool ops_linear_check(const char *op, mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias) {
+    if (!x || !w) {
+        mrg_error(MRG_ERR_INVALID_ARG, "%s: NULL argument", op);
+        return false;
+    }
+    mrg_tensor *const ins[3] = {x, w, bias};
+    if (!ops_check_device(op, 3, ins)) return false;
+    if (!ops_check_f32(op, "x", x) || !ops_check_weight(op, "w", w, MRG_KERNEL_GEMM))
+        return false;
+    if (x->ndim < 1 || w->ndim != 2 || mrg_last_dim(x) != w->shape[1]) {
+        mrg_error(MRG_ERR_INVALID_ARG, "%s: x %s and w %s: expected x (..., in) and w (out, in)",
+                  op, OPS_SHAPE(x), OPS_SHAPE(w));
+        return false;
+    }
+    if (bias) {
+        if (!ops_check_f32(op, "bias", bias)) return false;
+        if (bias->ndim != 1 || bias->shape[0] != w->shape[0]) {
+            mrg_error(MRG_ERR_INVALID_ARG, "%s: bias %s does not match w %s (expected (%lld,))",
+                      op, OPS_SHAPE(bias), OPS_SHAPE(w), (long long)w->shape[0]);
+            return false;
+        }
+    }
+    return true;
+}
+
 mrg_tensor *mrg_linear(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias) {
     MRG_NULL_GUARD(x, w);
-    mrg_tensor *const ins[3] = {x, w, bias};
-    if (!ops_check_device("linear", 3, ins)) return NULL;
-    if (!ops_check_f32("linear", "x", x) || !ops_check_weight("linear", "w", w, MRG_KERNEL_GEMM))
-        return NULL;
-    if (x->ndim < 1 || w->ndim != 2 || mrg_last_dim(x) != w->shape[1])
-        OPS_FAIL("linear: x %s and w %s: expected x (..., in) and w (out, in)", OPS_SHAPE(x),
-                 OPS_SHAPE(w));
-    if (bias) {
-        if (!ops_check_f32("linear", "bias", bias)) return NULL;
-        if (bias->ndim != 1 || bias->shape[0] != w->shape[0])
-            OPS_FAIL("linear: bias %s does not match w %s (expected (%lld,))", OPS_SHAPE(bias),
-                     OPS_SHAPE(w), (long long)w->shape[0]);
-    }
+    if (!ops_linear_check("linear", x, w, bias)) return NULL;
     /* a 1-D x is one row */
     mrg_tensor *x2 = x->ndim == 1 ? mrg_reshape(x, MRG_SHAPE(1, x->shape[0])) : x;
     mrg_tensor *y = matmul_bias(x2, w, false, true, bias); /* (..., out) */

@@ -65,6 +65,11 @@ bool ops_broadcast(const char *op, const mrg_tensor *a, const mrg_tensor *b, int
  * to the result. */
 mrg_tensor *ops_reduce_to(mrg_tensor *g, const mrg_tensor *like, float scale);
 
+/* dst (contiguous, x_shape permuted by perm) = src (contiguous, x_shape)
+ * permuted, or with inverse, dst (x_shape) from src (the permuted shape). */
+mrg_status ops_permute_copy(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int nd,
+                            const int64_t *x_shape, const int *perm, bool inverse);
+
 /* A step tensor of f32 zeros with t's shape. */
 mrg_tensor *ops_zeros_like(const mrg_tensor *t);
 

@@ -20,7 +20,6 @@ mrg_status mrg_adamw_update(mrg_tensor *p, const mrg_tensor *g, mrg_tensor *m, m
     if (!p || !g || !m || !v) return mrg_error(MRG_ERR_INVALID_ARG, "adamw update: NULL tensor");
     mrg_tensor *const ts[4] = {p, (mrg_tensor *)g, m, v};
     if (!ops_check_device("adamw update", 4, ts)) return MRG_ERR_INVALID_ARG;
-    mrg_bf16_cache_clear(p->dev); /* p changes: its bf16 copy is stale */
     for (int i = 0; i < 4; i++) {
         if (ts[i]->dtype != MRG_F32 || !mrg_same_shape(ts[i], p))
             return mrg_error(MRG_ERR_INVALID_ARG,

@@ -49,11 +49,9 @@ mrg_tensor *mrg_reshape(mrg_tensor *x, int ndim, const int64_t *shape) {
 
 /* ---- permute / transpose -------------------------------------------------- */
 
-/* Copies src (shape src_shape) permuted by perm into dst (contiguous,
- * output shape), or — inverse — dst (src_shape, contiguous) from src
- * (output shape, contiguous); both walk the output shape. */
-static mrg_status permute_copy(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int nd,
-                               const int64_t *x_shape, const int *perm, bool inverse) {
+/* Both directions walk the output (permuted) shape. */
+mrg_status ops_permute_copy(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int nd,
+                            const int64_t *x_shape, const int *perm, bool inverse) {
     int64_t xs[MRG_MAX_DIMS], ys[MRG_MAX_DIMS], shape[MRG_MAX_DIMS], xperm[MRG_MAX_DIMS];
     ops_contig_strides(nd, x_shape, xs);
     for (int i = 0; i < nd; i++) {
@@ -72,7 +70,7 @@ static mrg_status permute_backward(mrg_node *n) {
     for (int i = 0; i < x->ndim; i++) perm[i] = (int)n->i[i];
     mrg_tensor *dx = mrg_tensor_like(x, MRG_F32);
     OPS_ALLOC_OR_FAIL(dx);
-    MRG_TRY(permute_copy(x->dev, mrg_ptr_of(dy), mrg_ptr_of(dx), x->ndim, x->shape, perm, true));
+    MRG_TRY(ops_permute_copy(x->dev, mrg_ptr_of(dy), mrg_ptr_of(dx), x->ndim, x->shape, perm, true));
     return mrg_accum_grad(x, dx);
 }
 
@@ -93,7 +91,7 @@ static mrg_tensor *permute_impl(const char *name, mrg_tensor *x, const int *perm
     for (int i = 0; i < nd; i++) shape[i] = x->shape[perm[i]];
     mrg_tensor *y = mrg_tensor_new(x->dev, x->dtype, nd, shape);
     if (!y) return NULL;
-    MRG_TRY_NULL(permute_copy(x->dev, mrg_ptr_of(x), mrg_ptr_of(y), nd, x->shape, perm, false));
+    MRG_TRY_NULL(ops_permute_copy(x->dev, mrg_ptr_of(x), mrg_ptr_of(y), nd, x->shape, perm, false));
     mrg_tensor *const ins[1] = {x};
     mrg_node *n = mrg_record(y, name, permute_backward, 1, ins);
     if (n)

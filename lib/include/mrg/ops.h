@@ -29,6 +29,20 @@ mrg_tensor *mrg_matmul(mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b)
 /* x (..., in) · w (out, in)ᵀ + bias (out) → (..., out); bias may be NULL. */
 mrg_tensor *mrg_linear(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias);
 
+/* Fused linear layers for training (lib/ops/linear_fused.c): the same
+ * values, bit for bit, as the composition in each comment, and the same
+ * gradients, but the step keeps one activation where the composition kept
+ * two (the linear layer's output is not kept).
+ *
+ * mrg_add(r, mrg_linear(x, w, bias)) with r of the output's shape (else it
+ * is composed): a projection with its residual. */
+mrg_tensor *mrg_linear_add(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, mrg_tensor *r);
+/* mrg_permute(mrg_reshape(mrg_linear(x, w, bias), ndim, shape), perm): a
+ * projection split into heads, e.g. (B, T, H·hd) viewed (B, T, H, hd) and
+ * permuted to (B, H, T, hd). */
+mrg_tensor *mrg_linear_permute(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, int ndim,
+                               const int64_t *shape, const int *perm);
+
 /* ---- elementwise ------------------------------------------------------ */
 
 /* NumPy broadcasting (trailing dims aligned, size 1 or missing broadcast). */

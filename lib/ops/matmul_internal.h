@@ -1,0 +1,34 @@
+/* The product of mrg_matmul / mrg_linear in pieces, for the fused linear
+ * ops (linear_fused.c) that record one node for a linear layer and what
+ * follows it (not installed). */
+#ifndef MRG_OPS_MATMUL_INTERNAL_H
+#define MRG_OPS_MATMUL_INTERNAL_H
+
+#include "ops/ops_common.h"
+
+/* One product C = op(A)·op(B) (op = transpose when the flag is set):
+ * op(A) M×K per batch item, op(B) K×N; shared: b is 2-D and serves every
+ * batch item; bf16: the device's precision was bf16-mixed. */
+typedef struct mm_geom {
+    int64_t M, N, K, batch;
+    bool ta, tb, shared, bf16;
+} mm_geom;
+
+/* mrg_linear's checks of x (..., in), w (out, in) and bias (out) or NULL;
+ * false with a message naming op. */
+bool ops_linear_check(const char *op, mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias);
+/* Checks a, b and bias (messages name op) and fills the geometry and c's
+ * shape (rank a->ndim); false with a message otherwise. */
+bool ops_mm_plan(const char *op, mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b,
+                 mrg_tensor *bias, mm_geom *g, int64_t *c_shape);
+/* c (f32, c_shape of ops_mm_plan, contiguous) = a·b (+ bias on every row). */
+mrg_status ops_mm_run(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_tensor *bias,
+                      mrg_tensor *c);
+/* Stores g in node n, whose in[0], in[1], in[2] are a, b and the bias (or
+ * NULL; n_in >= 3 with a bias). */
+void ops_mm_save(mrg_node *n, const mm_geom *g);
+/* The backward of the product recorded in n, for dc, the gradient of its
+ * c (contiguous, c's shape): accumulates into a, b and the bias. */
+mrg_status ops_mm_backward(mrg_node *n, mrg_tensor *dc);
+
+#endif
