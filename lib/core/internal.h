@@ -15,7 +15,7 @@ typedef struct mrg_node mrg_node;
  * with mrg_accum_grad(). Runs with recording disabled. */
 typedef mrg_status (*mrg_backward_fn)(mrg_node *n);
 
-#define MRG_NODE_MAX_IN 6
+#define MRG_NODE_MAX_IN 8
 struct mrg_node {
     const char *op;          /* for messages: "matmul" */
     mrg_backward_fn backward;

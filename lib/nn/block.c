@@ -20,6 +20,14 @@ static mrg_status ffn_init(mrg_nn_layernorm *norm2, mrg_nn_mlp *mlp, mrg_nn_ctx 
     return mrg_nn_mlp_init(mlp, ctx, pn, dim, mlp_hidden);
 }
 
+/* x + mlp(norm2(x)) as one op (mrg_layernorm_mlp_add: the step keeps fc1's
+ * output only) */
+static mrg_tensor *ffn_residual(const mrg_nn_layernorm *norm2, const mrg_nn_mlp *mlp,
+                                mrg_tensor *x) {
+    return mrg_layernorm_mlp_add(x, norm2->weight, norm2->bias, norm2->eps, mlp->fc1.weight,
+                                 mlp->fc1.bias, mlp->fc2.weight, mlp->fc2.bias);
+}
+
 mrg_status mrg_nn_block_init(mrg_nn_block *b, mrg_nn_ctx *ctx, const char *name, int64_t dim,
                              int heads, int64_t mlp_hidden, float eps) {
     char pn[64];
@@ -33,7 +41,7 @@ mrg_tensor *mrg_nn_block_forward(const mrg_nn_block *b, mrg_tensor *x, mrg_tenso
     /* x (B, T, D); each residual add is fused into the layer's last linear */
     x = mrg_nn_attention_residual(&b->attn, mrg_nn_layernorm_forward(&b->norm1, x), key_mask, x);
     if (!x) return NULL;
-    return mrg_nn_mlp_residual(&b->mlp, mrg_nn_layernorm_forward(&b->norm2, x), x);
+    return ffn_residual(&b->norm2, &b->mlp, x);
 }
 
 mrg_status mrg_nn_cross_block_init(mrg_nn_cross_block *b, mrg_nn_ctx *ctx, const char *name,
@@ -54,5 +62,5 @@ mrg_tensor *mrg_nn_cross_block_forward(const mrg_nn_cross_block *b, mrg_tensor *
     x = mrg_nn_cross_attention_residual(&b->attn, mrg_nn_layernorm_forward(&b->norm1, x), c,
                                         key_mask, x);
     if (!x) return NULL;
-    return mrg_nn_mlp_residual(&b->mlp, mrg_nn_layernorm_forward(&b->norm2, x), x);
+    return ffn_residual(&b->norm2, &b->mlp, x);
 }

@@ -51,12 +51,7 @@ mrg_status mrg_nn_mlp_init(mrg_nn_mlp *m, mrg_nn_ctx *ctx, const char *name, int
     return mrg_nn_linear_init(&m->fc2, ctx, pn, hidden, dim, true);
 }
 
-mrg_tensor *mrg_nn_mlp_residual(const mrg_nn_mlp *m, mrg_tensor *x, mrg_tensor *r) {
-    mrg_tensor *h = mrg_gelu(mrg_nn_linear_forward(&m->fc1, x)); /* (..., hidden) */
-    if (!h || !r) return mrg_nn_linear_forward(&m->fc2, h);      /* (..., dim) */
-    return mrg_linear_add(h, m->fc2.weight, m->fc2.bias, r);
-}
-
 mrg_tensor *mrg_nn_mlp_forward(const mrg_nn_mlp *m, mrg_tensor *x) {
-    return mrg_nn_mlp_residual(m, x, NULL);
+    mrg_tensor *h = mrg_gelu(mrg_nn_linear_forward(&m->fc1, x)); /* (..., hidden) */
+    return mrg_nn_linear_forward(&m->fc2, h);                    /* (..., dim) */
 }

@@ -20,8 +20,7 @@ mrg_status mrg_nn_param_st(mrg_nn_ctx *ctx, const char *name, mrg_dtype dt, int 
 
 /* The layers' output with a residual r added (r NULL: without), as one
  * fused op (mrg_linear_add) so that the step does not keep the layer's own
- * output: r + mlp(x), r + attention(x), r + cross-attention(x, context). */
-mrg_tensor *mrg_nn_mlp_residual(const mrg_nn_mlp *m, mrg_tensor *x, mrg_tensor *r);
+ * output: r + attention(x), r + cross-attention(x, context). */
 mrg_tensor *mrg_nn_attention_residual(const mrg_nn_attention *a, mrg_tensor *x,
                                       mrg_tensor *key_mask, mrg_tensor *r);
 mrg_tensor *mrg_nn_cross_attention_residual(const mrg_nn_cross_attention *a, mrg_tensor *x,

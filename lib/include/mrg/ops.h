@@ -42,6 +42,12 @@ mrg_tensor *mrg_linear_add(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, mrg_t
  * permuted to (B, H, T, hd). */
 mrg_tensor *mrg_linear_permute(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, int ndim,
                                const int64_t *shape, const int *perm);
+/* x + mrg_linear(mrg_gelu(mrg_linear(mrg_layernorm(x, ln_w, ln_b, eps), w1, b1)), w2, b2):
+ * the feed-forward half of a pre-LN transformer block (lib/ops/block_fused.c),
+ * which keeps fc1's output and recomputes the LayerNorm's and gelu's in the
+ * backward. */
+mrg_tensor *mrg_layernorm_mlp_add(mrg_tensor *x, mrg_tensor *ln_w, mrg_tensor *ln_b, float eps,
+                                  mrg_tensor *w1, mrg_tensor *b1, mrg_tensor *w2, mrg_tensor *b2);
 
 /* ---- elementwise ------------------------------------------------------ */
 
