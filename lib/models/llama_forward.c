@@ -104,11 +104,8 @@ static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask, m
     /* the residual adds are fused into the projections (mrg_linear_add) */
     x = mrg_linear_add(from_heads(a), L->wo, NULL, x); /* (B, T, D) */
 
-    /* SwiGLU MLP */
-    h = mrg_rmsnorm(x, L->ffn_norm, c->norm_eps);
-    mrg_tensor *g = mrg_silu(mrg_linear(h, L->w_gate, NULL)); /* (B, T, F) */
-    mrg_tensor *u = mrg_linear(h, L->w_up, NULL);             /* (B, T, F) */
-    return mrg_linear_add(mrg_mul(g, u), L->w_down, NULL, x);
+    /* SwiGLU MLP, one op that keeps only the (B, T, F) gate and up outputs */
+    return mrg_rmsnorm_swiglu_add(x, L->ffn_norm, c->norm_eps, L->w_gate, L->w_up, L->w_down);
 }
 
 /* A block as a checkpoint function (training without a cache). */

@@ -48,6 +48,11 @@ mrg_tensor *mrg_linear_permute(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, i
  * backward. */
 mrg_tensor *mrg_layernorm_mlp_add(mrg_tensor *x, mrg_tensor *ln_w, mrg_tensor *ln_b, float eps,
                                   mrg_tensor *w1, mrg_tensor *b1, mrg_tensor *w2, mrg_tensor *b2);
+/* x + mrg_linear(mrg_mul(mrg_silu(mrg_linear(n, w_gate, NULL)), mrg_linear(n, w_up, NULL)),
+ *                w_down, NULL) with n = mrg_rmsnorm(x, norm_w, eps): the SwiGLU half of a
+ * LLaMA block, which keeps the gate's and up projection's outputs only. */
+mrg_tensor *mrg_rmsnorm_swiglu_add(mrg_tensor *x, mrg_tensor *norm_w, float eps,
+                                   mrg_tensor *w_gate, mrg_tensor *w_up, mrg_tensor *w_down);
 
 /* ---- elementwise ------------------------------------------------------ */
 
