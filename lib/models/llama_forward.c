@@ -76,15 +76,19 @@ static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask, m
 
     /* attention */
     mrg_tensor *h = mrg_rmsnorm(x, L->attn_norm, c->norm_eps); /* (B, T, D) */
-    mrg_tensor *q = mrg_reshape(mrg_linear(h, L->wq, NULL), 4, (const int64_t[]){B, T, H, Dh});
-    mrg_tensor *k = mrg_reshape(mrg_linear(h, L->wk, NULL), 4, (const int64_t[]){B, T, Hkv, Dh});
-    /* (B, Hkv, T, Dh); for T > 1 in one op that keeps only the permuted copy */
-    mrg_tensor *v = T == 1 ? to_heads(mrg_reshape(mrg_linear(h, L->wv, NULL), 4,
-                                                  (const int64_t[]){B, T, Hkv, Dh}))
-                           : mrg_linear_permute(h, L->wv, NULL, 4, (const int64_t[]){B, T, Hkv, Dh},
-                                                (const int[]){0, 2, 1, 3});
-    q = to_heads(mrg_rope(q, pos0, c->rope_theta, c->rope_layout)); /* (B, H, T, Dh) */
-    k = to_heads(mrg_rope(k, pos0, c->rope_theta, c->rope_layout)); /* (B, Hkv, T, Dh) */
+    mrg_tensor *q, *k, *v; /* (B, H, T, Dh), (B, Hkv, T, Dh) x 2 */
+    static const int perm[4] = {0, 2, 1, 3};
+    if (T == 1) { /* the head layouts coincide: views */
+        q = mrg_reshape(mrg_linear(h, L->wq, NULL), 4, (const int64_t[]){B, T, H, Dh});
+        k = mrg_reshape(mrg_linear(h, L->wk, NULL), 4, (const int64_t[]){B, T, Hkv, Dh});
+        v = to_heads(mrg_reshape(mrg_linear(h, L->wv, NULL), 4, (const int64_t[]){B, T, Hkv, Dh}));
+        q = to_heads(mrg_rope(q, pos0, c->rope_theta, c->rope_layout));
+        k = to_heads(mrg_rope(k, pos0, c->rope_theta, c->rope_layout));
+    } else { /* one op each, which keeps only the rotated copy in heads */
+        q = mrg_linear_rope_heads(h, L->wq, H, pos0, c->rope_theta, c->rope_layout);
+        k = mrg_linear_rope_heads(h, L->wk, Hkv, pos0, c->rope_theta, c->rope_layout);
+        v = mrg_linear_permute(h, L->wv, NULL, 4, (const int64_t[]){B, T, Hkv, Dh}, perm);
+    }
     if (!q || !k || !v) return NULL;
     float scale = 1.0f / sqrtf((float)Dh);
     mrg_tensor *a; /* (B, H, T, Dh) */
@@ -101,8 +105,10 @@ static mrg_tensor *block(mrg_llama *m, int l, mrg_tensor *x, mrg_tensor *mask, m
     } else {
         a = mrg_sdpa(q, k, v, mask, true, scale);
     }
-    /* the residual adds are fused into the projections (mrg_linear_add) */
-    x = mrg_linear_add(from_heads(a), L->wo, NULL, x); /* (B, T, D) */
+    /* the residual adds are fused into the projections; for T > 1 the
+     * heads are merged inside the op too (no copy kept) */
+    x = T == 1 ? mrg_linear_add(from_heads(a), L->wo, NULL, x)
+               : mrg_permute_linear_add(a, perm, L->wo, NULL, x); /* (B, T, D) */
 
     /* SwiGLU MLP, one op that keeps only the (B, T, F) gate and up outputs */
     return mrg_rmsnorm_swiglu_add(x, L->ffn_norm, c->norm_eps, L->w_gate, L->w_up, L->w_down);

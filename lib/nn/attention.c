@@ -39,9 +39,10 @@ mrg_status mrg_nn_attention_init(mrg_nn_attention *a, mrg_nn_ctx *ctx, const cha
 static mrg_tensor *merge_heads(const mrg_nn_linear *proj, mrg_tensor *o, int64_t B, int64_t T,
                                int64_t D, mrg_tensor *r) {
     static const int perm[4] = {0, 2, 1, 3};
+    /* with a residual, one op that keeps no merged copy */
+    if (r) return mrg_permute_linear_add(o, perm, proj->weight, proj->bias, r);
     mrg_tensor *m = mrg_reshape(mrg_permute(o, perm), MRG_SHAPE(B, T, D)); /* (B, T, H·hd) */
-    if (!m || !r) return mrg_nn_linear_forward(proj, m);                   /* (B, T, D) */
-    return mrg_linear_add(m, proj->weight, proj->bias, r);
+    return mrg_nn_linear_forward(proj, m);                                 /* (B, T, D) */
 }
 
 mrg_tensor *mrg_nn_attention_forward(const mrg_nn_attention *a, mrg_tensor *x,

@@ -19,15 +19,6 @@
 
 #include "ops/matmul_internal.h"
 
-/* y = x + y, as mrg_add(x, y) computes it. */
-static mrg_status residual_add(mrg_tensor *x, mrg_tensor *y) {
-    int nd;
-    int64_t shape[MRG_MAX_DIMS], xs[MRG_MAX_DIMS], ys[MRG_MAX_DIMS];
-    if (!ops_broadcast("residual add", x, y, &nd, shape, xs, ys)) return MRG_ERR_INVALID_ARG;
-    return x->dev->be->binary(x->dev, MRG_BIN_ADD, mrg_ptr_of(x), mrg_ptr_of(y), mrg_ptr_of(y), nd,
-                              shape, xs, ys);
-}
-
 /* ---- the feed-forward half of a ViT block --------------------------------- */
 
 /* in: x, ln_w, ln_b, w1, b1, w2, b2; saved: mean, rstd (rows), u;
@@ -192,7 +183,7 @@ mrg_tensor *mrg_layernorm_mlp_add(mrg_tensor *x, mrg_tensor *ln_w, mrg_tensor *l
                  : MRG_ERR_INVALID_ARG;
     if (st == MRG_OK) st = (h = gelu_of(u)) ? MRG_OK : MRG_ERR_OOM;
     if (st == MRG_OK) st = ops_mm_run(&g2, h, w2, b2, y);
-    if (st == MRG_OK) st = residual_add(x, y);
+    if (st == MRG_OK) st = ops_add_into(x, y);
     mrg_arena_release(dev, &mark);
     if (st != MRG_OK) return NULL;
     mrg_tensor *const ins[7] = {x, ln_w, ln_b, w1, b1, w2, b2};
@@ -359,7 +350,7 @@ mrg_tensor *mrg_rmsnorm_swiglu_add(mrg_tensor *x, mrg_tensor *norm_w, float eps,
     }
     if (st == MRG_OK) st = times(s, u, m);
     if (st == MRG_OK) st = ops_mm_run(&gd, m, w_down, NULL, y);
-    if (st == MRG_OK) st = residual_add(x, y);
+    if (st == MRG_OK) st = ops_add_into(x, y);
     mrg_arena_release(dev, &mark);
     if (st != MRG_OK) return NULL;
     mrg_tensor *const ins[5] = {x, norm_w, w_gate, w_up, w_down};

@@ -31,4 +31,8 @@ void ops_mm_save(mrg_node *n, const mm_geom *g);
  * c (contiguous, c's shape): accumulates into a, b and the bias. */
 mrg_status ops_mm_backward(mrg_node *n, mrg_tensor *dc);
 
+/* y = r + y (same shapes), as mrg_add(r, y) computes it: the residual
+ * added over a product (linear_fused.c). */
+mrg_status ops_add_into(mrg_tensor *r, mrg_tensor *y);
+
 #endif

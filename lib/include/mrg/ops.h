@@ -42,6 +42,12 @@ mrg_tensor *mrg_linear_add(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, mrg_t
  * permuted to (B, H, T, hd). */
 mrg_tensor *mrg_linear_permute(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, int ndim,
                                const int64_t *shape, const int *perm);
+/* mrg_linear_add(mrg_reshape(mrg_permute(x, perm), ..., K), w, bias, r), the
+ * permuted x viewed with r's leading dims: heads merged into an output
+ * projection with its residual, e.g. x (B, H, T, hd), perm {0, 2, 1, 3}, r
+ * (B, T, D). The permuted copy is not kept (made again in the backward). */
+mrg_tensor *mrg_permute_linear_add(mrg_tensor *x, const int *perm, mrg_tensor *w,
+                                   mrg_tensor *bias, mrg_tensor *r);
 /* x + mrg_linear(mrg_gelu(mrg_linear(mrg_layernorm(x, ln_w, ln_b, eps), w1, b1)), w2, b2):
  * the feed-forward half of a pre-LN transformer block (lib/ops/block_fused.c),
  * which keeps fc1's output and recomputes the LayerNorm's and gelu's in the
@@ -86,6 +92,12 @@ typedef enum mrg_rope_layout {
 /* x (B, T, H, D): rotates each head vector at sequence position pos0 + t
  * with frequencies theta^(−2i/D). */
 mrg_tensor *mrg_rope(mrg_tensor *x, int64_t pos0, float theta, mrg_rope_layout layout);
+/* A fused linear layer (lib/ops/linear_fused.c, as mrg_linear_add above):
+ * mrg_permute(mrg_rope(mrg_reshape(mrg_linear(x, w, NULL), B, T, heads, D),
+ * pos0, theta, layout), {0, 2, 1, 3}) for x (B, T, in), a rotated query or
+ * key projection split into heads (B, heads, T, D). */
+mrg_tensor *mrg_linear_rope_heads(mrg_tensor *x, mrg_tensor *w, int64_t heads, int64_t pos0,
+                                  float theta, mrg_rope_layout layout);
 
 /* ---- lookup ----------------------------------------------------------- */
 
