@@ -45,25 +45,39 @@ static mrg_tensor *merge_heads(const mrg_nn_linear *proj, mrg_tensor *o, int64_t
     return mrg_nn_linear_forward(proj, m);                                 /* (B, T, D) */
 }
 
-mrg_tensor *mrg_nn_attention_forward(const mrg_nn_attention *a, mrg_tensor *x,
-                                     mrg_tensor *key_mask) {
-    return mrg_nn_attention_residual(a, x, key_mask, NULL);
-}
+/* (B, T, 3D) viewed (B, T, 3, H, hd) → (3, B, H, T, hd) */
+static const int qkv_perm[5] = {2, 0, 3, 1, 4};
 
-mrg_tensor *mrg_nn_attention_residual(const mrg_nn_attention *a, mrg_tensor *x,
-                                      mrg_tensor *key_mask, mrg_tensor *r) {
-    if (!x || !check_input("self-attention", x, a->dim)) return NULL;
-    int64_t B = x->shape[0], T = x->shape[1], D = a->dim, H = a->heads, hd = D / H;
-    /* (B, T, 3D) viewed (B, T, 3, H, hd) → (3, B, H, T, hd) */
-    static const int perm[5] = {2, 0, 3, 1, 4};
-    mrg_tensor *qkv =
-        mrg_linear_permute(x, a->qkv.weight, a->qkv.bias, MRG_SHAPE(B, T, 3, H, hd), perm);
+/* The attention of the heads qkv (3, B, H, T, hd), merged and projected
+ * (+ r). */
+static mrg_tensor *attend(const mrg_nn_attention *a, mrg_tensor *qkv, int64_t B, int64_t T,
+                          mrg_tensor *key_mask, mrg_tensor *r) {
+    int64_t D = a->dim, H = a->heads, hd = D / H;
     /* slices along the first axis are views */
     mrg_tensor *q = mrg_reshape(mrg_slice(qkv, 0, 0, 1), MRG_SHAPE(B, H, T, hd));
     mrg_tensor *k = mrg_reshape(mrg_slice(qkv, 0, 1, 1), MRG_SHAPE(B, H, T, hd));
     mrg_tensor *v = mrg_reshape(mrg_slice(qkv, 0, 2, 1), MRG_SHAPE(B, H, T, hd));
     mrg_tensor *o = mrg_sdpa(q, k, v, key_mask, false, 1.0f / sqrtf((float)hd)); /* (B, H, T, hd) */
     return merge_heads(&a->proj, o, B, T, D, r);
+}
+
+mrg_tensor *mrg_nn_attention_forward(const mrg_nn_attention *a, mrg_tensor *x,
+                                     mrg_tensor *key_mask) {
+    if (!x || !check_input("self-attention", x, a->dim)) return NULL;
+    int64_t B = x->shape[0], T = x->shape[1], H = a->heads, hd = a->dim / H;
+    mrg_tensor *qkv =
+        mrg_linear_permute(x, a->qkv.weight, a->qkv.bias, MRG_SHAPE(B, T, 3, H, hd), qkv_perm);
+    return attend(a, qkv, B, T, key_mask, NULL);
+}
+
+mrg_tensor *mrg_nn_attention_prenorm(const mrg_nn_attention *a, const mrg_nn_layernorm *norm,
+                                     mrg_tensor *x, mrg_tensor *key_mask) {
+    if (!x || !check_input("self-attention", x, a->dim)) return NULL;
+    int64_t B = x->shape[0], T = x->shape[1], H = a->heads, hd = a->dim / H;
+    mrg_tensor *qkv = mrg_layernorm_linear_permute(x, norm->weight, norm->bias, norm->eps,
+                                                   a->qkv.weight, a->qkv.bias,
+                                                   MRG_SHAPE(B, T, 3, H, hd), qkv_perm);
+    return attend(a, qkv, B, T, key_mask, x);
 }
 
 mrg_status mrg_nn_cross_attention_init(mrg_nn_cross_attention *a, mrg_nn_ctx *ctx, const char *name,

@@ -39,7 +39,7 @@ mrg_status mrg_nn_block_init(mrg_nn_block *b, mrg_nn_ctx *ctx, const char *name,
 
 mrg_tensor *mrg_nn_block_forward(const mrg_nn_block *b, mrg_tensor *x, mrg_tensor *key_mask) {
     /* x (B, T, D); each residual add is fused into the layer's last linear */
-    x = mrg_nn_attention_residual(&b->attn, mrg_nn_layernorm_forward(&b->norm1, x), key_mask, x);
+    x = mrg_nn_attention_prenorm(&b->attn, &b->norm1, x, key_mask);
     if (!x) return NULL;
     return ffn_residual(&b->norm2, &b->mlp, x);
 }

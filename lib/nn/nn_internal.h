@@ -18,11 +18,13 @@ static inline mrg_status mrg_nn_join(char out[64], const char *a, const char *b)
 mrg_status mrg_nn_param_st(mrg_nn_ctx *ctx, const char *name, mrg_dtype dt, int ndim,
                            const int64_t *shape, mrg_nn_fill fill, float std, mrg_tensor **out);
 
-/* The layers' output with a residual r added (r NULL: without), as one
- * fused op (mrg_linear_add) so that the step does not keep the layer's own
- * output: r + attention(x), r + cross-attention(x, context). */
-mrg_tensor *mrg_nn_attention_residual(const mrg_nn_attention *a, mrg_tensor *x,
-                                      mrg_tensor *key_mask, mrg_tensor *r);
+/* x + attention(norm(x)): a pre-LN block's attention half as fused ops
+ * that keep neither the LayerNorm's output, the qkv projection's nor the
+ * merged heads (mrg_layernorm_linear_permute, mrg_permute_linear_add). */
+mrg_tensor *mrg_nn_attention_prenorm(const mrg_nn_attention *a, const mrg_nn_layernorm *norm,
+                                     mrg_tensor *x, mrg_tensor *key_mask);
+/* r + cross-attention(x, context) (r NULL: without), the projection and
+ * the residual add as one op. */
 mrg_tensor *mrg_nn_cross_attention_residual(const mrg_nn_cross_attention *a, mrg_tensor *x,
                                             mrg_tensor *context, mrg_tensor *key_mask,
                                             mrg_tensor *r);

@@ -24,18 +24,37 @@
 /* in: x, ln_w, ln_b, w1, b1, w2, b2; saved: mean, rstd (rows), u;
  * f[0] eps; flag[0] bf16-mixed. */
 
-/* n = layernorm(x) into a new step tensor (its statistics into new ones). */
-static mrg_tensor *norm_of(mrg_tensor *x, mrg_tensor *w, mrg_tensor *b, float eps) {
+mrg_tensor *ops_layernorm_temp(mrg_tensor *x, mrg_tensor *w, mrg_tensor *b, float eps,
+                               mrg_tensor *mean, mrg_tensor *rstd) {
     mrg_device *dev = x->dev;
     int64_t rows = mrg_rows(x);
-    mrg_tensor *n = mrg_tensor_like(x, MRG_F32), *mean = mrg_tensor_new(dev, MRG_F32, 1, &rows),
-               *rstd = mrg_tensor_new(dev, MRG_F32, 1, &rows);
+    mrg_tensor *n = mrg_tensor_like(x, MRG_F32);
+    if (!mean) mean = mrg_tensor_new(dev, MRG_F32, 1, &rows);
+    if (!rstd) rstd = mrg_tensor_new(dev, MRG_F32, 1, &rows);
     if (!n || !mean || !rstd) return NULL;
     if (dev->be->layernorm(dev, mrg_ptr_of(x), w ? mrg_ptr_of(w) : mrg_ptr_null(),
                            b ? mrg_ptr_of(b) : mrg_ptr_null(), mrg_ptr_of(n), mrg_ptr_of(mean),
                            mrg_ptr_of(rstd), rows, mrg_last_dim(x), eps) != MRG_OK)
         return NULL;
     return n;
+}
+
+mrg_status ops_layernorm_grads(mrg_tensor *x, mrg_tensor *w, mrg_tensor *b, mrg_tensor *mean,
+                               mrg_tensor *rstd, mrg_tensor *dn) {
+    mrg_device *dev = x->dev;
+    mrg_tensor *dx = mrg_tensor_like(x, MRG_F32);
+    mrg_tensor *dw = mrg_wants_grad(w) ? mrg_tensor_like(w, MRG_F32) : NULL;
+    mrg_tensor *db = mrg_wants_grad(b) ? mrg_tensor_like(b, MRG_F32) : NULL;
+    if (!dx || (mrg_wants_grad(w) && !dw) || (mrg_wants_grad(b) && !db)) return MRG_ERR_OOM;
+    MRG_TRY(dev->be->layernorm_backward(dev, mrg_ptr_of(x), w ? mrg_ptr_of(w) : mrg_ptr_null(),
+                                        mrg_ptr_of(mean), mrg_ptr_of(rstd), mrg_ptr_of(dn),
+                                        mrg_ptr_of(dx), dw ? mrg_ptr_of(dw) : mrg_ptr_null(),
+                                        db ? mrg_ptr_of(db) : mrg_ptr_null(), mrg_rows(x),
+                                        mrg_last_dim(x)));
+    MRG_TRY(mrg_accum_grad(x, dx));
+    if (dw) MRG_TRY(mrg_accum_grad(w, dw));
+    if (db) MRG_TRY(mrg_accum_grad(b, db));
+    return MRG_OK;
 }
 
 /* gelu(u) into a new step tensor. */
@@ -97,28 +116,14 @@ static mrg_status mlp_backward(mrg_node *n) {
     mrg_arena_release(dev, &mark);
     if (st != MRG_OK || !has_dh) return st;
     /* fc1: dn, dw1, db1 (n = layernorm(x) again) */
-    mrg_tensor *nx = norm_of(x, ln_w, ln_b, n->f[0]);
+    mrg_tensor *nx = ops_layernorm_temp(x, ln_w, ln_b, n->f[0], NULL, NULL);
     OPS_ALLOC_OR_FAIL(nx);
     nx->requires_grad = mrg_wants_grad(x) || mrg_wants_grad(ln_w) || mrg_wants_grad(ln_b);
     MRG_TRY(sub_node(&sub, nx, w1, b1, bf16));
     st = ops_mm_backward(&sub, du);
     /* LayerNorm: dx, dln_w, dln_b */
-    if (st == MRG_OK && nx->grad) {
-        mrg_tensor *dx = mrg_tensor_like(x, MRG_F32);
-        mrg_tensor *dw = mrg_wants_grad(ln_w) ? mrg_tensor_like(ln_w, MRG_F32) : NULL;
-        mrg_tensor *db = mrg_wants_grad(ln_b) ? mrg_tensor_like(ln_b, MRG_F32) : NULL;
-        if (!dx || (mrg_wants_grad(ln_w) && !dw) || (mrg_wants_grad(ln_b) && !db))
-            st = MRG_ERR_OOM;
-        if (st == MRG_OK)
-            st = dev->be->layernorm_backward(
-                dev, mrg_ptr_of(x), ln_w ? mrg_ptr_of(ln_w) : mrg_ptr_null(),
-                mrg_ptr_of(n->saved[0]), mrg_ptr_of(n->saved[1]), mrg_ptr_of(nx->grad),
-                mrg_ptr_of(dx), dw ? mrg_ptr_of(dw) : mrg_ptr_null(),
-                db ? mrg_ptr_of(db) : mrg_ptr_null(), mrg_rows(x), mrg_last_dim(x));
-        if (st == MRG_OK) st = mrg_accum_grad(x, dx);
-        if (st == MRG_OK && dw) st = mrg_accum_grad(ln_w, dw);
-        if (st == MRG_OK && db) st = mrg_accum_grad(ln_b, db);
-    }
+    if (st == MRG_OK && nx->grad)
+        st = ops_layernorm_grads(x, ln_w, ln_b, n->saved[0], n->saved[1], nx->grad);
     mrg_grad_pool_give(nx->grad);
     nx->grad = NULL;
     return st;

@@ -7,6 +7,9 @@
  *   mrg_linear_permute  the product in a temporary that goes back to the
  *                       arena once it is copied into the permuted output
  *   mrg_linear_rope_heads  the same with RoPE between product and permute
+ *   mrg_layernorm_linear_permute  the same with a LayerNorm before the
+ *                       product, whose output is a temporary too (made
+ *                       again in the backward)
  *   mrg_permute_linear_add  r + permute(x)·wᵀ + bias: the permuted x is a
  *                       temporary, made again in the backward
  *
@@ -60,8 +63,10 @@ mrg_tensor *mrg_linear_add(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, mrg_t
 
 /* ---- permute(linear) ----------------------------------------------------- */
 
-/* The view of the product that is permuted, and the RoPE applied to it
- * first when rope is set (the view is then (B, T, H, D)). */
+/* The view of the product that is permuted, the RoPE applied to it first
+ * when rope is set (the view is then (B, T, H, D)), and whether the
+ * product's input is layernorm(x) (eps; the node's in[3], in[4] are the
+ * LayerNorm's w and b, saved[0], saved[1] its mean and rstd). */
 typedef struct heads_view {
     int nd;
     int64_t shape[MRG_MAX_DIMS];
@@ -70,6 +75,8 @@ typedef struct heads_view {
     int64_t pos0;
     float theta;
     int layout;
+    bool norm;
+    float eps;
 } heads_view;
 
 /* RoPE (or its inverse) of src, a (B, T, H, D) view v, into dst. */
@@ -97,7 +104,22 @@ static mrg_status linear_permute_backward(mrg_node *n) {
         MRG_TRY(rope_view(dev, v, mrg_ptr_of(dc), mrg_ptr_of(dr), true));
         dc = dr;
     }
-    return ops_mm_backward(n, dc);
+    if (!v->norm) return ops_mm_backward(n, dc);
+    /* the product's input was layernorm(x): made again, and its gradient
+     * goes through the LayerNorm's backward */
+    mrg_tensor *ln_w = n->in[3], *ln_b = n->in[4];
+    mrg_tensor *nx = ops_layernorm_temp(x, ln_w, ln_b, v->eps, NULL, NULL);
+    OPS_ALLOC_OR_FAIL(nx);
+    nx->requires_grad = mrg_wants_grad(x) || mrg_wants_grad(ln_w) || mrg_wants_grad(ln_b);
+    mrg_node sub = *n;
+    sub.in[0] = nx;
+    sub.n_in = 3;
+    mrg_status st = ops_mm_backward(&sub, dc);
+    if (st == MRG_OK && nx->grad)
+        st = ops_layernorm_grads(x, ln_w, ln_b, n->saved[0], n->saved[1], nx->grad);
+    mrg_grad_pool_give(nx->grad);
+    nx->grad = NULL;
+    return st;
 }
 
 /* Whether shape (nd) views n elements and perm permutes nd axes. */
@@ -113,10 +135,11 @@ static bool view_fits(int nd, const int64_t *shape, const int *perm, int64_t n) 
     return numel == n;
 }
 
-/* permute(view(x·wᵀ + bias)), with RoPE on the view first when v0->rope;
- * the view and permutation already checked. */
+/* permute(view(a·wᵀ + bias)), a = x or, with v0->norm, layernorm(x, ln_w,
+ * ln_b); with RoPE on the view first when v0->rope; the view and
+ * permutation already checked. */
 static mrg_tensor *linear_heads(const char *op, mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias,
-                                const heads_view *v0) {
+                                mrg_tensor *ln_w, mrg_tensor *ln_b, const heads_view *v0) {
     mm_geom g;
     int64_t c_shape[MRG_MAX_DIMS], y_shape[MRG_MAX_DIMS];
     if (!ops_mm_plan(op, x, w, false, true, bias, &g, c_shape)) return NULL;
@@ -126,11 +149,16 @@ static mrg_tensor *linear_heads(const char *op, mrg_tensor *x, mrg_tensor *w, mr
     *v = *v0;
     for (int i = 0; i < v->nd; i++) y_shape[i] = v->shape[v->perm[i]];
     mrg_tensor *y = mrg_tensor_new(dev, MRG_F32, v->nd, y_shape);
-    if (!y) return NULL;
-    /* the product (and its rotation) live only until permuted into y */
+    int64_t rows = mrg_rows(x);
+    mrg_tensor *mean = v->norm ? mrg_tensor_new(dev, MRG_F32, 1, &rows) : NULL;
+    mrg_tensor *rstd = v->norm ? mrg_tensor_new(dev, MRG_F32, 1, &rows) : NULL;
+    if (!y || (v->norm && (!mean || !rstd))) return NULL;
+    /* the normed input, the product (and its rotation) live only until
+     * permuted into y */
     mrg_arena_mark mark = mrg_arena_get_mark(dev);
-    mrg_tensor *c = mrg_tensor_new(dev, MRG_F32, x->ndim, c_shape);
-    mrg_status st = c ? ops_mm_run(&g, x, w, bias, c) : MRG_ERR_OOM;
+    mrg_tensor *a = v->norm ? ops_layernorm_temp(x, ln_w, ln_b, v->eps, mean, rstd) : x;
+    mrg_tensor *c = a ? mrg_tensor_new(dev, MRG_F32, x->ndim, c_shape) : NULL;
+    mrg_status st = c ? ops_mm_run(&g, a, w, bias, c) : MRG_ERR_OOM;
     if (st == MRG_OK && v->rope) {
         mrg_tensor *r = mrg_tensor_new(dev, MRG_F32, x->ndim, c_shape);
         st = r ? rope_view(dev, v, mrg_ptr_of(c), mrg_ptr_of(r), false) : MRG_ERR_OOM;
@@ -140,11 +168,13 @@ static mrg_tensor *linear_heads(const char *op, mrg_tensor *x, mrg_tensor *w, mr
         st = ops_permute_copy(dev, mrg_ptr_of(c), mrg_ptr_of(y), v->nd, v->shape, v->perm, false);
     mrg_arena_release(dev, &mark);
     if (st != MRG_OK) return NULL;
-    mrg_tensor *const ins[3] = {x, w, bias};
-    mrg_node *n = mrg_record(y, op, linear_permute_backward, 3, ins);
+    mrg_tensor *const ins[5] = {x, w, bias, ln_w, ln_b};
+    mrg_node *n = mrg_record(y, op, linear_permute_backward, v->norm ? 5 : 3, ins);
     if (n) {
         ops_mm_save(n, &g);
         n->aux = v;
+        n->saved[0] = mean;
+        n->saved[1] = rstd;
     }
     return y;
 }
@@ -161,7 +191,30 @@ mrg_tensor *mrg_linear_permute(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, i
         v.shape[i] = shape[i];
         v.perm[i] = perm[i];
     }
-    return linear_heads("linear_permute", x, w, bias, &v);
+    return linear_heads("linear_permute", x, w, bias, NULL, NULL, &v);
+}
+
+/* A LayerNorm vector (C) or NULL that the fused path takes. */
+static bool norm_vec_fits(const mrg_tensor *v, const mrg_tensor *x) {
+    return !v || (v->dev == x->dev && v->dtype == MRG_F32 && v->ndim == 1 &&
+                  v->shape[0] == mrg_last_dim(x));
+}
+
+mrg_tensor *mrg_layernorm_linear_permute(mrg_tensor *x, mrg_tensor *ln_w, mrg_tensor *ln_b,
+                                         float eps, mrg_tensor *w, mrg_tensor *bias, int ndim,
+                                         const int64_t *shape, const int *perm) {
+    MRG_NULL_GUARD(x, w);
+    if (!ops_linear_check("layernorm_linear_permute", x, w, bias)) return NULL;
+    int64_t n_out = mrg_numel(x) / mrg_last_dim(x) * w->shape[0];
+    if (x->ndim < 2 || mrg_last_dim(x) == 0 || !view_fits(ndim, shape, perm, n_out) ||
+        !(eps >= 0.0f) || !norm_vec_fits(ln_w, x) || !norm_vec_fits(ln_b, x))
+        return mrg_linear_permute(mrg_layernorm(x, ln_w, ln_b, eps), w, bias, ndim, shape, perm);
+    heads_view v = {.nd = ndim, .norm = true, .eps = eps};
+    for (int i = 0; i < ndim; i++) {
+        v.shape[i] = shape[i];
+        v.perm[i] = perm[i];
+    }
+    return linear_heads("layernorm_linear_permute", x, w, bias, ln_w, ln_b, &v);
 }
 
 mrg_tensor *mrg_linear_rope_heads(mrg_tensor *x, mrg_tensor *w, int64_t heads, int64_t pos0,
@@ -187,7 +240,7 @@ mrg_tensor *mrg_linear_rope_heads(mrg_tensor *x, mrg_tensor *w, int64_t heads, i
                     .pos0 = pos0,
                     .theta = theta,
                     .layout = (int)layout};
-    return linear_heads("linear_rope_heads", x, w, NULL, &v);
+    return linear_heads("linear_rope_heads", x, w, NULL, NULL, NULL, &v);
 }
 
 /* ---- r + permute(x)·wᵀ ----------------------------------------------------- */

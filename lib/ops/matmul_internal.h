@@ -35,4 +35,13 @@ mrg_status ops_mm_backward(mrg_node *n, mrg_tensor *dc);
  * added over a product (linear_fused.c). */
 mrg_status ops_add_into(mrg_tensor *r, mrg_tensor *y);
 
+/* layernorm(x, w, b, eps) into a new step tensor, its statistics into mean
+ * and rstd (rows; new step tensors when NULL) (block_fused.c). */
+mrg_tensor *ops_layernorm_temp(mrg_tensor *x, mrg_tensor *w, mrg_tensor *b, float eps,
+                               mrg_tensor *mean, mrg_tensor *rstd);
+/* The LayerNorm's backward for dn, the gradient of its output, as
+ * mrg_layernorm's: accumulates into x, then w and b (those that want one). */
+mrg_status ops_layernorm_grads(mrg_tensor *x, mrg_tensor *w, mrg_tensor *b, mrg_tensor *mean,
+                               mrg_tensor *rstd, mrg_tensor *dn);
+
 #endif

@@ -42,6 +42,12 @@ mrg_tensor *mrg_linear_add(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, mrg_t
  * permuted to (B, H, T, hd). */
 mrg_tensor *mrg_linear_permute(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, int ndim,
                                const int64_t *shape, const int *perm);
+/* mrg_linear_permute(mrg_layernorm(x, ln_w, ln_b, eps), w, bias, ndim, shape,
+ * perm): a pre-LN attention's projection into heads; the LayerNorm's output
+ * is not kept (made again in the backward). */
+mrg_tensor *mrg_layernorm_linear_permute(mrg_tensor *x, mrg_tensor *ln_w, mrg_tensor *ln_b,
+                                         float eps, mrg_tensor *w, mrg_tensor *bias, int ndim,
+                                         const int64_t *shape, const int *perm);
 /* mrg_linear_add(mrg_reshape(mrg_permute(x, perm), ..., K), w, bias, r), the
  * permuted x viewed with r's leading dims: heads merged into an output
  * projection with its residual, e.g. x (B, H, T, hd), perm {0, 2, 1, 3}, r
