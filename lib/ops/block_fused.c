@@ -99,12 +99,17 @@ static mrg_status mlp_backward(mrg_node *n) {
     mrg_arena_mark mark = mrg_arena_get_mark(dev);
     mrg_tensor *h = gelu_of(u);
     mrg_status st = h ? MRG_OK : MRG_ERR_OOM;
+    /* h serves only as fc2's operand here: rounded in place under
+     * bf16-mixed (the rounded copy the product would make) */
+    if (st == MRG_OK && bf16)
+        st = dev->be->unary(dev, MRG_UN_ROUND_BF16, mrg_ptr_of(h), mrg_ptr_of(h), mrg_numel(h),
+                            0.0f);
     mrg_node sub;
     if (st == MRG_OK) {
         h->requires_grad = true;
         st = sub_node(&sub, h, w2, b2, bf16);
     }
-    if (st == MRG_OK) st = ops_mm_backward(&sub, dy);
+    if (st == MRG_OK) st = ops_mm_backward(&sub, dy, OPS_MM_A_BF16);
     bool has_dh = st == MRG_OK && h->grad;
     if (has_dh)
         st = dev->be->unary_backward(dev, MRG_UN_GELU, mrg_ptr_of(u), mrg_ptr_of(h->grad),
@@ -120,7 +125,7 @@ static mrg_status mlp_backward(mrg_node *n) {
     OPS_ALLOC_OR_FAIL(nx);
     nx->requires_grad = mrg_wants_grad(x) || mrg_wants_grad(ln_w) || mrg_wants_grad(ln_b);
     MRG_TRY(sub_node(&sub, nx, w1, b1, bf16));
-    st = ops_mm_backward(&sub, du);
+    st = ops_mm_backward(&sub, du, 0);
     /* LayerNorm: dx, dln_w, dln_b */
     if (st == MRG_OK && nx->grad)
         st = ops_layernorm_grads(x, ln_w, ln_b, n->saved[0], n->saved[1], nx->grad);
@@ -252,7 +257,7 @@ static mrg_status swiglu_backward(mrg_node *n) {
     m->requires_grad = true;
     mrg_node sub;
     mrg_status st = sub_node(&sub, m, wd, NULL, bf16);
-    if (st == MRG_OK) st = ops_mm_backward(&sub, dy);
+    if (st == MRG_OK) st = ops_mm_backward(&sub, dy, 0);
     mrg_tensor *dm = m->grad;
     if (st != MRG_OK || !dm) {
         mrg_grad_pool_give(dm);
@@ -271,14 +276,14 @@ static mrg_status swiglu_backward(mrg_node *n) {
     OPS_ALLOC_OR_FAIL(nx);
     nx->requires_grad = mrg_wants_grad(x) || mrg_wants_grad(nw);
     st = sub_node(&sub, nx, wu, NULL, bf16);
-    if (st == MRG_OK) st = ops_mm_backward(&sub, du);
+    if (st == MRG_OK) st = ops_mm_backward(&sub, du, 0);
     mrg_tensor *dg = mrg_tensor_like(g, MRG_F32);
     if (st == MRG_OK)
         st = dg ? dev->be->unary_backward(dev, MRG_UN_SILU, mrg_ptr_of(g), mrg_ptr_of(ds),
                                           mrg_ptr_of(dg), mrg_numel(g))
                 : MRG_ERR_OOM;
     if (st == MRG_OK) st = sub_node(&sub, nx, wg, NULL, bf16);
-    if (st == MRG_OK) st = ops_mm_backward(&sub, dg);
+    if (st == MRG_OK) st = ops_mm_backward(&sub, dg, 0);
     /* rmsnorm: dx, dw */
     if (st == MRG_OK && nx->grad) {
         mrg_tensor *dx = mrg_tensor_like(x, MRG_F32);

@@ -37,7 +37,7 @@ mrg_status ops_add_into(mrg_tensor *r, mrg_tensor *y) {
 static mrg_status linear_add_backward(mrg_node *n) {
     mrg_tensor *dy = n->out->grad, *r = n->in[3];
     if (mrg_wants_grad(r)) MRG_TRY(mrg_accum_grad(r, dy));
-    return ops_mm_backward(n, dy);
+    return ops_mm_backward(n, dy, 0);
 }
 
 mrg_tensor *mrg_linear_add(mrg_tensor *x, mrg_tensor *w, mrg_tensor *bias, mrg_tensor *r) {
@@ -104,7 +104,7 @@ static mrg_status linear_permute_backward(mrg_node *n) {
         MRG_TRY(rope_view(dev, v, mrg_ptr_of(dc), mrg_ptr_of(dr), true));
         dc = dr;
     }
-    if (!v->norm) return ops_mm_backward(n, dc);
+    if (!v->norm) return ops_mm_backward(n, dc, 0);
     /* the product's input was layernorm(x): made again, and its gradient
      * goes through the LayerNorm's backward */
     mrg_tensor *ln_w = n->in[3], *ln_b = n->in[4];
@@ -114,7 +114,7 @@ static mrg_status linear_permute_backward(mrg_node *n) {
     mrg_node sub = *n;
     sub.in[0] = nx;
     sub.n_in = 3;
-    mrg_status st = ops_mm_backward(&sub, dc);
+    mrg_status st = ops_mm_backward(&sub, dc, 0);
     if (st == MRG_OK && nx->grad)
         st = ops_layernorm_grads(x, ln_w, ln_b, n->saved[0], n->saved[1], nx->grad);
     mrg_grad_pool_give(nx->grad);
@@ -272,7 +272,7 @@ static mrg_status permute_linear_add_backward(mrg_node *n) {
     mrg_node sub = *n;
     sub.in[0] = m;
     sub.n_in = 3;
-    mrg_status st = ops_mm_backward(&sub, dy);
+    mrg_status st = ops_mm_backward(&sub, dy, 0);
     /* the permute's backward */
     if (st == MRG_OK && m->grad) {
         mrg_tensor *dx = mrg_tensor_like(x, MRG_F32);

@@ -147,9 +147,10 @@ static mrg_status grad_b(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_ten
     return mrg_accum_grad(b, db);
 }
 
-mrg_status ops_mm_backward(mrg_node *n, mrg_tensor *dc) {
+mrg_status ops_mm_backward(mrg_node *n, mrg_tensor *dc, unsigned flags) {
     mm_geom g = geom_of(n);
     mrg_tensor *a = n->in[0], *b = n->in[1];
+    mrg_device *dev = a->dev;
     bool want_a = mrg_wants_grad(a), want_b = mrg_wants_grad(b);
     /* a fused bias (mrg_linear): its gradient sums dC over the rows, as
      * add's backward would (before any rounding) */
@@ -160,20 +161,29 @@ mrg_status ops_mm_backward(mrg_node *n, mrg_tensor *dc) {
         MRG_TRY(mrg_accum_grad(bias, db));
     }
     /* the products use the operands of the forward, rounded again under
-     * bf16-mixed (the same values; temporaries of this backward), and a
-     * rounded dC; the gradients go to a and b themselves */
-    mrg_tensor *ua = a, *ub = b;
-    if (g.bf16) {
-        OPS_ALLOC_OR_FAIL(dc = bf16_operand(dc));
-        if (want_b) OPS_ALLOC_OR_FAIL(ua = bf16_operand(a));
-        if (want_a) OPS_ALLOC_OR_FAIL(ub = bf16_operand(b));
+     * bf16-mixed (the same values; temporaries), and dC rounded (in place:
+     * the caller is done with it); the gradients go to a and b themselves.
+     * Each product's temporaries go back to the arena once its gradient
+     * is accumulated. */
+    if (g.bf16)
+        MRG_TRY(dev->be->unary(dev, MRG_UN_ROUND_BF16, mrg_ptr_of(dc), mrg_ptr_of(dc),
+                               mrg_numel(dc), 0.0f));
+    mrg_arena_mark mark = mrg_arena_get_mark(dev);
+    mrg_status st = MRG_OK;
+    if (want_a) {
+        mrg_tensor *ub = g.bf16 ? bf16_operand(b) : b;
+        st = ub ? grad_a(&g, a, ub, dc) : MRG_ERR_OOM;
+        mrg_arena_release(dev, &mark);
     }
-    if (want_a) MRG_TRY(grad_a(&g, a, ub, dc));
-    if (want_b) MRG_TRY(grad_b(&g, ua, b, dc));
-    return MRG_OK;
+    if (st == MRG_OK && want_b) {
+        mrg_tensor *ua = g.bf16 && !(flags & OPS_MM_A_BF16) ? bf16_operand(a) : a;
+        st = ua ? grad_b(&g, ua, b, dc) : MRG_ERR_OOM;
+        mrg_arena_release(dev, &mark);
+    }
+    return st;
 }
 
-static mrg_status matmul_backward(mrg_node *n) { return ops_mm_backward(n, n->out->grad); }
+static mrg_status matmul_backward(mrg_node *n) { return ops_mm_backward(n, n->out->grad, 0); }
 
 bool ops_mm_plan(const char *op, mrg_tensor *a, mrg_tensor *b, bool trans_a, bool trans_b,
                  mrg_tensor *bias, mm_geom *out, int64_t *c_shape) {

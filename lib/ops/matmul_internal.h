@@ -28,8 +28,11 @@ mrg_status ops_mm_run(const mm_geom *g, mrg_tensor *a, mrg_tensor *b, mrg_tensor
  * NULL; n_in >= 3 with a bias). */
 void ops_mm_save(mrg_node *n, const mm_geom *g);
 /* The backward of the product recorded in n, for dc, the gradient of its
- * c (contiguous, c's shape): accumulates into a, b and the bias. */
-mrg_status ops_mm_backward(mrg_node *n, mrg_tensor *dc);
+ * c (contiguous, c's shape): accumulates into a, b and the bias. dc is
+ * used up (rounded in place under bf16-mixed). flags: OPS_MM_A_BF16, a
+ * holds bf16 values already (not rounded again). */
+#define OPS_MM_A_BF16 1u
+mrg_status ops_mm_backward(mrg_node *n, mrg_tensor *dc, unsigned flags);
 
 /* y = r + y (same shapes), as mrg_add(r, y) computes it: the residual
  * added over a product (linear_fused.c). */
