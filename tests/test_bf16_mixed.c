@@ -11,7 +11,8 @@
  *     stated tolerances of the float64 f32 reference and of PyTorch's bf16
  *     autocast on the same weights (tests/golden/model/expected*.safetensors,
  *     tools/ref/model_ref.py and bf16_ref.py); the tiny preset's within a
- *     stated tolerance of its own f32 loss and gradients;
+ *     stated tolerance of its own f32 loss and gradients, and its step
+ *     needs no more arena memory than the f32 step;
  *   - the config key "precision". */
 #define _GNU_SOURCE
 #include <math.h>
@@ -226,6 +227,9 @@ typedef struct grads {
     float *g[256];
     int64_t len[256];
     float loss[3];
+    /* arena bytes the forward left (the activations the backward reads)
+     * and the arena's peak over forward and backward */
+    size_t kept, peak;
 } grads;
 
 static void grads_free(grads *r) {
@@ -241,9 +245,13 @@ static bool run_model(mrg_model *m, const mrg_batch *b, grads *out) {
     int nt = mrg_model_trainable(m, tp, out->names, 256);
     if (nt <= 0 || nt > 256 || mrg_zero_grad(tp, nt) != MRG_OK) return false;
     mrg_loss_parts lp;
+    dev->arena_peak = dev->arena_used;
     bool ok = mrg_model_loss(m, b, &lp) == MRG_OK && mrg_tensor_item(lp.total, &out->loss[0]) == MRG_OK &&
               mrg_tensor_item(lp.lm, &out->loss[1]) == MRG_OK &&
-              mrg_tensor_item(lp.con, &out->loss[2]) == MRG_OK && mrg_backward(lp.total) == MRG_OK;
+              mrg_tensor_item(lp.con, &out->loss[2]) == MRG_OK;
+    out->kept = dev->arena_used;
+    ok = ok && mrg_backward(lp.total) == MRG_OK;
+    out->peak = dev->arena_peak;
     for (int i = 0; ok && i < nt; i++) {
         out->g[i] = test_download(tp[i]->grad);
         out->len[i] = mrg_numel(tp[i]);
@@ -411,6 +419,14 @@ static void test_tiny(mrg_device *dev) {
     CHECK(run_model(m32, &b, &f32) && run_model(m16, &b, &mixed));
     compare("tiny bf16-mixed vs f32", &mixed, &f32, TINY_LOSS_VS_F32, TINY_GRAD_VS_F32,
             GRAD_PARAM_VS_F32);
+    /* the step's memory: bf16-mixed keeps no rounded copies (of activations
+     * or weights) beside their f32 originals, so it needs no more arena
+     * than f32, after the forward and at its peak (it needed 1.4 times
+     * f32's before the rounded operands became temporaries) */
+    printf("  tiny step arena: f32 keeps %zu, peak %zu; bf16-mixed keeps %zu, peak %zu\n",
+           f32.kept, f32.peak, mixed.kept, mixed.peak);
+    CHECK(mixed.kept > 0 && mixed.kept <= f32.kept);
+    CHECK(mixed.peak <= f32.peak);
     grads_free(&f32), grads_free(&mixed);
     free(b.images), free(b.report_ids), free(b.report_len);
 out:
