@@ -8,7 +8,8 @@ mrg_status mrg_cl_select_topk(mrg_device *dev, const mrg_select_dims *d, mrg_ptr
                               mrg_ptr hist_in, mrg_ptr src, mrg_ptr tok, mrg_ptr hist_out,
                               mrg_ptr work, mrg_ptr out) {
     mrg_cl_ctx *c = mrg_cl_of(dev);
-    if (logits.dt != MRG_F32 || hist_out.dt != MRG_I32 || work.dt != MRG_I32 ||
+    const bool hist = d->n_hist > 0 || tok.buf;
+    if (logits.dt != MRG_F32 || (hist && (!hist_out.buf || hist_out.dt != MRG_I32)) || work.dt != MRG_I32 ||
         out.dt != MRG_I32 || d->R < 1 || d->V < 1 || d->V > INT32_MAX || d->k < 1 ||
         d->k > MRG_SELECT_MAX_K || d->n_hist < 0 || d->n_hist + (tok.buf != NULL) > d->L ||
         (d->n_hist > 0 && !hist_in.buf))
@@ -17,6 +18,7 @@ mrg_status mrg_cl_select_topk(mrg_device *dev, const mrg_select_dims *d, mrg_ptr
                          (long long)d->n_hist, (long long)d->L);
     if (work.off % 2 != 0) /* read as doubles: 8-byte aligned (the arena aligns more) */
         return mrg_error(MRG_ERR_INVALID_ARG, "opencl: select_topk: work at an odd offset");
+    if (!hist) hist_out = out; /* a stand-in: no history is read or written */
     mrg_cl_args a = mrg_cl_args_begin(c, MRG_CLK_select_topk);
     mrg_cl_arg_ptr(&a, logits);
     mrg_cl_arg_long(&a, d->V);

@@ -87,14 +87,16 @@ mrg_status cpu_select_topk(mrg_device *dev, const mrg_select_dims *d, mrg_ptr lo
         st = cpu_check("select_topk", "hist_in", hist_in, d->R_in * L, CPU_DT(MRG_I32));
     if (st == MRG_OK && src.buf) st = cpu_check("select_topk", "src", src, R, CPU_DT(MRG_I32));
     if (st == MRG_OK && tok.buf) st = cpu_check("select_topk", "tok", tok, R, CPU_DT(MRG_I32));
-    if (st == MRG_OK) st = cpu_check("select_topk", "hist_out", hist_out, R * L, CPU_DT(MRG_I32));
+    const int64_t n = nh + (tok.buf != NULL);
+    if (st == MRG_OK && n > 0)
+        st = cpu_check("select_topk", "hist_out", hist_out, R * L, CPU_DT(MRG_I32));
     if (st == MRG_OK) st = cpu_check("select_topk", "work", work, R * V * 2, CPU_DT(MRG_I32));
     if (st == MRG_OK) st = cpu_check("select_topk", "out", out, R * d->k * 3, CPU_DT(MRG_I32));
     if (st != MRG_OK) return st;
     const float *x = cpu_f32(logits);
     const int32_t *hin = nh > 0 ? cpu_i32(hist_in) : NULL;
     const int32_t *ps = src.buf ? cpu_i32(src) : NULL, *pt = tok.buf ? cpu_i32(tok) : NULL;
-    int32_t *hout = cpu_i32(hist_out), *po = cpu_i32(out);
+    int32_t *hout = n > 0 ? cpu_i32(hist_out) : NULL, *po = cpu_i32(out);
     double *s = (double *)cpu_i32(work);
     /* histories first: hist_in may alias rows of hist_out only when nh is
      * 0 (the front end refuses the same tensor), so no row is read after
@@ -105,9 +107,8 @@ mrg_status cpu_select_topk(mrg_device *dev, const mrg_select_dims *d, mrg_ptr lo
             hout[r * L + j] = from >= 0 && from < d->R_in ? hin[from * L + j] : -1;
         if (pt) hout[r * L + nh] = pt[r];
     }
-    const int64_t n = nh + (pt != NULL);
 #pragma omp parallel for if (R * V > CPU_PAR_MIN && R > 1) schedule(static)
     for (int64_t r = 0; r < R; r++)
-        select_row(d, x + r * V, hout + r * L, n, s + r * V, po + r * 3 * d->k);
+        select_row(d, x + r * V, hout ? hout + r * L : NULL, n, s + r * V, po + r * 3 * d->k);
     return MRG_OK;
 }

@@ -13,7 +13,8 @@
  *   - ties (equal maxima, equal scores made by the penalty), NaN entries
  *     (never chosen), a row of NaN only (no candidate: id −1), a row of
  *     −inf only, fewer candidates than k;
- *   - refusals (k, eos, dtypes, history sizes).
+ *   - no history and no hist_out (mrg lm's greedy choice);
+ *   - refusals (k, eos, dtypes, history sizes, a history without hist_out).
  * The CPU matches bit for bit. OpenCL: greedy ids and scores bit for bit;
  * log-softmax ids exactly and scores within 1e-12·(|score| + 10) (double
  * on the device: the sum of exps runs in another order), or with
@@ -218,6 +219,16 @@ static void check_refusals(mrg_device *dev) {
     mrg_tensor *one = mrg_tensor_zeros(dev, MRG_I32, MRG_SHAPE(1, 4));
     CHECK(mrg_select_topk(lg, NULL, 0, NULL, NULL, one, 1, false, 1, -1) == NULL); /* rows */
     CHECK(mrg_select_topk(lg, NULL, 0, NULL, NULL, h, 1, false, 1, -1) != NULL);
+    CHECK(mrg_select_topk(lg, NULL, 0, NULL, h, NULL, 1, false, 1, -1) == NULL); /* tok, no hist_out */
+    CHECK(strstr(mrg_last_error(), "hist_out") != NULL);
+    /* no history at all: no hist_out needed; a row of zeros picks id 0, then the eos
+     * mask moves it to id 1 */
+    mrg_tensor *o1 = mrg_select_topk(lg, NULL, 0, NULL, NULL, NULL, 2, false, 2, 0);
+    int32_t p[2 * 2 * 3], ids[4];
+    double sc[4];
+    CHECK(o1 && mrg_tensor_download(o1, p) == MRG_OK);
+    mrg_select_unpack(p, 4, ids, sc);
+    CHECK(ids[0] == 1 && ids[1] == 2 && ids[2] == 1 && sc[0] == 0 && sc[3] == 0);
     mrg_step_reset(dev);
 }
 

@@ -303,7 +303,7 @@ typedef struct mrg_backend {
      *     of hist_in (src.buf NULL: row r; n_hist 0: hist_in unread; a
      *     source outside [0, R_in) gives n_hist ids −1), then
      *     tok[r] when tok.buf: n_hist (+ 1) ids; ids outside [0, V) are
-     *     ignored by the penalty;
+     *     ignored by the penalty; hist_out.buf NULL when there are none;
      *   scores s: the logits in f32, or with log_softmax x − log Σ exp(x)
      *     in double (lib/generate/beam.c's log_softmax; on an OpenCL device
      *     without cl_khr_fp64, f32); then once per distinct id t of the

@@ -22,20 +22,24 @@ static bool check_i32(const char *name, const mrg_tensor *t, int ndim) {
 mrg_tensor *mrg_select_topk(mrg_tensor *logits, mrg_tensor *hist_in, int64_t n_hist,
                             mrg_tensor *src, mrg_tensor *tok, mrg_tensor *hist_out, int k,
                             bool log_softmax, float penalty, int eos) {
-    MRG_NULL_GUARD(logits, hist_out);
-    mrg_tensor *const ins[5] = {logits, hist_out, hist_in ? hist_in : logits, src ? src : logits,
-                                tok ? tok : logits};
+    MRG_NULL_GUARD(logits);
+    mrg_tensor *const ins[5] = {logits, hist_out ? hist_out : logits, hist_in ? hist_in : logits,
+                                src ? src : logits, tok ? tok : logits};
     if (!ops_check_device("select_topk", 5, ins) || !ops_check_f32("select_topk", "logits", logits))
         return NULL;
     if (logits->ndim != 2 || logits->shape[0] < 1 || logits->shape[1] < 1)
         OPS_FAIL("select_topk: logits %s: expected (R, V) with R, V >= 1", OPS_SHAPE(logits));
     int64_t R = logits->shape[0], V = logits->shape[1];
     if (V > INT32_MAX) OPS_FAIL("select_topk: vocabulary %lld above 2^31", (long long)V);
-    if (!check_i32("hist_out", hist_out, 2) || (hist_in && !check_i32("hist_in", hist_in, 2)) ||
-        (src && !check_i32("src", src, -1)) || (tok && !check_i32("tok", tok, -1)))
+    if (!hist_out && (n_hist > 0 || tok))
+        OPS_FAIL("select_topk: a history (%lld entries%s) needs hist_out", (long long)n_hist,
+                 tok ? " and a token" : "");
+    if ((hist_out && !check_i32("hist_out", hist_out, 2)) ||
+        (hist_in && !check_i32("hist_in", hist_in, 2)) || (src && !check_i32("src", src, -1)) ||
+        (tok && !check_i32("tok", tok, -1)))
         return NULL;
-    int64_t L = hist_out->shape[1];
-    if (hist_out->shape[0] < R)
+    int64_t L = hist_out ? hist_out->shape[1] : 0;
+    if (hist_out && hist_out->shape[0] < R)
         OPS_FAIL("select_topk: hist_out %s has fewer than R = %lld rows", OPS_SHAPE(hist_out),
                  (long long)R);
     if (n_hist < 0 || n_hist + (tok != NULL) > L)
@@ -72,7 +76,8 @@ mrg_tensor *mrg_select_topk(mrg_tensor *logits, mrg_tensor *hist_in, int64_t n_h
     mrg_ptr none = mrg_ptr_null();
     if (dev->be->select_topk(dev, &d, mrg_ptr_of(logits), n_hist > 0 ? mrg_ptr_of(hist_in) : none,
                              src ? mrg_ptr_of(src) : none, tok ? mrg_ptr_of(tok) : none,
-                             mrg_ptr_of(hist_out), mrg_ptr_of(work), mrg_ptr_of(out)) != MRG_OK)
+                             hist_out ? mrg_ptr_of(hist_out) : none, mrg_ptr_of(work),
+                             mrg_ptr_of(out)) != MRG_OK)
         return NULL;
     return out;
 }

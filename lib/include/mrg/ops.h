@@ -168,9 +168,10 @@ mrg_tensor *mrg_sdpa_decode(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_ca
  *   - the history of row r (ids, i32) is the first n_hist entries of row
  *     src[r] of hist_in (src: R ids, or NULL: row r; hist_in (*, L), or
  *     NULL when n_hist is 0) followed by tok[r] (tok: R ids, or NULL:
- *     nothing); it is
- *     written to row r of hist_out (R' >= R, L), so the next step passes
- *     hist_out as its hist_in (the rows' histories stay on the device);
+ *     nothing); it is written to row r of hist_out (R' >= R, L), so the
+ *     next step passes hist_out as its hist_in (the rows' histories stay
+ *     on the device); without a history (n_hist 0, tok NULL) hist_out may
+ *     be NULL;
  * ranked higher first, the lower id first on equal scores, NaN never.
  * Returns (R, k, 3) i32: per candidate its id (−1 past the row's last) and
  * the score as an IEEE double in two 32-bit words (mrg_select_unpack). */
