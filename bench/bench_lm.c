@@ -63,8 +63,10 @@ static int usage(int code) {
             "a greedy step), weight bytes per token, KV cache bytes, and with the OpenCL\n"
             "call-counting shim loaded (LD_PRELOAD=build/libmrg_clcount.so) kernel launches\n"
             "per token and per layer, blocking transfers and bytes to/from the device per\n"
-            "token. Prompt + gen is capped at the model's maximum sequence length (with a\n"
-            "note).\n");
+            "token. Tokens are chosen as generation chooses them: on OpenCL on the device\n"
+            "(only the ids, or a beam's 2K candidates per row, come back), on the CPU from the\n"
+            "logits (MRG_GEN_SELECT=host|device overrides). Prompt + gen is capped at the\n"
+            "model's maximum sequence length (with a note).\n");
     return code;
 }
 
