@@ -1,11 +1,14 @@
 /* mrg bench lm: speed and memory of a LLaMA model on one device.
  * Prefill: one batched forward over a prompt of random ids (last-position
  * logits only, as generation does). Decode: greedy tokens one at a time
- * through the KV cache, each step reading its logits back to the host.
- * Beam: K rows decoded together after the prompt, with the cache reordered
- * before every step as beam search does (even steps a rotation of the rows,
- * which only permutes the cache's row map; odd steps one row taken twice,
- * which copies one row), each step reading K rows of logits.
+ * through the KV cache, each step choosing its token as generation does
+ * (on OpenCL on the device, reading back the id; on the CPU from the
+ * logits). Beam: K rows decoded together after the prompt, with the cache
+ * reordered before every step as beam search does (even steps a rotation
+ * of the rows, which only permutes the cache's row map; odd steps one row
+ * taken twice, which copies one row), each step choosing 2K candidates per
+ * row as beam search does (on OpenCL: those read back; on the CPU: K rows
+ * of logits).
  * Each phase runs once for warm-up (kernel builds, arena growth) and is then
  * timed over --repeat runs; the best run is reported. Peak resident memory
  * is the process's VmHWM from /proc/self/status.
@@ -27,6 +30,7 @@
 #include "cl_count.h"
 #include "opts.h"
 #include "mrg/clock.h"
+#include "mrg/generate.h"
 #include "mrg/llama.h"
 #include "mrg/mrg.h"
 #include "mrg/sampling.h"
@@ -59,30 +63,108 @@ static int usage(int code) {
             "a greedy step), weight bytes per token, KV cache bytes, and with the OpenCL\n"
             "call-counting shim loaded (LD_PRELOAD=build/libmrg_clcount.so) kernel launches\n"
             "per token and per layer, blocking transfers and bytes to/from the device per\n"
-            "token. Prompt + gen is capped at the model's maximum sequence length (with a\n"
-            "note).\n");
+            "token. Tokens are chosen as generation chooses them: on OpenCL on the device\n"
+            "(only the ids, or a beam's 2K candidates per row, come back), on the CPU from the\n"
+            "logits (MRG_GEN_SELECT=host|device overrides). Prompt + gen is capped at the\n"
+            "model's maximum sequence length (with a note).\n");
     return code;
 }
 
-/* One prefill of ids (1, P) into a cleared cache; logits (V) on the host. */
+/* How the phases choose their tokens, as generation does
+ * (mrg_gen_select_on_device): on the device, mrg_select_topk over each
+ * step's logits with the rows' histories kept there, and only the k best
+ * per row read back (12 bytes each; penalty 1 and no EOS mask, so the
+ * tokens are the argmax of before); else the logits read back and the
+ * argmax taken on the host. */
+typedef struct chooser {
+    bool dev;
+    int k;             /* candidates per row on the device */
+    bool logsm;        /* of the log-softmax (beam search) */
+    mrg_tensor *hist[2];
+    int cur;
+    int64_t hlen;
+    int32_t *packed, *ids; /* (rows, k, 3), (rows, k) */
+    double *score;
+    float *logits;     /* the host's (rows, V) */
+    int V;
+} chooser;
+
+static void chooser_free(chooser *ch) {
+    for (int i = 0; i < 2; i++) mrg_tensor_free(ch->hist[i]);
+    free(ch->packed);
+    free(ch->ids);
+    free(ch->score);
+    free(ch->logits);
+    memset(ch, 0, sizeof *ch);
+}
+
+/* For rows of up to `rows` and histories of up to L tokens. */
+static mrg_status chooser_init(chooser *ch, mrg_llama *m, int rows, int64_t L, int k, bool logsm) {
+    memset(ch, 0, sizeof *ch);
+    ch->dev = mrg_gen_select_on_device(m->dev);
+    ch->V = m->cfg.vocab_size;
+    ch->k = k;
+    ch->logsm = logsm;
+    size_t n = (size_t)rows * (size_t)k;
+    if (!ch->dev) {
+        ch->logits = malloc(sizeof(float) * (size_t)rows * (size_t)ch->V);
+        return ch->logits ? MRG_OK : mrg_error(MRG_ERR_OOM, "out of host memory");
+    }
+    for (int i = 0; i < 2; i++)
+        if (!(ch->hist[i] = mrg_tensor_new_persistent(m->dev, MRG_I32, MRG_SHAPE(rows, L))))
+            return MRG_ERR_OOM;
+    ch->packed = malloc(sizeof(int32_t) * 3 * n);
+    ch->ids = malloc(sizeof(int32_t) * n);
+    ch->score = malloc(sizeof(double) * n);
+    return ch->packed && ch->ids && ch->score ? MRG_OK
+                                              : mrg_error(MRG_ERR_OOM, "out of host memory");
+}
+
+/* A new sequence: empty histories. */
+static void chooser_restart(chooser *ch) {
+    ch->cur = 0;
+    ch->hlen = 0;
+}
+
+/* After a forward of n rows (lg): their candidates, or their logits. tok
+ * (n) was fed to rows continuing rows src (NULL: their own). */
+static mrg_status chooser_take(chooser *ch, mrg_tensor *lg, int n, mrg_tensor *src,
+                               mrg_tensor *tok) {
+    if (!lg) return MRG_ERR_DEVICE;
+    if (!ch->dev) return mrg_tensor_to_f32(lg, ch->logits);
+    mrg_tensor *out = mrg_select_topk(lg, ch->hist[ch->cur], ch->hlen, src, tok,
+                                      ch->hist[ch->cur ^ 1], ch->k, ch->logsm, 1.0f, -1);
+    MRG_TRY(out ? mrg_tensor_download(out, ch->packed) : MRG_ERR_DEVICE);
+    mrg_select_unpack(ch->packed, (int64_t)n * ch->k, ch->ids, ch->score);
+    ch->cur ^= 1;
+    ch->hlen += tok != NULL;
+    return MRG_OK;
+}
+
+/* The best token of row r of the last forward. */
+static int32_t chooser_best(const chooser *ch, int r) {
+    return ch->dev ? ch->ids[(size_t)r * ch->k] : mrg_argmax(ch->logits + (size_t)r * ch->V, ch->V);
+}
+
+/* One prefill of ids (1, P) into a cleared cache; its token choice in ch. */
 static mrg_status prefill(mrg_llama *m, mrg_kv_cache *kv, const int32_t *ids, int P,
-                          float *logits) {
+                          chooser *ch) {
     mrg_kv_cache_clear(kv);
+    chooser_restart(ch);
     mrg_tensor *in = mrg_tensor_from_i32(m->dev, MRG_SHAPE(1, P), ids);
     mrg_tensor *lg = mrg_llama_forward_ids(m, in, NULL, kv, true);
-    mrg_status st = lg ? mrg_tensor_to_f32(lg, logits) : MRG_ERR_DEVICE;
+    mrg_status st = chooser_take(ch, lg, 1, NULL, NULL);
     mrg_step_reset(m->dev);
     return st;
 }
 
 /* G greedy steps after whatever the cache holds. */
-static mrg_status decode(mrg_llama *m, mrg_kv_cache *kv, int G, float *logits) {
-    int V = m->cfg.vocab_size;
+static mrg_status decode(mrg_llama *m, mrg_kv_cache *kv, int G, chooser *ch) {
     for (int i = 0; i < G; i++) {
-        int32_t next = mrg_argmax(logits, V);
+        int32_t next = chooser_best(ch, 0);
         mrg_tensor *in = mrg_tensor_from_i32(m->dev, MRG_SHAPE(1, 1), &next);
         mrg_tensor *lg = mrg_llama_forward_ids(m, in, NULL, kv, true);
-        mrg_status st = lg ? mrg_tensor_to_f32(lg, logits) : MRG_ERR_DEVICE;
+        mrg_status st = chooser_take(ch, lg, 1, NULL, in);
         mrg_step_reset(m->dev);
         if (st != MRG_OK) return st;
     }
@@ -115,33 +197,33 @@ static cl_per_step per_step(const mrg_clcount_stats *a, const mrg_clcount_stats 
 /* The beam phase: one row prefilled, fanned out to K rows, then G steps of
  * K rows, each after a reorder (even steps rotate the rows: the row map
  * permutes; odd steps give row 0 twice: one row is copied). Every row
- * feeds its own argmax; logits (K, V) come back each step. *t_steps gets
- * the time of the G steps, and *cl the shim's counts per step when snap is
- * not NULL. */
+ * feeds its own best token; each step chooses 2K candidates per row as
+ * beam search does (on the device: those come back; else the logits
+ * (K, V)). *t_steps gets the time of the G steps, and *cl the shim's counts
+ * per step when snap is not NULL. */
 static mrg_status beam(mrg_llama *m, mrg_kv_cache *kv, const int32_t *ids, int P, int K, int G,
-                       float *logits, double *t_steps, mrg_clcount_snapshot_fn snap,
+                       chooser *ch, double *t_steps, mrg_clcount_snapshot_fn snap,
                        cl_per_step *cl) {
     mrg_clcount_stats s0, s1;
-    int V = m->cfg.vocab_size;
     mrg_kv_cache_clear(kv);
     int32_t src[16], tok[16];
     src[0] = 0;
     MRG_TRY(mrg_kv_cache_select(kv, src, 1));
-    MRG_TRY(prefill(m, kv, ids, P, logits));
+    MRG_TRY(prefill(m, kv, ids, P, ch));
     for (int b = 0; b < K; b++) src[b] = 0;
     MRG_TRY(mrg_kv_cache_select(kv, src, K));
-    for (int b = 1; b < K; b++) memcpy(logits + (size_t)b * V, logits, sizeof(float) * (size_t)V);
     if (snap) snap(&s0);
     double t0 = mrg_now_s();
     for (int i = 0; i < G; i++) {
         for (int b = 0; b < K; b++) {
             src[b] = i % 2 == 0 ? (b + 1) % K : (b == 0 ? 0 : b - 1);
-            tok[b] = mrg_argmax(logits + (size_t)src[b] * V, V);
+            tok[b] = chooser_best(ch, i == 0 ? 0 : src[b]); /* the prefill has one row */
         }
         MRG_TRY(mrg_kv_cache_select(kv, src, K));
         mrg_tensor *in = mrg_tensor_from_i32(m->dev, MRG_SHAPE(K, 1), tok);
+        mrg_tensor *sd = ch->dev ? mrg_tensor_from_i32(m->dev, MRG_SHAPE(K), src) : NULL;
         mrg_tensor *lg = mrg_llama_forward_ids(m, in, NULL, kv, true);
-        mrg_status st = lg ? mrg_tensor_to_f32(lg, logits) : MRG_ERR_DEVICE;
+        mrg_status st = chooser_take(ch, lg, K, sd, in);
         mrg_step_reset(m->dev);
         if (st != MRG_OK) return st;
     }
@@ -271,7 +353,7 @@ int bench_lm(int argc, char **argv) {
     rc = 1;
     mrg_kv_cache *kv = NULL, *kvb = NULL;
     int32_t *ids = NULL;
-    float *logits = NULL;
+    chooser chg = {0}, chb = {0};
     lm_result r = {.K = K, .repeat = repeat};
     r.rss_before_kib = bench_status_kib("VmRSS");
     r.t_load = mrg_now_s();
@@ -295,8 +377,9 @@ int bench_lm(int argc, char **argv) {
     kv = mrg_kv_cache_new_dtype(m, 1, P + G, kv_dtype);
     kvb = K > 0 ? mrg_kv_cache_new_dtype(m, K, P + G, kv_dtype) : NULL;
     ids = malloc(sizeof *ids * (size_t)P);
-    logits = malloc(sizeof *logits * (size_t)c->vocab_size * (size_t)(K > 1 ? K : 1));
-    if (!kv || (K > 0 && !kvb) || !ids || !logits) goto fail;
+    if (!kv || (K > 0 && !kvb) || !ids || chooser_init(&chg, m, 1, G + 1, 1, false) != MRG_OK ||
+        (K > 0 && chooser_init(&chb, m, K, G + 1, 2 * K, true) != MRG_OK))
+        goto fail;
     uint32_t s = 12345;
     for (int i = 0; i < P; i++) {
         s = s * 1664525u + 1013904223u;
@@ -306,8 +389,8 @@ int bench_lm(int argc, char **argv) {
 
     /* warm-up */
     double t_unused = 0;
-    if (prefill(m, kv, ids, P, logits) != MRG_OK || decode(m, kv, G < 4 ? G : 4, logits) != MRG_OK ||
-        (K > 0 && beam(m, kvb, ids, P, K, G < 4 ? G : 4, logits, &t_unused, NULL, NULL) != MRG_OK))
+    if (prefill(m, kv, ids, P, &chg) != MRG_OK || decode(m, kv, G < 4 ? G : 4, &chg) != MRG_OK ||
+        (K > 0 && beam(m, kvb, ids, P, K, G < 4 ? G : 4, &chb, &t_unused, NULL, NULL) != MRG_OK))
         goto fail;
     mrg_clcount_snapshot_fn snap = clcount();
     r.have_cl = snap != NULL;
@@ -315,10 +398,10 @@ int bench_lm(int argc, char **argv) {
     double best_p = 1e30, best_d = 1e30, best_b = 1e30;
     for (int i = 0; i < repeat; i++) {
         double t0 = mrg_now_s();
-        if (prefill(m, kv, ids, P, logits) != MRG_OK) goto fail;
+        if (prefill(m, kv, ids, P, &chg) != MRG_OK) goto fail;
         double t1 = mrg_now_s();
         if (snap && i == 0) snap(&s0);
-        if (decode(m, kv, G, logits) != MRG_OK) goto fail;
+        if (decode(m, kv, G, &chg) != MRG_OK) goto fail;
         double t2 = mrg_now_s();
         if (snap && i == 0) {
             snap(&s1);
@@ -328,7 +411,7 @@ int bench_lm(int argc, char **argv) {
         if (t2 - t1 < best_d) best_d = t2 - t1;
         if (K > 0) {
             double tb = 0;
-            if (beam(m, kvb, ids, P, K, G, logits, &tb, i == 0 ? snap : NULL, &r.cl_beam) !=
+            if (beam(m, kvb, ids, P, K, G, &chb, &tb, i == 0 ? snap : NULL, &r.cl_beam) !=
                 MRG_OK)
                 goto fail;
             if (tb < best_b) best_b = tb;
@@ -395,7 +478,8 @@ fail:
     fprintf(stderr, "mrg bench lm: %s\n", mrg_last_error());
 out:
     free(ids);
-    free(logits);
+    chooser_free(&chg);
+    chooser_free(&chb);
     mrg_kv_cache_free(kv);
     mrg_kv_cache_free(kvb);
     mrg_llama_free(m);

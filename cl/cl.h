@@ -26,7 +26,8 @@
     X(colsum_partial) X(colsum_finish) X(reduce_sum_rows) X(l2norm_rows) X(l2norm_backward_rows) \
     X(ce_rows) X(ce_finish) X(ce_count) X(ce_backward_rows) X(adamw)            \
     X(sumsq_partial) X(sumsq_finish) X(clip_scale) X(gemv_fused) X(rope_store_kv)       \
-    X(sdpa_decode) X(sdpa_fwd) X(sdpa_bwd_rowdot) X(sdpa_bwd_dkdv) X(sdpa_bwd_dq)
+    X(sdpa_decode) X(sdpa_fwd) X(sdpa_bwd_rowdot) X(sdpa_bwd_dkdv) X(sdpa_bwd_dq)         \
+    X(select_topk)
 
 typedef enum mrg_cl_kernel_id {
 #define MRG_CL_ENUM(name) MRG_CLK_##name,
@@ -78,6 +79,9 @@ typedef struct mrg_cl_ctx {
     /* device capabilities */
     size_t max_wg;
     cl_ulong local_mem, max_alloc, global_mem;
+    /* double precision in the kernels that want it (select.cl's beam
+     * scores); MRG_CL_NO_FP64=1 turns it off (the f32 fallback's tests) */
+    bool fp64;
     mrg_cl_tuning tune;
     /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes: where a sub-buffer may start */
     size_t base_align;
@@ -136,6 +140,9 @@ int mrg_cl_device_count(void);
 int mrg_cl_gpu_count(void);
 /* The device index (opencl:N) of GPU k < mrg_cl_gpu_count(); -1 without. */
 int mrg_cl_gpu_index(int k);
+/* Whether the device computes in double (cl_khr_fp64, or a double FP
+ * config on OpenCL 1.2+ devices where it is core). */
+bool mrg_cl_device_fp64(cl_device_id d);
 /* The `mrg info` section: every platform and device. */
 mrg_status mrg_cl_print_devices(FILE *out);
 
@@ -354,5 +361,10 @@ mrg_status mrg_cl_sdpa_decode(mrg_device *dev, mrg_ptr q, mrg_ptr k_cache, mrg_p
                               mrg_ptr key_mask, mrg_ptr scores, mrg_ptr out, const int32_t *rows,
                               int64_t B, int64_t H, int64_t Hkv, int64_t D, int64_t Dv,
                               int64_t Lmax, int64_t len, float scale);
+
+/* cl_select.c */
+mrg_status mrg_cl_select_topk(mrg_device *dev, const mrg_select_dims *d, mrg_ptr logits,
+                              mrg_ptr hist_in, mrg_ptr src, mrg_ptr tok, mrg_ptr hist_out,
+                              mrg_ptr work, mrg_ptr out);
 
 #endif

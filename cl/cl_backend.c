@@ -214,6 +214,7 @@ static const mrg_backend cl_backend = {
     .gemv_fused = mrg_cl_gemv_fused,
     .rope_store_kv = mrg_cl_rope_store_kv,
     .sdpa_decode = mrg_cl_sdpa_decode,
+    .select_topk = mrg_cl_select_topk,
 };
 
 /* ---- init ------------------------------------------------------------------ */
@@ -296,6 +297,8 @@ mrg_status mrg_cl_backend_init(mrg_device *dev, int index) {
     if (c->base_align % 4) c->base_align *= 4; /* whole f32 elements */
     if (c->max_wg == 0) c->max_wg = 1;
     if (c->local_mem == 0) c->local_mem = 16384;
+    const char *no64 = getenv("MRG_CL_NO_FP64");
+    c->fp64 = mrg_cl_device_fp64(c->device) && !(no64 && *no64 && strcmp(no64, "0") != 0);
 
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)c->platform, 0};

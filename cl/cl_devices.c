@@ -107,6 +107,13 @@ static bool has_extension(cl_device_id d, const char *ext) {
     return found;
 }
 
+bool mrg_cl_device_fp64(cl_device_id d) {
+    if (has_extension(d, "cl_khr_fp64")) return true;
+    cl_device_fp_config cfg = 0;
+    clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof cfg, &cfg, NULL);
+    return cfg != 0;
+}
+
 static const char *type_name(cl_device_id d) {
     cl_device_type t = 0;
     clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof t, &t, NULL);
@@ -146,12 +153,7 @@ mrg_status mrg_cl_print_devices(FILE *out) {
             info_str(d, CL_DEVICE_VERSION, dver, sizeof dver);
             size_t max_wg = 0;
             clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
-            bool fp64 = has_extension(d, "cl_khr_fp64");
-            if (!fp64) {
-                cl_device_fp_config cfg = 0;
-                clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof cfg, &cfg, NULL);
-                fp64 = cfg != 0;
-            }
+            bool fp64 = mrg_cl_device_fp64(d);
             fprintf(out, "  opencl:%d  %s%s\n", index, name, index == def ? "  [default]" : "");
             fprintf(out, "    type %s, vendor %s, %s, %s\n", type_name(d), vendor, dver, cver);
             fprintf(out,

@@ -73,8 +73,9 @@ static mrg_status build_once(mrg_cl_ctx *c, const char *src) {
     char opts[512];
     snprintf(opts, sizeof opts,
              "-cl-std=CL1.2 -w -DRED_WG=%zu -DCOL_BLOCK=%d -DEMB_BLOCK=%d -DGEMV_WG=%zu "
-             "-DATT_KT=%d -DATT_CH=%d",
-             t->red_wg, MRG_CL_COL_BLOCK, MRG_CL_EMB_BLOCK, t->gemv_wg, MRG_CL_ATT_KT, MRG_CL_ATT_CH);
+             "-DATT_KT=%d -DATT_CH=%d%s",
+             t->red_wg, MRG_CL_COL_BLOCK, MRG_CL_EMB_BLOCK, t->gemv_wg, MRG_CL_ATT_KT, MRG_CL_ATT_CH,
+             c->fp64 ? " -DSEL_FP64=1" : "");
     cl_int err;
     c->program = clCreateProgramWithSource(c->context, 1, &src, NULL, &err);
     if (err != CL_SUCCESS) return mrg_cl_fail(err, "clCreateProgramWithSource");
@@ -123,7 +124,7 @@ static size_t launch_wg(const mrg_cl_tuning *t, int id) {
     case MRG_CLK_reduce_sum_rows: case MRG_CLK_l2norm_rows: case MRG_CLK_l2norm_backward_rows:
     case MRG_CLK_ce_rows: case MRG_CLK_ce_finish: case MRG_CLK_ce_count:
     case MRG_CLK_ce_backward_rows: case MRG_CLK_sumsq_partial: case MRG_CLK_sumsq_finish:
-    case MRG_CLK_sdpa_decode:
+    case MRG_CLK_sdpa_decode: case MRG_CLK_select_topk:
         return t->red_wg;
     default:
         return t->wg1d;

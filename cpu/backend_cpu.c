@@ -165,6 +165,7 @@ static const mrg_backend cpu_backend = {
     .adamw = cpu_adamw,
     .sum_squares = cpu_sum_squares,
     .clip_scale = cpu_clip_scale,
+    .select_topk = cpu_select_topk,
 };
 
 /* ---- init and description ----------------------------------------------- */

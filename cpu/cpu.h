@@ -204,6 +204,11 @@ mrg_status cpu_softmax(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t rows, int6
 mrg_status cpu_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr dx,
                                 int64_t rows, int64_t cols, bool log);
 
+/* cpu_select.c */
+mrg_status cpu_select_topk(mrg_device *dev, const mrg_select_dims *d, mrg_ptr logits,
+                           mrg_ptr hist_in, mrg_ptr src, mrg_ptr tok, mrg_ptr hist_out,
+                           mrg_ptr work, mrg_ptr out);
+
 /* cpu_sdpa.c */
 mrg_status cpu_sdpa(mrg_device *dev, const mrg_sdpa_dims *d, mrg_ptr q, mrg_ptr k, mrg_ptr v,
                     mrg_ptr mask, mrg_ptr rows, mrg_ptr o, mrg_ptr lse);

@@ -94,32 +94,99 @@ static void pack_a(const float *A, int64_t rs, int64_t ks, int64_t M, int64_t Mp
     }
 }
 
+/* The bf16 pair (B[i], B[i + 1]) as one 32-bit word, first value in the low
+ * half (the order vdpbf16ps reads); i + 1 past the end reads as zero. */
+static inline uint32_t pair_at(mrg_dtype dt, const void *B, int64_t i, int64_t step, bool second) {
+    uint32_t lo = top_half(dt, B, i), hi = second ? top_half(dt, B, i + step) : 0;
+    return lo | hi << 16;
+}
+
+/* r[0..16) as a 16×16 matrix of 32-bit words, transposed in registers
+ * (32-bit, 64-bit and two 128-bit lane interleaves). */
+__attribute__((target("avx512f"))) static inline void transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < 4; i++) {
+            t[8 * h + i] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + 4 + i], 0x88);
+            t[8 * h + 4 + i] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + 4 + i], 0xdd);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0xdd);
+    }
+}
+
+/* 16 columns × 16 k pairs of a transposed B into a tile: column j's values
+ * 2·p0 .. 2·p0 + 31 start at element row + j·rs of B; pair p0 + i of the
+ * 16 columns goes to the 16 words dst[i·NR ..]. A row's 16 pairs are one
+ * zmm (bf16: a plain load; f32: the top halves of 32 values picked by one
+ * word permute), and the 16×16 words are transposed in registers, so the
+ * stores are whole 64-byte lines instead of one word per 128 bytes. */
+__attribute__((target("avx512f,avx512bw"))) static void pack_16x16(mrg_dtype dt, const void *B,
+                                                                     int64_t row, int64_t rs,
+                                                                     uint32_t *dst) {
+    __m512i r[16];
+    if (dt == MRG_BF16) {
+        for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_si512((const uint16_t *)B + row + j * rs);
+    } else {
+        /* the top half of float e is 16-bit word 2e + 1 */
+        const __m512i odd = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35,
+                                             33, 31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+        for (int j = 0; j < 16; j++) {
+            const float *f = (const float *)B + row + j * rs;
+            r[j] = _mm512_permutex2var_epi16(_mm512_loadu_si512(f), odd, _mm512_loadu_si512(f + 16));
+        }
+    }
+    transpose16(r);
+    for (int i = 0; i < 16; i++) _mm512_storeu_si512(dst + i * NR, r[i]);
+}
+
 /* Columns [n0, n0 + nb) of op(B) (element (k, n) at n·rs + k·ks of B) →
  * pb in tiles of NR columns: tile t, pair p holds for each column j the two
  * values (2p, 2p + 1) side by side, the layout vdpbf16ps multiplies:
- * pb[((t·Kp/2 + p)·NR + j)·2 + r]. Zero-padded past nb and K. The inner
- * loop follows B's contiguous index (k for a transposed B, n otherwise). */
+ * pb[((t·Kp/2 + p)·NR + j)·2 + r], i.e. 32-bit word (t·Kp/2 + p)·NR + j.
+ * Zero-padded past nb and K. Whole pairs move as one word; the inner loop
+ * follows B's contiguous index (k for a transposed B, n otherwise). This
+ * packing is on the prefill's critical path (its B is a weight matrix read
+ * once per call for 128 rows of A), so the loops carry no per-element
+ * bounds test: element-wise packing took as long as the products. */
 static void pack_b(mrg_dtype dt, const void *B, int64_t rs, int64_t ks, int64_t n0, int64_t nb,
                    int64_t K, int64_t Kp, uint16_t *pb) {
-    int64_t tiles = (nb + NR - 1) / NR, pairs = Kp / 2;
+    int64_t tiles = (nb + NR - 1) / NR, pairs = Kp / 2, full = K / 2;
 #pragma omp parallel for if (nb * K > CPU_PAR_MIN) schedule(static)
     for (int64_t t = 0; t < tiles; t++) {
-        uint16_t *tile = pb + t * pairs * NR * 2;
-        if (ks == 1) {
-            for (int64_t j = 0; j < NR; j++) {
-                int64_t n = t * NR + j;
-                for (int64_t k = 0; k < Kp; k++)
-                    tile[(k / 2) * NR * 2 + j * 2 + (k & 1)] =
-                        n < nb && k < K ? top_half(dt, B, (n0 + n) * rs + k) : 0;
+        uint32_t *tile = (uint32_t *)(void *)(pb + t * pairs * NR * 2);
+        int64_t cols = nb - t * NR < NR ? nb - t * NR : NR;
+        if (ks == 1) { /* op(B)'s column n is row n0 + n of B: read along it */
+            /* whole tiles: 16 × 16 blocks in registers, the rest word by word */
+            int64_t done = cols == NR ? full / 16 * 16 : 0;
+            for (int64_t p0 = 0; p0 < done; p0 += 16)
+                for (int64_t j0 = 0; j0 < NR; j0 += 16)
+                    pack_16x16(dt, B, (n0 + t * NR + j0) * rs + 2 * p0, rs, tile + p0 * NR + j0);
+            for (int64_t j = 0; j < cols; j++) {
+                int64_t row = (n0 + t * NR + j) * rs;
+                for (int64_t p = done; p < full; p++) tile[p * NR + j] = pair_at(dt, B, row + 2 * p, 1, true);
+                if (full < pairs) tile[full * NR + j] = pair_at(dt, B, row + 2 * full, 1, false);
             }
-        } else {
-            for (int64_t k = 0; k < Kp; k++)
-                for (int64_t j = 0; j < NR; j++) {
-                    int64_t n = t * NR + j;
-                    tile[(k / 2) * NR * 2 + j * 2 + (k & 1)] =
-                        n < nb && k < K ? top_half(dt, B, (n0 + n) * rs + k * ks) : 0;
-                }
+        } else { /* op(B)'s row k is row k of B: read two of them along n */
+            for (int64_t p = 0; p < pairs; p++) {
+                int64_t row = 2 * p * ks + (n0 + t * NR) * rs;
+                bool second = p < full;
+                for (int64_t j = 0; j < cols; j++) tile[p * NR + j] = pair_at(dt, B, row + j * rs, ks, second);
+            }
         }
+        for (int64_t j = cols; j < NR; j++) /* columns past nb */
+            for (int64_t p = 0; p < pairs; p++) tile[p * NR + j] = 0;
     }
 }
 

@@ -181,6 +181,9 @@ static const mm_case CASES[] = {
     /* the AVX512-BF16 kernel's edges: two column blocks with a tail, odd K */
     {"wide 20x600x67", 1, 20, 600, 67, false, true, true, MRG_F32},
     {"batched trans_a 64x80x66", 2, 64, 80, 66, true, false, false, MRG_F32},
+    /* op(B) packed from rows of B two at a time, odd K, a column tail */
+    {"b not transposed, odd K 40x100x75", 1, 40, 100, 75, false, false, true, MRG_F32},
+    {"bf16 b not transposed, odd K", 1, 40, 100, 75, false, false, true, MRG_BF16},
 };
 
 static void test_products(mrg_device *dev) {

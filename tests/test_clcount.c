@@ -2,9 +2,11 @@
  * reports with it, on the golden tiny LLaMAs under the first OpenCL device:
  *   - loaded with LD_PRELOAD, the shim's counters reach bench lm: a greedy
  *     decoded token takes at most 10 launches per layer (the embedding,
- *     final norm and head included), one upload that does not block (the
- *     token id, staged) and one blocking download (the logits); a beam-3
- *     step reads 3 rows of logits;
+ *     final norm, head and token choice included), one upload that does
+ *     not block (the token id, staged) and one blocking download: the
+ *     chosen id with its score (12 bytes; the token is chosen on the
+ *     device, mrg_select_topk), not the logits; a beam-3 step uploads its
+ *     3 ids and 3 source rows and reads 6 candidates of each of its 3 rows;
  *   - at exit the shim writes its JSON summary (MRG_CLCOUNT_OUT): non-zero
  *     launches and peak buffer bytes, the fused decoding kernels by name;
  *   - without the shim bench lm reports no OpenCL counts;
@@ -58,8 +60,10 @@ static void test_model(const char *bin, const char *model, const char *dir) {
     CHECK(num(j, "cl_greedy_blocking_writes_per_token") == 0);
     CHECK(num(j, "cl_greedy_bytes_to_device_per_token") == 4);
     CHECK(num(j, "cl_greedy_blocking_reads_per_token") == 1);
-    CHECK(num(j, "cl_greedy_bytes_to_host_per_token") == 4 * num(j, "vocab_size"));
-    CHECK(num(j, "cl_beam_bytes_to_host_per_token") == 3 * 4 * num(j, "vocab_size"));
+    CHECK(num(j, "cl_greedy_bytes_to_host_per_token") == 12);
+    CHECK(num(j, "cl_beam_bytes_to_device_per_token") == 3 * 4 + 3 * 4);
+    CHECK(num(j, "cl_beam_blocking_reads_per_token") == 1);
+    CHECK(num(j, "cl_beam_bytes_to_host_per_token") == 3 * 6 * 12);
     cJSON_Delete(j);
     size_t len = 0;
     char *text = test_read_file(summary, &len);
@@ -68,7 +72,8 @@ static void test_model(const char *bin, const char *model, const char *dir) {
     if (s) {
         CHECK(num(s, "launches") > 0 && num(s, "peak_live_bytes") > 0 && num(s, "reads") > 0);
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(s, "kernels");
-        CHECK(num(k, "gemv_fused") > 0 && num(k, "rope_store_kv") > 0 && num(k, "sdpa_decode") > 0);
+        CHECK(num(k, "gemv_fused") > 0 && num(k, "rope_store_kv") > 0 && num(k, "sdpa_decode") > 0 &&
+              num(k, "select_topk") > 0);
     }
     cJSON_Delete(s);
     free(text);

@@ -2,7 +2,10 @@
  * llama2.c .bin checkpoint). The prompt is encoded with BOS and prefilled
  * into the KV cache in one batched forward; then one token at a time is
  * chosen (greedy, or temperature + top-p from a seeded RNG) and streamed to
- * stdout as it is generated. Timing goes to stderr. */
+ * stdout as it is generated. Greedy tokens are chosen on the device where
+ * generation chooses there (OpenCL: only the id is read back). Timing goes
+ * to stderr. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "lm_perplexity.h"
 #include "opts.h"
 #include "mrg/clock.h"
+#include "mrg/generate.h"
 #include "mrg/llama.h"
 #include "mrg/mrg.h"
 #include "mrg/sampling.h"
@@ -213,6 +217,9 @@ int cmd_lm(int argc, char **argv) {
         emit_text(&out, text);
         free(text);
     }
+    /* greedy decoding picks the argmax where the logits are (as
+     * mrg_generate does, mrg_gen_select_on_device) */
+    const bool on_device = temperature == 0 && mrg_gen_select_on_device(dev);
     double t0 = mrg_now_s(), t_prefill = 0;
     int generated = 0;
     int32_t next = 0;
@@ -221,10 +228,24 @@ int cmd_lm(int argc, char **argv) {
         mrg_tensor *in = i == 0 ? mrg_tensor_from_i32(dev, MRG_SHAPE(1, n_prompt), ids)
                                 : mrg_tensor_from_i32(dev, MRG_SHAPE(1, 1), &next);
         mrg_tensor *lg = mrg_llama_forward_ids(m, in, NULL, kv, true); /* (1, V) */
-        if (!lg || mrg_tensor_to_f32(lg, logits) != MRG_OK) goto fail;
+        if (!lg) goto fail;
+        if (on_device) {
+            /* greedy on the device: only the id comes back */
+            mrg_tensor *best = mrg_select_topk(lg, NULL, 0, NULL, NULL, NULL, 1, false, 1.0f, -1);
+            int32_t packed[3];
+            double score;
+            if (!best || mrg_tensor_download(best, packed) != MRG_OK) goto fail;
+            mrg_select_unpack(packed, 1, &next, &score);
+            if (next < 0 || !isfinite(score)) { /* as the sampler refuses such logits */
+                mrg_error(MRG_ERR_INVALID_ARG, "sampler: the logits hold no finite value");
+                goto fail;
+            }
+        } else if (mrg_tensor_to_f32(lg, logits) != MRG_OK) {
+            goto fail;
+        }
         mrg_step_reset(dev);
         if (i == 0) t_prefill = mrg_now_s() - t0;
-        next = mrg_sampler_sample(sampler, logits);
+        if (!on_device) next = mrg_sampler_sample(sampler, logits);
         if (next < 0) goto fail;
         generated++;
         if (print_ids) {

@@ -35,6 +35,8 @@
  *   decode         linears swiglu_linear             gemv_fused rope_store_kv sdpa_decode
  *                  linear_residual rope_store_kv     (optional; NULL: composed)
  *                  sdpa_decode
+ *   select         select_topk (decoding's choice    select_topk
+ *                  of the next tokens)
  *
  * Conventions for every kernel:
  *   - a mrg_ptr names a buffer plus an ELEMENT offset and the element dtype;
@@ -49,6 +51,7 @@
 #ifndef MRG_CORE_BACKEND_H
 #define MRG_CORE_BACKEND_H
 
+#include "mrg/limits.h"
 #include "mrg/tensor.h"
 
 typedef struct mrg_ptr {
@@ -72,6 +75,18 @@ typedef struct mrg_sdpa_dims {
     bool causal;       /* query t sees keys j <= t + Tk − Tq */
     float scale;
 } mrg_sdpa_dims;
+
+/* Sizes and options of one token choice (select_topk; lib/ops/select.c). */
+typedef struct mrg_select_dims {
+    int64_t R, V;     /* rows of logits (R, V) */
+    int64_t L;        /* entries per history row: hist_in (R_in, L), hist_out (>= R, L) */
+    int64_t R_in;     /* rows of hist_in (0 when n_hist is 0) */
+    int64_t n_hist;   /* entries each row takes from its source row of hist_in */
+    int k;            /* candidates per row, 1..MRG_SELECT_MAX_K */
+    bool log_softmax; /* scores: the row's log-softmax (else its logits) */
+    float penalty;    /* repetition penalty > 0 (1: none) */
+    int eos;          /* the id whose score becomes −inf, or −1 */
+} mrg_select_dims;
 
 typedef enum mrg_binop { MRG_BIN_ADD, MRG_BIN_SUB, MRG_BIN_MUL } mrg_binop;
 
@@ -280,6 +295,28 @@ typedef struct mrg_backend {
                               mrg_ptr key_mask, mrg_ptr scores, mrg_ptr out, const int32_t *rows,
                               int64_t B, int64_t H, int64_t Hkv, int64_t D, int64_t Dv,
                               int64_t Lmax, int64_t len, float scale);
+
+    /* ---- decoding's choice of the next tokens (lib/ops/select.c) ---- */
+
+    /* Per row r of logits (R, V) f32 (all other operands i32):
+     *   history: row r of hist_out = the first n_hist entries of row src[r]
+     *     of hist_in (src.buf NULL: row r; n_hist 0: hist_in unread; a
+     *     source outside [0, R_in) gives n_hist ids −1), then
+     *     tok[r] when tok.buf: n_hist (+ 1) ids; ids outside [0, V) are
+     *     ignored by the penalty; hist_out.buf NULL when there are none;
+     *   scores s: the logits in f32, or with log_softmax x − log Σ exp(x)
+     *     in double (lib/generate/beam.c's log_softmax; on an OpenCL device
+     *     without cl_khr_fp64, f32); then once per distinct id t of the
+     *     history s[t] = s[t] < 0 ? s[t]·penalty : s[t]/penalty in the same
+     *     precision (skipped when penalty is 1); then s[eos] = −inf;
+     *   out (R, k, 3): the k best scores of the row, higher first and the
+     *     lower id first on equal scores, NaN never: the id, then the score
+     *     as an IEEE double in two 32-bit words (host byte order); id −1
+     *     past the row's last candidate;
+     *   work: scratch of R·V·2 words. */
+    mrg_status (*select_topk)(mrg_device *dev, const mrg_select_dims *d, mrg_ptr logits,
+                              mrg_ptr hist_in, mrg_ptr src, mrg_ptr tok, mrg_ptr hist_out,
+                              mrg_ptr work, mrg_ptr out);
 } mrg_backend;
 
 /* Device object shared by all backends; backend-specific state hangs off ctx. */

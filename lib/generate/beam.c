@@ -4,7 +4,10 @@
  * 2K candidates, finished hypotheses scored sum / len^length_penalty with
  * BOS counted in len, and early_stopping=False. Studies that are done leave the cache; the others
  * keep K rows each, reordered after every step (mrg_kv_cache_select). The
- * scores are kept in double on the host. */
+ * scores are kept in double on the host. Where the device chooses
+ * (mrg_gen_select_on_device), the log-softmax, the processors and each
+ * row's top 2K run there (mrg_select_topk) and only those candidates come
+ * back; the bookkeeping below stays on the host. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +162,23 @@ mrg_status gen_beam(gen_session *s, const mrg_gen_opts *opts, int32_t *out_ids, 
             int m = 0;
             for (int k = 0; k < K; k++) {
                 /* before the first step the cache holds one row per study */
-                const float *lg = s->logits + (size_t)(t == 0 ? p : p * K + k) * V;
+                const int row = t == 0 ? p : p * K + k;
+                double base = t == 0 ? (k == 0 ? 0.0 : -1e9) : sd->score[k];
+                if (s->sel.on) {
+                    /* the row's 2K best processed log-probs, chosen on the
+                     * device in the order below (higher first, lower id on
+                     * ties): they hold the row's share of the study's top
+                     * 2K, offered here row by row as the host's loop over
+                     * k·V + v does. (Exact unless adding base rounds two
+                     * different log-probs of a row to one sum, which needs
+                     * them within ~1e-16 of |base| of each other.) */
+                    const int32_t *ci = s->sel.ids + (size_t)row * 2 * K;
+                    const double *cs = s->sel.score + (size_t)row * 2 * K;
+                    for (int c2 = 0; c2 < 2 * K && ci[c2] >= 0; c2++)
+                        top_insert(top_sc, top_ix, &m, 2 * K, cs[c2] + base, k * V + ci[c2]);
+                    continue;
+                }
+                const float *lg = s->logits + (size_t)row * V;
                 log_softmax(lg, V, lp);
                 if (opts->repetition_penalty != 1.0f) { /* over [BOS, generated tokens] */
                     ++stamp;
@@ -169,7 +188,6 @@ mrg_status gen_beam(gen_session *s, const mrg_gen_opts *opts, int32_t *out_ids, 
                                      mark, stamp);
                 }
                 if (t < opts->min_new) lp[c.eos] = -INFINITY;
-                double base = t == 0 ? (k == 0 ? 0.0 : -1e9) : sd->score[k];
                 for (int v = 0; v < V; v++)
                     top_insert(top_sc, top_ix, &m, 2 * K, lp[v] + base, k * V + v);
             }

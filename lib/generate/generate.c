@@ -8,6 +8,7 @@
 
 #include "generate/gen_internal.h"
 #include "mrg/autograd.h"
+#include "mrg/ops.h"
 #include "mrg/sampling.h"
 
 mrg_gen_opts mrg_gen_defaults(void) {
@@ -53,17 +54,71 @@ mrg_status mrg_gen_opts_check(const mrg_gen_opts *o) {
 
 /* ---- session ------------------------------------------------------------ */
 
-/* Downloads the (n, V) logits of a forward into s->logits. */
-static mrg_status take_logits(gen_session *s, mrg_tensor *lg, int n) {
+bool mrg_gen_select_on_device(const mrg_device *dev) {
+    const char *e = getenv("MRG_GEN_SELECT");
+    if (e && !strcmp(e, "host")) return false;
+    if (e && !strcmp(e, "device")) return true;
+    return dev && !mrg_device_is_cpu(dev);
+}
+
+/* After a forward of n rows: the device chooses each row's candidates
+ * (s->sel: only they are read back; the histories of the rows gain tok,
+ * each continuing row src's, or its own with src NULL), or the (n, V)
+ * logits are read into s->logits. */
+static mrg_status take_step(gen_session *s, mrg_tensor *lg, int n, mrg_tensor *src,
+                            mrg_tensor *tok) {
     if (!lg) return mrg_error_context(MRG_ERR_DEVICE, "generate: forward");
-    mrg_status st = mrg_tensor_to_f32(lg, s->logits);
+    mrg_status st;
+    gen_select *g = &s->sel;
+    if (g->on) {
+        /* every row holds s->stats.steps generated tokens */
+        int eos = s->stats.steps < g->min_new ? s->eos : -1;
+        mrg_tensor *out = mrg_select_topk(lg, g->hist[g->cur], g->hlen, src, tok,
+                                          g->hist[g->cur ^ 1], g->k, g->log_softmax, g->penalty,
+                                          eos); /* (n, k, 3) */
+        st = out ? mrg_tensor_download(out, g->packed)
+                 : mrg_error_context(MRG_ERR_DEVICE, "generate: choosing tokens");
+        if (st == MRG_OK) {
+            mrg_select_unpack(g->packed, (int64_t)n * g->k, g->ids, g->score);
+            g->cur ^= 1;
+            g->hlen += tok != NULL;
+        }
+    } else {
+        st = mrg_tensor_to_f32(lg, s->logits);
+    }
     s->rows = n;
     mrg_step_reset(s->dev); /* the step's activations are no longer needed */
     return st;
 }
 
+/* The device's choice for select_k candidates per row: histories of
+ * 1 + max_new ids per row that start as [BOS] (a fill: no transfer), and
+ * the host arrays its results are read into. */
+static mrg_status select_start(gen_session *s, const mrg_gen_opts *opts, int capacity,
+                               int select_k, bool log_softmax) {
+    gen_select *g = &s->sel;
+    g->on = true;
+    g->k = select_k;
+    g->log_softmax = log_softmax;
+    g->penalty = opts->repetition_penalty;
+    g->min_new = opts->min_new;
+    for (int i = 0; i < 2; i++)
+        if (!(g->hist[i] = mrg_tensor_new_persistent(s->dev, MRG_I32,
+                                                     MRG_SHAPE(capacity, 1 + s->max_new))))
+            return MRG_ERR_OOM;
+    size_t nk = (size_t)capacity * (size_t)select_k;
+    g->packed = malloc(sizeof(int32_t) * 3 * nk);
+    g->ids = malloc(sizeof(int32_t) * nk);
+    g->score = malloc(sizeof(double) * nk);
+    if (!g->packed || !g->ids || !g->score) return mrg_error(MRG_ERR_OOM, "out of host memory");
+    g->cur = 0;
+    g->hlen = s->bos >= 0 ? 1 : 0;
+    return s->bos >= 0 ? mrg_tensor_fill(g->hist[0], (float)s->bos) : MRG_OK;
+}
+
 mrg_status gen_session_start(gen_session *s, mrg_llama *lm, mrg_tensor *prefix,
-                             const mrg_gen_opts *opts, int capacity) {
+                             const mrg_gen_opts *opts, int capacity, int select_k,
+                             bool log_softmax) {
     memset(s, 0, sizeof *s);
     if (!lm || !prefix) return mrg_error(MRG_ERR_INVALID_ARG, "generate: NULL model or prefix");
     const mrg_llama_config *c = &lm->cfg;
@@ -95,9 +150,12 @@ mrg_status gen_session_start(gen_session *s, mrg_llama *lm, mrg_tensor *prefix,
     s->stride = opts->max_new;
     if (T0 + s->max_new > c->max_seq) s->max_new = (int)(c->max_seq - T0);
     s->grad_prev = mrg_grad_set_enabled(s->dev, false);
-    s->logits = malloc(sizeof(float) * (size_t)capacity * (size_t)s->V);
-    s->kv = s->logits ? mrg_kv_cache_new_dtype(lm, capacity, T0 + s->max_new, opts->kv_dtype) : NULL;
-    if (!s->logits) return mrg_error(MRG_ERR_OOM, "out of host memory");
+    if (select_k > 0 && mrg_gen_select_on_device(s->dev)) {
+        MRG_TRY(select_start(s, opts, capacity, select_k, log_softmax));
+    } else if (!(s->logits = malloc(sizeof(float) * (size_t)capacity * (size_t)s->V))) {
+        return mrg_error(MRG_ERR_OOM, "out of host memory");
+    }
+    s->kv = mrg_kv_cache_new_dtype(lm, capacity, T0 + s->max_new, opts->kv_dtype);
     if (!s->kv) return MRG_ERR_OOM;
     /* the cache starts with B rows in use (its capacity holds the beams) */
     int32_t *rows = malloc(sizeof *rows * (size_t)s->B);
@@ -111,7 +169,7 @@ mrg_status gen_session_start(gen_session *s, mrg_llama *lm, mrg_tensor *prefix,
     s->stats.prefill_rows = s->B;
     s->stats.max_rows = s->B;
     mrg_tensor *lg = mrg_llama_forward(lm, prefix, NULL, s->kv, true); /* (B, V) */
-    return take_logits(s, lg, s->B);
+    return take_step(s, lg, s->B, NULL, NULL);
 }
 
 mrg_status gen_session_step(gen_session *s, const int32_t *src, const int32_t *tok, int n) {
@@ -119,9 +177,16 @@ mrg_status gen_session_step(gen_session *s, const int32_t *src, const int32_t *t
     if (n > s->stats.max_rows) s->stats.max_rows = n;
     mrg_tensor *ids = mrg_tensor_from_i32(s->dev, MRG_SHAPE(n, 1), tok);
     if (!ids) return MRG_ERR_OOM;
+    /* the rows' sources for their histories on the device (none: row r
+     * continues row r, as greedy rows do until one ends) */
+    mrg_tensor *src_dev = NULL;
+    bool moved = false;
+    for (int r = 0; r < n; r++) moved |= src[r] != r;
+    if (s->sel.on && moved && !(src_dev = mrg_tensor_from_i32(s->dev, MRG_SHAPE(n), src)))
+        return MRG_ERR_OOM;
     mrg_tensor *lg = mrg_llama_forward_ids(s->lm, ids, NULL, s->kv, true); /* (n, V) */
     s->stats.steps++;
-    return take_logits(s, lg, n);
+    return take_step(s, lg, n, src_dev, ids);
 }
 
 void gen_session_end(gen_session *s, mrg_gen_stats *stats) {
@@ -133,6 +198,10 @@ void gen_session_end(gen_session *s, mrg_gen_stats *stats) {
     }
     mrg_kv_cache_free(s->kv);
     free(s->logits);
+    for (int i = 0; i < 2; i++) mrg_tensor_free(s->sel.hist[i]);
+    free(s->sel.packed);
+    free(s->sel.ids);
+    free(s->sel.score);
     memset(s, 0, sizeof *s);
 }
 
@@ -182,17 +251,29 @@ mrg_status gen_greedy_sample(gen_session *s, const mrg_gen_opts *opts, int32_t *
         int kept = 0;
         for (int r = 0; r < n; r++) {
             int b = active[r];
-            float *lg = s->logits + (size_t)r * V;
             int32_t *ids = out_ids + (size_t)b * (size_t)s->stride;
-            if (opts->repetition_penalty != 1.0f) {
-                /* the sequence is [BOS, generated tokens] */
-                ++stamp;
-                if (s->bos >= 0)
-                    gen_repetition(lg, &s->bos, 1, opts->repetition_penalty, mark, stamp);
-                gen_repetition(lg, ids, out_lens[b], opts->repetition_penalty, mark, stamp);
+            int next;
+            if (s->sel.on) {
+                /* the device's argmax of the processed logits (temperature
+                 * 0), with the sampler's refusal of a row without a finite
+                 * maximum */
+                next = s->sel.ids[r];
+                if (next < 0 || !isfinite(s->sel.score[r])) {
+                    mrg_error(MRG_ERR_INVALID_ARG, "sampler: the logits hold no finite value");
+                    next = -1;
+                }
+            } else {
+                float *lg = s->logits + (size_t)r * V;
+                if (opts->repetition_penalty != 1.0f) {
+                    /* the sequence is [BOS, generated tokens] */
+                    ++stamp;
+                    if (s->bos >= 0)
+                        gen_repetition(lg, &s->bos, 1, opts->repetition_penalty, mark, stamp);
+                    gen_repetition(lg, ids, out_lens[b], opts->repetition_penalty, mark, stamp);
+                }
+                if (t < opts->min_new) lg[s->eos] = -INFINITY;
+                next = mrg_sampler_sample(smp[b], lg);
             }
-            if (t < opts->min_new) lg[s->eos] = -INFINITY;
-            int next = mrg_sampler_sample(smp[b], lg);
             if (next < 0) {
                 st = mrg_error_context(MRG_ERR_INVALID_ARG, "generate: study %d", b);
                 goto out;
@@ -228,8 +309,14 @@ mrg_status mrg_generate_batch_from_embeddings(mrg_llama *lm, mrg_tensor *prefix_
     /* as Hugging Face's generate(): one beam without sampling is greedy search */
     bool beam = opts->mode == MRG_GEN_BEAM && opts->beam > 1;
     int64_t B = prefix_emb && prefix_emb->ndim == 3 ? prefix_emb->shape[0] : 1;
+    /* greedy search (sampling at temperature 0 too) takes each row's best
+     * token, beam search each row's 2K best log-probs: chosen on the device
+     * where mrg_gen_select_on_device() says so */
+    bool greedy = opts->mode != MRG_GEN_SAMPLE || opts->temperature == 0;
+    int select_k = beam ? 2 * opts->beam : greedy ? 1 : 0;
     gen_session s;
-    mrg_status st = gen_session_start(&s, lm, prefix_emb, opts, (int)B * (beam ? opts->beam : 1));
+    mrg_status st = gen_session_start(&s, lm, prefix_emb, opts, (int)B * (beam ? opts->beam : 1),
+                                      select_k, beam);
     if (st == MRG_OK)
         st = beam ? gen_beam(&s, opts, out_ids, out_lens)
                   : gen_greedy_sample(&s, opts, out_ids, out_lens);

@@ -86,6 +86,16 @@ mrg_gen_opts mrg_gen_defaults(void);
 /* MRG_ERR_INVALID_ARG with a message for out-of-range options. */
 mrg_status mrg_gen_opts_check(const mrg_gen_opts *opts);
 
+/* Where greedy and beam search choose the next tokens: true on the device
+ * (mrg_select_topk: the processors and the top-k run where the logits are,
+ * and each step reads back only the chosen ids, or a beam's 2K candidates
+ * per row), false on the host from the logits read back. The device
+ * chooses on OpenCL, the host on the CPU (where the logits cost no
+ * transfer; both give the same ids there); sampling at a temperature > 0
+ * always samples on the host. MRG_GEN_SELECT=host or device overrides the
+ * choice (tests, debugging). */
+bool mrg_gen_select_on_device(const mrg_device *dev);
+
 /* What a call did (for tests and benchmarks). */
 typedef struct mrg_gen_stats {
     int prefill_forwards; /* forwards over the prefix (1) */

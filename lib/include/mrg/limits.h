@@ -55,6 +55,12 @@
  * refuses headers over 100 MB). */
 #define MRG_MAX_SAFETENSORS_HEADER ((long long)16 << 20)
 
+/* ---- decoding ---------------------------------------------------------------- */
+
+/* Candidates per row that mrg_select_topk returns (beam search asks for
+ * twice its beam, which mrg_gen_opts_check caps at 64). */
+#define MRG_SELECT_MAX_K 256
+
 /* ---- metrics (lib/metrics/meteor*.c) -------------------------------------- */
 
 /* Words of a hypothesis or reference that METEOR aligns: the matches it

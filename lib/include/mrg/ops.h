@@ -12,6 +12,7 @@
 #ifndef MRG_OPS_H
 #define MRG_OPS_H
 
+#include "mrg/limits.h"
 #include "mrg/tensor.h"
 
 #ifdef __cplusplus
@@ -193,6 +194,36 @@ mrg_tensor *mrg_rope_store_kv(mrg_tensor *q, mrg_tensor *k, mrg_tensor *v, mrg_t
  * for one new position per row (q (B, H, 1, D), causal or not alike). */
 mrg_tensor *mrg_sdpa_decode(mrg_tensor *q, mrg_tensor *k_cache, mrg_tensor *v_cache,
                             const int32_t *rows, int64_t len, mrg_tensor *key_mask, float scale);
+
+/* ---- decoding's choice of the next tokens (lib/ops/select.c) ---------------
+ * The search of a decoding step run where the logits are, so that only the
+ * chosen ids (and a beam's candidates) come back to the host. Never
+ * recorded. */
+/* For each row r of logits (R, V) f32, the k (1..MRG_SELECT_MAX_K) best
+ * scores s, where
+ *   - s is the row's logits (f32), or with log_softmax the row minus its
+ *     log Σ exp, in double (as beam search keeps them; f32 on an OpenCL
+ *     device without cl_khr_fp64, whose sums also run in another order:
+ *     equal to the CPU's within rounding);
+ *   - each distinct id t of the row's history gets s[t] < 0 ? s[t]·penalty
+ *     : s[t] / penalty (penalty > 0; 1: none), then s[eos] = −inf (eos −1:
+ *     none);
+ *   - the history of row r (ids, i32) is the first n_hist entries of row
+ *     src[r] of hist_in (src: R ids, or NULL: row r; hist_in (*, L), or
+ *     NULL when n_hist is 0) followed by tok[r] (tok: R ids, or NULL:
+ *     nothing); it is written to row r of hist_out (R' >= R, L), so the
+ *     next step passes hist_out as its hist_in (the rows' histories stay
+ *     on the device); without a history (n_hist 0, tok NULL) hist_out may
+ *     be NULL;
+ * ranked higher first, the lower id first on equal scores, NaN never.
+ * Returns (R, k, 3) i32: per candidate its id (−1 past the row's last) and
+ * the score as an IEEE double in two 32-bit words (mrg_select_unpack). */
+mrg_tensor *mrg_select_topk(mrg_tensor *logits, mrg_tensor *hist_in, int64_t n_hist,
+                            mrg_tensor *src, mrg_tensor *tok, mrg_tensor *hist_out, int k,
+                            bool log_softmax, float penalty, int eos);
+/* The ids and scores of n candidates of mrg_select_topk's output, read to
+ * the host as packed (n · 3 words). */
+void mrg_select_unpack(const int32_t *packed, int64_t n, int32_t *ids, double *scores);
 
 /* ---- in place, never recorded ---------------------------------------------
  * These write into existing tensors and return a status. They are not
