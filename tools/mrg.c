@@ -47,14 +47,22 @@ static void usage(FILE *out) {
  * - OpenMP workers that spin-wait between kernels steal the cores from the
  *   thread doing serial work whenever the machine is shared, which made
  *   training four times slower on two busy cores: OMP_WAIT_POLICY=passive
- *   unless the user chose a policy;
+ *   unless the user chose a policy; but workers that sleep at once pay a
+ *   futex wake-up for every kernel, and decoding runs its small kernels
+ *   back to back (3x slower for a tiny model), so they first spin
+ *   GOMP_SPINCOUNT=1000 times (libgomp's; tens of microseconds), which
+ *   cost 5-10 % of a training step with one of two cores taken by another
+ *   process, where 10000 cost 60 % (README.md, before `mrg info`);
  * - OpenBLAS runs generic SSE kernels on CPU models it does not know (5x
  *   slower GEMMs on a new Xeon): OPENBLAS_CORETYPE names the kernel set
  *   that fits the CPU's ISA, unless the user set it (mrg/cpu.h).
  * After the exec both are set, so nothing is done twice. */
 static void reexec_with_runtime_settings(char **argv) {
     bool again = false;
-    if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0) again = true;
+    if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0) {
+        if (!getenv("GOMP_SPINCOUNT")) setenv("GOMP_SPINCOUNT", "1000", 1);
+        again = true;
+    }
     bool blas = mrg_cpu_blas_prepare_env();
     if (!again && !blas) return;
     execv("/proc/self/exe", argv);
