@@ -4,22 +4,8 @@
  * that its ids and scores are those, bit for bit. */
 #include <math.h>
 
+#include "core/topk.h"
 #include "cpu/cpu.h"
-
-/* Keeps the m best (score, id) pairs, best first, of scores offered in
- * increasing id order: an equal score ranks after those kept (the lower id
- * first); NaN is never kept. */
-static void top_insert(double *sc, int32_t *ix, int *n, int m, double c, int32_t i) {
-    if (isnan(c) || (*n == m && !(c > sc[m - 1]))) return;
-    int j = *n < m ? (*n)++ : m - 1;
-    while (j > 0 && sc[j - 1] < c) {
-        sc[j] = sc[j - 1];
-        ix[j] = ix[j - 1];
-        j--;
-    }
-    sc[j] = c;
-    ix[j] = i;
-}
 
 /* Whether h[j] appeared earlier in h (each distinct id is penalised once). */
 static bool seen_before(const int32_t *h, int64_t j) {
@@ -32,14 +18,8 @@ static bool seen_before(const int32_t *h, int64_t j) {
 static void select_row(const mrg_select_dims *d, const float *x, const int32_t *hist, int64_t n,
                        double *s, int32_t *out) {
     const int64_t V = d->V;
-    if (d->log_softmax) { /* lib/generate/beam.c's log_softmax */
-        double mx = -INFINITY;
-        for (int64_t v = 0; v < V; v++)
-            if (x[v] > mx) mx = x[v];
-        double sum = 0;
-        for (int64_t v = 0; v < V; v++) sum += exp((double)x[v] - mx);
-        double lse = mx + log(sum);
-        for (int64_t v = 0; v < V; v++) s[v] = (double)x[v] - lse;
+    if (d->log_softmax) { /* as lib/generate/beam.c */
+        mrg_log_softmax_row_d(x, V, s);
         if (d->penalty != 1.0f) {
             double p = d->penalty;
             for (int64_t j = 0; j < n; j++) {
@@ -64,7 +44,7 @@ static void select_row(const mrg_select_dims *d, const float *x, const int32_t *
     double sc[MRG_SELECT_MAX_K];
     int32_t ix[MRG_SELECT_MAX_K];
     int m = 0;
-    for (int64_t v = 0; v < V; v++) top_insert(sc, ix, &m, d->k, s[v], (int32_t)v);
+    for (int64_t v = 0; v < V; v++) mrg_top_insert(sc, ix, &m, d->k, s[v], (int32_t)v);
     for (int i = 0; i < d->k; i++) {
         out[3 * i] = i < m ? ix[i] : -1;
         double c = i < m ? sc[i] : -INFINITY;

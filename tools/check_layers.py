@@ -13,7 +13,8 @@ It reads every C/C++ file under lib/, cpu/, cl/, tools/ and bench/ (the
   - an #include of another folder's private header (core/internal.h is
     shared by core and ops; core/backend.h also by the backends;
     core/registry.h also by lib/backends.c; core/files.h, leaf utilities,
-    by the library folders that read and write files);
+    by the library folders that read and write files; core/topk.h by the
+    host search and the CPU backend's token choice);
   - a call into the backend table (`->be`, `MRG_BE(`) outside lib/core
     (which owns device memory) and lib/ops (which dispatches every kernel),
     and outside the backends themselves.
@@ -111,6 +112,9 @@ SHARED_PRIVATE = {
     # leaf utilities: whole-file read, directories, copies
     "lib/core/files.h": {"lib/core", "lib/io", "lib/text", "lib/metrics", "lib/models",
                          "lib/train", "cl"},  # cl: the tuning cache
+    # decoding's log-softmax and top-k, which must be bit for bit the same
+    # in the host search and in the CPU backend's select_topk
+    "lib/core/topk.h": {"lib/core", "lib/generate", "cpu"},
 }
 
 # Folders whose code may call the backend table.

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/topk.h"
 #include "generate/gen_internal.h"
 
 typedef struct hyp {
@@ -106,31 +107,6 @@ static bool study_init(study *st, int K, int N) {
     return true;
 }
 
-/* log_softmax of one row of logits (V) into out (double). */
-static void log_softmax(const float *x, int V, double *out) {
-    double mx = -INFINITY;
-    for (int v = 0; v < V; v++)
-        if (x[v] > mx) mx = x[v];
-    double sum = 0;
-    for (int v = 0; v < V; v++) sum += exp((double)x[v] - mx);
-    double lse = mx + log(sum);
-    for (int v = 0; v < V; v++) out[v] = (double)x[v] - lse;
-}
-
-/* Keeps the m best (score, index) pairs, best first; an equal score ranks
- * after those already kept (the lower flat index first). */
-static void top_insert(double *sc, int *ix, int *n, int m, double c, int i) {
-    if (isnan(c) || (*n == m && !(c > sc[m - 1]))) return;
-    int j = *n < m ? (*n)++ : m - 1;
-    while (j > 0 && sc[j - 1] < c) {
-        sc[j] = sc[j - 1];
-        ix[j] = ix[j - 1];
-        j--;
-    }
-    sc[j] = c;
-    ix[j] = i;
-}
-
 mrg_status gen_beam(gen_session *s, const mrg_gen_opts *opts, int32_t *out_ids, int *out_lens) {
     const beam_ctx c = {opts->beam, s->max_new, s->V, s->eos, s->bos, s->bos >= 0,
                         (double)opts->length_penalty};
@@ -144,7 +120,7 @@ mrg_status gen_beam(gen_session *s, const mrg_gen_opts *opts, int32_t *out_ids, 
     double *lp = malloc(sizeof(double) * (size_t)V);
     int *mark = calloc((size_t)V, sizeof(int));
     double *top_sc = malloc(sizeof(double) * 2 * (size_t)K);
-    int *top_ix = malloc(sizeof(int) * 2 * (size_t)K);
+    int32_t *top_ix = malloc(sizeof(int32_t) * 2 * (size_t)K);
     int *from = malloc(sizeof(int) * (size_t)K);
     mrg_status st = MRG_OK;
     bool ok = S && act && src && tin && lp && mark && top_sc && top_ix && from;
@@ -175,11 +151,11 @@ mrg_status gen_beam(gen_session *s, const mrg_gen_opts *opts, int32_t *out_ids, 
                     const int32_t *ci = s->sel.ids + (size_t)row * 2 * K;
                     const double *cs = s->sel.score + (size_t)row * 2 * K;
                     for (int c2 = 0; c2 < 2 * K && ci[c2] >= 0; c2++)
-                        top_insert(top_sc, top_ix, &m, 2 * K, cs[c2] + base, k * V + ci[c2]);
+                        mrg_top_insert(top_sc, top_ix, &m, 2 * K, cs[c2] + base, k * V + ci[c2]);
                     continue;
                 }
                 const float *lg = s->logits + (size_t)row * V;
-                log_softmax(lg, V, lp);
+                mrg_log_softmax_row_d(lg, V, lp);
                 if (opts->repetition_penalty != 1.0f) { /* over [BOS, generated tokens] */
                     ++stamp;
                     if (c.bos >= 0)
@@ -189,7 +165,7 @@ mrg_status gen_beam(gen_session *s, const mrg_gen_opts *opts, int32_t *out_ids, 
                 }
                 if (t < opts->min_new) lp[c.eos] = -INFINITY;
                 for (int v = 0; v < V; v++)
-                    top_insert(top_sc, top_ix, &m, 2 * K, lp[v] + base, k * V + v);
+                    mrg_top_insert(top_sc, top_ix, &m, 2 * K, lp[v] + base, k * V + v);
             }
             int nb = 0;
             for (int r = 0; r < m && nb < K; r++) {
