@@ -234,11 +234,7 @@ static mrg_tensor *rms_of(mrg_tensor *x, mrg_tensor *w, float eps) {
 
 /* out = a ∘ b (same shapes), as mrg_mul and mul's backward compute it. */
 static mrg_status times(mrg_tensor *a, mrg_tensor *b, mrg_tensor *out) {
-    int nd;
-    int64_t shape[MRG_MAX_DIMS], as[MRG_MAX_DIMS], bs[MRG_MAX_DIMS];
-    if (!ops_broadcast("rmsnorm_swiglu_add", a, b, &nd, shape, as, bs)) return MRG_ERR_INVALID_ARG;
-    return a->dev->be->binary(a->dev, MRG_BIN_MUL, mrg_ptr_of(a), mrg_ptr_of(b), mrg_ptr_of(out),
-                              nd, shape, as, bs);
+    return ops_binary_into("rmsnorm_swiglu_add", MRG_BIN_MUL, a, b, out);
 }
 
 static mrg_status swiglu_backward(mrg_node *n) {

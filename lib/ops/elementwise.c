@@ -54,6 +54,15 @@ static mrg_status mul_backward(mrg_node *n) {
     return MRG_OK;
 }
 
+mrg_status ops_binary_into(const char *name, mrg_binop op, mrg_tensor *a, mrg_tensor *b,
+                           mrg_tensor *out) {
+    int nd;
+    int64_t shape[MRG_MAX_DIMS], as[MRG_MAX_DIMS], bs[MRG_MAX_DIMS];
+    if (!ops_broadcast(name, a, b, &nd, shape, as, bs)) return MRG_ERR_INVALID_ARG;
+    return a->dev->be->binary(a->dev, op, mrg_ptr_of(a), mrg_ptr_of(b), mrg_ptr_of(out), nd, shape,
+                              as, bs);
+}
+
 static mrg_tensor *binary(const char *name, mrg_binop op, mrg_tensor *a, mrg_tensor *b) {
     MRG_NULL_GUARD(a, b);
     mrg_tensor *const ins[2] = {a, b};

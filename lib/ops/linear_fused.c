@@ -23,11 +23,7 @@
 #include "ops/matmul_internal.h"
 
 mrg_status ops_add_into(mrg_tensor *r, mrg_tensor *y) {
-    int nd;
-    int64_t shape[MRG_MAX_DIMS], rs[MRG_MAX_DIMS], ys[MRG_MAX_DIMS];
-    if (!ops_broadcast("residual add", r, y, &nd, shape, rs, ys)) return MRG_ERR_INVALID_ARG;
-    return r->dev->be->binary(r->dev, MRG_BIN_ADD, mrg_ptr_of(r), mrg_ptr_of(y), mrg_ptr_of(y),
-                              nd, shape, rs, ys);
+    return ops_binary_into("residual add", MRG_BIN_ADD, r, y, y);
 }
 
 /* ---- r + linear ---------------------------------------------------------- */

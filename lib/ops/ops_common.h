@@ -58,6 +58,12 @@ void ops_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 bool ops_broadcast(const char *op, const mrg_tensor *a, const mrg_tensor *b, int *out_ndim,
                    int64_t *out_shape, int64_t *a_stride, int64_t *b_stride);
 
+/* out = a op b over their broadcast shape (out contiguous in it; it may be
+ * a or b), the kernel of mrg_add / mrg_mul without recording a node: for
+ * fused ops and backwards (elementwise.c). */
+mrg_status ops_binary_into(const char *name, mrg_binop op, mrg_tensor *a, mrg_tensor *b,
+                           mrg_tensor *out);
+
 /* Sums g (contiguous, shape g_shape of rank g_ndim) over the axes along
  * which `like` was broadcast to g's shape, multiplies by scale and returns a
  * new f32 tensor with like's shape. When nothing is summed and scale is 1
