@@ -70,6 +70,19 @@ static inline uint16_t top_half(mrg_dtype dt, const void *base, int64_t i) {
 
 /* op(A) (element (m, k) at m·rs + k·ks of A) → pa: Mp rows of Kp bf16
  * (k pairs adjacent), zero-padded. The loops follow A's contiguous index. */
+static void pack_a_block_t(const float *a, int64_t lda, uint16_t *d, int64_t ldd);
+
+/* d[0..n) = the top halves of the f32 values a[0..n): sixteen at a time,
+ * shifted down and narrowed by vpmovdw */
+__attribute__((target("avx512f"))) static void top_halves(const float *a, int64_t n, uint16_t *d) {
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m512i v = _mm512_srli_epi32(_mm512_loadu_si512(a + k), 16);
+        _mm256_storeu_si256((__m256i *)(d + k), _mm512_cvtepi32_epi16(v));
+    }
+    for (; k < n; k++) d[k] = top_half(MRG_F32, a, k);
+}
+
 static void pack_a(const float *A, int64_t rs, int64_t ks, int64_t M, int64_t Mp, int64_t K,
                    int64_t Kp, uint16_t *pa) {
     if (ks == 1) {
@@ -77,20 +90,27 @@ static void pack_a(const float *A, int64_t rs, int64_t ks, int64_t M, int64_t Mp
         for (int64_t m = 0; m < Mp; m++) {
             uint16_t *d = pa + m * Kp;
             int64_t k = 0;
-            if (m < M)
-                for (; k < K; k++) d[k] = top_half(MRG_F32, A, m * rs + k);
+            if (m < M) {
+                top_halves(A + m * rs, K, d);
+                k = K;
+            }
             for (; k < Kp; k++) d[k] = 0;
         }
         return;
     }
     /* transposed A: rows of A are k; 64 of op(A)'s rows at a time so that
-     * the writes stay in cache */
+     * the writes stay in cache, whole 16 × 16 blocks through registers */
 #pragma omp parallel for if (M * K > CPU_PAR_MIN) schedule(static)
     for (int64_t m0 = 0; m0 < Mp; m0 += 64) {
         int64_t m1 = m0 + 64 < Mp ? m0 + 64 : Mp;
-        for (int64_t k = 0; k < Kp; k++)
-            for (int64_t m = m0; m < m1; m++)
-                pa[m * Kp + k] = m < M && k < K ? top_half(MRG_F32, A, m * rs + k * ks) : 0;
+        for (int64_t mb = m0; mb < m1; mb += 16) {
+            int64_t me = mb + 16 < m1 ? mb + 16 : m1, k = 0;
+            if (rs == 1 && me - mb == 16 && me <= M)
+                for (; k + 16 <= K; k += 16) pack_a_block_t(A + k * ks + mb, ks, pa + mb * Kp + k, Kp);
+            for (; k < Kp; k++)
+                for (int64_t m = mb; m < me; m++)
+                    pa[m * Kp + k] = m < M && k < K ? top_half(MRG_F32, A, m * rs + k * ks) : 0;
+        }
     }
 }
 
@@ -124,6 +144,17 @@ __attribute__((target("avx512f"))) static inline void transpose16(__m512i r[16])
         r[i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0x88);
         r[8 + i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0xdd);
     }
+}
+
+/* d (16 rows ldd apart, 16 bf16 each) = the top halves of a's 16 × 16 f32
+ * block (rows lda apart) transposed: d's row j is a's column j. */
+__attribute__((target("avx512f"))) static void pack_a_block_t(const float *a, int64_t lda, uint16_t *d,
+                                                                int64_t ldd) {
+    __m512i r[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(a + i * lda);
+    transpose16(r);
+    for (int j = 0; j < 16; j++)
+        _mm256_storeu_si256((__m256i *)(d + j * ldd), _mm512_cvtepi32_epi16(_mm512_srli_epi32(r[j], 16)));
 }
 
 /* 16 columns × 16 k pairs of a transposed B into a tile: column j's values
@@ -208,13 +239,25 @@ static uint16_t *pack_space(size_t values) {
     return pack_buf;
 }
 
-/* acc (MR×NR f32, row-major) = the rows a (MR rows of Kp bf16) times the
- * packed tile b: per k pair, each row's pair is
- * broadcast and multiplied with the tile's NR columns (two zmm) by
- * vdpbf16ps, so no horizontal sum is needed. */
+/* The C tile (rows ≤ MR, cols ≤ NR, rows ldc apart) = alpha·(the rows a,
+ * MR rows of Kp bf16, times the packed tile b) + beta·C: per k pair, each
+ * row's pair is broadcast and multiplied with the tile's NR columns (two
+ * zmm) by vdpbf16ps, so no horizontal sum is needed; the sums go to C from
+ * the registers, masked past cols (a scalar write-back through a stack
+ * tile took a fifth of the kernel's time). The scaling is two products and
+ * a sum, each rounded (as the f32 path computes it), never a fused
+ * multiply-add: keep() stops the compiler from contracting them. */
+__attribute__((target("avx512f,avx512bf16"))) static inline __m512 keep(__m512 v) {
+    __asm__("" : "+v"(v));
+    return v;
+}
+
 __attribute__((target("avx512f,avx512bf16"))) static void micro(const uint16_t *a,
                                                                    const uint16_t *b,
-                                                                   int64_t Kp, float *acc) {
+                                                                   int64_t Kp, float *C,
+                                                                   int64_t ldc, int rows,
+                                                                   int cols, float alpha,
+                                                                   float beta) {
     /* the loops over i are unrolled so that the 16 accumulators live in
      * registers (without it GCC keeps c on the stack and every vdpbf16ps
      * waits for a store and a load: 40 % of the kernel's speed) */
@@ -236,10 +279,22 @@ __attribute__((target("avx512f,avx512bf16"))) static void micro(const uint16_t *
             c[i][1] = _mm512_dpbf16_ps(c[i][1], av, b1);
         }
     }
+    const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1u);
+    const __mmask16 m1 = cols >= 32   ? (__mmask16)0xFFFF
+                         : cols <= 16 ? (__mmask16)0
+                                      : (__mmask16)((1u << (cols - 16)) - 1u);
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
-        _mm512_storeu_ps(acc + i * NR, c[i][0]);
-        _mm512_storeu_ps(acc + i * NR + 16, c[i][1]);
+        if (i >= rows) break;
+        __m512 r0 = keep(_mm512_mul_ps(va, c[i][0])), r1 = keep(_mm512_mul_ps(va, c[i][1]));
+        float *ci = C + i * ldc;
+        if (beta != 0.0f) {
+            r0 = _mm512_add_ps(r0, keep(_mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m0, ci))));
+            r1 = _mm512_add_ps(r1, keep(_mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16))));
+        }
+        _mm512_mask_storeu_ps(ci, m0, r0);
+        _mm512_mask_storeu_ps(ci + 16, m1, r1);
     }
 }
 
@@ -271,18 +326,9 @@ static mrg_status item(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float 
             int64_t mb = q % mblocks, t = q / mblocks;
             int64_t m_end = (mb + 1) * MB < Mp ? (mb + 1) * MB : Mp;
             int64_t cols = nb - t * NR < NR ? nb - t * NR : NR;
-            for (int64_t m = mb * MB; m < m_end; m += MR) {
-                float acc[MR * NR];
-                micro(pa + m * Kp, pb + t * (Kp / 2) * NR * 2, Kp, acc);
-                for (int64_t i = 0; i < MR && m + i < M; i++) {
-                    float *c = C + (m + i) * ldc + n0 + t * NR;
-                    const float *r = acc + i * NR;
-                    if (beta == 0.0f)
-                        for (int64_t j = 0; j < cols; j++) c[j] = alpha * r[j];
-                    else
-                        for (int64_t j = 0; j < cols; j++) c[j] = alpha * r[j] + beta * c[j];
-                }
-            }
+            for (int64_t m = mb * MB; m < m_end && m < M; m += MR)
+                micro(pa + m * Kp, pb + t * (Kp / 2) * NR * 2, Kp, C + m * ldc + n0 + t * NR, ldc,
+                      (int)(M - m < MR ? M - m : MR), (int)cols, alpha, beta);
         }
     }
     if (pack_cap > PACK_KEEP_BYTES) {
