@@ -23,6 +23,9 @@
  * Skipped (77) without an OpenCL device or without the shim (MRG_OPENCL=OFF). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,19 +161,30 @@ static void test_per_pid_and_deterministic(const char *bin, const char *dir) {
     CHECK(a > 0 && a == b);
 }
 
-/* Two counting processes at once, one MRG_CLCOUNT_OUT: the one that ends
- * second finds the file written since it started and writes PATH.PID. */
+/* Two counting processes, one MRG_CLCOUNT_OUT: the one that ends second
+ * finds the file written since it started and writes PATH.PID. Two
+ * processes merely started together need not overlap on a loaded machine
+ * (the second may start after the first wrote, and then rightly takes the
+ * file as stale), so the overlap is made certain: the first runs to its
+ * end, its summary is stamped an hour ahead (as if written while the
+ * second ran), and then the second runs. */
 static void test_no_clobber(const char *bin, const char *dir) {
     char path[600], other[700];
     snprintf(path, sizeof path, "%s/shared.json", dir);
-    int rc = test_run_cmdf(
-        out, sizeof out,
-        "(" SHIM_ENV "MRG_CLCOUNT_OUT=%s %s bench lm --device opencl --model %s --prompt 4 "
-        "--gen 2 --repeat 1 --beam 0 >/dev/null & " SHIM_ENV
-        "MRG_CLCOUNT_OUT=%s %s bench lm --device opencl --model %s --prompt 4 --gen 2 "
-        "--repeat 1 --beam 0 >/dev/null; wait) 2>&1",
-        MRG_CLCOUNT_LIB, path, bin, test_golden_path("llama/hf_mha_f32"), MRG_CLCOUNT_LIB, path,
-        bin, test_golden_path("llama/hf_gqa_bf16"));
+    int rc = test_run_cmdf(out, sizeof out,
+                           SHIM_ENV "MRG_CLCOUNT_OUT=%s %s bench lm --device opencl --model %s "
+                                    "--prompt 4 --gen 2 --repeat 1 --beam 0 >/dev/null 2>&1",
+                           MRG_CLCOUNT_LIB, path, bin, test_golden_path("llama/hf_mha_f32"));
+    CHECK(rc == 0);
+    struct timespec later[2];
+    clock_gettime(CLOCK_REALTIME, &later[0]);
+    later[0].tv_sec += 3600;
+    later[1] = later[0];
+    CHECK(utimensat(AT_FDCWD, path, later, 0) == 0);
+    rc = test_run_cmdf(out, sizeof out,
+                       SHIM_ENV "MRG_CLCOUNT_OUT=%s %s bench lm --device opencl --model %s "
+                                "--prompt 4 --gen 2 --repeat 1 --beam 0 2>&1 >/dev/null",
+                       MRG_CLCOUNT_LIB, path, bin, test_golden_path("llama/hf_gqa_bf16"));
     CHECK(rc == 0);
     CHECK(strstr(out, "was written by another process") != NULL);
     cJSON *s = read_summary(path);
