@@ -116,6 +116,11 @@ static inline float cpu_dot_half_tail(mrg_dtype dt, const uint16_t *b, const flo
     default: CALL(8); break;                                                                       \
     }
 
+/* cpu_activation.c: gelu and silu (MRG_UN_GELU, MRG_UN_SILU) of n floats,
+ * forward y = f(x) and backward dx = dy·f'(x), vectorised. */
+void cpu_activation_forward(mrg_unop op, const float *x, float *y, int64_t n);
+void cpu_activation_backward(mrg_unop op, const float *x, const float *dy, float *dx, int64_t n);
+
 /* cpu_gemv_avx512.c: those GEMVs' dot products with 16-lane chains, on CPUs
  * with AVX-512 (cpu_gemv_avx512()). s[m] = Σ_k a_m[k]·b[k]
  * for m < M <= CPU_SMALL_M, a_m = a + m·lda, b one stored row of K halves. */

@@ -326,14 +326,6 @@ mrg_status cpu_binary(mrg_device *dev, mrg_binop op, mrg_ptr a, mrg_ptr b, mrg_p
 
 /* ---- unary --------------------------------------------------------------- */
 
-#define CPU_SQRT1_2 0.70710678118654752440f
-#define CPU_INV_SQRT_2PI 0.39894228040143267794f
-
-static inline float gelu(float x) { return 0.5f * x * (1.0f + erff(x * CPU_SQRT1_2)); }
-static inline float gelu_grad(float x) {
-    return 0.5f * (1.0f + erff(x * CPU_SQRT1_2)) + x * expf(-0.5f * x * x) * CPU_INV_SQRT_2PI;
-}
-static inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* y[0..n) = x rounded to bf16 (cpu_round_bf16, without its branch so that
  * the loop vectorises: the same bits) */
@@ -358,12 +350,8 @@ mrg_status cpu_unary(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr y, int64_t
     float *py = cpu_f32(y);
     switch (op) {
     case MRG_UN_GELU:
-#pragma omp parallel for if (n > CPU_PAR_MIN / 4) schedule(static)
-        for (int64_t i = 0; i < n; i++) py[i] = gelu(px[i]);
-        break;
     case MRG_UN_SILU:
-#pragma omp parallel for if (n > CPU_PAR_MIN / 4) schedule(static)
-        for (int64_t i = 0; i < n; i++) py[i] = px[i] * sigmoid(px[i]);
+        cpu_activation_forward(op, px, py, n);
         break;
     case MRG_UN_SCALE:
 #pragma omp parallel for if (n > 4 * CPU_PAR_MIN) schedule(static)
@@ -394,15 +382,8 @@ mrg_status cpu_unary_backward(mrg_device *dev, mrg_unop op, mrg_ptr x, mrg_ptr d
     float *pdx = cpu_f32(dx);
     switch (op) {
     case MRG_UN_GELU:
-#pragma omp parallel for if (n > CPU_PAR_MIN / 4) schedule(static)
-        for (int64_t i = 0; i < n; i++) pdx[i] = pdy[i] * gelu_grad(px[i]);
-        break;
     case MRG_UN_SILU:
-#pragma omp parallel for if (n > CPU_PAR_MIN / 4) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            float s = sigmoid(px[i]);
-            pdx[i] = pdy[i] * s * (1.0f + px[i] * (1.0f - s));
-        }
+        cpu_activation_backward(op, px, pdy, pdx, n);
         break;
     default:
         return mrg_error(MRG_ERR_UNSUPPORTED, "cpu unary_backward: op %d has no derivative",
