@@ -6,11 +6,17 @@
  *     trick, ln 2 in two parts), e^r by its Taylor polynomial of degree 7
  *     (truncation below 5e-9 relative), 2^n added to the exponent bits; x
  *     clamped to [−87, 88], so e^x stays a normal float. A few ulp.
- *   erf(x), x ≥ 0: 1 − t·(a1 + t·(a2 + … + t·a5))·e^(−x²), t = 1/(1 + p·x)
- *     (Abramowitz and Stegun 7.1.26), absolute error below 1.5e-7. gelu
- *     uses it as 1 + erf, so its error is below 7.5e-8·|x| absolute,
- *     relative 1.5e-7 where gelu(x) ≈ x/2, and the same for its gradient.
- */
+ *   erfc(a), a ≥ 0: t·(a1 + t·(a2 + … + t·a5))·e^(−a²), t = 1/(1 + p·a)
+ *     (Abramowitz and Stegun 7.1.26: erf within 1.5e-7 absolute). gelu
+ *     takes 1 + erf(z) as 2 − erfc(|z|) for z ≥ 0 and as erfc(|z|) for
+ *     z < 0, so its negative tail has no cancellation: against double
+ *     precision over [−20, 20], gelu's relative error is at most 0.17 %
+ *     (at x = −5, where gelu is −1.4e-6; libm's erff in 0.5·x·(1 + erf)
+ *     gave 6.6 % there) and about 1e-7 where gelu is not tiny; gelu′ is
+ *     within 3e-7, silu within 1.7e-7 relative, silu′ within 1e-6.
+ * NaN stays NaN (x multiplies every result). An infinite input may give
+ * ±inf where the libm formulas gave NaN (silu(−inf), gelu′(±inf)): still
+ * not finite, so a training step's check stops on it either way. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
