@@ -55,6 +55,7 @@ static inline float exp_poly(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
+    n = n == n ? n : 0.0f; /* NaN (p is NaN then): no undefined conversion */
     int32_t k = (int32_t)n;
     return bits_to_float(float_to_bits(p) + ((uint32_t)k << 23));
 }
