@@ -46,21 +46,27 @@ static inline float *cpu_f32(mrg_ptr p) { return (float *)p.buf->handle + p.off;
 static inline int32_t *cpu_i32(mrg_ptr p) { return (int32_t *)p.buf->handle + p.off; }
 static inline uint16_t *cpu_u16(mrg_ptr p) { return (uint16_t *)p.buf->handle + p.off; }
 
-/* bf16 is the upper half of an f32. */
-static inline float cpu_bf16_to_f32(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
+/* The bits of an f32 and back (memcpy: no aliasing questions; compiles
+ * to nothing, and inside vectorised loops). */
+static inline uint32_t cpu_f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+static inline float cpu_bits_f32(uint32_t u) {
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
 }
 
-/* x rounded to the nearest bf16 (ties to even), as f32; NaN and inf stay. */
+/* bf16 is the upper half of an f32. */
+static inline float cpu_bf16_to_f32(uint16_t h) { return cpu_bits_f32((uint32_t)h << 16); }
+
+/* x rounded to the nearest bf16 (ties to even), as f32; NaN and inf stay.
+ * A select, not a branch, so that loops over it vectorise. */
 static inline float cpu_round_bf16(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    if ((u & 0x7fffffffu) <= 0x7f800000u) u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-    memcpy(&x, &u, sizeof x);
-    return x;
+    uint32_t u = cpu_f32_bits(x), r = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    return cpu_bits_f32((u & 0x7fffffffu) <= 0x7f800000u ? r : u);
 }
 
 /* IEEE half → f32 without branches, so loops over it vectorise: shift the
@@ -70,16 +76,11 @@ static inline float cpu_round_bf16(float x) {
  * Needs denormals not flushed to zero (the library never sets FTZ/DAZ). */
 static inline float cpu_f16_to_f32(uint16_t h) {
     uint32_t mag = (uint32_t)(h & 0x7fffu) << 13;
-    float f;
-    memcpy(&f, &mag, sizeof f);
-    f *= 0x1p112f;
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
+    uint32_t u = cpu_f32_bits(cpu_bits_f32(mag) * 0x1p112f);
     uint32_t special = (uint32_t)0 - (uint32_t)((h & 0x7c00u) == 0x7c00u); /* all ones or 0 */
     u = (u & ~special) | ((0x7f800000u | mag) & special);
     u |= (uint32_t)(h & 0x8000u) << 16;
-    memcpy(&f, &u, sizeof f);
-    return f;
+    return cpu_bits_f32(u);
 }
 
 /* r + Σ_{from <= q < K} a[q]·b[q], b stored as halves of dt, added in order:

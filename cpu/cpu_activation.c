@@ -19,23 +19,11 @@
  * not finite, so a training step's check stops on it either way. */
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "cpu/cpu.h"
 
 #define SQRT1_2 0.70710678118654752440f
 #define INV_SQRT_2PI 0.39894228040143267794f
-
-static inline float bits_to_float(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-static inline uint32_t float_to_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
 
 static inline float exp_poly(float x) {
     /* two selects, each on its own comparison (fminf/fmaxf are calls, and
@@ -57,7 +45,7 @@ static inline float exp_poly(float x) {
     p = p * r + 1.0f;
     n = n == n ? n : 0.0f; /* NaN (p is NaN then): no undefined conversion */
     int32_t k = (int32_t)n;
-    return bits_to_float(float_to_bits(p) + ((uint32_t)k << 23));
+    return cpu_bits_f32(cpu_f32_bits(p) + ((uint32_t)k << 23));
 }
 
 /* 1 + erf(z) for any z: 2 − erfc(|z|) for z ≥ 0, erfc(|z|) itself for
