@@ -99,6 +99,15 @@ static inline float cpu_dot_half_tail(mrg_dtype dt, const uint16_t *b, const flo
 #else
 #define CPU_CLONES
 #endif
+/* An AVX2 clone without FMA, for loops whose results must not depend on the
+ * CPU: with no FMA nothing is contracted, vectorising never reorders a sum
+ * (no -fassociative-math), so each element is computed by the same
+ * operations in the same order as in the baseline clone, bit for bit. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CPU_CLONES_EXACT __attribute__((target_clones("avx2", "default")))
+#else
+#define CPU_CLONES_EXACT
+#endif
 
 /* Rows of activations up to which a product with half weights is a GEMV
  * (decoding, beam search) rather than a converted sgemm. */

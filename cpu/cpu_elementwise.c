@@ -148,6 +148,19 @@ static bool pair_walk_init(pair_walk *w, int ndim, const int64_t *shape,
 
 /* ---- copy_strided -------------------------------------------------------- */
 
+/* d[i·ds] += s[i·ss], i < n */
+CPU_CLONES_EXACT static void add_row(const float *s, int64_t ss, float *d, int64_t ds, int64_t n) {
+    if (ss == 1 && ds == 1)
+        for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    else
+        for (int64_t i = 0; i < n; i++) d[i * ds] += s[i * ss];
+}
+
+/* d[i·ds] = s[i·ss], i < n (bit patterns: f32 and i32 alike) */
+CPU_CLONES_EXACT static void copy_row(const uint32_t *s, int64_t ss, uint32_t *d, int64_t ds, int64_t n) {
+    for (int64_t i = 0; i < n; i++) d[i * ds] = s[i * ss];
+}
+
 mrg_status cpu_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
                             const int64_t *shape, const int64_t *src_stride,
                             const int64_t *dst_stride, bool accumulate) {
@@ -181,16 +194,12 @@ mrg_status cpu_copy_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int ndim,
     for (int64_t r = 0; r < rows; r++) {
         int64_t so = row_offset(r, w.nd, w.sh, w.str[0]);
         int64_t doff = row_offset(r, w.nd, w.sh, w.str[1]);
-        if (accumulate) {
-            if (ss == 1 && ds == 1)
-                for (int64_t i = 0; i < inner; i++) df[doff + i] += sf[so + i];
-            else
-                for (int64_t i = 0; i < inner; i++) df[doff + i * ds] += sf[so + i * ss];
-        } else if (ss == 1 && ds == 1) {
+        if (accumulate)
+            add_row(sf + so, ss, df + doff, ds, inner);
+        else if (ss == 1 && ds == 1)
             memcpy(d + doff, s + so, (size_t)inner * 4);
-        } else {
-            for (int64_t i = 0; i < inner; i++) d[doff + i * ds] = s[so + i * ss];
-        }
+        else
+            copy_row(s + so, ss, d + doff, ds, inner);
     }
     return MRG_OK;
 }
@@ -268,7 +277,7 @@ mrg_status cpu_convert_strided(mrg_device *dev, mrg_ptr src, mrg_ptr dst, int nd
             }                                                                  \
     } while (0)
 
-static void bin_row(mrg_binop op, const float *a, int64_t as, const float *b, int64_t bs,
+CPU_CLONES_EXACT static void bin_row(mrg_binop op, const float *a, int64_t as, const float *b, int64_t bs,
                     float *o, int64_t n) {
     switch (op) {
     case MRG_BIN_ADD: BIN_LOOPS(x + y); break;

@@ -53,6 +53,11 @@ static void scale_c(float *C, int64_t M, int64_t N, int64_t ldc, float beta) {
 
 static void sgemm_item(const gemm_args *g) {
     const float *B = g->B;
+    /* beta == 0: C is zeroed here (it may hold NaNs, which OpenBLAS's
+     * scaling by 0 would keep in some kernels), and OpenBLAS then adds to
+     * it (beta 1), which skips its own pass over C: the same sums, one pass
+     * over C fewer (that pass took 2 % of a tiny training step) */
+    float beta = g->beta == 0.0f ? 1.0f : g->beta;
     if (g->M == 1) {
         /* y(N) = alpha·op(B)ᵀ·a + beta·y; a is one row of A, or one column
          * of the stored K×1 A when trans_a (increment lda). */
@@ -60,16 +65,16 @@ static void sgemm_item(const gemm_args *g) {
         if (g->beta == 0.0f) memset(g->C, 0, (size_t)g->N * sizeof(float));
         if (g->tb) /* B stored N×K: y = B·a */
             cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)g->N, (int)g->K, g->alpha, B,
-                        (int)g->ldb, g->A, inca, g->beta, g->C, 1);
+                        (int)g->ldb, g->A, inca, beta, g->C, 1);
         else /* B stored K×N: y = Bᵀ·a */
             cblas_sgemv(CblasRowMajor, CblasTrans, (int)g->K, (int)g->N, g->alpha, B,
-                        (int)g->ldb, g->A, inca, g->beta, g->C, 1);
+                        (int)g->ldb, g->A, inca, beta, g->C, 1);
         return;
     }
     if (g->beta == 0.0f) scale_c(g->C, g->M, g->N, g->ldc, 0.0f);
     cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
                 g->tb ? CblasTrans : CblasNoTrans, (int)g->M, (int)g->N, (int)g->K, g->alpha,
-                g->A, (int)g->lda, B, (int)g->ldb, g->beta, g->C, (int)g->ldc);
+                g->A, (int)g->lda, B, (int)g->ldb, beta, g->C, (int)g->ldc);
 }
 
 /* One GEMM split over the OpenMP threads: OpenBLAS runs single-threaded

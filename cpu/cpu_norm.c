@@ -46,67 +46,109 @@ static mrg_status check_rc(const char *kernel, int64_t rows, int64_t cols) {
     return MRG_OK;
 }
 
-/* Σ x² over a row, in double. */
-static double row_sumsq(const float *xr, int64_t cols) {
-    double ss = 0.0;
-    for (int64_t j = 0; j < cols; j++) ss += (double)xr[j] * xr[j];
-    return ss;
+/* Rows whose statistics are summed side by side: each row's sum still runs
+ * over its columns in order (the same bits as one row at a time), but
+ * ROW_GROUP independent chains of double additions hide the latency that a
+ * single chain waits on (and vectorise across the rows in the AVX2 clone). */
+#define ROW_GROUP 4
+
+/* The rows r0 .. r0 + nr − 1 (nr <= ROW_GROUP) of a rows × cols matrix,
+ * padded to ROW_GROUP by repeating the last one (its sums are computed and
+ * dropped, so that one loop serves every group). */
+static inline void group_rows(const float *m, int64_t r0, int64_t nr, int64_t cols,
+                              const float *row[ROW_GROUP]) {
+    for (int k = 0; k < ROW_GROUP; k++) row[k] = m + (r0 + (k < nr ? k : nr - 1)) * cols;
+}
+
+/* The loop over groups of rows that the row kernels share: BODY sees r0 and
+ * nr (the group's first row and its size). */
+#define FOR_ROW_GROUPS(rows, par, BODY)                                                            \
+    do {                                                                                           \
+        int64_t ngroups_ = ((rows) + ROW_GROUP - 1) / ROW_GROUP;                                   \
+        bool par_ = (par);                                                                         \
+        _Pragma("omp parallel for if (par_) schedule(static)")                                     \
+        for (int64_t g_ = 0; g_ < ngroups_; g_++) {                                                \
+            int64_t r0 = g_ * ROW_GROUP, nr = (rows) - r0 < ROW_GROUP ? (rows) - r0 : ROW_GROUP;   \
+            BODY;                                                                                  \
+        }                                                                                          \
+    } while (0)
+
+/* ss[k] = Σ_j x_k[j]², in double, for the rows of a group */
+static inline void group_sumsq(const float *const row[ROW_GROUP], int64_t cols, double ss[ROW_GROUP]) {
+    for (int k = 0; k < ROW_GROUP; k++) ss[k] = 0.0;
+    for (int64_t j = 0; j < cols; j++)
+        for (int k = 0; k < ROW_GROUP; k++) ss[k] += (double)row[k][j] * row[k][j];
 }
 
 /* Parameter gradients summed over rows, one block of columns per task in
  * row order (deterministic): dw[c] = Σ_rows dy·x̂ and db[c] = Σ_rows dy
  * (either may be NULL), x̂ = (x − mean[r])·rstd[r] (mean NULL: x·rstd[r]). */
+CPU_CLONES_EXACT static void affine_block(const float *px, const float *pg, const float *pm, const float *pr,
+                                          float *pdw, float *pdb, int64_t rows, int64_t cols, int64_t c0,
+                                          int64_t nc) {
+    double aw[COL_BLOCK] = {0}, ab[COL_BLOCK] = {0};
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = px + r * cols + c0, *gr = pg + r * cols + c0;
+        float rs = pr[r];
+        if (pm) {
+            float mu = pm[r];
+            for (int64_t j = 0; j < nc; j++) {
+                aw[j] += (double)(gr[j] * ((xr[j] - mu) * rs));
+                ab[j] += gr[j];
+            }
+        } else {
+            for (int64_t j = 0; j < nc; j++) aw[j] += (double)(gr[j] * (xr[j] * rs));
+        }
+    }
+    for (int64_t j = 0; j < nc; j++) {
+        if (pdw) pdw[c0 + j] = (float)aw[j];
+        if (pdb) pdb[c0 + j] = (float)ab[j];
+    }
+}
+
 static void affine_grads(const float *px, const float *pg, const float *pm, const float *pr,
                          float *pdw, float *pdb, int64_t rows, int64_t cols) {
     int64_t nblk = (cols + COL_BLOCK - 1) / COL_BLOCK;
 #pragma omp parallel for if (rows * cols > CPU_PAR_MIN && nblk > 1) schedule(static)
     for (int64_t q = 0; q < nblk; q++) {
         int64_t c0 = q * COL_BLOCK, nc = cols - c0 < COL_BLOCK ? cols - c0 : COL_BLOCK;
-        double aw[COL_BLOCK] = {0}, ab[COL_BLOCK] = {0};
-        for (int64_t r = 0; r < rows; r++) {
-            const float *xr = px + r * cols + c0, *gr = pg + r * cols + c0;
-            float rs = pr[r];
-            if (pm) {
-                float mu = pm[r];
-                for (int64_t j = 0; j < nc; j++) {
-                    aw[j] += (double)(gr[j] * ((xr[j] - mu) * rs));
-                    ab[j] += gr[j];
-                }
-            } else {
-                for (int64_t j = 0; j < nc; j++) aw[j] += (double)(gr[j] * (xr[j] * rs));
-            }
-        }
-        for (int64_t j = 0; j < nc; j++) {
-            if (pdw) pdw[c0 + j] = (float)aw[j];
-            if (pdb) pdb[c0 + j] = (float)ab[j];
-        }
+        affine_block(px, pg, pm, pr, pdw, pdb, rows, cols, c0, nc);
     }
 }
 
 /* ---- LayerNorm ------------------------------------------------------------ */
 
-/* y = (x − mean)·rstd·w + b over one row (w, b may be NULL); the row's
- * statistics go to *mean and *rstd when not NULL. */
-static void layernorm_row(const float *xr, float *yr, int64_t cols, const float *pw,
-                          const float *pb, float eps, float *mean, float *rstd) {
+/* y = (x − mean)·rstd·w + b over the rows r0 .. r0 + nr − 1 (w, b may be
+ * NULL); the rows' statistics to mean[r] and rstd[r] when not NULL. */
+CPU_CLONES_EXACT static void layernorm_rows(const float *x, float *y, int64_t r0, int64_t nr, int64_t cols,
+                                            const float *pw, const float *pb, float eps, float *mean,
+                                            float *rstd) {
+    const float *row[ROW_GROUP];
+    group_rows(x, r0, nr, cols, row);
     /* two passes: mean, then the biased variance around it (as torch) */
-    double s = 0.0;
-    for (int64_t j = 0; j < cols; j++) s += xr[j];
-    double mu = s / (double)cols, v = 0.0;
-    for (int64_t j = 0; j < cols; j++) {
-        double d = (double)xr[j] - mu;
-        v += d * d;
+    double s[ROW_GROUP] = {0}, mu[ROW_GROUP], v[ROW_GROUP] = {0};
+    for (int64_t j = 0; j < cols; j++)
+        for (int k = 0; k < ROW_GROUP; k++) s[k] += row[k][j];
+    for (int k = 0; k < ROW_GROUP; k++) mu[k] = s[k] / (double)cols;
+    for (int64_t j = 0; j < cols; j++)
+        for (int k = 0; k < ROW_GROUP; k++) {
+            double d = (double)row[k][j] - mu[k];
+            v[k] += d * d;
+        }
+    for (int k = 0; k < nr; k++) {
+        double rs = 1.0 / sqrt(v[k] / (double)cols + (double)eps);
+        float fmu = (float)mu[k], frs = (float)rs;
+        const float *xr = row[k];
+        float *yr = y + (r0 + k) * cols;
+        /* (x − μ)·rstd, then ·w, then +b: each rounded as in one expression */
+        for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - fmu) * frs;
+        if (pw)
+            for (int64_t j = 0; j < cols; j++) yr[j] *= pw[j];
+        if (pb)
+            for (int64_t j = 0; j < cols; j++) yr[j] += pb[j];
+        if (mean) mean[r0 + k] = fmu;
+        if (rstd) rstd[r0 + k] = frs;
     }
-    double rs = 1.0 / sqrt(v / (double)cols + (double)eps);
-    float fmu = (float)mu, frs = (float)rs;
-    for (int64_t j = 0; j < cols; j++) {
-        float h = (xr[j] - fmu) * frs;
-        if (pw) h *= pw[j];
-        if (pb) h += pb[j];
-        yr[j] = h;
-    }
-    if (mean) *mean = fmu;
-    if (rstd) *rstd = frs;
 }
 
 mrg_status cpu_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_ptr y,
@@ -128,13 +170,45 @@ mrg_status cpu_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_p
     }
     const float *px = cpu_f32(x);
     float *py = cpu_f32(y);
-#pragma omp parallel for if (rows * cols > CPU_PAR_MIN && rows > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++)
-        layernorm_row(px + r * cols, py + r * cols, cols, pw, pb, eps, pm ? pm + r : NULL,
-                      pr ? pr + r : NULL);
+    FOR_ROW_GROUPS(rows, rows * cols > CPU_PAR_MIN && rows > ROW_GROUP,
+                   layernorm_rows(px, py, r0, nr, cols, pw, pb, eps, pm, pr));
     free(tw);
     free(tb);
     return MRG_OK;
+}
+
+/* dx over the rows r0 .. r0 + nr − 1: with g = dy·w, x̂ = (x − μ)·rstd,
+ * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) */
+CPU_CLONES_EXACT static void layernorm_dx_rows(const float *x, const float *dy, const float *pw,
+                                               const float *mean, const float *rstd, float *dx, int64_t r0,
+                                               int64_t nr, int64_t cols) {
+    const float *xr[ROW_GROUP], *gr[ROW_GROUP];
+    group_rows(x, r0, nr, cols, xr);
+    group_rows(dy, r0, nr, cols, gr);
+    float mu[ROW_GROUP], rs[ROW_GROUP];
+    for (int k = 0; k < ROW_GROUP; k++) {
+        int64_t r = r0 + (k < nr ? k : nr - 1);
+        mu[k] = mean[r];
+        rs[k] = rstd[r];
+    }
+    double sg[ROW_GROUP] = {0}, sgx[ROW_GROUP] = {0};
+    for (int64_t j = 0; j < cols; j++)
+        for (int k = 0; k < ROW_GROUP; k++) {
+            float g = pw ? gr[k][j] * pw[j] : gr[k][j];
+            float xh = (xr[k][j] - mu[k]) * rs[k];
+            sg[k] += g;
+            sgx[k] += (double)g * xh;
+        }
+    for (int k = 0; k < nr; k++) {
+        float mg = (float)(sg[k] / (double)cols), mgx = (float)(sgx[k] / (double)cols);
+        float *dr = dx + (r0 + k) * cols;
+        const float *xk = xr[k], *gk = gr[k];
+        float m = mu[k], r = rs[k];
+        if (pw)
+            for (int64_t j = 0; j < cols; j++) dr[j] = r * (gk[j] * pw[j] - mg - (xk[j] - m) * r * mgx);
+        else
+            for (int64_t j = 0; j < cols; j++) dr[j] = r * (gk[j] - mg - (xk[j] - m) * r * mgx);
+    }
 }
 
 mrg_status cpu_layernorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr mean,
@@ -160,25 +234,8 @@ mrg_status cpu_layernorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr
     if (pdx) {
         /* g = dy·w, x̂ = (x − μ)·rstd:
          * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) */
-#pragma omp parallel for if (n > CPU_PAR_MIN && rows > 1) schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-            const float *xr = px + r * cols, *gr = pg + r * cols;
-            float *dr = pdx + r * cols;
-            float mu = pm[r], rs = pr[r];
-            double sg = 0.0, sgx = 0.0;
-            for (int64_t j = 0; j < cols; j++) {
-                float g = pw ? gr[j] * pw[j] : gr[j];
-                float xh = (xr[j] - mu) * rs;
-                sg += g;
-                sgx += (double)g * xh;
-            }
-            float mg = (float)(sg / (double)cols), mgx = (float)(sgx / (double)cols);
-            for (int64_t j = 0; j < cols; j++) {
-                float g = pw ? gr[j] * pw[j] : gr[j];
-                float xh = (xr[j] - mu) * rs;
-                dr[j] = rs * (g - mg - xh * mgx);
-            }
-        }
+        FOR_ROW_GROUPS(rows, n > CPU_PAR_MIN && rows > ROW_GROUP,
+                       layernorm_dx_rows(px, pg, pw, pm, pr, pdx, r0, nr, cols));
     }
     if (pdw || pdb) affine_grads(px, pg, pm, pr, pdw, pdb, rows, cols);
     free(tw);
@@ -187,12 +244,24 @@ mrg_status cpu_layernorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr
 
 /* ---- RMSNorm ---------------------------------------------------------------- */
 
-/* y = x·rstd·w over one row (w may be NULL); rstd to *rstd when not NULL. */
-static void rmsnorm_row(const float *xr, float *yr, int64_t cols, const float *pw, float eps,
-                        float *rstd) {
-    float rs = (float)(1.0 / sqrt(row_sumsq(xr, cols) / (double)cols + (double)eps));
-    for (int64_t j = 0; j < cols; j++) yr[j] = pw ? (xr[j] * rs) * pw[j] : xr[j] * rs;
-    if (rstd) *rstd = rs;
+/* y = x·rstd·w over the rows r0 .. r0 + nr − 1 (w may be NULL); rstd[r] when
+ * not NULL. */
+CPU_CLONES_EXACT static void rmsnorm_rows(const float *x, float *y, int64_t r0, int64_t nr, int64_t cols,
+                                          const float *pw, float eps, float *rstd) {
+    const float *row[ROW_GROUP];
+    group_rows(x, r0, nr, cols, row);
+    double ss[ROW_GROUP];
+    group_sumsq(row, cols, ss);
+    for (int k = 0; k < nr; k++) {
+        float rs = (float)(1.0 / sqrt(ss[k] / (double)cols + (double)eps));
+        const float *xr = row[k];
+        float *yr = y + (r0 + k) * cols;
+        if (pw)
+            for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] * rs) * pw[j];
+        else
+            for (int64_t j = 0; j < cols; j++) yr[j] = xr[j] * rs;
+        if (rstd) rstd[r0 + k] = rs;
+    }
 }
 
 mrg_status cpu_rmsnorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr y, mrg_ptr rstd,
@@ -209,11 +278,35 @@ mrg_status cpu_rmsnorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr y, mrg_ptr
     if (st != MRG_OK) return st;
     const float *px = cpu_f32(x);
     float *py = cpu_f32(y);
-#pragma omp parallel for if (rows * cols > CPU_PAR_MIN && rows > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++)
-        rmsnorm_row(px + r * cols, py + r * cols, cols, pw, eps, pr ? pr + r : NULL);
+    FOR_ROW_GROUPS(rows, rows * cols > CPU_PAR_MIN && rows > ROW_GROUP,
+                   rmsnorm_rows(px, py, r0, nr, cols, pw, eps, pr));
     free(tw);
     return MRG_OK;
+}
+
+/* dx over the rows r0 .. r0 + nr − 1: with y = x·r·w, r = (mean(x²) +
+ * eps)^−½, g = dy·w: dx = r·g − x·r³·mean(g·x) */
+CPU_CLONES_EXACT static void rmsnorm_dx_rows(const float *x, const float *dy, const float *pw, const float *rstd,
+                                             float *dx, int64_t r0, int64_t nr, int64_t cols) {
+    const float *xr[ROW_GROUP], *gr[ROW_GROUP];
+    group_rows(x, r0, nr, cols, xr);
+    group_rows(dy, r0, nr, cols, gr);
+    double sgx[ROW_GROUP] = {0};
+    for (int64_t j = 0; j < cols; j++)
+        for (int k = 0; k < ROW_GROUP; k++) {
+            float g = pw ? gr[k][j] * pw[j] : gr[k][j];
+            sgx[k] += (double)g * xr[k][j];
+        }
+    for (int k = 0; k < nr; k++) {
+        float rs = rstd[r0 + k];
+        float c = (float)((double)rs * rs * rs * sgx[k] / (double)cols);
+        float *dr = dx + (r0 + k) * cols;
+        const float *xk = xr[k], *gk = gr[k];
+        if (pw)
+            for (int64_t j = 0; j < cols; j++) dr[j] = rs * (gk[j] * pw[j]) - xk[j] * c;
+        else
+            for (int64_t j = 0; j < cols; j++) dr[j] = rs * gk[j] - xk[j] * c;
+    }
 }
 
 mrg_status cpu_rmsnorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr rstd, mrg_ptr dy,
@@ -234,22 +327,8 @@ mrg_status cpu_rmsnorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr r
     if (pdx) {
         /* y = x·r·w with r = (mean(x²) + eps)^−½, g = dy·w:
          * dx = r·g − x·r³·mean(g·x) */
-#pragma omp parallel for if (n > CPU_PAR_MIN && rows > 1) schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-            const float *xr = px + r * cols, *gr = pg + r * cols;
-            float *dr = pdx + r * cols;
-            float rs = pr[r];
-            double sgx = 0.0;
-            for (int64_t j = 0; j < cols; j++) {
-                float g = pw ? gr[j] * pw[j] : gr[j];
-                sgx += (double)g * xr[j];
-            }
-            float c = (float)((double)rs * rs * rs * sgx / (double)cols);
-            for (int64_t j = 0; j < cols; j++) {
-                float g = pw ? gr[j] * pw[j] : gr[j];
-                dr[j] = rs * g - xr[j] * c;
-            }
-        }
+        FOR_ROW_GROUPS(rows, n > CPU_PAR_MIN && rows > ROW_GROUP,
+                       rmsnorm_dx_rows(px, pg, pw, pr, pdx, r0, nr, cols));
     }
     if (pdw) affine_grads(px, pg, NULL, pr, pdw, NULL, rows, cols); /* dw = Σ_rows dy·x·r */
     free(tw);
@@ -258,13 +337,22 @@ mrg_status cpu_rmsnorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr r
 
 /* ---- L2 normalisation --------------------------------------------------------- */
 
-/* y = x / max(‖x‖, eps) over one row (as F.normalize); the divisor to *norm
- * when not NULL. */
-static void l2norm_row(const float *xr, float *yr, int64_t cols, float eps, float *norm) {
-    float nr = (float)sqrt(row_sumsq(xr, cols));
-    if (!(nr > eps)) nr = eps;
-    for (int64_t j = 0; j < cols; j++) yr[j] = xr[j] / nr;
-    if (norm) *norm = nr;
+/* y = x / max(‖x‖, eps) over the rows r0 .. r0 + nr − 1 (as F.normalize);
+ * the divisor to norm[r] when not NULL. */
+CPU_CLONES_EXACT static void l2norm_rows(const float *x, float *y, int64_t r0, int64_t nr, int64_t cols,
+                                         float eps, float *norm) {
+    const float *row[ROW_GROUP];
+    group_rows(x, r0, nr, cols, row);
+    double ss[ROW_GROUP];
+    group_sumsq(row, cols, ss);
+    for (int k = 0; k < nr; k++) {
+        float nrm = (float)sqrt(ss[k]);
+        if (!(nrm > eps)) nrm = eps;
+        const float *xr = row[k];
+        float *yr = y + (r0 + k) * cols;
+        for (int64_t j = 0; j < cols; j++) yr[j] = xr[j] / nrm;
+        if (norm) norm[r0 + k] = nrm;
+    }
 }
 
 mrg_status cpu_l2norm(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm, int64_t rows,
@@ -278,9 +366,8 @@ mrg_status cpu_l2norm(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm, int64
     if (st != MRG_OK) return st;
     const float *px = cpu_f32(x);
     float *py = cpu_f32(y);
-#pragma omp parallel for if (rows * cols > CPU_PAR_MIN && rows > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++)
-        l2norm_row(px + r * cols, py + r * cols, cols, eps, pn ? pn + r : NULL);
+    FOR_ROW_GROUPS(rows, rows * cols > CPU_PAR_MIN && rows > ROW_GROUP,
+                   l2norm_rows(px, py, r0, nr, cols, eps, pn));
     return MRG_OK;
 }
 

@@ -14,6 +14,29 @@ static double decimal_of(float b) {
     return (float)s == b ? s : d;
 }
 
+typedef struct adamw_consts {
+    float b1, b2, c1, c2, eps, decay, step, bc2_sqrt;
+} adamw_consts;
+
+/* Elements per task */
+#define ADAMW_BLOCK 16384
+
+/* The update of n elements (see cpu_adamw) */
+CPU_CLONES_EXACT static void adamw_run(const adamw_consts *k, float *restrict pp, const float *restrict pg,
+                                       float *restrict pm, float *restrict pv, int64_t n) {
+    const float b1 = k->b1, b2 = k->b2, c1 = k->c1, c2 = k->c2, eps = k->eps, decay = k->decay,
+                step = k->step, bc2_sqrt = k->bc2_sqrt;
+    for (int64_t i = 0; i < n; i++) {
+        float gi = pg[i];
+        float mi = b1 * pm[i] + c1 * gi;
+        float vi = b2 * pv[i] + c2 * gi * gi;
+        pm[i] = mi;
+        pv[i] = vi;
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        pp[i] = pp[i] * decay - step * (mi / denom);
+    }
+}
+
 /* PyTorch's single-tensor AdamW, in its order of operations:
  *   p ← p·(1 − lr·wd)
  *   m ← b1·m + (1 − b1)·g;  v ← b2·v + (1 − b2)·g²
@@ -35,15 +58,12 @@ mrg_status cpu_adamw(mrg_device *dev, mrg_ptr p, mrg_ptr g, mrg_ptr m, mrg_ptr v
     float step = (float)((double)lr / (double)bc1);
     float bc2_sqrt = (float)sqrt((double)bc2);
     float c1 = (float)(1.0 - decimal_of(b1)), c2 = (float)(1.0 - decimal_of(b2));
+    const adamw_consts k = {b1, b2, c1, c2, eps, decay, step, bc2_sqrt};
+    int64_t nblk = (n + ADAMW_BLOCK - 1) / ADAMW_BLOCK;
 #pragma omp parallel for if (n > CPU_PAR_MIN) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float gi = pg[i];
-        float mi = b1 * pm[i] + c1 * gi;
-        float vi = b2 * pv[i] + c2 * gi * gi;
-        pm[i] = mi;
-        pv[i] = vi;
-        float denom = sqrtf(vi) / bc2_sqrt + eps;
-        pp[i] = pp[i] * decay - step * (mi / denom);
+    for (int64_t q = 0; q < nblk; q++) {
+        int64_t i0 = q * ADAMW_BLOCK, len = n - i0 < ADAMW_BLOCK ? n - i0 : ADAMW_BLOCK;
+        adamw_run(&k, pp + i0, pg + i0, pm + i0, pv + i0, len);
     }
     return MRG_OK;
 }

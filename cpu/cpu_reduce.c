@@ -8,6 +8,18 @@
 #define SUM_CHUNK 65536
 #define SUM_COL_BLOCK 64
 
+/* y[i] = scale · Σ_j x[j·inner + i] for i < ni (ni <= SUM_COL_BLOCK), each
+ * column summed in row order */
+CPU_CLONES_EXACT static void sum_col_block(const float *x, float *y, int64_t n, int64_t inner, int64_t ni,
+                                           float scale) {
+    double acc[SUM_COL_BLOCK] = {0};
+    for (int64_t j = 0; j < n; j++) {
+        const float *xr = x + j * inner;
+        for (int64_t i = 0; i < ni; i++) acc[i] += xr[i];
+    }
+    for (int64_t i = 0; i < ni; i++) y[i] = (float)(acc[i] * scale);
+}
+
 mrg_status cpu_reduce_sum(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t n,
                           int64_t inner, float scale) {
     (void)dev;
@@ -56,13 +68,7 @@ mrg_status cpu_reduce_sum(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, 
     for (int64_t p = 0; p < outer * nblk; p++) {
         int64_t o = p / nblk, i0 = (p % nblk) * SUM_COL_BLOCK;
         int64_t ni = inner - i0 < SUM_COL_BLOCK ? inner - i0 : SUM_COL_BLOCK;
-        double acc[SUM_COL_BLOCK] = {0};
-        for (int64_t j = 0; j < n; j++) {
-            const float *xr = px + (o * n + j) * inner + i0;
-            for (int64_t i = 0; i < ni; i++) acc[i] += xr[i];
-        }
-        float *yr = py + o * inner + i0;
-        for (int64_t i = 0; i < ni; i++) yr[i] = (float)(acc[i] * scale);
+        sum_col_block(px + o * n * inner + i0, py + o * inner + i0, n, inner, ni, scale);
     }
     return MRG_OK;
 }

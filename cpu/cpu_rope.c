@@ -5,6 +5,22 @@
 
 #include "cpu/cpu.h"
 
+/* heads vectors of D at one position rotated by (c, s) (D/2 each); the pair
+ * (a, b) of rotation i is (x[i·step], x[i·step + other]). y may be x. */
+CPU_CLONES_EXACT static void rotate_heads(const float *x, float *y, int64_t heads, int64_t D, int64_t step,
+                                          int64_t other, const float *c, const float *s) {
+    int64_t half = D / 2;
+    for (int64_t h = 0; h < heads; h++) {
+        const float *xv = x + h * D;
+        float *yv = y + h * D;
+        for (int64_t i = 0; i < half; i++) {
+            float a = xv[i * step], b = xv[i * step + other];
+            yv[i * step] = a * c[i] - b * s[i];
+            yv[i * step + other] = a * s[i] + b * c[i];
+        }
+    }
+}
+
 mrg_status cpu_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_t T,
                     int64_t heads, int64_t D, int64_t pos0, float theta, int layout,
                     bool inverse) {
@@ -41,16 +57,7 @@ mrg_status cpu_rope(mrg_device *dev, mrg_ptr x, mrg_ptr y, int64_t outer, int64_
 #pragma omp parallel for if (n > CPU_PAR_MIN && outer * T > 1) schedule(static)
     for (int64_t ot = 0; ot < outer * T; ot++) {
         int64_t t = ot % T;
-        const float *c = cs + t * half, *s = sn + t * half;
-        for (int64_t h = 0; h < heads; h++) {
-            const float *xv = px + (ot * heads + h) * D;
-            float *yv = py + (ot * heads + h) * D;
-            for (int64_t i = 0; i < half; i++) {
-                float a = xv[i * step], b = xv[i * step + other];
-                yv[i * step] = a * c[i] - b * s[i];
-                yv[i * step + other] = a * s[i] + b * c[i];
-            }
-        }
+        rotate_heads(px + ot * heads * D, py + ot * heads * D, heads, D, step, other, cs + t * half, sn + t * half);
     }
     free(cs);
     return MRG_OK;
