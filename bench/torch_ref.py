@@ -13,7 +13,8 @@ OMP_NUM_THREADS and MKL_NUM_THREADS to the same N) and prints one JSON object
 on stdout. Each measures as its `mrg bench` twin does:
   gemm  mean seconds per call of `repeat` calls after one warm-up, C = A·B
         square, torch.matmul into a preallocated output, f32 and bf16
-        (bf16 × bf16 → bf16, oneDNN/AMX where the CPU has it);
+        (bf16 × bf16 → bf16, oneDNN/AMX where the CPU has it); a size whose
+        estimate exceeds --budget seconds is skipped (null);
   vit   timm's VisionTransformer (no head, random weights), forward_features
         on batch·views images, loss = mean of the features, backward, grads
         zeroed first; best and mean of `repeat` passes after one warm-up;
@@ -104,15 +105,28 @@ def run_gemm(a):
     out = common(torch, a.threads)
     out["repeat"] = a.repeat
     out["sizes"] = []
+    out["budget_s"] = a.budget
     g = torch.Generator().manual_seed(1)
+    # seconds per call at the last size measured, per dtype: a size whose
+    # estimate (n³ scaling) for warm-up + repeat calls exceeds --budget is
+    # skipped (None); torch's bf16 matmul on a CPU without bf16 instructions
+    # ran at well under 1 GFLOP/s on one thread (an AMD EPYC Zen 3), where
+    # 4096 would take most of an hour
+    last = {}
     for n in [int(x) for x in a.sizes.split(",")]:
         row = {"n": n}
         for name, dt in (("f32", torch.float32), ("bf16", torch.bfloat16)):
+            if name in last:
+                n0, t0 = last[name]
+                if t0 * (n / n0) ** 3 * (a.repeat + 1) > a.budget:
+                    row[name + "_gflops"] = None
+                    continue
             x = (torch.rand(n, n, generator=g) - 0.5).to(dt)
             y = (torch.rand(n, n, generator=g) - 0.5).to(dt)
             c = torch.empty(n, n, dtype=dt)
             times, _ = timed_calls(lambda: torch.matmul(x, y, out=c), 1, a.repeat)
             t = sum(times) / a.repeat
+            last[name] = (n, t)
             row[name + "_gflops"] = 2.0 * n ** 3 / t * 1e-9
         out["sizes"].append(row)
     return out
@@ -295,6 +309,9 @@ def main():
     s = sub.add_parser("gemm")
     s.add_argument("--sizes", default="256,512,1024,2048,4096")
     s.add_argument("--repeat", type=int, default=5)
+    s.add_argument("--budget", type=float, default=60.0,
+                   help="skip a size whose estimated time (warm-up + repeat calls) exceeds "
+                        "this many seconds (as mrg bench gemm --budget)")
     s = sub.add_parser("vit")
     for k, d in (("batch", 8), ("views", 2), ("image-size", 224), ("patch", 16), ("dim", 768),
                  ("depth", 12), ("heads", 12), ("mlp", 3072), ("repeat", 3)):
