@@ -92,8 +92,9 @@ static inline float cpu_dot_half_tail(mrg_dtype dt, const uint16_t *b, const flo
 }
 
 /* Hot loops get an AVX2+FMA clone picked at load time on x86-64 (the build
- * itself targets baseline x86-64). At -O2 GCC vectorises only loops marked
- * `#pragma omp simd`, so hot loops carry that mark. */
+ * itself targets baseline x86-64). The CPU kernels build with -O3's
+ * vectorisation cost model (CMakeLists.txt); a loop that must vectorise
+ * whatever the compiler's cost model says carries `#pragma omp simd`. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
