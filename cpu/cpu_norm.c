@@ -52,20 +52,24 @@ static mrg_status check_rc(const char *kernel, int64_t rows, int64_t cols) {
  * single chain waits on (and vectorise across the rows in the AVX2 clone). */
 #define ROW_GROUP 4
 
-/* The rows r0 .. r0 + nr − 1 (nr <= ROW_GROUP) of a rows × cols matrix,
+/* The row in place k of the group r0 .. r0 + nr − 1 (nr <= ROW_GROUP),
  * padded to ROW_GROUP by repeating the last one (its sums are computed and
  * dropped, so that one loop serves every group). */
+static inline int64_t group_row(int64_t r0, int64_t nr, int k) { return r0 + (k < nr ? k : nr - 1); }
+
+/* The rows of a group in a rows × cols matrix (see group_row) */
 static inline void group_rows(const float *m, int64_t r0, int64_t nr, int64_t cols,
                               const float *row[ROW_GROUP]) {
-    for (int k = 0; k < ROW_GROUP; k++) row[k] = m + (r0 + (k < nr ? k : nr - 1)) * cols;
+    for (int k = 0; k < ROW_GROUP; k++) row[k] = m + group_row(r0, nr, k) * cols;
 }
 
 /* The loop over groups of rows that the row kernels share: BODY sees r0 and
- * nr (the group's first row and its size). */
-#define FOR_ROW_GROUPS(rows, par, BODY)                                                            \
+ * nr (the group's first row and its size); in parallel when big (the
+ * kernel's size test) and there is more than one group. */
+#define FOR_ROW_GROUPS(rows, big, BODY)                                                            \
     do {                                                                                           \
         int64_t ngroups_ = ((rows) + ROW_GROUP - 1) / ROW_GROUP;                                   \
-        bool par_ = (par);                                                                         \
+        bool par_ = (big) && ngroups_ > 1;                                                         \
         _Pragma("omp parallel for if (par_) schedule(static)")                                     \
         for (int64_t g_ = 0; g_ < ngroups_; g_++) {                                                \
             int64_t r0 = g_ * ROW_GROUP, nr = (rows) - r0 < ROW_GROUP ? (rows) - r0 : ROW_GROUP;   \
@@ -170,7 +174,7 @@ mrg_status cpu_layernorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr b, mrg_p
     }
     const float *px = cpu_f32(x);
     float *py = cpu_f32(y);
-    FOR_ROW_GROUPS(rows, rows * cols > CPU_PAR_MIN && rows > ROW_GROUP,
+    FOR_ROW_GROUPS(rows, rows * cols > CPU_PAR_MIN,
                    layernorm_rows(px, py, r0, nr, cols, pw, pb, eps, pm, pr));
     free(tw);
     free(tb);
@@ -187,9 +191,8 @@ CPU_CLONES_EXACT static void layernorm_dx_rows(const float *x, const float *dy, 
     group_rows(dy, r0, nr, cols, gr);
     float mu[ROW_GROUP], rs[ROW_GROUP];
     for (int k = 0; k < ROW_GROUP; k++) {
-        int64_t r = r0 + (k < nr ? k : nr - 1);
-        mu[k] = mean[r];
-        rs[k] = rstd[r];
+        mu[k] = mean[group_row(r0, nr, k)];
+        rs[k] = rstd[group_row(r0, nr, k)];
     }
     double sg[ROW_GROUP] = {0}, sgx[ROW_GROUP] = {0};
     for (int64_t j = 0; j < cols; j++)
@@ -234,7 +237,7 @@ mrg_status cpu_layernorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr
     if (pdx) {
         /* g = dy·w, x̂ = (x − μ)·rstd:
          * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) */
-        FOR_ROW_GROUPS(rows, n > CPU_PAR_MIN && rows > ROW_GROUP,
+        FOR_ROW_GROUPS(rows, n > CPU_PAR_MIN,
                        layernorm_dx_rows(px, pg, pw, pm, pr, pdx, r0, nr, cols));
     }
     if (pdw || pdb) affine_grads(px, pg, pm, pr, pdw, pdb, rows, cols);
@@ -278,7 +281,7 @@ mrg_status cpu_rmsnorm(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr y, mrg_ptr
     if (st != MRG_OK) return st;
     const float *px = cpu_f32(x);
     float *py = cpu_f32(y);
-    FOR_ROW_GROUPS(rows, rows * cols > CPU_PAR_MIN && rows > ROW_GROUP,
+    FOR_ROW_GROUPS(rows, rows * cols > CPU_PAR_MIN,
                    rmsnorm_rows(px, py, r0, nr, cols, pw, eps, pr));
     free(tw);
     return MRG_OK;
@@ -327,7 +330,7 @@ mrg_status cpu_rmsnorm_backward(mrg_device *dev, mrg_ptr x, mrg_ptr w, mrg_ptr r
     if (pdx) {
         /* y = x·r·w with r = (mean(x²) + eps)^−½, g = dy·w:
          * dx = r·g − x·r³·mean(g·x) */
-        FOR_ROW_GROUPS(rows, n > CPU_PAR_MIN && rows > ROW_GROUP,
+        FOR_ROW_GROUPS(rows, n > CPU_PAR_MIN,
                        rmsnorm_dx_rows(px, pg, pw, pr, pdx, r0, nr, cols));
     }
     if (pdw) affine_grads(px, pg, NULL, pr, pdw, NULL, rows, cols); /* dw = Σ_rows dy·x·r */
@@ -366,7 +369,7 @@ mrg_status cpu_l2norm(mrg_device *dev, mrg_ptr x, mrg_ptr y, mrg_ptr norm, int64
     if (st != MRG_OK) return st;
     const float *px = cpu_f32(x);
     float *py = cpu_f32(y);
-    FOR_ROW_GROUPS(rows, rows * cols > CPU_PAR_MIN && rows > ROW_GROUP,
+    FOR_ROW_GROUPS(rows, rows * cols > CPU_PAR_MIN,
                    l2norm_rows(px, py, r0, nr, cols, eps, pn));
     return MRG_OK;
 }
