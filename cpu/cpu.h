@@ -132,6 +132,15 @@ static inline float cpu_dot_half_tail(mrg_dtype dt, const uint16_t *b, const flo
 void cpu_activation_forward(mrg_unop op, const float *x, float *y, int64_t n);
 void cpu_activation_backward(mrg_unop op, const float *x, const float *dy, float *dx, int64_t n);
 
+/* cpu_exp.c: y[i] = expf(x[i]) for i < n with the C library's bits, eight
+ * at a time on AVX2+FMA CPUs (x and y may be the same array);
+ * cpu_sum_exp_shifted: Σ_i expf(x[i] − sub) in double, in the order of i (the
+ * bits of that plain loop); cpu_exp_exact: whether the vector path is on
+ * (an AVX2+FMA CPU, and it matched this libm's expf in its check). */
+void cpu_exp(const float *x, float *y, int64_t n);
+double cpu_sum_exp_shifted(const float *x, float sub, int64_t n);
+bool cpu_exp_exact(void);
+
 /* cpu_gemv_avx512.c: those GEMVs' dot products with 16-lane chains, on CPUs
  * with AVX-512 (cpu_gemv_avx512()). s[m] = Σ_k a_m[k]·b[k]
  * for m < M <= CPU_SMALL_M, a_m = a + m·lda, b one stored row of K halves. */

@@ -10,9 +10,7 @@
 static double row_lse(const float *x, int64_t V) {
     float mx = x[0];
     for (int64_t j = 1; j < V; j++) mx = x[j] > mx ? x[j] : mx;
-    double sum = 0.0;
-    for (int64_t j = 0; j < V; j++) sum += (double)expf(x[j] - mx);
-    return (double)mx + log(sum);
+    return (double)mx + log(cpu_sum_exp_shifted(x, mx, V));
 }
 
 /* Counts the rows that take part; an invalid target is an error. */
@@ -100,8 +98,11 @@ mrg_status cpu_cross_entropy_backward(mrg_device *dev, mrg_ptr logits, mrg_ptr t
         /* softmax − onehot, times dloss / count (the target's probability
          * first, in case dlogits aliases logits) */
         double pt = (double)expf((float)((double)xr[t[r]] - lse));
-        for (int64_t j = 0; j < V; j++)
-            dr[j] = (float)((double)expf((float)((double)xr[j] - lse)) * scale);
+        /* the exponents, their exps in place, the scaling (element by
+         * element, so dr may alias xr) */
+        for (int64_t j = 0; j < V; j++) dr[j] = (float)((double)xr[j] - lse);
+        cpu_exp(dr, dr, V);
+        for (int64_t j = 0; j < V; j++) dr[j] = (float)((double)dr[j] * scale);
         dr[t[r]] = (float)((pt - 1.0) * scale);
     }
     return MRG_OK;

@@ -212,10 +212,9 @@ static void fwd_tile(const fwd_args *A, int64_t b, int64_t h, int64_t t0, int64_
             if (mnew == -INFINITY) n = 0; /* nothing seen yet: all weights 0 */
             float alpha = n ? expf(m[i] - mnew) : 1.0f;
             double ps = 0.0;
-            for (int64_t j = 0; j < n; j++) {
-                si[j] = expf(si[j] - mnew);
-                ps += si[j];
-            }
+            for (int64_t j = 0; j < n; j++) si[j] -= mnew;
+            cpu_exp(si, si, n);
+            for (int64_t j = 0; j < n; j++) ps += si[j];
             for (int64_t j = n; j < nk; j++) si[j] = 0.0f; /* causally hidden */
             if (!n) continue;
             l[i] = l[i] * alpha + ps;
@@ -326,10 +325,9 @@ static void bwd_group(const bwd_args *A, int64_t b, int64_t hk, float *ws) {
                 float *pi = p + i * KT, *dsi = ds + i * KT;
                 int64_t n = visible(d, (r0 + i) % Tq, j0, nk);
                 float li = lg[r0 + i], di = Di[r0 + i];
-                for (int64_t j = 0; j < n; j++) {
-                    pi[j] = expf(pi[j] + (mk ? mk[j0 + j] : 0.0f) - li);
-                    dsi[j] = pi[j] * (dsi[j] - di); /* dS = P∘(dP − D_i) */
-                }
+                for (int64_t j = 0; j < n; j++) pi[j] = pi[j] + (mk ? mk[j0 + j] : 0.0f) - li;
+                cpu_exp(pi, pi, n);
+                for (int64_t j = 0; j < n; j++) dsi[j] = pi[j] * (dsi[j] - di); /* dS = P∘(dP − D_i) */
                 for (int64_t j = n; j < nk; j++) pi[j] = dsi[j] = 0.0f; /* causally hidden */
             }
             gemm_acc(nk, Dv, nq, p, 1, KT, dO, Dv, dvt, Dv);                /* dV += Pᵀ·dO */

@@ -16,16 +16,15 @@ static void softmax_row(const float *x, float *y, int64_t cols, int64_t valid, b
     for (int64_t j = 1; j < valid; j++) mx = x[j] > mx ? x[j] : mx;
     double sum = 0.0;
     if (log_out) {
-        for (int64_t j = 0; j < valid; j++) sum += (double)expf(x[j] - mx);
+        sum = cpu_sum_exp_shifted(x, mx, valid);
         float lse = (float)log(sum);
         for (int64_t j = 0; j < valid; j++) y[j] = (x[j] - mx) - lse;
         for (int64_t j = valid; j < cols; j++) y[j] = -INFINITY;
     } else {
-        for (int64_t j = 0; j < valid; j++) {
-            float e = expf(x[j] - mx);
-            y[j] = e;
-            sum += (double)e;
-        }
+        /* y = e^(x − max), in place (x may be y), then summed in order */
+        for (int64_t j = 0; j < valid; j++) y[j] = x[j] - mx;
+        cpu_exp(y, y, valid);
+        for (int64_t j = 0; j < valid; j++) sum += (double)y[j];
         double inv = 1.0 / sum;
         for (int64_t j = 0; j < valid; j++) y[j] = (float)((double)y[j] * inv);
         for (int64_t j = valid; j < cols; j++) y[j] = 0.0f;
@@ -72,7 +71,9 @@ mrg_status cpu_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr 
             /* dx = dy − exp(y)·Σ dy */
             for (int64_t j = 0; j < cols; j++) s += gr[j];
             float fs = (float)s;
-            for (int64_t j = 0; j < cols; j++) dr[j] = gr[j] - expf(yr[j]) * fs;
+            /* exp(y) into dx first (dx may alias dy or y: element by element) */
+            cpu_exp(yr, dr, cols);
+            for (int64_t j = 0; j < cols; j++) dr[j] = gr[j] - dr[j] * fs;
         } else {
             /* dx = y·(dy − Σ dy·y) */
             for (int64_t j = 0; j < cols; j++) s += (double)gr[j] * yr[j];

@@ -15,6 +15,7 @@
 
 #include "core/backend.h"
 #include "core/registry.h"
+#include "cpu/cpu.h"
 #include "testutil.h"
 
 static mrg_device *dev;
@@ -424,6 +425,73 @@ static void test_misc(void) {
     CHECK(strstr(mrg_last_error(), "memory") != NULL);
 }
 
+/* cpu_exp gives expf's bits (the softmax, cross-entropy and attention
+ * kernels promise the bits of their scalar expf loops): every 101st float
+ * in [−104, 89] and every 61st in [0, 1], the special cases (±0,
+ * subnormals, ±inf, NaN, overflow, underflow, the edges of the vector
+ * path's range) in every lane of a block of 8 and in tails; and
+ * cpu_sum_exp_shifted is the plain loop's double sum, across its chunks. */
+static void test_exp(void) {
+    enum { BLOCK = 1 << 16 };
+    float *x = malloc(BLOCK * sizeof(float)), *y = malloc(BLOCK * sizeof(float));
+    CHECK(x && y);
+    if (!x || !y) return;
+    const uint32_t ranges[][2] = {{0x80000000u, 0xC2D00000u}, /* −0 .. −104 */
+                                  {0x00000000u, 0x42B20000u}, /* 0 .. 89 */
+                                  {0x00000000u, 0x3F800000u}}; /* 0 .. 1, denser */
+    long bad = 0, checked = 0;
+    for (int rg = 0; rg < 3; rg++) {
+        const uint32_t step = rg < 2 ? 101 : 61;
+        for (uint64_t u0 = ranges[rg][0]; u0 < ranges[rg][1]; u0 += (uint64_t)step * BLOCK) {
+            int n = 0;
+            for (uint64_t u = u0; u < ranges[rg][1] && n < BLOCK; u += step, n++) {
+                uint32_t bits = (uint32_t)u;
+                memcpy(&x[n], &bits, 4);
+            }
+            cpu_exp(x, y, n);
+            for (int i = 0; i < n; i++) {
+                float want = expf(x[i]);
+                bad += memcmp(&want, &y[i], 4) != 0;
+            }
+            checked += n;
+        }
+    }
+    const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 1e-45f, -1e-45f,
+                             1e-38f, 88.0f, 88.5f, 88.72f, 88.73f, 89.0f, 1e30f, -103.0f,
+                             -103.5f, -103.97f, -104.0f, -150.0f, -1e30f, -0x1.f8cbb2p+5f, 3.5f,
+                             -2.25f};
+    int ns = (int)(sizeof special / sizeof special[0]);
+    /* every special in every lane of an otherwise in-range block, and tails */
+    for (int s = 0; s < ns; s++)
+        for (int lane = 0; lane < 8; lane++)
+            for (int len = lane + 1; len <= 17; len += 8) {
+                for (int i = 0; i < len; i++) x[i] = -0.37f * (float)i;
+                x[lane] = special[s];
+                cpu_exp(x, y, len);
+                for (int i = 0; i < len; i++) {
+                    float want = expf(x[i]);
+                    bad += memcmp(&want, &y[i], 4) != 0 && !(isnan(want) && isnan(y[i]));
+                }
+                checked += len;
+            }
+    printf("cpu_exp: %ld of %ld arguments differ from expf (vector path %s)\n", bad, checked,
+           cpu_exp_exact() ? "on" : "off: scalar expf");
+    CHECK(bad == 0);
+    /* in place, and the sums */
+    for (int n = 0; n < 1000; n += 37) {
+        fillr(x, n, -20, 5);
+        float sub = n ? x[n / 2] : 0.0f;
+        double want = 0.0;
+        for (int i = 0; i < n; i++) want += (double)expf(x[i] - sub);
+        CHECK(cpu_sum_exp_shifted(x, sub, n) == want);
+        memcpy(y, x, (size_t)n * sizeof(float));
+        cpu_exp(y, y, n);
+        for (int i = 0; i < n; i++) CHECK(memcmp(&y[i], &(float){expf(x[i])}, 4) == 0);
+    }
+    free(x);
+    free(y);
+}
+
 /* The registry entry the device was opened through: its name and the
  * storage dtypes its weight operands take (core/registry.h). */
 static void test_registry(void) {
@@ -454,6 +522,7 @@ int main(void) {
     test_gemm();
     test_determinism();
     test_misc();
+    test_exp();
     mrg_device_free(dev);
     return test_finish("cpu_kernels");
 }
