@@ -85,6 +85,16 @@ INTERESTING_FLAGS = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512b
                      "amx_bf16", "amx_int8", "asimd", "sve", "sve2", "bf16", "i8mm"]
 
 
+# x86 AVX512-BF16 / AMX-BF16, Arm's BF16 extension
+BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+NO_BF16_NOTE = ("reference not run: this CPU has no bf16 instructions, so torch.autocast "
+                "would emulate its bf16 matmuls (about 1 GFLOP/s); --bf16-refs runs it anyway")
+
+
+def cpu_has_bf16(flags):
+    return any(f in flags for f in BF16_FLAGS)
+
+
 def cpu_info(mrg):
     info = {"model": None, "flags": [], "logical_cpus": os.cpu_count(),
             "available_cpus": len(os.sched_getaffinity(0)), "physical_cores": None,
@@ -487,7 +497,16 @@ def row_step(s, row):
     st = ["--mrg-json", mj, "--lm", d, "--warmup", str(m["warmup_steps"]), "--steps",
           str(m["timed_steps"])]
     rf = s.torch_ref("step", *st, "--precision", "f32", what="torch_ref.py step f32")
-    rb = s.torch_ref("step", *st, "--precision", "bf16-mixed", what="torch_ref.py step bf16-mixed")
+    # torch's autocast on a CPU without bf16 instructions emulates every bf16
+    # matmul at about 1 GFLOP/s (Zen 3: 8 s for the tiny step, hours for the
+    # paper one), which measures nothing; --bf16-refs runs it anyway
+    bf16_hw = cpu_has_bf16(s.machine["flags"])
+    if bf16_hw or s.a.bf16_refs:
+        rb = s.torch_ref("step", *st, "--precision", "bf16-mixed",
+                         what="torch_ref.py step bf16-mixed")
+    else:
+        rb = {"step_s": None, "peak_rss_bytes": None, "torch": rf["torch"],
+              "weight_dtype": "bf16", "skipped": NO_BF16_NOTE}
     what = ("batch %d x %d tokens; ViT %d px dim %d depth %d; LLaMA %d wide, %d layers, vocab %d"
             % (m["batch"], m["seq_tokens"], m["config"]["vit"]["image_size"],
                m["config"]["vit"]["dim"], m["config"]["vit"]["depth"], m["lm_dim"],
@@ -505,6 +524,7 @@ def row_step(s, row):
                  what + same),
             mem("f32 peak RSS", m["peak_rss_bytes"], rf["peak_rss_bytes"], ref32, wnote),
             secs("bf16-mixed step", m16["step_s"], rb["step_s"], ref16,
+                 rb.get("skipped") or
                  "mrg `bench step --precision bf16-mixed` (bf16-rounded GEMM operands, f32 "
                  "sums; its GEMM path is mrg info's bf16-mixed GEMM line) vs torch.autocast "
                  "bf16"),
@@ -604,6 +624,10 @@ def main():
                     help="OMP_WAIT_POLICY for every program (default: each its own; mrg runs "
                          "passive unless told, libgomp spins a while; passive is kinder on a "
                          "busy machine)")
+    ap.add_argument("--bf16-refs", action="store_true",
+                    help="run the bf16 autocast references of the step rows even on a CPU "
+                         "without bf16 instructions (skipped there by default: torch emulates "
+                         "them at about 1 GFLOP/s)")
     ap.add_argument("--timeout", type=int, default=None,
                     help="seconds allowed to each program (default 600 with --quick, else 7200)")
     a = ap.parse_args()
@@ -625,10 +649,11 @@ def main():
     os.makedirs(a.out, exist_ok=True)
 
     s = Suite(a)
+    s.machine = cpu_info(a.mrg)
     t_start = time.time()
     rep = {"quick": a.quick, "threads": a.threads,
            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-           "machine": cpu_info(a.mrg), "mrg_binary": a.mrg, "mrg_commit": git_head(),
+           "machine": s.machine, "mrg_binary": a.mrg, "mrg_commit": git_head(),
            "reference_python": a.python, "references": s.refs,
            "environment": {k: s.env.get(k, "(each program's own)") for k in (
                "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY")},
