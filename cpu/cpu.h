@@ -141,6 +141,18 @@ void cpu_exp(const float *x, float *y, int64_t n);
 double cpu_sum_exp_shifted(const float *x, float sub, int64_t n);
 bool cpu_exp_exact(void);
 
+/* cpu_gemv_avx2.c: four stored rows of half weights against 2 to 4 rows of
+ * activations (a beam step, a short prompt), on AVX2+FMA+F16C CPUs
+ * (cpu_gemv_avx2()); s as cpu_dot4_rows_half_avx512's. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CPU_HAVE_AVX2_GEMV 1
+bool cpu_gemv_avx2(void);
+void cpu_dot4_rows_half_avx2(mrg_dtype dt, const uint16_t *b, int64_t ldb, int64_t K, const float *a,
+                             int64_t lda, int M, float *s);
+#else
+#define CPU_HAVE_AVX2_GEMV 0
+#endif
+
 /* cpu_gemv_avx512.c: those GEMVs' dot products with 16-lane chains, on CPUs
  * with AVX-512 (cpu_gemv_avx512()). s[m] = Σ_k a_m[k]·b[k]
  * for m < M <= CPU_SMALL_M, a_m = a + m·lda, b one stored row of K halves. */

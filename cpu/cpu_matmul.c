@@ -205,6 +205,21 @@ static dot_rows_fn dot_rows_kernel(void) {
     return dot_rows_half;
 }
 
+/* The four-column kernel for M rows, or NULL where there is none (one row,
+ * more rows than the CPU's registers hold, no AVX2). */
+typedef void (*dot4_fn)(mrg_dtype dt, const uint16_t *b, int64_t ldb, int64_t K, const float *a,
+                        int64_t lda, int M, float *s);
+static dot4_fn dot4_kernel(int M) {
+    if (M < 2) return NULL;
+#if CPU_HAVE_AVX512_GEMV
+    if (cpu_gemv_avx512()) return cpu_dot4_rows_half_avx512;
+#endif
+#if CPU_HAVE_AVX2_GEMV
+    if (M <= 4 && cpu_gemv_avx2()) return cpu_dot4_rows_half_avx2;
+#endif
+    return NULL;
+}
+
 /* acc[m][j] += Σ_k a_m[k]·B[k][n0 + j] for j < nb over all k, with B stored
  * K×N (row stride ldb); acc rows have stride CPU_GEMV_NB. Wide blocks keep
  * the reads of each row of B long enough for the hardware prefetcher. */
@@ -244,23 +259,20 @@ static void gemv_half_item(mrg_device *dev, const gemm_args *g, const float *A, 
         /* B stored N×K: one dot product per output column, rows of B
          * contiguous; 64 columns per task balance the threads. */
         dot_rows_fn dot_rows = dot_rows_kernel();
-        int64_t n4 = 0;
-#if CPU_HAVE_AVX512_GEMV
         /* 2+ rows (beam steps, short prompts): four columns at a time, so
-         * that each activation vector loaded serves four weight vectors;
+         * that each activation vector loaded serves four weight vectors
+         * (AVX-512: up to 8 rows; AVX2: up to 4, what 16 registers hold);
          * one row stays on dot_rows (cpu_gemv_avx512.c says why) */
-        if (M >= 2 && cpu_gemv_avx512()) {
-            n4 = N / 4 * 4;
-#pragma omp parallel for if (N * K > CPU_PAR_MIN) schedule(static, 16) /* 64 columns */
-            for (int64_t n = 0; n < n4; n += 4) {
-                float s[4 * CPU_SMALL_M];
-                cpu_dot4_rows_half_avx512(g->bdt, B + n * g->ldb, g->ldb, K, A, lda, M, s);
-                for (int j = 0; j < 4; j++)
-                    for (int m = 0; m < M; m++)
-                        store_c(g->C + m * g->ldc + n + j, s[j * CPU_SMALL_M + m], g->alpha, g->beta);
-            }
+        dot4_fn dot4 = dot4_kernel(M);
+        int64_t n4 = dot4 ? N / 4 * 4 : 0;
+#pragma omp parallel for if (n4 * K > CPU_PAR_MIN) schedule(static, 16) /* 64 columns */
+        for (int64_t n = 0; n < n4; n += 4) {
+            float s[4 * CPU_SMALL_M];
+            dot4(g->bdt, B + n * g->ldb, g->ldb, K, A, lda, M, s);
+            for (int j = 0; j < 4; j++)
+                for (int m = 0; m < M; m++)
+                    store_c(g->C + m * g->ldc + n + j, s[j * CPU_SMALL_M + m], g->alpha, g->beta);
         }
-#endif
 #pragma omp parallel for if ((N - n4) * K > CPU_PAR_MIN) schedule(static, 64)
         for (int64_t n = n4; n < N; n++) {
             float s[CPU_SMALL_M];

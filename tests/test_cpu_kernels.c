@@ -256,8 +256,9 @@ static void test_gemm(void) {
         }
     /* every GEMV row count (1..8: the AVX-512 kernel's chain layouts on CPUs
      * that have it, and for 2+ rows its four-column blocks, 67 columns
-     * leaving a tail of 3; the portable ones elsewhere), K with a tail after
-     * the 64- and 32-element steps */
+     * leaving a tail of 3; on AVX2 CPUs without it the four-column blocks
+     * of cpu_gemv_avx2.c for 2 to 4 rows; the portable ones elsewhere), K
+     * with a tail after the 64-, 32- and 8-element steps */
     for (int dt = 1; dt < 3; dt++)
         for (int64_t m = 1; m <= 8; m++)
             CHECK(gemm_case((mrg_dtype)dt, false, true, m, 67, 200 + 7 * m, 1, true, 1.0f, m & 1 ? 0.0f : 0.5f,
