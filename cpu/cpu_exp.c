@@ -34,14 +34,15 @@
 #define CPU_EXP_AVX2 0
 #endif
 
+static bool vector_exact; /* the AVX2 path reproduces this libm's expf */
+
+#if CPU_EXP_AVX2
 #define EXP_TABLE 32 /* 2^(i/32), i < 32 */
 
 /* T[i] = the bits of 2^(i/32) minus i << 47, so that adding k << 47 (k's
  * high bits reach the exponent field) gives 2^(k/32) for any k. */
 static uint64_t exp_table[EXP_TABLE];
-static bool vector_exact; /* the AVX2 path reproduces this libm's expf */
 
-#if CPU_EXP_AVX2
 static const double INV_LN2_32 = 0x1.71547652b82fep+0 * EXP_TABLE;
 static const double ROUND_SHIFT = 0x1.8p+52; /* x + it rounds x to an integer */
 static const double C0 = 0x1.c6af84b912394p-5 / EXP_TABLE / EXP_TABLE / EXP_TABLE;
@@ -106,13 +107,13 @@ static bool avx2_matches_libm(void) {
 #endif
 
 static void exp_init(void) {
+#if CPU_EXP_AVX2
     for (int i = 0; i < EXP_TABLE; i++) {
         double v = (double)exp2l((long double)i / EXP_TABLE);
         uint64_t bits;
         memcpy(&bits, &v, sizeof bits);
         exp_table[i] = bits - ((uint64_t)i << (52 - 5));
     }
-#if CPU_EXP_AVX2
     __builtin_cpu_init();
     vector_exact = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                    avx2_matches_libm();

@@ -5,8 +5,8 @@
  *
  * The portable kernel in cpu_matmul.c (dot_rows_half, GCC's AVX2 clone)
  * loads M activation vectors for each weight vector, and on a 2-core Zen 3
- * a beam-3 step of a 1.1B bf16 LLaMA cost 1.6 to 1.7 greedy tokens
- * (issue 11's target: 1.5). Here each activation vector loaded serves four
+ * a beam-3 step of a 1.1B bf16 LLaMA cost 1.6 to 1.9 greedy tokens
+ * (issue 11's target: 1.5; 1.06 to 1.11 with this kernel). Here each activation vector loaded serves four
  * weight vectors: M + 4 loads per 4·M multiply-adds instead of 4 + 4·M,
  * with the 4·M sums, the M activation vectors and one weight vector in the
  * 16 registers (up to M = 3; four rows take the columns in pairs). The

@@ -71,9 +71,15 @@ mrg_status cpu_softmax_backward(mrg_device *dev, mrg_ptr y, mrg_ptr dy, mrg_ptr 
             /* dx = dy − exp(y)·Σ dy */
             for (int64_t j = 0; j < cols; j++) s += gr[j];
             float fs = (float)s;
-            /* exp(y) into dx first (dx may alias dy or y: element by element) */
-            cpu_exp(yr, dr, cols);
-            for (int64_t j = 0; j < cols; j++) dr[j] = gr[j] - dr[j] * fs;
+            /* exp(y) a chunk at a time into a scratch of its own, so that
+             * dx may alias dy or y as in the plain loop */
+            enum { CHUNK = 256 };
+            float e[CHUNK];
+            for (int64_t j0 = 0; j0 < cols; j0 += CHUNK) {
+                int64_t m = cols - j0 < CHUNK ? cols - j0 : CHUNK;
+                cpu_exp(yr + j0, e, m);
+                for (int64_t j = 0; j < m; j++) dr[j0 + j] = gr[j0 + j] - e[j] * fs;
+            }
         } else {
             /* dx = y·(dy − Σ dy·y) */
             for (int64_t j = 0; j < cols; j++) s += (double)gr[j] * yr[j];

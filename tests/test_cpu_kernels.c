@@ -360,6 +360,22 @@ static void test_misc(void) {
         }
         CHECK(bad == 0);
     }
+    /* the backward gives the same bits with dx in its own buffer and over
+     * dy (rows of 300 span two of log-softmax's exp chunks) */
+    {
+        int64_t br = 3, bc = 300;
+        mrg_ptr by = mk(MRG_F32, br * bc), bdy = mk(MRG_F32, br * bc), bdx = mk(MRG_F32, br * bc);
+        for (int lg = 0; lg < 2; lg++) {
+            fillr(F(by), br * bc, -8, 0);
+            fillr(F(bdy), br * bc, -1, 1);
+            CHECK_OK(be->softmax_backward(dev, by, bdy, bdx, br, bc, lg));
+            CHECK_OK(be->softmax_backward(dev, by, bdy, bdy, br, bc, lg));
+            CHECK(memcmp(F(bdx), F(bdy), (size_t)(br * bc) * sizeof(float)) == 0);
+        }
+        rel(by);
+        rel(bdy);
+        rel(bdx);
+    }
     /* rope then its inverse, in place, both layouts */
     int64_t n = 2 * 5 * 3 * 64;
     mrg_ptr r = mk(MRG_F32, n), r2 = mk(MRG_F32, n);
