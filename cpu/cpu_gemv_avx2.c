@@ -15,24 +15,16 @@
 #include "cpu/cpu.h"
 
 #if CPU_HAVE_AVX2_GEMV
-#include <cpuid.h>
 #include <immintrin.h>
 
-/* F16C from cpuid (clang's __builtin_cpu_supports does not know it), read
- * once: cpuid traps to the hypervisor on a virtual machine */
-static bool has_f16c(void) {
-    static int cached = -1;
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v < 0) {
-        unsigned a, b, c, d;
-        v = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
-        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-    }
-    return v;
-}
+#include "mrg/cpu.h"
 
+/* F16C comes from mrg's own ISA detection (cpuid, cached): clang's
+ * __builtin_cpu_supports does not know "f16c" */
 bool cpu_gemv_avx2(void) {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
+    const mrg_cpu_isa *isa = mrg_cpu_isa_get();
+    return mrg_cpu_isa_has(isa, MRG_CPU_AVX2) && mrg_cpu_isa_has(isa, MRG_CPU_FMA) &&
+           mrg_cpu_isa_has(isa, MRG_CPU_F16C);
 }
 
 /* 8 halves at p → 8 floats (bf16: the top half of an f32; f16: vcvtph2ps,

@@ -20,7 +20,8 @@
 
 static const char *const feature_names[MRG_CPU_N_FEATURES] = {
     [MRG_CPU_SSE4_2] = "sse4_2",       [MRG_CPU_AVX] = "avx",
-    [MRG_CPU_FMA] = "fma",             [MRG_CPU_AVX2] = "avx2",
+    [MRG_CPU_FMA] = "fma",             [MRG_CPU_F16C] = "f16c",
+    [MRG_CPU_AVX2] = "avx2",
     [MRG_CPU_AVX512F] = "avx512f",     [MRG_CPU_AVX512DQ] = "avx512dq",
     [MRG_CPU_AVX512BW] = "avx512bw",   [MRG_CPU_AVX512VL] = "avx512vl",
     [MRG_CPU_AVX512_BF16] = "avx512_bf16", [MRG_CPU_AVX512_FP16] = "avx512_fp16",
@@ -106,6 +107,7 @@ static void detect(mrg_cpu_isa *isa) {
     bool avx = os_ymm && (ecx1 >> 28 & 1);
     SET(MRG_CPU_AVX, avx);
     SET(MRG_CPU_FMA, avx && (ecx1 >> 12 & 1));
+    SET(MRG_CPU_F16C, avx && (ecx1 >> 29 & 1)); /* VEX-encoded: needs the AVX state */
     if (max_leaf >= 7) {
         __cpuid_count(7, 0, a, b, c, d);
         unsigned max_sub7 = a, ebx7 = b, edx7 = d;

@@ -105,7 +105,7 @@ static void test_detection(void) {
 /* ---- the core choice, as a table ---------------------------------------- */
 
 static void test_core_table(void) {
-    const uint64_t sse = F(SSE4_2), avx = sse | F(AVX), avx2 = avx | F(FMA) | F(AVX2);
+    const uint64_t sse = F(SSE4_2), avx = sse | F(AVX), avx2 = avx | F(FMA) | F(F16C) | F(AVX2);
     const uint64_t avx512 = avx2 | F(AVX512F) | F(AVX512DQ) | F(AVX512BW) | F(AVX512VL);
     const uint64_t spr = avx512 | F(AVX512_BF16) | F(AVX512_FP16) | F(AMX_TILE) |
                          F(AMX_BF16) | F(AMX_INT8);
@@ -189,7 +189,7 @@ static void test_core_table(void) {
     mrg_cpu_isa s = make_isa("x86_64", "GenuineIntel", spr);
     char buf[512];
     CHECK_STR(mrg_cpu_isa_string(&s, buf, sizeof buf),
-              "sse4_2 avx fma avx2 avx512f avx512dq avx512bw avx512vl avx512_bf16 avx512_fp16 "
+              "sse4_2 avx fma f16c avx2 avx512f avx512dq avx512bw avx512vl avx512_bf16 avx512_fp16 "
               "amx_tile amx_bf16 amx_int8");
     char small[12];
     mrg_cpu_isa_string(&s, small, sizeof small);

@@ -32,6 +32,7 @@ typedef enum mrg_cpu_feature {
     MRG_CPU_SSE4_2,
     MRG_CPU_AVX,
     MRG_CPU_FMA,
+    MRG_CPU_F16C, /* half <-> single conversions (vcvtph2ps) */
     MRG_CPU_AVX2,
     MRG_CPU_AVX512F,
     MRG_CPU_AVX512DQ,
