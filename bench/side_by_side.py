@@ -180,7 +180,10 @@ class Suite:
         self.log = open(os.path.join(a.out, "bench.log"), "w")
         n = str(a.threads)
         # the same thread count for every program: OpenMP (mrg, torch,
-        # llama2.c), MKL (torch's BLAS), OpenBLAS (mrg's raw reference)
+        # llama2.c), MKL (torch's BLAS), OpenBLAS (numpy's); mrg runs its
+        # OpenBLAS single-threaded inside its OpenMP threads whatever
+        # OPENBLAS_NUM_THREADS says, and `mrg bench gemm` gives the raw
+        # OpenBLAS reference every thread itself
         self.env = dict(os.environ, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n,
                         OPENBLAS_NUM_THREADS=n, TRANSFORMERS_VERBOSITY="error",
                         HF_HUB_OFFLINE="1", HF_HUB_DISABLE_PROGRESS_BARS="1",
