@@ -9,7 +9,12 @@
  * itself) when the CPU calls for a better core than OpenBLAS picked; other
  * programs that link libmrg get a one-time warning on stderr when they open
  * the cpu device, and can ask mrg_cpu_blas_check() or use
- * mrg_cpu_blas_prepare_env() before they re-execute themselves. */
+ * mrg_cpu_blas_prepare_env() before they re-execute themselves.
+ *
+ * Opening the cpu device sets OpenBLAS to one thread, process-wide and
+ * whatever OPENBLAS_NUM_THREADS says: the device splits each GEMM over its
+ * OpenMP threads (OMP_NUM_THREADS) itself, and OpenBLAS threads on top of
+ * those would make two thread pools on the same cores. */
 #ifndef MRG_HOST_CPU_H
 #define MRG_HOST_CPU_H
 
