@@ -491,7 +491,10 @@ def row_step(s, row):
                 json.dump(QUICK_PAPER_CONFIG, f)
             args += ["--config", cfg]
     else:
-        args += ["--batch", "16" if tiny else "8", "--warmup", "1", "--steps", "3"]
+        # the tiny step takes 0.3 s: best of 3 varied by half between runs
+        # of the row (Zen 3), best of 10 after 2 warm-ups is steadier
+        args += ["--batch", "16" if tiny else "8", "--warmup", "2" if tiny else "1",
+                 "--steps", "10" if tiny else "3"]
     m = s.mrg("step", *args)
     m16 = s.mrg("step", *args, "--precision", "bf16-mixed")
     mj = os.path.join(s.a.out, "%s-mrg.json" % row)
