@@ -221,9 +221,11 @@ static mrg_status cpu_init(mrg_device *dev, int index) {
     dev->ctx = c;
     char ver[32];
     blas_version(ver, sizeof ver);
+    int bt = openblas_get_num_threads();
     snprintf(dev->description, sizeof dev->description,
-             "CPU: OpenBLAS %s (%s, %s kernels), %d OpenMP thread%s", ver, blas_parallel_name(),
-             openblas_get_corename(), c->threads, c->threads == 1 ? "" : "s");
+             "CPU: OpenBLAS %s (%s, %s kernels, %d thread%s per call), %d OpenMP thread%s", ver,
+             blas_parallel_name(), openblas_get_corename(), bt, bt == 1 ? "" : "s", c->threads,
+             c->threads == 1 ? "" : "s");
     return MRG_OK;
 }
 
@@ -257,12 +259,12 @@ static mrg_status cpu_describe(FILE *out) {
     fprintf(out, "  cores:          %d available\n", omp_get_num_procs());
     fprintf(out, "  OpenMP threads: %d\n", omp_get_max_threads());
     const char *cfg = openblas_get_config();
-    blas_single_threaded(); /* as the device runs it */
-    int bt = openblas_get_num_threads();
+    /* listing the devices changes nothing: the cpu device sets OpenBLAS to
+     * one thread when it is opened (its description then shows the count) */
     fprintf(out,
-            "  BLAS:           OpenBLAS %s (%s build, core %s), %d thread%s per call: mrg splits "
-            "each GEMM over its OpenMP threads\n",
-            ver, blas_parallel_name(), openblas_get_corename(), bt, bt == 1 ? "" : "s");
+            "  BLAS:           OpenBLAS %s (%s build, core %s), single-threaded once the device "
+            "is open: mrg splits each GEMM over its OpenMP threads\n",
+            ver, blas_parallel_name(), openblas_get_corename());
     fprintf(out, "  BLAS config:    %s\n", cfg ? cfg : "?");
     char blas_core[512];
     cpu_blas_describe(blas_core, sizeof blas_core);
