@@ -8,7 +8,8 @@
  *   - --pos-weight: at a weight of 1.0001 the weighted loss is the plain
  *     cross-entropy (first loss within 1e-3); at 4 it trains (the loss
  *     falls); --keep-best writes an epoch whose val F1 is at least the last
- *     epoch's, and reports which;
+ *     epoch's, and reports which; --head-loss squared trains too (the loss
+ *     falls), and an unknown head loss is refused;
  *   - the command: a missing dataset is an error with a message, exit 1,
  *     and leaves no output; unknown options exit 2. */
 #include <string.h>
@@ -64,16 +65,22 @@ static mrg_vit_pretrain_opts short_run(void) {
     return o;
 }
 
-static mrg_status pretrain_with(mrg_device *dev, const char *data, const char *name, float pos_weight,
-                                bool keep_best, mrg_vit_pretrain_result *r) {
+static mrg_status pretrain_loss(mrg_device *dev, const char *data, const char *name, float pos_weight,
+                                mrg_vit_head_loss head_loss, bool keep_best, mrg_vit_pretrain_result *r) {
     mrg_model_config cfg;
     CHECK_OK(mrg_model_preset("micro", &cfg));
     mrg_vit_pretrain_opts o = short_run();
+    o.head_loss = head_loss;
     o.pos_weight = pos_weight;
     o.keep_best = keep_best;
     char out[400];
     snprintf(out, sizeof out, "%s/%s", root, name);
     return mrg_pretrain_vit(data, &cfg.vit, &o, dev, out, r);
+}
+
+static mrg_status pretrain_with(mrg_device *dev, const char *data, const char *name, float pos_weight,
+                                bool keep_best, mrg_vit_pretrain_result *r) {
+    return pretrain_loss(dev, data, name, pos_weight, MRG_VIT_HEAD_CROSS_ENTROPY, keep_best, r);
 }
 
 /* the weighted loss and the choice of the epoch (on the CPU), against the
@@ -86,6 +93,11 @@ static void test_weighting_and_best(mrg_device *dev, const char *data, const mrg
     CHECK_OK(pretrain_with(dev, data, "vit-w4", 4.0f, false, &r));
     printf("pos-weight 4: loss %.4f -> %.4f, val finding F1 %.3f\n", r.first_loss, r.final_loss, r.val.macro_f1);
     CHECK(isfinite(r.first_loss) && r.final_loss < r.first_loss);
+    CHECK_OK(pretrain_loss(dev, data, "vit-sq", 4.0f, MRG_VIT_HEAD_SQUARED, false, &r));
+    printf("squared head loss, pos-weight 4: loss %.4f -> %.4f, val finding F1 %.3f\n", r.first_loss, r.final_loss,
+           r.val.macro_f1);
+    CHECK(isfinite(r.first_loss) && r.final_loss < r.first_loss);
+    CHECK(pretrain_loss(dev, data, "vit-bad", 1.0f, (mrg_vit_head_loss)7, false, &r) == MRG_ERR_INVALID_ARG);
     CHECK_OK(pretrain_with(dev, data, "vit-best", 1.0f, true, &r));
     printf("keep-best: epoch %d, val finding F1 %.3f (last epoch %.3f)\n", r.epoch, r.val.macro_f1, r0->val.macro_f1);
     CHECK(r.epoch >= 1 && r.epoch <= 4 && r.val.macro_f1 >= r0->val.macro_f1);
@@ -137,6 +149,12 @@ static void test_command(const char *bin, const char *data) {
              "%s pretrain-vit --data %s --out %s --preset micro --epochs 2 --pos-weight 3 --keep-best "
              "--device cpu --force 2>&1 >/dev/null", bin, data, dir);
     CHECK(test_run_cmd(cmd, out, sizeof out) == 0 && strstr(out, "kept epoch") != NULL);
+    snprintf(cmd, sizeof cmd,
+             "%s pretrain-vit --data %s --out %s --preset micro --epochs 1 --head-loss squared "
+             "--device cpu --force 2>&1 >/dev/null", bin, data, dir);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 0 && strstr(out, "val finding F1") != NULL);
+    snprintf(cmd, sizeof cmd, "%s pretrain-vit --data %s --out %s --head-loss mse 2>&1", bin, data, dir);
+    CHECK(test_run_cmd(cmd, out, sizeof out) == 2 && strstr(out, "--head-loss") != NULL);
     snprintf(cmd, sizeof cmd, "%s pretrain-vit --data %s --out %s --pos-weight 0 2>&1", bin, data, dir);
     CHECK(test_run_cmd(cmd, out, sizeof out) == 2 && strstr(out, "--pos-weight") != NULL);
 }

@@ -17,14 +17,14 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: mrg pretrain-vit --data DIR --out DIR [--preset P | --config F]\n"
             "                        [--epochs N] [--batch N] [--lr X] [--seed S]\n"
-            "                        [--pos-weight X] [--keep-best] [--device D] [--log-every N]\n"
-            "                        [--force] [--skip-nonfinite]\n\n"
+            "                        [--pos-weight X] [--head-loss L] [--keep-best] [--device D]\n"
+            "                        [--log-every N] [--force] [--skip-nonfinite]\n\n"
             "Trains the ViT of a preset (its `vit` shape and views) from a random init on\n"
             "the training studies of DIR: every view through the ViT, a linear head on the\n"
             "mean of all their tokens, two logits per finding (cardiomegaly, left/right\n"
             "pleural effusion, left/right pneumothorax, lobar opacity, nodule) against the\n"
             "finding labeler's reading of the study's report (no other annotation is used);\n"
-            "cross-entropy, AdamW, warmup + cosine. The head's finding F1 on the val split\n"
+            "cross-entropy (or squared error), AdamW, warmup + cosine. The head's finding F1 on the val split\n"
             "is reported after every epoch. Writes DIR with model.safetensors (timm names)\n"
             "and config.json, for `mrg train --vit DIR`; the head is not kept.\n\n"
             "  --data DIR        dataset in the R2Gen layout (annotation.json)\n"
@@ -45,6 +45,13 @@ static int usage(int code) {
             "                    negative one's, 0 < X <= 100 (default 1: plain\n"
             "                    cross-entropy); each finding is present in a minority of\n"
             "                    studies, and X > 1 makes the rare positives count more\n"
+            "  --head-loss L     cross-entropy (default) or squared: the squared error of\n"
+            "                    the two logits against (-1, +1) for a positive finding\n"
+            "                    and (+1, -1) otherwise (weighted by --pos-weight too);\n"
+            "                    the head must then read each finding at the same\n"
+            "                    strength whatever else the study shows, so the mean\n"
+            "                    token holds co-occurring findings additively, which is\n"
+            "                    how the report generator first reads it (mrg demo uses it)\n"
             "  --keep-best       write the ViT of the epoch whose head scored the best val\n"
             "                    finding F1 (default: the last epoch's)\n"
             "  --device D        cpu, opencl, opencl:N (default: see mrg --help)\n"
@@ -57,6 +64,9 @@ int cmd_pretrain_vit(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *preset = "tiny", *config = NULL, *device = NULL;
     mrg_vit_pretrain_opts o = mrg_vit_pretrain_defaults();
     bool force = false;
+    /* indexed by mrg_vit_head_loss */
+    static const char *const head_losses[] = {"cross-entropy", "squared", NULL};
+    int head_loss = -1;
     opt_spec specs[] = {
         OPT_STRING("--data", &data),
         OPT_STRING("--out", &out),
@@ -65,6 +75,7 @@ int cmd_pretrain_vit(int argc, char **argv) {
         OPTS_TRAINING_LOOP(o),
         OPT_SEED("--seed", &o.seed),
         OPT_POSITIVE("--pos-weight", &o.pos_weight, 100),
+        OPT_ONE_OF("--head-loss", &head_loss, head_losses),
         OPT_SET("--keep-best", &o.keep_best),
         OPT_STRING("--device", &device),
         OPT_INTEGER("--log-every", &o.log_every, 1, INT_MAX),
@@ -79,6 +90,7 @@ int cmd_pretrain_vit(int argc, char **argv) {
     if (opts_model_config("pretrain-vit", preset, config, &cfg)) return 2;
     const mrg_named_path inputs[] = {{"--data", data}, {"--config", config}};
     if (out_dir_guard("pretrain-vit", out, force, inputs, 2)) return 2;
+    if (head_loss >= 0) o.head_loss = (mrg_vit_head_loss)head_loss;
     o.n_views = cfg.n_views;
     opts_progress(&o.bar, &o.jsonl_stdout);
     mrg_device *dev = opts_device("pretrain-vit", device);

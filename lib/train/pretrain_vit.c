@@ -1,6 +1,6 @@
 /* ViT warm-up: the ViT and a linear head on its mean token feature learn
  * the findings the labeler reads in each training report (two logits per
- * finding, cross-entropy), AdamW with warmup + cosine; the head is scored on
+ * finding, cross-entropy or squared error: vit_head_loss.h), AdamW with warmup + cosine; the head is scored on
  * val after every epoch and the ViT alone is written for `mrg train --vit`. */
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 #include "core/files.h"
 #include "mrg/checkpoint.h"
 #include "mrg/dataset.h"
+#include "train/vit_head_loss.h"
 #include "mrg/outputs.h"
 #include "mrg/pretrain.h"
 #include "mrg/progress.h"
@@ -34,6 +35,7 @@ mrg_vit_pretrain_opts mrg_vit_pretrain_defaults(void) {
     o.clip_norm = 1.0f;
     o.seed = 1234;
     o.log_every = 10;
+    o.head_loss = MRG_VIT_HEAD_CROSS_ENTROPY;
     o.pos_weight = 1.0f;
     o.keep_best = false;
     return o;
@@ -82,33 +84,10 @@ static mrg_tensor *upload_images(mrg_device *dev, const mrg_batch *b) {
     return mrg_tensor_from_f32(dev, MRG_SHAPE(b->B, b->V, 3, b->S, b->S), b->images);
 }
 
-/* The weighted mean of the cross-entropy of logits (B·F, 2) against
- * targets[i] ∈ {0, 1}, a positive target's term weighted pos_weight and a
- * negative one's 1: −Σ_i w_i·log p_i(t_i) / Σ_i w_i, as
- * −sum(log_softmax(logits) ⊙ W) with W[i][t_i] = w_i / Σ w and 0 elsewhere. */
-static mrg_tensor *weighted_cross_entropy(mrg_device *dev, mrg_tensor *logits, const int32_t *targets, int B,
-                                          float pos_weight) {
-    int n = B * MRG_N_FINDINGS;
-    float *w = calloc((size_t)n * 2, sizeof *w);
-    if (!w) {
-        mrg_error(MRG_ERR_OOM, "pretrain-vit: out of memory");
-        return NULL;
-    }
-    double total = 0;
-    for (int i = 0; i < n; i++) total += targets[i] ? pos_weight : 1.0;
-    for (int i = 0; i < n; i++) w[i * 2 + (targets[i] ? 1 : 0)] = (float)((targets[i] ? pos_weight : 1.0) / total);
-    mrg_tensor *weights = mrg_tensor_from_f32(dev, MRG_SHAPE(n, 2), w); /* (B·F, 2) */
-    free(w);
-    if (!weights) return NULL;
-    mrg_tensor *picked = mrg_mul(mrg_log_softmax(logits), weights);     /* (B·F, 2) */
-    mrg_tensor *sum = mrg_sum(mrg_sum(picked, 1, false), 0, false);      /* scalar */
-    return sum ? mrg_scale(sum, -1.0f) : NULL;
-}
-
-/* One update on a batch; *loss gets its mean cross-entropy. */
+/* One update on a batch; *loss gets the head's loss (vit_head_loss.h). */
 static mrg_status train_step(vit_classifier *c, mrg_device *dev, mrg_adamw *opt, mrg_tensor **params,
                              int np, const mrg_batch *b, float lr, float clip, float pos_weight,
-                             mrg_step_stats *s) {
+                             mrg_vit_head_loss head_loss, mrg_step_stats *s) {
     int32_t *targets_host = malloc(sizeof(int32_t) * (size_t)b->B * MRG_N_FINDINGS);
     if (!targets_host) return mrg_error(MRG_ERR_OOM, "pretrain-vit: out of memory");
     mrg_status st = report_targets(b, targets_host);
@@ -119,9 +98,11 @@ static mrg_status train_step(vit_classifier *c, mrg_device *dev, mrg_adamw *opt,
     }
     mrg_tensor *images = targets ? upload_images(dev, b) : NULL;
     mrg_tensor *logits = images ? classifier_logits(c, images) : NULL;
-    mrg_tensor *loss = !logits ? NULL
-                       : pos_weight == 1.0f ? mrg_cross_entropy(logits, targets, -1)
-                                            : weighted_cross_entropy(dev, logits, targets_host, b->B, pos_weight);
+    bool plain_ce = head_loss == MRG_VIT_HEAD_CROSS_ENTROPY && pos_weight == 1.0f;
+    mrg_tensor *loss = !logits  ? NULL
+                       : plain_ce ? mrg_cross_entropy(logits, targets, -1)
+                                  : vit_head_loss(dev, logits, targets_host, (int64_t)b->B * MRG_N_FINDINGS,
+                                                  pos_weight, head_loss);
     free(targets_host);
     return train_update(dev, loss, "pretrain-vit", params, np, opt, lr, clip, &s->loss, &s->grad_norm);
 }
@@ -212,6 +193,9 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
     if (o.batch_size < 1 || o.epochs < 1 || o.n_views < 1 || !(o.lr > 0) || !(o.pos_weight > 0) ||
         !isfinite(o.pos_weight))
         return mrg_error(MRG_ERR_INVALID_ARG, "pretrain-vit: batch, epochs, views, lr and pos_weight must be positive");
+    if (o.head_loss != MRG_VIT_HEAD_CROSS_ENTROPY && o.head_loss != MRG_VIT_HEAD_SQUARED)
+        return mrg_error(MRG_ERR_INVALID_ARG, "pretrain-vit: head_loss %d is neither cross-entropy nor squared",
+                         (int)o.head_loss);
     mrg_vit_config vc = *vit;
     vc.num_classes = 0;
     mrg_status st = mrg_vit_config_check(&vc);
@@ -253,7 +237,7 @@ mrg_status mrg_pretrain_vit(const char *data_dir, const mrg_vit_config *vit,
             if (st) goto end;
             mrg_step_stats s = {0};
             s.lr = mrg_lr_at(&sched, step);
-            st = train_step(&c, dev, opt, params, np, &b, s.lr, o.clip_norm, o.pos_weight, &s);
+            st = train_step(&c, dev, opt, params, np, &b, s.lr, o.clip_norm, o.pos_weight, o.head_loss, &s);
             s.samples = b.B;
             mrg_batch_free(&b);
             if (st == MRG_ERR_NONFINITE && o.skip_nonfinite) {

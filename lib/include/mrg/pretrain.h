@@ -120,9 +120,22 @@ mrg_status mrg_pretrain_lm(const char *data_dir, const mrg_llama_config *lm,
  * view of a study goes through the ViT; a linear head on the mean of all
  * their output tokens (what the content encoder's attention starts from)
  * gives two logits per finding (absent or
- * negative / positive), trained with cross-entropy against the finding
- * labeler's reading of the study's training report (no other annotation
+ * negative / positive), trained (cross-entropy or squared error: head_loss)
+ * against the finding labeler's reading of the study's training report (no other annotation
  * is used). */
+/* What the warm-up's head is trained with (mrg_vit_pretrain_opts.head_loss). */
+typedef enum mrg_vit_head_loss {
+    /* cross-entropy of the two logits per finding (default) */
+    MRG_VIT_HEAD_CROSS_ENTROPY = 0,
+    /* squared error of the two logits against (−1, +1) for a positive
+     * finding and (+1, −1) otherwise: the head must then read every finding
+     * at the same strength whatever else the study shows, so the mean token
+     * holds co-occurring findings additively -- the form in which the
+     * report generator's first, nearly uniform reading of the tokens passes
+     * them on (README.md, the demo) */
+    MRG_VIT_HEAD_SQUARED = 1,
+} mrg_vit_head_loss;
+
 typedef struct mrg_vit_pretrain_opts {
     int epochs;     /* passes over the training split (default 10) */
     int batch_size; /* studies per update (default 16) */
@@ -133,9 +146,9 @@ typedef struct mrg_vit_pretrain_opts {
     int log_every;
     /* skip non-finite updates instead of stopping (see mrg_pretrain_opts) */
     bool skip_nonfinite;
-    /* weight of a positive target's cross-entropy term against a negative
-     * one's (the loss is the weighted mean); 1 (default): plain
-     * cross-entropy. Each finding is positive in about a fifth of the
+    mrg_vit_head_loss head_loss;
+    /* weight of a positive target's loss term against a negative one's
+     * (the loss is the weighted mean); 1 (default): the plain mean. Each finding is positive in about a fifth of the
      * phantoms, so a head trained unweighted first learns "absent" and the
      * small findings (a nodule is a few pixels at 64 px) late. */
     float pos_weight;
