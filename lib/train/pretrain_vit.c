@@ -1,7 +1,8 @@
 /* ViT warm-up: the ViT and a linear head on its mean token feature learn
  * the findings the labeler reads in each training report (two logits per
- * finding, cross-entropy or squared error: vit_head_loss.h), AdamW with warmup + cosine; the head is scored on
- * val after every epoch and the ViT alone is written for `mrg train --vit`. */
+ * finding, cross-entropy or squared error: vit_head_loss.h), AdamW with
+ * warmup + cosine; the head is scored on val after every epoch and the ViT
+ * alone is written for `mrg train --vit`. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +14,10 @@
 #include "core/files.h"
 #include "mrg/checkpoint.h"
 #include "mrg/dataset.h"
-#include "train/vit_head_loss.h"
 #include "mrg/outputs.h"
 #include "mrg/pretrain.h"
 #include "mrg/progress.h"
+#include "train/vit_head_loss.h"
 #include "mrg/schedule.h"
 #include "train/train_internal.h"
 

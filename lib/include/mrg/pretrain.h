@@ -114,15 +114,6 @@ mrg_status mrg_pretrain_lm(const char *data_dir, const mrg_llama_config *lm,
 
 /* ---- ViT warm-up on report-derived labels (lib/train/pretrain_vit.c) ---- */
 
-/* The analogue, for a dataset without an ImageNet-scale corpus (the
- * phantoms), of the paper's ImageNet-initialised ViT: the ViT learns to see
- * the findings before the report generator is trained on top of it. Every
- * view of a study goes through the ViT; a linear head on the mean of all
- * their output tokens (what the content encoder's attention starts from)
- * gives two logits per finding (absent or
- * negative / positive), trained (cross-entropy or squared error: head_loss)
- * against the finding labeler's reading of the study's training report (no other annotation
- * is used). */
 /* What the warm-up's head is trained with (mrg_vit_pretrain_opts.head_loss). */
 typedef enum mrg_vit_head_loss {
     /* cross-entropy of the two logits per finding (default) */
@@ -136,6 +127,15 @@ typedef enum mrg_vit_head_loss {
     MRG_VIT_HEAD_SQUARED = 1,
 } mrg_vit_head_loss;
 
+/* The analogue, for a dataset without an ImageNet-scale corpus (the
+ * phantoms), of the paper's ImageNet-initialised ViT: the ViT learns to see
+ * the findings before the report generator is trained on top of it. Every
+ * view of a study goes through the ViT; a linear head on the mean of all
+ * their output tokens (what the content encoder's attention starts from)
+ * gives two logits per finding (absent or negative / positive), trained
+ * (cross-entropy or squared error: head_loss) against the finding
+ * labeler's reading of the study's training report (no other annotation
+ * is used). */
 typedef struct mrg_vit_pretrain_opts {
     int epochs;     /* passes over the training split (default 10) */
     int batch_size; /* studies per update (default 16) */
@@ -146,11 +146,13 @@ typedef struct mrg_vit_pretrain_opts {
     int log_every;
     /* skip non-finite updates instead of stopping (see mrg_pretrain_opts) */
     bool skip_nonfinite;
+    /* the head's loss (default: cross-entropy) */
     mrg_vit_head_loss head_loss;
     /* weight of a positive target's loss term against a negative one's
-     * (the loss is the weighted mean); 1 (default): the plain mean. Each finding is positive in about a fifth of the
-     * phantoms, so a head trained unweighted first learns "absent" and the
-     * small findings (a nodule is a few pixels at 64 px) late. */
+     * (the loss is the weighted mean); 1 (default): the plain mean. Each
+     * finding is positive in about a fifth of the phantoms, so a head
+     * trained unweighted first learns "absent" and the small findings (a
+     * nodule is a few pixels at 64 px) late. */
     float pos_weight;
     /* true: write the ViT of the epoch whose head scored the best macro
      * finding F1 on val (the first of equals; the last epoch without val
