@@ -7,8 +7,9 @@
 #include "mrg/ops.h"
 
 /* weights (n, 2) on the host: per row w_i / Σ w scaled by in_target at the
- * target's column and by off_target at the other; targets (n, 2): the
- * squared error's ±1 goals (NULL: not wanted) */
+ * target's column and by off_target at the other; goals (n, 2), filled
+ * unless NULL: the squared error's +1 at the target's column, −1 at the
+ * other */
 static float *row_weights(const int32_t *targets, int64_t n, float pos_weight, float in_target,
                           float off_target, float *goals) {
     float *w = calloc((size_t)n * 2, sizeof *w);
